@@ -1,0 +1,333 @@
+//! RoadRunner's goridge frame format: bytes in, bytes out.
+//!
+//! Owns the wire layout (12-byte header, up to ten u32 options, payload), the header CRC and
+//! the limits that protect the master from a misbehaving peer. It knows nothing about what a
+//! frame means (see [`crate::message`]) nor where the bytes travel (see [`crate::transport`]).
+//!
+//! Layout, as RoadRunner writes it:
+//!
+//! | bytes | meaning |
+//! |---|---|
+//! | 0 | high nibble: version 1; low nibble: header length in 32-bit words (3 + options) |
+//! | 1 | flags |
+//! | 2–5 | payload length, u32 LE (options not counted) |
+//! | 6–9 | CRC32 (IEEE) of bytes 0–5, u32 LE |
+//! | 10 | stream flags |
+//! | 11 | reserved, 0 |
+
+use std::fmt;
+
+/// Flag bits of byte 1.
+pub mod flags {
+    pub const CONTROL: u8 = 0x01;
+    pub const CODEC_RAW: u8 = 0x04;
+    pub const CODEC_JSON: u8 = 0x08;
+    pub const CODEC_MSGPACK: u8 = 0x10;
+    pub const CODEC_GOB: u8 = 0x20;
+    pub const ERROR: u8 = 0x40;
+    pub const CODEC_PROTO: u8 = 0x80;
+}
+
+/// Stream flag bits of byte 10.
+pub mod stream {
+    pub const STREAM: u8 = 0x01;
+    pub const STOP: u8 = 0x02;
+    pub const PING: u8 = 0x04;
+    pub const PONG: u8 = 0x08;
+}
+
+pub const VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 12;
+pub const MAX_OPTIONS: usize = 10;
+
+/// The largest payload the master accepts from a worker. A tick's answer is a status line;
+/// anything near this size is a bug or a corrupted stream, and buffering it would let one
+/// worker exhaust the master's memory.
+pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frame {
+    pub flags: u8,
+    pub stream_flags: u8,
+    pub options: Vec<u32>,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The high nibble of byte 0 is not 1.
+    Version(u8),
+    /// The low nibble of byte 0 does not describe 3 to 13 words.
+    HeaderLength(u8),
+    /// The header CRC does not match bytes 0–5.
+    Crc { expected: u32, found: u32 },
+    /// The payload is larger than the limit the reader set.
+    TooLarge { len: usize, max: usize },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Version(v) => write!(f, "frame version {v}, expected {VERSION}"),
+            DecodeError::HeaderLength(words) => write!(
+                f,
+                "frame header length of {words} words, expected 3 to {}",
+                3 + MAX_OPTIONS
+            ),
+            DecodeError::Crc { expected, found } => {
+                write!(
+                    f,
+                    "frame header CRC {found:#010x}, expected {expected:#010x}"
+                )
+            }
+            DecodeError::TooLarge { len, max } => {
+                write!(f, "frame payload of {len} bytes, limit {max}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl Frame {
+    pub fn new(flags: u8, options: Vec<u32>, payload: Vec<u8>) -> Frame {
+        debug_assert!(options.len() <= MAX_OPTIONS);
+        Frame {
+            flags,
+            stream_flags: 0,
+            options,
+            payload,
+        }
+    }
+
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Number of bytes [`Frame::encode_into`] appends.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + 4 * self.options.len() + self.payload.len()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let words = 3 + self.options.len() as u8;
+        let len = u32::try_from(self.payload.len()).expect("payload fits in u32");
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = (VERSION << 4) | words;
+        header[1] = self.flags;
+        header[2..6].copy_from_slice(&len.to_le_bytes());
+        let crc = crc32(&header[0..6]);
+        header[6..10].copy_from_slice(&crc.to_le_bytes());
+        header[10] = self.stream_flags;
+        out.extend_from_slice(&header);
+        for option in &self.options {
+            out.extend_from_slice(&option.to_le_bytes());
+        }
+        out.extend_from_slice(&self.payload);
+    }
+
+    /// Decodes one frame from the front of `buf`.
+    ///
+    /// Returns `Ok(None)` when `buf` holds only part of a frame, and otherwise the frame and
+    /// the number of bytes it took. The header is checked as soon as its 12 bytes are there,
+    /// so an oversized or corrupt frame is refused before its payload is buffered.
+    pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<(Frame, usize)>, DecodeError> {
+        if buf.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let version = buf[0] >> 4;
+        if version != VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let words = buf[0] & 0x0f;
+        if !(3..=3 + MAX_OPTIONS as u8).contains(&words) {
+            return Err(DecodeError::HeaderLength(words));
+        }
+        let found = u32::from_le_bytes(buf[6..10].try_into().expect("4 bytes"));
+        let expected = crc32(&buf[0..6]);
+        if found != expected {
+            return Err(DecodeError::Crc { expected, found });
+        }
+        let len = u32::from_le_bytes(buf[2..6].try_into().expect("4 bytes")) as usize;
+        if len > max_payload {
+            return Err(DecodeError::TooLarge {
+                len,
+                max: max_payload,
+            });
+        }
+        let option_count = usize::from(words) - 3;
+        let total = HEADER_LEN + 4 * option_count + len;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let options = buf[HEADER_LEN..HEADER_LEN + 4 * option_count]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let frame = Frame {
+            flags: buf[1],
+            stream_flags: buf[10],
+            options,
+            payload: buf[HEADER_LEN + 4 * option_count..total].to_vec(),
+        };
+        Ok(Some((frame, total)))
+    }
+}
+
+/// CRC32 (IEEE 802.3, reflected, as Go's `crc32.ChecksumIEEE`). It only ever covers six
+/// header bytes, so a table-driven loop is all the speed it needs.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_the_ieee_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn header_bytes_match_goridge() {
+        // A job as the tick plugin sends it: no codec flag, one option (header length).
+        let frame = Frame::new(0, vec![2], b"{}body".to_vec());
+        let bytes = frame.encode();
+        assert_eq!(bytes[0], 0x14, "version 1, four header words");
+        assert_eq!(bytes[1], 0);
+        assert_eq!(&bytes[2..6], &6u32.to_le_bytes());
+        assert_eq!(&bytes[6..10], &crc32(&bytes[0..6]).to_le_bytes());
+        assert_eq!(&bytes[10..12], &[0, 0]);
+        assert_eq!(&bytes[12..16], &2u32.to_le_bytes());
+        assert_eq!(&bytes[16..], b"{}body");
+        assert_eq!(bytes.len(), frame.encoded_len());
+
+        let bare = Frame::new(flags::ERROR, vec![], b"x".to_vec()).encode();
+        assert_eq!(bare[0], 0x13, "no options: three header words");
+    }
+
+    #[test]
+    fn round_trips_every_option_count() {
+        for n in 0..=MAX_OPTIONS {
+            let mut frame = Frame::new(
+                flags::CONTROL | flags::CODEC_JSON,
+                (0..n as u32).map(|i| i * 7 + 1).collect(),
+                vec![0xAB; n * 3],
+            );
+            frame.stream_flags = stream::STOP;
+            let bytes = frame.encode();
+            let (decoded, used) = Frame::decode(&bytes, MAX_PAYLOAD).unwrap().unwrap();
+            assert_eq!(decoded, frame);
+            assert_eq!(used, bytes.len());
+        }
+    }
+
+    #[test]
+    fn partial_input_asks_for_more_and_extra_input_is_left() {
+        let a = Frame::new(0, vec![0], b"first".to_vec()).encode();
+        let b = Frame::new(flags::ERROR, vec![], b"second".to_vec()).encode();
+        let mut both = a.clone();
+        both.extend_from_slice(&b);
+        for cut in 0..a.len() {
+            assert_eq!(
+                Frame::decode(&both[..cut], MAX_PAYLOAD),
+                Ok(None),
+                "cut {cut}"
+            );
+        }
+        let (first, used) = Frame::decode(&both, MAX_PAYLOAD).unwrap().unwrap();
+        assert_eq!(first.payload, b"first");
+        let (second, rest) = Frame::decode(&both[used..], MAX_PAYLOAD).unwrap().unwrap();
+        assert_eq!(second.payload, b"second");
+        assert_eq!(used + rest, both.len());
+    }
+
+    #[test]
+    fn refuses_a_wrong_version() {
+        let mut bytes = Frame::new(0, vec![0], vec![]).encode();
+        bytes[0] = 0x24;
+        // The CRC covers byte 0, so fix it up to reach the version check in isolation.
+        let crc = crc32(&bytes[0..6]).to_le_bytes();
+        bytes[6..10].copy_from_slice(&crc);
+        assert_eq!(
+            Frame::decode(&bytes, MAX_PAYLOAD),
+            Err(DecodeError::Version(2))
+        );
+    }
+
+    #[test]
+    fn refuses_an_impossible_header_length() {
+        for words in [0u8, 1, 2, 14, 15] {
+            let mut bytes = Frame::new(0, vec![], vec![]).encode();
+            bytes[0] = 0x10 | words;
+            assert_eq!(
+                Frame::decode(&bytes, MAX_PAYLOAD),
+                Err(DecodeError::HeaderLength(words))
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_corrupt_header() {
+        let mut bytes = Frame::new(0, vec![0], b"x".to_vec()).encode();
+        bytes[3] ^= 0x01;
+        assert!(matches!(
+            Frame::decode(&bytes, MAX_PAYLOAD),
+            Err(DecodeError::Crc { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_an_oversized_frame_from_its_header_alone() {
+        let bytes = Frame::new(0, vec![0], vec![0; 100]).encode();
+        assert_eq!(
+            Frame::decode(&bytes[..HEADER_LEN], 99),
+            Err(DecodeError::TooLarge { len: 100, max: 99 })
+        );
+        assert!(Frame::decode(&bytes, 100).unwrap().is_some());
+    }
+
+    #[test]
+    fn decodes_frames_written_by_the_php_library() {
+        // Bytes of `$worker->error("boom")` as spiral/goridge 4 writes them.
+        let mut bytes = vec![0x13, 0x40, 4, 0, 0, 0];
+        bytes.extend_from_slice(&crc32(&bytes).to_le_bytes());
+        bytes.extend_from_slice(&[0, 0]);
+        bytes.extend_from_slice(b"boom");
+        let (frame, _) = Frame::decode(&bytes, MAX_PAYLOAD).unwrap().unwrap();
+        assert!(frame.has(flags::ERROR));
+        assert!(frame.options.is_empty());
+        assert_eq!(frame.payload, b"boom");
+    }
+}

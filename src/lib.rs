@@ -1,0 +1,33 @@
+//! ticker: periodic ticks for PHP, run in a warm, supervised pool of forked workers.
+//!
+//! The crate is split so that the logic can be driven by tests without PHP, sockets or time:
+//!
+//! - [`config`]: the `.rr.yaml` file, validated once into typed structs.
+//! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting).
+//! - [`frame`]: RoadRunner's goridge frame format, bytes in and out.
+//! - [`message`]: what those frames mean between master and worker.
+//! - [`payload`]: the body and header of a tick, as PHP code receives them.
+//! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
+//! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
+//! - [`transport`]: one channel to a worker (a socket pair today, a pipe pair later).
+//! - [`master`]: the master's event loop: timer, signals, forks, reaping.
+//! - [`worker`]: the worker's side of the channel.
+//! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
+//! - [`sys`]: thin, checked wrappers over the Linux calls the master needs.
+//! - [`log`]: one line per event on stderr.
+//! - [`php`]: the PHP extension, a thin layer over the above.
+
+pub mod config;
+pub mod frame;
+pub mod log;
+pub mod master;
+pub mod message;
+pub mod payload;
+pub mod php;
+pub mod pool;
+pub mod role;
+pub mod schedule;
+pub mod supervisor;
+pub mod sys;
+pub mod transport;
+pub mod worker;

@@ -1,0 +1,117 @@
+//! The body and header of a tick, as PHP code receives them.
+//!
+//! Owns the tick payload's format, which is part of the public API (documented in the
+//! README): body `{"tick":N}` as RoadRunner's ticker plugin sends it, and a JSON header that
+//! keeps the plugin's `lastTick` and adds what a precise ticker knows. Pure formatting.
+
+use serde::Serialize;
+
+use crate::message::ToWorker;
+use crate::pool::Delivery;
+use crate::schedule::WallClock;
+
+#[derive(Serialize)]
+struct Body {
+    tick: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    /// Unix seconds of the previous delivered tick; null for the first (RoadRunner sends
+    /// Go's zero time there, an artifact no one should have to special-case).
+    last_tick: Option<u64>,
+    /// Unix time this tick was due, in seconds with microseconds.
+    due: f64,
+    /// The due instant on PHP's `hrtime(true)` clock (CLOCK_MONOTONIC, ns), so that a worker
+    /// measures lateness as `hrtime(true) - dueHrtime` without wall-clock noise.
+    due_hrtime: u64,
+    /// Ticks skipped since the previous delivered tick (no worker was free).
+    skipped: u64,
+    /// 1, or 2 when the tick runs again because the first worker called `stop()`.
+    attempt: u32,
+}
+
+/// The job frame for a delivery.
+pub fn job(delivery: &Delivery, clock: &WallClock) -> ToWorker {
+    let due = clock.unix(delivery.tick.due);
+    let header = Header {
+        last_tick: delivery.last_tick.map(|at| clock.unix(at).as_secs()),
+        due: due.as_micros() as f64 / 1e6,
+        due_hrtime: delivery.tick.due.0,
+        skipped: delivery.skipped,
+        attempt: delivery.tick.attempt,
+    };
+    ToWorker::Job {
+        header: serde_json::to_vec(&header).expect("plain data serializes"),
+        body: serde_json::to_vec(&Body {
+            tick: delivery.tick.number,
+        })
+        .expect("plain data serializes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::pool::Tick;
+    use crate::schedule::Mono;
+
+    fn parts(job: ToWorker) -> (Value, Value) {
+        let ToWorker::Job { header, body } = job else {
+            panic!("not a job");
+        };
+        (
+            serde_json::from_slice(&header).unwrap(),
+            serde_json::from_slice(&body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_first_tick_has_a_null_last_tick() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(1_700_000_000));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick::new(0, Mono(1_500_000)),
+            skipped: 0,
+            last_tick: None,
+        };
+        let (header, body) = parts(job(&delivery, &clock));
+        assert_eq!(body, json!({"tick": 0}));
+        assert_eq!(
+            header,
+            json!({
+                "lastTick": null,
+                "due": 1_700_000_000.001_5,
+                "dueHrtime": 1_500_000,
+                "skipped": 0,
+                "attempt": 1
+            })
+        );
+    }
+
+    #[test]
+    fn later_ticks_carry_the_previous_tick_and_skips() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(100));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick {
+                number: 7,
+                due: Mono(7_000_000_000),
+                attempt: 2,
+            },
+            skipped: 3,
+            last_tick: Some(Mono(3_000_000_000)),
+        };
+        let (header, body) = parts(job(&delivery, &clock));
+        assert_eq!(body, json!({"tick": 7}));
+        assert_eq!(header["lastTick"], json!(103));
+        assert_eq!(header["due"], json!(107.0));
+        assert_eq!(header["skipped"], json!(3));
+        assert_eq!(header["attempt"], json!(2));
+    }
+}

@@ -1,0 +1,474 @@
+//! The master's bookkeeping of workers and ticks: decisions only.
+//!
+//! Owns which worker is idle, busy or stopping, which tick each one holds, the one tick that
+//! may wait for a free worker, the skipped-tick accounting and the pool's counters. It never
+//! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
+//! carries out what it returns, so every rule here is testable without processes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use crate::schedule::Mono;
+
+/// A process id, as the OS gives it.
+pub type Pid = i32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub number: u64,
+    pub due: Mono,
+    /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
+    pub attempt: u32,
+}
+
+impl Tick {
+    pub fn new(number: u64, due: Mono) -> Tick {
+        Tick {
+            number,
+            due,
+            attempt: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    Idle,
+    Busy {
+        tick: Tick,
+        since: Mono,
+    },
+    /// Told to stop (or asked to); its exit is expected and is not a failure.
+    Stopping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub pid: Pid,
+    pub state: WorkerState,
+    pub started: Mono,
+    pub handled: u64,
+    pub failed: u64,
+}
+
+/// A tick to send to a worker now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub pid: Pid,
+    pub tick: Tick,
+    /// Ticks skipped since the previous delivery, for the tick's header.
+    pub skipped: u64,
+    /// Due instant of the previous delivered tick, `None` for the first.
+    pub last_tick: Option<Mono>,
+}
+
+/// What became of a tick that had come due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    Deliver(Delivery),
+    /// No worker was free: it waits for the next one.
+    Waiting,
+    /// No worker was free and another tick was already waiting: dropped and counted.
+    Skipped,
+}
+
+/// How a worker finished the tick it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// `error()`: the tick failed, the worker stays.
+    Failed(String),
+    /// `stop()`: the worker wants to be replaced; the tick is re-run once elsewhere.
+    StopRequested,
+}
+
+/// The result of [`Pool::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub tick: Tick,
+    pub took: Duration,
+    /// The worker must be told to stop (it asked to, or it reached `max_jobs`).
+    pub retire: bool,
+    /// The tick was given up: it failed, or it was already a re-run when its worker stopped.
+    pub failed: bool,
+    /// The next tick for this worker or another one (a waiting or re-run tick).
+    pub next: Option<Delivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolError {
+    UnknownWorker(Pid),
+    /// A worker answered while it held no tick: a protocol violation.
+    NotBusy(Pid),
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolError::UnknownWorker(pid) => write!(f, "no worker with pid {pid}"),
+            PoolError::NotBusy(pid) => write!(f, "worker {pid} answered without holding a tick"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub due: u64,
+    pub delivered: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Pool {
+    workers: BTreeMap<Pid, Worker>,
+    /// Idle workers, longest idle first, so ticks spread over the pool.
+    idle: VecDeque<Pid>,
+    /// Ticks waiting for a free worker: at most one from the schedule, plus re-runs.
+    waiting: VecDeque<Tick>,
+    skipped_since_delivery: u64,
+    last_tick: Option<Mono>,
+    max_jobs: Option<u64>,
+    stats: Stats,
+}
+
+impl Pool {
+    pub fn new(max_jobs: Option<u64>) -> Pool {
+        Pool {
+            max_jobs,
+            ..Pool::default()
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn worker(&self, pid: Pid) -> Option<&Worker> {
+        self.workers.get(&pid)
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// Workers that will stay: what respawning tops up to the configured size.
+    pub fn serving(&self) -> usize {
+        self.workers
+            .values()
+            .filter(|w| w.state != WorkerState::Stopping)
+            .count()
+    }
+
+    /// A fresh worker joins; it takes a waiting tick at once if there is one.
+    pub fn add(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
+        self.workers.insert(
+            pid,
+            Worker {
+                pid,
+                state: WorkerState::Idle,
+                started: now,
+                handled: 0,
+                failed: 0,
+            },
+        );
+        self.idle.push_back(pid);
+        self.deliver_waiting(now)
+    }
+
+    /// A tick came due on the schedule.
+    pub fn arrive(&mut self, tick: Tick, now: Mono) -> Arrival {
+        self.stats.due += 1;
+        if let Some(pid) = self.idle.pop_front() {
+            return Arrival::Deliver(self.deliver(pid, tick, now));
+        }
+        if self.waiting.iter().any(|t| t.attempt == 1) {
+            self.stats.skipped += 1;
+            self.skipped_since_delivery += 1;
+            return Arrival::Skipped;
+        }
+        self.waiting.push_back(tick);
+        Arrival::Waiting
+    }
+
+    /// A busy worker answered the tick it held.
+    pub fn finish(&mut self, pid: Pid, outcome: Outcome, now: Mono) -> Result<Finished, PoolError> {
+        let worker = self
+            .workers
+            .get_mut(&pid)
+            .ok_or(PoolError::UnknownWorker(pid))?;
+        let WorkerState::Busy { tick, since } = worker.state else {
+            return Err(PoolError::NotBusy(pid));
+        };
+        let took = now.since(since);
+        let mut retire = false;
+        let mut failed = false;
+        match outcome {
+            Outcome::Done => {
+                worker.handled += 1;
+                self.stats.completed += 1;
+            }
+            Outcome::Failed(_) => {
+                worker.handled += 1;
+                worker.failed += 1;
+                self.stats.failed += 1;
+                failed = true;
+            }
+            Outcome::StopRequested => {
+                retire = true;
+                if tick.attempt == 1 {
+                    // RoadRunner re-runs the payload of a worker that stops; once is enough
+                    // to survive a recycling worker without hiding a handler that always stops.
+                    self.waiting.push_front(Tick { attempt: 2, ..tick });
+                } else {
+                    self.stats.failed += 1;
+                    failed = true;
+                }
+            }
+        }
+        if self.max_jobs.is_some_and(|max| worker.handled >= max) {
+            retire = true;
+        }
+        if retire {
+            worker.state = WorkerState::Stopping;
+        } else {
+            worker.state = WorkerState::Idle;
+            self.idle.push_back(pid);
+        }
+        let next = self.deliver_waiting(now);
+        Ok(Finished {
+            tick,
+            took,
+            retire,
+            failed,
+            next,
+        })
+    }
+
+    /// The worker is told to stop; its exit will be expected.
+    pub fn retire(&mut self, pid: Pid) {
+        if let Some(worker) = self.workers.get_mut(&pid) {
+            worker.state = WorkerState::Stopping;
+            self.idle.retain(|&p| p != pid);
+        }
+    }
+
+    /// The worker is gone (reaped, or about to be killed). Returns it, so the caller can
+    /// report the tick it held: a busy worker's tick counts as failed.
+    pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
+        let worker = self.workers.remove(&pid)?;
+        self.idle.retain(|&p| p != pid);
+        if matches!(worker.state, WorkerState::Busy { .. }) {
+            self.stats.failed += 1;
+        }
+        Some(worker)
+    }
+
+    /// Stop taking work: every idle worker is retired (and returned, to be told so), and
+    /// the waiting ticks are dropped (and returned, to be reported).
+    pub fn begin_stop(&mut self) -> (Vec<Pid>, Vec<Tick>) {
+        let idle: Vec<Pid> = self.idle.drain(..).collect();
+        for pid in &idle {
+            if let Some(worker) = self.workers.get_mut(pid) {
+                worker.state = WorkerState::Stopping;
+            }
+        }
+        let dropped: Vec<Tick> = self.waiting.drain(..).collect();
+        self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
+        self.stats.skipped += dropped.iter().filter(|t| t.attempt == 1).count() as u64;
+        (idle, dropped)
+    }
+
+    fn deliver_waiting(&mut self, now: Mono) -> Option<Delivery> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let pid = self.idle.pop_front()?;
+        let tick = self.waiting.pop_front().expect("checked non-empty");
+        Some(self.deliver(pid, tick, now))
+    }
+
+    fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono) -> Delivery {
+        let worker = self.workers.get_mut(&pid).expect("idle workers exist");
+        worker.state = WorkerState::Busy { tick, since: now };
+        let delivery = Delivery {
+            pid,
+            tick,
+            skipped: self.skipped_since_delivery,
+            last_tick: self.last_tick,
+        };
+        self.skipped_since_delivery = 0;
+        if tick.attempt == 1 {
+            self.last_tick = Some(tick.due);
+            self.stats.delivered += 1;
+        }
+        delivery
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(n: u64) -> Tick {
+        Tick::new(n, Mono(n * 1000))
+    }
+
+    fn delivered(arrival: Arrival) -> Delivery {
+        match arrival {
+            Arrival::Deliver(d) => d,
+            other => panic!("expected a delivery, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ticks_spread_over_idle_workers_in_turn() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        let mut pids = vec![];
+        for n in 0..4 {
+            let d = delivered(pool.arrive(tick(n), Mono(n * 1000)));
+            pids.push(d.pid);
+            pool.finish(d.pid, Outcome::Done, Mono(n * 1000 + 10))
+                .unwrap();
+        }
+        assert_eq!(pids, vec![1, 2, 1, 2]);
+        assert_eq!(pool.stats().completed, 4);
+    }
+
+    #[test]
+    fn headers_carry_the_previous_tick_and_the_skips_since() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        let first = delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!((first.last_tick, first.skipped), (None, 0));
+        assert_eq!(pool.arrive(tick(1), Mono(1000)), Arrival::Waiting);
+        assert_eq!(pool.arrive(tick(2), Mono(2000)), Arrival::Skipped);
+        assert_eq!(pool.arrive(tick(3), Mono(3000)), Arrival::Skipped);
+        let done = pool.finish(1, Outcome::Done, Mono(3500)).unwrap();
+        let next = done
+            .next
+            .expect("the waiting tick goes to the freed worker");
+        assert_eq!(
+            next.tick.number, 1,
+            "the tick that waited is the one delivered"
+        );
+        assert_eq!(next.last_tick, Some(Mono(0)));
+        assert_eq!(next.skipped, 2);
+        let s = pool.stats();
+        assert_eq!((s.due, s.delivered, s.skipped), (4, 2, 2));
+        pool.finish(1, Outcome::Done, Mono(3600)).unwrap();
+        let later = delivered(pool.arrive(tick(4), Mono(4000)));
+        assert_eq!(later.skipped, 0, "the skip count restarts after a delivery");
+        assert_eq!(later.last_tick, Some(Mono(1000)));
+    }
+
+    #[test]
+    fn a_new_worker_takes_the_waiting_tick() {
+        let mut pool = Pool::new(None);
+        assert_eq!(pool.arrive(tick(0), Mono(0)), Arrival::Waiting);
+        let d = pool.add(7, Mono(5)).expect("delivered on arrival");
+        assert_eq!((d.pid, d.tick.number), (7, 0));
+    }
+
+    #[test]
+    fn a_soft_error_counts_and_keeps_the_worker() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        pool.arrive(tick(0), Mono(0));
+        let f = pool
+            .finish(1, Outcome::Failed("boom".into()), Mono(1))
+            .unwrap();
+        assert!(f.failed && !f.retire);
+        assert_eq!(pool.worker(1).unwrap().state, WorkerState::Idle);
+        assert_eq!(pool.stats().failed, 1);
+    }
+
+    #[test]
+    fn a_stop_request_reruns_the_tick_once_on_another_worker() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        let d = delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(d.pid, 1);
+        let f = pool.finish(1, Outcome::StopRequested, Mono(1)).unwrap();
+        assert!(f.retire && !f.failed);
+        let rerun = f.next.expect("re-run at once on the idle worker");
+        assert_eq!(
+            (rerun.pid, rerun.tick.number, rerun.tick.attempt),
+            (2, 0, 2)
+        );
+        // Stopping again on the re-run gives the tick up.
+        let f2 = pool.finish(2, Outcome::StopRequested, Mono(2)).unwrap();
+        assert!(f2.failed && f2.next.is_none());
+        assert_eq!(
+            pool.stats().delivered,
+            1,
+            "a re-run is not a second delivery"
+        );
+        assert_eq!(pool.serving(), 0);
+    }
+
+    #[test]
+    fn max_jobs_retires_a_worker_after_its_last_tick() {
+        let mut pool = Pool::new(Some(2));
+        pool.add(1, Mono(0));
+        for n in 0..2 {
+            pool.arrive(tick(n), Mono(n));
+            let f = pool.finish(1, Outcome::Done, Mono(n + 1)).unwrap();
+            assert_eq!(f.retire, n == 1);
+        }
+        assert_eq!(pool.worker(1).unwrap().state, WorkerState::Stopping);
+        assert_eq!(pool.arrive(tick(2), Mono(3)), Arrival::Waiting);
+    }
+
+    #[test]
+    fn removing_a_busy_worker_fails_its_tick() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        pool.arrive(tick(0), Mono(0));
+        let gone = pool.remove(1).unwrap();
+        assert!(matches!(gone.state, WorkerState::Busy { tick, .. } if tick.number == 0));
+        assert_eq!(pool.stats().failed, 1);
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn answers_from_idle_or_unknown_workers_are_errors() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        assert_eq!(
+            pool.finish(1, Outcome::Done, Mono(1)),
+            Err(PoolError::NotBusy(1))
+        );
+        assert_eq!(
+            pool.finish(9, Outcome::Done, Mono(1)),
+            Err(PoolError::UnknownWorker(9))
+        );
+    }
+
+    #[test]
+    fn stopping_retires_idle_workers_and_drops_waiting_ticks() {
+        let mut pool = Pool::new(None);
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        pool.arrive(tick(0), Mono(0));
+        pool.arrive(tick(1), Mono(1));
+        assert_eq!(pool.arrive(tick(2), Mono(2)), Arrival::Waiting);
+        let (idle, dropped) = pool.begin_stop();
+        assert!(idle.is_empty(), "both workers are busy");
+        assert_eq!(dropped, vec![tick(2)]);
+        let f = pool.finish(1, Outcome::Done, Mono(3)).unwrap();
+        assert!(f.next.is_none(), "nothing is delivered after stop");
+    }
+}

@@ -1,0 +1,192 @@
+//! Tick arithmetic over monotonic instants.
+//!
+//! Owns when tick N is due (`start + N × interval`, never accumulated, so nothing drifts),
+//! which ticks a wake-up finds due, and how a monotonic instant maps to wall-clock time for
+//! the tick's header. It reads no clock and sleeps on nothing: callers pass `now` in, which
+//! keeps every rule testable without waiting. No PHP types here: the C ABI will reuse it.
+
+use std::ops::Range;
+use std::time::Duration;
+
+/// An instant on `CLOCK_MONOTONIC`, in nanoseconds. The same clock as PHP's `hrtime(true)`,
+/// shared by the master and its workers, so a worker can measure a tick's lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Mono(pub u64);
+
+impl Mono {
+    /// Time from `earlier` to `self`; zero when `earlier` is later.
+    pub fn since(self, earlier: Mono) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::ops::Add<Duration> for Mono {
+    type Output = Mono;
+
+    fn add(self, d: Duration) -> Mono {
+        Mono(self.0.saturating_add(duration_nanos(d)))
+    }
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The grid of due instants: tick `n` is due at `start + n × interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    start: Mono,
+    interval: Duration,
+}
+
+impl Schedule {
+    pub fn new(start: Mono, interval: Duration) -> Schedule {
+        assert!(!interval.is_zero(), "a schedule needs a non-zero interval");
+        Schedule { start, interval }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    pub fn due(&self, n: u64) -> Mono {
+        let offset = u128::from(n) * self.interval.as_nanos();
+        Mono(
+            self.start
+                .0
+                .saturating_add(u64::try_from(offset).unwrap_or(u64::MAX)),
+        )
+    }
+
+    /// How many ticks are due at `now`: those with `due(n) <= now`.
+    pub fn count_due_by(&self, now: Mono) -> u64 {
+        if now < self.start {
+            return 0;
+        }
+        let elapsed = u128::from(now.0 - self.start.0);
+        u64::try_from(elapsed / self.interval.as_nanos() + 1).unwrap_or(u64::MAX)
+    }
+}
+
+/// Walks a [`Schedule`], handing out each tick number once.
+#[derive(Debug, Clone)]
+pub struct Ticker {
+    schedule: Schedule,
+    next: u64,
+}
+
+impl Ticker {
+    pub fn new(schedule: Schedule) -> Ticker {
+        Ticker { schedule, next: 0 }
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The instant the timer should wake at.
+    pub fn next_due(&self) -> Mono {
+        self.schedule.due(self.next)
+    }
+
+    /// Tick numbers that became due since the last call, oldest first. Empty when woken early.
+    /// After a stall several ticks come at once; the caller decides which to deliver.
+    pub fn poll(&mut self, now: Mono) -> Range<u64> {
+        let first = self.next;
+        self.next = self.next.max(self.schedule.count_due_by(now));
+        first..self.next
+    }
+}
+
+/// Maps monotonic instants to Unix time, from one reading of both clocks. Reading the wall
+/// clock once keeps header times consistent with the grid even if the wall clock steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    mono: Mono,
+    unix: Duration,
+}
+
+impl WallClock {
+    pub fn new(mono: Mono, unix: Duration) -> WallClock {
+        WallClock { mono, unix }
+    }
+
+    /// Unix time of a monotonic instant.
+    pub fn unix(&self, at: Mono) -> Duration {
+        if at >= self.mono {
+            self.unix + at.since(self.mono)
+        } else {
+            self.unix.saturating_sub(self.mono.since(at))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn due_instants_are_multiples_of_the_interval_without_drift() {
+        let s = Schedule::new(Mono(5), Duration::from_nanos(333_333));
+        assert_eq!(s.due(0), Mono(5));
+        assert_eq!(s.due(3), Mono(5 + 999_999));
+        // A million ticks later the error is still zero: no accumulated rounding.
+        assert_eq!(s.due(1_000_000), Mono(5 + 333_333_000_000));
+    }
+
+    #[test]
+    fn count_due_by_includes_the_tick_due_exactly_now() {
+        let s = Schedule::new(Mono(100 * MS), Duration::from_millis(10));
+        assert_eq!(s.count_due_by(Mono(0)), 0);
+        assert_eq!(s.count_due_by(Mono(100 * MS - 1)), 0);
+        assert_eq!(s.count_due_by(Mono(100 * MS)), 1);
+        assert_eq!(s.count_due_by(Mono(110 * MS - 1)), 1);
+        assert_eq!(s.count_due_by(Mono(110 * MS)), 2);
+    }
+
+    #[test]
+    fn ticker_hands_out_each_number_once_whatever_the_wakeups() {
+        let s = Schedule::new(Mono(0), Duration::from_millis(10));
+        let mut t = Ticker::new(s);
+        assert_eq!(t.next_due(), Mono(0));
+        assert_eq!(t.poll(Mono(0)), 0..1);
+        assert_eq!(t.poll(Mono(5 * MS)), 1..1, "woken early: nothing due");
+        assert_eq!(t.next_due(), Mono(10 * MS));
+        assert_eq!(t.poll(Mono(10 * MS + 1)), 1..2);
+        // A stall of 35 ms makes three ticks due at once; the grid does not move.
+        assert_eq!(t.poll(Mono(45 * MS)), 2..5);
+        assert_eq!(t.next_due(), Mono(50 * MS));
+        // Time going backwards (it cannot on CLOCK_MONOTONIC) never repeats a number.
+        assert_eq!(t.poll(Mono(0)), 5..5);
+    }
+
+    #[test]
+    fn late_wakeups_do_not_shift_later_due_instants() {
+        let s = Schedule::new(Mono(0), Duration::from_millis(1));
+        let mut t = Ticker::new(s);
+        let mut delivered = vec![];
+        // Each wake-up is 0.7 ms late; due instants stay on the millisecond grid.
+        for n in 0..100u64 {
+            let now = Mono(t.next_due().0 + 700_000);
+            let due = t.poll(now);
+            assert_eq!(due, n..n + 1);
+            delivered.push(s.due(n));
+        }
+        assert_eq!(delivered[99], Mono(99 * MS));
+    }
+
+    #[test]
+    fn wall_clock_maps_both_ways_from_one_reading() {
+        let c = WallClock::new(Mono(10 * MS), Duration::from_secs(1_700_000_000));
+        assert_eq!(
+            c.unix(Mono(15 * MS)),
+            Duration::from_secs(1_700_000_000) + Duration::from_millis(5)
+        );
+        assert_eq!(
+            c.unix(Mono(4 * MS)),
+            Duration::from_secs(1_700_000_000) - Duration::from_millis(6)
+        );
+    }
+}

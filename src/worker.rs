@@ -1,0 +1,177 @@
+//! The worker's side of the channel: wait for a tick, answer it, fail it, or ask to stop.
+//!
+//! Owns the worker protocol's state (whether a payload is being held) so that a handler
+//! that forgets to answer cannot leave the master waiting forever. It speaks only frames
+//! over a [`Channel`]; the PHP classes in [`crate::php`] are a thin layer over it.
+
+use std::fmt;
+
+use crate::message::{FromWorker, ToWorker};
+use crate::transport::{Channel, RecvError};
+
+/// A payload received from the master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub header: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum WorkerError {
+    /// The master sent something this worker cannot read.
+    Protocol(String),
+    /// The channel failed while writing.
+    Io(std::io::Error),
+    /// `respond()`, `error()` or `stop()` without a payload being held.
+    NoPayload(&'static str),
+}
+
+impl fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerError::Protocol(e) => write!(f, "ticker worker: {e}"),
+            WorkerError::Io(e) => write!(f, "ticker worker: cannot write to the master: {e}"),
+            WorkerError::NoPayload(call) => write!(
+                f,
+                "ticker worker: {call}() called without a payload; call waitPayload() first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
+pub struct WorkerLink {
+    channel: Channel,
+    holding: bool,
+}
+
+impl WorkerLink {
+    pub fn new(channel: Channel) -> WorkerLink {
+        WorkerLink {
+            channel,
+            holding: false,
+        }
+    }
+
+    /// Blocks for the next payload; `None` when the master says stop or is gone.
+    ///
+    /// Waiting again while still holding a payload answers that payload with an error
+    /// first: the master must learn that the tick was not handled, not wait forever.
+    pub fn wait(&mut self) -> Result<Option<Job>, WorkerError> {
+        if self.holding {
+            self.fail("the handler called waitPayload() again without respond() or error()")?;
+        }
+        let frame = match self.channel.recv() {
+            Ok(frame) => frame,
+            Err(RecvError::Closed) => return Ok(None),
+            Err(RecvError::Io(e)) => return Err(WorkerError::Io(e)),
+            Err(RecvError::Malformed(e)) => return Err(WorkerError::Protocol(e.to_string())),
+        };
+        match ToWorker::from_frame(frame).map_err(|e| WorkerError::Protocol(e.to_string()))? {
+            ToWorker::Job { header, body } => {
+                self.holding = true;
+                Ok(Some(Job { header, body }))
+            }
+            ToWorker::Stop => Ok(None),
+            // A forked worker is never sent a handshake; treat one as the protocol error it is.
+            ToWorker::Pid(_) => Err(WorkerError::Protocol(
+                "unexpected pid handshake from the master".into(),
+            )),
+        }
+    }
+
+    pub fn respond(&mut self, header: Vec<u8>, body: Vec<u8>) -> Result<(), WorkerError> {
+        self.answer("respond", FromWorker::Answer { header, body })
+    }
+
+    pub fn fail(&mut self, message: &str) -> Result<(), WorkerError> {
+        self.answer("error", FromWorker::Error(message.to_owned()))
+    }
+
+    pub fn stop(&mut self) -> Result<(), WorkerError> {
+        self.answer("stop", FromWorker::StopRequest)
+    }
+
+    fn answer(&mut self, call: &'static str, message: FromWorker) -> Result<(), WorkerError> {
+        if !self.holding {
+            return Err(WorkerError::NoPayload(call));
+        }
+        self.holding = false;
+        self.channel
+            .send(&message.into_frame())
+            .map_err(WorkerError::Io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::MAX_PAYLOAD;
+    use crate::sys::socket_pair;
+
+    fn linked() -> (Channel, WorkerLink) {
+        let (a, b) = socket_pair().unwrap();
+        (
+            Channel::socket(a, MAX_PAYLOAD),
+            WorkerLink::new(Channel::socket(b, MAX_PAYLOAD)),
+        )
+    }
+
+    fn from_worker(master: &mut Channel) -> FromWorker {
+        FromWorker::from_frame(master.recv().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_job_is_received_and_answered() {
+        let (mut master, mut worker) = linked();
+        let job = ToWorker::Job {
+            header: b"h".to_vec(),
+            body: b"b".to_vec(),
+        };
+        master.send(&job.into_frame()).unwrap();
+        let got = worker.wait().unwrap().unwrap();
+        assert_eq!((got.header, got.body), (b"h".to_vec(), b"b".to_vec()));
+        worker.respond(vec![], b"OK".to_vec()).unwrap();
+        assert_eq!(
+            from_worker(&mut master),
+            FromWorker::Answer {
+                header: vec![],
+                body: b"OK".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn answers_without_a_payload_are_refused() {
+        let (_master, mut worker) = linked();
+        assert!(matches!(
+            worker.respond(vec![], vec![]),
+            Err(WorkerError::NoPayload("respond"))
+        ));
+        assert!(matches!(worker.stop(), Err(WorkerError::NoPayload("stop"))));
+    }
+
+    #[test]
+    fn waiting_again_fails_the_unanswered_payload() {
+        let (mut master, mut worker) = linked();
+        let job = || ToWorker::Job {
+            header: vec![],
+            body: vec![],
+        };
+        master.send(&job().into_frame()).unwrap();
+        master.send(&job().into_frame()).unwrap();
+        worker.wait().unwrap().unwrap();
+        worker.wait().unwrap().unwrap();
+        assert!(matches!(from_worker(&mut master), FromWorker::Error(m) if m.contains("again")));
+    }
+
+    #[test]
+    fn stop_and_a_closed_master_end_the_loop() {
+        let (master, mut worker) = linked();
+        master.send(&ToWorker::Stop.into_frame()).unwrap();
+        assert_eq!(worker.wait().unwrap(), None);
+        drop(master);
+        assert_eq!(worker.wait().unwrap(), None);
+    }
+}

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,6 +46,14 @@ const COMMAND_FORMS: &str =
     "a command as a string such as \"php worker.php\" or a list such as [php, worker.php]";
 const RELAY_FORMS: &str = "pipes, tcp://host:port or unix:///path/to/socket";
 const ENV_VALUE_FORMS: &str = "a string, a number or a boolean";
+const MISSED_FORMS: &str = "skip, delay or burst";
+const ADDRESS_FORMS: &str = "host:port such as 127.0.0.1:2112, or :port for loopback";
+const LEVEL_FORMS: &str = "debug, info, warn or error";
+const ENCODING_FORMS: &str = "console or json";
+
+/// The shortest interval accepted: below it, the wake-up cost of a tick (a timer expiry, a
+/// frame write and a context switch, tens of microseconds here) is most of the interval.
+pub const MIN_INTERVAL: Duration = Duration::from_micros(100);
 
 // ---------------------------------------------------------------------------------------
 // The typed configuration
@@ -57,6 +66,8 @@ pub struct Config {
     /// `None` when the file has no `ticker` key: the extension stays inert.
     pub ticker: Option<TickerConfig>,
     pub server: ServerConfig,
+    /// The top-level `logs` section, RoadRunner's shape.
+    pub logs: LogsConfig,
 }
 
 impl Config {
@@ -77,13 +88,62 @@ impl Config {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TickerConfig {
+    /// At least [`MIN_INTERVAL`].
     pub interval: Duration,
+    /// What happens to ticks that come due while no worker is free.
+    pub missed: Missed,
+    /// Whether a tick may start while an earlier one still runs on another worker.
+    /// RoadRunner's plugin runs one at a time (`overlap: false`).
+    pub overlap: bool,
+    /// Where to serve Prometheus metrics; `None` (the default) serves none.
+    pub metrics: Option<SocketAddr>,
+    /// The control socket's path (for `ticker status`); `None`: the default location.
+    pub control: Option<PathBuf>,
     pub pool: PoolConfig,
+}
+
+/// `ticker.missed`: the policy for ticks that come due while no worker may take them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Missed {
+    /// One tick waits; later ones are dropped and counted (the default).
+    #[default]
+    Skip,
+    /// One tick waits, and the grid restarts from its delivery: later ticks shift.
+    Delay,
+    /// Every missed tick waits (up to `pool.max_queue_size`) and runs as workers free up.
+    Burst,
+}
+
+/// The top-level `logs` section. Only `level` and `encoding` act; RoadRunner's other keys
+/// (`mode`, `output`, `err_output`, `line_ending`, `channels`, `file_logger_options`) are
+/// accepted so that a RoadRunner file loads, and do nothing here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogsConfig {
+    pub level: LogLevel,
+    pub encoding: LogEncoding,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogEncoding {
+    #[default]
+    Console,
+    Json,
 }
 
 impl Default for TickerConfig {
     fn default() -> Self {
-        RawTicker::default().into_config()
+        RawTicker::default()
+            .into_config(Path::new(""))
+            .expect("the defaults are valid")
     }
 }
 
@@ -451,6 +511,36 @@ struct RawRoot {
     #[serde(default, deserialize_with = "present")]
     ticker: Option<Option<RawTicker>>,
     server: Option<RawServer>,
+    logs: Option<RawLogs>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of log settings such as level:"
+)]
+struct RawLogs {
+    level: Option<Choice<LogLevel>>,
+    encoding: Option<Choice<LogEncoding>>,
+    // Accepted for RoadRunner files; not acted on, hence never read.
+    #[allow(dead_code)]
+    mode: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
+    output: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
+    err_output: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
+    line_ending: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
+    channels: Option<serde_yaml::Value>,
+    #[allow(dead_code)]
+    file_logger_options: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a mapping with address:")]
+struct RawMetrics {
+    address: Option<Address>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -463,6 +553,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[serde(deny_unknown_fields, expecting = "a mapping with interval: and pool:")]
 struct RawTicker {
     interval: Option<GoDuration>,
+    missed: Option<Choice<Missed>>,
+    overlap: Option<bool>,
+    metrics: Option<RawMetrics>,
+    control: Option<PathBuf>,
     pool: Option<RawPool>,
 }
 
@@ -550,20 +644,51 @@ impl RawRoot {
             path: path.to_path_buf(),
             ticker: self
                 .ticker
-                .map(|ticker| ticker.unwrap_or_default().into_config()),
+                .map(|ticker| ticker.unwrap_or_default().into_config(path))
+                .transpose()?,
             server: match self.server {
                 Some(server) => server.into_config(path)?,
                 None => ServerConfig::default(),
             },
+            logs: self.logs.unwrap_or_default().into_config(),
         })
     }
 }
 
 impl RawTicker {
-    fn into_config(self) -> TickerConfig {
-        TickerConfig {
-            interval: or_default(self.interval, DEFAULT_INTERVAL),
+    fn into_config(self, path: &Path) -> Result<TickerConfig, ConfigError> {
+        let interval = or_default(self.interval, DEFAULT_INTERVAL);
+        if interval < MIN_INTERVAL {
+            return Err(ConfigError::at(
+                path,
+                "ticker.interval",
+                format!(
+                    "{interval:?} is below the shortest interval of {MIN_INTERVAL:?}; \
+                     expected {DURATION_FORMS}, of 100us or more (0 means 1s)"
+                ),
+            ));
+        }
+        Ok(TickerConfig {
+            interval,
+            missed: self.missed.map_or_else(Missed::default, |Choice(m)| m),
+            overlap: self.overlap.unwrap_or(true),
+            metrics: self
+                .metrics
+                .and_then(|metrics| metrics.address)
+                .map(|Address(a)| a),
+            control: self.control.filter(|p| !p.as_os_str().is_empty()),
             pool: self.pool.unwrap_or_default().into_config(),
+        })
+    }
+}
+
+impl RawLogs {
+    fn into_config(self) -> LogsConfig {
+        LogsConfig {
+            level: self.level.map_or_else(LogLevel::default, |Choice(l)| l),
+            encoding: self
+                .encoding
+                .map_or_else(LogEncoding::default, |Choice(e)| e),
         }
     }
 }
@@ -765,6 +890,86 @@ fn parse_go_duration(text: &str) -> Result<Duration, String> {
         .filter(|&n| n <= i64::MAX as u64)
         .ok_or_else(too_large)?;
     Ok(Duration::from_nanos(nanos))
+}
+
+/// A word from a fixed set, for enum-valued keys.
+trait Word: Sized + 'static {
+    const FORMS: &'static str;
+    fn from_word(word: &str) -> Option<Self>;
+}
+
+impl Word for Missed {
+    const FORMS: &'static str = MISSED_FORMS;
+    fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "skip" => Some(Missed::Skip),
+            "delay" => Some(Missed::Delay),
+            "burst" => Some(Missed::Burst),
+            _ => None,
+        }
+    }
+}
+
+impl Word for LogLevel {
+    const FORMS: &'static str = LEVEL_FORMS;
+    fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "debug" => Some(LogLevel::Debug),
+            "info" => Some(LogLevel::Info),
+            "warn" | "warning" => Some(LogLevel::Warn),
+            // RoadRunner's levels above error only ever log errors here.
+            "error" | "dpanic" | "panic" | "fatal" => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+}
+
+impl Word for LogEncoding {
+    const FORMS: &'static str = ENCODING_FORMS;
+    fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "console" => Some(LogEncoding::Console),
+            "json" => Some(LogEncoding::Json),
+            _ => None,
+        }
+    }
+}
+
+struct Choice<T>(T);
+
+impl<'de, T: Word> Deserialize<'de> for Choice<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(deserializer)?;
+        let word = value.as_str().map(str::to_ascii_lowercase);
+        match word.as_deref().and_then(T::from_word) {
+            Some(choice) => Ok(Choice(choice)),
+            None => Err(invalid(
+                serde_yaml::to_string(&value)
+                    .unwrap_or_default()
+                    .trim_end()
+                    .replace('\n', " "),
+                "is not accepted",
+                T::FORMS,
+            )),
+        }
+    }
+}
+
+/// A TCP address to listen on. `:port` means loopback: a metrics endpoint is bound to the
+/// network only when the user names a host.
+struct Address(SocketAddr);
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let full = match text.strip_prefix(':') {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => text.replace("localhost:", "127.0.0.1:"),
+        };
+        full.parse()
+            .map(Address)
+            .map_err(|_| invalid(format_args!("{text:?}"), "is not an address", ADDRESS_FORMS))
+    }
 }
 
 /// `num_workers` as written: 0 to [`MAX_WORKERS`], 0 meaning one per CPU. Strings such as
@@ -1007,6 +1212,73 @@ impl<'de> Deserialize<'de> for EnvValue {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ticker_policies_default_to_skip_and_overlap() {
+        let t = ok("ticker: {}\n").ticker.unwrap();
+        assert_eq!(
+            (t.missed, t.overlap, t.metrics, t.control),
+            (Missed::Skip, true, None, None)
+        );
+        let t = ok("ticker:\n  missed: burst\n  overlap: false\n")
+            .ticker
+            .unwrap();
+        assert_eq!((t.missed, t.overlap), (Missed::Burst, false));
+        let e = err("ticker:\n  missed: later\n").to_string();
+        assert!(
+            e.contains("ticker.missed: later is not accepted; expected skip, delay or burst"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn intervals_below_the_floor_are_refused() {
+        let t = ok("ticker:\n  interval: 100us\n").ticker.unwrap();
+        assert_eq!(t.interval, Duration::from_micros(100));
+        let e = err("ticker:\n  interval: 50us\n").to_string();
+        assert!(
+            e.contains("ticker.interval: 50µs is below the shortest interval of 100µs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn metrics_bind_to_loopback_unless_a_host_is_named() {
+        let t = ok("ticker:\n  metrics:\n    address: \":2112\"\n")
+            .ticker
+            .unwrap();
+        assert_eq!(t.metrics, Some("127.0.0.1:2112".parse().unwrap()));
+        let t = ok("ticker:\n  metrics:\n    address: 0.0.0.0:9000\n")
+            .ticker
+            .unwrap();
+        assert_eq!(t.metrics, Some("0.0.0.0:9000".parse().unwrap()));
+        let e = err("ticker:\n  metrics:\n    address: nowhere\n").to_string();
+        assert!(
+            e.contains("ticker.metrics.address: \"nowhere\" is not an address"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn logs_act_on_level_and_encoding_and_accept_roadrunner_keys() {
+        let c =
+            ok("logs:\n  mode: production\n  level: warn\n  encoding: json\n  output: stderr\n");
+        assert_eq!(
+            c.logs,
+            LogsConfig {
+                level: LogLevel::Warn,
+                encoding: LogEncoding::Json
+            }
+        );
+        assert_eq!(ok("").logs, LogsConfig::default());
+        let e = err("logs:\n  level: loud\n").to_string();
+        assert!(
+            e.contains("logs.level: loud is not accepted; expected debug, info, warn or error"),
+            "{e}"
+        );
+        let e = err("logs:\n  colour: true\n").to_string();
+        assert!(e.contains("logs.colour: unknown key"), "{e}");
+    }
+
     const FILE: &str = "/app/.rr.yaml";
 
     fn ok(yaml: &str) -> Config {
@@ -1054,6 +1326,10 @@ mod tests {
     fn expected_defaults() -> TickerConfig {
         TickerConfig {
             interval: secs(1),
+            missed: Missed::Skip,
+            overlap: true,
+            metrics: None,
+            control: None,
             pool: PoolConfig {
                 num_workers: cpu_count(),
                 max_jobs: None,
@@ -1194,8 +1470,10 @@ mod tests {
             ("\"2s\"", secs(2)),
         ];
         for (text, expected) in cases {
-            // interval would turn a zero into the default, so check a supervisor limit too.
-            assert_eq!(interval(text).unwrap(), expected, "{text}");
+            // interval refuses sub-floor values, so check a supervisor limit too.
+            if expected >= MIN_INTERVAL {
+                assert_eq!(interval(text).unwrap(), expected, "{text}");
+            }
             assert_eq!(
                 supervisor(&format!("ttl: {text}\n")).ttl,
                 Some(expected),
@@ -1320,7 +1598,7 @@ mod tests {
             (
                 "ticker:\n  intervall: 1s\n",
                 "ticker.intervall",
-                "interval, pool",
+                "interval, missed, overlap, metrics, control, pool",
             ),
             (
                 "ticker:\n  pool:\n    wokers: 1\n",

@@ -10,6 +10,8 @@
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
 //! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
 //! - [`transport`]: one channel to a worker (a socket pair today, a pipe pair later).
+//! - [`metrics`]: lateness percentiles and the pool snapshot, as a table, JSON or Prometheus text.
+//! - [`control`]: the control socket (`ticker status`, `ticker reset`) and the metrics endpoint.
 //! - [`master`]: the master's event loop: timer, signals, forks, reaping.
 //! - [`worker`]: the worker's side of the channel.
 //! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
@@ -18,10 +20,12 @@
 //! - [`php`]: the PHP extension, a thin layer over the above.
 
 pub mod config;
+pub mod control;
 pub mod frame;
 pub mod log;
 pub mod master;
 pub mod message;
+pub mod metrics;
 pub mod payload;
 pub mod php;
 pub mod pool;

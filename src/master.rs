@@ -1,34 +1,49 @@
-//! The master's event loop: timer, signals, forks and reaping, on the PHP thread.
+//! The master's event loop: timer, signals, forks, reaping and the operator's doors, on the
+//! PHP thread.
 //!
 //! Owns the processes and descriptors of a running pool. It waits in one `ppoll` on a
-//! timerfd (tick due instants), a signalfd (SIGCHLD, SIGTERM, SIGINT) and one channel per
-//! worker, feeds what happens to [`Pool`] and [`RespawnPolicy`], and carries out their
-//! decisions. No thread is ever started, so `fork()` cannot inherit a lock held elsewhere
-//! (spec: fork safety); this is also why there is no async runtime here.
+//! timerfd (tick due instants), a signalfd, one channel per worker, the control socket and
+//! the metrics endpoint; feeds what happens to [`Pool`], [`RespawnPolicy`] and [`Limits`];
+//! and carries out their decisions. No thread is ever started, so `fork()` cannot inherit
+//! a lock held elsewhere (spec: fork safety); this is also why there is no async runtime.
 //!
 //! A new worker is a fork of this very call: in the child, [`run`] returns
 //! [`Exit::Worker`] and the PHP `waitPayload()` that started the pool returns the child's
 //! first tick, so each worker starts with the application exactly as the master booted it.
+//!
+//! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
+//! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use crate::config::TickerConfig;
+use crate::config::{Missed, TickerConfig};
+use crate::control::{self, Conn, Door, Incoming, Request};
 use crate::frame::{Frame, MAX_PAYLOAD};
 use crate::log;
 use crate::message::{FromWorker, ToWorker};
+use crate::metrics::{Lateness, Snapshot, TickCounts, WorkerRow};
 use crate::payload;
-use crate::pool::{Arrival, Delivery, Outcome, Pid, Pool, Tick, WorkerState};
+use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, Tick, WorkerState};
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
-use crate::supervisor::{RespawnPolicy, Verdict};
+use crate::supervisor::{Action, Limits, RespawnPolicy, Verdict};
 use crate::sys::{self, ExitStatus, Forked, SignalFd, TimerFd};
 use crate::transport::{Channel, Filled};
 use crate::worker::WorkerLink;
 
 /// How long a worker that closed its channel may take to exit before it is killed.
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
+
+const SIGNALS: [libc::c_int; 6] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
 
 /// How [`run`] ended, in this process.
 pub enum Exit {
@@ -43,7 +58,7 @@ pub enum Exit {
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each child
 /// right after its fork.
 pub fn run(config: &TickerConfig) -> Exit {
-    let signals = match SignalFd::new(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT]) {
+    let signals = match SignalFd::new(&SIGNALS) {
         Ok(s) => s,
         Err(e) => return Exit::Failed(format!("cannot watch signals: {e}")),
     };
@@ -65,20 +80,48 @@ enum Phase {
     Stopping { deadline: Mono },
 }
 
+/// A reset in progress: the workers still to be replaced, and when to stop waiting.
+struct Reset {
+    started: Mono,
+    deadline: Mono,
+    outdated: BTreeSet<Pid>,
+}
+
+/// What `ppoll` watched, in the order of its descriptors.
+#[derive(Clone, Copy)]
+enum Watched {
+    Signals,
+    Timer,
+    Door(usize),
+    Conn(usize),
+    Worker(Pid),
+}
+
 struct Master<'a> {
     config: &'a TickerConfig,
     me: Pid,
+    started: Mono,
     timer: TimerFd,
+    /// The timer is disarmed while the `delay` policy holds the grid.
+    paused: bool,
     ticker: Ticker,
     clock: WallClock,
     pool: Pool,
     policy: RespawnPolicy,
+    limits: Limits,
+    /// Workers the pool keeps: `num_workers`, changed by SIGTTIN and SIGTTOU.
+    target: usize,
     channels: BTreeMap<Pid, Channel>,
     /// Workers whose channel closed, with the instant they get killed if still alive.
     closing: BTreeMap<Pid, Mono>,
     /// Why the master killed a worker, for the report when it is reaped.
     killed: BTreeMap<Pid, String>,
     respawn_at: Mono,
+    watch_at: Mono,
+    reset: Option<Reset>,
+    lateness: Lateness,
+    doors: Vec<Door>,
+    conns: Vec<Conn>,
     phase: Phase,
     failure: Option<String>,
 }
@@ -89,15 +132,24 @@ impl<'a> Master<'a> {
         Ok(Master {
             config,
             me: sys::getpid(),
+            started: now,
             timer: TimerFd::new()?,
+            paused: false,
             ticker: Ticker::new(Schedule::new(now, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
-            pool: Pool::new(config.pool.max_jobs),
+            pool: Pool::new(Policy::from_config(config)),
             policy: RespawnPolicy::new(config.pool.num_workers),
+            limits: Limits::from_config(&config.pool.supervisor),
+            target: config.pool.num_workers,
             channels: BTreeMap::new(),
             closing: BTreeMap::new(),
             killed: BTreeMap::new(),
             respawn_at: now,
+            watch_at: now + config.pool.supervisor.watch_tick,
+            reset: None,
+            lateness: Lateness::default(),
+            doors: vec![],
+            conns: vec![],
             phase: Phase::Running,
             failure: None,
         })
@@ -109,17 +161,19 @@ impl<'a> Master<'a> {
         if let Some(link) = self.top_up() {
             return Exit::Worker(link);
         }
+        self.open_doors();
         // Like RoadRunner's ticker, the first tick comes one interval after the start.
-        let start = sys::monotonic_now() + self.config.interval;
-        self.ticker = Ticker::new(Schedule::new(start, self.config.interval));
-        self.clock = WallClock::new(sys::monotonic_now(), sys::unix_now());
-        if let Err(e) = self.timer.arm_at(self.ticker.next_due()) {
-            self.fail(format!("cannot arm the timer: {e}"));
-        }
-        log::info(format_args!(
-            "master {} ticking every {:?} with {} workers",
-            self.me,
+        let now = sys::monotonic_now();
+        self.ticker = Ticker::new(Schedule::new(
+            now + self.config.interval,
             self.config.interval,
+        ));
+        self.clock = WallClock::new(now, sys::unix_now());
+        self.arm_timer();
+        log::info(format_args!(
+            "master {} ticking every {} with {} workers",
+            self.me,
+            humantime::format_duration(self.config.interval),
             self.pool.len()
         ));
         loop {
@@ -127,6 +181,7 @@ impl<'a> Master<'a> {
                 && self.pool.is_empty()
             {
                 let _ = sys::set_timer_slack(None);
+                log::info(format_args!("master {} stopped", self.me));
                 return match self.failure.take() {
                     Some(reason) => Exit::Failed(reason),
                     None => Exit::Stopped,
@@ -144,28 +199,80 @@ impl<'a> Master<'a> {
         }
     }
 
+    fn open_doors(&mut self) {
+        let socket = self
+            .config
+            .control
+            .clone()
+            .unwrap_or_else(|| control::default_socket(self.me));
+        match Door::control(&socket, self.me) {
+            Ok(door) => self.doors.push(door),
+            Err(e) => log::warn(format_args!(
+                "no control socket at {} ({e}): `ticker status` cannot reach this master",
+                socket.display()
+            )),
+        }
+        if let Some(address) = self.config.metrics {
+            match Door::metrics(address, self.me) {
+                Ok(door) => self.doors.push(door),
+                Err(e) => log::error(format_args!(
+                    "cannot serve metrics on {address}: {e}; going on without them"
+                )),
+            }
+        }
+        for door in &self.doors {
+            log::info(format_args!("listening on {}", door.describe()));
+        }
+    }
+
     fn wait_and_handle(&mut self, signals: &SignalFd) -> io::Result<()> {
-        let pids: Vec<Pid> = self.channels.keys().copied().collect();
-        let mut fds = Vec::with_capacity(2 + pids.len());
-        fds.push(sys::pollfd(signals.as_fd()));
-        fds.push(sys::pollfd(self.timer.as_fd()));
-        for pid in &pids {
-            fds.push(sys::pollfd(self.channels[pid].as_fd()));
+        let mut watched = vec![Watched::Signals, Watched::Timer];
+        let mut fds = vec![
+            sys::pollfd(signals.as_fd()),
+            sys::pollfd(self.timer.as_fd()),
+        ];
+        for (i, door) in self.doors.iter().enumerate() {
+            watched.push(Watched::Door(i));
+            fds.push(sys::pollfd(door.as_fd()));
+        }
+        for (i, conn) in self.conns.iter().enumerate() {
+            watched.push(Watched::Conn(i));
+            fds.push(sys::pollfd(conn.as_fd()));
+        }
+        for (pid, channel) in &self.channels {
+            watched.push(Watched::Worker(*pid));
+            fds.push(sys::pollfd(channel.as_fd()));
         }
         let timeout = self
             .next_deadline()
             .map(|at| at.since(sys::monotonic_now()));
         sys::poll(&mut fds, timeout)?;
 
-        if fds[1].revents != 0 && self.timer.acknowledge() {
+        let ready: Vec<Watched> = watched
+            .into_iter()
+            .zip(&fds)
+            .filter(|(_, fd)| fd.revents != 0)
+            .map(|(w, _)| w)
+            .collect();
+        // The timer first: a tick's lateness is what this loop is judged by.
+        if ready.iter().any(|w| matches!(w, Watched::Timer)) && self.timer.acknowledge() {
             self.on_timer();
         }
-        for (i, pid) in pids.iter().enumerate() {
-            if fds[2 + i].revents != 0 {
-                self.on_readable(*pid);
+        let mut conns_ready = vec![];
+        for w in &ready {
+            match *w {
+                Watched::Worker(pid) => self.on_readable(pid),
+                Watched::Door(i) => {
+                    let now = sys::monotonic_now();
+                    let accepted = self.doors[i].accept(now);
+                    self.conns.extend(accepted);
+                }
+                Watched::Conn(i) => conns_ready.push(i),
+                Watched::Signals | Watched::Timer => {}
             }
         }
-        if fds[0].revents != 0 {
+        self.serve_conns(&conns_ready);
+        if ready.iter().any(|w| matches!(w, Watched::Signals)) {
             for signal in signals.drain() {
                 self.on_signal(signal);
             }
@@ -175,39 +282,77 @@ impl<'a> Master<'a> {
 
     fn next_deadline(&self) -> Option<Mono> {
         let mut deadlines: Vec<Mono> = self.closing.values().copied().collect();
-        if let Phase::Stopping { deadline } = self.phase {
-            deadlines.push(deadline);
-        } else if self.pool.serving() < self.config.pool.num_workers {
-            deadlines.push(self.respawn_at);
+        deadlines.extend(self.conns.iter().map(|c| c.deadline));
+        deadlines.extend(self.pool.next_expiry());
+        deadlines.extend(
+            self.pool
+                .workers()
+                .filter_map(|w| self.limits.exec_deadline(w)),
+        );
+        if let Some(reset) = &self.reset {
+            deadlines.push(reset.deadline);
+        }
+        if self.limits.need_watch() {
+            deadlines.push(self.watch_at);
+        }
+        match self.phase {
+            Phase::Stopping { deadline } => deadlines.push(deadline),
+            Phase::Running if self.pool.serving() < self.target => {
+                deadlines.push(self.respawn_at);
+            }
+            Phase::Running => {}
         }
         deadlines.into_iter().min()
     }
 
-    fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) {
-            return;
-        }
-        let now = sys::monotonic_now();
-        for number in self.ticker.poll(now) {
-            let tick = Tick::new(number, self.ticker.schedule().due(number));
-            match self.pool.arrive(tick, now) {
-                Arrival::Deliver(d) => self.deliver(d),
-                Arrival::Waiting => {
-                    log::debug(format_args!("tick {number} waits: no worker is free"))
-                }
-                Arrival::Skipped => log::warn(format_args!(
-                    "tick {number} skipped: no worker is free and a tick is already waiting \
-                     ({} skipped so far)",
-                    self.pool.stats().skipped
-                )),
-            }
-        }
+    fn arm_timer(&mut self) {
         if let Err(e) = self.timer.arm_at(self.ticker.next_due()) {
             self.fail(format!("cannot arm the timer: {e}"));
         }
     }
 
+    fn on_timer(&mut self) {
+        if !matches!(self.phase, Phase::Running) || self.paused {
+            return;
+        }
+        let now = sys::monotonic_now();
+        for number in self.ticker.poll(now) {
+            let tick = Tick::new(number, self.ticker.due(number));
+            match self.pool.arrive(tick, now) {
+                Arrival::Deliver(d) => self.deliver(d),
+                Arrival::Waiting if self.config.missed == Missed::Delay => {
+                    log::debug(format_args!(
+                        "tick {number} waits for a free worker; the grid waits with it"
+                    ));
+                    self.paused = true;
+                    let _ = self.timer.disarm();
+                    return;
+                }
+                Arrival::Waiting => {
+                    log::debug(format_args!("tick {number} waits: no worker is free"));
+                }
+                Arrival::Skipped => log::warn(format_args!(
+                    "tick {number} skipped: no worker is free and {} tick(s) already wait \
+                     ({} skipped so far)",
+                    self.pool.waiting(),
+                    self.pool.stats().skipped
+                )),
+            }
+        }
+        self.arm_timer();
+    }
+
     fn deliver(&mut self, delivery: Delivery) {
+        let now = sys::monotonic_now();
+        if delivery.tick.attempt == 1 {
+            self.lateness.record(now.since(delivery.tick.due));
+        }
+        if self.paused && delivery.waited {
+            // `delay`: the grid restarts one interval after the late tick.
+            self.paused = false;
+            self.ticker.rebase(now + self.config.interval);
+            self.arm_timer();
+        }
         let frame = payload::job(&delivery, &self.clock).into_frame();
         self.send(delivery.pid, &frame);
     }
@@ -271,10 +416,13 @@ impl<'a> Master<'a> {
                 "tick {number} failed: worker {pid} asked to stop on its second run"
             )),
             Outcome::StopRequested => log::info(format_args!(
-                "worker {pid} asked to stop; tick {number} runs again on another worker"
+                "tick {number} runs again on another worker: worker {pid} asked to stop"
             )),
         }
-        if finished.retire || matches!(self.phase, Phase::Stopping { .. }) {
+        if let Some(reason) = &finished.retire {
+            log::info(format_args!("replacing worker {pid}: {reason}"));
+            self.send(pid, &ToWorker::Stop.into_frame());
+        } else if let Phase::Stopping { .. } = self.phase {
             self.pool.retire(pid);
             self.send(pid, &ToWorker::Stop.into_frame());
         }
@@ -313,8 +461,72 @@ impl<'a> Master<'a> {
                     };
                 }
             },
+            libc::SIGHUP => self.begin_reset("received SIGHUP"),
+            libc::SIGTTIN => self.resize(self.target + 1),
+            libc::SIGTTOU => self.resize(self.target.saturating_sub(1)),
             _ => {}
         }
+    }
+
+    fn resize(&mut self, target: usize) {
+        let target = target.clamp(1, crate::config::MAX_WORKERS);
+        if target == self.target {
+            log::warn(format_args!(
+                "the pool stays at {target} workers (from 1 to {})",
+                crate::config::MAX_WORKERS
+            ));
+            return;
+        }
+        log::info(format_args!(
+            "pool size {} -> {target} workers",
+            self.target
+        ));
+        self.target = target;
+        // Shrinking retires the youngest workers: the older ones are the warmer.
+        let mut serving: Vec<(Mono, Pid)> = self
+            .pool
+            .workers()
+            .filter(|w| w.state != WorkerState::Stopping && w.retire_after_tick.is_none())
+            .map(|w| (w.started, w.pid))
+            .collect();
+        serving.sort();
+        while serving.len() > target {
+            let (_, pid) = serving.pop().expect("longer than target");
+            if self.pool.retire_soon(pid, "the pool shrinks".into()) {
+                log::info(format_args!("replacing worker {pid}: the pool shrinks"));
+                self.send(pid, &ToWorker::Stop.into_frame());
+            }
+        }
+    }
+
+    /// Replaces every worker: each is retired as soon as it is idle (at once, or after its
+    /// tick), and the loop forks its replacement right away, so ticks keep finding workers.
+    fn begin_reset(&mut self, why: &str) {
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        let now = sys::monotonic_now();
+        let outdated: BTreeSet<Pid> = self
+            .pool
+            .workers()
+            .filter(|w| w.state != WorkerState::Stopping)
+            .map(|w| w.pid)
+            .collect();
+        log::info(format_args!(
+            "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
+            outdated.len(),
+            humantime::format_duration(self.config.pool.reset_timeout)
+        ));
+        for &pid in &outdated {
+            if self.pool.retire_soon(pid, "reset".into()) {
+                self.send(pid, &ToWorker::Stop.into_frame());
+            }
+        }
+        self.reset = Some(Reset {
+            started: now,
+            deadline: now + self.config.pool.reset_timeout,
+            outdated,
+        });
     }
 
     fn reap(&mut self, pid: Pid) {
@@ -332,6 +544,16 @@ impl<'a> Master<'a> {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.channels.remove(&pid);
         self.closing.remove(&pid);
+        if let Some(reset) = &mut self.reset {
+            reset.outdated.remove(&pid);
+            if reset.outdated.is_empty() {
+                log::info(format_args!(
+                    "reset done in {:?}",
+                    sys::monotonic_now().since(reset.started)
+                ));
+                self.reset = None;
+            }
+        }
         let why = self
             .killed
             .remove(&pid)
@@ -341,8 +563,12 @@ impl<'a> Master<'a> {
             return;
         };
         let what = match worker.state {
+            WorkerState::Stopping if why.is_empty() => {
+                log::info(format_args!("worker {pid} stopped ({status})"));
+                return;
+            }
             WorkerState::Stopping => {
-                log::info(format_args!("worker {pid} stopped ({status}{why})"));
+                log::warn(format_args!("worker {pid} {status}{why}"));
                 return;
             }
             WorkerState::Busy { tick, .. } => {
@@ -383,7 +609,7 @@ impl<'a> Master<'a> {
         if !matches!(self.phase, Phase::Running) || sys::monotonic_now() < self.respawn_at {
             return None;
         }
-        while self.pool.serving() < self.config.pool.num_workers {
+        while self.pool.serving() < self.target {
             match self.spawn() {
                 Ok(Some(link)) => return Some(link),
                 Ok(None) => {}
@@ -418,11 +644,102 @@ impl<'a> Master<'a> {
         }
     }
 
+    fn serve_conns(&mut self, ready: &[usize]) {
+        let now = sys::monotonic_now();
+        let mut keep = vec![];
+        for (i, mut conn) in std::mem::take(&mut self.conns).into_iter().enumerate() {
+            let incoming = if ready.contains(&i) {
+                conn.read()
+            } else {
+                Incoming::Pending
+            };
+            match incoming {
+                Incoming::Request(request) => {
+                    let answer = self.answer(conn.kind(), request);
+                    conn.answer(&answer);
+                }
+                Incoming::Pending if conn.deadline > now => keep.push(conn),
+                Incoming::Pending | Incoming::Gone => {}
+            }
+        }
+        self.conns = keep;
+    }
+
+    fn answer(&mut self, kind: control::Kind, request: Request) -> String {
+        match request {
+            Request::Status => serde_json::to_string(&self.snapshot()).expect("serializes"),
+            Request::Reset => {
+                self.begin_reset("asked on the control socket");
+                r#"{"ok":true,"message":"reset started"}"#.to_string()
+            }
+            Request::Metrics => control::http_response(
+                "200 OK",
+                "text/plain; version=0.0.4",
+                &self.snapshot().to_prometheus(),
+            ),
+            Request::Unknown(what) => match kind {
+                control::Kind::Http => control::http_response(
+                    "404 Not Found",
+                    "text/plain",
+                    "ticker serves GET /metrics only\n",
+                ),
+                control::Kind::Control => serde_json::json!({
+                    "ok": false,
+                    "message": format!("unknown request {what:?}; expected status or reset"),
+                })
+                .to_string(),
+            },
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let now = sys::monotonic_now();
+        let stats = self.pool.stats();
+        Snapshot {
+            master_pid: self.me,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            interval_secs: self.config.interval.as_secs_f64(),
+            uptime_secs: now.since(self.started).as_secs_f64(),
+            target_workers: self.target,
+            master_rss_bytes: sys::rss_bytes(self.me).ok(),
+            ticks: TickCounts {
+                due: stats.due,
+                delivered: stats.delivered,
+                completed: stats.completed,
+                failed: stats.failed,
+                skipped: stats.skipped,
+            },
+            lateness: self.lateness.percentiles(),
+            workers: self
+                .pool
+                .workers()
+                .map(|w| WorkerRow {
+                    pid: w.pid,
+                    state: match w.state {
+                        WorkerState::Idle => "idle",
+                        WorkerState::Busy { .. } => "busy",
+                        WorkerState::Stopping => "stopping",
+                    }
+                    .to_string(),
+                    tick: match w.state {
+                        WorkerState::Busy { tick, .. } => Some(tick.number),
+                        _ => None,
+                    },
+                    ticks: w.handled,
+                    errors: w.failed,
+                    rss_bytes: sys::rss_bytes(w.pid).ok(),
+                    age_secs: now.since(w.started).as_secs_f64(),
+                })
+                .collect(),
+        }
+    }
+
     fn begin_stop(&mut self, why: &str) {
         if let Phase::Stopping { .. } = self.phase {
             return;
         }
         let _ = self.timer.disarm();
+        self.reset = None;
         self.phase = Phase::Stopping {
             deadline: sys::monotonic_now() + self.config.pool.destroy_timeout,
         };
@@ -433,11 +750,15 @@ impl<'a> Master<'a> {
                 tick.number
             ));
         }
-        let busy = self.pool.len() - idle.len();
+        let busy = self
+            .pool
+            .workers()
+            .filter(|w| matches!(w.state, WorkerState::Busy { .. }))
+            .count();
         log::info(format_args!(
-            "stopping ({why}): {} idle workers told to stop, waiting up to {:?} for {busy} busy",
+            "stopping ({why}): {} idle workers told to stop, waiting up to {} for {busy} busy",
             idle.len(),
-            self.config.pool.destroy_timeout
+            humantime::format_duration(self.config.pool.destroy_timeout)
         ));
         for pid in idle {
             self.send(pid, &ToWorker::Stop.into_frame());
@@ -462,13 +783,18 @@ impl<'a> Master<'a> {
         let _ = sys::kill(pid, libc::SIGKILL);
     }
 
+    /// Kills and reaps at once: SIGKILL cannot be refused, so each wait is short.
+    fn kill_now(&mut self, pid: Pid, reason: &str) {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        self.killed.entry(pid).or_insert_with(|| reason.to_owned());
+        let status = sys::reap(pid).unwrap_or(ExitStatus::Signal(libc::SIGKILL));
+        self.on_exit(pid, status);
+    }
+
     fn kill_all(&mut self, why: &str) {
         let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
         for pid in pids {
-            let _ = sys::kill(pid, libc::SIGKILL);
-            self.killed.insert(pid, why.to_owned());
-            let status = sys::reap(pid).unwrap_or(ExitStatus::Signal(libc::SIGKILL));
-            self.on_exit(pid, status);
+            self.kill_now(pid, why);
         }
     }
 
@@ -482,24 +808,84 @@ impl<'a> Master<'a> {
             .collect();
         for pid in overdue {
             self.closing.remove(&pid);
-            self.killed
-                .entry(pid)
-                .or_insert_with(|| "closed its channel but did not exit".into());
-            let _ = sys::kill(pid, libc::SIGKILL);
-            // SIGKILL cannot be refused, so this wait is short.
-            let status = sys::reap(pid).unwrap_or(ExitStatus::Signal(libc::SIGKILL));
-            self.on_exit(pid, status);
+            self.kill_now(pid, "closed its channel but did not exit");
+        }
+        for tick in self.pool.expire_waiting(now) {
+            log::warn(format_args!(
+                "tick {} dropped: it waited allocate_timeout ({}) for a free worker",
+                tick.number,
+                humantime::format_duration(self.pool.policy().allocate_timeout)
+            ));
+        }
+        self.check_limits(now);
+        if let Some(reset) = &self.reset
+            && reset.deadline <= now
+        {
+            let late: Vec<Pid> = reset.outdated.iter().copied().collect();
+            log::warn(format_args!(
+                "reset_timeout ({}) passed: killing {} worker(s) not yet replaced",
+                humantime::format_duration(self.config.pool.reset_timeout),
+                late.len()
+            ));
+            self.reset = None;
+            for pid in late {
+                self.kill_now(pid, "was not replaced within reset_timeout");
+            }
         }
         if let Phase::Stopping { deadline } = self.phase
             && deadline <= now
             && !self.pool.is_empty()
         {
             log::warn(format_args!(
-                "destroy_timeout of {:?} passed: killing {} workers",
-                self.config.pool.destroy_timeout,
+                "destroy_timeout ({}) passed: killing {} workers",
+                humantime::format_duration(self.config.pool.destroy_timeout),
                 self.pool.len()
             ));
             self.kill_all("did not stop within destroy_timeout");
+        }
+    }
+
+    /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
+    /// every `watch_tick`.
+    fn check_limits(&mut self, now: Mono) {
+        let watch = self.limits.need_watch() && self.watch_at <= now;
+        if watch {
+            self.watch_at = now + self.config.pool.supervisor.watch_tick;
+        }
+        let mut actions = vec![];
+        for worker in self.pool.workers() {
+            let due_exec = self
+                .limits
+                .exec_deadline(worker)
+                .is_some_and(|at| at <= now);
+            if !watch && !due_exec {
+                continue;
+            }
+            let rss = match self.limits.max_memory_bytes {
+                Some(_) if watch => sys::rss_bytes(worker.pid).ok(),
+                _ => None,
+            };
+            if let Some(action) = self.limits.check(worker, now, rss) {
+                actions.push((worker.pid, action));
+            }
+        }
+        for (pid, action) in actions {
+            match action {
+                Action::Kill(reason) => {
+                    log::error(format_args!("worker {pid} {reason}; killing it"));
+                    self.kill_now(pid, &reason);
+                }
+                Action::Replace(reason) => {
+                    if self.pool.retire_soon(pid, reason.clone()) {
+                        log::info(format_args!("replacing worker {pid}: {reason}"));
+                        self.send(pid, &ToWorker::Stop.into_frame());
+                    } else {
+                        log::info(format_args!(
+                            "worker {pid} will be replaced after its tick: {reason}"
+                        ));
+                    }
+                }
+            }
         }
     }
 }

@@ -79,6 +79,7 @@ mod tests {
             tick: Tick::new(0, Mono(1_500_000)),
             skipped: 0,
             last_tick: None,
+            waited: false,
         };
         let (header, body) = parts(job(&delivery, &clock));
         assert_eq!(body, json!({"tick": 0}));
@@ -106,6 +107,7 @@ mod tests {
             },
             skipped: 3,
             last_tick: Some(Mono(3_000_000_000)),
+            waited: true,
         };
         let (header, body) = parts(job(&delivery, &clock));
         assert_eq!(body, json!({"tick": 7}));

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use crate::config::{Missed, TickerConfig};
 use crate::schedule::Mono;
 
 /// A process id, as the OS gives it.
@@ -47,8 +48,57 @@ pub struct Worker {
     pub pid: Pid,
     pub state: WorkerState,
     pub started: Mono,
+    /// When it last became idle (its start, or its last answer).
+    pub idle_since: Mono,
     pub handled: u64,
     pub failed: u64,
+    /// Set while busy when a limit says "replace it after this tick": the reason.
+    pub retire_after_tick: Option<String>,
+}
+
+/// The rules the pool applies, from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Ticks a worker handles before it is replaced (`max_jobs`; 1 in `debug` mode).
+    pub max_jobs: Option<u64>,
+    /// Ticks that may wait for a free worker at once; `None`: no limit.
+    pub queue_limit: Option<usize>,
+    /// Whether ticks may run on several workers at once.
+    pub overlap: bool,
+    /// How long a tick may wait for a free worker before it is dropped.
+    pub allocate_timeout: Duration,
+}
+
+impl Policy {
+    pub fn from_config(config: &TickerConfig) -> Policy {
+        let pool = &config.pool;
+        let max_queue = pool
+            .max_queue_size
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        Policy {
+            max_jobs: if pool.debug { Some(1) } else { pool.max_jobs },
+            queue_limit: match config.missed {
+                // One tick waits; `max_queue_size` may allow more, as in RoadRunner.
+                Missed::Skip => Some(max_queue.unwrap_or(1)),
+                // The grid stops while a tick waits, so a second one never comes due.
+                Missed::Delay => Some(1),
+                Missed::Burst => max_queue,
+            },
+            overlap: config.overlap,
+            allocate_timeout: pool.allocate_timeout,
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_jobs: None,
+            queue_limit: Some(1),
+            overlap: true,
+            allocate_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A tick to send to a worker now.
@@ -60,6 +110,8 @@ pub struct Delivery {
     pub skipped: u64,
     /// Due instant of the previous delivered tick, `None` for the first.
     pub last_tick: Option<Mono>,
+    /// The tick had to wait for a free worker (the `delay` policy then shifts the grid).
+    pub waited: bool,
 }
 
 /// What became of a tick that had come due.
@@ -87,8 +139,9 @@ pub enum Outcome {
 pub struct Finished {
     pub tick: Tick,
     pub took: Duration,
-    /// The worker must be told to stop (it asked to, or it reached `max_jobs`).
-    pub retire: bool,
+    /// Why the worker must be told to stop now (it asked to, reached `max_jobs`, or a
+    /// limit marked it during the tick); `None`: it stays.
+    pub retire: Option<String>,
     /// The tick was given up: it failed, or it was already a re-run when its worker stopped.
     pub failed: bool,
     /// The next tick for this worker or another one (a waiting or re-run tick).
@@ -125,19 +178,74 @@ pub struct Pool {
     workers: BTreeMap<Pid, Worker>,
     /// Idle workers, longest idle first, so ticks spread over the pool.
     idle: VecDeque<Pid>,
-    /// Ticks waiting for a free worker: at most one from the schedule, plus re-runs.
-    waiting: VecDeque<Tick>,
+    /// Ticks waiting for a free worker, with the instant each started waiting. Re-runs go
+    /// first and do not count against the queue limit.
+    waiting: VecDeque<(Tick, Mono)>,
     skipped_since_delivery: u64,
     last_tick: Option<Mono>,
-    max_jobs: Option<u64>,
+    policy: Policy,
     stats: Stats,
 }
 
 impl Pool {
-    pub fn new(max_jobs: Option<u64>) -> Pool {
+    pub fn new(policy: Policy) -> Pool {
         Pool {
-            max_jobs,
+            policy,
             ..Pool::default()
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Ticks waiting for a worker.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// When the oldest waiting tick runs out of `allocate_timeout`.
+    pub fn next_expiry(&self) -> Option<Mono> {
+        self.waiting
+            .iter()
+            .map(|&(_, since)| since + self.policy.allocate_timeout)
+            .min()
+    }
+
+    /// Drops the ticks that waited longer than `allocate_timeout`; they count as skipped.
+    pub fn expire_waiting(&mut self, now: Mono) -> Vec<Tick> {
+        let timeout = self.policy.allocate_timeout;
+        let (expired, kept): (Vec<_>, Vec<_>) = self
+            .waiting
+            .drain(..)
+            .partition(|&(_, since)| since + timeout <= now);
+        self.waiting = kept.into();
+        for (tick, _) in &expired {
+            if tick.attempt == 1 {
+                self.stats.skipped += 1;
+                self.skipped_since_delivery += 1;
+            } else {
+                self.stats.failed += 1;
+            }
+        }
+        expired.into_iter().map(|(tick, _)| tick).collect()
+    }
+
+    /// Whether a tick may start now on an idle worker: with overlap off, only when no
+    /// other tick runs.
+    fn may_start(&self) -> bool {
+        self.policy.overlap
+            || !self
+                .workers
+                .values()
+                .any(|w| matches!(w.state, WorkerState::Busy { .. }))
+    }
+
+    fn take_idle(&mut self) -> Option<Pid> {
+        if self.may_start() {
+            self.idle.pop_front()
+        } else {
+            None
         }
     }
 
@@ -177,8 +285,10 @@ impl Pool {
                 pid,
                 state: WorkerState::Idle,
                 started: now,
+                idle_since: now,
                 handled: 0,
                 failed: 0,
+                retire_after_tick: None,
             },
         );
         self.idle.push_back(pid);
@@ -188,15 +298,16 @@ impl Pool {
     /// A tick came due on the schedule.
     pub fn arrive(&mut self, tick: Tick, now: Mono) -> Arrival {
         self.stats.due += 1;
-        if let Some(pid) = self.idle.pop_front() {
-            return Arrival::Deliver(self.deliver(pid, tick, now));
+        if let Some(pid) = self.take_idle() {
+            return Arrival::Deliver(self.deliver(pid, tick, now, false));
         }
-        if self.waiting.iter().any(|t| t.attempt == 1) {
+        let queued = self.waiting.iter().filter(|(t, _)| t.attempt == 1).count();
+        if self.policy.queue_limit.is_some_and(|limit| queued >= limit) {
             self.stats.skipped += 1;
             self.skipped_since_delivery += 1;
             return Arrival::Skipped;
         }
-        self.waiting.push_back(tick);
+        self.waiting.push_back((tick, now));
         Arrival::Waiting
     }
 
@@ -210,7 +321,7 @@ impl Pool {
             return Err(PoolError::NotBusy(pid));
         };
         let took = now.since(since);
-        let mut retire = false;
+        let mut retire = worker.retire_after_tick.take();
         let mut failed = false;
         match outcome {
             Outcome::Done => {
@@ -224,24 +335,28 @@ impl Pool {
                 failed = true;
             }
             Outcome::StopRequested => {
-                retire = true;
+                retire = Some("it asked to stop".into());
                 if tick.attempt == 1 {
                     // RoadRunner re-runs the payload of a worker that stops; once is enough
                     // to survive a recycling worker without hiding a handler that always stops.
-                    self.waiting.push_front(Tick { attempt: 2, ..tick });
+                    self.waiting.push_front((Tick { attempt: 2, ..tick }, now));
                 } else {
                     self.stats.failed += 1;
                     failed = true;
                 }
             }
         }
-        if self.max_jobs.is_some_and(|max| worker.handled >= max) {
-            retire = true;
+        if retire.is_none()
+            && let Some(max) = self.policy.max_jobs
+            && worker.handled >= max
+        {
+            retire = Some(format!("it handled max_jobs ({max}) ticks"));
         }
-        if retire {
+        if retire.is_some() {
             worker.state = WorkerState::Stopping;
         } else {
             worker.state = WorkerState::Idle;
+            worker.idle_since = now;
             self.idle.push_back(pid);
         }
         let next = self.deliver_waiting(now);
@@ -252,6 +367,25 @@ impl Pool {
             failed,
             next,
         })
+    }
+
+    /// Marks a busy worker to be retired when it answers; an idle one is retired at once
+    /// (returns true: the caller tells it to stop).
+    pub fn retire_soon(&mut self, pid: Pid, reason: String) -> bool {
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return false;
+        };
+        match worker.state {
+            WorkerState::Idle => {
+                self.retire(pid);
+                true
+            }
+            WorkerState::Busy { .. } => {
+                worker.retire_after_tick.get_or_insert(reason);
+                false
+            }
+            WorkerState::Stopping => false,
+        }
     }
 
     /// The worker is told to stop; its exit will be expected.
@@ -282,7 +416,7 @@ impl Pool {
                 worker.state = WorkerState::Stopping;
             }
         }
-        let dropped: Vec<Tick> = self.waiting.drain(..).collect();
+        let dropped: Vec<Tick> = self.waiting.drain(..).map(|(tick, _)| tick).collect();
         self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
         self.stats.skipped += dropped.iter().filter(|t| t.attempt == 1).count() as u64;
         (idle, dropped)
@@ -292,12 +426,12 @@ impl Pool {
         if self.waiting.is_empty() {
             return None;
         }
-        let pid = self.idle.pop_front()?;
-        let tick = self.waiting.pop_front().expect("checked non-empty");
-        Some(self.deliver(pid, tick, now))
+        let pid = self.take_idle()?;
+        let (tick, _) = self.waiting.pop_front().expect("checked non-empty");
+        Some(self.deliver(pid, tick, now, true))
     }
 
-    fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono) -> Delivery {
+    fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono, waited: bool) -> Delivery {
         let worker = self.workers.get_mut(&pid).expect("idle workers exist");
         worker.state = WorkerState::Busy { tick, since: now };
         let delivery = Delivery {
@@ -305,6 +439,7 @@ impl Pool {
             tick,
             skipped: self.skipped_since_delivery,
             last_tick: self.last_tick,
+            waited,
         };
         self.skipped_since_delivery = 0;
         if tick.attempt == 1 {
@@ -332,7 +467,7 @@ mod tests {
 
     #[test]
     fn ticks_spread_over_idle_workers_in_turn() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.add(2, Mono(0));
         let mut pids = vec![];
@@ -348,7 +483,7 @@ mod tests {
 
     #[test]
     fn headers_carry_the_previous_tick_and_the_skips_since() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         let first = delivered(pool.arrive(tick(0), Mono(0)));
         assert_eq!((first.last_tick, first.skipped), (None, 0));
@@ -365,6 +500,7 @@ mod tests {
         );
         assert_eq!(next.last_tick, Some(Mono(0)));
         assert_eq!(next.skipped, 2);
+        assert!(next.waited && !first.waited);
         let s = pool.stats();
         assert_eq!((s.due, s.delivered, s.skipped), (4, 2, 2));
         pool.finish(1, Outcome::Done, Mono(3600)).unwrap();
@@ -375,7 +511,7 @@ mod tests {
 
     #[test]
     fn a_new_worker_takes_the_waiting_tick() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         assert_eq!(pool.arrive(tick(0), Mono(0)), Arrival::Waiting);
         let d = pool.add(7, Mono(5)).expect("delivered on arrival");
         assert_eq!((d.pid, d.tick.number), (7, 0));
@@ -383,26 +519,26 @@ mod tests {
 
     #[test]
     fn a_soft_error_counts_and_keeps_the_worker() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.arrive(tick(0), Mono(0));
         let f = pool
             .finish(1, Outcome::Failed("boom".into()), Mono(1))
             .unwrap();
-        assert!(f.failed && !f.retire);
+        assert!(f.failed && f.retire.is_none());
         assert_eq!(pool.worker(1).unwrap().state, WorkerState::Idle);
         assert_eq!(pool.stats().failed, 1);
     }
 
     #[test]
     fn a_stop_request_reruns_the_tick_once_on_another_worker() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.add(2, Mono(0));
         let d = delivered(pool.arrive(tick(0), Mono(0)));
         assert_eq!(d.pid, 1);
         let f = pool.finish(1, Outcome::StopRequested, Mono(1)).unwrap();
-        assert!(f.retire && !f.failed);
+        assert!(f.retire.is_some() && !f.failed);
         let rerun = f.next.expect("re-run at once on the idle worker");
         assert_eq!(
             (rerun.pid, rerun.tick.number, rerun.tick.attempt),
@@ -421,12 +557,15 @@ mod tests {
 
     #[test]
     fn max_jobs_retires_a_worker_after_its_last_tick() {
-        let mut pool = Pool::new(Some(2));
+        let mut pool = Pool::new(Policy {
+            max_jobs: Some(2),
+            ..Policy::default()
+        });
         pool.add(1, Mono(0));
         for n in 0..2 {
             pool.arrive(tick(n), Mono(n));
             let f = pool.finish(1, Outcome::Done, Mono(n + 1)).unwrap();
-            assert_eq!(f.retire, n == 1);
+            assert_eq!(f.retire.is_some(), n == 1);
         }
         assert_eq!(pool.worker(1).unwrap().state, WorkerState::Stopping);
         assert_eq!(pool.arrive(tick(2), Mono(3)), Arrival::Waiting);
@@ -434,7 +573,7 @@ mod tests {
 
     #[test]
     fn removing_a_busy_worker_fails_its_tick() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.arrive(tick(0), Mono(0));
         let gone = pool.remove(1).unwrap();
@@ -445,7 +584,7 @@ mod tests {
 
     #[test]
     fn answers_from_idle_or_unknown_workers_are_errors() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         assert_eq!(
             pool.finish(1, Outcome::Done, Mono(1)),
@@ -459,7 +598,7 @@ mod tests {
 
     #[test]
     fn stopping_retires_idle_workers_and_drops_waiting_ticks() {
-        let mut pool = Pool::new(None);
+        let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.add(2, Mono(0));
         pool.arrive(tick(0), Mono(0));
@@ -470,5 +609,84 @@ mod tests {
         assert_eq!(dropped, vec![tick(2)]);
         let f = pool.finish(1, Outcome::Done, Mono(3)).unwrap();
         assert!(f.next.is_none(), "nothing is delivered after stop");
+    }
+
+    fn policy(f: impl FnOnce(&mut Policy)) -> Policy {
+        let mut p = Policy::default();
+        f(&mut p);
+        p
+    }
+
+    #[test]
+    fn without_overlap_ticks_run_one_at_a_time() {
+        let mut pool = Pool::new(policy(|p| p.overlap = false));
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(
+            pool.arrive(tick(1), Mono(1)),
+            Arrival::Waiting,
+            "worker 2 is idle but tick 0 still runs"
+        );
+        let f = pool.finish(1, Outcome::Done, Mono(2)).unwrap();
+        let next = f.next.expect("the waiting tick starts when tick 0 ends");
+        assert_eq!(next.tick.number, 1);
+    }
+
+    #[test]
+    fn a_burst_queue_keeps_every_missed_tick_up_to_its_limit() {
+        let mut pool = Pool::new(policy(|p| p.queue_limit = Some(3)));
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        for n in 1..=3 {
+            assert_eq!(pool.arrive(tick(n), Mono(n)), Arrival::Waiting);
+        }
+        assert_eq!(pool.arrive(tick(4), Mono(4)), Arrival::Skipped);
+        let mut order = vec![];
+        let mut pid_tick = pool.finish(1, Outcome::Done, Mono(5)).unwrap().next;
+        while let Some(d) = pid_tick {
+            order.push(d.tick.number);
+            pid_tick = pool.finish(1, Outcome::Done, Mono(6)).unwrap().next;
+        }
+        assert_eq!(order, vec![1, 2, 3], "oldest first, none lost");
+    }
+
+    #[test]
+    fn waiting_ticks_expire_after_the_allocate_timeout() {
+        let mut pool = Pool::new(policy(|p| p.allocate_timeout = Duration::from_nanos(100)));
+        assert_eq!(pool.arrive(tick(0), Mono(1000)), Arrival::Waiting);
+        assert_eq!(pool.next_expiry(), Some(Mono(1100)));
+        assert!(pool.expire_waiting(Mono(1099)).is_empty());
+        assert_eq!(pool.expire_waiting(Mono(1100)), vec![tick(0)]);
+        assert_eq!(pool.stats().skipped, 1);
+        assert!(pool.add(1, Mono(1200)).is_none(), "nothing left to deliver");
+        let d = delivered(pool.arrive(tick(1), Mono(1300)));
+        assert_eq!(d.skipped, 1, "the expired tick shows in the next header");
+    }
+
+    #[test]
+    fn retire_soon_retires_idle_workers_now_and_busy_ones_after_their_tick() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert!(!pool.retire_soon(1, "ttl".into()), "busy: later");
+        assert!(pool.retire_soon(2, "ttl".into()), "idle: now");
+        assert_eq!(pool.serving(), 1);
+        let f = pool.finish(1, Outcome::Done, Mono(1)).unwrap();
+        assert_eq!(f.retire.as_deref(), Some("ttl"));
+        assert_eq!(pool.serving(), 0);
+    }
+
+    #[test]
+    fn debug_mode_is_one_tick_per_worker() {
+        let mut config = TickerConfig::default();
+        config.pool.debug = true;
+        assert_eq!(Policy::from_config(&config).max_jobs, Some(1));
+        config.missed = Missed::Burst;
+        assert_eq!(Policy::from_config(&config).queue_limit, None);
+        config.missed = Missed::Skip;
+        config.pool.max_queue_size = Some(4);
+        assert_eq!(Policy::from_config(&config).queue_limit, Some(4));
     }
 }

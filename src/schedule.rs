@@ -72,29 +72,45 @@ impl Schedule {
 #[derive(Debug, Clone)]
 pub struct Ticker {
     schedule: Schedule,
+    /// The tick number the schedule's start belongs to (0 until a [`Ticker::rebase`]).
+    base: u64,
     next: u64,
 }
 
 impl Ticker {
     pub fn new(schedule: Schedule) -> Ticker {
-        Ticker { schedule, next: 0 }
+        Ticker {
+            schedule,
+            base: 0,
+            next: 0,
+        }
     }
 
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
+    /// When tick `n` is due. Numbers before the last rebase belong to the old grid and are
+    /// never asked for again.
+    pub fn due(&self, n: u64) -> Mono {
+        self.schedule.due(n.saturating_sub(self.base))
     }
 
     /// The instant the timer should wake at.
     pub fn next_due(&self) -> Mono {
-        self.schedule.due(self.next)
+        self.due(self.next)
     }
 
     /// Tick numbers that became due since the last call, oldest first. Empty when woken early.
     /// After a stall several ticks come at once; the caller decides which to deliver.
     pub fn poll(&mut self, now: Mono) -> Range<u64> {
         let first = self.next;
-        self.next = self.next.max(self.schedule.count_due_by(now));
+        let due_by = self.base.saturating_add(self.schedule.count_due_by(now));
+        self.next = self.next.max(due_by);
         first..self.next
+    }
+
+    /// Moves the grid so that the next tick is due at `due`, one interval apart as before:
+    /// the `delay` policy, after a tick had to wait. Numbering goes on unbroken.
+    pub fn rebase(&mut self, due: Mono) {
+        self.schedule = Schedule::new(due, self.schedule.interval());
+        self.base = self.next;
     }
 }
 
@@ -160,6 +176,20 @@ mod tests {
         assert_eq!(t.next_due(), Mono(50 * MS));
         // Time going backwards (it cannot on CLOCK_MONOTONIC) never repeats a number.
         assert_eq!(t.poll(Mono(0)), 5..5);
+    }
+
+    #[test]
+    fn rebasing_shifts_the_grid_and_keeps_numbering() {
+        let mut t = Ticker::new(Schedule::new(Mono(0), Duration::from_millis(10)));
+        assert_eq!(t.poll(Mono(0)), 0..1);
+        // Tick 1 waited and was delivered at 27 ms: the grid restarts one interval later.
+        assert_eq!(t.poll(Mono(10 * MS)), 1..2);
+        t.rebase(Mono(37 * MS));
+        assert_eq!(t.next_due(), Mono(37 * MS));
+        assert_eq!(t.poll(Mono(36 * MS)), 2..2);
+        assert_eq!(t.poll(Mono(37 * MS)), 2..3);
+        assert_eq!(t.due(2), Mono(37 * MS));
+        assert_eq!(t.next_due(), Mono(47 * MS));
     }
 
     #[test]

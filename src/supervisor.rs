@@ -4,9 +4,15 @@
 //! the application cannot run (a fatal error at every tick, a broken deploy); a worker that
 //! dies after good work is an accident. Accidents are replaced at once. A streak of early
 //! deaths is replaced with a growing delay and, past a limit, stops the master with a reason,
-//! instead of forking forever. Decisions only: no processes, no clocks.
+//! instead of forking forever. It also owns the per-worker limits of
+//! `pool.supervisor` (lifetime, idle time, tick run time, memory). Decisions only: no
+//! processes, no clocks.
 
 use std::time::Duration;
+
+use crate::config::SupervisorConfig;
+use crate::pool::{Worker, WorkerState};
+use crate::schedule::Mono;
 
 /// The delay before the second replacement in a streak; it doubles after each early death.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(10);
@@ -75,9 +81,187 @@ impl RespawnPolicy {
     }
 }
 
+/// The limits of `pool.supervisor`, each `None` when off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub ttl: Option<Duration>,
+    pub idle_ttl: Option<Duration>,
+    pub exec_ttl: Option<Duration>,
+    pub max_memory_bytes: Option<u64>,
+}
+
+/// What a limit asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Replace the worker: now if idle, after its tick if busy.
+    Replace(String),
+    /// Kill it now: its tick ran too long.
+    Kill(String),
+}
+
+impl Limits {
+    pub fn from_config(config: &SupervisorConfig) -> Limits {
+        Limits {
+            ttl: config.ttl,
+            idle_ttl: config.idle_ttl,
+            exec_ttl: config.exec_ttl,
+            max_memory_bytes: config.max_worker_memory_mb.map(|mb| mb * 1024 * 1024),
+        }
+    }
+
+    /// Whether the periodic check (every `watch_tick`) has anything to look at. `exec_ttl`
+    /// is not in it: the master keeps an exact deadline for each running tick instead.
+    pub fn need_watch(&self) -> bool {
+        self.ttl.is_some() || self.idle_ttl.is_some() || self.max_memory_bytes.is_some()
+    }
+
+    /// The instant a busy worker's tick runs out of `exec_ttl`.
+    pub fn exec_deadline(&self, worker: &Worker) -> Option<Mono> {
+        match (worker.state, self.exec_ttl) {
+            (WorkerState::Busy { since, .. }, Some(ttl)) => Some(since + ttl),
+            _ => None,
+        }
+    }
+
+    /// Checks one worker. `rss` is its resident memory in bytes, when known.
+    pub fn check(&self, worker: &Worker, now: Mono, rss: Option<u64>) -> Option<Action> {
+        if let WorkerState::Busy { tick, since } = worker.state
+            && let Some(ttl) = self.exec_ttl
+            && now.since(since) >= ttl
+        {
+            return Some(Action::Kill(format!(
+                "ran tick {} for longer than exec_ttl ({})",
+                tick.number,
+                humantime::format_duration(ttl)
+            )));
+        }
+        if worker.state == WorkerState::Stopping || worker.retire_after_tick.is_some() {
+            return None;
+        }
+        if let Some(ttl) = self.ttl
+            && now.since(worker.started) >= ttl
+        {
+            return Some(Action::Replace(format!(
+                "it lived longer than ttl ({})",
+                humantime::format_duration(ttl)
+            )));
+        }
+        if let Some(idle_ttl) = self.idle_ttl
+            && worker.state == WorkerState::Idle
+            && now.since(worker.idle_since) >= idle_ttl
+        {
+            return Some(Action::Replace(format!(
+                "it was idle longer than idle_ttl ({})",
+                humantime::format_duration(idle_ttl)
+            )));
+        }
+        if let (Some(max), Some(rss)) = (self.max_memory_bytes, rss)
+            && rss > max
+        {
+            return Some(Action::Replace(format!(
+                "it uses {} MB of RSS, above max_worker_memory ({} MB)",
+                rss / (1024 * 1024),
+                max / (1024 * 1024)
+            )));
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pool::Tick;
+
+    const S: u64 = 1_000_000_000;
+
+    fn worker(state: WorkerState) -> Worker {
+        Worker {
+            pid: 1,
+            state,
+            started: Mono(0),
+            idle_since: Mono(0),
+            handled: 0,
+            failed: 0,
+            retire_after_tick: None,
+        }
+    }
+
+    fn limits(f: impl FnOnce(&mut Limits)) -> Limits {
+        let mut l = Limits::default();
+        f(&mut l);
+        l
+    }
+
+    #[test]
+    fn exec_ttl_kills_a_tick_that_runs_too_long() {
+        let l = limits(|l| l.exec_ttl = Some(Duration::from_secs(2)));
+        let busy = worker(WorkerState::Busy {
+            tick: Tick::new(4, Mono(0)),
+            since: Mono(S),
+        });
+        assert_eq!(l.exec_deadline(&busy), Some(Mono(3 * S)));
+        assert_eq!(l.check(&busy, Mono(3 * S - 1), None), None);
+        match l.check(&busy, Mono(3 * S), None) {
+            Some(Action::Kill(why)) => assert!(why.contains("tick 4"), "{why}"),
+            other => panic!("expected a kill, got {other:?}"),
+        }
+        assert!(!l.need_watch(), "exec_ttl has exact deadlines");
+    }
+
+    #[test]
+    fn ttl_and_idle_ttl_replace_workers() {
+        let l = limits(|l| l.ttl = Some(Duration::from_secs(10)));
+        assert_eq!(l.check(&worker(WorkerState::Idle), Mono(9 * S), None), None);
+        assert!(matches!(
+            l.check(&worker(WorkerState::Idle), Mono(10 * S), None),
+            Some(Action::Replace(why)) if why.contains("ttl (10s)")
+        ));
+        let l = limits(|l| l.idle_ttl = Some(Duration::from_secs(5)));
+        let mut w = worker(WorkerState::Idle);
+        w.idle_since = Mono(20 * S);
+        assert_eq!(l.check(&w, Mono(24 * S), None), None);
+        assert!(matches!(
+            l.check(&w, Mono(25 * S), None),
+            Some(Action::Replace(_))
+        ));
+        let busy = worker(WorkerState::Busy {
+            tick: Tick::new(0, Mono(0)),
+            since: Mono(0),
+        });
+        assert_eq!(
+            l.check(&busy, Mono(100 * S), None),
+            None,
+            "busy is not idle"
+        );
+    }
+
+    #[test]
+    fn memory_above_the_limit_replaces_the_worker() {
+        let l = limits(|l| l.max_memory_bytes = Some(64 * 1024 * 1024));
+        let w = worker(WorkerState::Idle);
+        assert_eq!(l.check(&w, Mono(0), Some(64 * 1024 * 1024)), None);
+        assert!(matches!(
+            l.check(&w, Mono(0), Some(65 * 1024 * 1024)),
+            Some(Action::Replace(why)) if why.contains("65 MB") && why.contains("(64 MB)")
+        ));
+        assert_eq!(l.check(&w, Mono(0), None), None, "unknown RSS is no reason");
+    }
+
+    #[test]
+    fn a_worker_already_leaving_is_not_replaced_twice() {
+        let l = limits(|l| l.ttl = Some(Duration::from_secs(1)));
+        assert_eq!(
+            l.check(&worker(WorkerState::Stopping), Mono(5 * S), None),
+            None
+        );
+        let mut marked = worker(WorkerState::Busy {
+            tick: Tick::new(0, Mono(0)),
+            since: Mono(0),
+        });
+        marked.retire_after_tick = Some("ttl".into());
+        assert_eq!(l.check(&marked, Mono(5 * S), None), None);
+    }
 
     fn after(v: Verdict) -> Duration {
         match v {

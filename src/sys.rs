@@ -362,3 +362,16 @@ pub fn own_process_group() -> io::Result<()> {
     check(unsafe { libc::setpgid(0, 0) })?;
     Ok(())
 }
+
+/// Resident memory of a process, in bytes, from `/proc/<pid>/statm`.
+pub fn rss_bytes(pid: Pid) -> io::Result<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm"))?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable statm"))?;
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * u64::try_from(page_size).unwrap_or(4096))
+}

@@ -1,7 +1,15 @@
-//! `Ticker\Exception`, a `RuntimeException` for everything the extension refuses.
+//! `Ticker\Exception`, a plain `RuntimeException` subclass for everything the extension
+//! refuses.
+//!
+//! It is registered with a bare class builder rather than as a Rust-backed class, so that it
+//! keeps `RuntimeException`'s own object handlers and constructor: PHP code can
+//! `new Ticker\Exception('...')`, extend it, and catch it like any exception.
 
-use ext_php_rs::prelude::*;
+use ext_php_rs::builders::ClassBuilder;
+use ext_php_rs::exception::PhpException;
 use ext_php_rs::zend::ClassEntry;
+
+pub const NAME: &str = "Ticker\\Exception";
 
 unsafe extern "C" {
     static spl_ce_RuntimeException: *mut ClassEntry;
@@ -14,12 +22,18 @@ fn runtime_exception() -> &'static ClassEntry {
     unsafe { spl_ce_RuntimeException.as_ref() }.expect("SPL's RuntimeException is registered")
 }
 
-#[php_class]
-#[php(name = "Ticker\\Exception")]
-#[php(extends(ce = runtime_exception, stub = "\\RuntimeException"))]
-#[derive(Default)]
-pub struct TickerException;
+/// Registers the class; called from the module's startup.
+pub fn register() -> ext_php_rs::error::Result<()> {
+    ClassBuilder::new(NAME)
+        .extends((runtime_exception, "\\RuntimeException"))
+        // The engine points into the argument tables for the life of the process: keep them.
+        .registration(|_class, tables| std::mem::forget(tables))
+        .register()
+}
 
+/// A `Ticker\Exception` to throw.
 pub fn exception(message: impl Into<String>) -> PhpException {
-    PhpException::from_class::<TickerException>(message.into())
+    // Looked up per throw: throws are rare, and a class entry is not `Sync` to cache.
+    let class = ClassEntry::try_find(NAME).expect("Ticker\\Exception is registered at startup");
+    PhpException::new(message.into(), 0, class)
 }

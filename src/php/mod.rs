@@ -18,9 +18,9 @@ use ext_php_rs::zend::{ExecutorGlobals, IniEntryDef, IniEntryDefs, ModuleEntry};
 use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
 use crate::config::{self, Source};
+use crate::log;
 use crate::role::{self, Role};
 
-pub use exception::TickerException;
 pub use payload::Payload;
 pub use worker::Worker;
 
@@ -43,6 +43,10 @@ static INI_ENTRIES: IniEntryDefs<2> = IniEntryDefs::new([
 
 fn startup(_ty: i32, module_number: i32) -> i32 {
     IniEntryDef::register(INI_ENTRIES.as_slice(), module_number);
+    if let Err(e) = exception::register() {
+        eprintln!("ticker: cannot register {}: {e}", exception::NAME);
+        return 1;
+    }
     let ini = ExecutorGlobals::get()
         .ini_values()
         .get(config::INI_SETTING)
@@ -66,7 +70,8 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
             std::process::exit(1);
         }
     };
-    if let Role::Master { .. } = role {
+    if let Role::Master { config, .. } = &role {
+        log::configure(&config.logs);
         // SAFETY: MINIT runs on PHP's only thread before any script, so nothing reads the
         // environment concurrently. Setting it here, before PHP builds $_SERVER and $_ENV
         // from it, is what lets a dispatcher that reads those at boot see the mode.
@@ -115,7 +120,6 @@ extern "C" fn info(module: *mut ModuleEntry) {
 #[php(startup = startup)]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
-        .class::<TickerException>()
         .class::<Payload>()
         .class::<Worker>()
         .info_function(info)

@@ -7,7 +7,7 @@ use super::bytes::Bytes;
 
 #[php_class]
 #[php(name = "Ticker\\Payload")]
-#[php(flags = ClassFlags::Final)]
+#[php(flags = ClassFlags::Final.union(ClassFlags::NoDynamicProperties))]
 pub struct Payload {
     pub(crate) body: Vec<u8>,
     pub(crate) header: Vec<u8>,

@@ -1,0 +1,50 @@
+# ticker: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what is missing (apt), build the extension, and run.
+
+CARGO      ?= cargo
+PHP        ?= php
+EXT        := $(CURDIR)/target/release/libticker.so
+TICKS      ?= 5
+
+.PHONY: all deps build install demo test test-rust test-php lint bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --lib
+
+# Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works.
+install: build
+	install -m 0755 $(EXT) "$$($(PHP) -r 'echo ini_get("extension_dir");')/ticker.so"
+
+# The demo: examples/app.php on examples/.rr.yaml (1s interval, 2 workers), TICKS ticks
+# (`make demo TICKS=0` runs until Ctrl-C).
+demo: install
+	cd examples && $(PHP) -d extension=ticker.so app.php $(TICKS)
+
+test: build lint test-rust test-php
+	@echo "make test: all suites passed"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# Unit tests of every module, then end-to-end tests that run real PHP processes with the
+# release extension built above.
+test-rust:
+	TICKER_EXT=$(EXT) $(CARGO) test --all-targets
+
+test-php:
+	composer validate --strict --no-check-publish
+	composer dump-autoload --quiet
+	TICKER_EXT=$(EXT) TICKER_REQUIRE_EXTENSION=1 \
+		$(PHP) -d extension=$(EXT) /usr/bin/phpunit -c phpunit.xml.dist
+
+bench: build
+	bench/run
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs, with Debian's apt, only what this machine lacks to build and test ticker:
+# PHP's CLI and headers (ext-php-rs runs php-config and bindgen), libclang (bindgen),
+# PHPUnit and Composer (the PHP package's tests). Rust itself must already be installed.
+set -euo pipefail
+
+missing=()
+command -v php >/dev/null 2>&1 || missing+=(php-cli)
+command -v php-config >/dev/null 2>&1 || missing+=(php-dev)
+dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "ok installed" || missing+=(libclang-dev)
+command -v phpunit >/dev/null 2>&1 || missing+=(phpunit)
+command -v composer >/dev/null 2>&1 || missing+=(composer)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

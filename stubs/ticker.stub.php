@@ -1,0 +1,103 @@
+<?php
+
+/**
+ * IDE and static-analysis stubs for the ticker extension. Never load this file at run time: the
+ * extension defines these classes. tests/php/Extension/StubTest.php compares it with the loaded
+ * extension through Reflection, so a change on either side fails the tests.
+ */
+
+namespace Ticker;
+
+/**
+ * An immutable message between master and worker, like Spiral\RoadRunner\Payload.
+ */
+final class Payload
+{
+    /**
+     * Read-only: the extension serves it from native memory, so Reflection shows it untyped and
+     * not `readonly`, but writing it throws.
+     *
+     * @var string
+     * @readonly
+     */
+    public $body;
+
+    /**
+     * Read-only, like $body.
+     *
+     * @var string
+     * @readonly
+     */
+    public $header;
+
+    /**
+     * @param string|null $body null becomes ''
+     * @param string|null $header null becomes ''
+     */
+    public function __construct(?string $body = null, ?string $header = null)
+    {
+    }
+}
+
+/**
+ * The process's end of the pool: a master's when the script started the pool, a worker's in a
+ * forked worker. A tick's body is `{"tick":N}`; its header is a JSON object with `lastTick`
+ * (int unix seconds of the previous delivered tick, null for the first), `due` (float unix seconds),
+ * `dueHrtime` (int, the due instant on the `hrtime(true)` clock, ns), `skipped` (int, ticks dropped
+ * since the previous delivered one) and `attempt` (1, or 2 when the tick runs again after `stop()`).
+ */
+final class Worker
+{
+    /**
+     * Not constructible: it throws. Use Worker::create().
+     *
+     * @internal
+     */
+    public function __construct()
+    {
+    }
+
+    /**
+     * @throws Exception when the extension is inert: no config, no `ticker` section, or RR_MODE set
+     *                   by another master such as RoadRunner
+     */
+    public static function create(): Worker
+    {
+    }
+
+    /**
+     * Master: forks the pool on the first call, blocks until shutdown, then returns null.
+     * Worker: the next tick, or null when the master tells the worker to stop.
+     */
+    public function waitPayload(): ?Payload
+    {
+    }
+
+    /**
+     * Answers the current tick: it succeeded.
+     */
+    public function respond(Payload $payload): void
+    {
+    }
+
+    /**
+     * Answers the current tick: it failed. The worker stays in the pool.
+     */
+    public function error(string $message): void
+    {
+    }
+
+    /**
+     * Asks the master to replace this worker.
+     */
+    public function stop(): void
+    {
+    }
+}
+
+/**
+ * What the extension throws.
+ */
+class Exception extends \RuntimeException
+{
+}

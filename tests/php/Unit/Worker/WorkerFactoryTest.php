@@ -1,0 +1,32 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Ticker\Spiral\Tests\Unit\Worker;
+
+use PHPUnit\Framework\TestCase;
+use Spiral\RoadRunner\Worker;
+use Ticker\Payload as NativePayload;
+use Ticker\Spiral\Tests\Support\UsesNativeDouble;
+use Ticker\Spiral\Worker\ExtensionWorker;
+use Ticker\Spiral\Worker\WorkerFactory;
+
+final class WorkerFactoryTest extends TestCase
+{
+    use UsesNativeDouble;
+
+    public function testTakesTheExtensionsWorkerWhenTheExtensionRunsThePool(): void
+    {
+        $this->playTheExtension(new NativePayload('{"tick":0}'));
+
+        $worker = (new WorkerFactory())->create();
+
+        self::assertInstanceOf(ExtensionWorker::class, $worker);
+        self::assertSame('{"tick":0}', $worker->waitPayload()?->body, 'the adapter must wrap the running worker');
+    }
+
+    public function testTakesRoadRunnersWorkerWhenTheExtensionIsInert(): void
+    {
+        self::assertInstanceOf(Worker::class, (new WorkerFactory())->create());
+    }
+}

@@ -13,12 +13,16 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
+# The extension (target/release/libticker.so) and the `ticker` command (target/release/ticker).
 build: deps
-	$(CARGO) build --release --lib
+	$(CARGO) build --release
 
-# Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works.
+# Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
+# and the `ticker` command into $(BINDIR).
+BINDIR     ?= /usr/local/bin
 install: build
 	install -m 0755 $(EXT) "$$($(PHP) -r 'echo ini_get("extension_dir");')/ticker.so"
+	install -m 0755 target/release/ticker $(BINDIR)/ticker
 
 # The demo: examples/app.php on examples/.rr.yaml (1s interval, 2 workers), TICKS ticks
 # (`make demo TICKS=0` runs until Ctrl-C).

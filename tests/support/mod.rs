@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 /// The extension under test: `TICKER_EXT`, else the release build, else the debug build.
 pub fn extension() -> PathBuf {
     if let Some(path) = std::env::var_os("TICKER_EXT") {
-        return PathBuf::from(path);
+        // PHP resolves a relative `extension=` against its extension_dir, not the cwd.
+        return PathBuf::from(path)
+            .canonicalize()
+            .expect("TICKER_EXT names a file that exists");
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for profile in ["release", "debug"] {

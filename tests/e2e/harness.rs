@@ -1,0 +1,599 @@
+//! The harness: real `php -d extension=<built .so> <fixture.php>` processes.
+//!
+//! Every run gets a fresh scratch directory as its cwd, with stdout and stderr going to
+//! files there (nothing ever blocks on a pipe) and the fixture's journal written there too.
+//! The environment is the test's, minus `RR_MODE` and `TICKER_CONFIG`, plus a marker
+//! variable unique to the run: every process the run starts (the master, its workers, and
+//! anything they fork) inherits it, so `/proc/*/environ` finds whatever a run left behind
+//! without trusting the extension's own bookkeeping. Every wait has a deadline; on timeout
+//! the run's processes are killed and the test fails. Dropping a [`Running`] kills whatever
+//! is left of it, so a failing test leaves no process behind either; its directory is
+//! removed when the test passed and kept when it failed.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The deadline of every wait that should take a fraction of it.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The extension under test: `TICKER_EXT`, else the release build, else the debug build.
+/// Never skips: without a built extension the test fails and says how to build one.
+pub fn extension() -> PathBuf {
+    if let Some(path) = std::env::var_os("TICKER_EXT").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "TICKER_EXT names {}, which does not exist: build it with `cargo build --release --lib`",
+            path.display()
+        );
+        // PHP resolves a relative `extension=` against its extension_dir, not the cwd.
+        return path.canonicalize().expect("canonical path of TICKER_EXT");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for profile in ["release", "debug"] {
+        let path = root.join("target").join(profile).join("libticker.so");
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!(
+        "no built extension: neither TICKER_EXT nor {root}/target/{{release,debug}}/libticker.so; \
+         run `cargo build --release --lib` first",
+        root = root.display()
+    );
+}
+
+/// A file under `tests/fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative);
+    assert!(path.exists(), "missing fixture {}", path.display());
+    path
+}
+
+/// A fresh, empty directory for one run.
+fn scratch_dir(name: &str) -> (PathBuf, String) {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let id = format!("{name}-{}-{n}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("ticker-e2e-{id}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    (dir, id)
+}
+
+const MARKER: &str = "TICKER_TEST_MARKER";
+
+/// How to run PHP: built up, then [`Php::start`]ed or [`Php::run`] to the end.
+pub struct Php {
+    pub dir: PathBuf,
+    marker: String,
+    env: Vec<(OsString, OsString)>,
+    ini: Vec<String>,
+}
+
+impl Php {
+    /// A run named `name` (for its scratch directory), with no config named yet.
+    pub fn new(name: &str) -> Php {
+        let (dir, marker) = scratch_dir(name);
+        Php {
+            dir,
+            marker,
+            env: vec![],
+            ini: vec![],
+        }
+    }
+
+    /// `TICKER_CONFIG` names `tests/fixtures/<relative>`.
+    pub fn config(self, relative: &str) -> Php {
+        let path = fixture(relative);
+        self.env("TICKER_CONFIG", path)
+    }
+
+    pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Php {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// A `-d` INI setting, e.g. `ticker.config=/path`.
+    pub fn ini(mut self, setting: impl Into<String>) -> Php {
+        self.ini.push(setting.into());
+        self
+    }
+
+    /// Writes a file into the run's directory and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, contents).expect("write into the scratch dir");
+        path
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join("journal.jsonl")
+    }
+
+    fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
+        let mut command = Command::new("php");
+        command
+            .arg("-d")
+            .arg(format!("extension={}", extension().display()));
+        for setting in &self.ini {
+            command.arg("-d").arg(setting);
+        }
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env_remove("RR_MODE")
+            .env_remove("TICKER_CONFIG")
+            .env(MARKER, &self.marker)
+            .env("TICKER_TEST_JOURNAL", self.journal_path())
+            // The control socket goes here rather than in a directory shared by every run.
+            .env("TICKER_RUNTIME_DIR", &self.dir);
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(self.dir.join("stdout.txt")).expect("stdout file"))
+            .stderr(std::fs::File::create(self.dir.join("stderr.txt")).expect("stderr file"))
+            // Its own process group, so that cleanup reaches whatever it started.
+            .process_group(0);
+        command
+    }
+
+    /// Starts `php <fixture>`.
+    pub fn start(self, script: &str) -> Running {
+        let script = fixture(script);
+        self.spawn(&[script.as_os_str()])
+    }
+
+    /// Starts `php <args>` (e.g. `--ri ticker`, or `-r code`).
+    pub fn spawn(self, args: &[&std::ffi::OsStr]) -> Running {
+        let child = self
+            .command(args)
+            .spawn()
+            .expect("php starts (is PHP CLI installed?)");
+        let pid = child.id() as i32;
+        Running {
+            pid,
+            child: Some(child),
+            php: self,
+            seen: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// Runs `php <args>` to its end (within [`DEADLINE`]).
+    pub fn run(self, args: &[&str]) -> Exited {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let mut running = self.spawn(&args);
+        running.wait_exit(DEADLINE)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Exited {
+    /// The journal the run left, if any.
+    pub fn journal(&self) -> Journal {
+        Journal::read(&self.dir.join("journal.jsonl"))
+    }
+
+    pub fn journal_exists(&self) -> bool {
+        self.dir.join("journal.jsonl").exists()
+    }
+
+    pub fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "php exited with {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            self.status,
+            self.stderr,
+            self.stdout
+        );
+    }
+}
+
+/// A started PHP process (the master, for a ticker app).
+pub struct Running {
+    pub pid: i32,
+    child: Option<Child>,
+    php: Php,
+    /// Every worker pid observed while the run went on.
+    seen: RefCell<BTreeSet<i32>>,
+}
+
+impl Running {
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.php.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.php.dir.join("stdout.txt")).unwrap_or_default()
+    }
+
+    pub fn journal(&self) -> Journal {
+        let journal = Journal::read(&self.php.journal_path());
+        self.seen
+            .borrow_mut()
+            .extend(journal.entries.iter().map(|e| e.pid));
+        journal
+    }
+
+    /// The master's live (non-zombie) children now: its workers.
+    pub fn workers(&self) -> Vec<i32> {
+        let workers = children_of(self.pid);
+        self.seen.borrow_mut().extend(workers.iter().copied());
+        workers
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on the process this test started; it has not been reaped yet
+        // (`child` is still held), so the pid cannot have been reused.
+        let rc = unsafe { libc::kill(self.pid, signal) };
+        assert_eq!(rc, 0, "cannot signal php {}", self.pid);
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => child.try_wait().expect("try_wait").is_none(),
+            None => false,
+        }
+    }
+
+    /// Polls `check` until it holds; kills the run and fails the test after `timeout`.
+    pub fn wait_for_within(&self, what: &str, timeout: Duration, check: impl Fn(&Running) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if check(self) {
+                return;
+            }
+            if Instant::now() > deadline {
+                kill_marked(&self.php.marker);
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n--- stderr ---\n{}\n--- journal ---\n{}",
+                    self.stderr(),
+                    self.journal_tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The last `n` lines of the journal, for failure messages.
+    fn journal_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(self.php.journal_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    pub fn wait_for(&self, what: &str, check: impl Fn(&Running) -> bool) {
+        self.wait_for_within(what, DEADLINE, check);
+    }
+
+    /// Waits until the journal holds at least `n` "done" entries.
+    pub fn wait_done(&self, n: usize) {
+        self.wait_for(&format!("{n} handled ticks"), |run| {
+            run.journal().done().len() >= n
+        });
+    }
+
+    /// Waits until a worker started handling `tick`, and returns that entry.
+    pub fn wait_started(&self, tick: u64) -> Entry {
+        self.wait_for(&format!("a worker to start tick {tick}"), |run| {
+            run.journal().started(tick).is_some()
+        });
+        self.journal().started(tick).expect("just seen")
+    }
+
+    /// Waits for the process to exit; kills everything of the run and fails after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Exited {
+        let mut child = self.child.take().expect("waited for once");
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Note the workers while they are there, for `assert_workers_gone`.
+            self.workers();
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Exited {
+                    status,
+                    stdout: self.stdout(),
+                    stderr: self.stderr(),
+                    dir: self.php.dir.clone(),
+                };
+            }
+            if Instant::now() > deadline {
+                kill_marked(&self.php.marker);
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "php {} did not exit within {timeout:?}\n--- stderr ---\n{}",
+                    self.pid,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `signal` and waits for an exit with status 0.
+    pub fn stop_with(&mut self, signal: libc::c_int) -> Exited {
+        self.signal(signal);
+        let exited = self.wait_exit(DEADLINE);
+        exited.assert_success();
+        exited
+    }
+
+    /// Fails unless every process of the run (the master, every worker seen, and anything
+    /// else that inherited the run's marker) is gone within a few seconds.
+    pub fn assert_nothing_left(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let _ = self.journal();
+        let seen: Vec<i32> = self.seen.borrow().iter().copied().collect();
+        loop {
+            let mut left: BTreeSet<i32> = marked(&self.php.marker).into_iter().collect();
+            left.extend(seen.iter().copied().filter(|&pid| is_alive(pid)));
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let described: Vec<String> = left.iter().map(|&pid| describe(pid)).collect();
+                kill_marked(&self.php.marker);
+                panic!(
+                    "processes left behind: {described:?}\n--- stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        kill_marked(&self.php.marker);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // A failed test keeps its directory (journal, stdout, stderr) for a post-mortem.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.php.dir);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc
+// ---------------------------------------------------------------------------------------
+
+/// The fields of /proc/<pid>/stat after the command name (which may hold spaces and
+/// parentheses): state, ppid, pgrp, ...
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Alive and not a zombie.
+pub fn is_alive(pid: i32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| s != "Z" && s != "X"))
+}
+
+fn all_pids() -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Live children of `pid`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let parent = pid.to_string();
+    let mut children: Vec<i32> = all_pids()
+        .into_iter()
+        .filter(|&child| {
+            stat_fields(child)
+                .is_some_and(|f| f.get(1) == Some(&parent) && f[0] != "Z" && f[0] != "X")
+        })
+        .collect();
+    children.sort_unstable();
+    children
+}
+
+/// Live processes whose environment carries `marker`.
+fn marked(marker: &str) -> Vec<i32> {
+    let needle = format!("{MARKER}={marker}");
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            is_alive(pid)
+                && std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                    environ
+                        .split(|&b| b == 0)
+                        .any(|var| var == needle.as_bytes())
+                })
+        })
+        .collect()
+}
+
+fn kill_marked(marker: &str) {
+    // Twice: a process may fork while the first pass runs.
+    for _ in 0..2 {
+        for pid in marked(marker) {
+            // SAFETY: kill(2) on a process that carries this run's marker, so it is ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn describe(pid: i32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default();
+    format!("{pid}: {}", cmdline.trim())
+}
+
+// ---------------------------------------------------------------------------------------
+// The journal (see tests/fixtures/journal.php)
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub event: String,
+    pub pid: i32,
+    pub tick: Option<u64>,
+    pub raw: Value,
+}
+
+impl Entry {
+    pub fn tick(&self) -> u64 {
+        self.tick.expect("a tick entry")
+    }
+
+    /// The payload's header, parsed.
+    pub fn header(&self) -> Value {
+        let text = self.raw["header"].as_str().expect("a header string");
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("header {text:?} is not JSON: {e}"))
+    }
+
+    /// The payload's body, as received.
+    pub fn body(&self) -> &str {
+        self.raw["body"].as_str().expect("a body string")
+    }
+
+    pub fn u64(&self, key: &str) -> u64 {
+        self.raw[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {}", self.raw))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    pub entries: Vec<Entry>,
+}
+
+impl Journal {
+    pub fn read(path: &Path) -> Journal {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let entries = text
+            .lines()
+            // A line being appended right now may be incomplete: skip what does not parse.
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .map(|raw| Entry {
+                event: raw["event"].as_str().unwrap_or_default().to_owned(),
+                pid: raw["pid"].as_i64().unwrap_or_default() as i32,
+                tick: raw["tick"].as_u64(),
+                raw,
+            })
+            .collect();
+        Journal { entries }
+    }
+
+    pub fn events(&self, event: &str) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.event == event).collect()
+    }
+
+    /// Ticks handled to the end, in journal order.
+    pub fn done(&self) -> Vec<&Entry> {
+        self.events("done")
+    }
+
+    pub fn done_ticks(&self) -> Vec<u64> {
+        self.done().iter().map(|e| e.tick()).collect()
+    }
+
+    pub fn started(&self, tick: u64) -> Option<Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.event == "start" && e.tick == Some(tick))
+            .cloned()
+    }
+
+    pub fn boot(&self) -> Entry {
+        self.events("boot")
+            .first()
+            .map(|e| (*e).clone())
+            .expect("the master journaled its boot")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Assertions over tick numbers and the master's log
+// ---------------------------------------------------------------------------------------
+
+/// The tick numbers named first on the stderr lines that contain `word` ("tick 7 skipped:
+/// ..." gives 7).
+pub fn ticks_logged(stderr: &str, word: &str) -> BTreeSet<u64> {
+    stderr
+        .lines()
+        .filter(|line| line.contains(word))
+        .filter_map(|line| {
+            line.match_indices("tick ").find_map(|(i, _)| {
+                let rest = &line[i + 5..];
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+        })
+        .collect()
+}
+
+/// Fails if a tick number appears twice.
+pub fn assert_no_duplicates(ticks: &[u64]) {
+    let mut seen = BTreeSet::new();
+    for &tick in ticks {
+        assert!(
+            seen.insert(tick),
+            "tick {tick} was handled twice: {ticks:?}"
+        );
+    }
+}
+
+/// Fails unless `ticks`, sorted, are exactly 0..=k.
+pub fn assert_exactly_zero_to_k(ticks: &[u64]) {
+    assert_no_duplicates(ticks);
+    let mut sorted = ticks.to_vec();
+    sorted.sort_unstable();
+    let expected: Vec<u64> = (0..sorted.len() as u64).collect();
+    assert_eq!(sorted, expected, "ticks are not exactly 0..=k");
+}
+
+/// Fails on duplicates, and on any number missing below the highest one that the master's
+/// stderr does not account for (a skipped, failed or dropped tick), or that `allowed` names.
+pub fn assert_gaps_explained(ticks: &[u64], stderr: &str, allowed: &[u64]) {
+    assert_no_duplicates(ticks);
+    let seen: BTreeSet<u64> = ticks.iter().copied().collect();
+    let Some(&max) = seen.iter().next_back() else {
+        panic!("no tick was handled\n--- stderr ---\n{stderr}");
+    };
+    let mut explained = ticks_logged(stderr, "skipped");
+    explained.extend(ticks_logged(stderr, "failed"));
+    explained.extend(ticks_logged(stderr, "dropped"));
+    explained.extend(allowed);
+    let unexplained: Vec<u64> = (0..max)
+        .filter(|n| !seen.contains(n) && !explained.contains(n))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "ticks {unexplained:?} are missing and the master logged nothing about them\n--- stderr ---\n{stderr}"
+    );
+}

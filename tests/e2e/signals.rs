@@ -1,0 +1,118 @@
+//! Stopping the master: SIGTERM and SIGINT, in-flight ticks, destroy_timeout, a second
+//! signal.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::harness::{Php, Running, assert_exactly_zero_to_k, is_alive};
+
+/// Two workers tick; `signal` stops them: exit 0, ticks 0..=k, nothing left behind.
+fn stops_cleanly_on(signal: libc::c_int, name: &str) {
+    let mut run = Php::new(name)
+        .config("config/two_workers.yaml")
+        .start("journal.php");
+    run.wait_done(5);
+    let workers = run.workers();
+    assert_eq!(workers.len(), 2, "two workers run");
+    let exited = run.stop_with(signal);
+
+    let journal = exited.journal();
+    assert_exactly_zero_to_k(&journal.done_ticks());
+    // Every worker was told to stop: its waitPayload() returned null and its loop ended;
+    // so did the master's.
+    let ended: BTreeSet<i32> = journal.events("end").iter().map(|e| e.pid).collect();
+    for pid in workers.iter().chain([&run.pid]) {
+        assert!(
+            ended.contains(pid),
+            "the loop of {pid} ended: {ended:?}\n{}",
+            exited.stderr
+        );
+    }
+    run.assert_nothing_left();
+}
+
+#[test]
+fn sigterm_stops_the_master_with_status_0_and_leaves_no_process() {
+    stops_cleanly_on(libc::SIGTERM, "sigterm");
+}
+
+#[test]
+fn sigint_stops_the_master_with_status_0_and_leaves_no_process() {
+    stops_cleanly_on(libc::SIGINT, "sigint");
+}
+
+/// One worker; tick 1 sleeps `slow_ms`. Returns once tick 1 has started, with the pid of
+/// the worker that holds it.
+fn start_with_slow_tick(name: &str, config: &str, slow_ms: u64) -> (Running, i32) {
+    let run = Php::new(name)
+        .config(config)
+        .env("TICKER_TEST_SLOW_TICK", "1")
+        .env("TICKER_TEST_SLOW_MS", slow_ms.to_string())
+        .start("journal.php");
+    let started = run.wait_started(1);
+    (run, started.pid)
+}
+
+#[test]
+fn sigterm_lets_the_tick_in_flight_finish() {
+    let (mut run, worker) = start_with_slow_tick("in-flight", "config/one_worker.yaml", 600);
+    let exited = run.stop_with(libc::SIGTERM);
+    let journal = exited.journal();
+    let done = journal.done_ticks();
+    assert!(
+        done.contains(&1),
+        "tick 1 finished after the SIGTERM: {done:?}\n{}",
+        exited.stderr
+    );
+    assert!(
+        journal.events("start").iter().all(|e| e.tick() <= 1),
+        "no tick started after the SIGTERM: {:?}",
+        journal.entries
+    );
+    assert!(
+        journal.events("end").iter().any(|e| e.pid == worker),
+        "the worker was told to stop after its tick"
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn destroy_timeout_bounds_the_wait_for_a_busy_worker() {
+    // destroy_timeout is 300ms; the tick would take 30s.
+    let (mut run, worker) =
+        start_with_slow_tick("destroy-timeout", "config/quick_destroy.yaml", 30_000);
+    run.signal(libc::SIGTERM);
+    let exited = run.wait_exit(Duration::from_secs(10));
+    exited.assert_success();
+    assert!(
+        !exited.journal().done_ticks().contains(&1),
+        "tick 1 never finished"
+    );
+    assert!(!is_alive(worker), "the busy worker was killed");
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_second_signal_kills_the_workers_at_once() {
+    // destroy_timeout is 60s; the tick would take 30s.
+    let (mut run, worker) =
+        start_with_slow_tick("second-signal", "config/slow_destroy.yaml", 30_000);
+    run.signal(libc::SIGTERM);
+    // The master waits for the busy worker...
+    run.wait_for("the master to log that it stops", |run| {
+        run.stderr().contains("stopping")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(run.is_running(), "the master waits for its busy worker");
+    assert!(is_alive(worker), "the busy worker still runs");
+    // ...until a second signal.
+    run.signal(libc::SIGINT);
+    let exited = run.wait_exit(Duration::from_secs(10));
+    exited.assert_success();
+    assert!(!is_alive(worker), "the busy worker was killed");
+    assert!(
+        !exited.journal().done_ticks().contains(&1),
+        "tick 1 never finished"
+    );
+    run.assert_nothing_left();
+}

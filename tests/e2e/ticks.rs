@@ -1,0 +1,186 @@
+//! Ticks: numbering, spread over the workers, body and header, skips.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{
+    DEADLINE, Php, assert_exactly_zero_to_k, assert_gaps_explained, assert_no_duplicates, fixture,
+    ticks_logged,
+};
+
+#[test]
+fn ticks_are_numbered_from_zero_without_gaps_and_spread_over_both_workers() {
+    let mut run = Php::new("spread")
+        .config("config/two_workers.yaml")
+        .env("TICKER_TEST_STOP_AT", "19")
+        .start("journal.php");
+    run.wait_for("two workers", |run| run.workers().len() == 2);
+    let workers_at_start = run.workers();
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+
+    let journal = exited.journal();
+    let ticks = journal.done_ticks();
+    assert!(ticks.len() >= 20, "ran until tick 19: {ticks:?}");
+    assert_exactly_zero_to_k(&ticks);
+
+    let pids: BTreeSet<i32> = journal.done().iter().map(|e| e.pid).collect();
+    assert_eq!(
+        pids,
+        workers_at_start.iter().copied().collect(),
+        "both workers, and only they, handled ticks"
+    );
+    let master = journal.boot().pid;
+    assert_eq!(master, run.pid);
+    assert!(
+        journal
+            .done()
+            .iter()
+            .all(|e| e.u64("ppid") == master as u64),
+        "workers are direct children of the master"
+    );
+    // The master's waitPayload() returned null at shutdown and its script went on.
+    assert!(
+        journal.events("end").iter().any(|e| e.pid == master),
+        "the master's loop ended: {:?}",
+        journal.events("end")
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn body_and_header_are_as_documented_and_the_grid_does_not_drift() {
+    const INTERVAL_NS: u64 = 200_000_000; // config/header.yaml
+    let mut run = Php::new("header")
+        .config("config/header.yaml")
+        .env("TICKER_TEST_STOP_AT", "4")
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+
+    let journal = exited.journal();
+    let boot = journal.boot();
+    let mut done: Vec<_> = journal.done().into_iter().cloned().collect();
+    done.sort_by_key(|e| e.tick());
+    let ticks: Vec<u64> = done.iter().map(|e| e.tick()).collect();
+    assert_eq!(&ticks[..5], &[0, 1, 2, 3, 4], "{ticks:?}");
+
+    let first_due = done[0].header()["dueHrtime"].as_u64().expect("dueHrtime");
+    // The first tick is due one interval after the pool started, which is after the
+    // script's boot and before boot + 2 intervals (forking one worker takes far less).
+    let since_boot = first_due as i128 - boot.u64("hrtime") as i128;
+    assert!(
+        since_boot >= INTERVAL_NS as i128 && since_boot < 2 * INTERVAL_NS as i128,
+        "tick 0 due {since_boot} ns after the script booted; expected one interval ({INTERVAL_NS})"
+    );
+
+    let mut previous_due: Option<f64> = None;
+    for entry in &done {
+        let n = entry.tick();
+        let body: serde_json::Value = serde_json::from_str(entry.body()).expect("body is JSON");
+        assert_eq!(body, serde_json::json!({ "tick": n }), "body of tick {n}");
+
+        let header = entry.header();
+        let keys: BTreeSet<&str> = header
+            .as_object()
+            .expect("header is an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in ["lastTick", "due", "dueHrtime", "skipped", "attempt"] {
+            assert!(
+                keys.contains(key),
+                "header of tick {n} lacks {key}: {header}"
+            );
+        }
+        assert_eq!(header["attempt"], 1, "tick {n}: {header}");
+        assert_eq!(header["skipped"], 0, "tick {n}: {header}");
+
+        // No drift: tick n is due exactly n intervals after tick 0.
+        let due_hr = header["dueHrtime"]
+            .as_u64()
+            .expect("dueHrtime is an integer");
+        assert_eq!(due_hr - first_due, n * INTERVAL_NS, "dueHrtime of tick {n}");
+        // dueHrtime is on hrtime(true)'s clock: the handler started after it, not long after.
+        let started = entry.u64("start");
+        assert!(
+            started >= due_hr && started - due_hr < 5_000_000_000,
+            "tick {n} started at hrtime {started}, due at {due_hr}"
+        );
+
+        // `due` is unix seconds: the handler's wall clock is at or just past it.
+        let due = header["due"].as_f64().expect("due is a number");
+        let wall = entry.raw["wall"].as_f64().expect("wall");
+        assert!(
+            due <= wall + 0.05 && wall - due < 5.0,
+            "tick {n} due at {due}, started at unix {wall}"
+        );
+
+        match previous_due {
+            None => assert!(header["lastTick"].is_null(), "tick 0: {header}"),
+            Some(previous) => assert_eq!(
+                header["lastTick"].as_u64(),
+                Some(previous.floor() as u64),
+                "lastTick of tick {n} is the previous tick's due second: {header}"
+            ),
+        }
+        previous_due = Some(due);
+    }
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_slow_handler_makes_ticks_skip_and_the_skips_are_counted_and_logged() {
+    // One worker, 40ms interval, every tick sleeps 3.5 intervals.
+    let mut run = Php::new("skips")
+        .config("config/one_worker.yaml")
+        .env("TICKER_TEST_SLEEP_MS", "140")
+        .start("journal.php");
+    run.wait_done(6);
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let journal = exited.journal();
+    let ticks = journal.done_ticks();
+    assert_no_duplicates(&ticks);
+    let skipped_logged = ticks_logged(&exited.stderr, "skipped");
+    assert!(
+        !skipped_logged.is_empty(),
+        "the master logs skipped ticks\n--- stderr ---\n{}",
+        exited.stderr
+    );
+    let delivered: BTreeSet<u64> = ticks.iter().copied().collect();
+    assert!(
+        skipped_logged.is_disjoint(&delivered),
+        "a tick logged as skipped was delivered: {skipped_logged:?} / {delivered:?}"
+    );
+    // Gaps in the numbering are exactly the logged skips (and, at the end, the tick that
+    // waited when the stop came).
+    assert_gaps_explained(&ticks, &exited.stderr, &[]);
+    let headers: Vec<u64> = journal
+        .done()
+        .iter()
+        .map(|e| e.header()["skipped"].as_u64().expect("skipped"))
+        .collect();
+    assert!(
+        headers.iter().any(|&s| s > 0),
+        "a later tick's header counts the skips: {headers:?}"
+    );
+    let counted: u64 = headers.iter().sum();
+    assert!(
+        counted as usize <= skipped_logged.len(),
+        "headers count {counted} skips, the log {}",
+        skipped_logged.len()
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn the_default_config_is_dot_rr_yaml_in_the_current_directory() {
+    let php = Php::new("default-file");
+    let yaml = std::fs::read_to_string(fixture("config/two_workers.yaml")).expect("fixture");
+    php.file(".rr.yaml", &yaml);
+    let mut run = php.env("TICKER_TEST_STOP_AT", "2").start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    assert!(exited.journal().done_ticks().contains(&2), "ticks ran");
+    run.assert_nothing_left();
+}

@@ -1,0 +1,682 @@
+#!/usr/bin/env python3
+"""The ticker benchmark: the extension against the plain-PHP baseline, same machine, same run.
+
+Called by bench/run (see bench/README.md). Every measurement runs bench/app.php, the same
+handler on both systems; this script only starts processes, sends signals, reads /proc and
+the files the workers write, and computes figures.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+APP = os.path.join(BENCH, "app.php")
+RESULTS = os.path.join(BENCH, "results")
+SYSTEMS = ("ticker", "baseline")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# ------------------------------------------------------------------------------------------
+# profiles: durations per measurement
+
+
+PROFILES = {
+    "full": dict(reps=5, lat10_ticks=800, lat1_ticks=5000, rt_seconds=2.0, unpaced_seconds=1.0, stall_seconds=1.0,
+                 kills=5, idle_seconds=60.0, boot_mb=20),
+    "quick": dict(reps=2, lat10_ticks=200, lat1_ticks=2000, rt_seconds=1.0, unpaced_seconds=0.5, stall_seconds=0.5,
+                  kills=3, idle_seconds=10.0, boot_mb=20),
+}
+RT_INTERVAL_NS = 100_000     # the smallest interval the extension accepts
+PADS = {"1KB": 1024, "64KB": 65536}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def go_duration(ns):
+    if ns % 1_000_000_000 == 0:
+        return f"{ns // 1_000_000_000}s"
+    if ns % 1_000_000 == 0:
+        return f"{ns // 1_000_000}ms"
+    if ns % 1_000 == 0:
+        return f"{ns // 1_000}us"
+    return f"{ns}ns"
+
+
+class Run:
+    """One process of bench/app.php on one system, with its own result directory."""
+
+    def __init__(self, args, system, interval_ns, workers, ticks=0, pad=2, boot_mb=0, ready=False,
+                 missed="skip"):
+        self.system = system
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{system}-", dir=args.tmp)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith(("TICKER_", "BASELINE_", "BENCH_")) or k == "RR_MODE":
+                del env[k]
+        env.update(BENCH_SYSTEM=system, BENCH_OUT=self.dir, BENCH_TICKS=str(ticks),
+                   BENCH_PAD=str(pad), BENCH_BOOT_MB=str(boot_mb), BENCH_READY="1" if ready else "0")
+        cmd = [args.php, "-d", "memory_limit=-1"]
+        if system == "ticker":
+            conf = os.path.join(self.dir, "ticker.yaml")
+            with open(conf, "w") as f:
+                f.write("ticker:\n"
+                        f"  interval: {go_duration(interval_ns)}\n"
+                        f"  missed: {missed}\n"
+                        "  pool:\n"
+                        "    max_queue_size: 0\n"
+                        f"    num_workers: {workers}\n"
+                        "    destroy_timeout: 5s\n")
+            env["TICKER_CONFIG"] = conf
+            cmd += ["-d", f"extension={args.ext}"]
+        else:
+            env["BASELINE_INTERVAL_NS"] = str(interval_ns)
+            env["BASELINE_WORKERS"] = str(workers)
+            env["BASELINE_MISSED"] = missed
+        cmd.append(APP)
+        self.stderr = open(os.path.join(self.dir, "stderr.txt"), "w")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     cwd=self.dir)
+        self.pid = self.proc.pid
+
+    def wait(self, timeout):
+        """Waits for the run to end by itself; meanwhile samples the master's CPU time
+        (schedstat), so that master_cpu_pct() gives its CPU share over the run."""
+        deadline = time.monotonic() + timeout
+        self.cpu = []
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                self.cpu.append((time.monotonic_ns(), sched_ns(self.pid)))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        if self.proc.poll() is None:
+            log(f"  {self.system}: no stop after {timeout:.0f}s; SIGTERM")
+            self.stop()
+        self.proc.wait()
+        self.stderr.close()
+        if self.proc.returncode != 0:
+            log(f"  {self.system}: exit status {self.proc.returncode}; see {self.dir}/stderr.txt")
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log(f"  {self.system}: still running {timeout}s after SIGTERM; SIGKILL")
+                self.proc.kill()
+                self.proc.wait()
+        if not self.stderr.closed:
+            self.stderr.close()
+
+    def master_cpu_pct(self):
+        """The master's CPU share (% of one CPU) between the first and last samples."""
+        if len(getattr(self, "cpu", [])) < 3:
+            return None
+        (t0, c0), (t1, c1) = self.cpu[1], self.cpu[-1]     # [0] may still be PHP's start-up
+        return 100.0 * (c1 - c0) / (t1 - t0) if t1 > t0 else None
+
+    def ready_files(self):
+        """{pid: (first tick hrtime, tick)} of every worker that handled a tick."""
+        found = {}
+        for name in os.listdir(self.dir):
+            if name.startswith("ready-"):
+                try:
+                    with open(os.path.join(self.dir, name)) as f:
+                        pid, t, tick = f.read().split()
+                    found[int(pid)] = (int(t), int(tick))
+                except (ValueError, OSError):
+                    pass    # being written
+        return found
+
+    def samples(self):
+        """[(tick, lateness ns, receive hrtime)] over all workers, and skipped total."""
+        rows, skipped = [], 0
+        for name in os.listdir(self.dir):
+            if not name.startswith("worker-"):
+                continue
+            with open(os.path.join(self.dir, name)) as f:
+                for line in f:
+                    if line.startswith("#"):
+                        skipped += int(line.split()[-1])
+                        continue
+                    tick, late, at = line.split()
+                    rows.append((int(tick), int(late), int(at)))
+        rows.sort()
+        return rows, skipped
+
+    def wait_for(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = cond()
+            if v:
+                return v
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.system} exited ({self.proc.returncode}) while waiting for {what}; "
+                                   f"see {self.dir}/stderr.txt")
+            time.sleep(0.002)
+        raise RuntimeError(f"{self.system}: timed out waiting for {what}; see {self.dir}/stderr.txt")
+
+
+def pct(sorted_vals, p):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_vals:
+        return None
+    k = max(0, min(len(sorted_vals) - 1, int(round(p / 100.0 * len(sorted_vals) + 0.5)) - 1))
+    return sorted_vals[k]
+
+
+# ------------------------------------------------------------------------------------------
+# 1. lateness and delivery
+
+
+def m_lateness(args, system, interval_ns, ticks):
+    r = Run(args, system, interval_ns, workers=2, ticks=ticks)
+    r.wait(timeout=ticks * interval_ns / 1e9 + 20)
+    rows, skipped = r.samples()
+    rows = [x for x in rows if x[0] < ticks]
+    late = sorted(x[1] for x in rows)
+    delivered = len({x[0] for x in rows})
+    return {
+        "due": ticks, "delivered": delivered, "delivered_ratio": delivered / ticks,
+        "p50_us": pct(late, 50) / 1e3, "p99_us": pct(late, 99) / 1e3, "max_us": late[-1] / 1e3,
+        "skipped_reported": skipped, "master_cpu_pct": r.master_cpu_pct(),
+    }, [x / 1e3 for x in late]
+
+
+# ------------------------------------------------------------------------------------------
+# 2. round trips per second
+
+
+def m_paced(args, system, pad, seconds, interval_ns=RT_INTERVAL_NS):
+    """Ticks at the smallest interval (or unpaced for the baseline: interval 0), skip policy:
+    answered ticks per second, and delivered ÷ due."""
+    if interval_ns:
+        ticks = int(seconds * 1e9 / interval_ns)
+    else:
+        ticks = int(seconds * 40_000)           # unpaced: a guess at the rate, for the length
+    r = Run(args, system, interval_ns, workers=2, ticks=ticks, pad=pad)
+    r.wait(timeout=seconds * 3 + 30)
+    rows, skipped = r.samples()
+    rows = [x for x in rows if x[0] < ticks]
+    at = sorted(x[2] for x in rows)
+    span = (at[-1] - at[0]) / 1e9 if len(at) > 1 else float("nan")
+    out = {"answered": len(rows), "span_s": span, "per_s": (len(rows) - 1) / span,
+           "skipped_reported": skipped, "master_cpu_pct": r.master_cpu_pct()}
+    if interval_ns:
+        out["due"] = ticks
+        out["due_per_s"] = 1e9 / interval_ns
+        out["delivered_ratio"] = len({x[0] for x in rows}) / ticks
+    return out
+
+
+def m_saturated(args, system, pad, stall_s, interval_ns=RT_INTERVAL_NS, after_s=1.5):
+    """Round trips per second with the pool running flat out.
+
+    `missed: burst` with an unlimited queue, 100 µs ticks (or interval_ns), 2 workers. The master is stopped
+    (SIGSTOP) for stall_s, so stall_s / interval ticks fall due at once; after SIGCONT both
+    systems hand them out as fast as workers answer. The drain is the ticks received after
+    SIGCONT up to the first one that is less than 1 ms late (the queue has run dry; if it
+    never does, up to the stop): each was handed out by a saturated pool, and the rate is
+    their number over the time between the first and the last of them.
+    """
+    r = Run(args, system, interval_ns, workers=2, pad=pad, ready=True, missed="burst")
+    try:
+        r.wait_for(lambda: len(r.ready_files()) >= 2, 15, "two workers")
+        time.sleep(0.3)
+        os.kill(r.pid, signal.SIGSTOP)
+        time.sleep(stall_s)
+        t_cont = time.monotonic_ns()            # CLOCK_MONOTONIC, as PHP's hrtime(true)
+        os.kill(r.pid, signal.SIGCONT)
+        time.sleep(max(after_s, 3 * stall_s * RT_INTERVAL_NS / interval_ns))
+    finally:
+        r.stop()
+    rows, _ = r.samples()
+    after = sorted((x[2], x[1]) for x in rows if x[2] >= t_cont)     # (received, lateness)
+    drain = []
+    for at, late in after:
+        if late < 1_000_000:
+            break                               # the queue has run dry: the drain is over
+        drain.append(at)
+    span = (drain[-1] - drain[0]) / 1e9 if len(drain) > 1 else float("nan")
+    return {"backlog_ticks": len(drain), "span_s": span, "per_s": (len(drain) - 1) / span,
+            "stall_s": stall_s, "drained": len(drain) < len(after)}
+
+
+# ------------------------------------------------------------------------------------------
+# 3. worker replacement
+
+
+def m_replacement(args, system, kills):
+    r = Run(args, system, 1_000_000, workers=1, ready=True)
+    times, pids = [], []
+    try:
+        first = r.wait_for(r.ready_files, 10, "the first worker")
+        pid = next(iter(first))
+        pids.append(pid)
+        for _ in range(kills):
+            time.sleep(0.2)
+            before = set(r.ready_files())
+            t0 = time.monotonic_ns()        # CLOCK_MONOTONIC, the clock of PHP's hrtime(true)
+            os.kill(pid, signal.SIGKILL)
+            new = r.wait_for(lambda: {p: v for p, v in r.ready_files().items() if p not in before},
+                             10, "a replacement worker's first tick")
+            pid, (t1, _tick) = next(iter(new.items()))
+            pids.append(pid)
+            times.append((t1 - t0) / 1e6)
+    finally:
+        r.stop()
+    return {"ms": times, "median_ms": statistics.median(times), "max_ms": max(times), "pids": pids}
+
+
+# ------------------------------------------------------------------------------------------
+# 4. idle master CPU; 5. memory
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])        # utime + stime (fields 14, 15)
+
+
+def sched_ns(pid):
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+def m_idle_cpu(args, seconds):
+    """Both systems at once (they sleep almost all the time), 1 s interval, 2 workers."""
+    runs = {s: Run(args, s, 1_000_000_000, workers=2, ready=True) for s in SYSTEMS}
+    out = {}
+    try:
+        for r in runs.values():
+            r.wait_for(lambda: len(r.ready_files()) >= 1, 15, "the first tick")
+        start = {s: (time.monotonic(), cpu_ticks(r.pid), sched_ns(r.pid)) for s, r in runs.items()}
+        time.sleep(seconds)
+        for s, r in runs.items():
+            t0, c0, n0 = start[s]
+            wall = time.monotonic() - t0
+            c1, n1 = cpu_ticks(r.pid), sched_ns(r.pid)
+            out[s] = {"seconds": wall, "cpu_pct": 100.0 * (c1 - c0) / CLK_TCK / wall,
+                      "cpu_ms": 1000.0 * (c1 - c0) / CLK_TCK,
+                      "sched_cpu_pct": 100.0 * (n1 - n0) / 1e9 / wall}
+    finally:
+        for r in runs.values():
+            r.stop()
+    return out
+
+
+def smaps(pid):
+    v = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[-1] == "kB":
+                v[parts[0].rstrip(":")] = int(parts[1])
+    return {"rss_kb": v["Rss"], "pss_kb": v["Pss"],
+            "uss_kb": v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)}
+
+
+def m_memory(args, system, boot_mb):
+    r = Run(args, system, 100_000_000, workers=2, boot_mb=boot_mb, ready=True)
+    try:
+        ready = r.wait_for(lambda: len(r.ready_files()) >= 2 and r.ready_files(), 20, "two workers")
+        time.sleep(0.5)                                  # a few more ticks on each
+        master = smaps(r.pid)
+        workers = [smaps(p) for p in ready]
+        with open(os.path.join(r.dir, "master.txt")) as f:
+            php_mem = int(f.read().split()[1])
+    finally:
+        r.stop()
+    return {
+        "master_rss_mb": master["rss_kb"] / 1024, "master_pss_mb": master["pss_kb"] / 1024,
+        "master_uss_mb": master["uss_kb"] / 1024, "php_memory_usage_mb": php_mem / 2**20,
+        "worker_uss_mb": statistics.mean(w["uss_kb"] for w in workers) / 1024,
+        "worker_pss_mb": statistics.mean(w["pss_kb"] for w in workers) / 1024,
+        "worker_rss_mb": statistics.mean(w["rss_kb"] for w in workers) / 1024,
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# the whole run
+
+
+def median_of(reps, *path):
+    vals = []
+    for rep in reps:
+        v = rep
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+            if v is None:
+                break
+        if v is not None:
+            vals.append(v)
+    return statistics.median(vals) if vals else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="a ~2 minute smoke run")
+    ap.add_argument("--reps", type=int, help="repetitions of every measurement")
+    ap.add_argument("--idle-seconds", type=float, help="length of the idle-CPU window")
+    ap.add_argument("--only", default="lateness,roundtrips,replacement,idle,memory",
+                    help="comma-separated subset of lateness,roundtrips,replacement,idle,memory")
+    ap.add_argument("--ext", default=os.path.join(ROOT, "target/release/libticker.so"))
+    ap.add_argument("--php", default="php")
+    ap.add_argument("--results", default=RESULTS)
+    ap.add_argument("--tmp", default=None, help="where each run's files go (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the per-run files")
+    args = ap.parse_args()
+
+    prof = dict(PROFILES["quick" if args.quick else "full"])
+    if args.reps:
+        prof["reps"] = args.reps
+    if args.idle_seconds:
+        prof["idle_seconds"] = args.idle_seconds
+    only = set(args.only.split(","))
+    os.makedirs(args.results, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
+    args.tmp = tmp_root
+
+    started = time.time()
+    load_before = os.getloadavg()
+    reps = []
+    lat_samples = {f"{s}_{iv}": [] for s in SYSTEMS for iv in ("1ms", "10ms")}
+    for i in range(prof["reps"]):
+        order = SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]    # alternate who goes first
+        rep = {s: {} for s in SYSTEMS}
+        log(f"repetition {i + 1}/{prof['reps']} (order: {', '.join(order)})")
+        if "lateness" in only:
+            for name, iv, ticks in (("10ms", 10_000_000, prof["lat10_ticks"]),
+                                    ("1ms", 1_000_000, prof["lat1_ticks"])):
+                for s in order:
+                    fig, late = m_lateness(args, s, iv, ticks)
+                    rep[s][f"lateness_{name}"] = fig
+                    lat_samples[f"{s}_{name}"].extend(late)
+                    log(f"  lateness {name:>4} {s:8}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
+                        f"max {fig['max_us']:8.1f} µs, delivered {fig['delivered']}/{fig['due']}")
+        if "roundtrips" in only:
+            for name, pad in PADS.items():
+                for s in order:
+                    fig = m_saturated(args, s, pad, prof["stall_seconds"])
+                    rep[s][f"roundtrips_{name}"] = fig
+                    log(f"  round trips {name:>4} {s:8}: {fig['per_s']:8.0f}/s saturated "
+                        f"({fig['backlog_ticks']} queued ticks in {fig['span_s']:.3f} s)")
+                for s in order:
+                    fig = m_saturated(args, s, pad, 3 * prof["stall_seconds"], interval_ns=1_000_000)
+                    rep[s][f"roundtrips_1ms_{name}"] = fig
+                    log(f"  round trips {name:>4} {s:8}: {fig['per_s']:8.0f}/s saturated, 1 ms ticks "
+                        f"({fig['backlog_ticks']} queued ticks in {fig['span_s']:.3f} s)")
+                for s in order:
+                    fig = m_paced(args, s, pad, prof["rt_seconds"])
+                    rep[s][f"paced_{name}"] = fig
+                    log(f"  paced 100µs {name:>4} {s:8}: {fig['per_s']:8.0f}/s answered, "
+                        f"delivered {fig['delivered_ratio']:.3f} of the ticks due")
+                fig = m_paced(args, "baseline", pad, prof["unpaced_seconds"], interval_ns=0)
+                rep["baseline"][f"roundtrips_unpaced_{name}"] = fig
+                log(f"  round trips {name:>4} baseline unpaced: {fig['per_s']:8.0f}/s")
+        if "replacement" in only:
+            for s in order:
+                fig = m_replacement(args, s, prof["kills"])
+                rep[s]["replacement"] = fig
+                log(f"  replacement {s:8}: median {fig['median_ms']:.2f} ms, max {fig['max_ms']:.2f} ms "
+                    f"(pids {' -> '.join(map(str, fig['pids']))})")
+        if "memory" in only:
+            for s in order:
+                fig = m_memory(args, s, prof["boot_mb"])
+                rep[s]["memory"] = fig
+                log(f"  memory {s:8}: master RSS {fig['master_rss_mb']:.1f} MB, worker USS "
+                    f"{fig['worker_uss_mb']:.2f} MB, PSS {fig['worker_pss_mb']:.2f} MB")
+        if "idle" in only:
+            log(f"  idle CPU: both systems for {prof['idle_seconds']:.0f} s ...")
+            figs = m_idle_cpu(args, prof["idle_seconds"])
+            for s in SYSTEMS:
+                rep[s]["idle"] = figs[s]
+                log(f"  idle CPU {s:8}: {figs[s]['cpu_pct']:.4f} % (schedstat {figs[s]['sched_cpu_pct']:.4f} %)")
+        reps.append(rep)
+
+    med = {s: {} for s in SYSTEMS}
+    keys = {
+        "lat10_p50_us": ("lateness_10ms", "p50_us"), "lat10_p99_us": ("lateness_10ms", "p99_us"),
+        "lat10_max_us": ("lateness_10ms", "max_us"), "lat10_delivered": ("lateness_10ms", "delivered_ratio"),
+        "lat1_p50_us": ("lateness_1ms", "p50_us"), "lat1_p99_us": ("lateness_1ms", "p99_us"),
+        "lat1_max_us": ("lateness_1ms", "max_us"), "lat1_delivered": ("lateness_1ms", "delivered_ratio"),
+        "lat1_cpu_pct": ("lateness_1ms", "master_cpu_pct"), "lat10_cpu_pct": ("lateness_10ms", "master_cpu_pct"),
+        "paced_1KB_cpu_pct": ("paced_1KB", "master_cpu_pct"),
+        "rt_1ms_1KB_per_s": ("roundtrips_1ms_1KB", "per_s"),
+        "rt_1ms_64KB_per_s": ("roundtrips_1ms_64KB", "per_s"),
+        "rt_1KB_per_s": ("roundtrips_1KB", "per_s"), "rt_64KB_per_s": ("roundtrips_64KB", "per_s"),
+        "paced_1KB_per_s": ("paced_1KB", "per_s"), "paced_64KB_per_s": ("paced_64KB", "per_s"),
+        "paced_1KB_delivered": ("paced_1KB", "delivered_ratio"),
+        "paced_64KB_delivered": ("paced_64KB", "delivered_ratio"),
+        "rt_unpaced_1KB_per_s": ("roundtrips_unpaced_1KB", "per_s"),
+        "rt_unpaced_64KB_per_s": ("roundtrips_unpaced_64KB", "per_s"),
+        "replacement_ms": ("replacement", "median_ms"), "replacement_max_ms": ("replacement", "max_ms"),
+        "idle_cpu_pct": ("idle", "cpu_pct"), "idle_sched_cpu_pct": ("idle", "sched_cpu_pct"),
+        "master_rss_mb": ("memory", "master_rss_mb"), "worker_uss_mb": ("memory", "worker_uss_mb"),
+        "worker_pss_mb": ("memory", "worker_pss_mb"), "php_memory_usage_mb": ("memory", "php_memory_usage_mb"),
+    }
+    for s in SYSTEMS:
+        for k, path in keys.items():
+            med[s][k] = median_of([r[s] for r in reps], *path)
+    worst = {s: {k: min((r[s][p]["delivered_ratio"] for r in reps if p in r[s]), default=None)
+                 for k, p in (("lat10_delivered", "lateness_10ms"), ("lat1_delivered", "lateness_1ms"))}
+             for s in SYSTEMS}
+
+    record = {
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "profile": "quick" if args.quick else "full", "settings": prof,
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                    "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
+                                          text=True).stdout,
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "git": git_info(), "duration_s": round(time.time() - started, 1),
+        "medians": med, "worst_delivered": worst, "reps": reps,
+    }
+    with open(os.path.join(args.results, "runs.jsonl"), "a") as f:
+        f.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    table = summary(record)
+    with open(os.path.join(args.results, "summary.md"), "w") as f:
+        f.write(table)
+    print(table)
+    if "lateness" in only:
+        plot(lat_samples, record, os.path.join(args.results, "lateness.png"))
+        print(f"plot: {os.path.relpath(os.path.join(args.results, 'lateness.png'))}")
+    if not args.keep:
+        subprocess.run(["rm", "-rf", tmp_root])
+    else:
+        log(f"per-run files kept in {tmp_root}")
+
+
+def git_info():
+    def g(*a):
+        return subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()
+    return {"commit": g("rev-parse", "--short", "HEAD"), "dirty": bool(g("status", "--porcelain", "--", "src"))}
+
+
+# ------------------------------------------------------------------------------------------
+# the table
+
+
+def fmt(v, kind):
+    if v is None:
+        return "–"
+    if kind == "us":
+        return f"{v:.0f} µs" if v >= 100 else f"{v:.1f} µs"
+    if kind == "ratio3":
+        return f"{v:.3f}"
+    if kind == "rate":
+        return f"{v:,.0f}/s"
+    if kind == "ms":
+        return f"{v:.2f} ms"
+    if kind == "pct":
+        return f"{v:.3f} %" if v < 1 else f"{v:.1f} %"
+    if kind == "mb":
+        return f"{v:.1f} MB"
+    return str(v)
+
+
+def summary(rec):
+    t, b = rec["medians"]["ticker"], rec["medians"]["baseline"]
+    w = rec["worst_delivered"]
+
+    def ratio(k):
+        if t.get(k) is None or b.get(k) in (None, 0):
+            return "–"
+        return f"{t[k] / b[k]:.2f}×"
+
+    def met(cond):
+        return "–" if cond is None else ("yes" if cond else "**no**")
+
+    def safe(f):
+        try:
+            return f()
+        except TypeError:
+            return None
+
+    rows = [
+        # label, key, kind, target text, met
+        ("1. lateness p50 at 10 ms", "lat10_p50_us", "us", "", None),
+        ("1. lateness p99 at 10 ms", "lat10_p99_us", "us", "", None),
+        ("1. lateness max at 10 ms", "lat10_max_us", "us", "", None),
+        ("1. delivered ÷ due at 10 ms", "lat10_delivered", "ratio3", "1.000",
+         safe(lambda: t["lat10_delivered"] >= 1.0)),
+        ("1. lateness p50 at 1 ms", "lat1_p50_us", "us", "≤ 50 µs", safe(lambda: t["lat1_p50_us"] <= 50)),
+        ("1. lateness p99 at 1 ms", "lat1_p99_us", "us", "≤ 250 µs and ≤ ½ baseline",
+         safe(lambda: t["lat1_p99_us"] <= 250 and t["lat1_p99_us"] * 2 <= b["lat1_p99_us"])),
+        ("1. lateness max at 1 ms", "lat1_max_us", "us", "", None),
+        ("1. delivered ÷ due at 1 ms", "lat1_delivered", "ratio3", "1.000",
+         safe(lambda: t["lat1_delivered"] >= 1.0)),
+        ("1. master CPU while ticking at 10 ms", "lat10_cpu_pct", "pct", "", None),
+        ("1. master CPU while ticking at 1 ms", "lat1_cpu_pct", "pct", "", None),
+        ("2. round trips/s, 1 KB answers (saturated pool)", "rt_1KB_per_s", "rate", "≥ 2× baseline",
+         safe(lambda: t["rt_1KB_per_s"] >= 2 * b["rt_1KB_per_s"])),
+        ("2. round trips/s, 64 KB answers (saturated pool)", "rt_64KB_per_s", "rate", "", None),
+        ("2. round trips/s, 1 KB, saturated, 1 ms ticks", "rt_1ms_1KB_per_s", "rate", "", None),
+        ("2. round trips/s, 64 KB, saturated, 1 ms ticks", "rt_1ms_64KB_per_s", "rate", "", None),
+        ("2. answered/s, 1 KB, ticks every 100 µs", "paced_1KB_per_s", "rate", "", None),
+        ("2. delivered ÷ due, 1 KB, ticks every 100 µs", "paced_1KB_delivered", "ratio3", "", None),
+        ("2. master CPU, 1 KB, ticks every 100 µs", "paced_1KB_cpu_pct", "pct", "", None),
+        ("2. answered/s, 64 KB, ticks every 100 µs", "paced_64KB_per_s", "rate", "", None),
+        ("2. delivered ÷ due, 64 KB, ticks every 100 µs", "paced_64KB_delivered", "ratio3", "", None),
+        ("3. worker replacement (SIGKILL → next tick)", "replacement_ms", "ms", "< 5 ms",
+         safe(lambda: t["replacement_ms"] < 5)),
+        ("3. worker replacement, worst", "replacement_max_ms", "ms", "", None),
+        ("4. idle master CPU at 1 s (utime+stime)", "idle_cpu_pct", "pct", "< 0.1 %",
+         safe(lambda: t["idle_cpu_pct"] < 0.1)),
+        ("4. idle master CPU at 1 s (schedstat)", "idle_sched_cpu_pct", "pct", "", None),
+        ("5. master RSS (20 MB app)", "master_rss_mb", "mb", "", None),
+        ("5. worker USS (private)", "worker_uss_mb", "mb", "", None),
+        ("5. worker PSS", "worker_pss_mb", "mb", "", None),
+    ]
+    s = rec["settings"]
+    out = [f"Ticker benchmark, {rec['time']}, commit {rec['git']['commit']}"
+           f"{' (src modified)' if rec['git']['dirty'] else ''}, {rec['profile']} profile: "
+           f"medians of {s['reps']} repetitions, {rec['machine']['cpus']} CPUs, "
+           f"load {rec['machine']['loadavg_before'][0]:.2f} before / {rec['machine']['loadavg_after'][0]:.2f} after.",
+           "",
+           "| measurement | ticker | baseline | ticker ÷ baseline | target | met? |",
+           "|---|---:|---:|---:|---|---|"]
+    for label, k, kind, target, ok in rows:
+        if t.get(k) is None and b.get(k) is None:
+            continue
+        out.append(f"| {label} | {fmt(t.get(k), kind)} | {fmt(b.get(k), kind)} | {ratio(k)} | {target} | "
+                   f"{met(ok) if target else ''} |")
+    out.append("")
+    notes = []
+    if w["ticker"].get("lat1_delivered") is not None:
+        notes.append("Worst repetition, delivered ÷ due: ticker "
+                     f"{w['ticker']['lat10_delivered']:.3f} (10 ms) / {w['ticker']['lat1_delivered']:.3f} (1 ms), "
+                     f"baseline {w['baseline']['lat10_delivered']:.3f} / {w['baseline']['lat1_delivered']:.3f}.")
+    if b.get("rt_unpaced_1KB_per_s"):
+        notes.append("The baseline as a pure ping-pong (no timer, no queue: the next tick as soon as a "
+                     "worker answers; the extension has no such mode): "
+                     f"{b['rt_unpaced_1KB_per_s']:,.0f}/s with 1 KB answers, "
+                     f"{b['rt_unpaced_64KB_per_s']:,.0f}/s with 64 KB. "
+                     "Ticks every 100 µs (the shortest interval) cap both systems at 10,000/s.")
+    if b.get("php_memory_usage_mb") is not None:
+        notes.append(f"The app's PHP heap at boot (memory_get_usage): {t['php_memory_usage_mb']:.1f} MB (ticker), "
+                     f"{b['php_memory_usage_mb']:.1f} MB (baseline).")
+    out += notes
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------
+# the plot
+
+
+def plot(samples, rec, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    colors = {"ticker": "#1f77b4", "baseline": "#d62728"}
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    for col, iv in enumerate(("1ms", "10ms")):
+        vals = {s: np.clip(np.array(samples[f"{s}_{iv}"]), 1.0, None) for s in SYSTEMS}
+        if not all(len(v) for v in vals.values()):
+            continue
+        lo = max(1.0, min(v.min() for v in vals.values()))
+        hi = max(v.max() for v in vals.values())
+        bins = np.logspace(np.log10(lo), np.log10(hi * 1.01), 80)
+        ax = axes[0][col]
+        for s in SYSTEMS:
+            v = vals[s]
+            ax.hist(v, bins=bins, histtype="step", linewidth=1.6, color=colors[s],
+                    weights=np.full(len(v), 100.0 / len(v)),
+                    label=f"{s}: p50 {np.percentile(v, 50):.0f} µs, p99 {np.percentile(v, 99):.0f} µs")
+        ax.set_xscale("log")
+        ax.set_title(f"tick lateness at {iv[:-2]} ms, 2 workers ({len(vals['ticker'])} / "
+                     f"{len(vals['baseline'])} ticks)")
+        ax.set_ylabel("% of ticks per bin")
+        ax.set_xlabel("lateness (µs, log scale)")
+        ax.legend(fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+
+        ax = axes[1][col]
+        for s in SYSTEMS:
+            v = np.sort(vals[s])
+            ccdf = 1.0 - np.arange(len(v)) / len(v)
+            ax.step(v, ccdf, where="post", color=colors[s], linewidth=1.6, label=s)
+        for y, lab in ((0.5, "p50"), (0.01, "p99")):
+            ax.axhline(y, color="grey", linestyle=":", linewidth=1)
+            ax.text(lo * 1.05, y * 1.1, lab, color="grey", fontsize=8)
+        if iv == "1ms":
+            ax.axvline(50, color="green", linestyle="--", linewidth=1)
+            ax.axvline(250, color="green", linestyle="--", linewidth=1)
+            ax.text(52, 0.7, "target p50 ≤ 50", color="green", fontsize=8, rotation=90, va="top")
+            ax.text(255, 0.7, "target p99 ≤ 250", color="green", fontsize=8, rotation=90, va="top")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(max(1e-5, 0.5 / max(len(v) for v in vals.values())), 1.05)
+        ax.set_xlabel("lateness (µs, log scale)")
+        ax.set_ylabel("fraction of ticks later than x")
+        ax.legend(fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"ticker extension vs plain-PHP baseline: lateness = hrtime at waitPayload() return − due instant"
+                 f"\n{rec['time']}, commit {rec['git']['commit']}, all {rec['settings']['reps']} repetitions pooled",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

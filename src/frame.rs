@@ -116,6 +116,13 @@ impl Frame {
     }
 
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix());
+        out.extend_from_slice(&self.payload);
+    }
+
+    /// The bytes that go before the payload: the 12-byte header and the options. Writing
+    /// these and then the payload (one vectored write) sends the frame without copying it.
+    pub fn prefix(&self) -> Vec<u8> {
         let words = 3 + self.options.len() as u8;
         let len = u32::try_from(self.payload.len()).expect("payload fits in u32");
         let mut header = [0u8; HEADER_LEN];
@@ -125,11 +132,25 @@ impl Frame {
         let crc = crc32(&header[0..6]);
         header[6..10].copy_from_slice(&crc.to_le_bytes());
         header[10] = self.stream_flags;
+        let mut out = Vec::with_capacity(HEADER_LEN + 4 * self.options.len());
         out.extend_from_slice(&header);
         for option in &self.options {
             out.extend_from_slice(&option.to_le_bytes());
         }
-        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    /// How many more bytes the frame at the front of `buf` needs to be whole: 0 when its
+    /// header is not all there yet or would be refused by [`Frame::decode`].
+    pub fn missing_bytes(buf: &[u8], max_payload: usize) -> usize {
+        match Frame::decode(buf, max_payload) {
+            Ok(None) if buf.len() >= HEADER_LEN => {
+                let words = usize::from(buf[0] & 0x0f);
+                let len = u32::from_le_bytes(buf[2..6].try_into().expect("4 bytes")) as usize;
+                (HEADER_LEN + 4 * (words - 3) + len).saturating_sub(buf.len())
+            }
+            _ => 0,
+        }
     }
 
     /// Decodes one frame from the front of `buf`.
@@ -271,6 +292,39 @@ mod tests {
         let (second, rest) = Frame::decode(&both[used..], MAX_PAYLOAD).unwrap().unwrap();
         assert_eq!(second.payload, b"second");
         assert_eq!(used + rest, both.len());
+    }
+
+    #[test]
+    fn missing_bytes_counts_what_a_partial_frame_still_needs() {
+        let bytes = Frame::new(0, vec![3], vec![9; 1000]).encode();
+        let total = bytes.len();
+        for cut in 0..HEADER_LEN {
+            assert_eq!(
+                Frame::missing_bytes(&bytes[..cut], MAX_PAYLOAD),
+                0,
+                "cut {cut}"
+            );
+        }
+        for cut in [HEADER_LEN, HEADER_LEN + 4, 500, total - 1] {
+            assert_eq!(
+                Frame::missing_bytes(&bytes[..cut], MAX_PAYLOAD),
+                total - cut,
+                "cut {cut}"
+            );
+        }
+        assert_eq!(Frame::missing_bytes(&bytes, MAX_PAYLOAD), 0, "whole");
+        assert_eq!(
+            Frame::missing_bytes(&bytes[..20], 999),
+            0,
+            "oversized: refused"
+        );
+        let mut corrupt = bytes.clone();
+        corrupt[3] ^= 0xff;
+        assert_eq!(
+            Frame::missing_bytes(&corrupt[..20], MAX_PAYLOAD),
+            0,
+            "bad CRC"
+        );
     }
 
     #[test]

@@ -80,16 +80,20 @@ fn split_header(frame: Frame, what: &str) -> Result<(Vec<u8>, Vec<u8>), Protocol
             frame.payload.len()
         )));
     }
-    let mut header = frame.payload;
-    let body = header.split_off(header_len);
+    // The body, often the big part, stays in the frame's buffer: no allocation for it.
+    let mut body = frame.payload;
+    let header = body.drain(..header_len).collect();
     Ok((header, body))
 }
 
-fn joined(header: &[u8], body: &[u8]) -> (Vec<u32>, Vec<u8>) {
+fn joined(header: &[u8], body: Vec<u8>) -> (Vec<u32>, Vec<u8>) {
     let len = u32::try_from(header.len()).expect("header fits in u32");
+    if header.is_empty() {
+        return (vec![len], body);
+    }
     let mut payload = Vec::with_capacity(header.len() + body.len());
     payload.extend_from_slice(header);
-    payload.extend_from_slice(body);
+    payload.extend_from_slice(&body);
     (vec![len], payload)
 }
 
@@ -97,7 +101,7 @@ impl ToWorker {
     pub fn into_frame(self) -> Frame {
         match self {
             ToWorker::Job { header, body } => {
-                let (options, payload) = joined(&header, &body);
+                let (options, payload) = joined(&header, body);
                 Frame::new(0, options, payload)
             }
             ToWorker::Stop => Frame::new(flags::CONTROL, vec![], STOP_HEADER.to_vec()),
@@ -131,12 +135,12 @@ impl FromWorker {
     pub fn into_frame(self) -> Frame {
         match self {
             FromWorker::Answer { header, body } => {
-                let (options, payload) = joined(&header, &body);
+                let (options, payload) = joined(&header, body);
                 Frame::new(0, options, payload)
             }
             FromWorker::Error(text) => Frame::new(flags::ERROR, vec![], text.into_bytes()),
             FromWorker::StopRequest => {
-                let (options, payload) = joined(STOP_HEADER, b"");
+                let (options, payload) = joined(STOP_HEADER, vec![]);
                 Frame::new(0, options, payload)
             }
             FromWorker::Pid(pid) => Frame::new(

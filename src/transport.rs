@@ -11,7 +11,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::frame::{DecodeError, Frame};
 
-/// Bytes asked of the kernel per read; frames larger than this arrive over several reads.
+/// Bytes asked of the kernel per read at least; a frame whose header says it is larger is
+/// asked for whole, so one ready read usually takes it in one go.
 const READ_CHUNK: usize = 64 * 1024;
 
 enum Ends {
@@ -77,25 +78,30 @@ impl Channel {
         }
     }
 
-    /// Writes the whole frame, blocking until the kernel took it.
+    /// Writes the whole frame, blocking until the kernel took it. The prefix and the payload
+    /// go out in one vectored write, so the payload is never copied into a frame buffer.
     pub fn send(&self, frame: &Frame) -> io::Result<()> {
-        let bytes = frame.encode();
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
+        let prefix = frame.prefix();
+        let mut parts = [&prefix[..], &frame.payload[..]];
+        while !parts.iter().all(|p| p.is_empty()) {
+            let iov = parts.map(|p| libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            });
             let n = match &self.ends {
-                // MSG_NOSIGNAL: a dead peer must give EPIPE here, not kill the master.
-                // SAFETY: `rest` is a valid byte slice for the length given.
-                Ends::Socket(fd) => unsafe {
-                    libc::send(
-                        fd.as_raw_fd(),
-                        rest.as_ptr().cast(),
-                        rest.len(),
-                        libc::MSG_NOSIGNAL,
-                    )
-                },
+                Ends::Socket(fd) => {
+                    // SAFETY: a zeroed msghdr is valid (no name, no control data).
+                    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+                    msg.msg_iovlen = iov.len();
+                    // MSG_NOSIGNAL: a dead peer must give EPIPE here, not kill the master.
+                    // SAFETY: `msg` points at two iovecs over live slices of the lengths given;
+                    // the kernel only reads them.
+                    unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }
+                }
                 // SAFETY: as above; pipes have no MSG_NOSIGNAL, the pipe relay ignores SIGPIPE.
                 Ends::Pipes { write, .. } => unsafe {
-                    libc::write(write.as_raw_fd(), rest.as_ptr().cast(), rest.len())
+                    libc::writev(write.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int)
                 },
             };
             if n < 0 {
@@ -105,42 +111,40 @@ impl Channel {
                 }
                 return Err(err);
             }
-            rest = &rest[n as usize..];
+            let mut written = n as usize;
+            for part in &mut parts {
+                let taken = written.min(part.len());
+                *part = &part[taken..];
+                written -= taken;
+            }
         }
         Ok(())
     }
 
     /// One read from a channel that poll reported readable: never blocks on a ready fd.
     pub fn fill(&mut self) -> io::Result<Filled> {
-        let start = self.inbox.len();
-        self.inbox.resize(start + READ_CHUNK, 0);
+        let wanted = Frame::missing_bytes(&self.inbox, self.max_payload).max(READ_CHUNK);
+        self.inbox.reserve(wanted);
         let fd = self.read_fd().as_raw_fd();
-        let result = loop {
-            let buf = &mut self.inbox[start..];
-            // SAFETY: `buf` is a valid, writable slice of the length given.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = loop {
+            let spare = self.inbox.spare_capacity_mut();
+            // SAFETY: `spare` is writable memory of the length given, owned by `inbox`; the
+            // kernel writes at most that many bytes and they are not read before `set_len`.
+            let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
             if n >= 0 {
-                break Ok(n as usize);
+                break n as usize;
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
-                break Err(err);
+                return Err(err);
             }
         };
-        match result {
-            Ok(0) => {
-                self.inbox.truncate(start);
-                Ok(Filled::Closed)
-            }
-            Ok(n) => {
-                self.inbox.truncate(start + n);
-                Ok(Filled::Data)
-            }
-            Err(e) => {
-                self.inbox.truncate(start);
-                Err(e)
-            }
+        if n == 0 {
+            return Ok(Filled::Closed);
         }
+        // SAFETY: the read above initialised the first `n` spare bytes.
+        unsafe { self.inbox.set_len(self.inbox.len() + n) };
+        Ok(Filled::Data)
     }
 
     /// The next whole frame already buffered, if any.

@@ -1,7 +1,7 @@
 //! The master's bookkeeping of workers and ticks: decisions only.
 //!
-//! Owns which worker is idle, busy or stopping, which tick each one holds, the one tick that
-//! may wait for a free worker, the skipped-tick accounting and the pool's counters. It never
+//! Owns which worker is idle, busy or stopping, which tick each one holds, the ticks that
+//! wait for a free worker, the skipped-tick accounting and the pool's counters. It never
 //! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
 //! carries out what it returns, so every rule here is testable without processes.
 
@@ -173,14 +173,80 @@ pub struct Stats {
     pub skipped: u64,
 }
 
+/// Ticks waiting for a free worker. Re-runs go first and do not count against the queue
+/// limit. Each queue is in the order ticks started waiting, which is also the order they
+/// expire in, so every operation is O(1) however many ticks a `burst` backlog holds.
+#[derive(Debug, Default)]
+struct Waiting {
+    reruns: VecDeque<(Tick, Mono)>,
+    first: VecDeque<(Tick, Mono)>,
+}
+
+impl Waiting {
+    fn len(&self) -> usize {
+        self.reruns.len() + self.first.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn first_attempts(&self) -> usize {
+        self.first.len()
+    }
+
+    fn push(&mut self, tick: Tick, since: Mono) {
+        if tick.attempt == 1 {
+            self.first.push_back((tick, since));
+        } else {
+            self.reruns.push_back((tick, since));
+        }
+    }
+
+    fn pop(&mut self) -> Option<Tick> {
+        let (tick, _) = self.reruns.pop_front().or_else(|| self.first.pop_front())?;
+        Some(tick)
+    }
+
+    fn oldest_since(&self) -> Option<Mono> {
+        let front = |q: &VecDeque<(Tick, Mono)>| q.front().map(|&(_, since)| since);
+        front(&self.reruns)
+            .into_iter()
+            .chain(front(&self.first))
+            .min()
+    }
+
+    /// Removes the ticks `expired(since)` says are too old, oldest first.
+    fn expire(&mut self, expired: impl Fn(Mono) -> bool) -> Vec<Tick> {
+        let mut gone = vec![];
+        for queue in [&mut self.reruns, &mut self.first] {
+            while let Some(&(tick, since)) = queue.front() {
+                if !expired(since) {
+                    break;
+                }
+                queue.pop_front();
+                gone.push(tick);
+            }
+        }
+        gone
+    }
+
+    fn drain(&mut self) -> Vec<Tick> {
+        self.reruns
+            .drain(..)
+            .chain(self.first.drain(..))
+            .map(|(tick, _)| tick)
+            .collect()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Pool {
     workers: BTreeMap<Pid, Worker>,
     /// Idle workers, longest idle first, so ticks spread over the pool.
     idle: VecDeque<Pid>,
-    /// Ticks waiting for a free worker, with the instant each started waiting. Re-runs go
-    /// first and do not count against the queue limit.
-    waiting: VecDeque<(Tick, Mono)>,
+    /// Ticks waiting for a free worker, with the instant each started waiting.
+    waiting: Waiting,
     skipped_since_delivery: u64,
     last_tick: Option<Mono>,
     policy: Policy,
@@ -207,20 +273,15 @@ impl Pool {
     /// When the oldest waiting tick runs out of `allocate_timeout`.
     pub fn next_expiry(&self) -> Option<Mono> {
         self.waiting
-            .iter()
-            .map(|&(_, since)| since + self.policy.allocate_timeout)
-            .min()
+            .oldest_since()
+            .map(|since| since + self.policy.allocate_timeout)
     }
 
     /// Drops the ticks that waited longer than `allocate_timeout`; they count as skipped.
     pub fn expire_waiting(&mut self, now: Mono) -> Vec<Tick> {
         let timeout = self.policy.allocate_timeout;
-        let (expired, kept): (Vec<_>, Vec<_>) = self
-            .waiting
-            .drain(..)
-            .partition(|&(_, since)| since + timeout <= now);
-        self.waiting = kept.into();
-        for (tick, _) in &expired {
+        let expired = self.waiting.expire(|since| since + timeout <= now);
+        for tick in &expired {
             if tick.attempt == 1 {
                 self.stats.skipped += 1;
                 self.skipped_since_delivery += 1;
@@ -228,7 +289,7 @@ impl Pool {
                 self.stats.failed += 1;
             }
         }
-        expired.into_iter().map(|(tick, _)| tick).collect()
+        expired
     }
 
     /// Whether a tick may start now on an idle worker: with overlap off, only when no
@@ -239,6 +300,11 @@ impl Pool {
                 .workers
                 .values()
                 .any(|w| matches!(w.state, WorkerState::Busy { .. }))
+    }
+
+    /// Whether a tick arriving now would start at once on an idle worker.
+    pub fn can_start(&self) -> bool {
+        !self.idle.is_empty() && self.may_start()
     }
 
     fn take_idle(&mut self) -> Option<Pid> {
@@ -301,13 +367,16 @@ impl Pool {
         if let Some(pid) = self.take_idle() {
             return Arrival::Deliver(self.deliver(pid, tick, now, false));
         }
-        let queued = self.waiting.iter().filter(|(t, _)| t.attempt == 1).count();
-        if self.policy.queue_limit.is_some_and(|limit| queued >= limit) {
+        if self
+            .policy
+            .queue_limit
+            .is_some_and(|limit| self.waiting.first_attempts() >= limit)
+        {
             self.stats.skipped += 1;
             self.skipped_since_delivery += 1;
             return Arrival::Skipped;
         }
-        self.waiting.push_back((tick, now));
+        self.waiting.push(tick, now);
         Arrival::Waiting
     }
 
@@ -339,7 +408,7 @@ impl Pool {
                 if tick.attempt == 1 {
                     // RoadRunner re-runs the payload of a worker that stops; once is enough
                     // to survive a recycling worker without hiding a handler that always stops.
-                    self.waiting.push_front((Tick { attempt: 2, ..tick }, now));
+                    self.waiting.push(Tick { attempt: 2, ..tick }, now);
                 } else {
                     self.stats.failed += 1;
                     failed = true;
@@ -416,7 +485,7 @@ impl Pool {
                 worker.state = WorkerState::Stopping;
             }
         }
-        let dropped: Vec<Tick> = self.waiting.drain(..).map(|(tick, _)| tick).collect();
+        let dropped = self.waiting.drain();
         self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
         self.stats.skipped += dropped.iter().filter(|t| t.attempt == 1).count() as u64;
         (idle, dropped)
@@ -427,13 +496,17 @@ impl Pool {
             return None;
         }
         let pid = self.take_idle()?;
-        let (tick, _) = self.waiting.pop_front().expect("checked non-empty");
+        let tick = self.waiting.pop().expect("checked non-empty");
         Some(self.deliver(pid, tick, now, true))
     }
 
     fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono, waited: bool) -> Delivery {
         let worker = self.workers.get_mut(&pid).expect("idle workers exist");
-        worker.state = WorkerState::Busy { tick, since: now };
+        // A tick handed over ahead of its due instant starts then: its worker holds it.
+        worker.state = WorkerState::Busy {
+            tick,
+            since: now.max(tick.due),
+        };
         let delivery = Delivery {
             pid,
             tick,
@@ -662,6 +735,34 @@ mod tests {
         assert!(pool.add(1, Mono(1200)).is_none(), "nothing left to deliver");
         let d = delivered(pool.arrive(tick(1), Mono(1300)));
         assert_eq!(d.skipped, 1, "the expired tick shows in the next header");
+    }
+
+    #[test]
+    fn a_rerun_goes_before_a_backlog_and_both_expire_oldest_first() {
+        let mut pool = Pool::new(policy(|p| {
+            p.queue_limit = None;
+            p.allocate_timeout = Duration::from_nanos(100);
+        }));
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        delivered(pool.arrive(tick(1), Mono(0)));
+        for n in 2..5 {
+            assert_eq!(pool.arrive(tick(n), Mono(n)), Arrival::Waiting);
+        }
+        // Worker 1 stops holding tick 0: its re-run jumps the backlog, and it counts apart
+        // from the queue limit.
+        let f = pool.finish(1, Outcome::StopRequested, Mono(10)).unwrap();
+        assert!(f.next.is_none(), "no idle worker");
+        assert_eq!(pool.waiting(), 4);
+        assert_eq!(pool.next_expiry(), Some(Mono(102)), "tick 2 waited longest");
+        assert_eq!(pool.expire_waiting(Mono(103)), vec![tick(2), tick(3)]);
+        let next = pool.finish(2, Outcome::Done, Mono(104)).unwrap().next;
+        let next = next.expect("the re-run goes first");
+        assert_eq!((next.tick.number, next.tick.attempt), (0, 2));
+        assert_eq!(pool.expire_waiting(Mono(200)), vec![tick(4)]);
+        assert_eq!(pool.stats().skipped, 3);
+        assert_eq!(pool.waiting(), 0);
     }
 
     #[test]

@@ -33,8 +33,9 @@ use crate::sys::{self, ExitStatus, Forked, SignalFd, TimerFd};
 use crate::transport::{Channel, Filled};
 use crate::worker::WorkerLink;
 
-/// How much earlier than a tick's due instant the timer fires; see [`Master::arm_timer`].
-const WAKE_EARLY: Duration = Duration::from_micros(50);
+/// How long before its due instant a tick goes to a free worker, at most a quarter of the
+/// interval; see [`Master::arm_timer`].
+const HANDOFF_LEAD: Duration = Duration::from_micros(200);
 
 /// How long a worker that closed its channel may take to exit before it is killed.
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
@@ -107,6 +108,8 @@ struct Master<'a> {
     timer: TimerFd,
     /// The timer is disarmed while the `delay` policy holds the grid.
     paused: bool,
+    /// The instant the timer is armed for; `None` once it fired or was disarmed.
+    armed: Option<Mono>,
     ticker: Ticker,
     clock: WallClock,
     pool: Pool,
@@ -138,6 +141,7 @@ impl<'a> Master<'a> {
             started: now,
             timer: TimerFd::new()?,
             paused: false,
+            armed: None,
             ticker: Ticker::new(Schedule::new(now, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
             pool: Pool::new(Policy::from_config(config)),
@@ -199,6 +203,8 @@ impl<'a> Master<'a> {
                 return Exit::Worker(link);
             }
             self.enforce_deadlines();
+            // A worker may have become free, or the last free one busy.
+            self.arm_timer();
         }
     }
 
@@ -308,30 +314,57 @@ impl<'a> Master<'a> {
         deadlines.into_iter().min()
     }
 
-    /// Arms the timer a little before the next due instant; [`Master::on_timer`] spins the
-    /// rest. The kernel wakes a sleeping thread tens of microseconds late, which would be
-    /// most of a tick's lateness; spinning instead costs [`WAKE_EARLY`] of CPU per tick.
+    /// Arms the timer a little before the next due instant, so that [`Master::on_timer`]
+    /// can hand the tick to a free worker early; the worker holds it until it is due (see
+    /// [`crate::worker`]). The kernel wakes a sleeping process tens of microseconds late, and
+    /// a tick goes through two wake-ups (this one and the worker's); handing it over early
+    /// takes both out of the tick's lateness.
+    ///
+    /// With no worker free, the timer is armed for the due instant itself: waking early would
+    /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
+    /// every event; it touches the timer only when the instant changes.
     fn arm_timer(&mut self) {
-        let due = self.ticker.next_due();
-        let at = Mono(due.0.saturating_sub(duration_nanos(WAKE_EARLY)));
-        if let Err(e) = self.timer.arm_at(at) {
-            self.fail(format!("cannot arm the timer: {e}"));
-        }
-    }
-
-    fn on_timer(&mut self) {
         if !matches!(self.phase, Phase::Running) || self.paused {
             return;
         }
         let due = self.ticker.next_due();
-        let mut now = sys::monotonic_now();
-        if now < due && due.since(now) <= WAKE_EARLY * 2 {
-            while now < due {
-                std::hint::spin_loop();
-                now = sys::monotonic_now();
-            }
+        let at = if self.pool.can_start() {
+            let lead = HANDOFF_LEAD.min(self.config.interval / 4);
+            Mono(due.0.saturating_sub(duration_nanos(lead)))
+        } else {
+            due
+        };
+        if self.armed == Some(at) {
+            return;
         }
-        for number in self.ticker.poll(now) {
+        match self.timer.arm_at(at) {
+            Ok(()) => self.armed = Some(at),
+            Err(e) => self.fail(format!("cannot arm the timer: {e}")),
+        }
+    }
+
+    fn disarm_timer(&mut self) {
+        let _ = self.timer.disarm();
+        self.armed = None;
+    }
+
+    fn on_timer(&mut self) {
+        self.armed = None;
+        if !matches!(self.phase, Phase::Running) || self.paused {
+            return;
+        }
+        let due = self.ticker.next_due();
+        let now = sys::monotonic_now();
+        let horizon = if now >= due {
+            now
+        } else if self.pool.can_start() {
+            due
+        } else {
+            // The worker that was free is not any more: the tick arrives when it is due.
+            self.arm_timer();
+            return;
+        };
+        for number in self.ticker.poll(horizon) {
             let tick = Tick::new(number, self.ticker.due(number));
             match self.pool.arrive(tick, now) {
                 Arrival::Deliver(d) => self.deliver(d),
@@ -340,7 +373,7 @@ impl<'a> Master<'a> {
                         "tick {number} waits for a free worker; the grid waits with it"
                     ));
                     self.paused = true;
-                    let _ = self.timer.disarm();
+                    self.disarm_timer();
                     return;
                 }
                 Arrival::Waiting => {
@@ -376,8 +409,11 @@ impl<'a> Master<'a> {
         let Some(channel) = self.channels.get(&pid) else {
             return;
         };
-        if let Err(e) = channel.send(frame) {
-            self.kill(pid, format!("could not be written to: {e}"));
+        match channel.send(frame) {
+            Ok(()) => {}
+            // The worker is gone or going (it exited after its answer): reap it as such.
+            Err(e) if peer_gone(&e) => self.on_closed(pid),
+            Err(e) => self.kill(pid, format!("could not be written to: {e}")),
         }
     }
 
@@ -388,6 +424,7 @@ impl<'a> Master<'a> {
         match channel.fill() {
             Ok(Filled::Data) => {}
             Ok(Filled::Closed) => return self.on_closed(pid),
+            Err(e) if peer_gone(&e) => return self.on_closed(pid),
             Err(e) => return self.kill(pid, format!("channel read failed: {e}")),
         }
         loop {
@@ -753,7 +790,7 @@ impl<'a> Master<'a> {
         if let Phase::Stopping { .. } = self.phase {
             return;
         }
-        let _ = self.timer.disarm();
+        self.disarm_timer();
         self.reset = None;
         self.phase = Phase::Stopping {
             deadline: sys::monotonic_now() + self.config.pool.destroy_timeout,
@@ -906,6 +943,12 @@ impl<'a> Master<'a> {
 }
 
 /// First steps of a new child, before it returns to PHP as a worker.
+/// Whether a channel error only says that the worker closed its end or died: a socket
+/// whose peer went away with unread data gives ECONNRESET rather than end of stream.
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE))
+}
+
 fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -4,11 +4,11 @@
 //! README): body `{"tick":N}` as RoadRunner's ticker plugin sends it, and a JSON header that
 //! keeps the plugin's `lastTick` and adds what a precise ticker knows. Pure formatting.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::message::ToWorker;
 use crate::pool::Delivery;
-use crate::schedule::WallClock;
+use crate::schedule::{Mono, WallClock};
 
 #[derive(Serialize)]
 struct Body {
@@ -30,6 +30,22 @@ struct Header {
     skipped: u64,
     /// 1, or 2 when the tick runs again because the first worker called `stop()`.
     attempt: u32,
+}
+
+/// The part of a header a worker reads itself: see [`due_instant`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Due {
+    due_hrtime: u64,
+}
+
+/// The instant a tick is due, read back from its header; `None` for a header that is not
+/// this ticker's (a RoadRunner master's, say). The master hands a tick to a free worker a
+/// little early, and the worker holds it until this instant.
+pub fn due_instant(header: &[u8]) -> Option<Mono> {
+    serde_json::from_slice::<Due>(header)
+        .ok()
+        .map(|d| Mono(d.due_hrtime))
 }
 
 /// The job frame for a delivery.
@@ -93,6 +109,24 @@ mod tests {
                 "attempt": 1
             })
         );
+    }
+
+    #[test]
+    fn a_worker_reads_the_due_instant_back_from_the_header() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(100));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick::new(4, Mono(123_456_789)),
+            skipped: 0,
+            last_tick: None,
+            waited: false,
+        };
+        let ToWorker::Job { header, .. } = job(&delivery, &clock) else {
+            panic!("not a job");
+        };
+        assert_eq!(due_instant(&header), Some(Mono(123_456_789)));
+        assert_eq!(due_instant(br#"{"lastTick":null}"#), None);
+        assert_eq!(due_instant(b""), None);
     }
 
     #[test]

@@ -346,6 +346,37 @@ pub fn die_with_parent(parent: Pid, signal: libc::c_int) -> io::Result<()> {
 
 /// Timer slack: how late the kernel may wake this thread to batch wake-ups (default 50 µs).
 /// `None` restores the default.
+/// The last part of [`wait_until`], spent spinning rather than asleep.
+pub const SPIN_WINDOW: Duration = Duration::from_micros(100);
+
+/// Returns at `at` on the monotonic clock, as closely as a CPU can: sleeps until shortly
+/// before it, then spins. The kernel wakes a sleeper tens of microseconds late; spinning
+/// costs at most [`SPIN_WINDOW`] of CPU.
+pub fn wait_until(at: Mono) {
+    let window = SPIN_WINDOW.as_nanos() as u64;
+    let now = monotonic_now();
+    if at.0 > now.0 + window {
+        let wake = at.0 - window;
+        let ts = libc::timespec {
+            tv_sec: (wake / 1_000_000_000) as libc::time_t,
+            tv_nsec: (wake % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: `ts` is a valid timespec; a null remainder is allowed with TIMER_ABSTIME.
+        // An early return (EINTR) only means spinning longer.
+        unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+    }
+    while monotonic_now() < at {
+        std::hint::spin_loop();
+    }
+}
+
 pub fn set_timer_slack(slack: Option<Duration>) -> io::Result<()> {
     let nanos = slack.map_or(0, |d| {
         u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)

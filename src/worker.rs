@@ -6,8 +6,17 @@
 
 use std::fmt;
 
+use std::time::Duration;
+
 use crate::message::{FromWorker, ToWorker};
+use crate::payload;
+use crate::sys;
 use crate::transport::{Channel, RecvError};
+
+/// The longest a worker holds a tick handed over ahead of its due instant. The master hands
+/// ticks over a fraction of a millisecond early; a due instant further off than this is not
+/// the ticker's hand-off (or the clocks disagree), and the tick is returned at once.
+const MAX_HOLD: Duration = Duration::from_millis(10);
 
 /// A payload received from the master.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +80,7 @@ impl WorkerLink {
         match ToWorker::from_frame(frame).map_err(|e| WorkerError::Protocol(e.to_string()))? {
             ToWorker::Job { header, body } => {
                 self.holding = true;
+                hold_until_due(&header);
                 Ok(Some(Job { header, body }))
             }
             ToWorker::Stop => Ok(None),
@@ -101,6 +111,18 @@ impl WorkerLink {
         self.channel
             .send(&message.into_frame())
             .map_err(WorkerError::Io)
+    }
+}
+
+/// A tick handed over early is returned at its due instant, so the application's work
+/// starts on time whatever the kernel's wake-up latency was.
+fn hold_until_due(header: &[u8]) {
+    let Some(due) = payload::due_instant(header) else {
+        return;
+    };
+    let now = sys::monotonic_now();
+    if due > now && due.since(now) <= MAX_HOLD {
+        sys::wait_until(due);
     }
 }
 
@@ -140,6 +162,34 @@ mod tests {
                 body: b"OK".to_vec()
             }
         );
+    }
+
+    #[test]
+    fn a_tick_handed_over_early_is_returned_at_its_due_instant() {
+        let (master, mut worker) = linked();
+        let due = sys::monotonic_now() + Duration::from_millis(3);
+        let header = format!(r#"{{"dueHrtime":{}}}"#, due.0).into_bytes();
+        let job = ToWorker::Job {
+            header,
+            body: vec![],
+        };
+        master.send(&job.into_frame()).unwrap();
+        worker.wait().unwrap().unwrap();
+        assert!(sys::monotonic_now() >= due, "returned before it was due");
+    }
+
+    #[test]
+    fn a_due_instant_far_off_is_not_waited_for() {
+        let (master, mut worker) = linked();
+        let far = sys::monotonic_now() + Duration::from_secs(3600);
+        let header = format!(r#"{{"dueHrtime":{}}}"#, far.0).into_bytes();
+        let job = ToWorker::Job {
+            header,
+            body: vec![],
+        };
+        master.send(&job.into_frame()).unwrap();
+        worker.wait().unwrap().unwrap();
+        assert!(sys::monotonic_now() < far);
     }
 
     #[test]

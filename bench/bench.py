@@ -255,6 +255,14 @@ def m_saturated(args, system, pad, stall_s, interval_ns=RT_INTERVAL_NS, after_s=
             "stall_s": stall_s, "drained": len(drain) < len(after)}
 
 
+def m_floor(args, pad, seconds):
+    """The floor (bench/floor.rs): a master and two workers in plain Rust passing the same
+    frames over socket pairs, no PHP. No design with a process per worker beats it here."""
+    out = subprocess.run([args.floor, str(pad), str(seconds), "2"], capture_output=True,
+                         text=True, check=True, timeout=seconds * 5 + 30).stdout
+    return json.loads(out)
+
+
 # ------------------------------------------------------------------------------------------
 # 3. worker replacement
 
@@ -378,6 +386,8 @@ def main():
                     help="comma-separated subset of lateness,roundtrips,replacement,idle,memory")
     ap.add_argument("--ext", default=os.path.join(ROOT, "target/release/libticker.so"))
     ap.add_argument("--php", default="php")
+    ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/examples/roundtrip_floor"),
+                    help="the floor program (bench/floor.rs)")
     ap.add_argument("--results", default=RESULTS)
     ap.add_argument("--tmp", default=None, help="where each run's files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the per-run files")
@@ -400,6 +410,7 @@ def main():
     for i in range(prof["reps"]):
         order = SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]    # alternate who goes first
         rep = {s: {} for s in SYSTEMS}
+        rep["floor"] = {}
         log(f"repetition {i + 1}/{prof['reps']} (order: {', '.join(order)})")
         if "lateness" in only:
             for name, iv, ticks in (("10ms", 10_000_000, prof["lat10_ticks"]),
@@ -430,6 +441,9 @@ def main():
                 fig = m_paced(args, "baseline", pad, prof["unpaced_seconds"], interval_ns=0)
                 rep["baseline"][f"roundtrips_unpaced_{name}"] = fig
                 log(f"  round trips {name:>4} baseline unpaced: {fig['per_s']:8.0f}/s")
+                fig = m_floor(args, pad, prof["unpaced_seconds"])
+                rep["floor"][f"roundtrips_{name}"] = fig
+                log(f"  round trips {name:>4} floor (Rust, no PHP): {fig['per_s']:8.0f}/s")
         if "replacement" in only:
             for s in order:
                 fig = m_replacement(args, s, prof["kills"])
@@ -474,6 +488,8 @@ def main():
     for s in SYSTEMS:
         for k, path in keys.items():
             med[s][k] = median_of([r[s] for r in reps], *path)
+    med["floor"] = {f"rt_{name}_per_s": median_of([r["floor"] for r in reps], f"roundtrips_{name}", "per_s")
+                    for name in PADS}
     worst = {s: {k: min((r[s][p]["delivered_ratio"] for r in reps if p in r[s]), default=None)
                  for k, p in (("lat10_delivered", "lateness_10ms"), ("lat1_delivered", "lateness_1ms"))}
              for s in SYSTEMS}
@@ -610,6 +626,14 @@ def summary(rec):
                      f"{b['rt_unpaced_1KB_per_s']:,.0f}/s with 1 KB answers, "
                      f"{b['rt_unpaced_64KB_per_s']:,.0f}/s with 64 KB. "
                      "Ticks every 100 µs (the shortest interval) cap both systems at 10,000/s.")
+    f = rec["medians"].get("floor", {})
+    if f.get("rt_1KB_per_s") and b.get("rt_1KB_per_s"):
+        notes.append("The floor: a master and two workers in plain Rust passing the same frames over "
+                     "socket pairs, with no PHP at all (`bench/floor.rs`): "
+                     f"{f['rt_1KB_per_s']:,.0f}/s with 1 KB answers, {f['rt_64KB_per_s']:,.0f}/s with 64 KB. "
+                     "No design with one process per worker does better on this machine; twice the "
+                     f"baseline's saturated 1 KB rate would be {2 * b['rt_1KB_per_s']:,.0f}/s, "
+                     f"{2 * b['rt_1KB_per_s'] / f['rt_1KB_per_s']:.2f}× the floor.")
     if b.get("php_memory_usage_mb") is not None:
         notes.append(f"The app's PHP heap at boot (memory_get_usage): {t['php_memory_usage_mb']:.1f} MB (ticker), "
                      f"{b['php_memory_usage_mb']:.1f} MB (baseline).")

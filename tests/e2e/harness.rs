@@ -60,6 +60,24 @@ pub fn fixture(relative: &str) -> PathBuf {
     path
 }
 
+/// The `ticker` command, built next to the extension (`cargo build --release` builds both).
+pub fn ticker_command() -> PathBuf {
+    let path = extension().with_file_name("ticker");
+    assert!(
+        path.is_file(),
+        "no `ticker` command next to the extension at {}: run `cargo build --release`",
+        path.display()
+    );
+    path
+}
+
+/// A config with a `ticker.interval` and a `ticker.pool` section that holds
+/// `destroy_timeout: 5s` and then `pool`: YAML lines indented by four spaces, such as
+/// `"    num_workers: 2\n    max_jobs: 3\n"`. For [`Php::yaml`].
+pub fn pool_yaml(interval: &str, pool: &str) -> String {
+    format!("ticker:\n  interval: {interval}\n  pool:\n    destroy_timeout: 5s\n{pool}")
+}
+
 /// A fresh, empty directory for one run.
 fn scratch_dir(name: &str) -> (PathBuf, String) {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -97,6 +115,26 @@ impl Php {
     pub fn config(self, relative: &str) -> Php {
         let path = fixture(relative);
         self.env("TICKER_CONFIG", path)
+    }
+
+    /// `TICKER_CONFIG` names `ticker.yaml` in the run's directory, holding `yaml`: for a
+    /// config that a test builds (see [`pool_yaml`]) rather than one of the fixtures.
+    pub fn yaml(self, yaml: &str) -> Php {
+        let path = self.file("ticker.yaml", yaml);
+        self.env("TICKER_CONFIG", path)
+    }
+
+    /// journal.php runs the PHP statements `php` at every tick, after its own sleeps and
+    /// before it journals "done" and responds. They see `$worker`, `$tick`, `$header` (the
+    /// decoded header), `$payload`, `$entry` and `$journal`; `return false;` ends the tick
+    /// there, with neither a "done" entry nor a respond() (after `$worker->error()` or
+    /// `->stop()`). See TICKER_TEST_HANDLER in tests/fixtures/journal.php.
+    pub fn handler(self, php: &str) -> Php {
+        let path = self.file(
+            "handler.php",
+            &format!("<?php\ndeclare(strict_types=1);\n{php}\n"),
+        );
+        self.env("TICKER_TEST_HANDLER", path)
     }
 
     pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Php {
@@ -219,6 +257,49 @@ pub struct Running {
 }
 
 impl Running {
+    /// The run's directory: its cwd, and where its control socket is.
+    pub fn dir(&self) -> &Path {
+        &self.php.dir
+    }
+
+    /// Runs the `ticker` command with `args` against this run's control socket, to its end
+    /// (within [`DEADLINE`]). Its output goes to files in the run's directory, like PHP's.
+    pub fn ticker(&self, args: &[&str]) -> Exited {
+        let (stdout, stderr) = (
+            self.dir().join("ticker-stdout.txt"),
+            self.dir().join("ticker-stderr.txt"),
+        );
+        let mut child = Command::new(ticker_command())
+            .args(args)
+            .env("TICKER_RUNTIME_DIR", self.dir())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the ticker command starts");
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`ticker {}` did not exit within {DEADLINE:?}",
+                    args.join(" ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Exited {
+            status,
+            stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+            dir: self.dir().to_owned(),
+        }
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.php.dir.join("stderr.txt")).unwrap_or_default()
     }
@@ -478,6 +559,14 @@ impl Entry {
     /// The payload's body, as received.
     pub fn body(&self) -> &str {
         self.raw["body"].as_str().expect("a body string")
+    }
+
+    /// A number in the payload's header (`attempt`, `skipped`, `dueHrtime`).
+    pub fn header_u64(&self, key: &str) -> u64 {
+        let header = self.header();
+        header[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in the header {header}"))
     }
 
     pub fn u64(&self, key: &str) -> u64 {

@@ -1,15 +1,31 @@
-//! End-to-end tests of issue 2 (core): real `php -d extension=<built .so> <fixture.php>`
-//! processes, with the PHP apps and YAML configs of `tests/fixtures/`.
+//! End-to-end tests: real `php -d extension=<built .so> <fixture.php>` processes, with the
+//! PHP apps and YAML configs of `tests/fixtures/` (or configs and handler snippets that a
+//! test writes next to its run, through the harness). The core (issue 2), pool
+//! supervision and operation (issue 3).
+//!
+//! | module | what |
+//! |---|---|
+//! | `config` | bad configs are refused before the script runs |
+//! | `roles` | master or inert, RR_MODE, where the config comes from, `php --ri ticker` |
+//! | `ticks` | numbering, spread, body and header, skips |
+//! | `signals` | stopping the master: SIGTERM, SIGINT, destroy_timeout, a second signal |
+//! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
+//! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
+//! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
+//! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker.so`, else
-//! `target/debug/libticker.so`; without one every test fails (build it with
-//! `cargo build --release --lib`). Intervals are tens of milliseconds and nothing asserts
-//! on speed: every wait has a generous deadline, after which the run is killed and the test
-//! fails. Tests run in parallel, each in its own scratch directory.
+//! `target/debug/libticker.so`, and the `ticker` command is the one next to it; without
+//! them every test fails (build both with `cargo build --release`). Intervals are short and
+//! nothing asserts on speed: every wait has a generous deadline, after which the run is
+//! killed and the test fails. Tests run in parallel, each in its own scratch directory.
 
 mod harness;
 
 mod config;
+mod error_and_stop;
+mod operator;
+mod pool_settings;
 mod roles;
 mod signals;
 mod supervision;

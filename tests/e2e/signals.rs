@@ -1,5 +1,5 @@
-//! Stopping the master: SIGTERM and SIGINT, in-flight ticks, destroy_timeout, a second
-//! signal.
+//! Stopping the master: SIGTERM and SIGINT, in-flight ticks, destroy_timeout (issues 2
+//! and 3), a second signal.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -114,5 +114,28 @@ fn a_second_signal_kills_the_workers_at_once() {
         !exited.journal().done_ticks().contains(&1),
         "tick 1 never finished"
     );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn destroy_timeout_bounds_a_graceful_stop() {
+    // destroy_timeout is 300ms; tick 0 would take 30s.
+    let mut run = Php::new("destroy")
+        .yaml(
+            "ticker:\n  interval: 30ms\n  pool:\n    num_workers: 1\n    destroy_timeout: 300ms\n",
+        )
+        .env("TICKER_TEST_SLOW_TICK", "0")
+        .env("TICKER_TEST_SLOW_MS", "30000")
+        .start("journal.php");
+    run.wait_started(0);
+    let exited = run.stop_with(libc::SIGTERM);
+    assert!(
+        exited
+            .stderr
+            .contains("destroy_timeout (300ms) passed: killing 1 workers"),
+        "{}",
+        exited.stderr
+    );
+    assert!(exited.stderr.contains("tick 0 failed"), "{}", exited.stderr);
     run.assert_nothing_left();
 }

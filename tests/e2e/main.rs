@@ -1,18 +1,19 @@
 //! End-to-end tests: real `php -d extension=<built .so> <fixture.php>` processes, with the
 //! PHP apps and YAML configs of `tests/fixtures/` (or configs and handler snippets that a
 //! test writes next to its run, through the harness). The core (issue 2), pool
-//! supervision and operation (issue 3).
+//! supervision and operation (issue 3), missed ticks and overlap (issue 5).
 //!
 //! | module | what |
 //! |---|---|
 //! | `config` | bad configs are refused before the script runs |
 //! | `roles` | master or inert, RR_MODE, where the config comes from, `php --ri ticker` |
-//! | `ticks` | numbering, spread, body and header, skips |
+//! | `ticks` | numbering, spread, body and header, skips, the shortest interval |
 //! | `signals` | stopping the master: SIGTERM, SIGINT, destroy_timeout, a second signal |
 //! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
+//! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker.so`, else
 //! `target/debug/libticker.so`, and the `ticker` command is the one next to it; without
@@ -24,6 +25,7 @@ mod harness;
 
 mod config;
 mod error_and_stop;
+mod missed_and_overlap;
 mod operator;
 mod pool_settings;
 mod roles;

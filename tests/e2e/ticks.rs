@@ -1,10 +1,12 @@
-//! Ticks: numbering, spread over the workers, body and header, skips.
+//! Ticks: numbering, spread over the workers, body and header, skips, the shortest
+//! interval (issue 5).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::harness::{
     DEADLINE, Php, assert_exactly_zero_to_k, assert_gaps_explained, assert_no_duplicates, fixture,
-    ticks_logged,
+    pool_yaml, ticks_logged,
 };
 
 #[test]
@@ -183,4 +185,49 @@ fn the_default_config_is_dot_rr_yaml_in_the_current_directory() {
     exited.assert_success();
     assert!(exited.journal().done_ticks().contains(&2), "ticks ran");
     run.assert_nothing_left();
+}
+
+#[test]
+fn a_100_microsecond_interval_ticks_and_a_shorter_one_is_refused() {
+    let mut run = Php::new("interval-100us")
+        .yaml(&format!(
+            "{}logs:\n  level: error\n",
+            pool_yaml("100us", "    num_workers: 2\n")
+        ))
+        .start("journal.php");
+    // How many of the ticks two workers can take at 10 kHz is this machine's business: the
+    // test waits for 100 of them, however many were skipped meanwhile.
+    run.wait_for_within("100 handled ticks", Duration::from_secs(30), |run| {
+        run.journal().done().len() >= 100
+    });
+    let exited = run.stop_with(libc::SIGTERM);
+    let journal = exited.journal();
+    let mut done: Vec<_> = journal.done();
+    done.sort_by_key(|e| e.tick());
+    assert_no_duplicates(&journal.done_ticks());
+    for pair in done.windows(2) {
+        let steps = pair[1].tick() - pair[0].tick();
+        assert_eq!(
+            pair[1].header_u64("dueHrtime") - pair[0].header_u64("dueHrtime"),
+            steps * 100_000,
+            "on the 100µs grid: ticks {} and {}",
+            pair[0].tick(),
+            pair[1].tick()
+        );
+    }
+    run.assert_nothing_left();
+
+    let mut refused = Php::new("interval-50us")
+        .yaml("ticker:\n  interval: 50us\n")
+        .start("journal.php");
+    let exited = refused.wait_exit(Duration::from_secs(10));
+    assert!(!exited.status.success(), "{}", exited.stderr);
+    assert!(
+        exited
+            .stderr
+            .contains("ticker.interval: 50µs is below the shortest interval of 100µs"),
+        "{}",
+        exited.stderr
+    );
+    refused.assert_nothing_left();
 }

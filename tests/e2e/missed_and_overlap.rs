@@ -1,6 +1,6 @@
-//! End-to-end tests of what happens to ticks that come due while no worker may take them
-//! (issue 5): every combination of `ticker.missed` (skip, delay, burst) and
-//! `ticker.overlap` (true, false), with deterministic handlers, and the interval floor.
+//! What becomes of ticks that come due while no worker may take them (issue 5): every
+//! combination of `ticker.missed` (skip, delay, burst) and `ticker.overlap` (true, false),
+//! with deterministic handlers.
 //!
 //! The scenario: 100 ms interval, 2 workers. The first ticks (tick 0, and tick 1 too when
 //! ticks may overlap, so that both workers are taken) sleep 3.5 intervals; every later tick
@@ -8,33 +8,63 @@
 //! them is the policy's; the grid instants are read from the ticks' `dueHrtime`, which is
 //! exact, so no assertion depends on how fast this machine is.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{App, Entry, assert_contiguous, journal_app, ticks};
+use crate::harness::{Php, assert_exactly_zero_to_k};
 
 const INTERVAL: u64 = 100_000_000;
 
-fn run(missed: &str, overlap: bool) -> (Vec<Entry>, String) {
+/// A tick handled to the end, from its "done" entry in the journal.
+#[derive(Debug)]
+struct Done {
+    tick: u64,
+    skipped: u64,
+    /// The header's `dueHrtime`, and hrtime(true) when the handler started and ended.
+    due: u64,
+    start: u64,
+    end: u64,
+}
+
+/// Runs the scenario under `missed` and `overlap` until tick 9; the ticks handled, by number.
+fn run(missed: &str, overlap: bool) -> (Vec<Done>, String) {
     let blocking = if overlap { 1 } else { 0 };
-    let mut app = App::start(
-        &format!("policy-{missed}-{overlap}"),
-        &format!(
+    let mut run = Php::new(&format!("policy-{missed}-{overlap}"))
+        .yaml(&format!(
             "ticker:\n  interval: 100ms\n  missed: {missed}\n  overlap: {overlap}\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\n"
-        ),
-        &journal_app(&format!("if ($tick <= {blocking}) {{ usleep(350000); }}")),
-        &["9"],
+        ))
+        .handler(&format!("if ($tick <= {blocking}) {{ usleep(350000); }}"))
+        .env("TICKER_TEST_STOP_AT", "9")
+        .start("journal.php");
+    let exited = run.wait_exit(Duration::from_secs(30));
+    exited.assert_success();
+    run.assert_nothing_left();
+    let mut done: Vec<Done> = exited
+        .journal()
+        .done()
+        .iter()
+        .map(|e| Done {
+            tick: e.tick(),
+            skipped: e.header_u64("skipped"),
+            due: e.header_u64("dueHrtime"),
+            start: e.u64("start"),
+            end: e.u64("end"),
+        })
+        .collect();
+    done.sort_by_key(|e| e.tick);
+    assert!(
+        done.len() >= 2,
+        "ticks were handled: {done:?}\n{}",
+        exited.stderr
     );
-    let done = app.finish(Duration::from_secs(30));
-    assert!(done.status.success(), "{}", done.stderr);
-    let mut journal = app.journal();
-    journal.sort_by_key(|e| e.tick);
-    (journal, done.stderr)
+    (done, exited.stderr)
+}
+
+fn ticks(journal: &[Done]) -> Vec<u64> {
+    journal.iter().map(|e| e.tick).collect()
 }
 
 /// Each tick's due instant relative to tick 0's, in intervals.
-fn grid_offsets(journal: &[Entry]) -> Vec<f64> {
+fn grid_offsets(journal: &[Done]) -> Vec<f64> {
     let first = journal[0].due;
     journal
         .iter()
@@ -42,7 +72,7 @@ fn grid_offsets(journal: &[Entry]) -> Vec<f64> {
         .collect()
 }
 
-fn assert_no_overlap(journal: &[Entry]) {
+fn assert_no_overlap(journal: &[Done]) {
     let mut spans: Vec<(u64, u64)> = journal.iter().map(|e| (e.start, e.end)).collect();
     spans.sort_unstable();
     for pair in spans.windows(2) {
@@ -50,12 +80,13 @@ fn assert_no_overlap(journal: &[Entry]) {
     }
 }
 
-fn assert_some_overlap(journal: &[Entry]) {
+fn assert_some_overlap(journal: &[Done]) {
     let (a, b) = (&journal[0], &journal[1]);
+    assert_eq!((a.tick, b.tick), (0, 1), "{journal:?}");
     assert!(b.start < a.end, "ticks 0 and 1 ran at once on two workers");
 }
 
-fn check_skip(journal: &[Entry], stderr: &str) {
+fn check_skip(journal: &[Done], stderr: &str) {
     let numbers = ticks(journal);
     let gaps: u64 = numbers.windows(2).map(|w| w[1] - w[0] - 1).sum();
     assert!(gaps >= 1, "some ticks were skipped: {numbers:?}");
@@ -67,8 +98,8 @@ fn check_skip(journal: &[Entry], stderr: &str) {
     }
 }
 
-fn check_delay(journal: &[Entry], stderr: &str) {
-    assert_contiguous(&ticks(journal));
+fn check_delay(journal: &[Done], stderr: &str) {
+    assert_exactly_zero_to_k(&ticks(journal));
     assert!(journal.iter().all(|e| e.skipped == 0), "{journal:?}");
     assert!(!stderr.contains("skipped"), "{stderr}");
     let offsets = grid_offsets(journal);
@@ -86,8 +117,8 @@ fn check_delay(journal: &[Entry], stderr: &str) {
     );
 }
 
-fn check_burst(journal: &[Entry], stderr: &str) {
-    assert_contiguous(&ticks(journal));
+fn check_burst(journal: &[Done], stderr: &str) {
+    assert_exactly_zero_to_k(&ticks(journal));
     assert!(journal.iter().all(|e| e.skipped == 0), "{journal:?}");
     assert!(!stderr.contains("skipped"), "{stderr}");
     for (offset, e) in grid_offsets(journal).iter().zip(journal) {
@@ -139,43 +170,4 @@ fn burst_without_overlap() {
     let (journal, stderr) = run("burst", false);
     assert_no_overlap(&journal);
     check_burst(&journal, &stderr);
-}
-
-#[test]
-fn a_100_microsecond_interval_ticks_and_a_shorter_one_is_refused() {
-    let mut app = App::start(
-        "interval-100us",
-        "ticker:\n  interval: 100us\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\nlogs:\n  level: error\n",
-        &journal_app(""),
-        &["500"],
-    );
-    let done = app.finish(Duration::from_secs(30));
-    assert!(done.status.success(), "{}", done.stderr);
-    let journal = app.journal();
-    assert!(journal.len() >= 100, "{} ticks", journal.len());
-    let mut sorted = journal.clone();
-    sorted.sort_by_key(|e| e.tick);
-    for pair in sorted.windows(2) {
-        let steps = pair[1].tick - pair[0].tick;
-        assert_eq!(
-            pair[1].due - pair[0].due,
-            steps * 100_000,
-            "on the 100µs grid"
-        );
-    }
-
-    let mut refused = App::start(
-        "interval-50us",
-        "ticker:\n  interval: 50us\n",
-        &journal_app(""),
-        &[],
-    );
-    let done = refused.finish(Duration::from_secs(10));
-    assert!(!done.status.success());
-    assert!(
-        done.stderr
-            .contains("ticker.interval: 50µs is below the shortest interval of 100µs"),
-        "{}",
-        done.stderr
-    );
 }

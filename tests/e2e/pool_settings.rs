@@ -9,8 +9,11 @@ use crate::harness::{DEADLINE, Php, assert_exactly_zero_to_k, pool_yaml};
 
 #[test]
 fn max_jobs_replaces_workers_every_few_ticks_without_a_gap() {
+    // A tick handed to a fresh fork waits until the child first runs, and a tick is skipped
+    // if neither worker is free two intervals later: at 100ms the forks get 200ms, which a
+    // loaded 2-core machine gives them.
     let mut run = Php::new("max-jobs")
-        .yaml(&pool_yaml("30ms", "    num_workers: 2\n    max_jobs: 3\n"))
+        .yaml(&pool_yaml("100ms", "    num_workers: 2\n    max_jobs: 3\n"))
         .env("TICKER_TEST_STOP_AT", "17")
         .start("journal.php");
     let exited = run.wait_exit(DEADLINE);
@@ -107,9 +110,10 @@ fn max_worker_memory_replaces_a_worker_that_allocates() {
 
 #[test]
 fn ttl_and_idle_ttl_replace_workers() {
+    // Both workers outlive ttl at once and are forked again: see max_jobs for the interval.
     let mut run = Php::new("ttl")
         .yaml(&pool_yaml(
-            "40ms",
+            "100ms",
             "    num_workers: 2\n    supervisor:\n      watch_tick: 50ms\n      ttl: 400ms\n",
         ))
         .start("journal.php");

@@ -37,7 +37,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # Unit tests of every module, then end-to-end tests that run real PHP processes with the
-# release extension built above.
+# release extension built above (tests/e2e/: one binary, `cargo test --test e2e`).
 test-rust:
 	TICKER_EXT=$(EXT) $(CARGO) test --all-targets
 

@@ -14,7 +14,7 @@
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use crate::metrics::{Lateness, Snapshot, TickCounts, WorkerRow};
 use crate::payload;
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, Tick, WorkerState};
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
-use crate::supervisor::{Action, Limits, RespawnPolicy, Verdict};
+use crate::supervisor::{Action, Limits, RespawnPolicy, RollingReset, Verdict};
 use crate::sys::{self, ExitStatus, Forked, SignalFd, TimerFd};
 use crate::transport::{Channel, Filled};
 use crate::worker::WorkerLink;
@@ -84,13 +84,6 @@ enum Phase {
     Stopping { deadline: Mono },
 }
 
-/// A reset in progress: the workers still to be replaced, and when to stop waiting.
-struct Reset {
-    started: Mono,
-    deadline: Mono,
-    outdated: BTreeSet<Pid>,
-}
-
 /// What `ppoll` watched, in the order of its descriptors.
 #[derive(Clone, Copy)]
 enum Watched {
@@ -124,7 +117,7 @@ struct Master<'a> {
     killed: BTreeMap<Pid, String>,
     respawn_at: Mono,
     watch_at: Mono,
-    reset: Option<Reset>,
+    reset: Option<RollingReset>,
     lateness: Lateness,
     doors: Vec<Door>,
     conns: Vec<Conn>,
@@ -203,6 +196,7 @@ impl<'a> Master<'a> {
                 return Exit::Worker(link);
             }
             self.enforce_deadlines();
+            self.advance_reset();
             // A worker may have become free, or the last free one busy.
             self.arm_timer();
         }
@@ -557,28 +551,39 @@ impl<'a> Master<'a> {
         if !matches!(self.phase, Phase::Running) {
             return;
         }
-        let now = sys::monotonic_now();
-        let outdated: BTreeSet<Pid> = self
-            .pool
-            .workers()
-            .filter(|w| w.state != WorkerState::Stopping)
-            .map(|w| w.pid)
-            .collect();
+        let reset = RollingReset::new(
+            &self.pool,
+            sys::monotonic_now(),
+            self.config.pool.reset_timeout,
+        );
         log::info(format_args!(
             "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
-            outdated.len(),
+            reset.outdated(),
             humantime::format_duration(self.config.pool.reset_timeout)
         ));
-        for &pid in &outdated {
-            if self.pool.retire_soon(pid, "reset".into()) {
-                self.send(pid, &ToWorker::Stop.into_frame());
-            }
+        self.reset = Some(reset);
+        self.advance_reset();
+    }
+
+    /// Tells the next worker of a reset to stop, when the previous one has been replaced.
+    fn advance_reset(&mut self) {
+        let Some(reset) = &mut self.reset else {
+            return;
+        };
+        if reset.is_done() {
+            log::info(format_args!(
+                "reset done in {:?}",
+                sys::monotonic_now().since(reset.started)
+            ));
+            self.reset = None;
+            return;
         }
-        self.reset = Some(Reset {
-            started: now,
-            deadline: now + self.config.pool.reset_timeout,
-            outdated,
-        });
+        if let Some(pid) = reset.next(&self.pool, self.target)
+            && self.pool.retire_soon(pid, "reset".into())
+        {
+            log::debug(format_args!("reset: replacing worker {pid}"));
+            self.send(pid, &ToWorker::Stop.into_frame());
+        }
     }
 
     fn reap(&mut self, pid: Pid) {
@@ -597,14 +602,7 @@ impl<'a> Master<'a> {
         self.channels.remove(&pid);
         self.closing.remove(&pid);
         if let Some(reset) = &mut self.reset {
-            reset.outdated.remove(&pid);
-            if reset.outdated.is_empty() {
-                log::info(format_args!(
-                    "reset done in {:?}",
-                    sys::monotonic_now().since(reset.started)
-                ));
-                self.reset = None;
-            }
+            reset.gone(pid);
         }
         let why = self
             .killed
@@ -870,18 +868,20 @@ impl<'a> Master<'a> {
             ));
         }
         self.check_limits(now);
-        if let Some(reset) = &self.reset
-            && reset.deadline <= now
-        {
-            let late: Vec<Pid> = reset.outdated.iter().copied().collect();
+        if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
+            let late = self.reset.take().expect("checked").overdue();
             log::warn(format_args!(
-                "reset_timeout ({}) passed: killing {} worker(s) not yet replaced",
+                "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),
                 late.len()
             ));
-            self.reset = None;
             for pid in late {
-                self.kill_now(pid, "was not replaced within reset_timeout");
+                // Idle ones stop now; busy ones (or stopping too long) are killed.
+                if self.pool.retire_soon(pid, "reset".into()) {
+                    self.send(pid, &ToWorker::Stop.into_frame());
+                } else {
+                    self.kill_now(pid, "was not replaced within reset_timeout");
+                }
             }
         }
         if let Phase::Stopping { deadline } = self.phase

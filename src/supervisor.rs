@@ -5,13 +5,14 @@
 //! dies after good work is an accident. Accidents are replaced at once. A streak of early
 //! deaths is replaced with a growing delay and, past a limit, stops the master with a reason,
 //! instead of forking forever. It also owns the per-worker limits of
-//! `pool.supervisor` (lifetime, idle time, tick run time, memory). Decisions only: no
-//! processes, no clocks.
+//! `pool.supervisor` (lifetime, idle time, tick run time, memory) and the order of a graceful
+//! reset. Decisions only: no processes, no clocks.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::config::SupervisorConfig;
-use crate::pool::{Worker, WorkerState};
+use crate::pool::{Pid, Pool, Worker, WorkerState};
 use crate::schedule::Mono;
 
 /// The delay before the second replacement in a streak; it doubles after each early death.
@@ -168,10 +169,76 @@ impl Limits {
     }
 }
 
+/// A graceful reset (SIGHUP, `ticker reset`): every worker of before is replaced one at a
+/// time, the next only once the previous one is gone and its replacement has joined, so at
+/// most one worker is missing from the pool at any moment.
+#[derive(Debug, Clone)]
+pub struct RollingReset {
+    pub started: Mono,
+    pub deadline: Mono,
+    outdated: BTreeSet<Pid>,
+    current: Option<Pid>,
+}
+
+impl RollingReset {
+    pub fn new(pool: &Pool, now: Mono, timeout: Duration) -> RollingReset {
+        RollingReset {
+            started: now,
+            deadline: now + timeout,
+            outdated: pool
+                .workers()
+                .filter(|w| w.state != WorkerState::Stopping)
+                .map(|w| w.pid)
+                .collect(),
+            current: None,
+        }
+    }
+
+    /// Workers of before the reset still in the pool.
+    pub fn outdated(&self) -> usize {
+        self.outdated.len()
+    }
+
+    /// A worker left the pool, replaced or not.
+    pub fn gone(&mut self, pid: Pid) {
+        self.outdated.remove(&pid);
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.outdated.is_empty()
+    }
+
+    /// The worker to replace now, if any: none while the previous one is still there or the
+    /// pool is not back to `target`; an idle worker before a busy one, which goes after its
+    /// tick.
+    pub fn next(&mut self, pool: &Pool, target: usize) -> Option<Pid> {
+        if self.current.is_some_and(|pid| self.outdated.contains(&pid)) || pool.serving() < target {
+            return None;
+        }
+        let idle = |pid: &&Pid| {
+            pool.worker(**pid)
+                .is_some_and(|w| w.state == WorkerState::Idle)
+        };
+        let next = self
+            .outdated
+            .iter()
+            .find(idle)
+            .or_else(|| self.outdated.iter().next())
+            .copied()?;
+        self.current = Some(next);
+        Some(next)
+    }
+
+    /// The reset ran out of time: the workers still to replace, to be killed.
+    pub fn overdue(self) -> Vec<Pid> {
+        self.outdated.into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::Tick;
+    use crate::pool::{Outcome, Policy, Tick};
 
     const S: u64 = 1_000_000_000;
 
@@ -318,5 +385,37 @@ mod tests {
     #[test]
     fn the_limit_grows_with_the_pool() {
         assert_eq!(RespawnPolicy::new(40).limit(), 80);
+    }
+
+    #[test]
+    fn a_reset_replaces_one_worker_at_a_time_idle_ones_first() {
+        let mut pool = Pool::new(Policy::default());
+        for pid in 1..=3 {
+            pool.add(pid, Mono(0));
+        }
+        let busy = pool.arrive(Tick::new(0, Mono(0)), Mono(0));
+        assert!(matches!(busy, crate::pool::Arrival::Deliver(d) if d.pid == 1));
+        let mut reset = RollingReset::new(&pool, Mono(0), Duration::from_secs(60));
+        assert_eq!(reset.outdated(), 3);
+
+        assert_eq!(reset.next(&pool, 3), Some(2), "an idle worker first");
+        pool.retire(2);
+        assert_eq!(reset.next(&pool, 3), None, "worker 2 is still there");
+        pool.remove(2);
+        reset.gone(2);
+        assert_eq!(reset.next(&pool, 3), None, "its replacement has not joined");
+        pool.add(4, Mono(1));
+        assert_eq!(reset.next(&pool, 3), Some(3));
+        pool.retire(3);
+        pool.remove(3);
+        reset.gone(3);
+        pool.add(5, Mono(2));
+        assert_eq!(reset.next(&pool, 3), Some(1), "the busy one last");
+        assert!(!pool.retire_soon(1, "reset".into()), "after its tick");
+        pool.finish(1, Outcome::Done, Mono(3)).unwrap();
+        pool.remove(1);
+        reset.gone(1);
+        assert!(reset.is_done());
+        assert_eq!(reset.next(&pool, 3), None);
     }
 }

@@ -98,7 +98,9 @@ final class Worker
         if ($this->isMaster) {
             throw new \RuntimeException('respond() in the master');
         }
-        self::writeAll($this->sock, self::frame($payload->header, $payload->body));
+        if (!self::writeAll($this->sock, self::frame($payload->header, $payload->body))) {
+            throw new \RuntimeException('write to the master failed');
+        }
     }
 
     // ------------------------------------------------------------------------------------
@@ -190,7 +192,11 @@ final class Worker
         ]);
         $this->lastDueUnix = $dueUnix;
         $this->skipped = 0;
-        self::writeAll($this->socks[$pid], self::frame($header, '{"tick":' . $n . '}'));
+        if (!self::writeAll($this->socks[$pid], self::frame($header, '{"tick":' . $n . '}'))) {
+            // The worker died (killed) before its end of stream was read: the tick is lost,
+            // as with the extension, and the end of stream replaces the worker.
+            fwrite(STDERR, "baseline: tick $n lost: worker $pid is gone\n");
+        }
     }
 
     /** @return bool true when this process is now a freshly forked worker */
@@ -348,12 +354,13 @@ final class Worker
         return $data;
     }
 
-    private static function writeAll($sock, string $data): void
+    /** @return bool false when the peer is gone */
+    private static function writeAll($sock, string $data): bool
     {
         while ($data !== '') {
             $n = @fwrite($sock, $data);
             if ($n === false) {
-                throw new \RuntimeException('write to a worker failed');
+                return false;
             }
             if ($n === 0) {
                 // the peer's buffer is full (non-blocking master side): wait until writable
@@ -364,5 +371,6 @@ final class Worker
             }
             $data = substr($data, $n);
         }
+        return true;
     }
 }

@@ -103,6 +103,7 @@ fn body_and_header_are_as_documented_and_the_grid_does_not_drift() {
             .expect("dueHrtime is an integer");
         assert_eq!(due_hr - first_due, n * INTERVAL_NS, "dueHrtime of tick {n}");
         // dueHrtime is on hrtime(true)'s clock: the handler started after it, not long after.
+        // Never before: a tick handed over early is held by waitPayload() until it is due.
         let started = entry.u64("start");
         assert!(
             started >= due_hr && started - due_hr < 5_000_000_000,

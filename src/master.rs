@@ -337,6 +337,14 @@ impl<'a> Master<'a> {
         }
     }
 
+    /// `delay`: the tick that held the grid is gone (delivered, or dropped after
+    /// `allocate_timeout`); the grid restarts one interval from now.
+    fn resume_grid(&mut self, now: Mono) {
+        self.paused = false;
+        self.ticker.rebase(now + self.config.interval);
+        self.arm_timer();
+    }
+
     fn disarm_timer(&mut self) {
         let _ = self.timer.disarm();
         self.armed = None;
@@ -366,6 +374,8 @@ impl<'a> Master<'a> {
                     log::debug(format_args!(
                         "tick {number} waits for a free worker; the grid waits with it"
                     ));
+                    // Ticks the master woke too late for come after it, on the new grid.
+                    self.ticker.rewind(number + 1);
                     self.paused = true;
                     self.disarm_timer();
                     return;
@@ -389,11 +399,10 @@ impl<'a> Master<'a> {
         if delivery.tick.attempt == 1 {
             self.lateness.record(now.since(delivery.tick.due));
         }
-        if self.paused && delivery.waited {
-            // `delay`: the grid restarts one interval after the late tick.
-            self.paused = false;
-            self.ticker.rebase(now + self.config.interval);
-            self.arm_timer();
+        if self.paused && delivery.waited && delivery.tick.attempt == 1 {
+            // `delay`: the grid restarts one interval after the late tick (a re-run that
+            // goes first is not that tick).
+            self.resume_grid(now);
         }
         let frame = payload::job(&delivery, &self.clock).into_frame();
         self.send(delivery.pid, &frame);
@@ -458,8 +467,11 @@ impl<'a> Master<'a> {
             Outcome::Failed(message) => log::warn(format_args!(
                 "tick {number} failed on worker {pid}: {message}"
             )),
+            Outcome::StopRequested if finished.failed && finished.tick.attempt > 1 => log::warn(
+                format_args!("tick {number} failed: worker {pid} asked to stop on its second run"),
+            ),
             Outcome::StopRequested if finished.failed => log::warn(format_args!(
-                "tick {number} failed: worker {pid} asked to stop on its second run"
+                "tick {number} failed: worker {pid} asked to stop, and the master is stopping"
             )),
             Outcome::StopRequested => log::info(format_args!(
                 "tick {number} runs again on another worker: worker {pid} asked to stop"
@@ -479,6 +491,7 @@ impl<'a> Master<'a> {
 
     fn on_closed(&mut self, pid: Pid) {
         self.channels.remove(&pid);
+        self.pool.withdraw(pid);
         self.closing
             .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
         // It usually has exited already; reap now rather than wait for SIGCHLD.
@@ -612,6 +625,10 @@ impl<'a> Master<'a> {
         let Some(worker) = self.pool.remove(pid) else {
             return;
         };
+        // Without overlap, a busy worker's end may let an idle one take a waiting tick.
+        if let Some(next) = self.pool.next_waiting(sys::monotonic_now()) {
+            self.deliver(next);
+        }
         let what = match worker.state {
             WorkerState::Stopping if why.is_empty() => {
                 log::info(format_args!("worker {pid} stopped ({status})"));
@@ -866,6 +883,9 @@ impl<'a> Master<'a> {
                 tick.number,
                 humantime::format_duration(self.pool.policy().allocate_timeout)
             ));
+            if self.paused && tick.attempt == 1 {
+                self.resume_grid(now);
+            }
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
@@ -942,7 +962,6 @@ impl<'a> Master<'a> {
     }
 }
 
-/// First steps of a new child, before it returns to PHP as a worker.
 /// Whether a channel error only says that the worker closed its end or died: a socket
 /// whose peer went away with unread data gives ECONNRESET rather than end of stream.
 fn peer_gone(e: &io::Error) -> bool {
@@ -953,6 +972,7 @@ fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// First steps of a new child, before it returns to PHP as a worker.
 fn become_worker(master: Pid) {
     // A worker must never outlive its master: if the master is SIGKILLed, there is no one
     // to stop the worker gracefully, and a busy worker would otherwise run on unsupervised.

@@ -249,6 +249,8 @@ pub struct Pool {
     waiting: Waiting,
     skipped_since_delivery: u64,
     last_tick: Option<Mono>,
+    /// The master is stopping: nothing more is delivered, not even a re-run.
+    stopping: bool,
     policy: Policy,
     stats: Stats,
 }
@@ -405,7 +407,7 @@ impl Pool {
             }
             Outcome::StopRequested => {
                 retire = Some("it asked to stop".into());
-                if tick.attempt == 1 {
+                if tick.attempt == 1 && !self.stopping {
                     // RoadRunner re-runs the payload of a worker that stops; once is enough
                     // to survive a recycling worker without hiding a handler that always stops.
                     self.waiting.push(Tick { attempt: 2, ..tick }, now);
@@ -421,14 +423,15 @@ impl Pool {
         {
             retire = Some(format!("it handled max_jobs ({max}) ticks"));
         }
-        if retire.is_some() {
+        if retire.is_some() || self.stopping {
+            // While stopping, the caller tells it to stop as every other idle worker.
             worker.state = WorkerState::Stopping;
         } else {
             worker.state = WorkerState::Idle;
             worker.idle_since = now;
             self.idle.push_back(pid);
         }
-        let next = self.deliver_waiting(now);
+        let next = self.next_waiting(now);
         Ok(Finished {
             tick,
             took,
@@ -465,6 +468,22 @@ impl Pool {
         }
     }
 
+    /// The worker can take no tick any more (its channel closed); it stays in the pool,
+    /// with its state, until it is reaped and removed.
+    pub fn withdraw(&mut self, pid: Pid) {
+        self.idle.retain(|&p| p != pid);
+    }
+
+    /// A waiting tick for a worker that may start it now, if any. Every other way a worker
+    /// becomes free hands one over by itself; this is for a busy worker's removal, which
+    /// can let an idle one start when ticks may not overlap.
+    pub fn next_waiting(&mut self, now: Mono) -> Option<Delivery> {
+        if self.stopping {
+            return None;
+        }
+        self.deliver_waiting(now)
+    }
+
     /// The worker is gone (reaped, or about to be killed). Returns it, so the caller can
     /// report the tick it held: a busy worker's tick counts as failed.
     pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
@@ -479,6 +498,7 @@ impl Pool {
     /// Stop taking work: every idle worker is retired (and returned, to be told so), and
     /// the waiting ticks are dropped (and returned, to be reported).
     pub fn begin_stop(&mut self) -> (Vec<Pid>, Vec<Tick>) {
+        self.stopping = true;
         let idle: Vec<Pid> = self.idle.drain(..).collect();
         for pid in &idle {
             if let Some(worker) = self.workers.get_mut(pid) {
@@ -667,6 +687,45 @@ mod tests {
             pool.finish(9, Outcome::Done, Mono(1)),
             Err(PoolError::UnknownWorker(9))
         );
+    }
+
+    #[test]
+    fn after_stop_a_worker_that_asks_to_stop_gets_no_rerun_and_nobody_gets_work() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        pool.arrive(tick(0), Mono(0));
+        pool.arrive(tick(1), Mono(1));
+        pool.begin_stop();
+        let f = pool.finish(1, Outcome::StopRequested, Mono(2)).unwrap();
+        assert!(f.failed, "no re-run while stopping: the tick fails");
+        assert_eq!(pool.stats().failed, 1);
+        let f = pool.finish(2, Outcome::Done, Mono(3)).unwrap();
+        assert!(f.next.is_none());
+        assert_eq!(pool.worker(2).unwrap().state, WorkerState::Stopping);
+        assert_eq!(pool.waiting(), 0);
+    }
+
+    #[test]
+    fn without_overlap_removing_the_busy_worker_lets_the_waiting_tick_start() {
+        let mut pool = Pool::new(policy(|p| p.overlap = false));
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(pool.arrive(tick(1), Mono(1)), Arrival::Waiting);
+        pool.remove(1);
+        let next = pool.next_waiting(Mono(2)).expect("worker 2 may start now");
+        assert_eq!((next.pid, next.tick.number), (2, 1));
+    }
+
+    #[test]
+    fn a_withdrawn_worker_gets_no_tick() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        pool.withdraw(1);
+        assert!(!pool.can_start());
+        assert_eq!(pool.arrive(tick(0), Mono(0)), Arrival::Waiting);
+        assert_eq!(pool.worker(1).unwrap().state, WorkerState::Idle);
     }
 
     #[test]

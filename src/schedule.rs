@@ -106,6 +106,13 @@ impl Ticker {
         first..self.next
     }
 
+    /// Gives back the numbers from `n` on that [`Ticker::poll`] returned but that did not
+    /// happen: the `delay` policy holds the grid at the tick that had to wait, and the ticks
+    /// after it come later, with the same numbers.
+    pub fn rewind(&mut self, n: u64) {
+        self.next = self.next.min(n.max(self.base));
+    }
+
     /// Moves the grid so that the next tick is due at `due`, one interval apart as before:
     /// the `delay` policy, after a tick had to wait. Numbering goes on unbroken.
     pub fn rebase(&mut self, due: Mono) {
@@ -190,6 +197,18 @@ mod tests {
         assert_eq!(t.poll(Mono(37 * MS)), 2..3);
         assert_eq!(t.due(2), Mono(37 * MS));
         assert_eq!(t.next_due(), Mono(47 * MS));
+    }
+
+    #[test]
+    fn ticks_given_back_before_a_rebase_keep_their_numbers() {
+        let mut t = Ticker::new(Schedule::new(Mono(0), Duration::from_millis(10)));
+        // A late wake-up finds ticks 0..4 due; tick 1 must wait, so 2 and 3 did not happen.
+        assert_eq!(t.poll(Mono(35 * MS)), 0..4);
+        t.rewind(2);
+        t.rebase(Mono(50 * MS));
+        assert_eq!(t.poll(Mono(50 * MS)), 2..3);
+        assert_eq!(t.due(2), Mono(50 * MS));
+        assert_eq!(t.poll(Mono(60 * MS)), 3..4);
     }
 
     #[test]

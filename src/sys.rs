@@ -344,8 +344,6 @@ pub fn die_with_parent(parent: Pid, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
-/// Timer slack: how late the kernel may wake this thread to batch wake-ups (default 50 µs).
-/// `None` restores the default.
 /// The last part of [`wait_until`], spent spinning rather than asleep.
 pub const SPIN_WINDOW: Duration = Duration::from_micros(100);
 
@@ -377,6 +375,8 @@ pub fn wait_until(at: Mono) {
     }
 }
 
+/// Timer slack: how late the kernel may wake this thread to batch wake-ups (default 50 µs).
+/// `None` restores the default.
 pub fn set_timer_slack(slack: Option<Duration>) -> io::Result<()> {
     let nanos = slack.map_or(0, |d| {
         u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)

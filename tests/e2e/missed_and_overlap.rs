@@ -171,3 +171,37 @@ fn burst_without_overlap() {
     assert_no_overlap(&journal);
     check_burst(&journal, &stderr);
 }
+
+/// `delay` holds the grid while a tick waits; when `allocate_timeout` drops that tick the
+/// grid must go on (it used to stay held, and ticking stopped for good).
+#[test]
+fn delay_goes_on_after_the_waiting_tick_is_dropped_by_allocate_timeout() {
+    let mut run = Php::new("delay-allocate")
+        .yaml(
+            "ticker:\n  interval: 50ms\n  missed: delay\n  pool:\n    num_workers: 1\n    allocate_timeout: 120ms\n",
+        )
+        .env("TICKER_TEST_SLOW_TICK", "0")
+        .env("TICKER_TEST_SLOW_MS", "600")
+        .env("TICKER_TEST_STOP_AT", "6")
+        .start("journal.php");
+    let exited = run.wait_exit(Duration::from_secs(30));
+    exited.assert_success();
+    run.assert_nothing_left();
+    assert!(
+        exited
+            .stderr
+            .contains("tick 1 dropped: it waited allocate_timeout (120ms)"),
+        "{}",
+        exited.stderr
+    );
+    let done = exited.journal().done_ticks();
+    assert!(
+        done.iter().any(|&n| n >= 6),
+        "ticking went on after the drop: {done:?}"
+    );
+    assert!(
+        !exited.stderr.contains("skipped: no worker is free"),
+        "delay never skips: {}",
+        exited.stderr
+    );
+}

@@ -396,9 +396,6 @@ impl<'a> Master<'a> {
 
     fn deliver(&mut self, delivery: Delivery) {
         let now = sys::monotonic_now();
-        if delivery.tick.attempt == 1 {
-            self.lateness.record(now.since(delivery.tick.due));
-        }
         if self.paused && delivery.waited && delivery.tick.attempt == 1 {
             // `delay`: the grid restarts one interval after the late tick (a re-run that
             // goes first is not that tick).
@@ -444,7 +441,12 @@ impl<'a> Master<'a> {
 
     fn on_frame(&mut self, pid: Pid, frame: Frame) {
         let outcome = match FromWorker::from_frame(frame) {
-            Ok(FromWorker::Answer { .. }) => Outcome::Done,
+            Ok(FromWorker::Answer { late, .. }) => {
+                if let Some(late) = late {
+                    self.lateness.record(late);
+                }
+                Outcome::Done
+            }
             Ok(FromWorker::Error(message)) => Outcome::Failed(message),
             Ok(FromWorker::StopRequest) => Outcome::StopRequested,
             Ok(FromWorker::Pid(_)) => {
@@ -696,7 +698,10 @@ impl<'a> Master<'a> {
             Forked::Child => {
                 drop(ours);
                 become_worker(self.me);
-                Ok(Some(WorkerLink::new(Channel::socket(theirs, MAX_PAYLOAD))))
+                Ok(Some(WorkerLink::of_ticker(Channel::socket(
+                    theirs,
+                    MAX_PAYLOAD,
+                ))))
             }
             Forked::Parent(pid) => {
                 drop(theirs);

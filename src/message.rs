@@ -5,6 +5,7 @@
 //! them. It does not read or write anything: [`crate::transport`] moves the frames.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -28,8 +29,15 @@ pub enum ToWorker {
 /// A message from a worker to the master.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FromWorker {
-    /// `respond()`: the payload was handled.
-    Answer { header: Vec<u8>, body: Vec<u8> },
+    /// `respond()`: the payload was handled. `late` is how late `waitPayload()` returned
+    /// the tick, which this crate's workers report in a second option (microseconds) and
+    /// RoadRunner's PHP library does not; a ticker master reads both forms. Only a worker
+    /// that knows its master is a ticker sends it: RoadRunner checks for exactly one option.
+    Answer {
+        header: Vec<u8>,
+        body: Vec<u8>,
+        late: Option<Duration>,
+    },
     /// `error()`: the payload failed; the worker stays usable.
     Error(String),
     /// `stop()`: the worker wants to be replaced.
@@ -65,7 +73,7 @@ fn parse_control(payload: &[u8]) -> Result<Control, ProtocolError> {
     })
 }
 
-/// Splits `header ++ body` at the length carried by the frame's only option.
+/// Splits `header ++ body` at the length carried by the frame's first option.
 fn split_header(frame: Frame, what: &str) -> Result<(Vec<u8>, Vec<u8>), ProtocolError> {
     let [header_len] = frame.options[..] else {
         return Err(ProtocolError(format!(
@@ -73,7 +81,14 @@ fn split_header(frame: Frame, what: &str) -> Result<(Vec<u8>, Vec<u8>), Protocol
             frame.options.len()
         )));
     };
-    let header_len = header_len as usize;
+    split_at(frame, header_len as usize, what)
+}
+
+fn split_at(
+    frame: Frame,
+    header_len: usize,
+    what: &str,
+) -> Result<(Vec<u8>, Vec<u8>), ProtocolError> {
     if header_len > frame.payload.len() {
         return Err(ProtocolError(format!(
             "{what} header length {header_len} exceeds its payload of {} bytes",
@@ -134,8 +149,11 @@ impl ToWorker {
 impl FromWorker {
     pub fn into_frame(self) -> Frame {
         match self {
-            FromWorker::Answer { header, body } => {
-                let (options, payload) = joined(&header, body);
+            FromWorker::Answer { header, body, late } => {
+                let (mut options, payload) = joined(&header, body);
+                if let Some(late) = late {
+                    options.push(u32::try_from(late.as_micros()).unwrap_or(u32::MAX));
+                }
                 Frame::new(0, options, payload)
             }
             FromWorker::Error(text) => Frame::new(flags::ERROR, vec![], text.into_bytes()),
@@ -170,11 +188,22 @@ impl FromWorker {
                 )),
             };
         }
-        let (header, body) = split_header(frame, "answer")?;
+        let (header_len, late) = match frame.options[..] {
+            [header_len] => (header_len, None),
+            [header_len, late_us] => (header_len, Some(Duration::from_micros(late_us.into()))),
+            _ => {
+                return Err(ProtocolError(format!(
+                    "answer carries {} options, expected the header length (and this \
+                     crate's workers add their lateness)",
+                    frame.options.len()
+                )));
+            }
+        };
+        let (header, body) = split_at(frame, header_len as usize, "answer")?;
         if body.is_empty() && is_stop_header(&header) {
             return Ok(FromWorker::StopRequest);
         }
-        Ok(FromWorker::Answer { header, body })
+        Ok(FromWorker::Answer { header, body, late })
     }
 }
 
@@ -220,10 +249,12 @@ mod tests {
             FromWorker::Answer {
                 header: b"h".to_vec(),
                 body: b"OK".to_vec(),
+                late: None,
             },
             FromWorker::Answer {
                 header: vec![],
                 body: vec![],
+                late: Some(Duration::from_micros(37)),
             },
             FromWorker::Error("boom".into()),
             FromWorker::StopRequest,
@@ -257,11 +288,19 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_needs_exactly_one_option() {
-        for options in [vec![], vec![0, 0]] {
+    fn an_answer_has_the_header_length_and_maybe_the_lateness() {
+        for options in [vec![], vec![0, 0, 0]] {
             let frame = Frame::new(0, options, b"OK".to_vec());
             assert!(FromWorker::from_frame(frame).is_err());
         }
+        let frame = Frame::new(0, vec![0, 12], b"OK".to_vec());
+        assert!(matches!(
+            FromWorker::from_frame(frame),
+            Ok(FromWorker::Answer { late: Some(l), .. }) if l == Duration::from_micros(12)
+        ));
+        // Jobs keep RoadRunner's one option.
+        let job = Frame::new(0, vec![0, 12], b"{}".to_vec());
+        assert!(ToWorker::from_frame(job).is_err());
     }
 
     #[test]

@@ -53,13 +53,29 @@ impl std::error::Error for WorkerError {}
 pub struct WorkerLink {
     channel: Channel,
     holding: bool,
+    /// Whether answers carry the worker's lateness: only to a ticker master (see
+    /// [`FromWorker::Answer`]).
+    reports_lateness: bool,
+    /// How late the payload being held was returned, once it had a due instant.
+    late: Option<std::time::Duration>,
 }
 
 impl WorkerLink {
+    /// A worker of a ticker master (a fork of it): answers report the worker's lateness.
+    pub fn of_ticker(channel: Channel) -> WorkerLink {
+        WorkerLink {
+            reports_lateness: true,
+            ..WorkerLink::new(channel)
+        }
+    }
+
+    /// A worker that speaks plain RoadRunner frames.
     pub fn new(channel: Channel) -> WorkerLink {
         WorkerLink {
             channel,
             holding: false,
+            reports_lateness: false,
+            late: None,
         }
     }
 
@@ -80,7 +96,7 @@ impl WorkerLink {
         match ToWorker::from_frame(frame).map_err(|e| WorkerError::Protocol(e.to_string()))? {
             ToWorker::Job { header, body } => {
                 self.holding = true;
-                hold_until_due(&header);
+                self.late = hold_until_due(&header);
                 Ok(Some(Job { header, body }))
             }
             ToWorker::Stop => Ok(None),
@@ -92,7 +108,8 @@ impl WorkerLink {
     }
 
     pub fn respond(&mut self, header: Vec<u8>, body: Vec<u8>) -> Result<(), WorkerError> {
-        self.answer("respond", FromWorker::Answer { header, body })
+        let late = self.late.filter(|_| self.reports_lateness);
+        self.answer("respond", FromWorker::Answer { header, body, late })
     }
 
     pub fn fail(&mut self, message: &str) -> Result<(), WorkerError> {
@@ -115,15 +132,15 @@ impl WorkerLink {
 }
 
 /// A tick handed over early is returned at its due instant, so the application's work
-/// starts on time whatever the kernel's wake-up latency was.
-fn hold_until_due(header: &[u8]) {
-    let Some(due) = payload::due_instant(header) else {
-        return;
-    };
+/// starts on time whatever the kernel's wake-up latency was. Returns how late it is
+/// returned, for a payload with a due instant.
+fn hold_until_due(header: &[u8]) -> Option<Duration> {
+    let due = payload::due_instant(header)?;
     let now = sys::monotonic_now();
     if due > now && due.since(now) <= MAX_HOLD {
         sys::wait_until(due);
     }
+    Some(sys::monotonic_now().since(due))
 }
 
 #[cfg(test)]
@@ -159,7 +176,8 @@ mod tests {
             from_worker(&mut master),
             FromWorker::Answer {
                 header: vec![],
-                body: b"OK".to_vec()
+                body: b"OK".to_vec(),
+                late: None,
             }
         );
     }
@@ -176,6 +194,32 @@ mod tests {
         master.send(&job.into_frame()).unwrap();
         worker.wait().unwrap().unwrap();
         assert!(sys::monotonic_now() >= due, "returned before it was due");
+    }
+
+    #[test]
+    fn only_a_ticker_worker_reports_its_lateness() {
+        for (ticker, reported) in [(true, true), (false, false)] {
+            let (a, b) = socket_pair().unwrap();
+            let mut master = Channel::socket(a, MAX_PAYLOAD);
+            let channel = Channel::socket(b, MAX_PAYLOAD);
+            let mut worker = if ticker {
+                WorkerLink::of_ticker(channel)
+            } else {
+                WorkerLink::new(channel)
+            };
+            let due = sys::monotonic_now();
+            let job = ToWorker::Job {
+                header: format!(r#"{{"dueHrtime":{}}}"#, due.0).into_bytes(),
+                body: vec![],
+            };
+            master.send(&job.into_frame()).unwrap();
+            worker.wait().unwrap().unwrap();
+            worker.respond(vec![], vec![]).unwrap();
+            let FromWorker::Answer { late, .. } = from_worker(&mut master) else {
+                panic!("not an answer");
+            };
+            assert_eq!(late.is_some(), reported, "ticker worker: {ticker}");
+        }
     }
 
     #[test]

@@ -158,6 +158,8 @@ fn status_command_and_metrics_endpoint_report_what_happened() {
     );
     let skipped = json["ticks"]["skipped"].as_u64().expect("skipped");
     assert!(skipped >= 1, "{json}");
+    // Lateness is what the workers report with each respond(): the 3 completed ticks.
+    assert_eq!(json["lateness"]["samples"], 3, "{json}");
     let workers = json["workers"].as_array().expect("workers");
     let mut pids: Vec<i64> = workers
         .iter()

@@ -1,8 +1,10 @@
 //! The worker's side of the channel: wait for a tick, answer it, fail it, or ask to stop.
 //!
 //! Owns the worker protocol's state (whether a payload is being held) so that a handler
-//! that forgets to answer cannot leave the master waiting forever. It speaks only frames
-//! over a [`Channel`]; the PHP classes in [`crate::php`] are a thin layer over it.
+//! that forgets to answer cannot leave the master waiting forever, the worker's half of the
+//! early hand-off (a tick received before its due instant is returned at that instant), and
+//! the lateness a ticker worker reports with its answer. It speaks only frames over a
+//! [`Channel`]; the PHP classes in [`crate::php`] are a thin layer over it.
 
 use std::fmt;
 

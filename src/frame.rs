@@ -104,20 +104,15 @@ impl Frame {
         self.flags & flag != 0
     }
 
-    /// Number of bytes [`Frame::encode_into`] appends.
+    /// Number of bytes [`Frame::encode`] gives.
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN + 4 * self.options.len() + self.payload.len()
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        self.encode_into(&mut out);
-        out
-    }
-
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.prefix());
+        let mut out = self.prefix();
         out.extend_from_slice(&self.payload);
+        out
     }
 
     /// The bytes that go before the payload: the 12-byte header and the options. Writing
@@ -143,12 +138,8 @@ impl Frame {
     /// How many more bytes the frame at the front of `buf` needs to be whole: 0 when its
     /// header is not all there yet or would be refused by [`Frame::decode`].
     pub fn missing_bytes(buf: &[u8], max_payload: usize) -> usize {
-        match Frame::decode(buf, max_payload) {
-            Ok(None) if buf.len() >= HEADER_LEN => {
-                let words = usize::from(buf[0] & 0x0f);
-                let len = u32::from_le_bytes(buf[2..6].try_into().expect("4 bytes")) as usize;
-                (HEADER_LEN + 4 * (words - 3) + len).saturating_sub(buf.len())
-            }
+        match check_header(buf, max_payload) {
+            Ok(Some((_, total))) => total.saturating_sub(buf.len()),
             _ => 0,
         }
     }
@@ -159,31 +150,9 @@ impl Frame {
     /// the number of bytes it took. The header is checked as soon as its 12 bytes are there,
     /// so an oversized or corrupt frame is refused before its payload is buffered.
     pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<(Frame, usize)>, DecodeError> {
-        if buf.len() < HEADER_LEN {
+        let Some((option_count, total)) = check_header(buf, max_payload)? else {
             return Ok(None);
-        }
-        let version = buf[0] >> 4;
-        if version != VERSION {
-            return Err(DecodeError::Version(version));
-        }
-        let words = buf[0] & 0x0f;
-        if !(3..=3 + MAX_OPTIONS as u8).contains(&words) {
-            return Err(DecodeError::HeaderLength(words));
-        }
-        let found = u32::from_le_bytes(buf[6..10].try_into().expect("4 bytes"));
-        let expected = crc32(&buf[0..6]);
-        if found != expected {
-            return Err(DecodeError::Crc { expected, found });
-        }
-        let len = u32::from_le_bytes(buf[2..6].try_into().expect("4 bytes")) as usize;
-        if len > max_payload {
-            return Err(DecodeError::TooLarge {
-                len,
-                max: max_payload,
-            });
-        }
-        let option_count = usize::from(words) - 3;
-        let total = HEADER_LEN + 4 * option_count + len;
+        };
         if buf.len() < total {
             return Ok(None);
         }
@@ -199,6 +168,36 @@ impl Frame {
         };
         Ok(Some((frame, total)))
     }
+}
+
+/// Checks the 12-byte header at the front of `buf`, once it is all there: the option count
+/// and the frame's whole length.
+fn check_header(buf: &[u8], max_payload: usize) -> Result<Option<(usize, usize)>, DecodeError> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let version = buf[0] >> 4;
+    if version != VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let words = buf[0] & 0x0f;
+    if !(3..=3 + MAX_OPTIONS as u8).contains(&words) {
+        return Err(DecodeError::HeaderLength(words));
+    }
+    let found = u32::from_le_bytes(buf[6..10].try_into().expect("4 bytes"));
+    let expected = crc32(&buf[0..6]);
+    if found != expected {
+        return Err(DecodeError::Crc { expected, found });
+    }
+    let len = u32::from_le_bytes(buf[2..6].try_into().expect("4 bytes")) as usize;
+    if len > max_payload {
+        return Err(DecodeError::TooLarge {
+            len,
+            max: max_payload,
+        });
+    }
+    let option_count = usize::from(words) - 3;
+    Ok(Some((option_count, HEADER_LEN + 4 * option_count + len)))
 }
 
 /// CRC32 (IEEE 802.3, reflected, as Go's `crc32.ChecksumIEEE`). It only ever covers six

@@ -26,7 +26,7 @@ use crate::log;
 use crate::message::{FromWorker, ToWorker};
 use crate::metrics::{Lateness, Snapshot, TickCounts, WorkerRow};
 use crate::payload;
-use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, Tick, WorkerState};
+use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, Removed, Tick, WorkerState};
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
 use crate::supervisor::{Action, Limits, RespawnPolicy, RollingReset, Verdict};
 use crate::sys::{self, ExitStatus, Forked, SignalFd, TimerFd};
@@ -624,11 +624,10 @@ impl<'a> Master<'a> {
             .remove(&pid)
             .map(|reason| format!(" after it {reason}"))
             .unwrap_or_default();
-        let Some(worker) = self.pool.remove(pid) else {
+        let Some(Removed { worker, next }) = self.pool.remove(pid, sys::monotonic_now()) else {
             return;
         };
-        // Without overlap, a busy worker's end may let an idle one take a waiting tick.
-        if let Some(next) = self.pool.next_waiting(sys::monotonic_now()) {
+        if let Some(next) = next {
             self.deliver(next);
         }
         let what = match worker.state {

@@ -148,6 +148,14 @@ pub struct Finished {
     pub next: Option<Delivery>,
 }
 
+/// The result of [`Pool::remove`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub worker: Worker,
+    /// A waiting tick that an idle worker may start now.
+    pub next: Option<Delivery>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolError {
     UnknownWorker(Pid),
@@ -474,25 +482,27 @@ impl Pool {
         self.idle.retain(|&p| p != pid);
     }
 
-    /// A waiting tick for a worker that may start it now, if any. Every other way a worker
-    /// becomes free hands one over by itself; this is for a busy worker's removal, which
-    /// can let an idle one start when ticks may not overlap.
-    pub fn next_waiting(&mut self, now: Mono) -> Option<Delivery> {
-        if self.stopping {
-            return None;
-        }
-        self.deliver_waiting(now)
-    }
-
     /// The worker is gone (reaped, or about to be killed). Returns it, so the caller can
-    /// report the tick it held: a busy worker's tick counts as failed.
-    pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
+    /// report the tick it held: a busy worker's tick counts as failed. Without overlap, a
+    /// busy worker's end may let an idle one start a waiting tick: that comes back too.
+    pub fn remove(&mut self, pid: Pid, now: Mono) -> Option<Removed> {
         let worker = self.workers.remove(&pid)?;
         self.idle.retain(|&p| p != pid);
         if matches!(worker.state, WorkerState::Busy { .. }) {
             self.stats.failed += 1;
         }
-        Some(worker)
+        Some(Removed {
+            worker,
+            next: self.next_waiting(now),
+        })
+    }
+
+    /// A waiting tick for a worker that may start it now; none once stopping.
+    fn next_waiting(&mut self, now: Mono) -> Option<Delivery> {
+        if self.stopping {
+            return None;
+        }
+        self.deliver_waiting(now)
     }
 
     /// Stop taking work: every idle worker is retired (and returned, to be told so), and
@@ -669,7 +679,7 @@ mod tests {
         let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.arrive(tick(0), Mono(0));
-        let gone = pool.remove(1).unwrap();
+        let gone = pool.remove(1, Mono(1)).unwrap().worker;
         assert!(matches!(gone.state, WorkerState::Busy { tick, .. } if tick.number == 0));
         assert_eq!(pool.stats().failed, 1);
         assert!(pool.is_empty());
@@ -713,8 +723,8 @@ mod tests {
         pool.add(2, Mono(0));
         delivered(pool.arrive(tick(0), Mono(0)));
         assert_eq!(pool.arrive(tick(1), Mono(1)), Arrival::Waiting);
-        pool.remove(1);
-        let next = pool.next_waiting(Mono(2)).expect("worker 2 may start now");
+        let next = pool.remove(1, Mono(2)).unwrap().next;
+        let next = next.expect("worker 2 may start now");
         assert_eq!((next.pid, next.tick.number), (2, 1));
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::message::{FromWorker, ToWorker};
 use crate::payload;
+use crate::schedule::Mono;
 use crate::sys;
 use crate::transport::{Channel, RecvError};
 
@@ -138,11 +139,15 @@ impl WorkerLink {
 /// returned, for a payload with a due instant.
 fn hold_until_due(header: &[u8]) -> Option<Duration> {
     let due = payload::due_instant(header)?;
-    let now = sys::monotonic_now();
-    if due > now && due.since(now) <= MAX_HOLD {
+    if is_held(due, sys::monotonic_now()) {
         sys::wait_until(due);
     }
     Some(sys::monotonic_now().since(due))
+}
+
+/// Whether a payload due at `due` is held until then: when it is ahead, and near.
+fn is_held(due: Mono, now: Mono) -> bool {
+    due > now && due.since(now) <= MAX_HOLD
 }
 
 #[cfg(test)]
@@ -226,16 +231,12 @@ mod tests {
 
     #[test]
     fn a_due_instant_far_off_is_not_waited_for() {
-        let (master, mut worker) = linked();
-        let far = sys::monotonic_now() + Duration::from_secs(3600);
-        let header = format!(r#"{{"dueHrtime":{}}}"#, far.0).into_bytes();
-        let job = ToWorker::Job {
-            header,
-            body: vec![],
-        };
-        master.send(&job.into_frame()).unwrap();
-        worker.wait().unwrap().unwrap();
-        assert!(sys::monotonic_now() < far);
+        let now = Mono(1_000_000_000);
+        assert!(is_held(now + Duration::from_micros(200), now));
+        assert!(is_held(now + MAX_HOLD, now));
+        assert!(!is_held(now + MAX_HOLD + Duration::from_nanos(1), now));
+        assert!(!is_held(now + Duration::from_secs(3600), now));
+        assert!(!is_held(now, now), "due now: returned at once");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 CARGO      ?= cargo
 PHP        ?= php
-EXT        := $(CURDIR)/target/release/libticker.so
+EXT        := $(CURDIR)/target/release/libticker_php.so
 TICKS      ?= 5
 
 .PHONY: all deps build install demo test test-rust test-php lint bench clean
@@ -13,9 +13,9 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-# The extension (target/release/libticker.so) and the `ticker` command (target/release/ticker).
+# The extension (target/release/libticker_php.so) and the `ticker` command (target/release/ticker).
 build: deps
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
 # and the `ticker` command into $(BINDIR).
@@ -34,12 +34,12 @@ test: build lint test-rust test-php
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Unit tests of every module, then end-to-end tests that run real PHP processes with the
 # release extension built above (tests/e2e/: one binary, `cargo test --test e2e`).
 test-rust:
-	TICKER_EXT=$(EXT) $(CARGO) test --all-targets
+	TICKER_EXT=$(EXT) $(CARGO) test --workspace --all-targets
 
 # The Composer package: unit tests without the extension (test doubles stand in for it),
 # then the tests that need the real extension (end to end, stubs versus Reflection).

@@ -5,7 +5,7 @@ declare(strict_types=1);
 /*
  * The benchmark's application: the same handler on both systems.
  *
- *   BENCH_SYSTEM=ticker   php -d extension=.../libticker.so bench/app.php   (TICKER_CONFIG=...)
+ *   BENCH_SYSTEM=ticker   php -d extension=.../libticker_php.so bench/app.php   (TICKER_CONFIG=...)
  *   BENCH_SYSTEM=baseline php bench/app.php                                (BASELINE_* env)
  *
  * The handler records `hrtime(true) - dueHrtime` the moment waitPayload() returns, answers

@@ -384,7 +384,7 @@ def main():
     ap.add_argument("--idle-seconds", type=float, help="length of the idle-CPU window")
     ap.add_argument("--only", default="lateness,roundtrips,replacement,idle,memory",
                     help="comma-separated subset of lateness,roundtrips,replacement,idle,memory")
-    ap.add_argument("--ext", default=os.path.join(ROOT, "target/release/libticker.so"))
+    ap.add_argument("--ext", default=os.path.join(ROOT, "target/release/libticker_php.so"))
     ap.add_argument("--php", default="php")
     ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/examples/roundtrip_floor"),
                     help="the floor program (bench/floor.rs)")

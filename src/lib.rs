@@ -1,6 +1,9 @@
 //! ticker: periodic ticks for PHP, run in a warm, supervised pool of forked workers.
 //!
-//! The crate is split so that the logic can be driven by tests without PHP, sockets or time:
+//! This crate holds everything that is not PHP: it never links PHP's symbols, so its logic
+//! runs in plain Rust tests. The PHP extension is the crate in `ext/`, a thin layer over
+//! this one. The modules are split so that the logic can be driven by tests without PHP,
+//! sockets or time:
 //!
 //! - [`config`]: the `.rr.yaml` file, validated once into typed structs.
 //! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting).
@@ -17,7 +20,6 @@
 //! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
 //! - [`sys`]: thin, checked wrappers over the Linux calls the master needs.
 //! - [`log`]: one line per event on stderr.
-//! - [`php`]: the PHP extension, a thin layer over the above.
 
 pub mod config;
 pub mod control;
@@ -27,7 +29,6 @@ pub mod master;
 pub mod message;
 pub mod metrics;
 pub mod payload;
-pub mod php;
 pub mod pool;
 pub mod role;
 pub mod schedule;

@@ -4,7 +4,7 @@
 //! that forgets to answer cannot leave the master waiting forever, the worker's half of the
 //! early hand-off (a tick received before its due instant is returned at that instant), and
 //! the lateness a ticker worker reports with its answer. It speaks only frames over a
-//! [`Channel`]; the PHP classes in [`crate::php`] are a thin layer over it.
+//! [`Channel`]; the PHP classes of the extension (`ext/`) are a thin layer over it.
 
 use std::fmt;
 

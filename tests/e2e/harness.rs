@@ -31,7 +31,7 @@ pub fn extension() -> PathBuf {
         let path = PathBuf::from(path);
         assert!(
             path.is_file(),
-            "TICKER_EXT names {}, which does not exist: build it with `cargo build --release --lib`",
+            "TICKER_EXT names {}, which does not exist: build it with `cargo build --release --workspace`",
             path.display()
         );
         // PHP resolves a relative `extension=` against its extension_dir, not the cwd.
@@ -39,14 +39,14 @@ pub fn extension() -> PathBuf {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for profile in ["release", "debug"] {
-        let path = root.join("target").join(profile).join("libticker.so");
+        let path = root.join("target").join(profile).join("libticker_php.so");
         if path.is_file() {
             return path;
         }
     }
     panic!(
-        "no built extension: neither TICKER_EXT nor {root}/target/{{release,debug}}/libticker.so; \
-         run `cargo build --release --lib` first",
+        "no built extension: neither TICKER_EXT nor {root}/target/{{release,debug}}/libticker_php.so; \
+         run `cargo build --release --workspace` first",
         root = root.display()
     );
 }
@@ -60,12 +60,12 @@ pub fn fixture(relative: &str) -> PathBuf {
     path
 }
 
-/// The `ticker` command, built next to the extension (`cargo build --release` builds both).
+/// The `ticker` command, built next to the extension (`cargo build --release --workspace` builds both).
 pub fn ticker_command() -> PathBuf {
     let path = extension().with_file_name("ticker");
     assert!(
         path.is_file(),
-        "no `ticker` command next to the extension at {}: run `cargo build --release`",
+        "no `ticker` command next to the extension at {}: run `cargo build --release --workspace`",
         path.display()
     );
     path

@@ -15,9 +15,9 @@
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //!
-//! The extension is `TICKER_EXT`, else `target/release/libticker.so`, else
-//! `target/debug/libticker.so`, and the `ticker` command is the one next to it; without
-//! them every test fails (build both with `cargo build --release`). Intervals are short and
+//! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
+//! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
+//! them every test fails (build both with `cargo build --release --workspace`). Intervals are short and
 //! nothing asserts on speed: every wait has a generous deadline, after which the run is
 //! killed and the test fails. Tests run in parallel, each in its own scratch directory.
 

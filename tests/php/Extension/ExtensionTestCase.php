@@ -17,7 +17,7 @@ abstract class ExtensionTestCase extends TestCase
         if (\extension_loaded('ticker')) {
             return;
         }
-        $hint = 'run with php -d extension=$PWD/target/release/libticker.so';
+        $hint = 'run with php -d extension=$PWD/target/release/libticker_php.so';
         if (\getenv('TICKER_REQUIRE_EXTENSION') === '1') {
             self::fail("The ticker extension is not loaded and TICKER_REQUIRE_EXTENSION=1: $hint");
         }

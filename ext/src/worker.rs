@@ -10,9 +10,9 @@ use ext_php_rs::prelude::*;
 
 use super::exception::exception;
 use super::payload::Payload;
-use crate::master::{self, Exit};
-use crate::role::Role;
-use crate::worker::WorkerLink;
+use ticker::master::{self, Exit};
+use ticker::role::Role;
+use ticker::worker::WorkerLink;
 
 /// A process runs its pool once: a second start would fork workers from a worker.
 static POOL_STARTED: AtomicBool = AtomicBool::new(false);

@@ -1,9 +1,11 @@
-//! The PHP extension: module entry, startup, `php --ri ticker`, and the `Ticker\` classes.
+//! The PHP extension `ticker`: module entry, startup, `php --ri ticker`, and the `Ticker\`
+//! classes.
 //!
-//! A thin layer: it reads PHP's INI and environment, hands them to [`crate::role`] and
-//! [`crate::config`], and exposes [`crate::master`] and [`crate::worker`] through the
-//! RoadRunner-shaped classes in [`worker`] and [`payload`]. Logic that tests can drive
-//! without PHP belongs elsewhere.
+//! A thin layer over the PHP-free crate `ticker` (the repository's root): it reads PHP's INI
+//! and environment, hands them to [`ticker::role`] and [`ticker::config`], and exposes
+//! [`ticker::master`] and [`ticker::worker`] through the RoadRunner-shaped classes in
+//! [`worker`] and [`payload`]. Logic that tests can drive without PHP belongs there, not
+//! here. This crate is the only one that links PHP's symbols.
 
 mod bytes;
 mod exception;
@@ -17,9 +19,9 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::zend::{ExecutorGlobals, IniEntryDef, IniEntryDefs, ModuleEntry};
 use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
-use crate::config::{self, Source};
-use crate::log;
-use crate::role::{self, Role};
+use ticker::config::{self, Source};
+use ticker::log;
+use ticker::role::{self, Role};
 
 pub use payload::Payload;
 pub use worker::Worker;
@@ -119,7 +121,9 @@ extern "C" fn info(module: *mut ModuleEntry) {
 #[php_module]
 #[php(startup = startup)]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    // The module is `ticker` whatever this crate is called: `php -m`, `--ri ticker`.
     module
+        .name("ticker")
         .class::<Payload>()
         .class::<Worker>()
         .info_function(info)

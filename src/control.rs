@@ -33,8 +33,7 @@ pub fn runtime_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("ticker");
     }
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid();
     std::env::temp_dir().join(format!("ticker-{uid}"))
 }
 

@@ -12,13 +12,13 @@
 //! - [`payload`]: the body and header of a tick, as PHP code receives them.
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
 //! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
-//! - [`transport`]: one channel to a worker (a socket pair today, a pipe pair later).
+//! - [`transport`]: one channel to a worker (a socket pair or a pipe pair).
 //! - [`metrics`]: lateness percentiles and the pool snapshot, as a table, JSON or Prometheus text.
 //! - [`control`]: the control socket (`ticker status`, `ticker reset`) and the metrics endpoint.
-//! - [`master`]: the master's event loop: timer, signals, forks, reaping.
+//! - [`master`]: the master's event loop: timer, signals, forks, reaping, operator requests.
 //! - [`worker`]: the worker's side of the channel.
 //! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
-//! - [`sys`]: thin, checked wrappers over the Linux calls the master needs.
+//! - [`sys`]: the Linux calls the master needs, over the `nix` crate.
 //! - [`log`]: one line per event on stderr.
 
 pub mod config;

@@ -1,35 +1,49 @@
-//! Thin, checked wrappers over the Linux calls the master and its workers need.
+//! The Linux calls the master and its workers need, over the `nix` crate.
 //!
-//! Owns every `unsafe` call into libc outside the PHP bindings: clocks, timerfd, signalfd,
-//! poll, fork, socket pairs, reaping, signals and prctl. Each wrapper turns a C return code
-//! into `io::Result` and owns its file descriptors, so no caller handles raw fds or errno.
-//! It makes no decisions: policy lives in [`crate::pool`], [`crate::supervisor`] and
-//! [`crate::master`].
+//! Owns every call into the OS outside the PHP bindings: clocks, timerfd, signalfd, epoll,
+//! fork, socket pairs, reaping, signals and prctl. Each wrapper returns `io::Result` and
+//! owns its file descriptors, so no caller handles raw fds or errno. Where `nix` has the
+//! call, `nix` makes it; the few `unsafe` blocks left are `fork` itself and the precise
+//! sleep, which `nix` does not wrap. It makes no decisions: policy lives in
+//! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd as NixSignalFd};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{
+    ClockId, Expiration, TimerFd as NixTimerFd, TimerFlags, TimerSetTimeFlags,
+};
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::time::{ClockId as Clock, clock_gettime};
+use nix::unistd::{ForkResult, Pid as NixPid};
 
 use crate::pool::Pid;
 use crate::schedule::Mono;
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+fn os(e: Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn timespec(nanos: u64) -> TimeSpec {
+    TimeSpec::from_duration(Duration::from_nanos(nanos))
 }
 
 pub fn monotonic_now() -> Mono {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    Mono(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    // CLOCK_MONOTONIC always exists on Linux; the call cannot fail with a valid clock.
+    let ts = clock_gettime(Clock::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC is readable");
+    Mono(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64)
 }
 
 pub fn unix_now() -> Duration {
@@ -38,67 +52,39 @@ pub fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
-fn timespec(nanos: u64) -> libc::timespec {
-    libc::timespec {
-        tv_sec: (nanos / 1_000_000_000) as libc::time_t,
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
-    }
-}
-
-/// A `CLOCK_MONOTONIC` timerfd armed at absolute instants: the kernel wakes the poll at the
+/// A `CLOCK_MONOTONIC` timerfd armed at absolute instants: the kernel wakes the loop at the
 /// due instant itself, so late wake-ups do not accumulate and there is no 1 ms rounding.
-pub struct TimerFd(OwnedFd);
+pub struct TimerFd(NixTimerFd);
 
 impl TimerFd {
     pub fn new() -> io::Result<TimerFd> {
-        // SAFETY: plain syscall with constant flags; the returned fd is checked and owned.
-        let fd = check(unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
-            )
-        })?;
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        Ok(TimerFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        NixTimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK,
+        )
+        .map(TimerFd)
+        .map_err(os)
     }
 
     /// Fires once at `at` (immediately if `at` has passed).
     pub fn arm_at(&self, at: Mono) -> io::Result<()> {
-        // A zero it_value would disarm the timer; the monotonic clock is never at zero.
-        let spec = libc::itimerspec {
-            it_interval: timespec(0),
-            it_value: timespec(at.0.max(1)),
-        };
-        // SAFETY: valid fd and a fully initialised itimerspec; the old value is not wanted.
-        check(unsafe {
-            libc::timerfd_settime(
-                self.0.as_raw_fd(),
-                libc::TFD_TIMER_ABSTIME,
-                &spec,
-                std::ptr::null_mut(),
+        // A zero instant would disarm the timer; the monotonic clock is never at zero.
+        self.0
+            .set(
+                Expiration::OneShot(timespec(at.0.max(1))),
+                TimerSetTimeFlags::TFD_TIMER_ABSTIME,
             )
-        })?;
-        Ok(())
+            .map_err(os)
     }
 
     pub fn disarm(&self) -> io::Result<()> {
-        let spec = libc::itimerspec {
-            it_interval: timespec(0),
-            it_value: timespec(0),
-        };
-        // SAFETY: as in `arm_at`.
-        check(unsafe {
-            libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut())
-        })?;
-        Ok(())
+        self.0.unset().map_err(os)
     }
 
     /// Clears the readiness; returns whether the timer had fired.
     pub fn acknowledge(&self) -> bool {
-        let mut expirations = 0u64;
-        // SAFETY: reads 8 bytes into a u64 we own; the fd is non-blocking.
-        let n = unsafe { libc::read(self.0.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
-        n == 8
+        // Non-blocking: `wait` reads the expiration count, or fails with EAGAIN.
+        self.0.wait().is_ok()
     }
 }
 
@@ -111,74 +97,49 @@ impl AsFd for TimerFd {
 /// Signals delivered as readable events instead of asynchronous handlers. While it lives,
 /// its signals are blocked for the thread; [`SignalFd::restore`] puts the old mask back.
 pub struct SignalFd {
-    fd: OwnedFd,
-    old_mask: libc::sigset_t,
+    fd: NixSignalFd,
+    old_mask: SigSet,
 }
 
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set; sigaddset only sets bits of valid signals.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
+fn sigset(signals: &[Signal]) -> SigSet {
+    let mut set = SigSet::empty();
+    for &s in signals {
+        set.add(s);
     }
+    set
 }
 
 impl SignalFd {
-    pub fn new(signals: &[libc::c_int]) -> io::Result<SignalFd> {
+    pub fn new(signals: &[Signal]) -> io::Result<SignalFd> {
         let set = sigset(signals);
-        // SAFETY: `old` is written by pthread_sigmask before it is read.
-        let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid sets; blocking only affects this (the only) thread.
-        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
+        let mut old_mask = SigSet::empty();
+        // Blocking only affects this (the only) thread.
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask))
+            .map_err(os)?;
+        match NixSignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+            Ok(fd) => Ok(SignalFd { fd, old_mask }),
+            Err(e) => {
+                let _ = old_mask.thread_set_mask();
+                Err(os(e))
+            }
         }
-        // SAFETY: -1 asks for a new fd; `set` is initialised.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            // SAFETY: restores the mask saved above.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
-            return Err(err);
-        }
-        Ok(SignalFd {
-            // SAFETY: fresh descriptor, owned from here on.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            old_mask,
-        })
     }
 
     /// Signals received since the last call (each signal at most once: they coalesce).
-    pub fn drain(&self) -> Vec<libc::c_int> {
+    pub fn drain(&self) -> Vec<Signal> {
         let mut out = vec![];
-        loop {
-            // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            // SAFETY: reads at most `size` bytes into `info`; the fd is non-blocking.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
-            };
-            if n != size as isize {
-                return out;
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
+                out.push(signal);
             }
-            out.push(info.ssi_signo as libc::c_int);
         }
+        out
     }
 
     /// Unblocks the signals again (the mask from before [`SignalFd::new`]). Signals that
     /// arrived meanwhile and were not drained are delivered now, with their usual effect.
     pub fn restore(self) {
-        // SAFETY: puts back the mask saved at creation.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+        let _ = self.old_mask.thread_set_mask();
     }
 }
 
@@ -188,49 +149,115 @@ impl AsFd for SignalFd {
     }
 }
 
-/// Waits until one of `fds` is ready or `timeout` passes (`None`: no timeout). An
-/// interrupted wait counts as a timeout: the caller's loop simply looks again.
-pub fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
-    let ts = timeout.map(|t| timespec(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)));
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-    // SAFETY: `fds` is a valid slice of pollfd; `ts_ptr` is null or points to `ts`.
-    let n = unsafe {
-        libc::ppoll(
-            fds.as_mut_ptr(),
-            fds.len() as libc::nfds_t,
-            ts_ptr,
-            std::ptr::null(),
-        )
-    };
-    match check(n) {
-        Ok(n) => Ok(n as usize),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
-        Err(e) => Err(e),
+/// What a descriptor is ready for, in one event of [`Poller::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ready {
+    pub token: u64,
+    /// Readable, or closed or failed (a read then tells which).
+    pub readable: bool,
+    pub writable: bool,
+}
+
+/// An epoll instance: descriptors are registered once, with a token, and each wait returns
+/// only those that are ready, so a pass costs what happened, not how many fds are watched.
+///
+/// A forked child inherits this instance (the same kernel object) with every registration;
+/// it must drop it without deregistering anything, which dropping does.
+pub struct Poller {
+    epoll: Epoll,
+    events: Vec<EpollEvent>,
+}
+
+fn interest(write: bool) -> EpollFlags {
+    if write {
+        EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+    } else {
+        EpollFlags::EPOLLIN
     }
 }
 
-pub fn pollfd(fd: BorrowedFd<'_>) -> libc::pollfd {
-    libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
+impl Poller {
+    /// Events taken per wait; more ready descriptors are reported by the next wait.
+    const BATCH: usize = 256;
+
+    pub fn new() -> io::Result<Poller> {
+        Ok(Poller {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os)?,
+            events: vec![EpollEvent::empty(); Self::BATCH],
+        })
+    }
+
+    /// Watches `fd` for reading (and writing, if `write`).
+    pub fn add(&self, fd: BorrowedFd<'_>, token: u64, write: bool) -> io::Result<()> {
+        self.epoll
+            .add(fd, EpollEvent::new(interest(write), token))
+            .map_err(os)
+    }
+
+    /// Changes whether `fd` is also watched for writing.
+    pub fn modify(&self, fd: BorrowedFd<'_>, token: u64, write: bool) -> io::Result<()> {
+        self.epoll
+            .modify(fd, &mut EpollEvent::new(interest(write), token))
+            .map_err(os)
+    }
+
+    /// Stops watching `fd`. Called before the master closes a descriptor: a child forked
+    /// a moment ago may still hold a copy of it, which would keep it registered.
+    pub fn delete(&self, fd: BorrowedFd<'_>) {
+        let _ = self.epoll.delete(fd);
+    }
+
+    /// Waits until something is ready or `timeout` passes (`None`: no timeout). An
+    /// interrupted wait returns nothing: the caller's loop simply looks again.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
+        // epoll takes milliseconds: round up, so the loop never wakes before a deadline and
+        // spins. Sub-millisecond precision is the timerfd's job, which is one of the fds.
+        let timeout = match timeout {
+            None => EpollTimeout::NONE,
+            Some(t) => {
+                let ms = t.as_nanos().div_ceil(1_000_000);
+                EpollTimeout::try_from(u32::try_from(ms).unwrap_or(u32::MAX).min(i32::MAX as u32))
+                    .unwrap_or(EpollTimeout::MAX)
+            }
+        };
+        let n = match self.epoll.wait(&mut self.events, timeout) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => return Err(os(e)),
+        };
+        Ok(self.events[..n]
+            .iter()
+            .map(|e| {
+                let flags = e.events();
+                Ready {
+                    token: e.data(),
+                    readable: flags.intersects(
+                        EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR,
+                    ),
+                    writable: flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR),
+                }
+            })
+            .collect())
     }
 }
 
 /// A connected pair of Unix stream sockets, close-on-exec.
 pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors socketpair writes.
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: both descriptors are fresh and owned from here on.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(os)
+}
+
+/// Makes a descriptor non-blocking: the master's ends of its channels never block it.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL).map_err(os)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map_err(os)?;
+    Ok(())
 }
 
 pub enum Forked {
@@ -242,10 +269,10 @@ pub enum Forked {
 /// never starts one), since locks held by another thread would stay locked in the child.
 pub fn fork() -> io::Result<Forked> {
     // SAFETY: the caller upholds the single-thread rule above; the child continues in Rust
-    // with only async-signal-safe expectations until it returns to PHP.
-    match check(unsafe { libc::fork() })? {
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid)),
+    // and returns to PHP, which is single-threaded too.
+    match unsafe { nix::unistd::fork() }.map_err(os)? {
+        ForkResult::Child => Ok(Forked::Child),
+        ForkResult::Parent { child } => Ok(Forked::Parent(child.as_raw())),
     }
 }
 
@@ -253,17 +280,7 @@ pub fn fork() -> io::Result<Forked> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     Code(i32),
-    Signal(i32),
-}
-
-impl ExitStatus {
-    fn from_raw(status: libc::c_int) -> ExitStatus {
-        if libc::WIFSIGNALED(status) {
-            ExitStatus::Signal(libc::WTERMSIG(status))
-        } else {
-            ExitStatus::Code(libc::WEXITSTATUS(status))
-        }
-    }
+    Signal(Signal),
 }
 
 impl fmt::Display for ExitStatus {
@@ -275,71 +292,48 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-pub fn signal_name(sig: libc::c_int) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGTTIN => "SIGTTIN",
-        libc::SIGTTOU => "SIGTTOU",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        _ => return sig.to_string(),
-    };
-    format!("{sig} ({name})")
+/// `15 (SIGTERM)`: the number that `kill -l` users know, and the name.
+pub fn signal_name(sig: Signal) -> String {
+    format!("{} ({})", sig as i32, sig.as_str())
 }
 
 /// Reaps `pid` if it has ended. Only the given child is waited for, so children that the
 /// application started itself (proc_open) keep their exit status for their owner.
 pub fn try_reap(pid: Pid) -> io::Result<Option<ExitStatus>> {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out-pointer; WNOHANG never blocks.
-    let rc = check(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) })?;
-    Ok((rc == pid).then(|| ExitStatus::from_raw(status)))
+    match nix::sys::wait::waitpid(NixPid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Ok(Some(ExitStatus::Code(code))),
+        Ok(WaitStatus::Signaled(_, signal, _)) => Ok(Some(ExitStatus::Signal(signal))),
+        Ok(_) => Ok(None),
+        Err(e) => Err(os(e)),
+    }
 }
 
 /// Waits for `pid` to end (after it was sent SIGKILL, so the wait is short).
 pub fn reap(pid: Pid) -> io::Result<ExitStatus> {
-    let mut status = 0;
     loop {
-        // SAFETY: as in `try_reap`, blocking.
-        match check(unsafe { libc::waitpid(pid, &mut status, 0) }) {
-            Ok(_) => return Ok(ExitStatus::from_raw(status)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        match nix::sys::wait::waitpid(NixPid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Code(code)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(ExitStatus::Signal(signal)),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(os(e)),
         }
     }
 }
 
-pub fn kill(pid: Pid, signal: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain syscall; a vanished pid gives ESRCH, which the caller may ignore.
-    check(unsafe { libc::kill(pid, signal) })?;
-    Ok(())
+pub fn kill(pid: Pid, signal: Signal) -> io::Result<()> {
+    nix::sys::signal::kill(NixPid::from_raw(pid), signal).map_err(os)
 }
 
 pub fn getpid() -> Pid {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    nix::unistd::getpid().as_raw()
 }
 
 /// Makes the kernel send `signal` to this process when the thread that forked it dies, and
 /// closes the race where the parent died before the call.
-pub fn die_with_parent(parent: Pid, signal: libc::c_int) -> io::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number as its only argument.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) })?;
-    // SAFETY: getppid cannot fail.
-    if unsafe { libc::getppid() } != parent {
-        // SAFETY: raising a signal on ourselves.
-        unsafe { libc::raise(signal) };
+pub fn die_with_parent(parent: Pid, signal: Signal) -> io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(signal).map_err(os)?;
+    if nix::unistd::getppid().as_raw() != parent {
+        nix::sys::signal::raise(signal).map_err(os)?;
     }
     Ok(())
 }
@@ -351,21 +345,20 @@ pub const SPIN_WINDOW: Duration = Duration::from_micros(100);
 /// before it, then spins. The kernel wakes a sleeper tens of microseconds late; spinning
 /// costs at most [`SPIN_WINDOW`] of CPU.
 pub fn wait_until(at: Mono) {
-    let window = SPIN_WINDOW.as_nanos() as u64;
+    let window = nanos(SPIN_WINDOW);
     let now = monotonic_now();
     if at.0 > now.0 + window {
-        let wake = at.0 - window;
-        let ts = libc::timespec {
-            tv_sec: (wake / 1_000_000_000) as libc::time_t,
-            tv_nsec: (wake % 1_000_000_000) as libc::c_long,
+        let wake = libc::timespec {
+            tv_sec: ((at.0 - window) / 1_000_000_000) as libc::time_t,
+            tv_nsec: ((at.0 - window) % 1_000_000_000) as libc::c_long,
         };
-        // SAFETY: `ts` is a valid timespec; a null remainder is allowed with TIMER_ABSTIME.
-        // An early return (EINTR) only means spinning longer.
+        // SAFETY: `wake` is a valid timespec; a null remainder is allowed with TIMER_ABSTIME.
+        // An early return (EINTR) only means spinning longer. (`nix` has no absolute sleep.)
         unsafe {
             libc::clock_nanosleep(
                 libc::CLOCK_MONOTONIC,
                 libc::TIMER_ABSTIME,
-                &ts,
+                &wake,
                 std::ptr::null_mut(),
             )
         };
@@ -378,20 +371,15 @@ pub fn wait_until(at: Mono) {
 /// Timer slack: how late the kernel may wake this thread to batch wake-ups (default 50 µs).
 /// `None` restores the default.
 pub fn set_timer_slack(slack: Option<Duration>) -> io::Result<()> {
-    let nanos = slack.map_or(0, |d| {
-        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
-    });
-    // SAFETY: PR_SET_TIMERSLACK takes the slack in ns; 0 means the default.
-    check(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, nanos as libc::c_ulong, 0, 0, 0) })?;
-    Ok(())
+    let ns = slack.map_or(0, |d| nanos(d).max(1));
+    // 0 means the default.
+    nix::sys::prctl::set_timerslack(ns as libc::c_ulong).map_err(os)
 }
 
 /// Moves this process into a process group of its own, so that Ctrl-C in a terminal
 /// reaches only the master, which then stops its workers gracefully.
 pub fn own_process_group() -> io::Result<()> {
-    // SAFETY: setpgid(0, 0) acts on the calling process only.
-    check(unsafe { libc::setpgid(0, 0) })?;
-    Ok(())
+    nix::unistd::setpgid(NixPid::from_raw(0), NixPid::from_raw(0)).map_err(os)
 }
 
 /// Resident memory of a process, in bytes, from `/proc/<pid>/statm`.
@@ -402,7 +390,10 @@ pub fn rss_bytes(pid: Pid) -> io::Result<u64> {
         .nth(1)
         .and_then(|field| field.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable statm"))?;
-    // SAFETY: sysconf with a valid name has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Ok(pages * u64::try_from(page_size).unwrap_or(4096))
+    let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|size| u64::try_from(size).ok())
+        .unwrap_or(4096);
+    Ok(pages * page_size)
 }

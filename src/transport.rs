@@ -1,13 +1,19 @@
 //! One duplex byte channel between the master and one worker, carrying goridge frames.
 //!
-//! Owns the file descriptors of a channel, buffering of partial frames, and the two ways of
-//! reading: blocking until a whole frame is there (the worker), or taking what one ready
-//! read gives (the master, driven by poll). A connected socket pair and a pair of pipes
-//! (RoadRunner's `pipes` relay: the worker's stdin and stdout) are the same thing to the
-//! rest of the crate. It does not interpret frames: see [`crate::message`].
+//! Owns the file descriptors of a channel, buffering of partial frames both ways, and the
+//! two ways of using it: blocking (the worker: wait for a whole frame, write a whole frame)
+//! and non-blocking (the master, driven by its poller: take what one ready read gives, and
+//! queue what the kernel does not take at once in an outbox that is flushed when the
+//! channel becomes writable, so a worker that stops reading can never block the master).
+//! A connected socket pair and a pair of pipes (RoadRunner's `pipes` relay: the worker's
+//! stdin and stdout) are the same thing to the rest of the crate. It does not interpret
+//! frames: see [`crate::message`].
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, UnixAddr, sendmsg};
 
 use crate::frame::{DecodeError, Frame};
 
@@ -42,15 +48,26 @@ impl std::fmt::Display for RecvError {
 
 /// What one read of a ready channel gave.
 pub enum Filled {
-    /// Some bytes arrived (maybe not a whole frame yet).
+    /// Some bytes arrived (maybe not a whole frame yet), or none after all.
     Data,
     /// End of stream: the peer closed or died.
     Closed,
 }
 
+/// Whether a non-blocking write left bytes behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Everything is with the kernel.
+    All,
+    /// Some bytes wait in the outbox: flush when the channel is writable.
+    Queued,
+}
+
 pub struct Channel {
     ends: Ends,
     inbox: Vec<u8>,
+    /// Bytes the kernel has not taken yet (the master's side only), oldest first.
+    outbox: Vec<u8>,
     max_payload: usize,
 }
 
@@ -59,6 +76,7 @@ impl Channel {
         Channel {
             ends: Ends::Socket(fd),
             inbox: Vec::new(),
+            outbox: Vec::new(),
             max_payload,
         }
     }
@@ -67,6 +85,7 @@ impl Channel {
         Channel {
             ends: Ends::Pipes { read, write },
             inbox: Vec::new(),
+            outbox: Vec::new(),
             max_payload,
         }
     }
@@ -78,47 +97,118 @@ impl Channel {
         }
     }
 
-    /// Writes the whole frame, blocking until the kernel took it. The prefix and the payload
-    /// go out in one vectored write, so the payload is never copied into a frame buffer.
+    /// The fd to watch for writability while the outbox holds bytes.
+    pub fn write_fd(&self) -> BorrowedFd<'_> {
+        match &self.ends {
+            Ends::Socket(fd) => fd.as_fd(),
+            Ends::Pipes { write, .. } => write.as_fd(),
+        }
+    }
+
+    /// Whether reading and writing use one descriptor (a socket) or two (pipes).
+    pub fn is_duplex(&self) -> bool {
+        matches!(self.ends, Ends::Socket(_))
+    }
+
+    /// Makes the master's ends non-blocking; [`Channel::queue`] and [`Channel::fill`] then
+    /// never wait.
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        crate::sys::set_nonblocking(self.read_fd())?;
+        if !self.is_duplex() {
+            crate::sys::set_nonblocking(self.write_fd())?;
+        }
+        Ok(())
+    }
+
+    /// One write of `parts`, as much as the kernel takes. `MSG_NOSIGNAL`: a dead peer gives
+    /// EPIPE, not a SIGPIPE that would kill the master; pipes have no such flag, and the
+    /// master of command-started workers ignores SIGPIPE.
+    fn write_once(&self, parts: &[&[u8]]) -> io::Result<usize> {
+        let iov: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let written = match &self.ends {
+            Ends::Socket(fd) => sendmsg::<UnixAddr>(
+                fd.as_raw_fd(),
+                &iov,
+                &[],
+                MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+                None,
+            ),
+            Ends::Pipes { write, .. } => nix::sys::uio::writev(write, &iov),
+        };
+        written.map_err(io::Error::from)
+    }
+
+    /// Writes the whole frame, blocking until the kernel took it (the worker's side). The
+    /// prefix and the payload go out in one vectored write, so the payload is never copied.
     pub fn send(&self, frame: &Frame) -> io::Result<()> {
         let prefix = frame.prefix();
         let mut parts = [&prefix[..], &frame.payload[..]];
         while !parts.iter().all(|p| p.is_empty()) {
-            let iov = parts.map(|p| libc::iovec {
-                iov_base: p.as_ptr() as *mut libc::c_void,
-                iov_len: p.len(),
-            });
-            let n = match &self.ends {
-                Ends::Socket(fd) => {
-                    // SAFETY: a zeroed msghdr is valid (no name, no control data).
-                    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-                    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-                    msg.msg_iovlen = iov.len();
-                    // MSG_NOSIGNAL: a dead peer must give EPIPE here, not kill the master.
-                    // SAFETY: `msg` points at two iovecs over live slices of the lengths given;
-                    // the kernel only reads them.
-                    unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }
-                }
-                // SAFETY: as above; pipes have no MSG_NOSIGNAL, the pipe relay ignores SIGPIPE.
-                Ends::Pipes { write, .. } => unsafe {
-                    libc::writev(write.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int)
-                },
-            };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            let mut written = n as usize;
-            for part in &mut parts {
-                let taken = written.min(part.len());
-                *part = &part[taken..];
-                written -= taken;
+            match self.write_once(&parts) {
+                Ok(n) => advance(&mut parts, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable()?,
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    fn wait_writable(&self) -> io::Result<()> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.write_fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends a frame without ever blocking (the master's side): what the kernel does not
+    /// take now waits in the outbox, behind anything already there.
+    pub fn queue(&mut self, frame: &Frame) -> io::Result<Sent> {
+        let prefix = frame.prefix();
+        if self.outbox.is_empty() {
+            let mut parts = [&prefix[..], &frame.payload[..]];
+            loop {
+                match self.write_once(&parts) {
+                    Ok(n) => advance(&mut parts, n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                if parts.iter().all(|p| p.is_empty()) {
+                    return Ok(Sent::All);
+                }
+                break;
+            }
+            for part in parts {
+                self.outbox.extend_from_slice(part);
+            }
+        } else {
+            self.outbox.extend_from_slice(&prefix);
+            self.outbox.extend_from_slice(&frame.payload);
+        }
+        Ok(Sent::Queued)
+    }
+
+    /// Writes what the outbox holds, as far as the kernel takes it now.
+    pub fn flush(&mut self) -> io::Result<Sent> {
+        while !self.outbox.is_empty() {
+            match self.write_once(&[&self.outbox]) {
+                Ok(n) => {
+                    self.outbox.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Queued),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Sent::All)
+    }
+
+    /// Bytes waiting in the outbox.
+    pub fn queued(&self) -> usize {
+        self.outbox.len()
     }
 
     /// One read from a channel that poll reported readable: never blocks on a ready fd.
@@ -135,8 +225,10 @@ impl Channel {
                 break n as usize;
             }
             let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
+            match err.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => return Ok(Filled::Data),
+                _ => return Err(err),
             }
         };
         if n == 0 {
@@ -169,6 +261,15 @@ impl Channel {
                 Filled::Closed => return Err(RecvError::Closed),
             }
         }
+    }
+}
+
+/// Drops the first `n` bytes of a vectored write.
+fn advance(parts: &mut [&[u8]], mut n: usize) {
+    for part in parts.iter_mut() {
+        let taken = n.min(part.len());
+        *part = &part[taken..];
+        n -= taken;
     }
 }
 
@@ -221,6 +322,46 @@ mod tests {
             .send(&Frame::new(0, vec![0], b"ok".to_vec()))
             .unwrap();
         assert_eq!(master.recv().unwrap().payload, b"ok");
+    }
+
+    #[test]
+    fn a_peer_that_does_not_read_never_blocks_the_queueing_side() {
+        for (name, (mut master, mut worker)) in [
+            ("socket", {
+                let (a, b) = socket_pair().unwrap();
+                (
+                    Channel::socket(a, MAX_PAYLOAD),
+                    Channel::socket(b, MAX_PAYLOAD),
+                )
+            }),
+            ("pipes", {
+                let (r1, w1) = pipe();
+                let (r2, w2) = pipe();
+                (
+                    Channel::pipes(r1, w2, MAX_PAYLOAD),
+                    Channel::pipes(r2, w1, MAX_PAYLOAD),
+                )
+            }),
+        ] {
+            master.set_nonblocking().unwrap();
+            // Far more than any socket or pipe buffer: it cannot all go at once.
+            let big = Frame::new(0, vec![3], vec![9; 4 << 20]);
+            let small = Frame::new(0, vec![0], b"next".to_vec());
+            assert_eq!(master.queue(&big).unwrap(), Sent::Queued, "{name}");
+            assert_eq!(master.queue(&small).unwrap(), Sent::Queued, "{name}");
+            assert!(master.queued() > 0);
+            let reader = std::thread::spawn(move || {
+                let first = worker.recv().unwrap();
+                let second = worker.recv().unwrap();
+                (first, second)
+            });
+            while master.flush().unwrap() == Sent::Queued {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let (first, second) = reader.join().unwrap();
+            assert_eq!(first, big, "{name}: the big frame arrives whole");
+            assert_eq!(second, small, "{name}: and the next one after it, in order");
+        }
     }
 
     #[test]

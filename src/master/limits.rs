@@ -1,0 +1,135 @@
+//! Deadlines: when the loop must wake without an event, and what happens when one passes.
+//!
+//! Owns the loop's timeout ([`Master::next_deadline`]) and the enforcement of every
+//! deadline: `exec_ttl` per running tick (exact), the `pool.supervisor` limits every
+//! `watch_tick`, `allocate_timeout` of waiting ticks, the grace of workers that closed
+//! their channel, `reset_timeout` and `destroy_timeout`. The rules themselves are
+//! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
+
+use super::{Master, Phase};
+use crate::log;
+use crate::message::ToWorker;
+use crate::pool::Pid;
+use crate::schedule::Mono;
+use crate::supervisor::Action;
+use crate::sys;
+
+impl Master<'_> {
+    /// The earliest instant something must happen without an event (the timer is an fd
+    /// of its own and is not in it).
+    pub(super) fn next_deadline(&self) -> Option<Mono> {
+        let mut deadlines: Vec<Mono> = vec![];
+        deadlines.extend(self.processes.next_closing_deadline());
+        deadlines.extend(self.operator.next_deadline());
+        deadlines.extend(self.pool.next_expiry());
+        deadlines.extend(
+            self.pool
+                .workers()
+                .filter_map(|w| self.limits.exec_deadline(w)),
+        );
+        if let Some(reset) = &self.reset {
+            deadlines.push(reset.deadline);
+        }
+        if self.limits.need_watch() {
+            deadlines.push(self.watch_at);
+        }
+        match self.phase {
+            Phase::Stopping { deadline } => deadlines.push(deadline),
+            Phase::Running if self.pool.serving() < self.target => {
+                deadlines.push(self.processes.respawn_at());
+            }
+            Phase::Running => {}
+        }
+        deadlines.into_iter().min()
+    }
+
+    pub(super) fn enforce_deadlines(&mut self) {
+        let now = sys::monotonic_now();
+        for pid in self.processes.take_overdue_closing(now) {
+            self.kill_now(pid, "closed its channel but did not exit");
+        }
+        self.expire_conns(now);
+        for tick in self.pool.expire_waiting(now) {
+            log::warn(format_args!(
+                "tick {} dropped: it waited allocate_timeout ({}) for a free worker",
+                tick.number,
+                humantime::format_duration(self.pool.policy().allocate_timeout)
+            ));
+            if self.grid_held_by(&tick) {
+                self.resume_grid(now);
+            }
+        }
+        self.check_limits(now);
+        if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
+            let late = self.reset.take().expect("checked").overdue();
+            log::warn(format_args!(
+                "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
+                humantime::format_duration(self.config.pool.reset_timeout),
+                late.len()
+            ));
+            for pid in late {
+                // Idle ones stop now; busy ones (or stopping too long) are killed.
+                if self.pool.retire_soon(pid, "reset".into()) {
+                    self.send(pid, &ToWorker::Stop.into_frame());
+                } else {
+                    self.kill_now(pid, "was not replaced within reset_timeout");
+                }
+            }
+        }
+        if let Phase::Stopping { deadline } = self.phase
+            && deadline <= now
+            && !self.pool.is_empty()
+        {
+            log::warn(format_args!(
+                "destroy_timeout ({}) passed: killing {} workers",
+                humantime::format_duration(self.config.pool.destroy_timeout),
+                self.pool.len()
+            ));
+            self.kill_all("did not stop within destroy_timeout");
+        }
+    }
+
+    /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
+    /// every `watch_tick`.
+    fn check_limits(&mut self, now: Mono) {
+        let watch = self.limits.need_watch() && self.watch_at <= now;
+        if watch {
+            self.watch_at = now + self.config.pool.supervisor.watch_tick;
+        }
+        let mut actions: Vec<(Pid, Action)> = vec![];
+        for worker in self.pool.workers() {
+            let due_exec = self
+                .limits
+                .exec_deadline(worker)
+                .is_some_and(|at| at <= now);
+            if !watch && !due_exec {
+                continue;
+            }
+            let rss = match self.limits.max_memory_bytes {
+                Some(_) if watch => sys::rss_bytes(worker.pid).ok(),
+                _ => None,
+            };
+            if let Some(action) = self.limits.check(worker, now, rss) {
+                actions.push((worker.pid, action));
+            }
+        }
+        for (pid, action) in actions {
+            match action {
+                Action::Kill(reason) => {
+                    log::error(format_args!("worker {pid} {reason}; killing it"));
+                    self.kill_now(pid, &reason);
+                }
+                Action::Replace(reason) => {
+                    if self.pool.retire_soon(pid, reason.clone()) {
+                        log::info(format_args!("replacing worker {pid}: {reason}"));
+                        self.send(pid, &ToWorker::Stop.into_frame());
+                    } else {
+                        log::info(format_args!(
+                            "worker {pid} will be replaced after its tick: {reason}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}

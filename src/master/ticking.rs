@@ -1,0 +1,228 @@
+//! The tick path, in one straight line: the timer fires, the schedule says which ticks are
+//! due, the pool says which worker takes each, the tick goes out; and back: the worker's
+//! answer finishes the tick and may free the worker for a waiting one.
+//!
+//! Owns the timerfd, the instant it is armed for, the `delay` policy's hold of the grid,
+//! and the wall clock used for headers. It decides nothing about workers ([`Pool`] does)
+//! and starts or kills no process (see `processes.rs`).
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
+
+use super::{Master, Phase, duration_nanos};
+use crate::config::{Missed, TickerConfig};
+use crate::frame::Frame;
+use crate::log;
+use crate::message::{FromWorker, ToWorker};
+use crate::payload;
+use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
+use crate::schedule::{Mono, Schedule, Ticker, WallClock};
+use crate::sys::{self, TimerFd};
+
+/// How long before its due instant a tick goes to a free worker, at most a quarter of the
+/// interval; see [`Master::arm_timer`].
+const HANDOFF_LEAD: Duration = Duration::from_micros(200);
+
+pub(super) struct Ticking {
+    timer: TimerFd,
+    interval: Duration,
+    /// The timer is disarmed while the `delay` policy holds the grid.
+    held: bool,
+    /// The instant the timer is armed for; `None` once it fired or was disarmed.
+    armed: Option<Mono>,
+    ticker: Ticker,
+    clock: WallClock,
+}
+
+impl Ticking {
+    pub(super) fn new(config: &TickerConfig, now: Mono) -> io::Result<Ticking> {
+        Ok(Ticking {
+            timer: TimerFd::new()?,
+            interval: config.interval,
+            held: false,
+            armed: None,
+            ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
+            clock: WallClock::new(now, sys::unix_now()),
+        })
+    }
+
+    pub(super) fn timer_fd(&self) -> BorrowedFd<'_> {
+        self.timer.as_fd()
+    }
+
+    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up.
+    pub(super) fn start(&mut self, now: Mono) {
+        self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
+        self.clock = WallClock::new(now, sys::unix_now());
+    }
+
+    /// Clears the timer's readiness; whether it had really fired.
+    pub(super) fn acknowledge(&mut self) -> bool {
+        let fired = self.timer.acknowledge();
+        if fired {
+            self.armed = None;
+        }
+        fired
+    }
+
+    pub(super) fn disarm(&mut self) {
+        let _ = self.timer.disarm();
+        self.armed = None;
+    }
+
+    /// The frame of a delivery: its header needs the wall clock.
+    fn job(&self, delivery: &Delivery) -> Frame {
+        payload::job(delivery, &self.clock).into_frame()
+    }
+}
+
+impl Master<'_> {
+    /// Arms the timer a little before the next due instant, so that [`Master::on_timer`]
+    /// can hand the tick to a free worker early; the worker holds it until it is due (see
+    /// [`crate::worker`]). The kernel wakes a sleeping process tens of microseconds late, and
+    /// a tick goes through two wake-ups (this one and the worker's); handing it over early
+    /// takes both out of the tick's lateness.
+    ///
+    /// With no worker free, the timer is armed for the due instant itself: waking early would
+    /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
+    /// every event; it touches the timer only when the instant changes.
+    pub(super) fn arm_timer(&mut self) {
+        if !matches!(self.phase, Phase::Running) || self.ticking.held {
+            return;
+        }
+        let due = self.ticking.ticker.next_due();
+        let at = if self.pool.can_start() {
+            let lead = HANDOFF_LEAD.min(self.config.interval / 4);
+            Mono(due.0.saturating_sub(duration_nanos(lead)))
+        } else {
+            due
+        };
+        if self.ticking.armed == Some(at) {
+            return;
+        }
+        match self.ticking.timer.arm_at(at) {
+            Ok(()) => self.ticking.armed = Some(at),
+            Err(e) => self.fail(format!("cannot arm the timer: {e}")),
+        }
+    }
+
+    /// `delay`: the tick that held the grid is gone (delivered, or dropped after
+    /// `allocate_timeout`); the grid restarts one interval from now.
+    pub(super) fn resume_grid(&mut self, now: Mono) {
+        self.ticking.held = false;
+        self.ticking.ticker.rebase(now + self.config.interval);
+        self.arm_timer();
+    }
+
+    /// Whether the `delay` policy holds the grid for the first attempt of a waiting tick.
+    pub(super) fn grid_held_by(&self, tick: &Tick) -> bool {
+        self.ticking.held && tick.attempt == 1
+    }
+
+    pub(super) fn on_timer(&mut self) {
+        if !matches!(self.phase, Phase::Running) || self.ticking.held {
+            return;
+        }
+        let due = self.ticking.ticker.next_due();
+        let now = sys::monotonic_now();
+        let horizon = if now >= due {
+            now
+        } else if self.pool.can_start() {
+            due
+        } else {
+            // The worker that was free is not any more: the tick arrives when it is due.
+            self.arm_timer();
+            return;
+        };
+        for number in self.ticking.ticker.poll(horizon) {
+            let tick = Tick::new(number, self.ticking.ticker.due(number));
+            match self.pool.arrive(tick, now) {
+                Arrival::Deliver(d) => self.deliver(d),
+                Arrival::Waiting if self.config.missed == Missed::Delay => {
+                    log::debug(format_args!(
+                        "tick {number} waits for a free worker; the grid waits with it"
+                    ));
+                    // Ticks the master woke too late for come after it, on the new grid.
+                    self.ticking.ticker.rewind(number + 1);
+                    self.ticking.held = true;
+                    self.ticking.disarm();
+                    return;
+                }
+                Arrival::Waiting => {
+                    log::debug(format_args!("tick {number} waits: no worker is free"));
+                }
+                Arrival::Skipped => log::warn(format_args!(
+                    "tick {number} skipped: no worker is free and {} tick(s) already wait \
+                     ({} skipped so far)",
+                    self.pool.waiting(),
+                    self.pool.stats().skipped
+                )),
+            }
+        }
+        self.arm_timer();
+    }
+
+    /// Sends a tick the pool assigned to a worker.
+    pub(super) fn deliver(&mut self, delivery: Delivery) {
+        if self.ticking.held && delivery.waited && delivery.tick.attempt == 1 {
+            // `delay`: the grid restarts one interval after the late tick (a re-run that
+            // goes first is not that tick).
+            self.resume_grid(sys::monotonic_now());
+        }
+        let frame = self.ticking.job(&delivery);
+        self.send(delivery.pid, &frame);
+    }
+
+    /// A whole frame from a worker: the answer to the tick it holds.
+    pub(super) fn on_frame(&mut self, pid: Pid, frame: Frame) {
+        let outcome = match FromWorker::from_frame(frame) {
+            Ok(FromWorker::Answer { late, .. }) => {
+                if let Some(late) = late {
+                    self.lateness.record(late);
+                }
+                Outcome::Done
+            }
+            Ok(FromWorker::Error(message)) => Outcome::Failed(message),
+            Ok(FromWorker::StopRequest) => Outcome::StopRequested,
+            Ok(FromWorker::Pid(_)) => {
+                return self.kill(pid, "sent a pid handshake it was not asked for".into());
+            }
+            Err(e) => return self.kill(pid, format!("broke the protocol: {e}")),
+        };
+        let finished = match self.pool.finish(pid, outcome.clone(), sys::monotonic_now()) {
+            Ok(f) => f,
+            Err(e) => return self.kill(pid, format!("broke the protocol: {e}")),
+        };
+        self.processes.tick_completed();
+        let number = finished.tick.number;
+        match &outcome {
+            Outcome::Done => log::debug(format_args!(
+                "tick {number} done by worker {pid} in {:?}",
+                finished.took
+            )),
+            Outcome::Failed(message) => log::warn(format_args!(
+                "tick {number} failed on worker {pid}: {message}"
+            )),
+            Outcome::StopRequested if finished.failed && finished.tick.attempt > 1 => log::warn(
+                format_args!("tick {number} failed: worker {pid} asked to stop on its second run"),
+            ),
+            Outcome::StopRequested if finished.failed => log::warn(format_args!(
+                "tick {number} failed: worker {pid} asked to stop, and the master is stopping"
+            )),
+            Outcome::StopRequested => log::info(format_args!(
+                "tick {number} runs again on another worker: worker {pid} asked to stop"
+            )),
+        }
+        if let Some(reason) = &finished.retire {
+            log::info(format_args!("replacing worker {pid}: {reason}"));
+            self.send(pid, &ToWorker::Stop.into_frame());
+        } else if let Phase::Stopping { .. } = self.phase {
+            self.pool.retire(pid);
+            self.send(pid, &ToWorker::Stop.into_frame());
+        }
+        if let Some(next) = finished.next {
+            self.deliver(next);
+        }
+    }
+}

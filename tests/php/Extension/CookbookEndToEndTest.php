@@ -34,7 +34,7 @@ final class CookbookEndToEndTest extends ExtensionTestCase
         $run = $app->run(
             ['TICKER_CONFIG' => self::CONFIG] + $env,
             ['-d', 'extension=' . self::extensionPath()],
-            static fn (array $records): bool => \count(\array_filter($records, static fn (array $r): bool => isset($r['tick']))) >= self::TICKS,
+            static fn (array $records): bool => \count(CookbookApp::ticksIn($records)) >= self::TICKS,
         );
         $context = $app->describe($run);
 
@@ -61,7 +61,8 @@ final class CookbookEndToEndTest extends ExtensionTestCase
         foreach (\array_count_values(\array_column($ticks, 'pid')) as $pid => $handled) {
             self::assertSame($handled, $finalized[$pid] ?? 0, "worker $pid did not finalize after each tick\n$context");
         }
-        self::assertContains($master, \array_column($app->records(), 'served'), "serve() did not return in the master\n$context");
+        $served = \array_column($app->records(), 'served');
+        self::assertContains($master, $served, "serve() did not return in the master\n$context");
     }
 
     /**
@@ -69,8 +70,14 @@ final class CookbookEndToEndTest extends ExtensionTestCase
      */
     public static function applications(): iterable
     {
-        yield 'Spiral 3.0-3.11, canServe() on the instance' => [['TICKER_TEST_SPIRAL_LINE' => '3.0'], TickerDispatcher::class];
-        yield 'Spiral 3.12+, canServe() on the instance' => [['TICKER_TEST_SPIRAL_LINE' => '3.12'], TickerDispatcher::class];
+        yield 'Spiral 3.0-3.11, canServe() on the instance' => [
+            ['TICKER_TEST_SPIRAL_LINE' => '3.0'],
+            TickerDispatcher::class,
+        ];
+        yield 'Spiral 3.12+, canServe() on the instance' => [
+            ['TICKER_TEST_SPIRAL_LINE' => '3.12'],
+            TickerDispatcher::class,
+        ];
         yield 'Spiral 3.12+, static canServe(EnvironmentInterface)' => [
             ['TICKER_TEST_SPIRAL_LINE' => '3.12', 'COOKBOOK_DISPATCHER' => 'static'],
             StaticTickerDispatcher::class,

@@ -141,7 +141,7 @@ final class Container implements ContainerInterface, BinderInterface
     private function make(string $class): object
     {
         if (!\class_exists($class) || !(new \ReflectionClass($class))->isInstantiable()) {
-            throw new \LogicException(\sprintf("Can't resolve `%s`: nothing is bound to it and it is not a class", $class));
+            throw new \LogicException(\sprintf("Can't resolve `%s`: nothing is bound to it, not a class", $class));
         }
         $reflection = new \ReflectionClass($class);
         $constructor = $reflection->getConstructor();

@@ -35,8 +35,8 @@ final class CookbookApp
     {
         $inherited = \array_filter(
             \getenv(),
-            static fn (string $name): bool => !\in_array($name, ['RR_MODE', 'RR_RELAY', 'TICKER_TEST_SPIRAL_LINE'], true)
-                && !\str_starts_with($name, 'COOKBOOK_'),
+            static fn (string $name): bool => !\str_starts_with($name, 'COOKBOOK_')
+                && !\in_array($name, ['RR_MODE', 'RR_RELAY', 'TICKER_TEST_SPIRAL_LINE'], true),
             \ARRAY_FILTER_USE_KEY,
         );
 
@@ -61,7 +61,25 @@ final class CookbookApp
      */
     public function ticks(): array
     {
-        return \array_values(\array_filter($this->records(), static fn (array $record): bool => isset($record['tick'])));
+        return self::ticksIn($this->records());
+    }
+
+    /**
+     * @param list<array<string, mixed>> $records
+     * @return list<array<string, mixed>>
+     */
+    public static function ticksIn(array $records): array
+    {
+        return \array_values(\array_filter($records, static fn (array $record): bool => isset($record['tick'])));
+    }
+
+    /**
+     * @param list<array<string, mixed>> $records
+     * @return list<mixed> the values records have under $key, each once, in the order first seen
+     */
+    public static function distinct(array $records, string $key): array
+    {
+        return \array_values(\array_unique(\array_column($records, $key), \SORT_REGULAR));
     }
 
     /**

@@ -19,13 +19,26 @@ final class JsonLines
     }
 
     /**
+     * Reads under a shared lock, so a record being appended is never seen half written.
+     *
      * @return list<array<string, mixed>>
      */
     public static function read(string $file): array
     {
-        return \array_map(
+        $handle = @\fopen($file, 'r');
+        if ($handle === false) {
+            return [];
+        }
+        \flock($handle, \LOCK_SH);
+        $content = (string) \stream_get_contents($handle);
+        \flock($handle, \LOCK_UN);
+        \fclose($handle);
+
+        $lines = \array_filter(\explode("\n", $content), static fn (string $line): bool => $line !== '');
+
+        return \array_values(\array_map(
             static fn (string $line): array => \json_decode($line, true, 8, \JSON_THROW_ON_ERROR),
-            @\file($file, \FILE_IGNORE_NEW_LINES | \FILE_SKIP_EMPTY_LINES) ?: [],
-        );
+            $lines,
+        ));
     }
 }

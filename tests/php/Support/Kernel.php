@@ -70,7 +70,7 @@ final class Kernel implements KernelInterface
     public function dispatchers(): array
     {
         return \array_map(
-            static fn (string|DispatcherInterface $dispatcher): string => \is_string($dispatcher) ? $dispatcher : $dispatcher::class,
+            static fn (string|DispatcherInterface $d): string => \is_string($d) ? $d : $d::class,
             $this->dispatchers,
         );
     }

@@ -37,6 +37,8 @@ enum SpiralLine: string
      */
     public static function ofLoadedInterface(): self
     {
-        return (new \ReflectionClass(DispatcherInterface::class))->hasMethod('canServe') ? self::UpTo311 : self::From312;
+        $declaresCanServe = (new \ReflectionClass(DispatcherInterface::class))->hasMethod('canServe');
+
+        return $declaresCanServe ? self::UpTo311 : self::From312;
     }
 }

@@ -34,6 +34,11 @@ final class CookbookDispatcherTest extends TestCase
 {
     use UsesNativeDouble;
 
+    /** What the extension's worker is told while serving three ticks, then the stop. */
+    private const THREE_TICKS_ANSWERED = [
+        'waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload',
+    ];
+
     private Journal $journal;
     private Container $container;
     private string $log;
@@ -70,12 +75,12 @@ final class CookbookDispatcherTest extends TestCase
 
         $ticks = JsonLines::read($this->log);
         self::assertSame([0, 1, 2], \array_column($ticks, 'tick'));
-        self::assertSame([ExtensionWorker::class], \array_values(\array_unique(\array_column($ticks, 'worker'))));
-        self::assertSame([CookbookDispatcher::class], \array_values(\array_unique(\array_column($ticks, 'dispatcher'))));
-        self::assertSame(
-            ['waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload'],
-            \array_map(static fn (array $call): string => $call[0] . (isset($call[1]) ? ':' . $call[1]->body : ''), $native->calls),
-        );
+        self::assertSame([ExtensionWorker::class], CookbookApp::distinct($ticks, 'worker'));
+        self::assertSame([CookbookDispatcher::class], CookbookApp::distinct($ticks, 'dispatcher'));
+        self::assertSame(self::THREE_TICKS_ANSWERED, \array_map(
+            static fn (array $call): string => $call[0] . (isset($call[1]) ? ':' . $call[1]->body : ''),
+            $native->calls,
+        ));
         self::assertSame(['finalize', 'finalize', 'finalize'], $this->journal->events());
     }
 
@@ -114,14 +119,9 @@ final class CookbookDispatcherTest extends TestCase
         self::assertSame(0, $run->exitCode, $context);
         $ticks = $app->ticks();
         self::assertSame([0, 1, 2], \array_column($ticks, 'tick'), $context);
-        self::assertSame([StaticTickerDispatcher::class], \array_values(\array_unique(\array_column($ticks, 'dispatcher'))));
-        self::assertSame([ExtensionWorker::class], \array_values(\array_unique(\array_column($ticks, 'worker'))));
-        $served = \array_values(\array_filter($app->records(), static fn (array $r): bool => isset($r['served'])));
-        self::assertSame(
-            ['waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload', 'respond:OK', 'waitPayload'],
-            $served[0]['nativeCalls'] ?? null,
-            $context,
-        );
+        self::assertSame([StaticTickerDispatcher::class], CookbookApp::distinct($ticks, 'dispatcher'));
+        self::assertSame([ExtensionWorker::class], CookbookApp::distinct($ticks, 'worker'));
+        self::assertSame([self::THREE_TICKS_ANSWERED], CookbookApp::distinct($app->records(), 'nativeCalls'), $context);
     }
 
     /**
@@ -136,7 +136,7 @@ final class CookbookDispatcherTest extends TestCase
         $this->skipWhereTheSubprocessHasTheExtension($app);
 
         self::assertSame(255, $run->exitCode, $app->describe($run));
-        self::assertStringContainsString('Stand-in Spiral\RoadRunner\Worker: there is no RoadRunner relay', $run->stderr);
+        self::assertStringContainsString('Spiral\RoadRunner\Worker: there is no RoadRunner relay', $run->stderr);
         self::assertSame([], $app->ticks());
     }
 
@@ -158,7 +158,7 @@ final class CookbookDispatcherTest extends TestCase
     private function skipWhereTheSubprocessHasTheExtension(CookbookApp $app): void
     {
         if ($app->booted()['extension'] === true) {
-            self::markTestSkipped('the ticker extension is enabled for every PHP process here, so the subprocess cannot play it');
+            self::markTestSkipped('the ticker extension is enabled in php.ini here, so the subprocess cannot play it');
         }
     }
 }

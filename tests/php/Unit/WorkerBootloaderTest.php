@@ -136,7 +136,10 @@ final class WorkerBootloaderTest extends TestCase
     {
         $this->playTheExtension();
 
-        $this->boot(['RR_MODE' => 'ticker'], [WorkerBootloader::class, TickerBootloader::class, WorkerBootloader::class]);
+        $this->boot(
+            ['RR_MODE' => 'ticker'],
+            [WorkerBootloader::class, TickerBootloader::class, WorkerBootloader::class],
+        );
 
         self::assertSame(1, NativeWorker::$created);
     }
@@ -180,7 +183,8 @@ final class WorkerBootloaderTest extends TestCase
                 InitBindingBridgeBootloader::WORKER_BINDINGS,
             ],
         ];
-        foreach (['WorkerBootloader' => WorkerBootloader::class, 'TickerBootloader' => TickerBootloader::class] as $name => $ours) {
+        foreach ([WorkerBootloader::class, TickerBootloader::class] as $ours) {
+            $name = (new \ReflectionClass($ours))->getShortName();
             yield "$name alone" => [[$ours], null];
             foreach ($bridges as $bridge => [$bridgeClass, $bindings]) {
                 yield "$name after $bridge" => [[$bridgeClass, $ours], $bindings];

@@ -4,12 +4,14 @@ declare(strict_types=1);
 
 namespace Ticker\Spiral\Tests\Extension;
 
+use Ticker\Spiral\Tests\Support\JsonLines;
 use Ticker\Spiral\Tests\Support\Subprocess;
 
 /**
- * A Spiral-shaped app (tests/php/fixtures/e2e/app.php) under the real extension: the package's
- * bootloader binds the extension's worker, its dispatcher serves, ticks reach the handler in
- * forked workers, one failing tick does not stop the loop, and SIGTERM stops it all cleanly.
+ * A Spiral-shaped app (tests/php/fixtures/e2e/app.php) under the real extension: TickerBootloader
+ * (with WorkerBootloader, its dependency, binding the extension's worker) adds the package's
+ * dispatcher, ticks reach the handler in forked workers, one failing tick does not stop the loop,
+ * and SIGTERM stops it all cleanly.
  */
 final class EndToEndTest extends ExtensionTestCase
 {
@@ -46,10 +48,7 @@ final class EndToEndTest extends ExtensionTestCase
             $env,
             30.0,
         );
-        $records = \array_map(
-            static fn (string $line): array => \json_decode($line, true, 8, \JSON_THROW_ON_ERROR),
-            \file($this->log, \FILE_IGNORE_NEW_LINES | \FILE_SKIP_EMPTY_LINES) ?: [],
-        );
+        $records = JsonLines::read($this->log);
         $context = "stderr:\n{$run->stderr}\nstdout:\n{$run->stdout}\nlog:\n" . \file_get_contents($this->log);
 
         self::assertFalse($run->timedOut, "the app did not stop within 30 s\n$context");

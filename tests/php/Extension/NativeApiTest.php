@@ -4,7 +4,6 @@ declare(strict_types=1);
 
 namespace Ticker\Spiral\Tests\Extension;
 
-use Spiral\RoadRunner\Worker;
 use Ticker\Spiral\Worker\WorkerFactory;
 
 /**
@@ -25,9 +24,9 @@ final class NativeApiTest extends ExtensionTestCase
         self::assertArrayNotHasKey('RR_MODE', $_SERVER);
     }
 
-    public function testTheFactoryFallsBackToRoadRunnerWhileTheExtensionIsInert(): void
+    public function testTheFactoryHasNoExtensionWorkerWhileTheExtensionIsInert(): void
     {
-        self::assertInstanceOf(Worker::class, (new WorkerFactory())->create());
+        self::assertNull((new WorkerFactory())->extension());
     }
 
     public function testPayloadNullsBecomeEmptyStrings(): void

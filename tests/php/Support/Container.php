@@ -5,37 +5,80 @@ declare(strict_types=1);
 namespace Ticker\Spiral\Tests\Support;
 
 use Psr\Container\ContainerInterface;
+use Spiral\Core\BinderInterface;
 
 /**
- * The parts of Spiral's container the package relies on: autowired constructors and methods,
- * bindings and singletons whose resolver is a class name, an object, a closure or a
- * `[class, method]` pair (the form Bootloader::SINGLETONS uses; private methods included), and
- * `invoke([class, 'canServe'])` as Spiral 3.12+ kernels call it.
+ * The parts of Spiral's container the package relies on, with Spiral's rules:
+ *
+ * - it is its own ContainerInterface and BinderInterface, for autowired bootloader methods;
+ * - a resolver is a class name or alias (a string: another binding, or the class to build when it
+ *   names itself), an object (shared as it is), a closure or a `[class, method]` pair (the form
+ *   Bootloader::SINGLETONS uses; private methods included), the last two called with autowired
+ *   arguments;
+ * - an unbound class is autowired; an unbound interface, or a class whose constructor needs
+ *   something unresolvable, is an error naming it;
+ * - `has()` is true only for what is bound, not for any class that exists;
+ * - rebinding a singleton that was already resolved is an error (Spiral 3.8+ throws
+ *   SingletonOverloadException), so a test sees a binding made too late;
+ * - `invoke([class, 'canServe'])` as Spiral 3.12+ kernels call it.
  */
-final class Container implements ContainerInterface
+final class Container implements ContainerInterface, BinderInterface
 {
     /** @var array<string, array{resolver: mixed, singleton: bool}> */
     private array $bindings = [];
 
-    /** @var array<string, mixed> */
+    /** @var array<string, mixed> resolved singletons, and the container under its own names */
     private array $instances = [];
 
     public function __construct()
     {
         $this->instances[ContainerInterface::class] = $this;
+        $this->instances[BinderInterface::class] = $this;
         $this->instances[self::class] = $this;
     }
 
-    public function bind(string $id, mixed $resolver): void
+    public function bind(string $alias, string|array|callable|object $resolver): void
     {
-        unset($this->instances[$id]);
-        $this->bindings[$id] = ['resolver' => $resolver, 'singleton' => false];
+        $this->define($alias, $resolver, false);
     }
 
-    public function bindSingleton(string $id, mixed $resolver): void
+    public function bindSingleton(string $alias, string|array|callable|object $resolver): void
     {
-        unset($this->instances[$id]);
-        $this->bindings[$id] = ['resolver' => $resolver, 'singleton' => true];
+        $this->define($alias, $resolver, true);
+    }
+
+    public function hasInstance(string $alias): bool
+    {
+        return \array_key_exists($alias, $this->instances);
+    }
+
+    public function removeBinding(string $alias): void
+    {
+        unset($this->bindings[$alias], $this->instances[$alias]);
+    }
+
+    public function bindInjector(string $class, string $injector): void
+    {
+        throw new \LogicException('The test container has no injectors');
+    }
+
+    public function removeInjector(string $class): void
+    {
+        throw new \LogicException('The test container has no injectors');
+    }
+
+    public function hasInjector(string $class): bool
+    {
+        return false;
+    }
+
+    /**
+     * The resolver bound to $id, as it was given to bind() or bindSingleton(); null when nothing is.
+     * For asserting that a binding was left alone.
+     */
+    public function binding(string $id): mixed
+    {
+        return $this->bindings[$id]['resolver'] ?? null;
     }
 
     public function get(string $id): mixed
@@ -49,7 +92,7 @@ final class Container implements ContainerInterface
 
         ['resolver' => $resolver, 'singleton' => $singleton] = $this->bindings[$id];
         $instance = match (true) {
-            \is_string($resolver) => $this->make($resolver),
+            \is_string($resolver) => $resolver === $id ? $this->make($id) : $this->get($resolver),
             \is_array($resolver), $resolver instanceof \Closure => $this->invoke($resolver),
             default => $resolver,
         };
@@ -62,7 +105,7 @@ final class Container implements ContainerInterface
 
     public function has(string $id): bool
     {
-        return \array_key_exists($id, $this->instances) || isset($this->bindings[$id]) || \class_exists($id);
+        return \array_key_exists($id, $this->instances) || isset($this->bindings[$id]);
     }
 
     /**
@@ -87,17 +130,32 @@ final class Container implements ContainerInterface
         return $method->invokeArgs($object, $this->arguments($method));
     }
 
+    private function define(string $alias, mixed $resolver, bool $singleton): void
+    {
+        if (\array_key_exists($alias, $this->instances)) {
+            throw new \LogicException(\sprintf("Can't overload the singleton `%s` because it's already used.", $alias));
+        }
+        $this->bindings[$alias] = ['resolver' => $resolver, 'singleton' => $singleton];
+    }
+
     private function make(string $class): object
     {
-        if (!\class_exists($class)) {
-            throw new \LogicException(\sprintf('Nothing is bound to %s and it is not a class', $class));
+        if (!\class_exists($class) || !(new \ReflectionClass($class))->isInstantiable()) {
+            throw new \LogicException(\sprintf("Can't resolve `%s`: nothing is bound to it, not a class", $class));
         }
         $reflection = new \ReflectionClass($class);
         $constructor = $reflection->getConstructor();
+        if ($constructor === null) {
+            return $reflection->newInstance();
+        }
 
-        return $constructor === null
-            ? $reflection->newInstance()
-            : $reflection->newInstanceArgs($this->arguments($constructor));
+        try {
+            $arguments = $this->arguments($constructor);
+        } catch (\LogicException $e) {
+            throw new \LogicException(\sprintf("Can't resolve `%s`: %s", $class, $e->getMessage()), 0, $e);
+        }
+
+        return $reflection->newInstanceArgs($arguments);
     }
 
     /**

@@ -23,7 +23,7 @@ final class FileLoggingHandler implements TickHandlerInterface
     public function handle(Tick $tick): void
     {
         $lateNs = $tick->dueHrtime === null ? null : \hrtime(true) - $tick->dueHrtime;
-        self::append($this->file, [
+        JsonLines::append($this->file, [
             'tick' => $tick->number,
             'previous' => $tick->previous?->getTimestamp(),
             'due' => $tick->due?->format('U.u'),
@@ -41,13 +41,5 @@ final class FileLoggingHandler implements TickHandlerInterface
         if ($tick->number === $this->failAt) {
             throw new \RuntimeException(\sprintf('tick %d fails on purpose', $tick->number));
         }
-    }
-
-    /**
-     * @param array<string, mixed> $record
-     */
-    public static function append(string $file, array $record): void
-    {
-        \file_put_contents($file, \json_encode($record, \JSON_THROW_ON_ERROR) . "\n", \FILE_APPEND | \LOCK_EX);
     }
 }

@@ -9,17 +9,28 @@ use Spiral\Boot\DispatcherInterface;
 use Spiral\Boot\KernelInterface;
 
 /**
- * What a Spiral kernel does with bootloaders and dispatchers, as 3.12+ does it: bindings of all
- * bootloaders first, then every `init()`, then every `boot()`; dispatchers kept by class name,
- * `canServe` called through the container, the first that can serve is built and serves.
+ * What a Spiral kernel does with bootloaders and dispatchers.
+ *
+ * Bootloaders, as Spiral's BootloadManager loads them: each class once; a bootloader's
+ * dependencies (its DEPENDENCIES, and the bootloader classes its `init()` and `boot()` ask for)
+ * before it; each one's BINDINGS and SINGLETONS as it is loaded; then every `init()`, then every
+ * `boot()`, in that order, with autowired arguments.
+ *
+ * Dispatchers, as the kernel of the given line picks them (see SpiralLine): the first that can
+ * serve serves; none is "Unable to locate active dispatcher.".
  */
 final class Kernel implements KernelInterface
 {
-    /** @var list<class-string<DispatcherInterface>> */
+    /** @var list<DispatcherInterface|class-string<DispatcherInterface>> */
     private array $dispatchers = [];
 
-    public function __construct(private readonly Container $container)
-    {
+    /** @var array<class-string<Bootloader>, true> */
+    private array $loaded = [];
+
+    public function __construct(
+        private readonly Container $container,
+        private readonly SpiralLine $line = SpiralLine::From312,
+    ) {
         $container->bindSingleton(KernelInterface::class, $this);
     }
 
@@ -28,15 +39,7 @@ final class Kernel implements KernelInterface
      */
     public function bootload(string ...$classes): void
     {
-        $bootloaders = \array_map(fn (string $class): Bootloader => $this->container->get($class), $classes);
-        foreach ($bootloaders as $bootloader) {
-            foreach ($bootloader->defineBindings() as $id => $resolver) {
-                $this->container->bind($id, $resolver);
-            }
-            foreach ($bootloader->defineSingletons() as $id => $resolver) {
-                $this->container->bindSingleton($id, $resolver);
-            }
-        }
+        $bootloaders = $this->load($classes);
         foreach (['init', 'boot'] as $phase) {
             foreach ($bootloaders as $bootloader) {
                 if (\method_exists($bootloader, $phase)) {
@@ -46,9 +49,17 @@ final class Kernel implements KernelInterface
         }
     }
 
+    /**
+     * 3.0-3.11 accept an instance only; 3.12+ also a class name, and keep only the class name.
+     */
     public function addDispatcher(string|DispatcherInterface $dispatcher): self
     {
-        $this->dispatchers[] = \is_object($dispatcher) ? $dispatcher::class : $dispatcher;
+        if ($this->line === SpiralLine::UpTo311 && \is_string($dispatcher)) {
+            throw new \TypeError('Spiral 3.0-3.11: addDispatcher() takes a DispatcherInterface instance');
+        }
+        $this->dispatchers[] = $this->line === SpiralLine::From312 && \is_object($dispatcher)
+            ? $dispatcher::class
+            : $dispatcher;
 
         return $this;
     }
@@ -58,17 +69,74 @@ final class Kernel implements KernelInterface
      */
     public function dispatchers(): array
     {
-        return $this->dispatchers;
+        return \array_map(
+            static fn (string|DispatcherInterface $d): string => \is_string($d) ? $d : $d::class,
+            $this->dispatchers,
+        );
     }
 
     public function serve(): mixed
     {
         foreach ($this->dispatchers as $dispatcher) {
-            if ($this->container->invoke([$dispatcher, 'canServe']) === true) {
+            if (\is_object($dispatcher)) {
+                if ($dispatcher->canServe()) {
+                    return $dispatcher->serve();
+                }
+            } elseif ($this->container->invoke([$dispatcher, 'canServe']) === true) {
                 return $this->container->get($dispatcher)->serve();
             }
         }
 
         throw new \RuntimeException('Unable to locate active dispatcher.');
+    }
+
+    /**
+     * @param list<class-string<Bootloader>> $classes
+     * @return list<Bootloader> in the order their bindings were made
+     */
+    private function load(array $classes): array
+    {
+        $bootloaders = [];
+        foreach ($classes as $class) {
+            if (isset($this->loaded[$class])) {
+                continue;
+            }
+            $this->loaded[$class] = true;
+            $bootloader = $this->container->get($class);
+
+            $dependencies = [...self::bootloadersAskedFor($bootloader), ...$bootloader->defineDependencies()];
+            \array_push($bootloaders, ...$this->load(\array_values(\array_unique($dependencies))));
+
+            foreach ($bootloader->defineBindings() as $id => $resolver) {
+                $this->container->bind($id, $resolver);
+            }
+            foreach ($bootloader->defineSingletons() as $id => $resolver) {
+                $this->container->bindSingleton($id, $resolver);
+            }
+            $bootloaders[] = $bootloader;
+        }
+
+        return $bootloaders;
+    }
+
+    /**
+     * @return list<class-string<Bootloader>>
+     */
+    private static function bootloadersAskedFor(Bootloader $bootloader): array
+    {
+        $classes = [];
+        foreach (['init', 'boot'] as $phase) {
+            if (!\method_exists($bootloader, $phase)) {
+                continue;
+            }
+            foreach ((new \ReflectionMethod($bootloader, $phase))->getParameters() as $parameter) {
+                $type = $parameter->getType();
+                if ($type instanceof \ReflectionNamedType && \is_subclass_of($type->getName(), Bootloader::class)) {
+                    $classes[] = $type->getName();
+                }
+            }
+        }
+
+        return $classes;
     }
 }

@@ -21,8 +21,10 @@ final class Subprocess
     /**
      * @param list<string> $command
      * @param array<string, string> $env the whole environment of the process
+     * @param (\Closure(): bool)|null $terminateWhen asked while the process runs; once it says true, the
+     *                                          process gets SIGTERM (once) and the deadline still holds
      */
-    public static function run(array $command, array $env, float $timeoutSeconds): self
+    public static function run(array $command, array $env, float $timeoutSeconds, ?\Closure $terminateWhen = null): self
     {
         $stdout = \tempnam(\sys_get_temp_dir(), 'ticker-out-');
         $stderr = \tempnam(\sys_get_temp_dir(), 'ticker-err-');
@@ -35,6 +37,10 @@ final class Subprocess
         $deadline = \microtime(true) + $timeoutSeconds;
         $status = \proc_get_status($process);
         while ($status['running'] && \microtime(true) < $deadline) {
+            if ($terminateWhen !== null && $terminateWhen()) {
+                \posix_kill($status['pid'], \SIGTERM);
+                $terminateWhen = null;
+            }
             \usleep(20_000);
             $status = \proc_get_status($process);
         }

@@ -18,6 +18,14 @@ trait UsesNativeDouble
 {
     protected function tearDown(): void
     {
+        $this->forgetTheExtension();
+    }
+
+    /**
+     * Back to an inert extension; for a test class with its own tearDown().
+     */
+    private function forgetTheExtension(): void
+    {
         if (!\extension_loaded('ticker')) {
             NativeWorker::$running = null;
             NativeWorker::$created = 0;

@@ -15,18 +15,24 @@ final class WorkerFactoryTest extends TestCase
 {
     use UsesNativeDouble;
 
-    public function testTakesTheExtensionsWorkerWhenTheExtensionRunsThePool(): void
+    public function testWrapsTheExtensionsWorkerWhenTheExtensionRunsThePool(): void
     {
-        $this->playTheExtension(new NativePayload('{"tick":0}'));
+        $native = $this->playTheExtension(new NativePayload('{"tick":0}'));
 
-        $worker = (new WorkerFactory())->create();
+        $worker = (new WorkerFactory())->extension();
 
         self::assertInstanceOf(ExtensionWorker::class, $worker);
+        self::assertSame([], $native->calls, 'asking for the worker must not start the pool');
         self::assertSame('{"tick":0}', $worker->waitPayload()?->body, 'the adapter must wrap the running worker');
     }
 
-    public function testTakesRoadRunnersWorkerWhenTheExtensionIsInert(): void
+    public function testHasNoExtensionWorkerWhileTheExtensionIsInert(): void
     {
-        self::assertInstanceOf(Worker::class, (new WorkerFactory())->create());
+        self::assertNull((new WorkerFactory())->extension());
+    }
+
+    public function testBuildsRoadRunnersWorker(): void
+    {
+        self::assertInstanceOf(Worker::class, (new WorkerFactory())->roadRunner());
     }
 }

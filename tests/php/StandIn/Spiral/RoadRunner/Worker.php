@@ -4,15 +4,27 @@ declare(strict_types=1);
 
 namespace Spiral\RoadRunner;
 
+use Spiral\Goridge\RelayInterface;
+
 /**
- * Stand-in for spiral/roadrunner-worker 3.x's Worker, for telling which worker got bound. It has no
- * relay to RoadRunner, so using it fails loudly: a test that reaches it picked the wrong worker.
+ * Stand-in for spiral/roadrunner-worker 3.x's Worker, for telling which worker got bound. Like the
+ * real one, its constructor takes a Goridge relay, so a container cannot autowire it: code that asks
+ * for `Worker::class` needs a binding. There is no relay to RoadRunner here, so using it fails
+ * loudly: a test that reaches it picked RoadRunner's worker.
  */
 class Worker implements WorkerInterface
 {
+    public function __construct(RelayInterface $relay, bool $interceptSideEffects = true)
+    {
+    }
+
+    /**
+     * The real one builds the relay from the environment (RR_RELAY, pipes by default).
+     */
     public static function create(bool $interceptSideEffects = true): self
     {
-        return new self();
+        return new self(new class () implements RelayInterface {
+        }, $interceptSideEffects);
     }
 
     public function waitPayload(): ?Payload

@@ -42,11 +42,13 @@ test-rust:
 	TICKER_EXT=$(EXT) $(CARGO) test --workspace --all-targets
 
 # The Composer package: unit tests without the extension (test doubles stand in for it),
-# then the tests that need the real extension (end to end, stubs versus Reflection).
+# on Spiral's 3.0-3.11 dispatcher interface and again on the 3.12+ one, then the tests that
+# need the real extension (end to end, stubs versus Reflection).
 test-php:
 	composer validate --strict --no-check-publish
 	composer dump-autoload --dev --quiet
 	$(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite unit
+	TICKER_TEST_SPIRAL_LINE=3.12 $(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite unit
 	TICKER_EXT=$(EXT) TICKER_REQUIRE_EXTENSION=1 \
 		$(PHP) -d extension=$(EXT) /usr/bin/phpunit -c phpunit.xml.dist --testsuite extension
 

@@ -41,7 +41,7 @@ impl Worker {
             Some(Role::Master { .. }) => Ok(Worker {
                 state: State::Master,
             }),
-            Some(Role::Inert { reason }) => Err(exception(format!(
+            Some(Role::Inert { reason, .. }) => Err(exception(format!(
                 "ticker: no worker pool in this process: {reason}"
             ))),
             None => Err(exception("ticker: the extension did not start")),

@@ -6,7 +6,7 @@ PHP        ?= php
 EXT        := $(CURDIR)/target/release/libticker_php.so
 TICKS      ?= 5
 
-.PHONY: all deps build install demo test test-rust test-php lint bench clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-php lint bench clean
 
 all: build
 
@@ -19,10 +19,52 @@ build: deps
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
 # and the `ticker` command into $(BINDIR).
-BINDIR     ?= /usr/local/bin
+BINDIR        ?= /usr/local/bin
+EXTENSION_DIR ?= $(shell $(PHP) -r 'echo ini_get("extension_dir");')
 install: build
-	install -m 0755 $(EXT) "$$($(PHP) -r 'echo ini_get("extension_dir");')/ticker.so"
+	install -m 0755 $(EXT) "$(EXTENSION_DIR)/ticker.so"
 	install -m 0755 target/release/ticker $(BINDIR)/ticker
+
+# `make install`, then enables the extension for every PHP process, the way Debian does:
+# $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).
+# Without phpenmod, 20-ticker.ini goes straight into PHP's scan directory. Loaded this way,
+# the extension stays inert in every process that does not ask for a pool (README: Installing).
+PHP_VERSION    ?= $(shell $(PHP) -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
+MODS_AVAILABLE ?= /etc/php/$(PHP_VERSION)/mods-available
+SCAN_DIR       ?= $(shell $(PHP) -r 'echo PHP_CONFIG_FILE_SCAN_DIR;')
+PHPENMOD       ?= phpenmod
+PHPDISMOD      ?= phpdismod
+define TICKER_INI
+; configuration for php ticker module
+; priority=20
+extension=ticker.so
+; Loaded for every process, ticker runs no pool unless the process asks for one:
+; `php -d ticker.enable=1 app.php`, or TICKER_ENABLE=1 in the master's environment.
+; Do not set ticker.enable=1 here: every PHP process would try to be a master.
+endef
+export TICKER_INI
+install-ini: install
+	@if command -v $(PHPENMOD) >/dev/null 2>&1 && [ -d "$(MODS_AVAILABLE)" ]; then \
+		echo "$$TICKER_INI" > "$(MODS_AVAILABLE)/ticker.ini" && \
+		echo "wrote $(MODS_AVAILABLE)/ticker.ini" && \
+		$(PHPENMOD) -v $(PHP_VERSION) ticker; \
+	elif [ -n "$(SCAN_DIR)" ]; then \
+		echo "$$TICKER_INI" > "$(SCAN_DIR)/20-ticker.ini" && \
+		echo "wrote $(SCAN_DIR)/20-ticker.ini"; \
+	else \
+		echo "install-ini: no phpenmod and no scan directory; add extension=ticker.so to php.ini" >&2; \
+		exit 1; \
+	fi
+	@$(PHP) -m | grep -qx ticker && echo "php -m lists ticker" || \
+		{ echo "install-ini: php -m does not list ticker; see php --ini for what PHP reads" >&2; exit 1; }
+
+# Undoes install-ini (the extension stays installed for `-d extension=ticker.so`).
+uninstall-ini:
+	@if command -v $(PHPDISMOD) >/dev/null 2>&1 && [ -f "$(MODS_AVAILABLE)/ticker.ini" ]; then \
+		$(PHPDISMOD) -v $(PHP_VERSION) ticker && rm -f "$(MODS_AVAILABLE)/ticker.ini"; \
+	else \
+		rm -f "$(SCAN_DIR)/20-ticker.ini"; \
+	fi
 
 # The demo: examples/app.php on examples/.rr.yaml (1s interval, 2 workers), TICKS ticks
 # (`make demo TICKS=0` runs until Ctrl-C).

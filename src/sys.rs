@@ -397,3 +397,9 @@ pub fn rss_bytes(pid: Pid) -> io::Result<u64> {
         .unwrap_or(4096);
     Ok(pages * page_size)
 }
+
+/// How many threads this process has: one entry per thread in `/proc/self/task`. fork()
+/// copies only the calling thread, so a lock another thread holds stays locked in the child.
+pub fn thread_count() -> io::Result<usize> {
+    std::fs::read_dir("/proc/self/task")?.try_fold(0, |n, entry| entry.map(|_| n + 1))
+}

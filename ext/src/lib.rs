@@ -1,8 +1,9 @@
 //! The PHP extension `ticker`: module entry, startup, `php --ri ticker`, and the `Ticker\`
 //! classes.
 //!
-//! A thin layer over the PHP-free crate `ticker` (the repository's root): it reads PHP's INI
-//! and environment, hands them to [`ticker::role`] and [`ticker::config`], and exposes
+//! A thin layer over the PHP-free crate `ticker` (the repository's root): it reads PHP's state
+//! at startup (the SAPI, the CLI's `-d` settings, INI, the environment, the file this
+//! extension was loaded from), hands it to [`ticker::role`] and [`ticker::config`], and exposes
 //! [`ticker::master`] and [`ticker::worker`] through the RoadRunner-shaped classes in
 //! [`worker`] and [`payload`]. Logic that tests can drive without PHP belongs there, not
 //! here. This crate is the only one that links PHP's symbols.
@@ -12,6 +13,9 @@ mod exception;
 mod payload;
 mod worker;
 
+use std::ffi::{CStr, c_char, c_void};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ext_php_rs::flags::IniEntryPermission;
@@ -21,7 +25,7 @@ use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
 use ticker::config::{self, Source};
 use ticker::log;
-use ticker::role::{self, Role};
+use ticker::role::{self, Facts, Role};
 
 pub use payload::Payload;
 pub use worker::Worker;
@@ -38,10 +42,62 @@ fn startup_state() -> Option<&'static Startup> {
     STARTUP.get()
 }
 
-static INI_ENTRIES: IniEntryDefs<2> = IniEntryDefs::new([
+static INI_ENTRIES: IniEntryDefs<3> = IniEntryDefs::new([
     IniEntryDef::new(c"ticker.config", c"", IniEntryPermission::System),
+    // Empty by default, so that `0` can say "off" and win over the command line.
+    IniEntryDef::new(c"ticker.enable", c"", IniEntryPermission::System),
     IniEntryDef::end(),
 ]);
+
+/// A C string of PHP's, or `None` for a null pointer.
+///
+/// # Safety
+/// `ptr` is null or points to a NUL-terminated string that outlives the call.
+unsafe fn c_str(ptr: *const c_char) -> Option<String> {
+    // SAFETY: the caller guarantees a valid string or null.
+    (!ptr.is_null()).then(|| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// The SAPI's name and its command-line INI settings (the CLI's `-d` lines).
+fn sapi() -> (String, String) {
+    // SAFETY: `sapi_module` is PHP's global SAPI description, filled in before any module
+    // starts and not written to afterwards; MINIT runs on PHP's only thread. `name` is a
+    // static string; `ini_entries` is null or the CLI's buffer of `-d` lines, kept until
+    // the SAPI shuts down.
+    unsafe {
+        let module = &*std::ptr::addr_of!(ext_php_rs::ffi::sapi_module);
+        (
+            c_str(module.name).unwrap_or_default(),
+            c_str(module.ini_entries).unwrap_or_default(),
+        )
+    }
+}
+
+/// The file this extension was loaded from, as PHP passed it to dlopen.
+fn loaded_from() -> Option<PathBuf> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr reads the loader's tables for an address inside this library (a
+    // function of ours) and fills `info`; on failure it returns 0 and `info` is not used.
+    let found = unsafe { libc::dladdr(get_module as *const c_void, info.as_mut_ptr()) };
+    if found == 0 {
+        return None;
+    }
+    // SAFETY: dladdr succeeded, so `info` is filled and `dli_fname` is null or the
+    // library's path, owned by the loader while the library stays loaded.
+    unsafe { c_str(info.assume_init().dli_fname) }.map(PathBuf::from)
+}
+
+/// The same file, compared by device and inode (symlinks and `..` resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
 
 fn startup(_ty: i32, module_number: i32) -> i32 {
     IniEntryDef::register(INI_ENTRIES.as_slice(), module_number);
@@ -49,25 +105,38 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
         eprintln!("ticker: cannot register {}: {e}", exception::NAME);
         return 1;
     }
-    let ini = ExecutorGlobals::get()
-        .ini_values()
-        .get(config::INI_SETTING)
-        .cloned()
-        .flatten();
+    let ini = ExecutorGlobals::get().ini_values();
+    let ini_value = |name: &str| ini.get(name).cloned().flatten();
+    let (sapi, ini_entries) = sapi();
+    let on_command_line = sapi == role::CLI_SAPI
+        && loaded_from().is_some_and(|this| {
+            let extension_dir = PathBuf::from(ini_value("extension_dir").unwrap_or_default());
+            role::loaded_on_command_line(&ini_entries, &extension_dir, |path| {
+                same_file(path, &this)
+            })
+        });
+    let rr_mode = std::env::var(role::RR_MODE).ok();
+    let enable_env = std::env::var(role::ENABLE_ENV).ok();
+    let enable_ini = ini_value(role::ENABLE_INI);
+    let facts = Facts {
+        sapi: &sapi,
+        rr_mode: rr_mode.as_deref(),
+        enable_env: enable_env.as_deref(),
+        enable_ini: enable_ini.as_deref(),
+        on_command_line,
+    };
     let env = std::env::var(config::ENV_VAR).ok();
     let cwd = std::env::current_dir().unwrap_or_default();
-    let source = Source::locate(env.as_deref(), ini.as_deref(), &cwd);
-    let rr_mode = std::env::var(role::RR_MODE).ok();
-    // Under another master the file is that master's business: do not even read it.
-    let loaded = match rr_mode.as_deref() {
-        Some(mode) if !mode.is_empty() => Ok(None),
-        _ => config::load(&source),
-    };
-    let role = match Role::decide(rr_mode.as_deref(), &source, loaded) {
+    let source = Source::locate(
+        env.as_deref(),
+        ini_value(config::INI_SETTING).as_deref(),
+        &cwd,
+    );
+    let role = match Role::decide(&facts, &source, config::load) {
         Ok(role) => role,
         Err(error) => {
-            // Refuse to run half-configured: one line naming file, key, value and forms,
-            // a non-zero status, and no worker started.
+            // Refuse to run half-configured: one line naming what is wrong, a non-zero
+            // status, and no worker started.
             eprintln!("{error}");
             std::process::exit(1);
         }
@@ -94,23 +163,32 @@ extern "C" fn info(module: *mut ModuleEntry) {
     info_table_row!("version", env!("CARGO_PKG_VERSION"));
     if let Some(state) = startup_state() {
         info_table_row!("role", state.role.name());
+        let read = !matches!(
+            state.role,
+            Role::Inert {
+                read_config: false,
+                ..
+            }
+        );
         info_table_row!(
             "config file",
             format!(
-                "{} ({})",
+                "{} ({}{})",
                 state.source.path().display(),
-                state.source.describe()
+                state.source.describe(),
+                if read { "" } else { ", not read" }
             )
         );
         match &state.role {
-            Role::Master { ticker, .. } => {
+            Role::Master { asked, ticker, .. } => {
+                info_table_row!("master because", asked.describe());
                 info_table_row!(
                     "interval",
                     humantime::format_duration(ticker.interval).to_string()
                 );
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
             }
-            Role::Inert { reason } => info_table_row!("inert because", reason.as_str()),
+            Role::Inert { reason, .. } => info_table_row!("inert because", reason.as_str()),
         }
     }
     info_table_end!();

@@ -12,6 +12,7 @@ use super::exception::exception;
 use super::payload::Payload;
 use ticker::master::{self, Exit};
 use ticker::role::Role;
+use ticker::sys;
 use ticker::worker::WorkerLink;
 
 /// A process runs its pool once: a second start would fork workers from a worker.
@@ -41,7 +42,7 @@ impl Worker {
             Some(Role::Master { .. }) => Ok(Worker {
                 state: State::Master,
             }),
-            Some(Role::Inert { reason }) => Err(exception(format!(
+            Some(Role::Inert { reason, .. }) => Err(exception(format!(
                 "ticker: no worker pool in this process: {reason}"
             ))),
             None => Err(exception("ticker: the extension did not start")),
@@ -112,6 +113,10 @@ impl Worker {
                  loop on its waitPayload()",
             ));
         }
+        if let Err(refusal) = fork_safety() {
+            self.state = State::Done;
+            return Err(exception(refusal));
+        }
         match master::run(ticker) {
             Exit::Worker(link) => {
                 self.state = State::Worker(link);
@@ -127,4 +132,36 @@ impl Worker {
             }
         }
     }
+}
+
+unsafe extern "C" {
+    fn php_output_flush_all();
+}
+
+/// What the process must be before its first fork, and what it must not hand down.
+///
+/// fork() copies only the calling thread: a lock that another thread holds at that moment
+/// stays locked forever in every worker, so a second thread is refused rather than risked.
+/// Output the application buffered while booting (`ob_start(); echo ...;`) would be copied
+/// into every worker and printed once by each at its exit: it is written out first. The
+/// buffers stay open (flushed, not ended), so the application's own `ob_get_clean()` later
+/// still finds the level it started.
+fn fork_safety() -> Result<(), String> {
+    match sys::thread_count() {
+        Ok(1) => {}
+        Ok(threads) => {
+            return Err(format!(
+                "ticker: cannot start the pool: this process has {threads} threads, and fork()                  copies only the calling one, so a lock held by another would stay locked in                  every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension                  that starts threads (grpc, datadog, newrelic, opentelemetry exporters);                  disable it for the master (php -n, or an ini file without it)"
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "ticker: cannot start the pool: cannot count this process's threads in                  /proc/self/task ({e}), so forking it is not known to be safe"
+            ));
+        }
+    }
+    // SAFETY: called on PHP's thread during a method call, where PHP's output layer is
+    // active; it writes the buffers' contents out and leaves them open.
+    unsafe { php_output_flush_all() };
+    Ok(())
 }

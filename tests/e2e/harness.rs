@@ -1,8 +1,12 @@
 //! The harness: real `php -d extension=<built .so> <fixture.php>` processes.
 //!
+//! A run loads the extension with `-d` unless it says otherwise ([`Load`]): also from an ini
+//! file in a scan directory, as distributions enable extensions for every process.
+//!
 //! Every run gets a fresh scratch directory as its cwd, with stdout and stderr going to
 //! files there (nothing ever blocks on a pipe) and the fixture's journal written there too.
-//! The environment is the test's, minus `RR_MODE` and `TICKER_CONFIG`, plus a marker
+//! The environment is the test's, minus `RR_MODE`, `TICKER_CONFIG`, `TICKER_ENABLE` and
+//! `PHP_INI_SCAN_DIR`, plus a marker
 //! variable unique to the run: every process the run starts (the master, its workers, and
 //! anything they fork) inherits it, so `/proc/*/environ` finds whatever a run left behind
 //! without trusting the extension's own bookkeeping. Every wait has a deadline; on timeout
@@ -78,6 +82,43 @@ pub fn pool_yaml(interval: &str, pool: &str) -> String {
     format!("ticker:\n  interval: {interval}\n  pool:\n    destroy_timeout: 5s\n{pool}")
 }
 
+/// The value of the row `name` of [`Exited::info_rows`]; fails the test without one.
+pub fn row<'a>(rows: &'a [(String, String)], name: &str) -> &'a str {
+    rows.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name:?} row in {rows:?}"))
+}
+
+/// A port on the loopback interface that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+/// `GET path` from `127.0.0.1:port`, the whole response.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("nothing listens on port {port}: {e}"));
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("set_read_timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    response
+}
+
 /// A fresh, empty directory for one run.
 fn scratch_dir(name: &str) -> (PathBuf, String) {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -91,12 +132,28 @@ fn scratch_dir(name: &str) -> (PathBuf, String) {
 
 const MARKER: &str = "TICKER_TEST_MARKER";
 
+/// How a run loads the extension under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// `-d extension=<path>`: the command line asks for a master.
+    CommandLine,
+    /// `-dextension=<path>`, as one argument.
+    CommandLineJoined,
+    /// `extension=<path>` in `conf.d/20-ticker.ini` of the run's directory, added to PHP's
+    /// scan directories with `PHP_INI_SCAN_DIR=:<dir>`: enabled for every process, the way
+    /// distributions, Docker images and PIE do it.
+    IniFile,
+    /// Not by the harness: the test's own [`Php::ini`] settings load it.
+    Manually,
+}
+
 /// How to run PHP: built up, then [`Php::start`]ed or [`Php::run`] to the end.
 pub struct Php {
     pub dir: PathBuf,
     marker: String,
     env: Vec<(OsString, OsString)>,
     ini: Vec<String>,
+    load: Load,
 }
 
 impl Php {
@@ -108,7 +165,28 @@ impl Php {
             marker,
             env: vec![],
             ini: vec![],
+            load: Load::CommandLine,
         }
+    }
+
+    /// Loads the extension as `load` says instead of with `-d extension=`.
+    pub fn load(mut self, load: Load) -> Php {
+        self.load = load;
+        if load == Load::IniFile {
+            let conf_d = self.dir.join("conf.d");
+            std::fs::create_dir_all(&conf_d).expect("conf.d in the scratch dir");
+            std::fs::write(
+                conf_d.join("20-ticker.ini"),
+                format!("extension={}\n", extension().display()),
+            )
+            .expect("write 20-ticker.ini");
+            // The leading `:` keeps PHP's own scan directory, so the run gets the machine's
+            // other extensions as usual.
+            let mut scan = OsString::from(":");
+            scan.push(&conf_d);
+            return self.env("PHP_INI_SCAN_DIR", scan);
+        }
+        self
     }
 
     /// `TICKER_CONFIG` names `tests/fixtures/<relative>`.
@@ -161,9 +239,16 @@ impl Php {
 
     fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
         let mut command = Command::new("php");
-        command
-            .arg("-d")
-            .arg(format!("extension={}", extension().display()));
+        let extension = format!("extension={}", extension().display());
+        match self.load {
+            Load::CommandLine => {
+                command.arg("-d").arg(extension);
+            }
+            Load::CommandLineJoined => {
+                command.arg(format!("-d{extension}"));
+            }
+            Load::IniFile | Load::Manually => {}
+        }
         for setting in &self.ini {
             command.arg("-d").arg(setting);
         }
@@ -172,6 +257,8 @@ impl Php {
             .current_dir(&self.dir)
             .env_remove("RR_MODE")
             .env_remove("TICKER_CONFIG")
+            .env_remove("TICKER_ENABLE")
+            .env_remove("PHP_INI_SCAN_DIR")
             .env(MARKER, &self.marker)
             .env("TICKER_TEST_JOURNAL", self.journal_path())
             // The control socket goes here rather than in a directory shared by every run.
@@ -234,6 +321,15 @@ impl Exited {
 
     pub fn journal_exists(&self) -> bool {
         self.dir.join("journal.jsonl").exists()
+    }
+
+    /// The `name => value` rows of a `php --ri` (or `php -i`) table on stdout.
+    pub fn info_rows(&self) -> Vec<(String, String)> {
+        self.stdout
+            .lines()
+            .filter_map(|line| line.split_once(" => "))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
     }
 
     pub fn assert_success(&self) {

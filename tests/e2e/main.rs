@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `config` | bad configs are refused before the script runs |
 //! | `roles` | master or inert, RR_MODE, where the config comes from, `php --ri ticker` |
+//! | `install` | enabled in php.ini or on the command line: who is a master, `php -S`, threads, output buffers |
 //! | `ticks` | numbering, spread, body and header, skips, the shortest interval |
 //! | `signals` | stopping the master: SIGTERM, SIGINT, destroy_timeout, a second signal |
 //! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
@@ -25,6 +26,7 @@ mod harness;
 
 mod config;
 mod error_and_stop;
+mod install;
 mod missed_and_overlap;
 mod operator;
 mod pool_settings;

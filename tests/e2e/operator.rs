@@ -4,10 +4,8 @@
 //! section sets the log's level and encoding.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::time::Duration;
 
-use crate::harness::{DEADLINE, Php, assert_exactly_zero_to_k, pool_yaml};
+use crate::harness::{DEADLINE, Php, assert_exactly_zero_to_k, free_port, http_get, pool_yaml};
 
 #[test]
 fn sighup_replaces_every_worker_without_a_gap() {
@@ -97,28 +95,6 @@ fn ttin_and_ttou_grow_and_shrink_the_pool() {
         exited.stderr
     );
     run.assert_nothing_left();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics endpoint listens");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("set_read_timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
-    response
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Exited, Php, fixture};
+use crate::harness::{DEADLINE, Exited, Php, fixture, row};
 
 #[test]
 fn rr_mode_is_ticker_in_the_master_at_boot_and_in_every_worker() {
@@ -101,19 +101,7 @@ fn with_rr_mode_already_set_the_extension_is_inert_and_says_why() {
 fn info(php: Php) -> Vec<(String, String)> {
     let exited = php.run(&["--ri", "ticker"]);
     exited.assert_success();
-    exited
-        .stdout
-        .lines()
-        .filter_map(|line| line.split_once(" => "))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
-fn row<'a>(rows: &'a [(String, String)], name: &str) -> &'a str {
-    rows.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {name:?} row in {rows:?}"))
+    exited.info_rows()
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub const MODE: &str = "ticker";
 
 /// The INI switch: `php -d ticker.enable=1 app.php`, or a pool-specific ini file.
 pub const ENABLE_INI: &str = "ticker.enable";
+/// The INI switch's default: no say. Not empty, because PHP's INI parser turns `Off`,
+/// `false`, `no` and `none` into an empty string, and those must mean off.
+pub const ENABLE_INI_DEFAULT: &str = "auto";
 /// The environment switch, for containers: `TICKER_ENABLE=1 php app.php`.
 pub const ENABLE_ENV: &str = "TICKER_ENABLE";
 /// The only SAPI that can run a pool: the others serve requests (or embed PHP) and own
@@ -39,7 +42,8 @@ pub struct Facts<'a> {
     pub rr_mode: Option<&'a str>,
     /// The environment switch [`ENABLE_ENV`].
     pub enable_env: Option<&'a str>,
-    /// The INI switch [`ENABLE_INI`], as PHP's INI parser left it (`On` is `1`, `Off` empty).
+    /// The INI switch [`ENABLE_INI`], as PHP's INI parser left it (`On` is `1`, `Off` empty,
+    /// [`ENABLE_INI_DEFAULT`] when not set).
     pub enable_ini: Option<&'a str>,
     /// An `extension=` of the CLI's command line (`-d`) names this extension.
     pub on_command_line: bool,
@@ -136,6 +140,17 @@ fn switch(name: &'static str, value: Option<&str>) -> Result<Option<bool>, Start
     }
 }
 
+/// The INI switch: its default has no say, and an empty value is off (see
+/// [`ENABLE_INI_DEFAULT`]).
+fn ini_switch(value: Option<&str>) -> Result<Option<bool>, StartupError> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case(ENABLE_INI_DEFAULT) => Ok(None),
+        Some("") => Ok(Some(false)),
+        Some(v) => switch(ENABLE_INI, Some(v)),
+    }
+}
+
 fn inert(reason: String) -> Role {
     Role::Inert {
         reason,
@@ -177,7 +192,7 @@ impl Role {
             )));
         }
         let env = switch(ENABLE_ENV, facts.enable_env)?;
-        let ini = switch(ENABLE_INI, facts.enable_ini)?;
+        let ini = ini_switch(facts.enable_ini)?;
         let asked = match (env, ini) {
             (Some(true), _) => Asked::Env,
             (Some(false), _) => {
@@ -583,11 +598,13 @@ mod tests {
             ("broken", broken),
         ];
         let switch = [None, Some("1"), Some("0")];
+        // INI also has its default, and PHP's parser turns `Off` into an empty string.
+        let ini_switch = [None, Some("auto"), Some("1"), Some("0"), Some("")];
         let mut combinations = 0;
         for sapi in ["cli", "cli-server", "fpm-fcgi"] {
             for rr_mode in [None, Some(""), Some("http")] {
                 for enable_env in switch {
-                    for enable_ini in switch {
+                    for enable_ini in ini_switch {
                         for on_command_line in [false, true] {
                             for (config, load) in configs {
                                 let facts = Facts {
@@ -602,7 +619,7 @@ mod tests {
                                 } else {
                                     match (enable_env, enable_ini) {
                                         (Some("1"), _) => Some(Asked::Env),
-                                        (Some("0"), _) | (None, Some("0")) => None,
+                                        (Some("0"), _) | (None, Some("0" | "")) => None,
                                         (None, Some("1")) => Some(Asked::Ini),
                                         _ => on_command_line.then_some(Asked::CommandLine),
                                     }
@@ -643,7 +660,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(combinations, 3 * 3 * 3 * 3 * 2 * 4);
+        assert_eq!(combinations, 3 * 3 * 3 * 5 * 2 * 4);
     }
 
     #[test]

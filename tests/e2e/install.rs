@@ -148,6 +148,18 @@ fn ticker_enable_0_keeps_a_command_inert_even_loaded_with_d() {
     assert_eq!(json_line(&exited)["getenv"], false);
 }
 
+#[test]
+fn ticker_enable_off_in_ini_syntax_keeps_a_command_inert_even_loaded_with_d() {
+    // PHP's INI parser turns these into an empty string; they must still mean off.
+    for off in ["Off", "false", "no", "0"] {
+        let exited = in_folder("enable-off", Load::CommandLine, BROKEN)
+            .ini(format!("ticker.enable={off}"))
+            .run(&[fixture("console.php").to_str().unwrap()]);
+        assert_quiet_success(&exited);
+        assert_eq!(json_line(&exited)["getenv"], false, "ticker.enable={off}");
+    }
+}
+
 /// Waits until something listens on `127.0.0.1:port`: a server that a run is starting.
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + DEADLINE;

@@ -30,6 +30,8 @@ mod ticker;
 mod values;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -156,8 +156,8 @@ impl<'a> Table<'a> {
             ));
         }
         let read = T::from_value(&value).or_else(|problem| {
-            // A value that is all from `${VAR}` is a string; a key that wants a number or
-            // a boolean reads it as one.
+            // A substituted value is a string; a key that wants a number or a boolean
+            // reads it as YAML reads it unquoted.
             let substituted = notes.iter().any(|note| note.at.is_empty());
             match &value {
                 Value::String(text) if substituted => {

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::SupervisorConfig;
+use crate::config::{Megabytes, SupervisorConfig};
 use crate::pool::{Pid, Pool, Worker, WorkerState};
 use crate::schedule::Mono;
 
@@ -106,7 +106,7 @@ impl Limits {
             ttl: config.ttl,
             idle_ttl: config.idle_ttl,
             exec_ttl: config.exec_ttl,
-            max_memory_bytes: config.max_worker_memory_mb.map(|mb| mb * 1024 * 1024),
+            max_memory_bytes: config.max_worker_memory.map(Megabytes::bytes),
         }
     }
 

@@ -143,6 +143,9 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
     };
     if let Role::Master { config, .. } = &role {
         log::configure(&config.logs);
+        if let Some(warning) = config.not_acted_on_warning() {
+            log::warn(format_args!("{warning}"));
+        }
         // SAFETY: MINIT runs on PHP's only thread before any script, so nothing reads the
         // environment concurrently. Setting it here, before PHP builds $_SERVER and $_ENV
         // from it, is what lets a dispatcher that reads those at boot see the mode.

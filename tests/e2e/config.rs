@@ -99,3 +99,23 @@ fn a_config_file_named_by_the_ini_setting_that_does_not_exist_is_refused() {
     let php = php.ini(format!("ticker.config={}", file.display()));
     refused(php, &file, &["not found", "ticker.config"]);
 }
+
+#[test]
+fn a_watch_tick_below_its_floor_is_refused() {
+    bad(
+        "watch_tick",
+        &["ticker.pool.supervisor.watch_tick", "1ns", "100ms"],
+    );
+}
+
+#[test]
+fn a_deeply_nested_file_is_refused_at_once_naming_the_limit() {
+    // 400 KB of nesting, which the YAML parser would take most of a minute to refuse.
+    let yaml = format!(
+        "ticker:\n  interval: 50ms\nhttp: {}\n",
+        "{a: ".repeat(100_000)
+    );
+    let php = Php::new("bad-deep").yaml(&yaml);
+    let file = php.dir.join("ticker.yaml");
+    refused(php, &file, &["deeper than the limit of 64 levels"]);
+}

@@ -15,6 +15,7 @@
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
+//! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -30,6 +31,7 @@ mod install;
 mod missed_and_overlap;
 mod operator;
 mod pool_settings;
+mod roadrunner_files;
 mod roles;
 mod signals;
 mod supervision;

@@ -93,7 +93,7 @@ fn max_worker_memory_replaces_a_worker_that_allocates() {
     let mut run = Php::new("memory")
         .yaml(&pool_yaml(
             "50ms",
-            "    num_workers: 1\n    supervisor:\n      watch_tick: 50ms\n      max_worker_memory: 40\n",
+            "    num_workers: 1\n    supervisor:\n      watch_tick: 100ms\n      max_worker_memory: 40\n",
         ))
         .handler("if ($tick === 2) { $GLOBALS['ballast'] = str_repeat('x', 80 * 1024 * 1024); }")
         .start("journal.php");
@@ -114,7 +114,7 @@ fn ttl_and_idle_ttl_replace_workers() {
     let mut run = Php::new("ttl")
         .yaml(&pool_yaml(
             "100ms",
-            "    num_workers: 2\n    supervisor:\n      watch_tick: 50ms\n      ttl: 400ms\n",
+            "    num_workers: 2\n    supervisor:\n      watch_tick: 100ms\n      ttl: 400ms\n",
         ))
         .start("journal.php");
     run.wait_for("a ttl replacement", |run| {
@@ -129,7 +129,7 @@ fn ttl_and_idle_ttl_replace_workers() {
     let mut idle = Php::new("idle-ttl")
         .yaml(&pool_yaml(
             "10s",
-            "    num_workers: 1\n    supervisor:\n      watch_tick: 50ms\n      idle_ttl: 200ms\n",
+            "    num_workers: 1\n    supervisor:\n      watch_tick: 100ms\n      idle_ttl: 200ms\n",
         ))
         .start("journal.php");
     idle.wait_for("an idle_ttl replacement", |run| {

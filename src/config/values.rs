@@ -1,0 +1,576 @@
+//! The values a key can hold: durations, counts, addresses, commands, relays, env maps and
+//! words from a fixed set.
+//!
+//! Owns what each kind of value accepts, what it becomes, and how it says what is wrong
+//! with it (a [`Problem`] worded to follow the value, and the accepted forms). It knows
+//! nothing of keys, sections or defaults: "0 means off" and the like belong to the
+//! sections.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use super::error::Problem;
+use super::{LogEncoding, LogLevel, Missed};
+
+/// A kind of value, read from YAML.
+pub(super) trait FromValue: Sized {
+    /// The accepted forms, as they follow "expected" in a message.
+    const FORMS: &'static str;
+    /// Whether an empty string left by an unset variable is a value here rather than a
+    /// mistake to report.
+    const EMPTY_IS_A_VALUE: bool = false;
+
+    fn from_value(value: &Value) -> Result<Self, Problem>;
+}
+
+pub(super) const DURATION_FORMS: &str = "a number with a unit such as 250ms, 1s, 1m or 1m30s";
+const COMMAND_FORMS: &str =
+    "a command as a string such as \"php worker.php\" or a list such as [php, worker.php]";
+
+/// A duration written the Go way, as RoadRunner reads it; zero is kept (the sections decide
+/// what it means).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct GoDuration(pub Duration);
+
+impl FromValue for GoDuration {
+    const FORMS: &'static str = DURATION_FORMS;
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        match value {
+            Value::String(text) => parse_go_duration(text)
+                .map(GoDuration)
+                .map_err(|problem| Problem::new(value, problem)),
+            Value::Number(n) if n.as_u64() == Some(0) => Ok(GoDuration(Duration::ZERO)),
+            Value::Number(_) => Err(Problem::new(
+                value,
+                "is a number without a unit, which is ambiguous",
+            )),
+            _ => Err(Problem::wrong_type(value)),
+        }
+    }
+}
+
+const GO_UNITS: [(&str, u128); 8] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000), // U+00B5 micro sign
+    ("μs", 1_000), // U+03BC Greek mu; Go accepts both
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
+
+/// Go's `time.ParseDuration`, without negative values. Written here rather than with
+/// humantime because humantime accepts units Go rejects (`d`, `w`, `min`, spaces) and
+/// rejects forms Go accepts (`.5s`, `μs`, fractions finer than a nanosecond): a file must
+/// mean here what it means to RoadRunner. Returns the problem, worded to follow the value.
+pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let unsigned = text.strip_prefix('+').unwrap_or(text);
+    if unsigned.starts_with('-') {
+        return Err("is negative".into());
+    }
+    if unsigned == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if unsigned.is_empty() {
+        return Err("is not a duration".into());
+    }
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let too_large = || "is too large".to_string();
+    let mut nanos: u128 = 0;
+    let mut rest = unsigned;
+    while !rest.is_empty() {
+        let (whole, after) = rest.split_at(digits(rest));
+        let (fraction, after) = match after.strip_prefix('.') {
+            Some(after) => after.split_at(digits(after)),
+            None => ("", after),
+        };
+        if whole.is_empty() && fraction.is_empty() {
+            return Err("is not a duration".into());
+        }
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(if after.is_empty() {
+                "has a number without a unit"
+            } else {
+                "is not a duration"
+            }
+            .into());
+        }
+        let Some(&(_, scale)) = GO_UNITS.iter().find(|(name, _)| *name == unit) else {
+            return Err(format!("has an unknown unit {unit:?}"));
+        };
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_large())?
+        };
+        // Digits beyond the 18th are below a nanosecond even for hours; Go drops them too.
+        let fraction = &fraction[..fraction.len().min(18)];
+        let fraction_nanos = match fraction.parse::<u128>() {
+            Ok(f) => f * scale / 10u128.pow(fraction.len() as u32),
+            Err(_) => 0,
+        };
+        nanos = whole
+            .checked_mul(scale)
+            .and_then(|n| n.checked_add(fraction_nanos))
+            .and_then(|n| n.checked_add(nanos))
+            .ok_or_else(too_large)?;
+        rest = after;
+    }
+    // Go keeps durations in an i64 of nanoseconds (about 292 years).
+    let nanos = u64::try_from(nanos)
+        .ok()
+        .filter(|&n| n <= i64::MAX as u64)
+        .ok_or_else(too_large)?;
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// A whole number of 0 or more. Strings such as `"4"` are refused, so that a typo in
+/// quoting does not silently change meaning (a value from `${VAR}` is a number already).
+fn integer(value: &Value) -> Result<u64, Problem> {
+    match value {
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(n), _) => Ok(n),
+            (None, Some(_)) => Err(Problem::new(value, "is negative")),
+            (None, None) => Err(Problem::new(value, "is not an integer")),
+        },
+        _ => Err(Problem::wrong_type(value)),
+    }
+}
+
+/// `num_workers` as written: 0 to [`super::MAX_WORKERS`], 0 meaning one per CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct WorkerCount(pub usize);
+
+impl FromValue for WorkerCount {
+    const FORMS: &'static str = "an integer from 0 to 500 (0 means one per CPU)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        match usize::try_from(integer(value)?) {
+            Ok(n) if n <= super::MAX_WORKERS => Ok(WorkerCount(n)),
+            _ => Err(Problem::new(value, "is out of range")),
+        }
+    }
+}
+
+/// A limit where 0 means off: `max_jobs`, `max_queue_size`, ...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Count(pub u64);
+
+impl FromValue for Count {
+    const FORMS: &'static str = "an integer of 0 or more (0 means off)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        integer(value).map(Count)
+    }
+}
+
+/// An amount of memory in megabytes (MiB, as RoadRunner counts them), as
+/// `supervisor.max_worker_memory` is written. Held in 32 bits, so that [`Megabytes::bytes`]
+/// cannot overflow: 4 PiB is far beyond any worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Megabytes(u32);
+
+impl Megabytes {
+    pub const fn new(megabytes: u32) -> Megabytes {
+        Megabytes(megabytes)
+    }
+
+    pub fn megabytes(self) -> u32 {
+        self.0
+    }
+
+    pub fn bytes(self) -> u64 {
+        u64::from(self.0) << 20
+    }
+}
+
+impl FromValue for Megabytes {
+    const FORMS: &'static str = "an integer of megabytes from 0 to 4294967295 (0 means off)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        u32::try_from(integer(value)?)
+            .map(Megabytes)
+            .map_err(|_| Problem::new(value, "is out of range"))
+    }
+}
+
+impl FromValue for bool {
+    const FORMS: &'static str = "a boolean (true or false)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        value.as_bool().ok_or_else(|| Problem::wrong_type(value))
+    }
+}
+
+/// Free text, such as a user or group name.
+impl FromValue for String {
+    const FORMS: &'static str = "a string";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        match value {
+            Value::String(text) => Ok(text.clone()),
+            _ => Err(Problem::wrong_type(value)),
+        }
+    }
+}
+
+impl FromValue for PathBuf {
+    const FORMS: &'static str = "a path such as /run/ticker.sock";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        String::from_value(value).map(PathBuf::from)
+    }
+}
+
+/// A TCP address to listen on. `:port` means loopback: an endpoint is bound to the network
+/// only when the user names a host.
+impl FromValue for SocketAddr {
+    const FORMS: &'static str = "host:port such as 127.0.0.1:2112, or :port for loopback";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        let text = String::from_value(value)?;
+        let full = match text.strip_prefix(':') {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => text.replace("localhost:", "127.0.0.1:"),
+        };
+        full.parse()
+            .map_err(|_| Problem::new(value, "is not an address"))
+    }
+}
+
+/// One of a fixed set of words, case-insensitive.
+fn word<T: Copy>(value: &Value, words: &[(&str, T)]) -> Result<T, Problem> {
+    let lower = value.as_str().map(str::to_ascii_lowercase);
+    words
+        .iter()
+        .find(|(word, _)| Some(*word) == lower.as_deref())
+        .map(|&(_, choice)| choice)
+        .ok_or_else(|| Problem::new(value, "is not accepted"))
+}
+
+impl FromValue for Missed {
+    const FORMS: &'static str = "skip, delay or burst";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        word(
+            value,
+            &[
+                ("skip", Missed::Skip),
+                ("delay", Missed::Delay),
+                ("burst", Missed::Burst),
+            ],
+        )
+    }
+}
+
+impl FromValue for LogLevel {
+    const FORMS: &'static str = "debug, info, warn or error";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        word(
+            value,
+            &[
+                ("debug", LogLevel::Debug),
+                ("info", LogLevel::Info),
+                ("warn", LogLevel::Warn),
+                ("warning", LogLevel::Warn),
+                ("error", LogLevel::Error),
+                // RoadRunner's levels above error only ever log errors here.
+                ("dpanic", LogLevel::Error),
+                ("panic", LogLevel::Error),
+                ("fatal", LogLevel::Error),
+            ],
+        )
+    }
+}
+
+impl FromValue for LogEncoding {
+    const FORMS: &'static str = "console or json";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        word(
+            value,
+            &[
+                ("console", LogEncoding::Console),
+                ("json", LogEncoding::Json),
+            ],
+        )
+    }
+}
+
+/// A program and its arguments; never empty. A string in the file is split on whitespace
+/// with no shell quoting, as RoadRunner does; use the list form for arguments with spaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command(pub Vec<String>);
+
+impl FromValue for Command {
+    const FORMS: &'static str = COMMAND_FORMS;
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        match value {
+            Value::String(text) => {
+                let words: Vec<String> = text.split_whitespace().map(String::from).collect();
+                if words.is_empty() {
+                    return Err(Problem::new(value, "is an empty command"));
+                }
+                Ok(Command(words))
+            }
+            Value::Sequence(items) => {
+                let words = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        String::from_value(item).map_err(|problem| {
+                            problem.within(&format!("[{i}]")).expected(String::FORMS)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                // Later arguments may legitimately be empty strings; the program may not.
+                if words
+                    .first()
+                    .is_none_or(|program| program.trim().is_empty())
+                {
+                    return Err(Problem::new(value, "has no program"));
+                }
+                Ok(Command(words))
+            }
+            _ => Err(Problem::wrong_type(value)),
+        }
+    }
+}
+
+/// How a command-started worker talks to its master.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Relay {
+    #[default]
+    Pipes,
+    /// `host:port`, without the `tcp://`.
+    Tcp(String),
+    /// The socket path, without the `unix://`; relative paths are kept relative.
+    Unix(PathBuf),
+}
+
+impl FromValue for Relay {
+    const FORMS: &'static str = "pipes, tcp://host:port or unix:///path/to/socket";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        let text = String::from_value(value)?;
+        parse_relay(&text).ok_or_else(|| Problem::new(value, "is not a relay"))
+    }
+}
+
+fn parse_relay(s: &str) -> Option<Relay> {
+    if s == "pipes" {
+        return Some(Relay::Pipes);
+    }
+    if let Some(address) = s.strip_prefix("tcp://") {
+        let (host, port) = address.rsplit_once(':')?;
+        let valid = !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0);
+        return valid.then(|| Relay::Tcp(address.to_string()));
+    }
+    let path = s.strip_prefix("unix://")?;
+    (!path.is_empty()).then(|| Relay::Unix(PathBuf::from(path)))
+}
+
+/// An `env` section: names upper-cased as RoadRunner does, scalar values kept as text.
+/// Written as a mapping, or as a list of one-entry mappings (both appear in real files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct EnvMap(pub BTreeMap<String, String>);
+
+const ENV_VALUE_FORMS: &str = "a string, a number or a boolean";
+
+impl FromValue for EnvMap {
+    const FORMS: &'static str =
+        "a mapping of variable names to values, or a list of NAME: value entries";
+    // A variable may be set to nothing on purpose, as RoadRunner passes it on.
+    const EMPTY_IS_A_VALUE: bool = true;
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        let mut env = EnvMap::default();
+        match value {
+            Value::Null => {}
+            Value::Mapping(map) => {
+                for (name, item) in map {
+                    env.insert(name, item)?;
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let entry = item.as_mapping().filter(|map| map.len() == 1);
+                    let Some((name, item)) = entry.and_then(|map| map.iter().next()) else {
+                        return Err(Problem::new(item, "is not a single NAME: value entry")
+                            .within(&format!("[{i}]")));
+                    };
+                    env.insert(name, item)?;
+                }
+            }
+            _ => return Err(Problem::wrong_type(value)),
+        }
+        Ok(env)
+    }
+}
+
+impl EnvMap {
+    fn insert(&mut self, name: &Value, value: &Value) -> Result<(), Problem> {
+        let name = match name {
+            Value::String(name) => name.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => String::new(),
+        };
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(
+                Problem::shown(format!("{name:?}"), "is not a variable name")
+                    .expected("a name without \"=\" such as APP_ENV"),
+            );
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Null => String::new(),
+            _ => {
+                return Err(Problem::wrong_type(value)
+                    .within(&format!(".{name}"))
+                    .expected(ENV_VALUE_FORMS));
+            }
+        };
+        if self.0.insert(name.to_uppercase(), text).is_some() {
+            return Err(Problem::shown(
+                format!("{name:?}"),
+                "names a variable already set (names are upper-cased)",
+            )
+            .expected("each name once"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Value {
+        serde_yaml::from_str(text).unwrap()
+    }
+
+    fn read<T: FromValue>(text: &str) -> Result<T, Problem> {
+        T::from_value(&yaml(text))
+    }
+
+    /// The problem's value and wording, as the message shows them.
+    fn problem<T: FromValue + std::fmt::Debug>(text: &str) -> String {
+        let problem = read::<T>(text).expect_err(text);
+        format!("{}{} {}", problem.at, problem.shown, problem.problem)
+    }
+
+    #[test]
+    fn go_durations_in_every_form() {
+        let cases = [
+            ("0", Duration::ZERO),
+            ("0s", Duration::ZERO),
+            ("1s", Duration::from_secs(1)),
+            ("1h2m3s", Duration::from_secs(3723)),
+            ("100µs", Duration::from_micros(100)),
+            ("100μs", Duration::from_micros(100)),
+            (".5s", Duration::from_millis(500)),
+            ("1.s", Duration::from_secs(1)),
+            ("1.0000000019s", Duration::from_nanos(1_000_000_001)),
+            ("+2s", Duration::from_secs(2)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_go_duration(text), Ok(expected), "{text}");
+        }
+        assert_eq!(read::<GoDuration>("0"), Ok(GoDuration(Duration::ZERO)));
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775807s"),
+            Ok(Duration::from_nanos(i64::MAX as u64))
+        );
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775808s"),
+            Err("is too large".into())
+        );
+    }
+
+    #[test]
+    fn counts_refuse_negative_fractional_and_quoted_numbers() {
+        assert_eq!(read::<Count>("7"), Ok(Count(7)));
+        assert_eq!(problem::<Count>("-3"), "-3 is negative");
+        assert_eq!(problem::<Count>("2.5"), "2.5 is not an integer");
+        assert_eq!(problem::<Count>("'4'"), "\"4\" is a string");
+        assert_eq!(problem::<Count>("[1]"), "[1] is a list");
+        assert_eq!(problem::<WorkerCount>("501"), "501 is out of range");
+        assert_eq!(read::<WorkerCount>("500"), Ok(WorkerCount(500)));
+    }
+
+    #[test]
+    fn megabytes_cannot_overflow_bytes() {
+        assert_eq!(
+            read::<Megabytes>("128").map(Megabytes::bytes),
+            Ok(128 << 20)
+        );
+        let most = read::<Megabytes>("4294967295").unwrap();
+        assert_eq!(most.bytes(), u64::from(u32::MAX) * 1024 * 1024);
+        assert_eq!(
+            problem::<Megabytes>("4294967296"),
+            "4294967296 is out of range"
+        );
+        assert_eq!(
+            problem::<Megabytes>("18446744073709551615"),
+            "18446744073709551615 is out of range"
+        );
+    }
+
+    #[test]
+    fn env_maps_as_mapping_or_list_of_entries() {
+        let expected: BTreeMap<String, String> = [("APP_ENV", "prod"), ("PORT", "8080")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            read::<EnvMap>("{app_env: prod, PORT: 8080}").unwrap().0,
+            expected
+        );
+        assert_eq!(
+            read::<EnvMap>("[{app_env: prod}, {PORT: 8080}]").unwrap().0,
+            expected
+        );
+        assert_eq!(read::<EnvMap>("~").unwrap(), EnvMap::default());
+        assert_eq!(
+            problem::<EnvMap>("[{A: 1, B: 2}]"),
+            "[0]{\"A\": 1, \"B\": 2} is not a single NAME: value entry"
+        );
+        assert_eq!(
+            problem::<EnvMap>("[x]"),
+            "[0]\"x\" is not a single NAME: value entry"
+        );
+        assert_eq!(
+            problem::<EnvMap>("[{a: 1}, {A: 2}]"),
+            "\"A\" names a variable already set (names are upper-cased)"
+        );
+        assert_eq!(
+            problem::<EnvMap>("{\"A=B\": 1}"),
+            "\"A=B\" is not a variable name"
+        );
+        assert_eq!(problem::<EnvMap>("5"), "5 is a number");
+    }
+
+    #[test]
+    fn words_are_case_insensitive() {
+        assert_eq!(read::<Missed>("Burst"), Ok(Missed::Burst));
+        assert_eq!(read::<LogLevel>("WARNING"), Ok(LogLevel::Warn));
+        assert_eq!(read::<LogLevel>("fatal"), Ok(LogLevel::Error));
+        assert_eq!(problem::<LogEncoding>("text"), "\"text\" is not accepted");
+        assert_eq!(problem::<Missed>("1"), "1 is not accepted");
+    }
+}

@@ -353,6 +353,19 @@ mod tests {
         ]
     }
 
+    /// The next frame the worker sends; fails the test rather than hang when none comes.
+    fn recv(master: &mut Channel) -> Frame {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        if let Some(frame) = master.next_frame().unwrap() {
+            return frame;
+        }
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::try_from(10_000).unwrap()).unwrap();
+        assert!(ready > 0, "the worker sent nothing within 10 s");
+        master.recv().unwrap()
+    }
+
     fn assert_pid_answer(frame: &Frame, name: &str) {
         assert_eq!(
             frame.flags,
@@ -375,7 +388,7 @@ mod tests {
             master.send(&job(b"h", b"first")).unwrap();
             let got = worker.wait().unwrap().expect("the job after the handshake");
             assert_eq!(got.body, b"first", "{name}");
-            assert_pid_answer(&master.recv().unwrap(), name);
+            assert_pid_answer(&recv(&mut master), name);
         }
     }
 
@@ -388,7 +401,7 @@ mod tests {
             master.send(&ToWorker::Pid(4242).into_frame()).unwrap();
             // The answer comes before the master sent any job: the worker answered it while
             // waiting for one.
-            assert_pid_answer(&master.recv().unwrap(), name);
+            assert_pid_answer(&recv(&mut master), name);
             master.send(&job(b"", b"first")).unwrap();
             let got = waiting.join().unwrap().expect("the job");
             assert_eq!(got.body, b"first", "{name}");
@@ -453,21 +466,21 @@ mod tests {
 
             worker.wait().unwrap().unwrap();
             worker.respond(b"hdr".to_vec(), b"OK".to_vec()).unwrap();
-            let answer = master.recv().unwrap();
+            let answer = recv(&mut master);
             assert_eq!(answer.flags, 0, "{name}: no codec bit");
             assert_eq!(answer.options, [3], "{name}: the header length only");
             assert_eq!(answer.payload, b"hdrOK", "{name}");
 
             worker.wait().unwrap().unwrap();
             worker.fail("boom").unwrap();
-            let error = master.recv().unwrap();
+            let error = recv(&mut master);
             assert_eq!(error.flags, flags::ERROR, "{name}");
             assert!(error.options.is_empty(), "{name}: an error has no options");
             assert_eq!(error.payload, b"boom", "{name}");
 
             worker.wait().unwrap().unwrap();
             worker.stop().unwrap();
-            let stop = master.recv().unwrap();
+            let stop = recv(&mut master);
             assert_eq!(stop.flags, 0, "{name}");
             assert_eq!(stop.options, [13], "{name}");
             assert_eq!(

@@ -20,7 +20,7 @@ byte as far as the worker can tell:
 - then sends the stop control frame (CONTROL, `{"stop":true}`) and expects the worker to
   exit with status 0 within the deadline, having sent nothing more;
 - with pipes, checks that nothing but frames came on the worker's stdout and that what the
-  worker printed reached its stderr.
+  worker and a child process of it printed reached its stderr (with sockets, its stdout).
 
 With `--expect-corrupt` the worker is expected to print to stdout before it speaks, so that
 the first "frame" is text: the master refuses it, as RoadRunner would, and kills the worker.
@@ -308,6 +308,8 @@ def talk(args, worker, listener, seen):
     errors = stderr.all()
     expect(status == 0, f"the worker exited with {status}; stderr: {errors}")
     printed = stdout.all() if stdout else errors
+    for text in ("printed after create()", "printed by a child process"):
+        expect(text in printed, f"{text!r} is not on the worker's stdout or stderr: {printed}")
     seen["echoes"] = [line for line in printed if line.startswith("echo from tick")]
     seen["echoed_on"] = "stdout" if stdout else "stderr"
     handled = len(seen["answers"]) + len(seen["errors"]) + (seen["stop_request"] is not None)

@@ -58,6 +58,19 @@ fn over_pipes_the_worker_answers_fails_and_asks_to_stop_as_roadrunner_expects() 
 }
 
 #[test]
+fn every_create_of_the_process_is_a_handle_on_the_same_worker() {
+    let seen = serve(
+        "rr-two-handles",
+        &["--relay", "pipes", "--actions", "respond,error,stop"],
+        &["--two-handles"],
+    );
+    assert_served(&seen);
+    assert_eq!(seen["answers"], json!([0]), "{seen}");
+    assert_eq!(seen["errors"], json!(["tick 1 failed"]), "{seen}");
+    assert_eq!(seen["stop_request"], 2, "{seen}");
+}
+
+#[test]
 fn a_handshake_sent_after_the_worker_booted_is_answered_too() {
     let seen = serve(
         "rr-late-handshake",

@@ -17,7 +17,9 @@
 //! - [`control`]: the control socket (`ticker status`, `ticker reset`) and the metrics endpoint.
 //! - [`master`]: the master's event loop: timer, signals, forks, reaping, operator requests.
 //! - [`worker`]: the worker's side of the channel.
-//! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
+//! - [`relay`]: `RR_RELAY`, and a worker's end of the relay to a RoadRunner-style master.
+//! - [`role`]: whether this PHP process is a master, a worker of a RoadRunner-style master,
+//!   or inert, decided once at startup.
 //! - [`sys`]: the Linux calls the master needs, over the `nix` crate.
 //! - [`log`]: one line per event on stderr.
 
@@ -30,6 +32,7 @@ pub mod message;
 pub mod metrics;
 pub mod payload;
 pub mod pool;
+pub mod relay;
 pub mod role;
 pub mod schedule;
 pub mod supervisor;

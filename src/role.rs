@@ -1,11 +1,14 @@
-//! What this PHP process is: a ticker master, or inert (and why).
+//! What this PHP process is: a ticker master, a worker of a RoadRunner-style master, or inert
+//! (and why).
 //!
 //! Owns the decision made once at extension startup. An extension enabled in php.ini starts in
 //! every PHP process of the machine (`php -v`, composer, phpunit, `php -S`, php-fpm), so a
 //! process runs a pool only when it asked to ([`Asked`]): the extension was loaded on the CLI's
 //! command line, or one of the two switches ([`ENABLE_INI`], [`ENABLE_ENV`]) is on. It must also
-//! be able to: the `cli` SAPI, and no other master above it (`RR_MODE` unset). Only then is the
-//! config read; every other process is inert without touching it.
+//! be able to: the `cli` SAPI, and no other master above it (`RR_MODE` and `RR_RELAY` unset).
+//! Only then is the config read; every other process is inert without touching it, except a
+//! process started with `RR_RELAY` (by RoadRunner, or by a ticker master's command mode): it is
+//! that master's worker, and `Ticker\Worker::create()` serves it over the relay.
 //!
 //! Pure: the caller reads PHP's and the process's state into [`Facts`] and passes in how to
 //! load the config. Telling whether an `extension=` entry names this extension needs the
@@ -15,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, Source, TickerConfig};
+use crate::relay::Relay;
 
 /// The environment variable RoadRunner sets in its workers, and that this extension sets in
 /// a master so that a dispatcher sees `RR_MODE === 'ticker'`.
@@ -40,6 +44,8 @@ pub struct Facts<'a> {
     /// `sapi_module.name` (`PHP_SAPI`).
     pub sapi: &'a str,
     pub rr_mode: Option<&'a str>,
+    /// `RR_RELAY`, which a RoadRunner-style master sets in the workers it starts.
+    pub rr_relay: Option<&'a str>,
     /// The environment switch [`ENABLE_ENV`].
     pub enable_env: Option<&'a str>,
     /// The INI switch [`ENABLE_INI`], as PHP's INI parser left it (`On` is `1`, `Off` empty,
@@ -79,6 +85,9 @@ pub enum Role {
         config: Box<Config>,
         ticker: Box<TickerConfig>,
     },
+    /// A RoadRunner-style master (RoadRunner, or a ticker master's command mode) started this
+    /// process with `RR_RELAY`: `Ticker\Worker::create()` is its worker over that relay.
+    Worker { relay: Relay },
     /// The extension does nothing; `Ticker\Worker::create()` explains why.
     Inert {
         reason: String,
@@ -162,6 +171,7 @@ impl Role {
     pub fn name(&self) -> &'static str {
         match self {
             Role::Master { .. } => "master",
+            Role::Worker { .. } => "worker",
             Role::Inert { .. } => "inert",
         }
     }
@@ -173,6 +183,10 @@ impl Role {
     /// The environment switch wins over the INI one (INI is usually set machine-wide, the
     /// environment per process), and either wins over how the extension was loaded, so
     /// `TICKER_ENABLE=0` keeps one command inert wherever the extension comes from.
+    ///
+    /// Before any of that, a process another master started is never a master: `RR_RELAY`
+    /// makes it that master's worker, whatever it asked (the switches a master's environment
+    /// holds reach its workers too), and `RR_MODE` alone makes it inert.
     pub fn decide(
         facts: &Facts<'_>,
         source: &Source,
@@ -184,11 +198,20 @@ impl Role {
                 facts.sapi
             )));
         }
+        if let Some(value) = facts.rr_relay.filter(|v| !v.is_empty()) {
+            return Ok(match Relay::parse(value) {
+                Ok(relay) => Role::Worker { relay },
+                Err(bad) => inert(format!(
+                    "{bad}, so this process cannot serve the master that started it"
+                )),
+            });
+        }
         if let Some(mode) = facts.rr_mode.filter(|m| !m.is_empty()) {
             return Ok(inert(format!(
                 "RR_MODE is already set to '{mode}', so this process is a worker of another \
-                 master (RoadRunner or a ticker master); a ticker master only starts where \
-                 RR_MODE is unset"
+                 master (RoadRunner or a ticker master) or was started by one; a ticker master \
+                 only starts where RR_MODE is unset, and without RR_RELAY there is no relay \
+                 to serve that master over"
             )));
         }
         let env = switch(ENABLE_ENV, facts.enable_env)?;
@@ -357,14 +380,14 @@ mod tests {
     fn reason(role: &Role) -> &str {
         match role {
             Role::Inert { reason, .. } => reason,
-            Role::Master { .. } => panic!("expected inert, got a master"),
+            other => panic!("expected inert, got {other:?}"),
         }
     }
 
     fn asked(role: &Role) -> Asked {
         match role {
             Role::Master { asked, .. } => *asked,
-            Role::Inert { reason, .. } => panic!("expected a master, inert: {reason}"),
+            other => panic!("expected a master, got {other:?}"),
         }
     }
 
@@ -419,6 +442,83 @@ mod tests {
         };
         let role = Role::decide(&facts, &source(), |_| valid()).unwrap();
         assert_eq!(asked(&role), Asked::CommandLine);
+    }
+
+    #[test]
+    fn rr_relay_makes_a_worker_of_the_master_that_started_it_whatever_it_asked() {
+        let relays = [
+            ("pipes", Relay::Pipes),
+            ("unix:///run/rr.sock", Relay::Unix("/run/rr.sock".into())),
+            ("tcp://127.0.0.1:6001", Relay::Tcp("127.0.0.1:6001".into())),
+        ];
+        for (value, relay) in relays {
+            for (mode, env, ini, cmd) in [
+                // RoadRunner, and a ticker master's command mode: RR_MODE=ticker.
+                (Some("ticker"), None, None, false),
+                (Some("ticker"), None, None, true),
+                // A master's switches reach its workers through the environment; a value
+                // that would be an error in a master is none of a worker's business.
+                (Some("ticker"), Some("1"), Some("1"), true),
+                (Some("ticker"), Some("maybe"), Some("2"), false),
+                // RoadRunner's PHP library reads RR_RELAY alone, and so does the extension.
+                (None, None, None, true),
+                (Some("http"), None, None, false),
+            ] {
+                let facts = Facts {
+                    rr_mode: mode,
+                    rr_relay: Some(value),
+                    enable_env: env,
+                    enable_ini: ini,
+                    on_command_line: cmd,
+                    ..cli()
+                };
+                let role = decide_unread(facts);
+                assert_eq!(
+                    role,
+                    Role::Worker {
+                        relay: relay.clone()
+                    },
+                    "{facts:?}"
+                );
+                assert_eq!(role.name(), "worker");
+            }
+        }
+    }
+
+    #[test]
+    fn an_rr_relay_that_names_no_relay_is_inert_naming_it() {
+        let facts = Facts {
+            rr_mode: Some("ticker"),
+            rr_relay: Some("udp://1.2.3.4:5"),
+            on_command_line: true,
+            ..cli()
+        };
+        let role = decide_unread(facts);
+        let why = reason(&role);
+        assert!(
+            why.contains(r#"RR_RELAY="udp://1.2.3.4:5" is not a relay"#)
+                && why.contains("unix:///path"),
+            "{why}"
+        );
+        // Empty is unset, as for RR_MODE.
+        let facts = Facts {
+            rr_relay: Some(""),
+            on_command_line: true,
+            ..cli()
+        };
+        let role = Role::decide(&facts, &source(), |_| valid()).unwrap();
+        assert_eq!(asked(&role), Asked::CommandLine);
+    }
+
+    #[test]
+    fn rr_relay_in_another_sapi_is_inert() {
+        let facts = Facts {
+            sapi: "fpm-fcgi",
+            rr_mode: Some("ticker"),
+            rr_relay: Some("pipes"),
+            ..Facts::default()
+        };
+        assert!(reason(&decide_unread(facts)).contains("SAPI fpm-fcgi"));
     }
 
     #[test]
@@ -582,6 +682,7 @@ mod tests {
     #[derive(Debug, PartialEq)]
     enum Outcome {
         Master(Asked),
+        Worker,
         InertUnread,
         InertRead,
         ConfigError,
@@ -602,65 +703,73 @@ mod tests {
         let ini_switch = [None, Some("auto"), Some("1"), Some("0"), Some("")];
         let mut combinations = 0;
         for sapi in ["cli", "cli-server", "fpm-fcgi"] {
-            for rr_mode in [None, Some(""), Some("http")] {
-                for enable_env in switch {
-                    for enable_ini in ini_switch {
-                        for on_command_line in [false, true] {
-                            for (config, load) in configs {
-                                let facts = Facts {
-                                    sapi,
-                                    rr_mode,
-                                    enable_env,
-                                    enable_ini,
-                                    on_command_line,
-                                };
-                                let asked = if sapi != "cli" || rr_mode == Some("http") {
-                                    None
-                                } else {
-                                    match (enable_env, enable_ini) {
-                                        (Some("1"), _) => Some(Asked::Env),
-                                        (Some("0"), _) | (None, Some("0" | "")) => None,
-                                        (None, Some("1")) => Some(Asked::Ini),
-                                        _ => on_command_line.then_some(Asked::CommandLine),
-                                    }
-                                };
-                                let expected = match (asked, config) {
-                                    (None, _) => Outcome::InertUnread,
-                                    (Some(asked), "valid") => Outcome::Master(asked),
-                                    (Some(_), "broken") => Outcome::ConfigError,
-                                    (Some(Asked::CommandLine), _) => Outcome::InertRead,
-                                    (Some(asked), _) => Outcome::NothingToRun(asked),
-                                };
-                                let read = Cell::new(false);
-                                let outcome = match Role::decide(&facts, &source(), |_| {
-                                    read.set(true);
-                                    load()
-                                }) {
-                                    Ok(Role::Master { asked, .. }) => Outcome::Master(asked),
-                                    Ok(Role::Inert { read_config, .. }) => {
-                                        assert_eq!(read_config, read.get(), "{facts:?}");
-                                        if read_config {
-                                            Outcome::InertRead
-                                        } else {
-                                            Outcome::InertUnread
+            for rr_relay in [None, Some(""), Some("pipes"), Some("nowhere")] {
+                for rr_mode in [None, Some(""), Some("http")] {
+                    for enable_env in switch {
+                        for enable_ini in ini_switch {
+                            for on_command_line in [false, true] {
+                                for (config, load) in configs {
+                                    let facts = Facts {
+                                        sapi,
+                                        rr_mode,
+                                        rr_relay,
+                                        enable_env,
+                                        enable_ini,
+                                        on_command_line,
+                                    };
+                                    let by_another_master = rr_mode == Some("http")
+                                        || rr_relay.is_some_and(|r| !r.is_empty());
+                                    let asked = if sapi != "cli" || by_another_master {
+                                        None
+                                    } else {
+                                        match (enable_env, enable_ini) {
+                                            (Some("1"), _) => Some(Asked::Env),
+                                            (Some("0"), _) | (None, Some("0" | "")) => None,
+                                            (None, Some("1")) => Some(Asked::Ini),
+                                            _ => on_command_line.then_some(Asked::CommandLine),
                                         }
-                                    }
-                                    Err(StartupError::Config(_)) => Outcome::ConfigError,
-                                    Err(StartupError::NothingToRun { asked, .. }) => {
-                                        Outcome::NothingToRun(asked)
-                                    }
-                                    Err(e) => panic!("{facts:?}: {e}"),
-                                };
-                                assert_eq!(outcome, expected, "{facts:?}, config {config}");
-                                assert_eq!(read.get(), asked.is_some(), "{facts:?}");
-                                combinations += 1;
+                                    };
+                                    let worker = sapi == "cli" && rr_relay == Some("pipes");
+                                    let expected = match (asked, config) {
+                                        _ if worker => Outcome::Worker,
+                                        (None, _) => Outcome::InertUnread,
+                                        (Some(asked), "valid") => Outcome::Master(asked),
+                                        (Some(_), "broken") => Outcome::ConfigError,
+                                        (Some(Asked::CommandLine), _) => Outcome::InertRead,
+                                        (Some(asked), _) => Outcome::NothingToRun(asked),
+                                    };
+                                    let read = Cell::new(false);
+                                    let outcome = match Role::decide(&facts, &source(), |_| {
+                                        read.set(true);
+                                        load()
+                                    }) {
+                                        Ok(Role::Master { asked, .. }) => Outcome::Master(asked),
+                                        Ok(Role::Worker { .. }) => Outcome::Worker,
+                                        Ok(Role::Inert { read_config, .. }) => {
+                                            assert_eq!(read_config, read.get(), "{facts:?}");
+                                            if read_config {
+                                                Outcome::InertRead
+                                            } else {
+                                                Outcome::InertUnread
+                                            }
+                                        }
+                                        Err(StartupError::Config(_)) => Outcome::ConfigError,
+                                        Err(StartupError::NothingToRun { asked, .. }) => {
+                                            Outcome::NothingToRun(asked)
+                                        }
+                                        Err(e) => panic!("{facts:?}: {e}"),
+                                    };
+                                    assert_eq!(outcome, expected, "{facts:?}, config {config}");
+                                    assert_eq!(read.get(), asked.is_some(), "{facts:?}");
+                                    combinations += 1;
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        assert_eq!(combinations, 3 * 3 * 3 * 5 * 2 * 4);
+        assert_eq!(combinations, 3 * 4 * 3 * 3 * 5 * 2 * 4);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! Owns every call into the OS outside the PHP bindings: clocks, timerfd, signalfd, epoll,
 //! fork, socket pairs, reaping, signals and prctl. Each wrapper returns `io::Result` and
 //! owns its file descriptors, so no caller handles raw fds or errno. Where `nix` has the
-//! call, `nix` makes it; the few `unsafe` blocks left are `fork` itself and the precise
-//! sleep, which `nix` does not wrap. It makes no decisions: policy lives in
-//! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
+//! call, `nix` makes it; the few `unsafe` blocks left are `fork` itself, the precise
+//! sleep, and redirecting a descriptor that PHP owns, which `nix` does not wrap. It makes
+//! no decisions: policy lives in [`crate::pool`], [`crate::supervisor`] and
+//! [`crate::master`].
 
 use std::fmt;
 use std::io;
@@ -402,4 +403,23 @@ pub fn rss_bytes(pid: Pid) -> io::Result<u64> {
 /// copies only the calling thread, so a lock another thread holds stays locked in the child.
 pub fn thread_count() -> io::Result<usize> {
     std::fs::read_dir("/proc/self/task")?.try_fold(0, |n, entry| entry.map(|_| n + 1))
+}
+
+/// Makes `target` refer to the file `source` refers to (dup2): every holder of `target`,
+/// such as PHP's output layer for fd 1, then reads or writes that file instead.
+pub fn redirect(source: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: dup2 replaces the open file behind `target`, which stays a valid
+        // descriptor owned by whoever owned it; no memory is read or written. (`nix`'s
+        // dup2 wants to own the target, and fd 0 and 1 belong to PHP.)
+        let rc = unsafe { libc::dup2(source.as_raw_fd(), target.as_raw_fd()) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
 }

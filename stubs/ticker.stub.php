@@ -41,10 +41,13 @@ final class Payload
 
 /**
  * The process's end of the pool: a master's when the script started the pool, a worker's in a
- * forked worker. A tick's body is `{"tick":N}`; its header is a JSON object with `lastTick`
- * (int unix seconds of the previous delivered tick, null for the first), `due` (float unix seconds),
- * `dueHrtime` (int, the due instant on the `hrtime(true)` clock, ns), `skipped` (int, ticks dropped
- * since the previous delivered one) and `attempt` (1, or 2 when the tick runs again after `stop()`).
+ * forked worker, and in a process that a RoadRunner-style master (RoadRunner, or the extension's
+ * command mode) started with `RR_RELAY`, that master's worker over the relay. A tick's body is
+ * `{"tick":N}`; a ticker master's header is a JSON object with `lastTick` (int unix seconds of the
+ * previous delivered tick, null for the first), `due` (float unix seconds), `dueHrtime` (int, the
+ * due instant on the `hrtime(true)` clock, ns), `skipped` (int, ticks dropped since the previous
+ * delivered one) and `attempt` (1, or 2 when the tick runs again after `stop()`); RoadRunner's has
+ * `lastTick` only.
  */
 final class Worker
 {
@@ -58,8 +61,13 @@ final class Worker
     }
 
     /**
-     * @throws Exception when the extension is inert: no config, no `ticker` section, or RR_MODE set
-     *                   by another master such as RoadRunner
+     * The worker of this process. Under a RoadRunner-style master the first call takes the relay:
+     * with `RR_RELAY=pipes`, stdin and stdout become the channel and PHP's output goes to stderr
+     * from then on; a socket relay is connected at the first waitPayload(). Every call returns a
+     * handle on the same worker.
+     *
+     * @throws Exception when the extension is inert: no config, no `ticker` section, RR_MODE set
+     *                   without RR_RELAY, or an RR_RELAY that names no relay
      */
     public static function create(): Worker
     {

@@ -4,9 +4,9 @@
 //! A thin layer over the PHP-free crate `ticker` (the repository's root): it reads PHP's state
 //! at startup (the SAPI, the CLI's `-d` settings, INI, the environment, the file this
 //! extension was loaded from), hands it to [`ticker::role`] and [`ticker::config`], and exposes
-//! [`ticker::master`] and [`ticker::worker`] through the RoadRunner-shaped classes in
-//! [`worker`] and [`payload`]. Logic that tests can drive without PHP belongs there, not
-//! here. This crate is the only one that links PHP's symbols.
+//! [`ticker::master`], [`ticker::worker`] and [`ticker::relay`] through the RoadRunner-shaped
+//! classes in [`worker`] and [`payload`]. Logic that tests can drive without PHP belongs
+//! there, not here. This crate is the only one that links PHP's symbols.
 
 mod bytes;
 mod exception;
@@ -25,6 +25,7 @@ use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
 use ticker::config::{self, Source};
 use ticker::log;
+use ticker::relay;
 use ticker::role::{self, Facts, Role};
 
 pub use payload::Payload;
@@ -116,11 +117,13 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
             })
         });
     let rr_mode = std::env::var(role::RR_MODE).ok();
+    let rr_relay = std::env::var(relay::RR_RELAY).ok();
     let enable_env = std::env::var(role::ENABLE_ENV).ok();
     let enable_ini = ini_value(role::ENABLE_INI);
     let facts = Facts {
         sapi: &sapi,
         rr_mode: rr_mode.as_deref(),
+        rr_relay: rr_relay.as_deref(),
         enable_env: enable_env.as_deref(),
         enable_ini: enable_ini.as_deref(),
         on_command_line,
@@ -166,12 +169,13 @@ extern "C" fn info(module: *mut ModuleEntry) {
     info_table_row!("version", env!("CARGO_PKG_VERSION"));
     if let Some(state) = startup_state() {
         info_table_row!("role", state.role.name());
-        let read = !matches!(
+        let read = matches!(
             state.role,
-            Role::Inert {
-                read_config: false,
-                ..
-            }
+            Role::Master { .. }
+                | Role::Inert {
+                    read_config: true,
+                    ..
+                }
         );
         info_table_row!(
             "config file",
@@ -190,6 +194,15 @@ extern "C" fn info(module: *mut ModuleEntry) {
                     humantime::format_duration(ticker.interval).to_string()
                 );
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
+            }
+            Role::Worker { relay } => {
+                info_table_row!(
+                    "worker because",
+                    "RR_RELAY is set: a RoadRunner-style master (RoadRunner, or a ticker \
+                     master's command mode) started this process, and Ticker\\Worker::create() \
+                     serves it over the relay"
+                );
+                info_table_row!("relay", relay.describe());
             }
             Role::Inert { reason, .. } => info_table_row!("inert because", reason.as_str()),
         }

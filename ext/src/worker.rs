@@ -1,9 +1,12 @@
 //! `Ticker\Worker`: RoadRunner's worker API over the master and worker of this crate.
 //!
 //! In the master, the first `waitPayload()` runs the pool and returns `null` at shutdown;
-//! in each forked worker the same call returns that worker's first tick.
+//! in each forked worker the same call returns that worker's first tick. In a process that a
+//! RoadRunner-style master started (`RR_RELAY`), `create()` opens the relay and the worker
+//! serves that master.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
@@ -11,18 +14,31 @@ use ext_php_rs::prelude::*;
 use super::exception::exception;
 use super::payload::Payload;
 use ticker::master::{self, Exit};
+use ticker::relay::RelayWorker;
 use ticker::role::Role;
 use ticker::sys;
-use ticker::worker::WorkerLink;
+use ticker::worker::{WorkerError, WorkerLink};
 
 /// A process runs its pool once: a second start would fork workers from a worker.
 static POOL_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The relay of a process that a RoadRunner-style master started, opened by the first
+/// `create()`. There is one per process (with `pipes` it is the process's stdin and stdout),
+/// so every `Ticker\Worker` of the process is a handle on it.
+static RELAY: Mutex<Option<RelayWorker>> = Mutex::new(None);
+
+fn relay() -> MutexGuard<'static, Option<RelayWorker>> {
+    // PHP runs on one thread; a panic inside a method leaves the relay as usable as before.
+    RELAY.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 enum State {
     /// In the master, before `waitPayload()` started the pool.
     Master,
     /// In a forked worker.
     Worker(WorkerLink),
+    /// In a worker of a RoadRunner-style master: the link is the process's [`RELAY`].
+    Relayed,
     /// The loop is over: the pool stopped, or the worker was told to stop.
     Done,
 }
@@ -37,11 +53,27 @@ pub struct Worker {
 #[php_impl]
 impl Worker {
     /// The worker of this process. Throws when the extension is inert, saying why.
+    ///
+    /// In a worker of a RoadRunner-style master the first call opens the relay: with `pipes`
+    /// it takes stdin and stdout for the channel and points PHP's output at stderr (see
+    /// [`RelayWorker::open`]); a socket is connected at the first `waitPayload()`.
     pub fn create() -> PhpResult<Worker> {
         match super::startup_state().map(|s| &s.role) {
             Some(Role::Master { .. }) => Ok(Worker {
                 state: State::Master,
             }),
+            Some(Role::Worker { relay: which }) => {
+                let mut opened = relay();
+                if opened.is_none() {
+                    let worker = RelayWorker::open(which).map_err(|e| {
+                        exception(format!("ticker: cannot open the relay {which}: {e}"))
+                    })?;
+                    *opened = Some(worker);
+                }
+                Ok(Worker {
+                    state: State::Relayed,
+                })
+            }
             Some(Role::Inert { reason, .. }) => Err(exception(format!(
                 "ticker: no worker pool in this process: {reason}"
             ))),
@@ -54,51 +86,61 @@ impl Worker {
         if let State::Master = self.state {
             self.run_pool()?;
         }
-        let State::Worker(link) = &mut self.state else {
+        if let State::Done = self.state {
             return Ok(None);
-        };
-        match link.wait() {
-            Ok(Some(job)) => Ok(Some(Payload {
-                body: job.body,
-                header: job.header,
-            })),
-            Ok(None) => {
-                self.state = State::Done;
-                Ok(None)
-            }
-            Err(e) => Err(exception(e.to_string())),
         }
+        let job = self.with_link("waitPayload", WorkerLink::wait)?;
+        if job.is_none() && matches!(self.state, State::Worker(_)) {
+            self.state = State::Done;
+        }
+        Ok(job.map(|job| Payload {
+            body: job.body,
+            header: job.header,
+        }))
     }
 
     /// Answers the current tick: it is done.
     pub fn respond(&mut self, payload: &Payload) -> PhpResult<()> {
-        let link = self.link("respond")?;
-        link.respond(payload.header.clone(), payload.body.clone())
-            .map_err(|e| exception(e.to_string()))
+        self.with_link("respond", |link| {
+            link.respond(payload.header.clone(), payload.body.clone())
+        })
     }
 
     /// Answers the current tick: it failed. The worker stays and takes the next tick.
     pub fn error(&mut self, message: String) -> PhpResult<()> {
-        let link = self.link("error")?;
-        link.fail(&message).map_err(|e| exception(e.to_string()))
+        self.with_link("error", |link| link.fail(&message))
     }
 
     /// Asks to be replaced; the current tick runs once more on another worker.
     pub fn stop(&mut self) -> PhpResult<()> {
-        let link = self.link("stop")?;
-        link.stop().map_err(|e| exception(e.to_string()))
+        self.with_link("stop", WorkerLink::stop)
     }
 }
 
 impl Worker {
-    fn link(&mut self, call: &str) -> PhpResult<&mut WorkerLink> {
-        match &mut self.state {
-            State::Worker(link) => Ok(link),
-            State::Master => Err(exception(format!(
-                "ticker: {call}() is for workers; in the master, waitPayload() runs the pool"
-            ))),
-            State::Done => Err(exception(format!("ticker: {call}() after the loop ended"))),
-        }
+    /// Runs `f` on this process's link to its master: a forked worker's own, or the relay.
+    fn with_link<T>(
+        &mut self,
+        call: &str,
+        f: impl FnOnce(&mut WorkerLink) -> Result<T, WorkerError>,
+    ) -> PhpResult<T> {
+        let result = match &mut self.state {
+            State::Worker(link) => f(link),
+            State::Relayed => {
+                let mut opened = relay();
+                let relay = opened.as_mut().expect("create() opened the relay");
+                relay.link().and_then(f)
+            }
+            State::Master => {
+                return Err(exception(format!(
+                    "ticker: {call}() is for workers; in the master, waitPayload() runs the pool"
+                )));
+            }
+            State::Done => {
+                return Err(exception(format!("ticker: {call}() after the loop ended")));
+            }
+        };
+        result.map_err(|e| exception(e.to_string()))
     }
 
     /// Runs the pool. Returns in the master when it stopped, and in a new worker at once.
@@ -151,12 +193,17 @@ fn fork_safety() -> Result<(), String> {
         Ok(1) => {}
         Ok(threads) => {
             return Err(format!(
-                "ticker: cannot start the pool: this process has {threads} threads, and fork()                  copies only the calling one, so a lock held by another would stay locked in                  every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension                  that starts threads (grpc, datadog, newrelic, opentelemetry exporters);                  disable it for the master (php -n, or an ini file without it)"
+                "ticker: cannot start the pool: this process has {threads} threads, and fork() \
+                 copies only the calling one, so a lock held by another would stay locked in \
+                 every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension \
+                 that starts threads (grpc, datadog, newrelic, opentelemetry exporters); \
+                 disable it for the master (php -n, or an ini file without it)"
             ));
         }
         Err(e) => {
             return Err(format!(
-                "ticker: cannot start the pool: cannot count this process's threads in                  /proc/self/task ({e}), so forking it is not known to be safe"
+                "ticker: cannot start the pool: cannot count this process's threads in \
+                 /proc/self/task ({e}), so forking it is not known to be safe"
             ));
         }
     }

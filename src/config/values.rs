@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
+pub use crate::relay::Relay;
+
 use super::error::Problem;
 use super::{LogEncoding, LogLevel, Missed};
 
@@ -349,37 +351,14 @@ impl FromValue for Command {
     }
 }
 
-/// How a command-started worker talks to its master.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Relay {
-    #[default]
-    Pipes,
-    /// `host:port`, without the `tcp://`.
-    Tcp(String),
-    /// The socket path, without the `unix://`; relative paths are kept relative.
-    Unix(PathBuf),
-}
-
+/// `server.relay`: the forms are the relay's own (see [`crate::relay`]).
 impl FromValue for Relay {
-    const FORMS: &'static str = "pipes, tcp://host:port or unix:///path/to/socket";
+    const FORMS: &'static str = crate::relay::FORMS;
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         let text = String::from_value(value)?;
-        parse_relay(&text).ok_or_else(|| Problem::new(value, "is not a relay"))
+        Relay::parse(&text).map_err(|_| Problem::new(value, "is not a relay"))
     }
-}
-
-fn parse_relay(s: &str) -> Option<Relay> {
-    if s == "pipes" {
-        return Some(Relay::Pipes);
-    }
-    if let Some(address) = s.strip_prefix("tcp://") {
-        let (host, port) = address.rsplit_once(':')?;
-        let valid = !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0);
-        return valid.then(|| Relay::Tcp(address.to_string()));
-    }
-    let path = s.strip_prefix("unix://")?;
-    (!path.is_empty()).then(|| Relay::Unix(PathBuf::from(path)))
 }
 
 /// An `env` section: names upper-cased as RoadRunner does, scalar values kept as text.

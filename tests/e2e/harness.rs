@@ -5,8 +5,8 @@
 //!
 //! Every run gets a fresh scratch directory as its cwd, with stdout and stderr going to
 //! files there (nothing ever blocks on a pipe) and the fixture's journal written there too.
-//! The environment is the test's, minus `RR_MODE`, `TICKER_CONFIG`, `TICKER_ENABLE` and
-//! `PHP_INI_SCAN_DIR`, plus a marker
+//! The environment is the test's, minus `RR_MODE`, `RR_RELAY`, `TICKER_CONFIG`,
+//! `TICKER_ENABLE` and `PHP_INI_SCAN_DIR`, plus a marker
 //! variable unique to the run: every process the run starts (the master, its workers, and
 //! anything they fork) inherits it, so `/proc/*/environ` finds whatever a run left behind
 //! without trusting the extension's own bookkeeping. Every wait has a deadline; on timeout
@@ -154,6 +154,8 @@ pub struct Php {
     env: Vec<(OsString, OsString)>,
     ini: Vec<String>,
     load: Load,
+    /// A program that starts PHP: `php ...` is appended to it (see [`Php::under`]).
+    wrapper: Vec<OsString>,
 }
 
 impl Php {
@@ -166,6 +168,7 @@ impl Php {
             env: vec![],
             ini: vec![],
             load: Load::CommandLine,
+            wrapper: vec![],
         }
     }
 
@@ -237,8 +240,29 @@ impl Php {
         self.dir.join("journal.jsonl")
     }
 
+    /// Runs `program args... php <the run's PHP arguments>` instead of PHP itself: a master
+    /// written apart from the extension, which starts PHP as its worker. The run's process is
+    /// then that program, with the same environment, directory and output files.
+    pub fn under<I: Into<OsString>>(
+        mut self,
+        program: I,
+        args: impl IntoIterator<Item = I>,
+    ) -> Php {
+        self.wrapper = std::iter::once(program.into())
+            .chain(args.into_iter().map(Into::into))
+            .collect();
+        self
+    }
+
     fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
-        let mut command = Command::new("php");
+        let mut command = match self.wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg("php");
+                command
+            }
+            None => Command::new("php"),
+        };
         let extension = format!("extension={}", extension().display());
         match self.load {
             Load::CommandLine => {
@@ -256,6 +280,7 @@ impl Php {
             .args(args)
             .current_dir(&self.dir)
             .env_remove("RR_MODE")
+            .env_remove("RR_RELAY")
             .env_remove("TICKER_CONFIG")
             .env_remove("TICKER_ENABLE")
             .env_remove("PHP_INI_SCAN_DIR")

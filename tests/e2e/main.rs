@@ -16,6 +16,7 @@
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
+//! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -36,3 +37,4 @@ mod roles;
 mod signals;
 mod supervision;
 mod ticks;
+mod under_roadrunner;

@@ -21,13 +21,17 @@ use Ticker\Spiral\Worker\WorkerFactory;
  * Which master that is, is read from `RR_MODE` as Spiral's environment has it, and from the extension:
  *
  * - **Served by the extension**: `RR_MODE` is `ticker`, the `ticker` extension is loaded, and
- *   `Ticker\Worker::create()` succeeds. The extension allows that only where it is the master (it
- *   then set `RR_MODE=ticker` itself, before the script started). Both names are bound, as one
- *   singleton, to the extension's worker (an ExtensionWorker), replacing what was bound to them:
- *   spiral/roadrunner-bridge's worker would wait for RoadRunner on STDIN, where no one writes.
- * - **Under RoadRunner**: `RR_MODE` is `ticker` and the extension is not loaded, or is loaded and
- *   inert (it stays inert where `RR_MODE` was set before PHP started, as RoadRunner sets it for its
- *   workers). What is bound stays bound: with spiral/roadrunner-bridge, the bridge's worker. A name
+ *   `Ticker\Worker::create()` succeeds. The extension allows that where it is the master (it then
+ *   set `RR_MODE=ticker` itself, before the script started), and in a worker that a RoadRunner-style
+ *   master started with `RR_RELAY` (RoadRunner, or the extension's command mode): the extension's
+ *   worker then serves that master over the relay, byte for byte as RoadRunner's own would. Both
+ *   names are bound, as one singleton, to the extension's worker (an ExtensionWorker), replacing
+ *   what was bound to them: under the extension's master spiral/roadrunner-bridge's worker would
+ *   wait for RoadRunner on STDIN, where no one writes, and under RoadRunner one worker must own the
+ *   relay.
+ * - **Under RoadRunner without the extension**: `RR_MODE` is `ticker` and the extension is not
+ *   loaded, or is loaded and inert (`RR_MODE` set without `RR_RELAY`, or an `RR_RELAY` it cannot
+ *   read). What is bound stays bound: with spiral/roadrunner-bridge, the bridge's worker. A name
  *   left unbound gets RoadRunner's worker, built from the environment (`Worker::create()`, when first
  *   asked for) under `WorkerInterface`, and `Worker` as an alias of whichever name is bound.
  * - **Any other `RR_MODE`** (none, as for the console, or `http`, `jobs`, `grpc`, ...): nothing is
@@ -37,8 +41,12 @@ use Ticker\Spiral\Worker\WorkerFactory;
  * `init()`; spiral/roadrunner-bridge binds the worker in one of those. So this bootloader sees the
  * bridge's bindings whether it is listed before or after the bridge's RoadRunnerBootloader.
  *
- * Booting starts nothing: under the extension, `Ticker\Worker::create()` only returns a handle; the
- * pool is forked at the first `waitPayload()`, when a dispatcher serves.
+ * Booting starts nothing: in the extension's master, `Ticker\Worker::create()` only returns a handle,
+ * and the pool is forked at the first `waitPayload()`, when a dispatcher serves. In a worker of a
+ * RoadRunner-style master it opens the relay, and only as far as the relay needs: with `pipes` it
+ * moves the channel off stdout and points PHP's output at stderr (as any worker there must before
+ * it prints), a socket is connected at the first `waitPayload()`, and nothing is read or sent
+ * before then.
  */
 final class WorkerBootloader extends Bootloader
 {

@@ -27,6 +27,11 @@ use Ticker\Worker as NativeWorker;
 /**
  * WorkerBootloader, alone and as TickerBootloader's dependency, under each RR_MODE, with and
  * without spiral/roadrunner-bridge's bindings, listed before or after the bridge.
+ *
+ * "Under the extension" is wherever `Ticker\Worker::create()` succeeds: the extension's master and
+ * its forks, and a worker that RoadRunner (or the extension's command mode) started with the
+ * extension loaded. "Under RoadRunner" is RR_MODE=ticker where it throws: the extension is not
+ * loaded, or inert.
  */
 final class WorkerBootloaderTest extends TestCase
 {

@@ -15,12 +15,14 @@ use Ticker\Worker as NativeWorker;
 final class WorkerFactory
 {
     /**
-     * The extension's worker, when the extension is the master of this process; null when it is not
-     * loaded, or loaded and inert (no `ticker` config, or RR_MODE set by another master such as
-     * RoadRunner: then `Ticker\Worker::create()` throws).
+     * The extension's worker, when the extension serves this process: it is the master (or one of
+     * its forked workers), or a RoadRunner-style master started this process with `RR_RELAY`. Null
+     * when the extension is not loaded, or loaded and inert (no `ticker` config, or RR_MODE set
+     * without RR_RELAY: then `Ticker\Worker::create()` throws).
      *
-     * This starts nothing: `create()` returns a handle, and the extension forks the pool at the
-     * handle's first `waitPayload()`. So it may be asked at boot.
+     * This starts nothing: in the master `create()` returns a handle, and the extension forks the
+     * pool at the handle's first `waitPayload()`; under a RoadRunner-style master it only takes the
+     * relay (with `pipes`, stdout becomes stderr for PHP's output). So it may be asked at boot.
      */
     public function extension(): ?ExtensionWorker
     {

@@ -1,5 +1,5 @@
-//! A handler that answers `$worker->error()` or `$worker->stop()` instead of respond()
-//! (issue 3): an error fails the tick and keeps the worker; a stop replaces the worker and
+//! A handler that answers `$worker->error()` or `$worker->stop()` instead of respond():
+//! an error fails the tick and keeps the worker; a stop replaces the worker and
 //! runs the tick again once, on another worker, and fails it if it stops again.
 //!
 //! In the journal such a tick has a "start" entry and no "done" entry.

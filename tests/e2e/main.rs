@@ -1,7 +1,6 @@
 //! End-to-end tests: real `php -d extension=<built .so> <fixture.php>` processes, with the
 //! PHP apps and YAML configs of `tests/fixtures/` (or configs and handler snippets that a
-//! test writes next to its run, through the harness). The core (issue 2), pool
-//! supervision and operation (issue 3), missed ticks and overlap (issue 5).
+//! test writes next to its run, through the harness).
 //!
 //! | module | what |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! What becomes of ticks that come due while no worker may take them (issue 5): every
+//! What becomes of ticks that come due while no worker may take them: every
 //! combination of `ticker.missed` (skip, delay, burst) and `ticker.overlap` (true, false),
 //! with deterministic handlers.
 //!

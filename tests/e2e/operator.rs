@@ -1,4 +1,4 @@
-//! What an operator does to a running master, and what it tells them (issue 3): SIGHUP
+//! What an operator does to a running master, and what it tells them: SIGHUP
 //! resets the pool (bounded by `reset_timeout`), SIGTTIN and SIGTTOU resize it, the
 //! `ticker status` command and the metrics endpoint report the figures, and the `logs`
 //! section sets the log's level and encoding.

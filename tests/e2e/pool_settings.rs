@@ -1,4 +1,4 @@
-//! Pool settings (issue 3): the `ticker.pool` keys that replace or kill workers, or drop
+//! Pool settings: the `ticker.pool` keys that replace or kill workers, or drop
 //! ticks, each shown acting on real workers: `max_jobs`, `debug`, `supervisor.exec_ttl`,
 //! `supervisor.max_worker_memory`, `supervisor.ttl` and `idle_ttl`, `allocate_timeout`.
 //! (`destroy_timeout` is in signals.rs, `reset_timeout` in operator.rs.)

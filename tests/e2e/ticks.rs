@@ -1,5 +1,5 @@
 //! Ticks: numbering, spread over the workers, body and header, skips, the shortest
-//! interval (issue 5).
+//! interval.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -13,6 +13,7 @@
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
+//! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
@@ -24,6 +25,7 @@
 mod harness;
 
 mod config;
+mod doors;
 mod error_and_stop;
 mod missed_and_overlap;
 mod operator;

@@ -99,7 +99,7 @@ fn ttin_and_ttou_grow_and_shrink_the_pool() {
     run.assert_nothing_left();
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()
@@ -107,7 +107,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn http_get(port: u16, path: &str) -> String {
+pub fn http_get(port: u16, path: &str) -> String {
     let mut stream =
         std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics endpoint listens");
     stream

@@ -12,6 +12,7 @@
 //! user (or root), within `ticker::control::ANSWER_TIMEOUT`; any answer the command cannot
 //! read is an error (exit status 1), never a crash.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -42,11 +43,13 @@ enum Command {
         /// Print the master's answer as JSON
         #[arg(long)]
         json: bool,
+        /// The master's pid, or the path of its control socket
         #[arg(value_name = "PID|SOCKET")]
         target: Option<Target>,
     },
     /// Replace every worker, one at a time (as SIGHUP does)
     Reset {
+        /// The master's pid, or the path of its control socket
         #[arg(value_name = "PID|SOCKET")]
         target: Option<Target>,
     },
@@ -80,9 +83,21 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("ticker: {message}");
+            let _ = writeln!(std::io::stderr(), "ticker: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints to stdout. A reader that went away (`ticker status | head -1`) is no error;
+/// `println!` would panic there.
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the answer: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -90,7 +105,7 @@ fn run(command: Command) -> Result<(), String> {
     match command {
         Command::List => {
             for socket in running_masters()? {
-                println!("{}", socket.display());
+                print(&format!("{}\n", socket.display()))?;
             }
             Ok(())
         }
@@ -100,11 +115,10 @@ fn run(command: Command) -> Result<(), String> {
             let snapshot = Snapshot::from_json(&answer)
                 .map_err(|e| format!("unreadable answer from {}: {e}", socket.display()))?;
             if json {
-                println!("{answer}");
+                print(&format!("{answer}\n"))
             } else {
-                print!("{}", snapshot.to_table());
+                print(&snapshot.to_table())
             }
-            Ok(())
         }
         Command::Reset { target } => {
             let socket = pick(target)?;
@@ -122,8 +136,7 @@ fn run(command: Command) -> Result<(), String> {
                 .map(|c| if c.is_control() { '?' } else { c })
                 .collect();
             if reply["ok"] == serde_json::Value::Bool(true) {
-                println!("{message}");
-                Ok(())
+                print(&format!("{message}\n"))
             } else {
                 Err(format!("reset refused: {message}"))
             }

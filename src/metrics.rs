@@ -1,9 +1,11 @@
 //! What an operator sees of a running pool: lateness percentiles and the status snapshot.
 //!
-//! Owns the figures (a window of recent tick lateness, the snapshot of the pool and its
-//! workers) and their three renderings: JSON for the control socket, a table for
-//! `ticker status`, and Prometheus text exposition for the metrics endpoint. It reads
-//! nothing itself: the master fills a [`Snapshot`] from its own state.
+//! Owns the figures (a window of recent tick lateness, the snapshot of the pool, its
+//! workers and its operator connections) and their three renderings: JSON for the control
+//! socket, a table for `ticker status`, and Prometheus text exposition for the metrics
+//! endpoint; and the reading of a JSON snapshot back, which refuses what it cannot show
+//! ([`Snapshot::from_json`]). It reads nothing itself: the master fills a [`Snapshot`] from
+//! its own state. Nothing here panics on any input: a snapshot comes over a socket.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -87,6 +89,24 @@ pub struct WorkerRow {
     pub age_secs: f64,
 }
 
+/// The connections of one operator door: the control socket or the metrics endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorConnections {
+    /// `control` or `metrics`.
+    pub door: String,
+    /// Open now: waiting for their request, or taking their answer.
+    pub open: usize,
+    /// The most it holds at once; while at it, it takes no more.
+    pub max: usize,
+    pub accepted: u64,
+    /// Dropped for not sending their request (and taking the answer) in time.
+    pub timed_out: u64,
+    /// Times it stopped taking connections because it held `max`.
+    pub paused_full: u64,
+    /// Times it stopped taking connections for want of file descriptors.
+    pub paused_no_fds: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub master_pid: i32,
@@ -99,6 +119,34 @@ pub struct Snapshot {
     pub ticks: TickCounts,
     pub lateness: Percentiles,
     pub workers: Vec<WorkerRow>,
+    /// One entry per door the master listens on.
+    #[serde(default)]
+    pub connections: Vec<DoorConnections>,
+}
+
+/// Seconds as a duration a person reads, or `?` for what is no duration (negative, not a
+/// number, or past what a `Duration` holds).
+fn seconds(secs: f64, whole: bool) -> String {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if whole => humantime::format_duration(Duration::from_secs(d.as_secs())).to_string(),
+        Ok(d) => humantime::format_duration(d).to_string(),
+        Err(_) => "?".to_string(),
+    }
+}
+
+/// A text from the master, without control characters that would steer the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn mb(bytes: Option<u64>) -> String {
@@ -108,8 +156,45 @@ fn mb(bytes: Option<u64>) -> String {
     )
 }
 
+/// Why an answer is not a snapshot `ticker status` can show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSnapshot(String);
+
+impl std::fmt::Display for BadSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Snapshot {
-    /// The human view, for `ticker status`.
+    /// Reads the JSON a master answers `status` with, and checks what JSON alone does
+    /// not: every duration is one (finite, not negative, within what a `Duration` holds).
+    pub fn from_json(json: &str) -> Result<Snapshot, BadSnapshot> {
+        let snapshot: Snapshot =
+            serde_json::from_str(json).map_err(|e| BadSnapshot(e.to_string()))?;
+        let durations = [
+            ("interval_secs", snapshot.interval_secs),
+            ("uptime_secs", snapshot.uptime_secs),
+        ]
+        .into_iter()
+        .chain(
+            snapshot
+                .workers
+                .iter()
+                .map(|w| ("workers[].age_secs", w.age_secs)),
+        );
+        for (field, secs) in durations {
+            if Duration::try_from_secs_f64(secs).is_err() {
+                return Err(BadSnapshot(format!(
+                    "{field} is {secs:?}, which is not a duration in seconds"
+                )));
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// The human view, for `ticker status`. Whatever the figures, it renders them (a
+    /// duration that is none shows as `?`).
     pub fn to_table(&self) -> String {
         let mut out = String::new();
         let t = &self.ticks;
@@ -118,9 +203,9 @@ impl Snapshot {
             out,
             "master {}  ticker {}  every {}  up {}  workers {}/{}  RSS {} MB",
             self.master_pid,
-            self.version,
-            humantime::format_duration(Duration::from_secs_f64(self.interval_secs)),
-            humantime::format_duration(Duration::from_secs(self.uptime_secs as u64)),
+            printable(&self.version),
+            seconds(self.interval_secs, false),
+            seconds(self.uptime_secs, true),
             self.workers
                 .iter()
                 .filter(|w| w.state != "stopping")
@@ -138,6 +223,22 @@ impl Snapshot {
             "lateness (last {} ticks)  p50 {} µs  p90 {} µs  p99 {} µs  max {} µs",
             l.samples, l.p50_us, l.p90_us, l.p99_us, l.max_us
         );
+        if !self.connections.is_empty() {
+            let doors: Vec<String> = self
+                .connections
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {}/{} open, {} timed out",
+                        printable(&d.door),
+                        d.open,
+                        d.max,
+                        d.timed_out
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "connections  {}", doors.join("  "));
+        }
         let _ = writeln!(
             out,
             "\n{:>8}  {:<8}  {:>8}  {:>8}  {:>7}  {:>8}  {:>10}",
@@ -148,12 +249,12 @@ impl Snapshot {
                 out,
                 "{:>8}  {:<8}  {:>8}  {:>8}  {:>7}  {:>8}  {:>10}",
                 w.pid,
-                w.state,
+                printable(&w.state),
                 w.tick.map_or_else(|| "-".to_string(), |n| n.to_string()),
                 w.ticks,
                 w.errors,
                 mb(w.rss_bytes),
-                humantime::format_duration(Duration::from_secs(w.age_secs as u64)).to_string(),
+                seconds(w.age_secs, true),
             );
         }
         out
@@ -263,6 +364,53 @@ impl Snapshot {
             "Resident memory of each worker.",
             &per_worker(|w| w.rss_bytes.map(|b| b.to_string())),
         );
+        let per_door = |f: fn(&DoorConnections) -> String| -> Vec<(String, String)> {
+            self.connections
+                .iter()
+                .map(|d| (format!("{{door=\"{}\"}}", label(&d.door)), f(d)))
+                .collect()
+        };
+        metric(
+            "operator_connections",
+            "gauge",
+            "Open connections to the control socket and the metrics endpoint.",
+            &per_door(|d| d.open.to_string()),
+        );
+        metric(
+            "operator_connections_max",
+            "gauge",
+            "Connections a door holds at once; at it, it takes no more until one closes.",
+            &per_door(|d| d.max.to_string()),
+        );
+        metric(
+            "operator_connections_accepted_total",
+            "counter",
+            "Connections accepted.",
+            &per_door(|d| d.accepted.to_string()),
+        );
+        metric(
+            "operator_connections_timed_out_total",
+            "counter",
+            "Connections dropped for not sending their request in time.",
+            &per_door(|d| d.timed_out.to_string()),
+        );
+        metric(
+            "operator_accept_paused_total",
+            "counter",
+            "Times a door stopped taking connections: full, or short of file descriptors.",
+            &self
+                .connections
+                .iter()
+                .flat_map(|d| {
+                    [("full", d.paused_full), ("no_fds", d.paused_no_fds)].map(|(why, n)| {
+                        (
+                            format!("{{door=\"{}\",reason=\"{why}\"}}", label(&d.door)),
+                            n.to_string(),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
         metric(
             "uptime_seconds",
             "gauge",
@@ -276,6 +424,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn snapshot() -> Snapshot {
         Snapshot {
@@ -319,6 +468,15 @@ mod tests {
                     age_secs: 3.0,
                 },
             ],
+            connections: vec![DoorConnections {
+                door: "metrics".into(),
+                open: 3,
+                max: 64,
+                accepted: 40,
+                timed_out: 7,
+                paused_full: 1,
+                paused_no_fds: 2,
+            }],
         }
     }
 
@@ -361,6 +519,12 @@ mod tests {
             "ticker_worker_errors_total{pid=\"11\"} 2",
             "ticker_worker_memory_bytes{pid=\"11\"} 31457280",
             "# TYPE ticker_ticks_due_total counter",
+            "ticker_operator_connections{door=\"metrics\"} 3",
+            "ticker_operator_connections_max{door=\"metrics\"} 64",
+            "ticker_operator_connections_accepted_total{door=\"metrics\"} 40",
+            "ticker_operator_connections_timed_out_total{door=\"metrics\"} 7",
+            "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"full\"} 1",
+            "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"no_fds\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -381,6 +545,228 @@ mod tests {
             .find(|l| l.trim_start().starts_with("11"))
             .unwrap();
         assert!(row.contains("busy") && row.contains("30.0"), "{row}");
+        assert!(
+            table.contains("connections  metrics 3/64 open, 7 timed out"),
+            "{table}"
+        );
+    }
+
+    /// A status answer with one field replaced by `value` (raw JSON).
+    fn answer_with(field: &str, value: &str) -> String {
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(value).unwrap();
+        match field.split_once('.') {
+            Some((outer, inner)) => json[outer][0][inner] = raw,
+            None => json[field] = raw,
+        }
+        json.to_string()
+    }
+
+    #[test]
+    fn answers_whose_durations_are_none_are_refused_with_the_field_named() {
+        for (field, value) in [
+            ("interval_secs", "-1"),
+            ("interval_secs", "1e300"),
+            ("interval_secs", "-0.000001"),
+            ("uptime_secs", "-5"),
+            ("uptime_secs", "1e20"),
+            ("workers.age_secs", "-3"),
+        ] {
+            let e = Snapshot::from_json(&answer_with(field, value))
+                .expect_err(&format!("{field} = {value} is refused"));
+            let name = field.rsplit('.').next().unwrap();
+            assert!(e.to_string().contains(name), "{field}={value}: {e}");
+        }
+        for (field, value) in [
+            ("interval_secs", "\"1s\""),
+            ("master_pid", "1e10"),
+            ("ticks", "[]"),
+            ("workers", "{}"),
+            ("lateness", "null"),
+        ] {
+            assert!(
+                Snapshot::from_json(&answer_with(field, value)).is_err(),
+                "{field} = {value} is refused"
+            );
+        }
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[]",
+            "\"status\"",
+            "{\"ok\":false}",
+            "1e999",
+        ] {
+            assert!(Snapshot::from_json(bad).is_err(), "{bad:?} is refused");
+        }
+        assert_eq!(
+            Snapshot::from_json(&answer_with("interval_secs", "0.25"))
+                .unwrap()
+                .interval_secs,
+            0.25
+        );
+    }
+
+    #[test]
+    fn an_answer_without_connections_is_read_as_having_none() {
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        json.as_object_mut().unwrap().remove("connections");
+        let s = Snapshot::from_json(&json.to_string()).unwrap();
+        assert!(s.connections.is_empty());
+        assert!(!s.to_table().contains("connections"));
+    }
+
+    #[test]
+    fn the_table_shows_what_is_no_duration_as_a_question_mark() {
+        let mut s = snapshot();
+        s.interval_secs = -1.0;
+        s.uptime_secs = f64::NAN;
+        s.workers[0].age_secs = f64::INFINITY;
+        s.workers[1].state = "idle\u{1b}[2J".into();
+        let table = s.to_table();
+        assert!(table.contains("every ?  up ?"), "{table}");
+        assert!(
+            !table.contains('\u{1b}'),
+            "no escape reaches the terminal: {table}"
+        );
+    }
+
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-1.0),
+            Just(u64::MAX as f64),
+            0.0..1e6,
+        ]
+    }
+
+    fn any_snapshot() -> impl Strategy<Value = Snapshot> {
+        let worker = (
+            any::<i32>(),
+            ".{0,12}",
+            proptest::option::of(any::<u64>()),
+            any::<(u64, u64)>(),
+            proptest::option::of(any::<u64>()),
+            any_f64(),
+        )
+            .prop_map(
+                |(pid, state, tick, (ticks, errors), rss_bytes, age_secs)| WorkerRow {
+                    pid,
+                    state,
+                    tick,
+                    ticks,
+                    errors,
+                    rss_bytes,
+                    age_secs,
+                },
+            );
+        let door = (".{0,8}", any::<(usize, usize)>(), any::<[u64; 4]>()).prop_map(
+            |(door, (open, max), [accepted, timed_out, paused_full, paused_no_fds])| {
+                DoorConnections {
+                    door,
+                    open,
+                    max,
+                    accepted,
+                    timed_out,
+                    paused_full,
+                    paused_no_fds,
+                }
+            },
+        );
+        (
+            (
+                any::<i32>(),
+                ".{0,12}",
+                any_f64(),
+                any_f64(),
+                any::<usize>(),
+            ),
+            proptest::option::of(any::<u64>()),
+            any::<[u64; 5]>(),
+            (any::<usize>(), any::<[u64; 4]>()),
+            proptest::collection::vec(worker, 0..4),
+            proptest::collection::vec(door, 0..3),
+        )
+            .prop_map(
+                |(
+                    (master_pid, version, interval_secs, uptime_secs, target_workers),
+                    master_rss_bytes,
+                    [due, delivered, completed, failed, skipped],
+                    (samples, [p50_us, p90_us, p99_us, max_us]),
+                    workers,
+                    connections,
+                )| Snapshot {
+                    master_pid,
+                    version,
+                    interval_secs,
+                    uptime_secs,
+                    target_workers,
+                    master_rss_bytes,
+                    ticks: TickCounts {
+                        due,
+                        delivered,
+                        completed,
+                        failed,
+                        skipped,
+                    },
+                    lateness: Percentiles {
+                        samples,
+                        p50_us,
+                        p90_us,
+                        p99_us,
+                        max_us,
+                    },
+                    workers,
+                    connections,
+                },
+            )
+    }
+
+    proptest! {
+        /// Any snapshot renders, whatever its figures; one read back from JSON is either
+        /// refused or renders the same as the snapshot it came from.
+        #[test]
+        fn any_snapshot_renders_and_reads_back(s in any_snapshot()) {
+            let table = s.to_table();
+            let _ = s.to_prometheus();
+            if let Ok(json) = serde_json::to_string(&s)
+                && let Ok(back) = Snapshot::from_json(&json)
+            {
+                prop_assert_eq!(back.to_table(), table);
+            }
+        }
+
+        /// Any text at all is read as a snapshot or refused, never a panic.
+        #[test]
+        fn any_answer_is_read_or_refused(answer in ".{0,200}") {
+            if let Ok(s) = Snapshot::from_json(&answer) {
+                let _ = s.to_table();
+            }
+        }
+
+        /// A real answer with one number replaced by any number is read or refused.
+        #[test]
+        fn any_number_in_a_real_answer_is_read_or_refused(
+            field in prop::sample::select(vec![
+                "interval_secs", "uptime_secs", "master_pid", "target_workers",
+                "master_rss_bytes", "workers.age_secs", "workers.pid", "workers.ticks",
+            ]),
+            number in prop_oneof![
+                any::<f64>().prop_filter("JSON has no NaN", |n| n.is_finite()).prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                Just("1e308".to_string()),
+                Just("-1e308".to_string()),
+            ],
+        ) {
+            if let Ok(s) = Snapshot::from_json(&answer_with(field, &number)) {
+                let _ = s.to_table();
+                let _ = s.to_prometheus();
+            }
+        }
     }
 
     #[test]

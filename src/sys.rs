@@ -423,3 +423,28 @@ pub fn redirect(source: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()
         }
     }
 }
+
+/// The soft limit on this process's open file descriptors (`RLIMIT_NOFILE`).
+pub fn fd_limit() -> io::Result<u64> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let (soft, _hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(os)?;
+    Ok(soft)
+}
+
+/// How many file descriptors this process has open, from `/proc/self/fd`.
+pub fn open_fds() -> io::Result<usize> {
+    // Reading the directory takes a descriptor of its own, which it lists too.
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
+}
+
+impl Poller {
+    /// Watches `fd` for writing only: a peer that has sent all it will (its end shut)
+    /// stays readable, which would wake every wait while the master only has to write.
+    pub fn modify_write_only(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        self.epoll
+            .modify(fd, &mut EpollEvent::new(EpollFlags::EPOLLOUT, token))
+            .map_err(os)
+    }
+}

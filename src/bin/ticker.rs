@@ -6,97 +6,189 @@
 //! ticker list                           the control sockets of running masters
 //! ```
 //!
-//! Masters are found through their control sockets (see `ticker::control::runtime_dir`).
-//! With no PID or SOCKET and exactly one master running, that one is used.
+//! Masters are found through their control sockets (see `ticker::control::runtime_dir`),
+//! in a directory that must be this user's alone. With no PID or SOCKET and exactly one
+//! master running, that one is used. An answer is believed only from a process of this
+//! user (or root), within `ticker::control::ANSWER_TIMEOUT`; any answer the command cannot
+//! read is an error (exit status 1), never a crash.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ticker::control;
+use clap::{Parser, Subcommand};
+
+use ticker::control::{self, SocketError};
 use ticker::metrics::Snapshot;
 
-const USAGE: &str =
-    "usage: ticker status [--json] [PID|SOCKET] | ticker reset [PID|SOCKET] | ticker list";
+#[derive(Parser)]
+#[command(
+    name = "ticker",
+    version,
+    about = "Look at and steer running ticker masters",
+    after_help = "PID names a master's socket in the runtime directory \
+                  ($TICKER_RUNTIME_DIR, $XDG_RUNTIME_DIR/ticker or /tmp/ticker-<uid>); \
+                  SOCKET is a path, as ticker.control names it. Without either, the one \
+                  running master is used."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The live pool: workers, ticks, lateness
+    Status {
+        /// Print the master's answer as JSON
+        #[arg(long)]
+        json: bool,
+        /// The master's pid, or the path of its control socket
+        #[arg(value_name = "PID|SOCKET")]
+        target: Option<Target>,
+    },
+    /// Replace every worker, one at a time (as SIGHUP does)
+    Reset {
+        /// The master's pid, or the path of its control socket
+        #[arg(value_name = "PID|SOCKET")]
+        target: Option<Target>,
+    },
+    /// The control sockets of running masters
+    List,
+}
+
+/// Which master to talk to.
+#[derive(Clone, Debug)]
+enum Target {
+    Pid(i32),
+    Socket(PathBuf),
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Target, String> {
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+            s.parse()
+                .map(Target::Pid)
+                .map_err(|_| format!("{s} is not a pid"))
+        } else {
+            Ok(Target::Socket(PathBuf::from(s)))
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("ticker: {message}");
+            let _ = writeln!(std::io::stderr(), "ticker: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let json = args.iter().any(|a| a == "--json");
-    let words: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "--json")
-        .collect();
-    match words.as_slice() {
-        ["list"] => {
-            for socket in running_masters()? {
-                println!("{}", socket.display());
-            }
-            Ok(())
+/// Prints to stdout. A reader that went away (`ticker status | head -1`) is no error;
+/// `println!` would panic there.
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the answer: {e}"))
         }
-        ["status", target @ ..] => {
-            let socket = pick(target.first().copied())?;
-            let answer = ask(&socket, "status")?;
-            if json {
-                println!("{answer}");
-                return Ok(());
-            }
-            let snapshot: Snapshot = serde_json::from_str(&answer)
-                .map_err(|e| format!("unexpected answer from {}: {e}", socket.display()))?;
-            print!("{}", snapshot.to_table());
-            Ok(())
-        }
-        ["reset", target @ ..] => {
-            let socket = pick(target.first().copied())?;
-            let answer = ask(&socket, "reset")?;
-            let reply: serde_json::Value = serde_json::from_str(&answer)
-                .map_err(|e| format!("unexpected answer from {}: {e}", socket.display()))?;
-            println!("{}", reply["message"].as_str().unwrap_or(&answer));
-            if reply["ok"] == serde_json::Value::Bool(true) {
-                Ok(())
-            } else {
-                Err("reset refused".into())
-            }
-        }
-        _ => Err(USAGE.into()),
+        _ => Ok(()),
     }
 }
 
-fn ask(socket: &std::path::Path, request: &str) -> Result<String, String> {
-    control::ask(socket, request).map_err(|e| format!("cannot reach {}: {e}", socket.display()))
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::List => {
+            for socket in running_masters()? {
+                print(&format!("{}\n", socket.display()))?;
+            }
+            Ok(())
+        }
+        Command::Status { json, target } => {
+            let socket = pick(target)?;
+            let answer = ask(&socket, "status")?;
+            let snapshot = Snapshot::from_json(&answer)
+                .map_err(|e| format!("unreadable answer from {}: {e}", socket.display()))?;
+            if json {
+                print(&format!("{answer}\n"))
+            } else {
+                print(&snapshot.to_table())
+            }
+        }
+        Command::Reset { target } => {
+            let socket = pick(target)?;
+            let answer = ask(&socket, "reset")?;
+            let reply: serde_json::Value = serde_json::from_str(&answer)
+                .map_err(|e| format!("unreadable answer from {}: {e}", socket.display()))?;
+            let Some(message) = reply["message"].as_str() else {
+                return Err(format!(
+                    "unreadable answer from {}: no message in it",
+                    socket.display()
+                ));
+            };
+            let message: String = message
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            if reply["ok"] == serde_json::Value::Bool(true) {
+                print(&format!("{message}\n"))
+            } else {
+                Err(format!("reset refused: {message}"))
+            }
+        }
+    }
+}
+
+fn ask(socket: &Path, request: &str) -> Result<String, String> {
+    control::ask(socket, request).map_err(|e| format!("{}: {e}", socket.display()))
+}
+
+/// The runtime directory, once it is known to be this user's alone; `None` if missing.
+fn runtime_dir() -> Result<Option<PathBuf>, String> {
+    let dir = control::runtime_dir();
+    match control::check_private_dir(&dir) {
+        Ok(()) => Ok(Some(dir)),
+        Err(SocketError::Dir { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(format!("not looking for masters there: {e}")),
+    }
 }
 
 /// The sockets of masters that answer, oldest pid first.
 fn running_masters() -> Result<Vec<PathBuf>, String> {
-    let dir = control::runtime_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(_) => return Ok(vec![]),
+    let Some(dir) = runtime_dir()? else {
+        return Ok(vec![]);
     };
-    let mut sockets: Vec<PathBuf> = entries
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    // `<pid>.sock` by pid; other names (a `ticker.control` there) after them.
+    let mut sockets: Vec<(Option<i32>, PathBuf)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sock"))
-        .filter(|p| std::os::unix::net::UnixStream::connect(p).is_ok())
+        .filter(|p| matches!(control::probe(p), control::Probe::Live))
+        .map(|p| (p.file_stem().and_then(|s| s.to_str()?.parse().ok()), p))
         .collect();
+    sockets.sort_by_key(|(pid, path)| (pid.is_none(), *pid, path.clone()));
     sockets.sort();
-    Ok(sockets)
+    Ok(sockets.into_iter().map(|(_, p)| p).collect())
 }
 
-fn pick(target: Option<&str>) -> Result<PathBuf, String> {
+fn pick(target: Option<Target>) -> Result<PathBuf, String> {
     match target {
-        Some(t) if t.chars().all(|c| c.is_ascii_digit()) => Ok(control::default_socket(
-            t.parse().map_err(|_| format!("bad pid {t}"))?,
-        )),
-        Some(path) => Ok(PathBuf::from(path)),
+        Some(Target::Pid(pid)) => match runtime_dir()? {
+            Some(_) => Ok(control::default_socket(pid)),
+            None => Err(format!(
+                "no master {pid}: {} does not exist",
+                control::runtime_dir().display()
+            )),
+        },
+        Some(Target::Socket(path)) => Ok(path),
         None => {
             let masters = running_masters()?;
             match masters.as_slice() {

@@ -2,89 +2,187 @@
 //! endpoint; graceful stop, rolling reset, resize and the status snapshot.
 //!
 //! Owns the listening sockets ([`Door`]s) and the connections on them, each registered with
-//! the poller and read only when ready, and dropped when they have not sent their request
-//! in time. The protocols themselves (request parsing, HTTP framing) are
-//! [`crate::control`]'s; the figures are [`crate::metrics`]'.
+//! the poller and served only when ready, and dropped when they have not sent their request
+//! and taken their answer in time. It also owns how much operator traffic may cost: at most
+//! [`MAX_CONNS_PER_DOOR`] connections per door, never the last [`FD_RESERVE`] file
+//! descriptors (those are the pool's, to respawn workers), and a door that may take no more
+//! is taken off the poller, so a listener with connections waiting never wakes the loop
+//! again and again. Ticking does not depend on what clients of the doors do. The protocols
+//! themselves (request parsing, HTTP framing) are [`crate::control`]'s; the figures are
+//! [`crate::metrics`]'.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use super::{Master, Phase, Source};
-use crate::control::{self, Conn, Door, Incoming, Request};
+use crate::control::{
+    self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
+};
 use crate::log;
 use crate::message::ToWorker;
-use crate::metrics::{Snapshot, TickCounts, WorkerRow};
+use crate::metrics::{DoorConnections, Snapshot, TickCounts, WorkerRow};
 use crate::pool::{Pid, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::RollingReset;
 use crate::sys;
 
+/// Connections a door holds at once. An operator's clients (a scraper or two, a `ticker`
+/// command now and then) each hold one for well under a millisecond, so 64 is far more
+/// than they use, while it bounds what idle clients can cost: 128 descriptors and 128
+/// registrations at most, whatever anyone on the machine does. More wait in the kernel's
+/// backlog until a slot frees, at the latest after [`control::REQUEST_TIMEOUT`].
+pub const MAX_CONNS_PER_DOOR: usize = 64;
+
+/// File descriptors that operator connections always leave free under `RLIMIT_NOFILE`.
+/// They are the pool's: starting a worker takes two at once (a socket pair; four for a
+/// pair of pipes), a replacement is started while the worker it replaces still holds its
+/// channel, several can be replaced at once, and the status snapshot opens `/proc` files.
+pub const FD_RESERVE: usize = 32;
+
+/// How long a door stops accepting when no descriptor can be spared (or `accept` failed),
+/// unless a connection closes first.
+const FD_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why a door stopped taking connections.
+enum Pause {
+    /// At [`MAX_CONNS_PER_DOOR`]: it takes more when one of its connections closes.
+    Full,
+    /// Short of file descriptors: it looks again after [`FD_BACKOFF`], or when any
+    /// connection closes.
+    ShortOfFds,
+    /// `accept` failed otherwise: looks again as for [`Pause::ShortOfFds`].
+    Failed(std::io::Error),
+}
+
+struct OpenDoor {
+    door: Door,
+    /// Registered with the poller: not while paused.
+    watched: bool,
+    /// Paused for want of descriptors: when to look again.
+    retry_at: Option<Mono>,
+    /// A pause was logged, and the door has not emptied its backlog since.
+    warned: bool,
+    figures: DoorConnections,
+}
+
+struct Open {
+    door: usize,
+    conn: Conn,
+}
+
 #[derive(Default)]
 pub(super) struct Operator {
-    doors: Vec<Door>,
+    doors: Vec<OpenDoor>,
     /// Open connections by id. Ids grow with time and every connection gets the same time
     /// to send its request, so the first entries are always the first to expire.
-    conns: BTreeMap<u64, Conn>,
+    conns: BTreeMap<u64, Open>,
     next_conn: u64,
 }
 
 impl Operator {
     pub(super) fn next_deadline(&self) -> Option<Mono> {
-        self.conns.values().next().map(|c| c.deadline)
+        let conn = self.conns.values().next().map(|o| o.conn.deadline);
+        let retry = self.doors.iter().filter_map(|d| d.retry_at).min();
+        conn.into_iter().chain(retry).min()
     }
+}
+
+/// Connections that may be opened now and leave [`FD_RESERVE`] descriptors free; `None`
+/// when the limit or the count cannot be read (then only the per-door cap applies).
+fn spare_fds() -> Option<usize> {
+    let limit = usize::try_from(sys::fd_limit().ok()?).unwrap_or(usize::MAX);
+    let open = match sys::open_fds() {
+        Ok(open) => open,
+        Err(e) if is_out_of_fds(&e) => return Some(0),
+        Err(_) => return None,
+    };
+    Some(limit.saturating_sub(open).saturating_sub(FD_RESERVE))
 }
 
 impl Master<'_> {
     pub(super) fn open_doors(&mut self) {
-        let socket = self
-            .config
-            .control
-            .clone()
-            .unwrap_or_else(|| control::default_socket(self.me));
-        match Door::control(&socket, self.me) {
-            Ok(door) => self.operator.doors.push(door),
-            Err(e) => log::warn(format_args!(
-                "no control socket at {} ({e}): `ticker status` cannot reach this master",
-                socket.display()
+        let (socket, placement) = match &self.config.control {
+            Some(path) => (path.clone(), Placement::Named),
+            None => (control::default_socket(self.me), Placement::RuntimeDir),
+        };
+        let mut doors = vec![];
+        // Without its control socket the master still ticks, and says so as an error: a
+        // local user who made /tmp/ticker-<uid> first must not be able to stop the pool,
+        // and a socket in a directory someone else controls could be swapped for theirs.
+        match Door::control(&socket, placement, self.me) {
+            Ok(door) => doors.push(door),
+            Err(e) => log::error(format_args!(
+                "no control socket: {e}; `ticker status` and `ticker reset` cannot reach \
+                 this master (ticking goes on)"
             )),
         }
         if let Some(address) = self.config.metrics {
             match Door::metrics(address, self.me) {
-                Ok(door) => self.operator.doors.push(door),
+                Ok(door) => doors.push(door),
                 Err(e) => log::error(format_args!(
                     "cannot serve metrics on {address}: {e}; going on without them"
                 )),
             }
         }
-        let mut watched = vec![];
-        for (i, door) in self.operator.doors.iter().enumerate() {
+        for door in doors {
+            let i = self.operator.doors.len();
             match self
                 .poller
                 .add(door.as_fd(), Source::Door(i).token(), false)
             {
                 Ok(()) => {
                     log::info(format_args!("listening on {}", door.describe()));
-                    watched.push(true);
+                    self.operator.doors.push(OpenDoor {
+                        figures: DoorConnections {
+                            door: door.kind().name().to_string(),
+                            max: MAX_CONNS_PER_DOOR,
+                            ..DoorConnections::default()
+                        },
+                        door,
+                        watched: true,
+                        retry_at: None,
+                        warned: false,
+                    });
                 }
-                Err(e) => {
-                    log::error(format_args!("cannot watch {}: {e}", door.describe()));
-                    watched.push(false);
-                }
+                Err(e) => log::error(format_args!("cannot watch {}: {e}", door.describe())),
             }
         }
-        let mut watched = watched.into_iter();
-        self.operator.doors.retain(|_| watched.next() == Some(true));
+        if !self.operator.doors.is_empty()
+            && let Some(spare) = spare_fds()
+            && spare < self.operator.doors.len() * MAX_CONNS_PER_DOOR
+        {
+            log::warn(format_args!(
+                "the open file limit (RLIMIT_NOFILE {}) leaves room for {spare} operator \
+                 connections beside the {FD_RESERVE} descriptors kept for workers; raise \
+                 `ulimit -n` for more",
+                sys::fd_limit().map_or_else(|_| "?".to_string(), |l| l.to_string())
+            ));
+        }
     }
 
-    /// A door is ready: takes its pending connections.
+    /// A door is ready: takes its pending connections, as many as it may.
     pub(super) fn on_door(&mut self, i: usize) {
         let now = sys::monotonic_now();
-        let Some(door) = self.operator.doors.get(i) else {
+        let Some(open) = self.operator.doors.get(i) else {
             return;
         };
-        for conn in door.accept(now) {
+        // Paused earlier in this pass, with its event already fetched.
+        if !open.watched {
+            return;
+        }
+        let room = MAX_CONNS_PER_DOOR.saturating_sub(open.figures.open);
+        // The descriptors operator traffic may hold are shared equally between the doors,
+        // so that a flood of the metrics port (open to every local user) cannot take the
+        // control socket's share.
+        let share = spare_fds().map_or(usize::MAX, |spare| {
+            (spare + self.operator.conns.len()) / self.operator.doors.len()
+        });
+        let max = room.min(share.saturating_sub(open.figures.open));
+        let accepted = open.door.accept(now, max);
+        for conn in accepted.conns {
             let id = self.operator.next_conn;
             self.operator.next_conn += 1;
             if self
@@ -92,42 +190,147 @@ impl Master<'_> {
                 .add(conn.as_fd(), Source::Conn(id).token(), false)
                 .is_ok()
             {
-                self.operator.conns.insert(id, conn);
+                self.operator.conns.insert(id, Open { door: i, conn });
+                let figures = &mut self.operator.doors[i].figures;
+                figures.open += 1;
+                figures.accepted += 1;
+            }
+        }
+        let full = self.operator.doors[i].figures.open >= MAX_CONNS_PER_DOOR;
+        match accepted.end {
+            AcceptEnd::Drained => self.operator.doors[i].warned = false,
+            AcceptEnd::Limit if full => self.pause_door(i, Pause::Full, now),
+            AcceptEnd::Limit => self.pause_door(i, Pause::ShortOfFds, now),
+            AcceptEnd::Failed(e) if is_out_of_fds(&e) => {
+                self.pause_door(i, Pause::ShortOfFds, now);
+            }
+            AcceptEnd::Failed(e) => self.pause_door(i, Pause::Failed(e), now),
+        }
+    }
+
+    /// Takes a door off the poller until it may take connections again.
+    fn pause_door(&mut self, i: usize, why: Pause, now: Mono) {
+        let open = &mut self.operator.doors[i];
+        self.poller.delete(open.door.as_fd());
+        open.watched = false;
+        let what = open.door.describe();
+        let message = match &why {
+            Pause::Full => {
+                open.figures.paused_full += 1;
+                format!(
+                    "{what}: {MAX_CONNS_PER_DOOR} connections open; taking no more until one \
+                     closes (idle ones are dropped after {})",
+                    humantime::format_duration(control::REQUEST_TIMEOUT)
+                )
+            }
+            Pause::ShortOfFds => {
+                open.figures.paused_no_fds += 1;
+                format!(
+                    "{what}: no file descriptor to spare (the last {FD_RESERVE} are kept for \
+                     workers); taking no connections for a while"
+                )
+            }
+            Pause::Failed(e) => {
+                open.figures.paused_no_fds += 1;
+                format!("{what}: cannot accept connections ({e}); trying again shortly")
+            }
+        };
+        open.retry_at = match why {
+            Pause::Full => None,
+            Pause::ShortOfFds | Pause::Failed(_) => Some(now + FD_BACKOFF),
+        };
+        // Once per episode: a flood that keeps the door busy logs one line, not ten a second.
+        if !open.warned {
+            open.warned = true;
+            log::warn(format_args!("{message}"));
+        }
+    }
+
+    /// Puts paused doors back on the poller when they may take connections again: after a
+    /// connection closed (`closed`), or when their back-off has passed.
+    fn resume_doors(&mut self, now: Mono, closed: bool) {
+        for (i, open) in self.operator.doors.iter_mut().enumerate() {
+            let may = match open.retry_at {
+                _ if open.watched || open.figures.open >= MAX_CONNS_PER_DOOR => false,
+                None => true,
+                Some(at) => closed || at <= now,
+            };
+            if !may {
+                continue;
+            }
+            match self
+                .poller
+                .add(open.door.as_fd(), Source::Door(i).token(), false)
+            {
+                Ok(()) => {
+                    open.watched = true;
+                    open.retry_at = None;
+                }
+                Err(_) => open.retry_at = Some(now + FD_BACKOFF),
             }
         }
     }
 
-    /// A connection is ready: reads it, and answers once its request is whole.
+    /// A connection is ready: reads it, answers once its request is whole, and sends the
+    /// rest of a long answer as the client takes it.
     pub(super) fn on_conn(&mut self, id: u64) {
-        let Some(conn) = self.operator.conns.get_mut(&id) else {
+        let Some(open) = self.operator.conns.get_mut(&id) else {
             return;
         };
-        match conn.read() {
-            Incoming::Pending => {}
-            Incoming::Request(request) => {
-                let conn = self.close_conn(id).expect("just read");
-                let answer = self.answer(conn.kind(), request);
-                conn.answer(&answer);
+        let progress = if open.conn.is_answering() {
+            open.conn.write()
+        } else {
+            match open.conn.read() {
+                Incoming::Pending => return,
+                Incoming::Gone => Outgoing::Gone,
+                Incoming::Request(request) => {
+                    let kind = open.conn.kind();
+                    let answer = self.answer(kind, request);
+                    let conn = &mut self.operator.conns.get_mut(&id).expect("still open").conn;
+                    let progress = conn.answer(answer);
+                    if progress == Outgoing::Pending
+                        && self
+                            .poller
+                            .modify_write_only(conn.as_fd(), Source::Conn(id).token())
+                            .is_err()
+                    {
+                        Outgoing::Gone
+                    } else {
+                        progress
+                    }
+                }
             }
-            Incoming::Gone => {
-                self.close_conn(id);
-            }
+        };
+        match progress {
+            Outgoing::Pending => {}
+            Outgoing::Done | Outgoing::Gone => self.close_conn(id),
         }
     }
 
-    fn close_conn(&mut self, id: u64) -> Option<Conn> {
-        let conn = self.operator.conns.remove(&id)?;
-        self.poller.delete(conn.as_fd());
-        Some(conn)
+    fn close_conn(&mut self, id: u64) {
+        let Some(open) = self.operator.conns.remove(&id) else {
+            return;
+        };
+        self.poller.delete(open.conn.as_fd());
+        if let Some(door) = self.operator.doors.get_mut(open.door) {
+            door.figures.open -= 1;
+        }
+        drop(open);
+        self.resume_doors(sys::monotonic_now(), true);
     }
 
-    /// Drops the connections that did not send their request in time.
+    /// Drops the connections that did not send their request (and take their answer) in
+    /// time, and resumes the doors whose back-off has passed.
     pub(super) fn expire_conns(&mut self, now: Mono) {
-        while let Some((&id, conn)) = self.operator.conns.iter().next()
-            && conn.deadline <= now
+        while let Some((&id, open)) = self.operator.conns.iter().next()
+            && open.conn.deadline <= now
         {
+            if let Some(door) = self.operator.doors.get_mut(open.door) {
+                door.figures.timed_out += 1;
+            }
             self.close_conn(id);
         }
+        self.resume_doors(now, false);
     }
 
     fn answer(&mut self, kind: control::Kind, request: Request) -> String {
@@ -195,6 +398,12 @@ impl Master<'_> {
                     rss_bytes: sys::rss_bytes(w.pid).ok(),
                     age_secs: now.since(w.started).as_secs_f64(),
                 })
+                .collect(),
+            connections: self
+                .operator
+                .doors
+                .iter()
+                .map(|d| d.figures.clone())
                 .collect(),
         }
     }

@@ -127,6 +127,9 @@ fn scratch_dir(name: &str) -> (PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("ticker-e2e-{id}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
+    // It is the run's runtime directory too, which the master refuses unless it is private.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod 700 the scratch dir");
     (dir, id)
 }
 
@@ -368,6 +371,44 @@ impl Exited {
     }
 }
 
+/// Runs the `ticker` command with `args` and `TICKER_RUNTIME_DIR=runtime_dir`, to its end
+/// (within [`DEADLINE`]), its output going to files in `out_dir`.
+pub fn run_ticker(args: &[&str], runtime_dir: &Path, out_dir: &Path) -> Exited {
+    let (stdout, stderr) = (
+        out_dir.join("ticker-stdout.txt"),
+        out_dir.join("ticker-stderr.txt"),
+    );
+    let mut child = Command::new(ticker_command())
+        .args(args)
+        .env("TICKER_RUNTIME_DIR", runtime_dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("the ticker command starts");
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`ticker {}` did not exit within {DEADLINE:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Exited {
+        status,
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+        dir: out_dir.to_owned(),
+    }
+}
+
 /// A started PHP process (the master, for a ticker app).
 pub struct Running {
     pub pid: i32,
@@ -386,39 +427,7 @@ impl Running {
     /// Runs the `ticker` command with `args` against this run's control socket, to its end
     /// (within [`DEADLINE`]). Its output goes to files in the run's directory, like PHP's.
     pub fn ticker(&self, args: &[&str]) -> Exited {
-        let (stdout, stderr) = (
-            self.dir().join("ticker-stdout.txt"),
-            self.dir().join("ticker-stderr.txt"),
-        );
-        let mut child = Command::new(ticker_command())
-            .args(args)
-            .env("TICKER_RUNTIME_DIR", self.dir())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("the ticker command starts");
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "`ticker {}` did not exit within {DEADLINE:?}",
-                    args.join(" ")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        Exited {
-            status,
-            stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
-            dir: self.dir().to_owned(),
-        }
+        run_ticker(args, self.dir(), self.dir())
     }
 
     pub fn stderr(&self) -> String {

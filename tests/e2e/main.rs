@@ -13,6 +13,7 @@
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
+//! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
@@ -26,6 +27,7 @@
 mod harness;
 
 mod config;
+mod doors;
 mod error_and_stop;
 mod install;
 mod missed_and_overlap;

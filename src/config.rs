@@ -812,6 +812,13 @@ fn unitless<E: de::Error>(n: impl fmt::Display) -> E {
     )
 }
 
+/// A duration in `.rr.yaml`'s syntax (Go's), for front ends that take one outside the file
+/// (the C ABI, and through it PHP's FFI). The error names the value and the accepted forms.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text)
+        .map_err(|problem| format!("{text:?} {problem}; expected {DURATION_FORMS}"))
+}
+
 const GO_UNITS: [(&str, u128); 8] = [
     ("ns", 1),
     ("us", 1_000),
@@ -1508,6 +1515,23 @@ mod tests {
             assert!(text.contains(problem), "{text} should contain {problem}");
             assert!(text.contains("250ms, 1s, 1m or 1m30s"), "{text}");
         }
+    }
+
+    #[test]
+    fn parse_duration_is_the_files_grammar_with_the_files_wording() {
+        assert_eq!(parse_duration("1m30s"), Ok(secs(90)));
+        assert_eq!(parse_duration(".5ms"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(
+            parse_duration("1x").unwrap_err(),
+            format!("\"1x\" has an unknown unit \"x\"; expected {DURATION_FORMS}")
+        );
+        assert!(parse_duration("10").unwrap_err().contains("without a unit"));
+        assert!(
+            parse_duration("")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
     }
 
     #[test]

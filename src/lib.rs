@@ -18,16 +18,20 @@
 //! - [`master`]: the master's event loop: timer, signals, forks, reaping.
 //! - [`worker`]: the worker's side of the channel.
 //! - [`role`]: whether this PHP process is a master or inert, decided once at startup.
+//! - [`native`]: the native ticker, precise ticks for one consumer in this process, no pool.
+//! - [`ffi`]: its C ABI (`libticker.so`, `include/ticker.h`): the boundary only.
 //! - [`sys`]: thin, checked wrappers over the Linux calls the master needs.
 //! - [`log`]: one line per event on stderr.
 
 pub mod config;
 pub mod control;
+pub mod ffi;
 pub mod frame;
 pub mod log;
 pub mod master;
 pub mod message;
 pub mod metrics;
+pub mod native;
 pub mod payload;
 pub mod pool;
 pub mod role;

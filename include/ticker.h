@@ -68,8 +68,8 @@ typedef struct ticker ticker;
  */
 typedef struct ticker_tick {
     /**
-     * From 0 on the schedule. Skipped ticks keep their numbers, so returned numbers jump by
-     * `skipped` + 1.
+     * From 0 on the schedule. Skipped ticks keep their numbers: the numbers never returned are
+     * the skipped ones.
      */
     uint64_t number;
     /**
@@ -85,8 +85,11 @@ typedef struct ticker_tick {
      */
     int64_t late_ns;
     /**
-     * Ticks skipped just before this one (since the previous returned tick); always 0 under
-     * `TICKER_DELAY` and `TICKER_BURST`.
+     * Ticks skipped since the previous returned tick, in the order things happened: a late
+     * tick carries the skips of the ticks after it, which came due while it waited (under
+     * `TICKER_SKIP`, tick 1 returned late with `skipped` 2 is followed by tick 4). The sum
+     * over all returned ticks is `ticker_counts.skipped`. Always 0 under `TICKER_DELAY` and
+     * `TICKER_BURST`.
      */
     uint64_t skipped;
 } ticker_tick;

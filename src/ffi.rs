@@ -62,8 +62,8 @@ pub struct ticker {
 /// One tick, as `ticker_next` returns it.
 #[repr(C)]
 pub struct ticker_tick {
-    /// From 0 on the schedule. Skipped ticks keep their numbers, so returned numbers jump by
-    /// `skipped` + 1.
+    /// From 0 on the schedule. Skipped ticks keep their numbers: the numbers never returned are
+    /// the skipped ones.
     pub number: u64,
     /// The due instant, in CLOCK_MONOTONIC nanoseconds (PHP's `hrtime(true)` clock): tick N of
     /// a ticker created at T is due at T + (N + 1) × interval, unless the delay policy moved
@@ -73,8 +73,11 @@ pub struct ticker_tick {
     /// `due_ns`. A few microseconds for a tick the caller was waiting for; more for a tick that
     /// had to wait for the caller.
     pub late_ns: i64,
-    /// Ticks skipped just before this one (since the previous returned tick); always 0 under
-    /// `TICKER_DELAY` and `TICKER_BURST`.
+    /// Ticks skipped since the previous returned tick, in the order things happened: a late
+    /// tick carries the skips of the ticks after it, which came due while it waited (under
+    /// `TICKER_SKIP`, tick 1 returned late with `skipped` 2 is followed by tick 4). The sum
+    /// over all returned ticks is `ticker_counts.skipped`. Always 0 under `TICKER_DELAY` and
+    /// `TICKER_BURST`.
     pub skipped: u64,
 }
 

@@ -127,7 +127,8 @@ pub struct Got {
     /// How late it was handed over: zero-ish when the consumer was waiting for it, more when it
     /// had to wait for the consumer.
     pub late: Duration,
-    /// Ticks skipped just before this one (since the previous tick the consumer got).
+    /// Ticks skipped since the previous tick the consumer got, in the order things happened
+    /// (a late tick carries the skips of the ticks after it), as the pool counts them.
     pub skipped: u64,
 }
 
@@ -164,14 +165,12 @@ impl NativeTicker {
                 Err(due) => due,
             };
             match deadline {
-                Some(deadline) if deadline < due => {
-                    if now >= deadline {
-                        self.solo.leave(now);
-                        return None;
-                    }
-                    // No precision needed; the next round trip looks again, then leaves.
-                    std::thread::sleep(deadline.since(now));
+                Some(deadline) if now >= deadline => {
+                    self.solo.leave(now);
+                    return None;
                 }
+                // No precision needed for a timeout: the next round looks again, then leaves.
+                Some(deadline) if deadline < due => std::thread::sleep(deadline.since(now)),
                 _ => wait_until(due),
             }
         }

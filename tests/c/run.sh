@@ -2,7 +2,8 @@
 # The C library without PHP: checks target/release/libticker.so for PHP symbols and for exports
 # other than the header's functions, builds tests/c/ticker_test.c with gcc against
 # include/ticker.h (linked to libticker.so, and once statically to libticker.a) and runs it
-# with an empty environment: nothing but target/release on the library path.
+# with an empty environment: nothing but target/release on the library path. Then the same for
+# the example program examples/ffi/ticks.c.
 #   tests/c/run.sh [LIBDIR]     (LIBDIR: default target/release)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -32,3 +33,13 @@ gcc $flags tests/c/ticker_test.c "$libdir/libticker.a" -lpthread -ldl -lm -o "$t
 
 env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$libdir" "$tmp/ticker_test"
 env -i PATH=/usr/bin:/bin "$tmp/ticker_test_static" errors
+
+# The README's example program.
+gcc $flags examples/ffi/ticks.c -L"$libdir" -lticker -o "$tmp/ticks"
+out=$(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$libdir" "$tmp/ticks" 10ms 3)
+[ "$(echo "$out" | grep -c '^tick ')" = 3 ] || { echo "test-c: examples/ffi/ticks.c printed: $out" >&2; exit 1; }
+if err=$(env -i LD_LIBRARY_PATH="$libdir" "$tmp/ticks" 5 2>&1); then
+    echo "test-c: examples/ffi/ticks.c took the interval 5" >&2; exit 1
+fi
+case "$err" in *"without a unit"*) ;; *) echo "test-c: examples/ffi/ticks.c said: $err" >&2; exit 1;; esac
+echo "test-c: examples/ffi/ticks.c runs"

@@ -315,6 +315,44 @@ mod tests {
         assert_eq!(waits(&mut s, 37), Mono(40 * MS));
     }
 
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    #[test]
+    fn a_signal_during_the_wait_does_not_turn_it_into_spinning() {
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: installs a handler that does nothing, for a signal no other test uses.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut());
+        }
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let mut ticker = NativeTicker::new(Duration::from_millis(300), Missed::Skip);
+        let poke = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            // SAFETY: `me` is the test's thread, alive until it joins this one.
+            unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+        });
+        let before = thread_cpu();
+        let got = ticker.next(Some(Duration::from_secs(10)));
+        let cpu = thread_cpu() - before;
+        poke.join().unwrap();
+        assert_eq!(got.map(|g| g.number), Some(0));
+        assert!(
+            cpu < Duration::from_millis(50),
+            "{cpu:?} of CPU in a 300 ms wait that a signal interrupted after 20 ms"
+        );
+    }
+
     #[test]
     fn the_first_call_may_come_late_too() {
         let mut s = solo(Missed::Burst);

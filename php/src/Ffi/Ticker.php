@@ -149,14 +149,15 @@ final class Ticker
         }
         if (!\extension_loaded('ffi')) {
             throw new Exception(
-                "PHP's FFI extension (ext-ffi) is not loaded: Ticker\\Ffi\\Ticker needs it "
-                . '(Debian and Ubuntu ship it in phpX.Y-common, enabled by default; elsewhere build PHP with --with-ffi)',
+                "PHP's FFI extension (ext-ffi) is not loaded: Ticker\\Ffi\\Ticker needs it (Debian and "
+                . 'Ubuntu ship it in phpX.Y-common, enabled by default; elsewhere build PHP with --with-ffi)',
             );
         }
         $enable = \strtolower(\trim((string) \ini_get('ffi.enable')));
         if ($enable !== 'preload' && !\filter_var($enable, \FILTER_VALIDATE_BOOLEAN)) {
             throw new Exception(\sprintf(
-                'FFI is disabled (ffi.enable=%s): Ticker\Ffi\Ticker needs ffi.enable=1, or ffi.enable=preload in the CLI',
+                'FFI is disabled (ffi.enable=%s): Ticker\Ffi\Ticker needs ffi.enable=1, '
+                . 'or ffi.enable=preload in the CLI',
                 $enable === '' ? 'Off' : $enable,
             ));
         }
@@ -198,7 +199,10 @@ final class Ticker
     {
         if (\is_int($interval)) {
             if ($interval < 0) {
-                throw new Exception("Ticker::every(): the interval $interval is negative; expected nanoseconds or a duration such as '1s'");
+                throw new Exception(
+                    "Ticker::every(): the interval $interval is negative; "
+                    . "expected nanoseconds or a duration such as '1s'",
+                );
             }
 
             return $interval;

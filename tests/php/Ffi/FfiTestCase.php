@@ -20,7 +20,8 @@ abstract class FfiTestCase extends TestCase
     {
         $missing = match (true) {
             !\extension_loaded('ffi') => 'ext-ffi is not loaded',
-            !\is_file(self::library()) => 'TICKER_LIB does not name the C library (run `make test-ffi`, or set TICKER_LIB=$PWD/target/release/libticker.so)',
+            !\is_file(self::library()) => 'TICKER_LIB does not name the C library '
+                . '(run `make test-ffi`, or set TICKER_LIB=$PWD/target/release/libticker.so)',
             default => null,
         };
         if ($missing === null) {

@@ -126,7 +126,7 @@ final class TickerTest extends FfiTestCase
      */
     public static function refused(): iterable
     {
-        yield 'no unit' => ['10', 'skip', '"10" has a number without a unit; expected a number with a unit such as 250ms'];
+        yield 'no unit' => ['10', 'skip', '"10" has a number without a unit; expected a number with a unit'];
         yield 'unknown unit' => ['1d', 'skip', 'unknown unit "d"'];
         yield 'zero' => ['0s', 'skip', 'the interval is zero'];
         yield 'too short' => ['50us', 'skip', 'below the shortest interval of 100µs'];
@@ -160,7 +160,10 @@ final class TickerTest extends FfiTestCase
     public function testAMissingLibraryIsNamedWithTheWayToInstallIt(): void
     {
         $this->expectException(Exception::class);
-        $this->expectExceptionMessage("Cannot load the ticker C library /nonexistent/libticker.so (Failed loading '/nonexistent/libticker.so'): build and install it with `make install`");
+        $this->expectExceptionMessage(
+            "Cannot load the ticker C library /nonexistent/libticker.so (Failed loading '/nonexistent/libticker.so'): "
+            . 'build and install it with `make install`',
+        );
 
         Ticker::every('1s', 'skip', '/nonexistent/libticker.so');
     }
@@ -201,7 +204,10 @@ final class TickerTest extends FfiTestCase
         );
 
         self::assertSame('', $result->stderr);
-        self::assertMatchesRegularExpression('/\Atick +0 .*\ntick +\d+ .*\ntick +\d+ .*\ndue \d+, delivered 3, skipped \d+\n\z/', $result->stdout);
+        self::assertMatchesRegularExpression(
+            '/\Atick +0 .*\ntick +\d+ .*\ntick +\d+ .*\ndue \d+, delivered 3, skipped \d+\n\z/',
+            $result->stdout,
+        );
     }
 
     public function testCannotBeCloned(): void

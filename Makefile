@@ -4,26 +4,36 @@
 CARGO      ?= cargo
 PHP        ?= php
 EXT        := $(CURDIR)/target/release/libticker_php.so
+LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-php lint bench clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-c test-php test-ffi header lint bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-# The extension (target/release/libticker_php.so) and the `ticker` command (target/release/ticker).
+# The extension (target/release/libticker_php.so), the C library without PHP
+# (target/release/libticker.so and libticker.a) and the `ticker` command (target/release/ticker).
 build: deps
 	$(CARGO) build --release --workspace
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
-# and the `ticker` command into $(BINDIR).
+# the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR),
+# then ldconfig) with its header beside it ($(INCLUDEDIR)/ticker.h).
 BINDIR        ?= /usr/local/bin
+LIBDIR        ?= /usr/local/lib
+INCLUDEDIR    ?= /usr/local/include
 EXTENSION_DIR ?= $(shell $(PHP) -r 'echo ini_get("extension_dir");')
 install: build
 	install -m 0755 $(EXT) "$(EXTENSION_DIR)/ticker.so"
 	install -m 0755 target/release/ticker $(BINDIR)/ticker
+	install -d $(LIBDIR) $(INCLUDEDIR)
+	install -m 0755 $(LIB) $(LIBDIR)/libticker.so
+	install -m 0644 target/release/libticker.a $(LIBDIR)/libticker.a
+	install -m 0644 include/ticker.h $(INCLUDEDIR)/ticker.h
+	ldconfig
 
 # `make install`, then enables the extension for every PHP process, the way Debian does:
 # $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).
@@ -71,7 +81,7 @@ uninstall-ini:
 demo: install
 	cd examples && $(PHP) -d extension=ticker.so app.php $(TICKS)
 
-test: build lint test-rust test-php
+test: build lint test-rust test-c test-php test-ffi
 	@echo "make test: all suites passed"
 
 lint:
@@ -83,6 +93,15 @@ lint:
 test-rust:
 	TICKER_EXT=$(EXT) $(CARGO) test --workspace --all-targets
 
+# The C library as a C program uses it: no PHP symbols, gcc against include/ticker.h, run with
+# nothing but target/release on the library path (tests/c/).
+test-c:
+	tests/c/run.sh target/release
+
+# include/ticker.h from src/ffi.rs (cbindgen.toml); tests/header.rs fails when it is stale.
+header:
+	TICKER_WRITE_HEADER=1 $(CARGO) test --release --test header
+
 # The Composer package: unit tests without the extension (test doubles stand in for it),
 # on Spiral's 3.0-3.11 dispatcher interface and again on the 3.12+ one, then the tests that
 # need the real extension (end to end, stubs versus Reflection).
@@ -93,6 +112,12 @@ test-php:
 	TICKER_TEST_SPIRAL_LINE=3.12 $(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite unit
 	TICKER_EXT=$(EXT) TICKER_REQUIRE_EXTENSION=1 \
 		$(PHP) -d extension=$(EXT) /usr/bin/phpunit -c phpunit.xml.dist --testsuite extension
+
+# PHP's FFI on the C library: the header through FFI::cdef and FFI::load, and Ticker\Ffi\Ticker
+# (tests/php/Ffi), with the library's path given at run time, and without the extension.
+test-ffi:
+	composer dump-autoload --dev --quiet
+	TICKER_LIB=$(LIB) TICKER_REQUIRE_FFI=1 $(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite ffi
 
 bench: build
 	bench/run

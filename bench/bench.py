@@ -32,10 +32,14 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 PROFILES = {
     "full": dict(reps=5, lat10_ticks=800, lat1_ticks=5000, rt_seconds=2.0, unpaced_seconds=1.0, stall_seconds=1.0,
-                 kills=5, idle_seconds=60.0, boot_mb=20),
+                 kills=5, idle_seconds=60.0, boot_mb=20, ffi_ticks=5000),
     "quick": dict(reps=2, lat10_ticks=200, lat1_ticks=2000, rt_seconds=1.0, unpaced_seconds=0.5, stall_seconds=0.5,
-                  kills=3, idle_seconds=10.0, boot_mb=20),
+                  kills=3, idle_seconds=10.0, boot_mb=20, ffi_ticks=2000),
+    # bench/run --ffi: only the one-process comparison (6), about 2 minutes.
+    "ffi": dict(reps=3, ffi_ticks=10000),
 }
+MEASUREMENTS = "lateness,roundtrips,replacement,idle,memory,ffi"
+FFI_MODES = ("ffi", "usleep", "spin")
 RT_INTERVAL_NS = 100_000     # the smallest interval the extension accepts
 PADS = {"1KB": 1024, "64KB": 65536}
 
@@ -361,6 +365,28 @@ def m_memory(args, system, boot_mb):
 
 
 # ------------------------------------------------------------------------------------------
+# 6. one process: the FFI ticker against usleep() and hrtime() busy-waiting
+
+
+def m_ffi(args, mode, interval_ns, ticks):
+    """bench/ffi.php in one mode: lateness of every tick (hrtime(true) when the handler runs,
+    minus the due instant), delivered ÷ due, and the process's CPU share."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TICKER_", "BENCH_"))}
+    env.update(BENCH_MODE=mode, BENCH_INTERVAL_NS=str(interval_ns), BENCH_TICKS=str(ticks), TICKER_LIB=args.lib)
+    done = subprocess.run([args.php, os.path.join(BENCH, "ffi.php")], env=env, capture_output=True, text=True,
+                          timeout=ticks * interval_ns / 1e9 * 3 + 30)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/ffi.php ({mode}) failed with status {done.returncode}: {done.stderr.strip()}")
+    out = json.loads(done.stdout)
+    late = sorted(out["late_ns"])
+    return {
+        "due": ticks, "handled": out["handled"], "skipped": out["skipped"], "delivered_ratio": out["handled"] / ticks,
+        "p50_us": pct(late, 50) / 1e3, "p99_us": pct(late, 99) / 1e3, "max_us": late[-1] / 1e3,
+        "cpu_pct": 100.0 * out["cpu_ns"] / out["wall_ns"],
+    }
+
+
+# ------------------------------------------------------------------------------------------
 # the whole run
 
 
@@ -380,12 +406,16 @@ def median_of(reps, *path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a ~2 minute smoke run")
+    ap.add_argument("--ffi", action="store_true",
+                    help="only the one-process comparison: the FFI ticker, usleep() and hrtime() busy-waiting "
+                         "at 1 ms (~2 minutes)")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
     ap.add_argument("--idle-seconds", type=float, help="length of the idle-CPU window")
-    ap.add_argument("--only", default="lateness,roundtrips,replacement,idle,memory",
-                    help="comma-separated subset of lateness,roundtrips,replacement,idle,memory")
+    ap.add_argument("--only", default=MEASUREMENTS, help=f"comma-separated subset of {MEASUREMENTS}")
     ap.add_argument("--ext", default=os.path.join(ROOT, "target/release/libticker_php.so"))
     ap.add_argument("--php", default="php")
+    ap.add_argument("--lib", default=os.path.join(ROOT, "target/release/libticker.so"),
+                    help="the C library, for the FFI ticker")
     ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/examples/roundtrip_floor"),
                     help="the floor program (bench/floor.rs)")
     ap.add_argument("--results", default=RESULTS)
@@ -393,12 +423,13 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the per-run files")
     args = ap.parse_args()
 
-    prof = dict(PROFILES["quick" if args.quick else "full"])
+    profile = "ffi" if args.ffi else "quick" if args.quick else "full"
+    prof = dict(PROFILES[profile])
     if args.reps:
         prof["reps"] = args.reps
     if args.idle_seconds:
         prof["idle_seconds"] = args.idle_seconds
-    only = set(args.only.split(","))
+    only = {"ffi"} if args.ffi else set(args.only.split(","))
     os.makedirs(args.results, exist_ok=True)
     tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
     args.tmp = tmp_root
@@ -456,6 +487,13 @@ def main():
                 rep[s]["memory"] = fig
                 log(f"  memory {s:8}: master RSS {fig['master_rss_mb']:.1f} MB, worker USS "
                     f"{fig['worker_uss_mb']:.2f} MB, PSS {fig['worker_pss_mb']:.2f} MB")
+        if "ffi" in only:
+            for mode in FFI_MODES[i % 3:] + FFI_MODES[:i % 3]:      # rotate who goes first
+                fig = m_ffi(args, mode, 1_000_000, prof["ffi_ticks"])
+                rep.setdefault("ffi", {})[mode] = fig
+                log(f"  one process, 1 ms, {mode:6}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
+                    f"max {fig['max_us']:8.1f} µs, CPU {fig['cpu_pct']:5.1f} %, "
+                    f"handled {fig['handled']}/{fig['due']}")
         if "idle" in only:
             log(f"  idle CPU: both systems for {prof['idle_seconds']:.0f} s ...")
             figs = m_idle_cpu(args, prof["idle_seconds"])
@@ -488,6 +526,8 @@ def main():
     for s in SYSTEMS:
         for k, path in keys.items():
             med[s][k] = median_of([r[s] for r in reps], *path)
+    med["ffi"] = {m: {k: median_of([r.get("ffi", {}) for r in reps], m, k)
+                      for k in ("p50_us", "p99_us", "max_us", "cpu_pct", "delivered_ratio")} for m in FFI_MODES}
     med["floor"] = {f"rt_{name}_per_s": median_of([r["floor"] for r in reps], f"roundtrips_{name}", "per_s")
                     for name in PADS}
     worst = {s: {k: min((r[s][p]["delivered_ratio"] for r in reps if p in r[s]), default=None)
@@ -496,7 +536,7 @@ def main():
 
     record = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "profile": "quick" if args.quick else "full", "settings": prof,
+        "profile": profile, "settings": prof,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
@@ -507,7 +547,12 @@ def main():
     with open(os.path.join(args.results, "runs.jsonl"), "a") as f:
         f.write(json.dumps(record, separators=(",", ":")) + "\n")
 
-    table = summary(record)
+    parts = []
+    if only - {"ffi"}:
+        parts.append(summary(record))
+    if "ffi" in only:
+        parts.append(ffi_summary(record, standalone=not parts))
+    table = "\n".join(parts)
     with open(os.path.join(args.results, "summary.md"), "w") as f:
         f.write(table)
     print(table)
@@ -546,6 +591,34 @@ def fmt(v, kind):
     if kind == "mb":
         return f"{v:.1f} MB"
     return str(v)
+
+
+def headline(rec):
+    s = rec["settings"]
+    return (f"Ticker benchmark, {rec['time']}, commit {rec['git']['commit']}"
+            f"{' (src modified)' if rec['git']['dirty'] else ''}, {rec['profile']} profile: "
+            f"medians of {s['reps']} repetitions, {rec['machine']['cpus']} CPUs, "
+            f"load {rec['machine']['loadavg_before'][0]:.2f} before / {rec['machine']['loadavg_after'][0]:.2f} after.")
+
+
+def ffi_summary(rec, standalone):
+    """6: one PHP process ticking at 1 ms three ways; ratios against usleep(), what PHP code does."""
+    m = rec["medians"]["ffi"]
+    f, u, sp = m["ffi"], m["usleep"], m["spin"]
+
+    def ratio(k):
+        return "–" if f.get(k) is None or not u.get(k) else f"{f[k] / u[k]:.2f}×"
+
+    rows = [("lateness p50", "p50_us", "us"), ("lateness p99", "p99_us", "us"), ("lateness max", "max_us", "us"),
+            ("delivered ÷ due", "delivered_ratio", "ratio3"), ("CPU of the process", "cpu_pct", "pct")]
+    out = [headline(rec), ""] if standalone else []
+    out += [f"6. One PHP process, ticks every 1 ms ({rec['settings']['ffi_ticks']} per run), no pool:",
+            "",
+            "| measurement | FFI ticker | usleep() | hrtime() busy-wait | FFI ÷ usleep() |",
+            "|---|---:|---:|---:|---:|"]
+    for label, k, kind in rows:
+        out.append(f"| {label} | {fmt(f.get(k), kind)} | {fmt(u.get(k), kind)} | {fmt(sp.get(k), kind)} | {ratio(k)} |")
+    return "\n".join(out) + "\n"
 
 
 def summary(rec):
@@ -601,11 +674,7 @@ def summary(rec):
         ("5. worker USS (private)", "worker_uss_mb", "mb", "", None),
         ("5. worker PSS", "worker_pss_mb", "mb", "", None),
     ]
-    s = rec["settings"]
-    out = [f"Ticker benchmark, {rec['time']}, commit {rec['git']['commit']}"
-           f"{' (src modified)' if rec['git']['dirty'] else ''}, {rec['profile']} profile: "
-           f"medians of {s['reps']} repetitions, {rec['machine']['cpus']} CPUs, "
-           f"load {rec['machine']['loadavg_before'][0]:.2f} before / {rec['machine']['loadavg_after'][0]:.2f} after.",
+    out = [headline(rec),
            "",
            "| measurement | ticker | baseline | ticker ÷ baseline | target | met? |",
            "|---|---:|---:|---:|---|---|"]

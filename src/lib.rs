@@ -20,16 +20,20 @@
 //! - [`relay`]: `RR_RELAY`, and a worker's end of the relay to a RoadRunner-style master.
 //! - [`role`]: whether this PHP process is a master, a worker of a RoadRunner-style master,
 //!   or inert, decided once at startup.
+//! - [`native`]: the native ticker, precise ticks for one consumer in this process, no pool.
+//! - [`ffi`]: its C ABI (`libticker.so`, `include/ticker.h`): the boundary only.
 //! - [`sys`]: the Linux calls the master needs, over the `nix` crate.
 //! - [`log`]: one line per event on stderr.
 
 pub mod config;
 pub mod control;
+pub mod ffi;
 pub mod frame;
 pub mod log;
 pub mod master;
 pub mod message;
 pub mod metrics;
+pub mod native;
 pub mod payload;
 pub mod pool;
 pub mod relay;

@@ -3,13 +3,15 @@
 //! Owns which worker is idle, busy or stopping, which tick each one holds, the ticks that
 //! wait for a free worker, the skipped-tick accounting and the pool's counters. It never
 //! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
-//! carries out what it returns, so every rule here is testable without processes.
+//! carries out what it returns, so every rule here is testable without processes. The native
+//! ticker ([`crate::native`]) runs the same rules with one consumer.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::time::Duration;
 
 use crate::config::{Missed, TickerConfig};
-use crate::schedule::Mono;
+use crate::schedule::{Mono, Ticker};
 
 /// A process id, as the OS gives it.
 pub type Pid = i32;
@@ -390,6 +392,28 @@ impl Pool {
         Arrival::Waiting
     }
 
+    /// The ticks of `ticker` due by `horizon` arrive, oldest first, at `now`: what became of
+    /// each, as the returned iterator yields them. Under `delay` ([`Missed::Delay`]), the
+    /// first one that has to wait holds the grid ([`Ticker::hold`]) and is the last yielded.
+    /// Numbers not yet yielded when the iterator is dropped go back to `ticker`, to arrive
+    /// at the next call. The master and the native ticker both walk the grid this way.
+    pub fn arrive_due<'a>(
+        &'a mut self,
+        ticker: &'a mut Ticker,
+        missed: Missed,
+        horizon: Mono,
+        now: Mono,
+    ) -> Arrivals<'a> {
+        let numbers = ticker.poll(horizon);
+        Arrivals {
+            pool: self,
+            ticker,
+            numbers,
+            hold: missed == Missed::Delay,
+            now,
+        }
+    }
+
     /// A busy worker answered the tick it held.
     pub fn finish(&mut self, pid: Pid, outcome: Outcome, now: Mono) -> Result<Finished, PoolError> {
         let worker = self
@@ -553,9 +577,43 @@ impl Pool {
     }
 }
 
+/// The ticks that came due, arriving one by one: see [`Pool::arrive_due`].
+pub struct Arrivals<'a> {
+    pool: &'a mut Pool,
+    ticker: &'a mut Ticker,
+    numbers: Range<u64>,
+    hold: bool,
+    now: Mono,
+}
+
+impl Iterator for Arrivals<'_> {
+    type Item = (Tick, Arrival);
+
+    fn next(&mut self) -> Option<(Tick, Arrival)> {
+        let number = self.numbers.next()?;
+        let tick = Tick::new(number, self.ticker.due(number));
+        let arrival = self.pool.arrive(tick, self.now);
+        if self.hold && arrival == Arrival::Waiting {
+            // The ticks after it did not happen: they come after the release, on the new grid.
+            self.ticker.hold(number);
+            self.numbers = number + 1..number + 1;
+        }
+        Some((tick, arrival))
+    }
+}
+
+impl Drop for Arrivals<'_> {
+    fn drop(&mut self) {
+        if !self.numbers.is_empty() {
+            self.ticker.rewind(self.numbers.start);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schedule::Schedule;
 
     fn tick(n: u64) -> Tick {
         Tick::new(n, Mono(n * 1000))
@@ -846,6 +904,72 @@ mod tests {
         let f = pool.finish(1, Outcome::Done, Mono(1)).unwrap();
         assert_eq!(f.retire.as_deref(), Some("ttl"));
         assert_eq!(pool.serving(), 0);
+    }
+
+    fn grid() -> Ticker {
+        Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)))
+    }
+
+    fn outcomes(arrivals: Arrivals<'_>) -> Vec<(u64, Arrival)> {
+        arrivals.map(|(t, a)| (t.number, a)).collect()
+    }
+
+    #[test]
+    fn due_ticks_arrive_in_order_and_skip_beyond_the_queue() {
+        let mut pool = Pool::new(Policy::default());
+        let mut ticker = grid();
+        pool.add(1, Mono(0));
+        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Skip, Mono(3500), Mono(3500)));
+        assert!(matches!(got[0], (0, Arrival::Deliver(d)) if d.pid == 1));
+        assert_eq!(
+            got[1..],
+            [
+                (1, Arrival::Waiting),
+                (2, Arrival::Skipped),
+                (3, Arrival::Skipped)
+            ]
+        );
+        assert!(!ticker.is_held());
+        assert_eq!(ticker.next_due(), Mono(4000));
+    }
+
+    #[test]
+    fn under_delay_the_first_tick_that_waits_holds_the_grid() {
+        let mut pool = Pool::new(Policy::default());
+        let mut ticker = grid();
+        pool.add(1, Mono(0));
+        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Delay, Mono(3500), Mono(3500)));
+        assert_eq!(got.len(), 2, "ticks 2 and 3 did not happen: {got:?}");
+        assert_eq!(got[1], (1, Arrival::Waiting));
+        assert!(ticker.is_held());
+        assert_eq!(pool.stats().skipped, 0);
+        // Tick 1 goes out when the worker answers; the grid restarts one interval later.
+        let next = pool
+            .finish(1, Outcome::Done, Mono(7000))
+            .unwrap()
+            .next
+            .unwrap();
+        assert_eq!(next.tick.number, 1);
+        assert!(next.waited && ticker.release(Mono(7000)));
+        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Delay, Mono(8000), Mono(8000)));
+        assert_eq!(
+            got,
+            [(2, Arrival::Waiting)],
+            "tick 2 is due at 8000, not 2000"
+        );
+    }
+
+    #[test]
+    fn numbers_not_taken_from_the_arrivals_come_again() {
+        let mut pool = Pool::new(policy(|p| p.queue_limit = None));
+        let mut ticker = grid();
+        let first = pool
+            .arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500))
+            .next();
+        assert_eq!(first.map(|(t, _)| t.number), Some(0));
+        let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500)));
+        assert_eq!(rest, [(1, Arrival::Waiting), (2, Arrival::Waiting)]);
+        assert_eq!(pool.stats().due, 3);
     }
 
     #[test]

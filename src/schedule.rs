@@ -2,8 +2,10 @@
 //!
 //! Owns when tick N is due (`start + N × interval`, never accumulated, so nothing drifts),
 //! which ticks a wake-up finds due, and how a monotonic instant maps to wall-clock time for
-//! the tick's header. It reads no clock and sleeps on nothing: callers pass `now` in, which
-//! keeps every rule testable without waiting. No PHP types here: the C ABI will reuse it.
+//! the tick's header, and the `delay` policy's hold on the grid (the grid stops at a tick that
+//! has to wait and restarts one interval after it is delivered). It reads no clock and sleeps
+//! on nothing: callers pass `now` in, which keeps every rule testable without waiting. No PHP
+//! types here: the master and the native ticker ([`crate::native`]) share it.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub struct Ticker {
     /// The tick number the schedule's start belongs to (0 until a [`Ticker::rebase`]).
     base: u64,
     next: u64,
+    /// Set by [`Ticker::hold`]: nothing comes due until [`Ticker::release`].
+    held: bool,
 }
 
 impl Ticker {
@@ -83,6 +87,7 @@ impl Ticker {
             schedule,
             base: 0,
             next: 0,
+            held: false,
         }
     }
 
@@ -99,8 +104,12 @@ impl Ticker {
 
     /// Tick numbers that became due since the last call, oldest first. Empty when woken early.
     /// After a stall several ticks come at once; the caller decides which to deliver.
+    /// Empty while held.
     pub fn poll(&mut self, now: Mono) -> Range<u64> {
         let first = self.next;
+        if self.held {
+            return first..first;
+        }
         let due_by = self.base.saturating_add(self.schedule.count_due_by(now));
         self.next = self.next.max(due_by);
         first..self.next
@@ -118,6 +127,32 @@ impl Ticker {
     pub fn rebase(&mut self, due: Mono) {
         self.schedule = Schedule::new(due, self.schedule.interval());
         self.base = self.next;
+    }
+
+    /// The `delay` policy: tick `n` has to wait, and the grid waits with it. The numbers after
+    /// `n` that [`Ticker::poll`] already returned did not happen ([`Ticker::rewind`]); until
+    /// [`Ticker::release`] nothing comes due, and [`Ticker::next_due`] means nothing (the
+    /// timer stays off).
+    pub fn hold(&mut self, n: u64) {
+        self.rewind(n.saturating_add(1));
+        self.held = true;
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The tick that held the grid is gone at `at` (delivered, or dropped after waiting too
+    /// long): the grid restarts one interval later ([`Ticker::rebase`]), numbering unbroken.
+    /// Returns whether the grid was held; when it was not (every other policy) this does
+    /// nothing, so a front end may call it for every first delivery of a tick that waited.
+    pub fn release(&mut self, at: Mono) -> bool {
+        if !self.held {
+            return false;
+        }
+        self.held = false;
+        self.rebase(at + self.schedule.interval());
+        true
     }
 }
 
@@ -209,6 +244,33 @@ mod tests {
         assert_eq!(t.poll(Mono(50 * MS)), 2..3);
         assert_eq!(t.due(2), Mono(50 * MS));
         assert_eq!(t.poll(Mono(60 * MS)), 3..4);
+    }
+
+    #[test]
+    fn a_hold_stops_the_grid_at_the_waiting_tick_until_its_release() {
+        let mut t = Ticker::new(Schedule::new(Mono(0), Duration::from_millis(10)));
+        assert_eq!(t.poll(Mono(0)), 0..1);
+        // A late wake-up finds 1..4 due; tick 1 has to wait, so 2 and 3 did not happen.
+        assert_eq!(t.poll(Mono(35 * MS)), 1..4);
+        t.hold(1);
+        assert!(t.is_held());
+        assert_eq!(t.poll(Mono(500 * MS)), 2..2, "nothing comes due while held");
+        // Tick 1 is delivered at 512 ms: tick 2 is due one interval later, and so on.
+        assert!(t.release(Mono(512 * MS)));
+        assert!(!t.is_held());
+        assert_eq!(t.next_due(), Mono(522 * MS));
+        assert_eq!(t.poll(Mono(521 * MS)), 2..2);
+        assert_eq!(t.poll(Mono(532 * MS)), 2..4);
+        assert_eq!(t.due(3), Mono(532 * MS));
+    }
+
+    #[test]
+    fn releasing_a_grid_that_is_not_held_changes_nothing() {
+        let mut t = Ticker::new(Schedule::new(Mono(0), Duration::from_millis(10)));
+        assert_eq!(t.poll(Mono(25 * MS)), 0..3);
+        assert!(!t.release(Mono(27 * MS)));
+        assert_eq!(t.next_due(), Mono(30 * MS));
+        assert_eq!(t.poll(Mono(30 * MS)), 3..4);
     }
 
     #[test]

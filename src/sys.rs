@@ -344,25 +344,31 @@ pub const SPIN_WINDOW: Duration = Duration::from_micros(100);
 
 /// Returns at `at` on the monotonic clock, as closely as a CPU can: sleeps until shortly
 /// before it, then spins. The kernel wakes a sleeper tens of microseconds late; spinning
-/// costs at most [`SPIN_WINDOW`] of CPU.
+/// costs at most [`SPIN_WINDOW`] of CPU. A signal handler that runs meanwhile does not cut
+/// the sleep short: the sleep is to an absolute instant, so it simply sleeps again.
 pub fn wait_until(at: Mono) {
     let window = nanos(SPIN_WINDOW);
-    let now = monotonic_now();
-    if at.0 > now.0 + window {
+    if at.0 > monotonic_now().0 + window {
+        let wake = at.0 - window;
         let wake = libc::timespec {
-            tv_sec: ((at.0 - window) / 1_000_000_000) as libc::time_t,
-            tv_nsec: ((at.0 - window) % 1_000_000_000) as libc::c_long,
+            tv_sec: (wake / 1_000_000_000) as libc::time_t,
+            tv_nsec: (wake % 1_000_000_000) as libc::c_long,
         };
-        // SAFETY: `wake` is a valid timespec; a null remainder is allowed with TIMER_ABSTIME.
-        // An early return (EINTR) only means spinning longer. (`nix` has no absolute sleep.)
-        unsafe {
-            libc::clock_nanosleep(
-                libc::CLOCK_MONOTONIC,
-                libc::TIMER_ABSTIME,
-                &wake,
-                std::ptr::null_mut(),
-            )
-        };
+        loop {
+            // SAFETY: `wake` is a valid timespec; a null remainder is allowed with
+            // TIMER_ABSTIME. (`nix` has no absolute sleep.)
+            let rc = unsafe {
+                libc::clock_nanosleep(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TIMER_ABSTIME,
+                    &wake,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc != libc::EINTR {
+                break;
+            }
+        }
     }
     while monotonic_now() < at {
         std::hint::spin_loop();

@@ -1208,3 +1208,21 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
         "{e}"
     );
 }
+
+#[test]
+fn parse_duration_is_the_files_grammar_with_the_files_wording() {
+    use super::values::DURATION_FORMS;
+    assert_eq!(parse_duration("1m30s"), Ok(secs(90)));
+    assert_eq!(parse_duration(".5ms"), Ok(Duration::from_micros(500)));
+    assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    assert_eq!(
+        parse_duration("1x").unwrap_err(),
+        format!("\"1x\" has an unknown unit \"x\"; expected {DURATION_FORMS}")
+    );
+    assert!(parse_duration("10").unwrap_err().contains("without a unit"));
+    assert!(
+        parse_duration("")
+            .unwrap_err()
+            .contains("is not a duration")
+    );
+}

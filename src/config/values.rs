@@ -67,6 +67,13 @@ const GO_UNITS: [(&str, u128); 8] = [
     ("h", 3_600_000_000_000),
 ];
 
+/// A duration in `.rr.yaml`'s syntax (Go's), for front ends that take one outside the file
+/// (the C ABI, and through it PHP's FFI). The error names the value and the accepted forms.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text)
+        .map_err(|problem| format!("{text:?} {problem}; expected {DURATION_FORMS}"))
+}
+
 /// Go's `time.ParseDuration`, without negative values. Written here rather than with
 /// humantime because humantime accepts units Go rejects (`d`, `w`, `min`, spaces) and
 /// rejects forms Go accepts (`.5s`, `μs`, fractions finer than a nanosecond): a file must

@@ -55,9 +55,7 @@ impl Master<'_> {
                 tick.number,
                 humantime::format_duration(self.pool.policy().allocate_timeout)
             ));
-            if self.grid_held_by(&tick) {
-                self.resume_grid(now);
-            }
+            self.waited_tick_gone(&tick, now);
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {

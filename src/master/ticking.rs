@@ -2,8 +2,9 @@
 //! due, the pool says which worker takes each, the tick goes out; and back: the worker's
 //! answer finishes the tick and may free the worker for a waiting one.
 //!
-//! Owns the timerfd, the instant it is armed for, the `delay` policy's hold of the grid,
-//! and the wall clock used for headers. It decides nothing about workers ([`Pool`] does)
+//! Owns the timerfd, the instant it is armed for, the grid ([`Ticker`], which also holds
+//! the `delay` policy's hold, shared with the native ticker), and the wall clock used for
+//! headers. It decides nothing about workers ([`Pool`] does)
 //! and starts or kills no process (see `processes.rs`).
 
 use std::io;
@@ -11,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::{Master, Phase, duration_nanos};
-use crate::config::{Missed, TickerConfig};
+use crate::config::TickerConfig;
 use crate::frame::Frame;
 use crate::log;
 use crate::message::{FromWorker, ToWorker};
@@ -27,8 +28,6 @@ const HANDOFF_LEAD: Duration = Duration::from_micros(200);
 pub(super) struct Ticking {
     timer: TimerFd,
     interval: Duration,
-    /// The timer is disarmed while the `delay` policy holds the grid.
-    held: bool,
     /// The instant the timer is armed for; `None` once it fired or was disarmed.
     armed: Option<Mono>,
     ticker: Ticker,
@@ -40,7 +39,6 @@ impl Ticking {
         Ok(Ticking {
             timer: TimerFd::new()?,
             interval: config.interval,
-            held: false,
             armed: None,
             ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
@@ -88,7 +86,7 @@ impl Master<'_> {
     /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
     /// every event; it touches the timer only when the instant changes.
     pub(super) fn arm_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.held {
+        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
             return;
         }
         let due = self.ticking.ticker.next_due();
@@ -107,21 +105,17 @@ impl Master<'_> {
         }
     }
 
-    /// `delay`: the tick that held the grid is gone (delivered, or dropped after
-    /// `allocate_timeout`); the grid restarts one interval from now.
-    pub(super) fn resume_grid(&mut self, now: Mono) {
-        self.ticking.held = false;
-        self.ticking.ticker.rebase(now + self.config.interval);
-        self.arm_timer();
-    }
-
-    /// Whether the `delay` policy holds the grid for the first attempt of a waiting tick.
-    pub(super) fn grid_held_by(&self, tick: &Tick) -> bool {
-        self.ticking.held && tick.attempt == 1
+    /// A tick that had waited is gone at `now` (delivered, or dropped after
+    /// `allocate_timeout`): under `delay` it held the grid, which restarts one interval
+    /// later. A re-run is never the tick that held it.
+    pub(super) fn waited_tick_gone(&mut self, tick: &Tick, now: Mono) {
+        if tick.attempt == 1 && self.ticking.ticker.release(now) {
+            self.arm_timer();
+        }
     }
 
     pub(super) fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.held {
+        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
             return;
         }
         let due = self.ticking.ticker.next_due();
@@ -135,19 +129,20 @@ impl Master<'_> {
             self.arm_timer();
             return;
         };
-        for number in self.ticking.ticker.poll(horizon) {
-            let tick = Tick::new(number, self.ticking.ticker.due(number));
-            match self.pool.arrive(tick, now) {
+        // Collected first: delivering needs all of the master.
+        let arrivals: Vec<(Tick, Arrival)> = self
+            .pool
+            .arrive_due(&mut self.ticking.ticker, self.config.missed, horizon, now)
+            .collect();
+        for (tick, arrival) in arrivals {
+            let number = tick.number;
+            match arrival {
                 Arrival::Deliver(d) => self.deliver(d),
-                Arrival::Waiting if self.config.missed == Missed::Delay => {
+                Arrival::Waiting if self.ticking.ticker.is_held() => {
                     log::debug(format_args!(
                         "tick {number} waits for a free worker; the grid waits with it"
                     ));
-                    // Ticks the master woke too late for come after it, on the new grid.
-                    self.ticking.ticker.rewind(number + 1);
-                    self.ticking.held = true;
                     self.ticking.disarm();
-                    return;
                 }
                 Arrival::Waiting => {
                     log::debug(format_args!("tick {number} waits: no worker is free"));
@@ -165,10 +160,8 @@ impl Master<'_> {
 
     /// Sends a tick the pool assigned to a worker.
     pub(super) fn deliver(&mut self, delivery: Delivery) {
-        if self.ticking.held && delivery.waited && delivery.tick.attempt == 1 {
-            // `delay`: the grid restarts one interval after the late tick (a re-run that
-            // goes first is not that tick).
-            self.resume_grid(sys::monotonic_now());
+        if delivery.waited {
+            self.waited_tick_gone(&delivery.tick, sys::monotonic_now());
         }
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);

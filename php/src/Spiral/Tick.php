@@ -26,8 +26,10 @@ final class Tick
      *                                          null for the first
      * @param \DateTimeImmutable|null $due when this tick was due, to the microsecond; null under RoadRunner
      * @param int|null $dueHrtime the due instant on the `hrtime(true)` clock, in nanoseconds; null under RoadRunner
-     * @param int|null $skipped ticks the master skipped since the previous delivered one, so the numbers
-     *                          of two consecutive delivered ticks differ by skipped + 1; null when unknown
+     * @param int|null $skipped ticks the master skipped since the previous delivery, in the order things
+     *                          happened (a tick that waited and is delivered after later ones were skipped
+     *                          carries those skips), so the sum over all ticks is the pool's skipped count;
+     *                          null when unknown
      * @param int|null $attempt 1, or 2 when the tick runs again because the worker that had it called
      *                          `stop()`; null under RoadRunner
      * @param array<string, mixed> $header the decoded header as sent, including keys this class does not know

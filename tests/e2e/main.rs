@@ -14,6 +14,7 @@
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
+//! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -28,6 +29,7 @@ mod error_and_stop;
 mod missed_and_overlap;
 mod operator;
 mod pool_settings;
+mod process_state;
 mod roles;
 mod signals;
 mod supervision;

@@ -454,6 +454,22 @@ impl Running {
         });
     }
 
+    /// Waits until `n` more ticks are journaled as done than now. Reads only what the
+    /// journal gained meanwhile, so it stays cheap on a long run at a short interval.
+    pub fn wait_more_done(&self, n: usize, what: &str) {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.php.journal_path();
+        let from = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.wait_for(what, |_| {
+            let mut gained = String::new();
+            let read = std::fs::File::open(&path).and_then(|mut file| {
+                file.seek(SeekFrom::Start(from))?;
+                file.read_to_string(&mut gained)
+            });
+            read.is_ok() && gained.matches(r#"{"event":"done""#).count() >= n
+        });
+    }
+
     /// Waits until a worker started handling `tick`, and returns that entry.
     pub fn wait_started(&self, tick: u64) -> Entry {
         self.wait_for(&format!("a worker to start tick {tick}"), |run| {
@@ -809,19 +825,25 @@ impl Journal {
 // Assertions over tick numbers and the master's log
 // ---------------------------------------------------------------------------------------
 
+/// The first number that directly follows `prefix` in `line` ("worker 123 ..." with
+/// "worker " gives 123).
+pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    line.match_indices(prefix).find_map(|(i, _)| {
+        let digits: String = line[i + prefix.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
+}
+
 /// The tick numbers named first on the stderr lines that contain `word` ("tick 7 skipped:
 /// ..." gives 7).
 pub fn ticks_logged(stderr: &str, word: &str) -> BTreeSet<u64> {
     stderr
         .lines()
         .filter(|line| line.contains(word))
-        .filter_map(|line| {
-            line.match_indices("tick ").find_map(|(i, _)| {
-                let rest = &line[i + 5..];
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse().ok()
-            })
-        })
+        .filter_map(|line| number_after(line, "tick "))
         .collect()
 }
 

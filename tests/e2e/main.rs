@@ -12,6 +12,7 @@
 //! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
+//! | `faults` | SIGSTOP of the master, SIGHUP storms, 50 workers and back, a SIGKILL storm: the accounting audited |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
@@ -26,6 +27,7 @@ mod harness;
 
 mod config;
 mod error_and_stop;
+mod faults;
 mod missed_and_overlap;
 mod operator;
 mod pool_settings;

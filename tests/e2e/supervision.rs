@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    DEADLINE, ExitHold, Php, assert_gaps_explained, assert_no_duplicates, is_alive, pool_yaml,
+    DEADLINE, ExitHold, Php, assert_gaps_explained, assert_no_duplicates, is_alive, number_after,
+    pool_yaml,
 };
 
 /// The stderr line that names both `pid` and `what`.
@@ -208,17 +209,6 @@ fn a_worker_that_sends_a_malformed_frame_is_killed_and_replaced() {
     assert!(!ticks.contains(&2), "tick 2 was never answered: {ticks:?}");
     assert_gaps_explained(&ticks, &exited.stderr, &[]);
     run.assert_nothing_left();
-}
-
-/// The number that follows `prefix` in `line` ("worker 123 ..." with "worker " gives 123).
-fn number_after(line: &str, prefix: &str) -> Option<u64> {
-    line.match_indices(prefix).find_map(|(i, _)| {
-        let digits: String = line[i + prefix.len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    })
 }
 
 #[test]

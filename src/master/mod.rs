@@ -341,6 +341,47 @@ mod tests {
         }
     }
 
+    /// Launches `sleep` as the first worker, then panics: a bug once the pool has workers.
+    /// The test keeps the child, to see how it ended.
+    #[derive(Default)]
+    struct PanicsAfterOne {
+        started: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>>,
+        /// The worker's end of its channel, kept open: the "worker" is alive.
+        theirs: Option<std::os::fd::OwnedFd>,
+    }
+
+    impl Launcher for PanicsAfterOne {
+        fn launch(&mut self, _master: Pid) -> io::Result<Launched> {
+            if self.started.borrow().is_some() {
+                panic!("injected after a worker started");
+            }
+            let child = std::process::Command::new("sleep").arg("30").spawn()?;
+            let pid = child.id() as Pid;
+            let (ours, theirs) = sys::socket_pair()?;
+            *self.started.borrow_mut() = Some(child);
+            self.theirs = Some(theirs);
+            let channel = crate::transport::Channel::socket(ours, crate::frame::MAX_PAYLOAD);
+            channel.set_nonblocking()?;
+            Ok(Launched::Worker { pid, channel })
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_loop_kills_the_workers_it_would_leave_unsupervised() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut config = TickerConfig::default();
+        config.pool.num_workers = 2;
+        let launcher = PanicsAfterOne::default();
+        let started = launcher.started.clone();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_with(&config, Box::new(launcher))
+        }));
+        assert!(unwound.is_err());
+        let mut worker = started.borrow_mut().take().expect("one worker started");
+        let status = worker.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    }
+
     #[test]
     fn a_panic_in_the_loop_leaves_the_signal_mask_as_it_found_it() {
         let before = sys::blocked_signals().unwrap();

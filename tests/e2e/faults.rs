@@ -337,9 +337,10 @@ impl Random {
 fn workers_sigkilled_every_100_to_250_ms_for_20_s_at_1_ms() {
     let mut run = start("fault-sigkill", "1ms", 4);
     let mut random = Random::seeded();
+    // 20 s, and on a machine too loaded to sleep as asked, as long as 60 kills take.
     let mut kills = 0u64;
     let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end {
+    while Instant::now() < end || kills < 60 {
         std::thread::sleep(Duration::from_millis(100 + random.below(151)));
         let workers = run.workers();
         if workers.is_empty() {
@@ -355,7 +356,6 @@ fn workers_sigkilled_every_100_to_250_ms_for_20_s_at_1_ms() {
         run.workers().len() == 4 && run.workers().iter().all(|&pid| is_alive(pid))
     });
     run.wait_more_done(10, "ticking after the last kill");
-    assert!(kills >= 60, "{kills} kills in 20 s");
     let exited = audit(
         &mut run,
         "SIGKILL of a random worker every 100–250 ms for 20 s, 4 workers, 1 ms interval",

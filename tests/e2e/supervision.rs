@@ -292,11 +292,12 @@ fn a_worker_that_cannot_die_at_once_does_not_stall_ticking() {
     let mut run = Php::new("undying-worker")
         .yaml(&pool_yaml(
             "10ms",
-            "    num_workers: 2\n    supervisor:\n      exec_ttl: 2s\n",
+            "    num_workers: 2\n    supervisor:\n      exec_ttl: 5s\n",
         ))
         .env("TICKER_TEST_SLOW_TICK", "3")
         .env("TICKER_TEST_SLOW_MS", "30000")
         .start("journal.php");
+    // exec_ttl leaves the test seconds to take hold of the worker before the kill.
     let victim = run.wait_started(3).pid;
     let hold = ExitHold::seize(victim);
     hold.wait_exit_stop(DEADLINE);
@@ -312,7 +313,7 @@ fn a_worker_that_cannot_die_at_once_does_not_stall_ticking() {
     let exited = run.stop_with(libc::SIGTERM);
 
     assert!(
-        exited.stderr.contains("longer than exec_ttl (2s)")
+        exited.stderr.contains("longer than exec_ttl (5s)")
             && exited.stderr.contains("tick 3 failed"),
         "{}",
         exited.stderr

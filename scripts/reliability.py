@@ -395,11 +395,11 @@ def soak_section(r: dict) -> str:
     lost = "nothing" if r["lost_total"] == 0 else f"**{r['lost_total']}**"
     rows = [
         ("ticks due at 1 ms, 4 workers", r["due"],
-         f"{r['skipped']} skipped (logged, counted, in the next header), "
+         f"{r['skipped']:,} skipped (logged, counted, in the next header), "
          f"{len(r['no_trace'])} without a trace"),
         ("ticks delivered", r["delivered"],
-         f"{r['completed']} completed, {r['failed']} failed: each the tick a killed worker "
-         f"held ({len(r['unexplained'])} failures no kill explains)"),
+         f"{r['completed']:,} completed, {r['failed']:,} failed: each the tick a killed "
+         f"worker held ({len(r['unexplained'])} failures no kill explains)"),
         ("ticks handled twice", len(r["duplicates"]), "-"),
         ("random worker SIGKILLed, every 100–250 ms", t.kills, "its tick, reported as failed"),
         ("`ticker reset` (rolling replacement), every 10 s", t.resets,

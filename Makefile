@@ -7,7 +7,7 @@ EXT        := $(CURDIR)/target/release/libticker_php.so
 LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-c test-php test-ffi header lint bench clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-c test-php test-ffi header lint bench soak faults clean
 
 all: build
 
@@ -121,6 +121,16 @@ test-ffi:
 
 bench: build
 	bench/run
+
+# The proof of reliability in docs/reliability.md (scripts/reliability.py): a soak of SOAK
+# (default 10m; `make soak SOAK=30m`) at 1 ms with 4 workers under SIGKILLs, resets and
+# hammered endpoints, and the fault tests of tests/e2e/faults.rs. Each rewrites its table.
+SOAK       ?= 10m
+soak: build
+	python3 scripts/reliability.py soak --duration $(SOAK)
+
+faults: build
+	python3 scripts/reliability.py faults
 
 clean:
 	$(CARGO) clean

@@ -384,3 +384,165 @@ mod tests {
         assert_eq!(frame.payload, b"boom");
     }
 }
+
+/// Property tests: whatever bytes arrive, the decoder answers without panicking, and what
+/// the encoder writes it reads back, whole or in pieces. `PROPTEST_CASES` sets how many
+/// cases each runs (256 by default); see docs/reliability.md for the long run.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame() -> impl Strategy<Value = Frame> {
+        (
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<u32>(), 0..=MAX_OPTIONS),
+            proptest::collection::vec(any::<u8>(), 0..4096),
+        )
+            .prop_map(|(flags, stream_flags, options, payload)| Frame {
+                flags,
+                stream_flags,
+                options,
+                payload,
+            })
+    }
+
+    /// Decodes what `chunks` deliver one after the other, as a channel reading a socket
+    /// does: every whole frame at the front of the buffer is taken as soon as it is there.
+    fn decode_stream(chunks: &[&[u8]], max: usize) -> Result<Vec<Frame>, DecodeError> {
+        let mut buf = vec![];
+        let mut frames = vec![];
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Some((frame, used)) = Frame::decode(&buf, max)? {
+                frames.push(frame);
+                buf.drain(..used);
+            }
+        }
+        assert!(buf.is_empty(), "{} bytes left over", buf.len());
+        Ok(frames)
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+            max in 0usize..4096,
+        ) {
+            let decoded = Frame::decode(&bytes, max);
+            let missing = Frame::missing_bytes(&bytes, max);
+            if let Ok(Some((frame, used))) = decoded {
+                prop_assert!(used <= bytes.len());
+                prop_assert!(frame.payload.len() <= max);
+                prop_assert_eq!(missing, 0);
+            }
+        }
+
+        #[test]
+        fn arbitrary_headers_with_a_valid_crc_never_panic(
+            first in prop_oneof![(0u8..16).prop_map(|words| (VERSION << 4) | words), any::<u8>()],
+            flags in any::<u8>(),
+            len in prop_oneof![0u32..600, any::<u32>()],
+            stream_bytes in proptest::array::uniform2(any::<u8>()),
+            tail in proptest::collection::vec(any::<u8>(), 0..512),
+            max in 0usize..1024,
+        ) {
+            // Random bytes almost never pass the CRC, nor carry version 1 and a length under
+            // the limit; these mostly do, so every later check runs.
+            let mut bytes = vec![first, flags];
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(&crc32(&bytes).to_le_bytes());
+            bytes.extend_from_slice(&stream_bytes);
+            bytes.extend_from_slice(&tail);
+            match Frame::decode(&bytes, max) {
+                Ok(Some((frame, used))) => {
+                    prop_assert_eq!(used, frame.encoded_len());
+                    prop_assert_eq!(&frame.encode()[..10], &bytes[..10]);
+                }
+                Ok(None) => prop_assert!(Frame::missing_bytes(&bytes, max) > 0),
+                Err(_) => prop_assert_eq!(Frame::missing_bytes(&bytes, max), 0),
+            }
+        }
+
+        #[test]
+        fn damaged_frames_never_panic(
+            frame in frame(),
+            damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = frame.encode();
+            for (at, byte) in damage {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            let bytes = &bytes[..cut.index(bytes.len() + 1)];
+            let _ = Frame::decode(bytes, MAX_PAYLOAD);
+            let _ = Frame::missing_bytes(bytes, MAX_PAYLOAD);
+        }
+
+        #[test]
+        fn what_is_encoded_decodes_to_the_same_frame(frame in frame()) {
+            let bytes = frame.encode();
+            prop_assert_eq!(bytes.len(), frame.encoded_len());
+            let mut vectored = frame.prefix();
+            vectored.extend_from_slice(&frame.payload);
+            prop_assert_eq!(&vectored, &bytes);
+            let (decoded, used) = Frame::decode(&bytes, frame.payload.len())
+                .expect("valid")
+                .expect("whole");
+            prop_assert_eq!(used, bytes.len());
+            prop_assert_eq!(decoded, frame);
+        }
+
+        #[test]
+        fn a_partial_frame_asks_for_exactly_what_it_lacks(
+            frame in frame(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let bytes = frame.encode();
+            let cut = cut.index(bytes.len());
+            prop_assert_eq!(Frame::decode(&bytes[..cut], MAX_PAYLOAD), Ok(None));
+            let missing = Frame::missing_bytes(&bytes[..cut], MAX_PAYLOAD);
+            let expected = if cut < HEADER_LEN { 0 } else { bytes.len() - cut };
+            prop_assert_eq!(missing, expected);
+        }
+
+        #[test]
+        fn frames_split_anywhere_decode_in_order(
+            frames in proptest::collection::vec(frame(), 1..6),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+        ) {
+            let stream: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            at.push(0);
+            at.push(stream.len());
+            at.sort_unstable();
+            let chunks: Vec<&[u8]> = at.windows(2).map(|w| &stream[w[0]..w[1]]).collect();
+            prop_assert_eq!(decode_stream(&chunks, MAX_PAYLOAD), Ok(frames));
+        }
+
+        #[test]
+        fn an_oversized_frame_is_refused_from_its_header_alone(
+            frame in frame().prop_filter("a payload to be too large", |f| !f.payload.is_empty()),
+            under in any::<prop::sample::Index>(),
+        ) {
+            let max = under.index(frame.payload.len());
+            let bytes = frame.encode();
+            let refused = Err(DecodeError::TooLarge { len: frame.payload.len(), max });
+            prop_assert_eq!(Frame::decode(&bytes[..HEADER_LEN], max), refused.clone());
+            prop_assert_eq!(Frame::decode(&bytes, max), refused);
+            prop_assert_eq!(Frame::missing_bytes(&bytes[..HEADER_LEN], max), 0);
+        }
+
+        #[test]
+        fn any_flipped_bit_in_the_checked_header_is_refused(
+            frame in frame(),
+            bit in 0usize..80,
+        ) {
+            let mut bytes = frame.encode();
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            prop_assert!(Frame::decode(&bytes, MAX_PAYLOAD).is_err(), "bit {}", bit);
+        }
+    }
+}

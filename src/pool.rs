@@ -5,8 +5,21 @@
 //! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
 //! carries out what it returns, so every rule here is testable without processes. The native
 //! ticker ([`crate::native`]) runs the same rules with one consumer.
+//!
+//! The accounting, which every event keeps exact (a property test drives random sequences
+//! of events through it):
+//!
+//! - due = delivered + skipped + the first attempts waiting for a worker;
+//! - delivered = completed + failed + the ticks running + the re-runs waiting.
+//!
+//! A tick ends exactly once: completed, failed or skipped (dropped after
+//! `allocate_timeout` or at stop counts as skipped, a dropped re-run as failed). A busy
+//! worker that leaves the pool fails its tick then: when the master kills it, at once; when
+//! it dies by itself, when it is reaped. Only workers the master can reach take ticks: a
+//! worker whose channel closed is [`Pool::withdraw`]n and never handed one again, and one
+//! the master kills is [`Pool::remove`]d at the kill, before the kernel has torn it down.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -163,6 +176,8 @@ pub enum PoolError {
     UnknownWorker(Pid),
     /// A worker answered while it held no tick: a protocol violation.
     NotBusy(Pid),
+    /// A worker answered after its channel closed.
+    Withdrawn(Pid),
 }
 
 impl std::fmt::Display for PoolError {
@@ -170,6 +185,9 @@ impl std::fmt::Display for PoolError {
         match self {
             PoolError::UnknownWorker(pid) => write!(f, "no worker with pid {pid}"),
             PoolError::NotBusy(pid) => write!(f, "worker {pid} answered without holding a tick"),
+            PoolError::Withdrawn(pid) => {
+                write!(f, "worker {pid} answered after its channel closed")
+            }
         }
     }
 }
@@ -255,6 +273,8 @@ pub struct Pool {
     workers: BTreeMap<Pid, Worker>,
     /// Idle workers, longest idle first, so ticks spread over the pool.
     idle: VecDeque<Pid>,
+    /// Workers whose channel closed: they stay until reaped, and take no tick.
+    withdrawn: BTreeSet<Pid>,
     /// Ticks waiting for a free worker, with the instant each started waiting.
     waiting: Waiting,
     skipped_since_delivery: u64,
@@ -416,6 +436,9 @@ impl Pool {
 
     /// A busy worker answered the tick it held.
     pub fn finish(&mut self, pid: Pid, outcome: Outcome, now: Mono) -> Result<Finished, PoolError> {
+        if self.withdrawn.contains(&pid) {
+            return Err(PoolError::Withdrawn(pid));
+        }
         let worker = self
             .workers
             .get_mut(&pid)
@@ -474,8 +497,11 @@ impl Pool {
     }
 
     /// Marks a busy worker to be retired when it answers; an idle one is retired at once
-    /// (returns true: the caller tells it to stop).
+    /// (returns true: the caller tells it to stop). A withdrawn worker is leaving already.
     pub fn retire_soon(&mut self, pid: Pid, reason: String) -> bool {
+        if self.withdrawn.contains(&pid) {
+            return false;
+        }
         let Some(worker) = self.workers.get_mut(&pid) else {
             return false;
         };
@@ -492,8 +518,12 @@ impl Pool {
         }
     }
 
-    /// The worker is told to stop; its exit will be expected.
+    /// The worker is told to stop; its exit will be expected. A withdrawn worker cannot be
+    /// told anything, and its exit stays what it is.
     pub fn retire(&mut self, pid: Pid) {
+        if self.withdrawn.contains(&pid) {
+            return;
+        }
         if let Some(worker) = self.workers.get_mut(&pid) {
             worker.state = WorkerState::Stopping;
             self.idle.retain(|&p| p != pid);
@@ -501,17 +531,22 @@ impl Pool {
     }
 
     /// The worker can take no tick any more (its channel closed); it stays in the pool,
-    /// with its state, until it is reaped and removed.
+    /// with its state, until it is reaped and removed, and never becomes idle again.
     pub fn withdraw(&mut self, pid: Pid) {
-        self.idle.retain(|&p| p != pid);
+        if self.workers.contains_key(&pid) {
+            self.idle.retain(|&p| p != pid);
+            self.withdrawn.insert(pid);
+        }
     }
 
-    /// The worker is gone (reaped, or about to be killed). Returns it, so the caller can
-    /// report the tick it held: a busy worker's tick counts as failed. Without overlap, a
-    /// busy worker's end may let an idle one start a waiting tick: that comes back too.
+    /// The worker is gone (reaped), or the master kills it: from now on it takes no tick,
+    /// whenever the kernel is done with it. Returns it, so the caller can report the tick
+    /// it held: a busy worker's tick counts as failed. Without overlap, a busy worker's end
+    /// may let an idle one start a waiting tick: that comes back too.
     pub fn remove(&mut self, pid: Pid, now: Mono) -> Option<Removed> {
         let worker = self.workers.remove(&pid)?;
         self.idle.retain(|&p| p != pid);
+        self.withdrawn.remove(&pid);
         if matches!(worker.state, WorkerState::Busy { .. }) {
             self.stats.failed += 1;
         }
@@ -555,6 +590,10 @@ impl Pool {
     }
 
     fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono, waited: bool) -> Delivery {
+        debug_assert!(
+            !self.withdrawn.contains(&pid),
+            "withdrawn workers are never idle"
+        );
         let worker = self.workers.get_mut(&pid).expect("idle workers exist");
         // A tick handed over ahead of its due instant starts then: its worker holds it.
         worker.state = WorkerState::Busy {
@@ -982,5 +1021,257 @@ mod tests {
         config.missed = Missed::Skip;
         config.pool.max_queue_size = Some(4);
         assert_eq!(Policy::from_config(&config).queue_limit, Some(4));
+    }
+
+    #[test]
+    fn a_killed_worker_takes_no_tick_and_its_tick_fails_at_the_kill() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        let first = delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(first.pid, 1);
+        pool.finish(1, Outcome::Done, Mono(1)).unwrap();
+        // Worker 2 is now the longest idle, worker 1 next; the master kills worker 2.
+        let gone = pool.remove(2, Mono(2)).unwrap();
+        assert_eq!(gone.worker.state, WorkerState::Idle);
+        for n in 1..4 {
+            let d = delivered(pool.arrive(tick(n), Mono(n * 1000)));
+            assert_eq!(d.pid, 1, "tick {n} goes to the live worker");
+            pool.finish(1, Outcome::Done, Mono(n * 1000 + 1)).unwrap();
+        }
+        // A busy worker killed fails its tick at once, not when the kernel is done with it.
+        delivered(pool.arrive(tick(4), Mono(4000)));
+        pool.remove(1, Mono(4001)).unwrap();
+        let s = pool.stats();
+        assert_eq!((s.delivered, s.completed, s.failed), (5, 4, 1));
+        assert_eq!(pool.arrive(tick(5), Mono(5000)), Arrival::Waiting);
+    }
+
+    #[test]
+    fn a_withdrawn_worker_never_becomes_idle_again() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        pool.withdraw(1);
+        assert_eq!(
+            pool.finish(1, Outcome::Done, Mono(1)),
+            Err(PoolError::Withdrawn(1))
+        );
+        assert!(
+            !pool.retire_soon(1, "ttl".into()),
+            "nothing can be told to it"
+        );
+        pool.retire(1);
+        assert!(matches!(
+            pool.worker(1).unwrap().state,
+            WorkerState::Busy { .. }
+        ));
+        assert_eq!(pool.arrive(tick(1), Mono(1000)), Arrival::Waiting);
+        let gone = pool.remove(1, Mono(2000)).unwrap();
+        assert!(gone.next.is_none());
+        assert_eq!(pool.stats().failed, 1, "its tick failed when it left");
+    }
+}
+
+/// Random sequences of events, as the master feeds them: the accounting stays exact after
+/// each one, only reachable workers take ticks, and no tick is delivered twice.
+/// `PROPTEST_CASES` sets how many sequences run (256 by default).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Event {
+        Add,
+        Arrive,
+        /// The worker at this index (modulo the pool) answers: done, failed or stop.
+        Answer(usize, u8),
+        /// Its channel closes.
+        Close(usize),
+        /// The master kills it.
+        Kill(usize),
+        /// It is reaped.
+        Reap(usize),
+        /// A limit or a reset retires it.
+        Retire(usize),
+        /// Time passes; waiting ticks may expire.
+        Wait(u64),
+        Stop,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            2 => Just(Event::Add),
+            6 => Just(Event::Arrive),
+            6 => (any::<usize>(), 0u8..3).prop_map(|(i, o)| Event::Answer(i, o)),
+            1 => any::<usize>().prop_map(Event::Close),
+            1 => any::<usize>().prop_map(Event::Kill),
+            1 => any::<usize>().prop_map(Event::Reap),
+            1 => any::<usize>().prop_map(Event::Retire),
+            2 => (1u64..300).prop_map(Event::Wait),
+            1 => Just(Event::Stop),
+        ]
+    }
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        (
+            proptest::option::of(1u64..5),
+            proptest::option::of(1usize..4),
+            any::<bool>(),
+            50u64..500,
+        )
+            .prop_map(|(max_jobs, queue_limit, overlap, timeout)| Policy {
+                max_jobs,
+                queue_limit,
+                overlap,
+                allocate_timeout: Duration::from_nanos(timeout),
+            })
+    }
+
+    struct Run {
+        pool: Pool,
+        now: Mono,
+        next_pid: Pid,
+        next_tick: u64,
+        delivered_first: BTreeSet<u64>,
+    }
+
+    impl Run {
+        fn pick(&self, i: usize) -> Option<Pid> {
+            let pids: Vec<Pid> = self.pool.workers.keys().copied().collect();
+            (!pids.is_empty()).then(|| pids[i % pids.len()])
+        }
+
+        fn took(&mut self, delivery: Option<Delivery>) -> Result<(), TestCaseError> {
+            let Some(d) = delivery else {
+                return Ok(());
+            };
+            prop_assert!(
+                !self.pool.withdrawn.contains(&d.pid),
+                "{d:?} to a withdrawn worker"
+            );
+            let worker = self.pool.workers.get(&d.pid);
+            prop_assert!(
+                matches!(worker, Some(w) if matches!(w.state, WorkerState::Busy { tick, .. } if tick == d.tick)),
+                "{d:?} to {worker:?}"
+            );
+            if d.tick.attempt == 1 {
+                prop_assert!(self.delivered_first.insert(d.tick.number), "{d:?} twice");
+            }
+            Ok(())
+        }
+
+        fn apply(&mut self, event: Event) -> Result<(), TestCaseError> {
+            match event {
+                Event::Add if !self.pool.stopping => {
+                    self.next_pid += 1;
+                    let d = self.pool.add(self.next_pid, self.now);
+                    self.took(d)?;
+                }
+                Event::Arrive if !self.pool.stopping => {
+                    let tick = Tick::new(self.next_tick, self.now);
+                    self.next_tick += 1;
+                    if let Arrival::Deliver(d) = self.pool.arrive(tick, self.now) {
+                        self.took(Some(d))?;
+                    }
+                }
+                Event::Answer(i, o) => {
+                    if let Some(pid) = self.pick(i) {
+                        let outcome = match o {
+                            0 => Outcome::Done,
+                            1 => Outcome::Failed("boom".into()),
+                            _ => Outcome::StopRequested,
+                        };
+                        if let Ok(f) = self.pool.finish(pid, outcome, self.now) {
+                            self.took(f.next)?;
+                        }
+                    }
+                }
+                Event::Close(i) => {
+                    if let Some(pid) = self.pick(i) {
+                        self.pool.withdraw(pid);
+                    }
+                }
+                Event::Kill(i) | Event::Reap(i) => {
+                    if let Some(pid) = self.pick(i)
+                        && let Some(r) = self.pool.remove(pid, self.now)
+                    {
+                        self.took(r.next)?;
+                    }
+                }
+                Event::Retire(i) => {
+                    if let Some(pid) = self.pick(i) {
+                        self.pool.retire_soon(pid, "limit".into());
+                    }
+                }
+                Event::Wait(ns) => {
+                    self.now = Mono(self.now.0 + ns);
+                    self.pool.expire_waiting(self.now);
+                }
+                Event::Stop => {
+                    self.pool.begin_stop();
+                }
+                Event::Add | Event::Arrive => {}
+            }
+            self.check()
+        }
+
+        fn check(&self) -> Result<(), TestCaseError> {
+            let pool = &self.pool;
+            let s = pool.stats();
+            let running = pool
+                .workers
+                .values()
+                .filter(|w| matches!(w.state, WorkerState::Busy { .. }))
+                .count() as u64;
+            let waiting_first = pool.waiting.first.len() as u64;
+            let waiting_reruns = pool.waiting.reruns.len() as u64;
+            prop_assert_eq!(s.due, s.delivered + s.skipped + waiting_first, "{:?}", s);
+            prop_assert_eq!(
+                s.delivered,
+                s.completed + s.failed + running + waiting_reruns,
+                "{:?}, {} running, {} re-runs waiting",
+                s,
+                running,
+                waiting_reruns
+            );
+            let idle: BTreeSet<Pid> = pool.idle.iter().copied().collect();
+            prop_assert_eq!(idle.len(), pool.idle.len(), "a worker is queued twice");
+            for pid in &pool.idle {
+                prop_assert!(!pool.withdrawn.contains(pid), "withdrawn {pid} is queued");
+                prop_assert!(
+                    pool.workers
+                        .get(pid)
+                        .is_some_and(|w| w.state == WorkerState::Idle),
+                    "queued {pid} is not an idle worker"
+                );
+            }
+            prop_assert!(
+                pool.withdrawn
+                    .iter()
+                    .all(|pid| pool.workers.contains_key(pid))
+            );
+            Ok(())
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_accounting_holds_after_every_event(
+            policy in policy(),
+            events in proptest::collection::vec(event(), 1..200),
+        ) {
+            let mut run = Run {
+                pool: Pool::new(policy),
+                now: Mono(1),
+                next_pid: 0,
+                next_tick: 0,
+                delivered_first: BTreeSet::new(),
+            };
+            for event in events {
+                run.apply(event)?;
+            }
+        }
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! Owns every call into the OS outside the PHP bindings: clocks, timerfd, signalfd, epoll,
 //! fork, socket pairs, reaping, signals and prctl. Each wrapper returns `io::Result` and
-//! owns its file descriptors, so no caller handles raw fds or errno. Where `nix` has the
-//! call, `nix` makes it; the few `unsafe` blocks left are `fork` itself, the precise
-//! sleep, and redirecting a descriptor that PHP owns, which `nix` does not wrap. It makes
-//! no decisions: policy lives in [`crate::pool`], [`crate::supervisor`] and
-//! [`crate::master`].
+//! owns its file descriptors, so no caller handles raw fds or errno. What the master
+//! changes in the process for the time it runs (the signal mask, SIGCHLD's disposition) is
+//! held by a guard that puts it back when dropped, on every way out, unwinding included.
+//! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork`
+//! itself, `sigaction`, the precise sleep, and redirecting a descriptor that PHP owns, which
+//! `nix` does not wrap. It makes no decisions: policy lives in [`crate::pool`],
+//! [`crate::supervisor`] and [`crate::master`].
 
 use std::fmt;
 use std::io;
@@ -15,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd as NixSignalFd};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType};
 use nix::sys::time::TimeSpec;
@@ -96,7 +98,7 @@ impl AsFd for TimerFd {
 }
 
 /// Signals delivered as readable events instead of asynchronous handlers. While it lives,
-/// its signals are blocked for the thread; [`SignalFd::restore`] puts the old mask back.
+/// its signals are blocked for the thread; dropping it puts the old mask back.
 pub struct SignalFd {
     fd: NixSignalFd,
     old_mask: SigSet,
@@ -136,12 +138,63 @@ impl SignalFd {
         }
         out
     }
+}
 
+impl Drop for SignalFd {
     /// Unblocks the signals again (the mask from before [`SignalFd::new`]). Signals that
     /// arrived meanwhile and were not drained are delivered now, with their usual effect.
-    pub fn restore(self) {
+    fn drop(&mut self) {
         let _ = self.old_mask.thread_set_mask();
     }
+}
+
+/// The signals blocked for this thread now.
+pub fn blocked_signals() -> io::Result<SigSet> {
+    SigSet::thread_get_mask().map_err(os)
+}
+
+/// SIGCHLD at its default disposition while it lives, whatever the application set: with
+/// SIGCHLD ignored (`pcntl_signal(SIGCHLD, SIG_IGN)`), or `SA_NOCLDWAIT`, the kernel reaps
+/// children itself, so their exit statuses are lost and their pids may be reused while the
+/// master still signals them. Dropping it puts the application's disposition back.
+pub struct ChildSignalDefault {
+    old: SigAction,
+}
+
+impl ChildSignalDefault {
+    pub fn new() -> io::Result<ChildSignalDefault> {
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_DFL installs no handler, so no code runs in signal context.
+        let old = unsafe { nix::sys::signal::sigaction(Signal::SIGCHLD, &default) }.map_err(os)?;
+        Ok(ChildSignalDefault { old })
+    }
+}
+
+impl Drop for ChildSignalDefault {
+    fn drop(&mut self) {
+        // SAFETY: the action is the one the application had installed: putting it back
+        // runs nothing now, and its handler (if any) was valid for it before.
+        let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGCHLD, &self.old) };
+    }
+}
+
+/// Ignores `signal` unless the application handles it: for a worker, SIGTTIN and SIGTTOU
+/// would otherwise stop it when it touches a terminal from its own process group.
+pub fn ignore_unless_handled(signal: Signal) -> io::Result<()> {
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN installs no handler, so no code runs in signal context.
+    let old = unsafe { nix::sys::signal::sigaction(signal, &ignore) }.map_err(os)?;
+    if !matches!(old.handler(), SigHandler::SigDfl) {
+        // SAFETY: puts back the application's own action, as it was installed.
+        unsafe { nix::sys::signal::sigaction(signal, &old) }.map_err(os)?;
+    }
+    Ok(())
+}
+
+/// Makes `/dev/null` this process's stdin.
+pub fn stdin_from_dev_null() -> io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2_stdin(&null).map_err(os)
 }
 
 impl AsFd for SignalFd {
@@ -306,18 +359,6 @@ pub fn try_reap(pid: Pid) -> io::Result<Option<ExitStatus>> {
         Ok(WaitStatus::Signaled(_, signal, _)) => Ok(Some(ExitStatus::Signal(signal))),
         Ok(_) => Ok(None),
         Err(e) => Err(os(e)),
-    }
-}
-
-/// Waits for `pid` to end (after it was sent SIGKILL, so the wait is short).
-pub fn reap(pid: Pid) -> io::Result<ExitStatus> {
-    loop {
-        match nix::sys::wait::waitpid(NixPid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Code(code)),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(ExitStatus::Signal(signal)),
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(e) => return Err(os(e)),
-        }
     }
 }
 

@@ -62,5 +62,15 @@ fn become_worker(master: Pid) {
     }
     // Ctrl-C in a terminal then reaches the master only, which stops workers gracefully.
     let _ = sys::own_process_group();
+    // Out of the terminal's foreground group, a worker that read the terminal would be
+    // stopped by SIGTTIN, and one that wrote to it (with `stty tostop`) by SIGTTOU, for
+    // good and silently. Ticks do not read stdin: it is /dev/null, and the two signals are
+    // ignored unless the application handles them.
+    if let Err(e) = sys::stdin_from_dev_null() {
+        log::warn(format_args!("worker keeps the master's stdin: {e}"));
+    }
+    for signal in [Signal::SIGTTIN, Signal::SIGTTOU] {
+        let _ = sys::ignore_unless_handled(signal);
+    }
     let _ = sys::set_timer_slack(None);
 }

@@ -34,7 +34,9 @@ impl Master<'_> {
             deadlines.push(self.watch_at);
         }
         match self.phase {
-            Phase::Stopping { deadline } => deadlines.push(deadline),
+            Phase::Stopping { deadline } if !self.pool.is_empty() => deadlines.push(deadline),
+            // Every worker is out of the pool; some killed ones are not reaped yet.
+            Phase::Stopping { .. } => deadlines.extend(self.processes.killed_deadline()),
             Phase::Running if self.pool.serving() < self.target => {
                 deadlines.push(self.processes.respawn_at());
             }
@@ -46,7 +48,7 @@ impl Master<'_> {
     pub(super) fn enforce_deadlines(&mut self) {
         let now = sys::monotonic_now();
         for pid in self.processes.take_overdue_closing(now) {
-            self.kill_now(pid, "closed its channel but did not exit");
+            self.kill(pid, "closed its channel but did not exit");
         }
         self.expire_conns(now);
         for tick in self.pool.expire_waiting(now) {
@@ -70,7 +72,7 @@ impl Master<'_> {
                 if self.pool.retire_soon(pid, "reset".into()) {
                     self.send(pid, &ToWorker::Stop.into_frame());
                 } else {
-                    self.kill_now(pid, "was not replaced within reset_timeout");
+                    self.kill(pid, "was not replaced within reset_timeout");
                 }
             }
         }
@@ -113,10 +115,7 @@ impl Master<'_> {
         }
         for (pid, action) in actions {
             match action {
-                Action::Kill(reason) => {
-                    log::error(format_args!("worker {pid} {reason}; killing it"));
-                    self.kill_now(pid, &reason);
-                }
+                Action::Kill(reason) => self.kill(pid, &reason),
                 Action::Replace(reason) => {
                     if self.pool.retire_soon(pid, reason.clone()) {
                         log::info(format_args!("replacing worker {pid}: {reason}"));

@@ -21,6 +21,13 @@
 //!
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
+//!
+//! While it runs, the loop changes the PHP process: its signals are blocked (they arrive on
+//! a signalfd) and SIGCHLD is at its default disposition (an application may have ignored
+//! it, which would let the kernel reap workers behind the master's back). Guards put both
+//! back on every way out of [`run`], in the master and in each new worker, a panic's
+//! unwinding included (the PHP layer turns the panic into an exception); a master that
+//! unwinds also kills its workers, which nobody would supervise any more.
 
 mod launch;
 mod limits;
@@ -42,6 +49,7 @@ use crate::supervisor::{Limits, RollingReset};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
+use launch::{Fork, Launcher};
 use operator::Operator;
 use processes::Processes;
 use ticking::Ticking;
@@ -68,22 +76,26 @@ pub enum Exit {
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each child
 /// right after its fork.
 pub fn run(config: &TickerConfig) -> Exit {
+    run_with(config, Box::new(Fork))
+}
+
+fn run_with(config: &TickerConfig, launcher: Box<dyn Launcher>) -> Exit {
+    // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
+    // signals are unblocked, so one that is pending meets the application's handler.
     let signals = match SignalFd::new(&SIGNALS) {
         Ok(s) => s,
         Err(e) => return Exit::Failed(format!("cannot watch signals: {e}")),
     };
-    let exit = match Master::new(config, &signals) {
-        Ok(mut master) => {
-            let exit = master.run(&signals);
-            // In a child this closes the master's ends of every channel it inherited, and
-            // its copy of the poller, without deregistering anything from the master's.
-            drop(master);
-            exit
-        }
-        Err(e) => Exit::Failed(format!("cannot start the event loop: {e}")),
+    let _sigchld = match sys::ChildSignalDefault::new() {
+        Ok(guard) => guard,
+        Err(e) => return Exit::Failed(format!("cannot take SIGCHLD over: {e}")),
     };
-    signals.restore();
-    exit
+    match Master::new(config, &signals, launcher) {
+        // In a child, dropping the master closes its ends of every channel it inherited,
+        // and its copy of the poller, without deregistering anything from the master's.
+        Ok(mut master) => master.run(&signals),
+        Err(e) => Exit::Failed(format!("cannot start the event loop: {e}")),
+    }
 }
 
 enum Phase {
@@ -155,7 +167,11 @@ struct Master<'a> {
 }
 
 impl<'a> Master<'a> {
-    fn new(config: &'a TickerConfig, signals: &SignalFd) -> io::Result<Master<'a>> {
+    fn new(
+        config: &'a TickerConfig,
+        signals: &SignalFd,
+        launcher: Box<dyn Launcher>,
+    ) -> io::Result<Master<'a>> {
         let now = sys::monotonic_now();
         let poller = Poller::new()?;
         let ticking = Ticking::new(config, now)?;
@@ -168,7 +184,7 @@ impl<'a> Master<'a> {
             poller,
             ticking,
             pool: Pool::new(Policy::from_config(config)),
-            processes: Processes::new(config, now),
+            processes: Processes::new(config, now, launcher),
             operator: Operator::default(),
             limits: Limits::from_config(&config.pool.supervisor),
             watch_at: now + config.pool.supervisor.watch_tick,
@@ -198,9 +214,21 @@ impl<'a> Master<'a> {
         loop {
             if let Phase::Stopping { .. } = self.phase
                 && self.pool.is_empty()
+                && self.processes.killed_are_gone(sys::monotonic_now())
             {
                 let _ = sys::set_timer_slack(None);
-                log::info(format_args!("master {} stopped", self.me));
+                for pid in self.processes.unreaped() {
+                    log::warn(format_args!(
+                        "worker {pid} is not gone yet after SIGKILL (uninterruptible sleep?); \
+                         leaving it to init"
+                    ));
+                }
+                let t = self.pool.stats();
+                log::info(format_args!(
+                    "master {} stopped: ticks due {}, delivered {}, completed {}, failed {}, \
+                     skipped {}",
+                    self.me, t.due, t.delivered, t.completed, t.failed, t.skipped
+                ));
                 return match self.failure.take() {
                     Some(reason) => Exit::Failed(reason),
                     None => Exit::Stopped,
@@ -271,6 +299,26 @@ impl<'a> Master<'a> {
     }
 }
 
+impl Drop for Master<'_> {
+    /// A master that leaves its loop early (a panic unwinding through it) kills the workers
+    /// it would leave unsupervised. In a new worker, which drops its copy of the master,
+    /// nothing is touched: those are its siblings.
+    fn drop(&mut self) {
+        if sys::getpid() != self.me || self.pool.is_empty() {
+            return;
+        }
+        let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
+        log::error(format_args!(
+            "master {} left its loop unexpectedly: killing {} workers",
+            self.me,
+            pids.len()
+        ));
+        for pid in pids {
+            let _ = sys::kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
 fn signals_fd(signals: &SignalFd) -> std::os::fd::BorrowedFd<'_> {
     std::os::fd::AsFd::as_fd(signals)
 }
@@ -282,6 +330,76 @@ fn duration_nanos(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use launch::Launched;
+
+    /// A launcher that panics where a fork would be: a bug inside the loop.
+    struct Panicking;
+
+    impl Launcher for Panicking {
+        fn launch(&mut self, _master: Pid) -> io::Result<Launched> {
+            panic!("injected into the loop");
+        }
+    }
+
+    /// Launches `sleep` as the first worker, then panics: a bug once the pool has workers.
+    /// The test keeps the child, to see how it ended.
+    #[derive(Default)]
+    struct PanicsAfterOne {
+        started: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>>,
+        /// The worker's end of its channel, kept open: the "worker" is alive.
+        theirs: Option<std::os::fd::OwnedFd>,
+    }
+
+    impl Launcher for PanicsAfterOne {
+        fn launch(&mut self, _master: Pid) -> io::Result<Launched> {
+            if self.started.borrow().is_some() {
+                panic!("injected after a worker started");
+            }
+            let child = std::process::Command::new("sleep").arg("30").spawn()?;
+            let pid = child.id() as Pid;
+            let (ours, theirs) = sys::socket_pair()?;
+            *self.started.borrow_mut() = Some(child);
+            self.theirs = Some(theirs);
+            let channel = crate::transport::Channel::socket(ours, crate::frame::MAX_PAYLOAD);
+            channel.set_nonblocking()?;
+            Ok(Launched::Worker { pid, channel })
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_loop_kills_the_workers_it_would_leave_unsupervised() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut config = TickerConfig::default();
+        config.pool.num_workers = 2;
+        let launcher = PanicsAfterOne::default();
+        let started = launcher.started.clone();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_with(&config, Box::new(launcher))
+        }));
+        assert!(unwound.is_err());
+        let mut worker = started.borrow_mut().take().expect("one worker started");
+        let status = worker.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    }
+
+    #[test]
+    fn a_panic_in_the_loop_leaves_the_signal_mask_as_it_found_it() {
+        let before = sys::blocked_signals().unwrap();
+        assert!(
+            !before.contains(Signal::SIGTERM),
+            "the test thread starts with SIGTERM unblocked"
+        );
+        let mut config = TickerConfig::default();
+        config.pool.num_workers = 1;
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_with(&config, Box::new(Panicking))
+        }));
+        let message = unwound
+            .err()
+            .and_then(|p| p.downcast_ref::<&str>().copied());
+        assert_eq!(message, Some("injected into the loop"));
+        assert_eq!(sys::blocked_signals().unwrap(), before);
+    }
 
     #[test]
     fn tokens_round_trip_every_source() {

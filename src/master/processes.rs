@@ -1,9 +1,16 @@
 //! Worker processes: starting them, their channels, reaping, killing, respawn back-off.
 //!
 //! Owns the master's end of every worker's channel (registered with the poller), the
-//! workers whose channel closed and that must exit soon, why the master killed a worker,
-//! and when the next replacement may start ([`RespawnPolicy`]). What a worker's frames mean
-//! is `ticking.rs`'s business; which worker gets a tick is the [`Pool`](crate::pool::Pool)'s.
+//! workers whose channel closed and that must exit soon, the workers the master killed and
+//! has not reaped yet, and when the next replacement may start ([`RespawnPolicy`]). What a
+//! worker's frames mean is `ticking.rs`'s business; which worker gets a tick is the
+//! [`Pool`](crate::pool::Pool)'s.
+//!
+//! Nothing here waits for a process. A kill is a SIGKILL and the worker's removal from the
+//! pool, at once: its tick fails then, its replacement may start, and it takes no tick
+//! whatever the kernel takes to tear it down (a process in uninterruptible sleep dies only
+//! when it wakes). It is reaped when SIGCHLD says it is gone. A worker whose channel is
+//! gone is withdrawn from the pool in the same step, so it is never handed a tick either.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -12,7 +19,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::launch::{Fork, Launched, Launcher};
+use super::launch::{Launched, Launcher};
 use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
@@ -27,27 +34,54 @@ use crate::worker::WorkerLink;
 /// How long a worker that closed its channel may take to exit before it is killed.
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
 
+/// How long a stopping master waits for workers it killed to be gone before it returns
+/// anyway, leaving them to init: SIGKILL takes effect when a process in uninterruptible
+/// sleep wakes, which may be never (a hung NFS or FUSE mount).
+const KILLED_GRACE: Duration = Duration::from_secs(5);
+
 pub(super) struct Processes {
     launcher: Box<dyn Launcher>,
     channels: BTreeMap<Pid, Channel>,
     /// Workers whose channel closed, with the instant they get killed if still alive.
     closing: BTreeMap<Pid, Mono>,
-    /// Why the master killed a worker, for the report when it is reaped.
-    killed: BTreeMap<Pid, String>,
+    /// Workers the master killed, out of the pool already, until they are reaped: why,
+    /// and when.
+    killed: BTreeMap<Pid, (String, Mono)>,
     respawn: RespawnPolicy,
     respawn_at: Mono,
 }
 
 impl Processes {
-    pub(super) fn new(config: &TickerConfig, now: Mono) -> Processes {
+    pub(super) fn new(config: &TickerConfig, now: Mono, launcher: Box<dyn Launcher>) -> Processes {
         Processes {
-            launcher: Box::new(Fork),
+            launcher,
             channels: BTreeMap::new(),
             closing: BTreeMap::new(),
             killed: BTreeMap::new(),
             respawn: RespawnPolicy::new(config.pool.num_workers),
             respawn_at: now,
         }
+    }
+
+    /// Whether a stopping master may return: every worker it killed is reaped, or has had
+    /// [`KILLED_GRACE`] to die.
+    pub(super) fn killed_are_gone(&self, now: Mono) -> bool {
+        self.killed
+            .values()
+            .all(|&(_, since)| since + KILLED_GRACE <= now)
+    }
+
+    /// When [`Processes::killed_are_gone`] turns true at the latest.
+    pub(super) fn killed_deadline(&self) -> Option<Mono> {
+        self.killed
+            .values()
+            .map(|&(_, since)| since + KILLED_GRACE)
+            .max()
+    }
+
+    /// Workers killed and not reaped, which a stopping master leaves to init.
+    pub(super) fn unreaped(&self) -> Vec<Pid> {
+        self.killed.keys().copied().collect()
     }
 
     /// A tick was handled to the end: the application works, a crash streak is over.
@@ -111,7 +145,9 @@ impl Master<'_> {
         {
             // Unwatched, it could never answer: it is not a worker of this pool.
             let _ = sys::kill(pid, Signal::SIGKILL);
-            let _ = sys::reap(pid);
+            self.processes
+                .killed
+                .insert(pid, ("could not be watched".into(), sys::monotonic_now()));
             return Err(e);
         }
         self.processes.channels.insert(pid, channel);
@@ -133,7 +169,7 @@ impl Master<'_> {
             Ok(Sent::Queued) => self.watch_writable(pid, true),
             // The worker is gone or going (it exited after its answer): reap it as such.
             Err(e) if peer_gone(&e) => self.on_closed(pid),
-            Err(e) => self.kill(pid, format!("could not be written to: {e}")),
+            Err(e) => self.kill(pid, &format!("could not be written to: {e}")),
         }
     }
 
@@ -153,7 +189,7 @@ impl Master<'_> {
             Ok(())
         };
         if let Err(e) = result {
-            self.kill(pid, format!("cannot be watched for writing: {e}"));
+            self.kill(pid, &format!("cannot be watched for writing: {e}"));
         }
     }
 
@@ -165,7 +201,7 @@ impl Master<'_> {
             Ok(Sent::All) => self.watch_writable(pid, false),
             Ok(Sent::Queued) => {}
             Err(e) if peer_gone(&e) => self.on_closed(pid),
-            Err(e) => self.kill(pid, format!("could not be written to: {e}")),
+            Err(e) => self.kill(pid, &format!("could not be written to: {e}")),
         }
     }
 
@@ -177,7 +213,7 @@ impl Master<'_> {
             Ok(Filled::Data) => {}
             Ok(Filled::Closed) => return self.on_closed(pid),
             Err(e) if peer_gone(&e) => return self.on_closed(pid),
-            Err(e) => return self.kill(pid, format!("channel read failed: {e}")),
+            Err(e) => return self.kill(pid, &format!("channel read failed: {e}")),
         }
         loop {
             let Some(channel) = self.processes.channels.get_mut(&pid) else {
@@ -186,14 +222,16 @@ impl Master<'_> {
             match channel.next_frame() {
                 Ok(Some(frame)) => self.on_frame(pid, frame),
                 Ok(None) => return,
-                Err(e) => return self.kill(pid, format!("sent a malformed frame: {e}")),
+                Err(e) => return self.kill(pid, &format!("sent a malformed frame: {e}")),
             }
         }
     }
 
     /// Forgets a worker's channel, deregistering it first: a child forked a moment ago may
-    /// still hold a copy of the descriptor, which would keep it in the poller's set.
+    /// still hold a copy of the descriptor, which would keep it in the poller's set. The
+    /// pool learns of it in the same step: a worker the master cannot reach takes no tick.
     fn drop_channel(&mut self, pid: Pid) {
+        self.pool.withdraw(pid);
         if let Some(channel) = self.processes.channels.remove(&pid) {
             self.poller.delete(channel.as_fd());
             if !channel.is_duplex() {
@@ -204,7 +242,6 @@ impl Master<'_> {
 
     fn on_closed(&mut self, pid: Pid) {
         self.drop_channel(pid);
-        self.pool.withdraw(pid);
         self.processes
             .closing
             .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
@@ -212,9 +249,15 @@ impl Master<'_> {
         self.reap(pid);
     }
 
-    /// SIGCHLD: reaps every worker that has ended (signals coalesce, so all are looked at).
+    /// SIGCHLD: reaps every worker that has ended, in the pool or killed (signals
+    /// coalesce, so all are looked at).
     pub(super) fn reap_all(&mut self) {
-        let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
+        let pids: Vec<Pid> = self
+            .pool
+            .workers()
+            .map(|w| w.pid)
+            .chain(self.processes.killed.keys().copied())
+            .collect();
         for pid in pids {
             self.reap(pid);
         }
@@ -235,43 +278,48 @@ impl Master<'_> {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);
+        if let Some((reason, _)) = self.processes.killed.remove(&pid) {
+            log::debug(format_args!(
+                "worker {pid} reaped: it {status} after it {reason}"
+            ));
+            return;
+        }
+        self.leave_pool(pid, Left::Died(status));
+    }
+
+    /// A worker leaves the pool, dead or killed. The tick it held fails, and its death
+    /// counts for the respawn back-off.
+    fn leave_pool(&mut self, pid: Pid, how: Left) {
         if let Some(reset) = &mut self.reset {
             reset.gone(pid);
         }
-        let why = self
-            .processes
-            .killed
-            .remove(&pid)
-            .map(|reason| format!(" after it {reason}"))
-            .unwrap_or_default();
         let Some(Removed { worker, next }) = self.pool.remove(pid, sys::monotonic_now()) else {
             return;
         };
         if let Some(next) = next {
             self.deliver(next);
         }
-        let what = match worker.state {
-            WorkerState::Stopping if why.is_empty() => {
+        let what = match (worker.state, how) {
+            (WorkerState::Stopping, Left::Died(status)) => {
                 log::info(format_args!("worker {pid} stopped ({status})"));
                 return;
             }
-            WorkerState::Stopping => {
-                log::warn(format_args!("worker {pid} {status}{why}"));
-                return;
-            }
-            WorkerState::Busy { tick, .. } => {
-                let what = format!("{status} while handling tick {}{why}", tick.number);
+            // The kill was logged with its reason; a worker told to stop fails nothing.
+            (WorkerState::Stopping, Left::Killed) => return,
+            (WorkerState::Busy { tick, .. }, how) => {
+                let what = format!("{how} while handling tick {}", tick.number);
                 log::error(format_args!(
                     "worker {pid} {what}; tick {} failed",
                     tick.number
                 ));
                 what
             }
-            WorkerState::Idle => {
-                let what = format!("{status} while idle{why}");
+            (WorkerState::Idle, Left::Died(status)) => {
+                let what = format!("{status} while idle");
                 log::warn(format_args!("worker {pid} {what}"));
                 what
             }
+            (WorkerState::Idle, Left::Killed) => format!("{} while idle", Left::Killed),
         };
         if !matches!(self.phase, Phase::Running) {
             return;
@@ -294,32 +342,46 @@ impl Master<'_> {
         }
     }
 
-    /// Kills a worker that misbehaved; it is reaped when SIGCHLD says it is gone.
-    pub(super) fn kill(&mut self, pid: Pid, reason: String) {
+    /// Kills a worker: SIGKILL, and out of the pool at once (see the module comment). It
+    /// is reaped when SIGCHLD says it is gone; nothing waits for that.
+    pub(super) fn kill(&mut self, pid: Pid, reason: &str) {
+        if self.pool.worker(pid).is_none() {
+            return;
+        }
         log::error(format_args!("worker {pid} {reason}; killing it"));
+        let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
-        self.processes
-            .closing
-            .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
-        self.processes.killed.insert(pid, reason);
-        let _ = sys::kill(pid, Signal::SIGKILL);
-    }
-
-    /// Kills and reaps at once: SIGKILL cannot be refused, so each wait is short.
-    pub(super) fn kill_now(&mut self, pid: Pid, reason: &str) {
-        let _ = sys::kill(pid, Signal::SIGKILL);
+        self.processes.closing.remove(&pid);
         self.processes
             .killed
-            .entry(pid)
-            .or_insert_with(|| reason.to_owned());
-        let status = sys::reap(pid).unwrap_or(ExitStatus::Signal(Signal::SIGKILL));
-        self.on_exit(pid, status);
+            .insert(pid, (reason.to_owned(), sys::monotonic_now()));
+        self.leave_pool(pid, Left::Killed);
+        // Usually still there: the kernel takes a moment, and SIGCHLD will tell.
+        self.reap(pid);
     }
 
     pub(super) fn kill_all(&mut self, why: &str) {
         let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
         for pid in pids {
-            self.kill_now(pid, why);
+            self.kill(pid, why);
+        }
+    }
+}
+
+/// How a worker left the pool.
+#[derive(Debug, Clone, Copy)]
+enum Left {
+    /// It ended by itself (or by someone else's signal), and was reaped.
+    Died(ExitStatus),
+    /// The master killed it; it is reaped later.
+    Killed,
+}
+
+impl std::fmt::Display for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Left::Died(status) => status.fmt(f),
+            Left::Killed => f.write_str("was killed"),
         }
     }
 }

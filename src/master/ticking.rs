@@ -163,6 +163,10 @@ impl Master<'_> {
         if delivery.waited {
             self.waited_tick_gone(&delivery.tick, sys::monotonic_now());
         }
+        log::debug(format_args!(
+            "tick {} goes to worker {} (attempt {})",
+            delivery.tick.number, delivery.pid, delivery.tick.attempt
+        ));
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
     }
@@ -179,13 +183,13 @@ impl Master<'_> {
             Ok(FromWorker::Error(message)) => Outcome::Failed(message),
             Ok(FromWorker::StopRequest) => Outcome::StopRequested,
             Ok(FromWorker::Pid(_)) => {
-                return self.kill(pid, "sent a pid handshake it was not asked for".into());
+                return self.kill(pid, "sent a pid handshake it was not asked for");
             }
-            Err(e) => return self.kill(pid, format!("broke the protocol: {e}")),
+            Err(e) => return self.kill(pid, &format!("broke the protocol: {e}")),
         };
         let finished = match self.pool.finish(pid, outcome.clone(), sys::monotonic_now()) {
             Ok(f) => f,
-            Err(e) => return self.kill(pid, format!("broke the protocol: {e}")),
+            Err(e) => return self.kill(pid, &format!("broke the protocol: {e}")),
         };
         self.processes.tick_completed();
         let number = finished.tick.number;

@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -159,6 +160,13 @@ pub struct Php {
     load: Load,
     /// A program that starts PHP: `php ...` is appended to it (see [`Php::under`]).
     wrapper: Vec<OsString>,
+    terminal: Option<Terminal>,
+}
+
+/// A pseudo-terminal: the test holds the controlling side, PHP gets the other as stdin.
+struct Terminal {
+    _controller: OwnedFd,
+    device: OwnedFd,
 }
 
 impl Php {
@@ -172,6 +180,7 @@ impl Php {
             ini: vec![],
             load: Load::CommandLine,
             wrapper: vec![],
+            terminal: None,
         }
     }
 
@@ -195,6 +204,48 @@ impl Php {
         self
     }
 
+    /// PHP runs as a shell runs a foreground job: in a session of its own whose controlling
+    /// terminal (a new pseudo-terminal, set to `stty tostop`, the strictest) is its stdin,
+    /// its process group the terminal's foreground group. A process of another group that
+    /// reads the terminal, or writes to it, is stopped (SIGTTIN, SIGTTOU).
+    pub fn terminal(mut self) -> Php {
+        let (mut controller, mut device) = (-1, -1);
+        // SAFETY: openpty(3) writes two descriptors, which are then owned here; name,
+        // termios and window size are optional.
+        let rc = unsafe {
+            libc::openpty(
+                &mut controller,
+                &mut device,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both descriptors were just opened and belong to nobody else.
+        let (controller, device) = unsafe {
+            (
+                OwnedFd::from_raw_fd(controller),
+                OwnedFd::from_raw_fd(device),
+            )
+        };
+        // SAFETY: tcgetattr/tcsetattr(3) on the terminal just opened, with a valid termios.
+        unsafe {
+            let mut termios: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(device.as_raw_fd(), &mut termios), 0);
+            termios.c_lflag |= libc::TOSTOP;
+            assert_eq!(
+                libc::tcsetattr(device.as_raw_fd(), libc::TCSANOW, &termios),
+                0
+            );
+        }
+        self.terminal = Some(Terminal {
+            _controller: controller,
+            device,
+        });
+        self
+    }
+
     /// `TICKER_CONFIG` names `tests/fixtures/<relative>`.
     pub fn config(self, relative: &str) -> Php {
         let path = fixture(relative);
@@ -214,11 +265,22 @@ impl Php {
     /// there, with neither a "done" entry nor a respond() (after `$worker->error()` or
     /// `->stop()`). See TICKER_TEST_HANDLER in tests/fixtures/journal.php.
     pub fn handler(self, php: &str) -> Php {
-        let path = self.file(
-            "handler.php",
-            &format!("<?php\ndeclare(strict_types=1);\n{php}\n"),
-        );
+        let path = self.php_file("handler.php", php);
         self.env("TICKER_TEST_HANDLER", path)
+    }
+
+    /// journal.php runs the PHP statements `php` once in the master, after its boot entry
+    /// and before the loop starts the pool: the application's own set-up (signal handlers,
+    /// shutdown functions). They see `$worker` and `$journal`. See TICKER_TEST_BOOT in
+    /// tests/fixtures/journal.php.
+    pub fn boot(self, php: &str) -> Php {
+        let path = self.php_file("boot.php", php);
+        self.env("TICKER_TEST_BOOT", path)
+    }
+
+    /// A PHP file of the statements `php`, in the run's directory.
+    fn php_file(&self, name: &str, php: &str) -> PathBuf {
+        self.file(name, &format!("<?php\ndeclare(strict_types=1);\n{php}\n"))
     }
 
     pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Php {
@@ -295,11 +357,28 @@ impl Php {
             command.env(name, value);
         }
         command
-            .stdin(Stdio::null())
             .stdout(std::fs::File::create(self.dir.join("stdout.txt")).expect("stdout file"))
-            .stderr(std::fs::File::create(self.dir.join("stderr.txt")).expect("stderr file"))
-            // Its own process group, so that cleanup reaches whatever it started.
-            .process_group(0);
+            .stderr(std::fs::File::create(self.dir.join("stderr.txt")).expect("stderr file"));
+        match &self.terminal {
+            None => {
+                // Its own process group, so that cleanup reaches whatever it started.
+                command.stdin(Stdio::null()).process_group(0);
+            }
+            Some(terminal) => {
+                let device = terminal.device.try_clone().expect("dup the terminal");
+                command.stdin(Stdio::from(device));
+                // SAFETY: only async-signal-safe calls between fork and exec: a new session
+                // (a new process group too), and stdin as its controlling terminal.
+                unsafe {
+                    command.pre_exec(|| {
+                        if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            }
+        }
         command
     }
 
@@ -505,6 +584,22 @@ impl Running {
         });
     }
 
+    /// Waits until `n` more ticks are journaled as done than now. Reads only what the
+    /// journal gained meanwhile, so it stays cheap on a long run at a short interval.
+    pub fn wait_more_done(&self, n: usize, what: &str) {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.php.journal_path();
+        let from = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.wait_for(what, |_| {
+            let mut gained = String::new();
+            let read = std::fs::File::open(&path).and_then(|mut file| {
+                file.seek(SeekFrom::Start(from))?;
+                file.read_to_string(&mut gained)
+            });
+            read.is_ok() && gained.matches(r#"{"event":"done""#).count() >= n
+        });
+    }
+
     /// Waits until a worker started handling `tick`, and returns that entry.
     pub fn wait_started(&self, tick: u64) -> Entry {
         self.wait_for(&format!("a worker to start tick {tick}"), |run| {
@@ -664,6 +759,106 @@ fn describe(pid: i32) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+// A process that cannot die at once
+// ---------------------------------------------------------------------------------------
+
+/// Holds a process in the kernel's exit path: traced with `PTRACE_O_TRACEEXIT`, a process
+/// that gets SIGKILL stops there until it is released, as one in uninterruptible sleep
+/// would not die either. Its parent cannot reap it meanwhile. Every call must come from the
+/// thread that made the hold (ptrace binds the tracer thread); dropping it releases.
+pub struct ExitHold {
+    pid: i32,
+    held: bool,
+}
+
+impl ExitHold {
+    pub fn seize(pid: i32) -> ExitHold {
+        // SAFETY: ptrace(2) on a process of this test's run; no memory is passed.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SEIZE,
+                pid,
+                std::ptr::null_mut::<libc::c_void>(),
+                libc::PTRACE_O_TRACEEXIT as usize as *mut libc::c_void,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "cannot trace {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+        ExitHold { pid, held: true }
+    }
+
+    /// Waits until the process was killed and stopped on its way out (other signals it
+    /// gets are passed on); fails after `timeout`.
+    pub fn wait_exit_stop(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid(2) on the tracee, with a valid pointer to the status.
+            let rc = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG | libc::__WALL) };
+            assert!(
+                rc >= 0,
+                "waitpid({}): {}",
+                self.pid,
+                std::io::Error::last_os_error()
+            );
+            if rc == self.pid && libc::WIFSTOPPED(status) {
+                if status >> 8 == libc::SIGTRAP | (libc::PTRACE_EVENT_EXIT << 8) {
+                    return;
+                }
+                let signal = match libc::WSTOPSIG(status) {
+                    libc::SIGTRAP => 0,
+                    other => other,
+                };
+                // SAFETY: resumes the tracee from a signal stop, passing its signal on.
+                unsafe {
+                    libc::ptrace(
+                        libc::PTRACE_CONT,
+                        self.pid,
+                        std::ptr::null_mut::<libc::c_void>(),
+                        signal as usize as *mut libc::c_void,
+                    )
+                };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not killed within {timeout:?}",
+                self.pid
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Lets the process finish dying.
+    pub fn release(mut self) {
+        self.detach();
+    }
+
+    fn detach(&mut self) {
+        if std::mem::take(&mut self.held) {
+            // SAFETY: ptrace(2) on our tracee; detaching lets it go on (here: exit).
+            unsafe {
+                libc::ptrace(
+                    libc::PTRACE_DETACH,
+                    self.pid,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    std::ptr::null_mut::<libc::c_void>(),
+                )
+            };
+        }
+    }
+}
+
+impl Drop for ExitHold {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The journal (see tests/fixtures/journal.php)
 // ---------------------------------------------------------------------------------------
 
@@ -760,19 +955,25 @@ impl Journal {
 // Assertions over tick numbers and the master's log
 // ---------------------------------------------------------------------------------------
 
+/// The first number that directly follows `prefix` in `line` ("worker 123 ..." with
+/// "worker " gives 123).
+pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    line.match_indices(prefix).find_map(|(i, _)| {
+        let digits: String = line[i + prefix.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
+}
+
 /// The tick numbers named first on the stderr lines that contain `word` ("tick 7 skipped:
 /// ..." gives 7).
 pub fn ticks_logged(stderr: &str, word: &str) -> BTreeSet<u64> {
     stderr
         .lines()
         .filter(|line| line.contains(word))
-        .filter_map(|line| {
-            line.match_indices("tick ").find_map(|(i, _)| {
-                let rest = &line[i + 5..];
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse().ok()
-            })
-        })
+        .filter_map(|line| number_after(line, "tick "))
         .collect()
 }
 

@@ -12,11 +12,13 @@
 //! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
+//! | `faults` | SIGSTOP of the master, SIGHUP storms, 50 workers and back, a SIGKILL storm: the accounting audited |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
+//! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -29,10 +31,12 @@ mod harness;
 mod config;
 mod doors;
 mod error_and_stop;
+mod faults;
 mod install;
 mod missed_and_overlap;
 mod operator;
 mod pool_settings;
+mod process_state;
 mod roadrunner_files;
 mod roles;
 mod signals;

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::harness::{DEADLINE, Php, assert_gaps_explained, assert_no_duplicates, is_alive};
+use crate::harness::{
+    DEADLINE, ExitHold, Php, assert_gaps_explained, assert_no_duplicates, is_alive, number_after,
+    pool_yaml,
+};
 
 /// The stderr line that names both `pid` and `what`.
 fn line_naming(stderr: &str, pid: i32, what: &str) -> Option<String> {
@@ -205,5 +208,116 @@ fn a_worker_that_sends_a_malformed_frame_is_killed_and_replaced() {
     let ticks = exited.journal().done_ticks();
     assert!(!ticks.contains(&2), "tick 2 was never answered: {ticks:?}");
     assert_gaps_explained(&ticks, &exited.stderr, &[]);
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_worker_killed_for_a_protocol_error_takes_no_tick() {
+    // Each worker answers its third tick and right after writes 12 bytes of garbage, then
+    // waits to be killed: the master reads the garbage while the worker is idle and kills
+    // it. Until the kernel has torn the process down and the master has reaped it, the dead
+    // worker must not be handed a tick. With a single worker it is the only idle one, and
+    // the window is wide enough to hit: SIGCHLD reaches the loop a pass after the kill at
+    // best, and the next tick (1 ms away, handed over up to 200 µs early, and handled before
+    // signals in a pass) usually comes first. A master that hands ticks to killed workers
+    // does so at most of 30 kills. The debug log names every hand-over, in order.
+    const KILLS: usize = 30;
+    let mut run = Php::new("killed-takes-no-tick")
+        .yaml(
+            "ticker:\n  interval: 1ms\n  pool:\n    num_workers: 1\n    destroy_timeout: 5s\n\
+             logs:\n  level: debug\n",
+        )
+        .handler(
+            r#"
+$GLOBALS['handled'] = ($GLOBALS['handled'] ?? 0) + 1;
+if ($GLOBALS['handled'] < 3) {
+    return true;
+}
+record($journal, ['event' => 'done', 'end' => hrtime(true)] + $entry);
+$worker->respond(new Ticker\Payload('OK'));
+record($journal, ['event' => 'garbage', 'pid' => getmypid(), 'tick' => $tick]);
+$socket = fopen('php://fd/' . socket_fd(), 'wb');
+fwrite($socket, str_repeat("\xff", 12));
+fflush($socket);
+sleep(30);
+return false;
+"#,
+        )
+        .start("journal.php");
+    run.wait_for_within(
+        &format!("{KILLS} workers killed for garbage"),
+        Duration::from_secs(90),
+        |run| {
+            run.stderr()
+                .lines()
+                .filter(|l| l.contains("sent a malformed frame") && l.ends_with("; killing it"))
+                .count()
+                >= KILLS
+        },
+    );
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let mut killed = BTreeSet::new();
+    let mut handed_to_the_dead = vec![];
+    for line in exited.stderr.lines() {
+        if line.contains("; killing it") {
+            killed.extend(number_after(line, "worker "));
+        } else if line.contains(" goes to worker ")
+            && let Some(pid) = number_after(line, " goes to worker ")
+            && killed.contains(&pid)
+        {
+            handed_to_the_dead.push(line.to_owned());
+        }
+    }
+    assert!(killed.len() >= KILLS, "{} kills", killed.len());
+    assert!(
+        handed_to_the_dead.is_empty(),
+        "{} ticks went to workers already killed, the first: {:?}",
+        handed_to_the_dead.len(),
+        handed_to_the_dead.first()
+    );
+    let journal = exited.journal();
+    let started: Vec<u64> = journal.events("start").iter().map(|e| e.tick()).collect();
+    assert_no_duplicates(&started);
+    assert_gaps_explained(&journal.done_ticks(), &exited.stderr, &[]);
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_worker_that_cannot_die_at_once_does_not_stall_ticking() {
+    // exec_ttl kills the worker of tick 3, which would sleep 30 s. The test holds that
+    // worker in the kernel's exit path, as uninterruptible sleep would hold it: it has its
+    // SIGKILL but is not gone, and cannot be reaped. A master that waited for it would stop
+    // ticking; this one ticks on, and reaps the worker once it is gone.
+    let mut run = Php::new("undying-worker")
+        .yaml(&pool_yaml(
+            "10ms",
+            "    num_workers: 2\n    supervisor:\n      exec_ttl: 5s\n",
+        ))
+        .env("TICKER_TEST_SLOW_TICK", "3")
+        .env("TICKER_TEST_SLOW_MS", "30000")
+        .start("journal.php");
+    // exec_ttl leaves the test seconds to take hold of the worker before the kill.
+    let victim = run.wait_started(3).pid;
+    let hold = ExitHold::seize(victim);
+    hold.wait_exit_stop(DEADLINE);
+    let done = run.journal().done().len();
+    run.wait_for("ticks to go on while the killed worker cannot die", |run| {
+        run.journal().done().len() >= done + 20
+    });
+    let status = run.ticker(&["status", "--json"]);
+    assert!(status.status.success(), "{}", status.stderr);
+    assert!(is_alive(victim), "the worker is held, not reaped");
+    hold.release();
+    run.wait_for("the killed worker to be reaped", |_| !is_alive(victim));
+    let exited = run.stop_with(libc::SIGTERM);
+
+    assert!(
+        exited.stderr.contains("longer than exec_ttl (5s)")
+            && exited.stderr.contains("tick 3 failed"),
+        "{}",
+        exited.stderr
+    );
+    assert_gaps_explained(&exited.journal().done_ticks(), &exited.stderr, &[]);
     run.assert_nothing_left();
 }

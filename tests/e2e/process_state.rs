@@ -1,0 +1,99 @@
+//! What the master and its workers inherit from the application's process: the SIGCHLD
+//! disposition, the signal mask, stdin and the terminal.
+
+use crate::harness::{Php, assert_gaps_explained};
+
+/// PHP statements for [`Php::boot`]: at exit, every process of the run (the master and each
+/// worker that leaves its loop) journals whether SIGCHLD is ignored in it, from the kernel's
+/// own view (`SigIgn` in /proc/self/status).
+const JOURNAL_SIGCHLD_AT_EXIT: &str = r#"
+register_shutdown_function(function () use ($journal): void {
+    preg_match('/^SigIgn:\s*([0-9a-f]+)$/m', (string) file_get_contents('/proc/self/status'), $m);
+    $ignored = (hexdec(substr($m[1], -8)) >> (SIGCHLD - 1)) & 1;
+    record($journal, ['event' => 'exit', 'pid' => getmypid(), 'sigchld_ignored' => $ignored === 1]);
+});
+"#;
+
+#[test]
+fn an_app_that_ignores_sigchld_still_has_its_workers_reaped_and_reported() {
+    // With SIGCHLD ignored, the kernel reaps children itself: a master that kept that
+    // disposition would find no exit status (and could signal a reused pid).
+    let mut run = Php::new("sigchld-ignored")
+        .config("config/two_workers.yaml")
+        .boot(&format!(
+            "pcntl_signal(SIGCHLD, SIG_IGN);\n{JOURNAL_SIGCHLD_AT_EXIT}"
+        ))
+        .handler("if ($tick === 2) {\n    exit(3);\n}")
+        .start("journal.php");
+    run.wait_for("the worker of tick 2 to be reported", |run| {
+        run.stderr().contains("while handling tick 2")
+    });
+    run.wait_done(6);
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let culprit = exited.journal().started(2).expect("tick 2 started").pid;
+    assert!(
+        exited.stderr.contains(&format!(
+            "worker {culprit} exited with status 3 while handling tick 2"
+        )),
+        "the master saw the worker's own exit status\n--- stderr ---\n{}",
+        exited.stderr
+    );
+    assert!(!exited.stderr.contains("cannot reap"), "{}", exited.stderr);
+    assert_gaps_explained(&exited.journal().done_ticks(), &exited.stderr, &[]);
+    // The application's disposition is its own again once the pool has stopped, in the
+    // master and in the workers (which are the application too).
+    let journal = exited.journal();
+    let exits = journal.events("exit");
+    let master = exits
+        .iter()
+        .find(|e| e.pid == run.pid)
+        .expect("the master journaled its exit");
+    assert_eq!(master.raw["sigchld_ignored"], true, "{:?}", master.raw);
+    assert!(exits.len() >= 3, "the master and two workers: {exits:?}");
+    for e in &exits {
+        assert_eq!(e.raw["sigchld_ignored"], true, "{:?}", e.raw);
+    }
+    run.assert_nothing_left();
+}
+
+#[test]
+fn workers_under_a_terminal_are_never_stopped_by_it() {
+    // Workers have a process group of their own, so that Ctrl-C reaches only the master,
+    // which stops them gracefully; so they are in the background for the terminal. Were it
+    // their stdin, reading it would stop them (SIGTTIN), and with `stty tostop` so would
+    // writing to it (SIGTTOU): a pool that silently stops ticking.
+    let mut run = Php::new("terminal")
+        .config("config/two_workers.yaml")
+        .terminal()
+        .handler(
+            r#"
+if ($tick === 1) {
+    $read = fgets(STDIN);
+    $tty = fopen('/dev/tty', 'w');
+    $written = $tty === false ? false : fwrite($tty, "a worker writes to the terminal\n");
+    record($journal, [
+        'event' => 'terminal',
+        'pid' => getmypid(),
+        'stdin' => readlink('/proc/self/fd/0'),
+        'read' => $read,
+        'written' => $written,
+    ]);
+}
+"#,
+        )
+        .start("journal.php");
+    run.wait_for("the worker of tick 1 to use the terminal", |run| {
+        !run.journal().events("terminal").is_empty()
+    });
+    run.wait_done(5);
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let journal = exited.journal();
+    let entry = &journal.events("terminal")[0].raw;
+    assert_eq!(entry["stdin"], "/dev/null", "{entry}");
+    assert_eq!(entry["read"], false, "end of file at once: {entry}");
+    assert_eq!(entry["written"], 32, "{entry}");
+    assert_gaps_explained(&journal.done_ticks(), &exited.stderr, &[]);
+    run.assert_nothing_left();
+}

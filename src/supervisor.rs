@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn a_reset_replaces_one_worker_at_a_time_idle_ones_first() {
         let mut pool = Pool::new(Policy::default());
-        for pid in 1..=3 {
+        for pid in (1..=3).rev() {
             pool.add(pid, Mono(0));
         }
         let busy = pool.arrive(Tick::new(0, Mono(0)), Mono(0));

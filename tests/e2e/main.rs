@@ -7,7 +7,7 @@
 //! | `config` | bad configs are refused before the script runs |
 //! | `roles` | master or inert, RR_MODE, where the config comes from, `php --ri ticker` |
 //! | `install` | enabled in php.ini or on the command line: who is a master, `php -S`, threads, output buffers |
-//! | `ticks` | numbering, spread, body and header, skips, the shortest interval |
+//! | `ticks` | numbering, the workers that take them, body and header, skips, the shortest interval |
 //! | `signals` | stopping the master: SIGTERM, SIGINT, destroy_timeout, a second signal |
 //! | `supervision` | dead workers, a dead master, a crash loop, a malformed frame |
 //! | `pool_settings` | `ticker.pool` keys that replace or kill workers, or drop ticks |

@@ -1,4 +1,4 @@
-//! Ticks: numbering, spread over the workers, body and header, skips, the shortest
+//! Ticks: numbering, the workers that take them, body and header, skips, the shortest
 //! interval.
 
 use std::collections::BTreeSet;
@@ -10,8 +10,8 @@ use crate::harness::{
 };
 
 #[test]
-fn ticks_are_numbered_from_zero_without_gaps_and_spread_over_both_workers() {
-    let mut run = Php::new("spread")
+fn ticks_are_numbered_from_zero_without_gaps_and_handled_by_the_pools_own_workers() {
+    let mut run = Php::new("numbering")
         .config("config/two_workers.yaml")
         .env("TICKER_TEST_STOP_AT", "19")
         .start("journal.php");
@@ -25,11 +25,13 @@ fn ticks_are_numbered_from_zero_without_gaps_and_spread_over_both_workers() {
     assert!(ticks.len() >= 20, "ran until tick 19: {ticks:?}");
     assert_exactly_zero_to_k(&ticks);
 
+    // Which of them takes a tick is the pool's rule (the one idle last), tested without
+    // processes; here: the two workers, and nothing else, handled the ticks.
     let pids: BTreeSet<i32> = journal.done().iter().map(|e| e.pid).collect();
-    assert_eq!(
-        pids,
-        workers_at_start.iter().copied().collect(),
-        "both workers, and only they, handled ticks"
+    let workers: BTreeSet<i32> = workers_at_start.iter().copied().collect();
+    assert!(
+        !pids.is_empty() && pids.is_subset(&workers),
+        "ticks handled by {pids:?}, the workers are {workers:?}"
     );
     let master = journal.boot().pid;
     assert_eq!(master, run.pid);

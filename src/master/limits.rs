@@ -9,7 +9,7 @@
 use super::{Master, Phase};
 use crate::log;
 use crate::message::ToWorker;
-use crate::pool::Pid;
+use crate::pool::{Pid, Worker};
 use crate::schedule::Mono;
 use crate::supervisor::Action;
 use crate::sys;
@@ -22,10 +22,12 @@ impl Master<'_> {
         deadlines.extend(self.processes.next_closing_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
+        // Every tick has the same exec_ttl: the one that started first runs out first.
         deadlines.extend(
             self.pool
-                .workers()
-                .filter_map(|w| self.limits.exec_deadline(w)),
+                .busy_oldest_first()
+                .next()
+                .and_then(|w| self.limits.exec_deadline(w)),
         );
         if let Some(reset) = &self.reset {
             deadlines.push(reset.deadline);
@@ -90,21 +92,21 @@ impl Master<'_> {
     }
 
     /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
-    /// every `watch_tick`.
+    /// every `watch_tick`. Between two watches only the ticks past `exec_ttl` are looked
+    /// at, oldest first, so a pass costs the same whatever the size of the pool.
     fn check_limits(&mut self, now: Mono) {
         let watch = self.limits.need_watch() && self.watch_at <= now;
         if watch {
             self.watch_at = now + self.config.pool.supervisor.watch_tick;
         }
+        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
+        let due: Vec<&Worker> = if watch {
+            self.pool.workers().collect()
+        } else {
+            self.pool.busy_oldest_first().take_while(overdue).collect()
+        };
         let mut actions: Vec<(Pid, Action)> = vec![];
-        for worker in self.pool.workers() {
-            let due_exec = self
-                .limits
-                .exec_deadline(worker)
-                .is_some_and(|at| at <= now);
-            if !watch && !due_exec {
-                continue;
-            }
+        for worker in due {
             let rss = match self.limits.max_memory_bytes {
                 Some(_) if watch => sys::rss_bytes(worker.pid).ok(),
                 _ => None,

@@ -362,6 +362,20 @@ pub fn try_reap(pid: Pid) -> io::Result<Option<ExitStatus>> {
     }
 }
 
+/// A child of this process that has ended and is not reaped yet, left unreaped: the
+/// kernel's answer to "which one?", where [`try_reap`] can only ask one pid at a time.
+/// `None` when no child has ended (or there is none). Which of several it names is the
+/// kernel's choice, so a child that is not the caller's to reap can hide the others.
+pub fn ended_child() -> io::Result<Option<Pid>> {
+    use nix::sys::wait::{Id, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    match waitid(Id::All, flags) {
+        Ok(status) => Ok(status.pid().map(NixPid::as_raw)),
+        Err(Errno::ECHILD) => Ok(None),
+        Err(e) => Err(os(e)),
+    }
+}
+
 pub fn kill(pid: Pid, signal: Signal) -> io::Result<()> {
     nix::sys::signal::kill(NixPid::from_raw(pid), signal).map_err(os)
 }

@@ -249,9 +249,24 @@ impl Master<'_> {
         self.reap(pid);
     }
 
-    /// SIGCHLD: reaps every worker that has ended, in the pool or killed (signals
-    /// coalesce, so all are looked at).
+    /// SIGCHLD: reaps every worker that has ended, in the pool or killed. Signals
+    /// coalesce, so one may stand for many exits; the kernel names the ended children one
+    /// by one, so reaping n of them costs n steps, not n times the pool. Only this pool's
+    /// workers are reaped: a child the application started itself (proc_open) keeps its
+    /// exit status for its owner. While such a child is ended and unreaped it is all the
+    /// kernel names, and each worker is then asked in turn.
     pub(super) fn reap_all(&mut self) {
+        loop {
+            match sys::ended_child() {
+                Ok(None) => return,
+                Ok(Some(pid)) if self.is_worker(pid) && self.reap(pid) => {}
+                Ok(Some(_)) | Err(_) => return self.reap_each(),
+            }
+        }
+    }
+
+    /// Asks every worker, in the pool or killed, whether it has ended.
+    fn reap_each(&mut self) {
         let pids: Vec<Pid> = self
             .pool
             .workers()
@@ -263,16 +278,22 @@ impl Master<'_> {
         }
     }
 
-    fn reap(&mut self, pid: Pid) {
+    fn is_worker(&self, pid: Pid) -> bool {
+        self.pool.worker(pid).is_some() || self.processes.killed.contains_key(&pid)
+    }
+
+    /// Reaps `pid` if it has ended; whether it had.
+    fn reap(&mut self, pid: Pid) -> bool {
         match sys::try_reap(pid) {
             Ok(Some(status)) => self.on_exit(pid, status),
-            Ok(None) => {}
+            Ok(None) => return false,
             Err(e) => {
                 // ECHILD: someone else (a PHP SIGCHLD handler?) reaped it; it is gone anyway.
                 log::warn(format_args!("cannot reap worker {pid}: {e}"));
                 self.on_exit(pid, ExitStatus::Code(-1));
             }
         }
+        true
     }
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {

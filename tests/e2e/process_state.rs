@@ -1,5 +1,6 @@
 //! What the master and its workers inherit from the application's process: the SIGCHLD
-//! disposition, the signal mask, stdin and the terminal.
+//! disposition, the signal mask, stdin and the terminal; and what stays the application's:
+//! the children it started itself.
 
 use crate::harness::{Php, assert_gaps_explained};
 
@@ -95,5 +96,53 @@ if ($tick === 1) {
     assert_eq!(entry["read"], false, "end of file at once: {entry}");
     assert_eq!(entry["written"], 32, "{entry}");
     assert_gaps_explained(&journal.done_ticks(), &exited.stderr, &[]);
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_child_the_application_started_keeps_its_exit_status_while_workers_come_and_go() {
+    // The master reaps the children the kernel says have ended, and only its workers: the
+    // application's own child, ended and unreaped for most of the run, must still give
+    // proc_close() its status at the end, and workers that end meanwhile must still be
+    // reaped, reported and replaced.
+    let mut run = Php::new("app-child")
+        .config("config/two_workers.yaml")
+        .boot(
+            r#"
+$child = proc_open(['sh', '-c', 'exit 7'], [], $pipes);
+$master = getmypid();
+register_shutdown_function(function () use ($journal, $child, $master): void {
+    if (getmypid() === $master) {
+        record($journal, ['event' => 'child', 'pid' => $master, 'status' => proc_close($child)]);
+    }
+});
+"#,
+        )
+        .handler("if ($tick === 3 || $tick === 6) {\n    exit(3);\n}")
+        .start("journal.php");
+    for tick in [3, 6] {
+        run.wait_for(&format!("the worker of tick {tick} to be reported"), |run| {
+            run.stderr().contains(&format!("while handling tick {tick}"))
+        });
+    }
+    run.wait_done(9);
+    let exited = run.stop_with(libc::SIGTERM);
+
+    for tick in [3, 6] {
+        let culprit = exited.journal().started(tick).expect("started").pid;
+        assert!(
+            exited.stderr.contains(&format!(
+                "worker {culprit} exited with status 3 while handling tick {tick}"
+            )),
+            "--- stderr ---\n{}",
+            exited.stderr
+        );
+    }
+    assert!(!exited.stderr.contains("cannot reap"), "{}", exited.stderr);
+    let journal = exited.journal();
+    let child = journal.events("child");
+    assert_eq!(child.len(), 1, "{child:?}");
+    assert_eq!(child[0].raw["status"], 7, "the child's own exit status");
+    assert_gaps_explained(&journal.done_ticks(), &exited.stderr, &[3, 6]);
     run.assert_nothing_left();
 }

@@ -31,7 +31,8 @@ use crate::sys::{self, ExitStatus};
 use crate::transport::{Channel, Filled, Sent};
 use crate::worker::WorkerLink;
 
-/// How long a worker that closed its channel may take to exit before it is killed.
+/// How long a worker that closed its channel may take to exit before it is killed, unless
+/// it was told to stop: that one has `destroy_timeout` (see [`Master::on_closed`]).
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a stopping master waits for workers it killed to be gone before it returns
@@ -240,11 +241,20 @@ impl Master<'_> {
         }
     }
 
+    /// A worker's channel closed. One that was told to stop closes it when its loop ends,
+    /// and then runs the rest of the application (code after the loop, shutdown functions,
+    /// destructors), which may take a while, the more so when hundreds stop at once: it has
+    /// `destroy_timeout` to exit. Any other worker that closes its channel is on its way
+    /// out, and has [`CLOSED_GRACE`].
     fn on_closed(&mut self, pid: Pid) {
+        let grace = match self.pool.worker(pid).map(|w| w.state) {
+            Some(WorkerState::Stopping) => self.config.pool.destroy_timeout,
+            _ => CLOSED_GRACE,
+        };
         self.drop_channel(pid);
         self.processes
             .closing
-            .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
+            .insert(pid, sys::monotonic_now() + grace);
         // It usually has exited already; reap now rather than wait for SIGCHLD.
         self.reap(pid);
     }

@@ -32,6 +32,40 @@ fn stops_cleanly_on(signal: libc::c_int, name: &str) {
 }
 
 #[test]
+fn a_worker_told_to_stop_has_destroy_timeout_for_what_follows_its_loop() {
+    // A worker's channel closes when its loop ends; what the application does after it
+    // (here a shutdown function of 1.5 s, as an exit of hundreds of workers at once can
+    // take) must not be cut short as if the worker hung: it has destroy_timeout (5 s).
+    let mut run = Php::new("slow-exit")
+        .config("config/two_workers.yaml")
+        .boot(
+            r#"
+$master = getmypid();
+register_shutdown_function(function () use ($journal, $master): void {
+    if (getmypid() !== $master) {
+        usleep(1_500_000);
+        record($journal, ['event' => 'exited', 'pid' => getmypid()]);
+    }
+});
+"#,
+        )
+        .start("journal.php");
+    run.wait_done(3);
+    let workers: BTreeSet<i32> = run.workers().into_iter().collect();
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let finished: BTreeSet<i32> = exited
+        .journal()
+        .events("exited")
+        .iter()
+        .map(|e| e.pid)
+        .collect();
+    assert_eq!(finished, workers, "\n--- stderr ---\n{}", exited.stderr);
+    assert!(!exited.stderr.contains("killing it"), "{}", exited.stderr);
+    run.assert_nothing_left();
+}
+
+#[test]
 fn sigterm_stops_the_master_with_status_0_and_leaves_no_process() {
     stops_cleanly_on(libc::SIGTERM, "sigterm");
 }

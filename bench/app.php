@@ -20,7 +20,12 @@ declare(strict_types=1);
  *   BENCH_PAD      size of the answer's body in bytes (default 2, "OK")
  *   BENCH_BOOT_MB  MB of PHP data allocated before the worker is created (default 0)
  *   BENCH_READY    1: a worker writes BENCH_OUT/ready-<pid>.txt at its first tick
- *                  ("<pid> <hrtime of its first tick> <tick>"), for the replacement test
+ *                  ("<pid> <hrtime of its first tick> <tick>"), for the replacement test;
+ *                  first: only the worker that handles tick 0 writes BENCH_OUT/first.txt (the
+ *                  same line), so that a pool of hundreds of workers does no I/O while ticking
+ *
+ * BENCH_OUT/master.txt is "<pid> <memory_get_usage()> <strings> <hrtime>", written once the
+ * application is booted and the worker created, right before the first waitPayload().
  */
 
 $system = getenv('BENCH_SYSTEM') ?: 'ticker';
@@ -29,6 +34,7 @@ $ticks = (int) (getenv('BENCH_TICKS') ?: 0);
 $pad = getenv('BENCH_PAD') !== false ? (int) getenv('BENCH_PAD') : 2;
 $bootMb = (int) (getenv('BENCH_BOOT_MB') ?: 0);
 $ready = getenv('BENCH_READY') === '1';
+$firstOnly = getenv('BENCH_READY') === 'first';
 
 // The "booted application": about $bootMb MB of ordinary PHP data (1 KB strings, each
 // different, so that every page is really written), alive for the whole run.
@@ -46,7 +52,10 @@ if ($system === 'baseline') {
     $answer = new Ticker\Payload(str_repeat('x', $pad));
 }
 $masterPid = getmypid();
-file_put_contents("$out/master.txt", sprintf("%d %d %d\n", $masterPid, memory_get_usage(), count($app)));
+file_put_contents(
+    "$out/master.txt",
+    sprintf("%d %d %d %d\n", $masterPid, memory_get_usage(), count($app), hrtime(true))
+);
 
 $late = [];          // lateness of every tick this worker handled, ns
 $seen = [];          // their tick numbers
@@ -64,6 +73,9 @@ while ($payload = $worker->waitPayload()) {
     $skippedSum += $header['skipped'];
     if ($first && $ready) {
         file_put_contents("$out/ready-" . getmypid() . '.txt', sprintf("%d %d %d\n", getmypid(), $now, $tick));
+    }
+    if ($firstOnly && $tick === 0) {
+        file_put_contents("$out/first.txt", sprintf("%d %d %d\n", getmypid(), $now, $tick));
     }
     $first = false;
     $worker->respond($answer);

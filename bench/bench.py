@@ -11,6 +11,8 @@ import datetime
 import json
 import os
 import platform
+import random
+import select
 import signal
 import statistics
 import subprocess
@@ -37,6 +39,9 @@ PROFILES = {
                   kills=3, idle_seconds=10.0, boot_mb=20, ffi_ticks=2000),
     # bench/run --ffi: only the one-process comparison (6), about 2 minutes.
     "ffi": dict(reps=3, ffi_ticks=10000),
+    # bench/run --scaling: the pool from 2 to 500 workers (7), about 10 minutes.
+    "scaling": dict(reps=3, sizes=(2, 16, 64, 256, 500), window_s=2.0, settle_s=0.3, kills=3,
+                    kill_gap_s=0.15, boot_mb=20, big_boot_mb=200, big_workers=500, lat1_ticks=5000),
 }
 MEASUREMENTS = "lateness,roundtrips,replacement,idle,memory,ffi"
 FFI_MODES = ("ffi", "usleep", "spin")
@@ -62,15 +67,20 @@ class Run:
     """One process of bench/app.php on one system, with its own result directory."""
 
     def __init__(self, args, system, interval_ns, workers, ticks=0, pad=2, boot_mb=0, ready=False,
-                 missed="skip"):
+                 missed="skip", destroy_timeout_s=5):
+        """`system`: ticker, baseline, or reference (the extension `--reference` names, run as
+        ticker). `ready`: False, True (every worker's first tick) or "first" (tick 0 only)."""
         self.system = system
+        ext = args.reference if system == "reference" else args.ext
+        system = "ticker" if system == "reference" else system
         self.dir = tempfile.mkdtemp(prefix=f"bench-{system}-", dir=args.tmp)
         env = dict(os.environ)
         for k in list(env):
             if k.startswith(("TICKER_", "BASELINE_", "BENCH_")) or k == "RR_MODE":
                 del env[k]
         env.update(BENCH_SYSTEM=system, BENCH_OUT=self.dir, BENCH_TICKS=str(ticks),
-                   BENCH_PAD=str(pad), BENCH_BOOT_MB=str(boot_mb), BENCH_READY="1" if ready else "0")
+                   BENCH_PAD=str(pad), BENCH_BOOT_MB=str(boot_mb),
+                   BENCH_READY={True: "1", False: "0"}.get(ready, ready))
         cmd = [args.php, "-d", "memory_limit=-1"]
         if system == "ticker":
             conf = os.path.join(self.dir, "ticker.yaml")
@@ -81,13 +91,14 @@ class Run:
                         "  pool:\n"
                         "    max_queue_size: 0\n"
                         f"    num_workers: {workers}\n"
-                        "    destroy_timeout: 5s\n")
+                        f"    destroy_timeout: {destroy_timeout_s}s\n")
             env["TICKER_CONFIG"] = conf
-            cmd += ["-d", f"extension={args.ext}"]
+            cmd += ["-d", f"extension={ext}"]
         else:
             env["BASELINE_INTERVAL_NS"] = str(interval_ns)
             env["BASELINE_WORKERS"] = str(workers)
             env["BASELINE_MISSED"] = missed
+            env["BASELINE_DESTROY_TIMEOUT_NS"] = str(destroy_timeout_s * 1_000_000_000)
         cmd.append(APP)
         self.stderr = open(os.path.join(self.dir, "stderr.txt"), "w")
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr,
@@ -132,11 +143,12 @@ class Run:
         (t0, c0), (t1, c1) = self.cpu[1], self.cpu[-1]     # [0] may still be PHP's start-up
         return 100.0 * (c1 - c0) / (t1 - t0) if t1 > t0 else None
 
-    def ready_files(self):
-        """{pid: (first tick hrtime, tick)} of every worker that handled a tick."""
+    def ready_files(self, skip=()):
+        """{pid: (first tick hrtime, tick)} of every worker that handled a tick, but those in
+        `skip` (not read, so that polling costs little beside a pool of hundreds)."""
         found = {}
         for name in os.listdir(self.dir):
-            if name.startswith("ready-"):
+            if name.startswith("ready-") and int(name[6:-4]) not in skip:
                 try:
                     with open(os.path.join(self.dir, name)) as f:
                         pid, t, tick = f.read().split()
@@ -144,6 +156,45 @@ class Run:
                 except (ValueError, OSError):
                     pass    # being written
         return found
+
+    def first_tick(self):
+        """(pid, hrtime) of tick 0, once its worker has written first.txt (ready="first")."""
+        try:
+            with open(os.path.join(self.dir, "first.txt")) as f:
+                pid, t, _tick = f.read().split()
+            return int(pid), int(t)
+        except (ValueError, OSError):
+            return None     # not there yet, or being written
+
+    def booted(self):
+        """hrtime when the application was booted, right before the master's first waitPayload()."""
+        with open(os.path.join(self.dir, "master.txt")) as f:
+            return int(f.read().split()[3])
+
+    def by_worker(self):
+        """{pid: [(tick, lateness ns, receive hrtime)]} of every worker that wrote its figures."""
+        out = {}
+        for name in os.listdir(self.dir):
+            if name.startswith("worker-"):
+                with open(os.path.join(self.dir, name)) as f:
+                    out[int(name[7:-4])] = [tuple(map(int, line.split())) for line in f if not line.startswith("#")]
+        return out
+
+    def terminate_timed(self, timeout):
+        """SIGTERM, then the seconds until the master has exited (pidfd: no polling delay)."""
+        fd = os.pidfd_open(self.pid)
+        try:
+            t0 = time.monotonic_ns()
+            self.proc.send_signal(signal.SIGTERM)
+            ready, _, _ = select.select([fd], [], [], timeout)
+            took = (time.monotonic_ns() - t0) / 1e9
+        finally:
+            os.close(fd)
+        if not ready:
+            log(f"  {self.system}: still running {timeout}s after SIGTERM")
+            return None
+        self.proc.wait()
+        return took
 
     def samples(self):
         """[(tick, lateness ns, receive hrtime)] over all workers, and skipped total."""
@@ -387,6 +438,148 @@ def m_ffi(args, mode, interval_ns, ticks):
 
 
 # ------------------------------------------------------------------------------------------
+# 7. scaling: the pool from 2 to 500 workers
+
+SCALING_INTERVALS = (("10ms", 10_000_000), ("1ms", 1_000_000))
+
+
+def children(pid):
+    """The pids of a process's children: the master's workers."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(p) for p in f.read().split()}
+    except OSError:
+        return set()
+
+
+def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s):
+    """One pool of `workers` ticking every `interval_ns`, watched from outside: the time from
+    the booted application to tick 0; over a steady window, the lateness of every tick due
+    in it and the master's CPU; the master's RSS; and the time from SIGTERM to the master's
+    exit, every worker stopped."""
+    r = Run(args, system, interval_ns, workers=workers, boot_mb=boot_mb, ready="first", destroy_timeout_s=60)
+    try:
+        _, first_at = r.wait_for(r.first_tick, 120, "tick 0")
+        booted = r.booted()
+        time.sleep(prof["settle_s"])
+        t0, c0 = time.monotonic_ns(), sched_ns(r.pid)
+        time.sleep(window_s)
+        t1, c1 = time.monotonic_ns(), sched_ns(r.pid)
+        rss_mb = smaps(r.pid)["rss_kb"] / 1024
+        pool = len(children(r.pid))
+        stop_s = r.terminate_timed(60)
+    finally:
+        r.stop()
+    rows = r.by_worker()
+    window = sorted((tick, late) for pid_rows in rows.values() for tick, late, at in pid_rows
+                    if t0 <= at - late < t1)
+    late = sorted(x[1] for x in window)
+    numbers = {x[0] for x in window}
+    if not late:
+        raise RuntimeError(f"{system}: no tick due in the {window_s} s window; see {r.dir}/stderr.txt")
+    return {
+        "workers": workers, "pool_seen": pool, "boot_mb": boot_mb,
+        "first_tick_s": (first_at - booted) / 1e9, "stop_s": stop_s,
+        "master_cpu_pct": 100.0 * (c1 - c0) / (t1 - t0), "master_rss_mb": rss_mb,
+        "ticks": len(late), "p50_us": pct(late, 50) / 1e3, "p99_us": pct(late, 99) / 1e3,
+        "max_us": late[-1] / 1e3,
+        "delivered_ratio": len(numbers) / (max(numbers) - min(numbers) + 1),
+        "workers_used": sum(1 for p in rows.values() if any(t0 <= at - lt < t1 for _, lt, at in p)),
+    }
+
+
+def m_scaling_replacement(args, system, workers, prof):
+    """A pool of `workers` at 1 ms: `kills` random workers SIGKILLed one at a time, and for
+    each the time until its replacement handled its first tick (its ready file: a worker's
+    figures die with it if it is the next victim). The replacement is the one worker that
+    was not a child of the master before the kill, nor killed earlier."""
+    r = Run(args, system, 1_000_000, workers=workers, boot_mb=prof["boot_mb"], ready=True,
+            destroy_timeout_s=60)
+    rng = random.Random(workers)
+    times, unseen, killed = [], 0, set()
+    try:
+        r.wait_for(r.ready_files, 120, "the first tick")
+        time.sleep(prof["settle_s"])
+        for _ in range(prof["kills"]):
+            before = children(r.pid)
+            if not before:
+                break
+            victim = rng.choice(sorted(before))
+            killed.add(victim)
+            t0 = time.monotonic_ns()        # CLOCK_MONOTONIC, the clock of PHP's hrtime(true)
+            os.kill(victim, signal.SIGKILL)
+            try:
+                new = r.wait_for(lambda: [t for t, _ in r.ready_files(skip=before | killed).values()],
+                                 10, "a replacement worker's first tick")
+                times.append((min(new) - t0) / 1e6)
+            except RuntimeError as e:
+                log(f"  {system}: {e}")
+                unseen += 1
+            time.sleep(prof["kill_gap_s"])
+        r.terminate_timed(60)
+    finally:
+        r.stop()
+    return {"ms": times, "unseen": unseen}
+
+
+def scaling_key(name, workers):
+    return f"scaling_{name}_{workers}"
+
+
+def run_scaling(args, prof, rep, order):
+    """One repetition of 7: every size at both intervals, the 200 MB start and stop, and
+    measurement 1 at 1 ms for the 2-worker comparison."""
+    for n in prof["sizes"]:
+        for name, iv in SCALING_INTERVALS:
+            for s in order:
+                fig = m_scaling(args, s, n, iv, prof, prof["boot_mb"], window_s=prof["window_s"])
+                rep[s][scaling_key(name, n)] = fig
+                log(f"  {n:3} workers {name:>4} {s:9}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
+                    f"max {fig['max_us']:8.1f} µs, CPU {fig['master_cpu_pct']:5.2f} %, first tick "
+                    f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, RSS {fig['master_rss_mb']:.1f} MB, "
+                    f"{fig['workers_used']} workers used")
+        for s in order:
+            fig = m_scaling_replacement(args, s, n, prof)
+            rep[s][f"scaling_replacement_{n}"] = fig
+            log(f"  {n:3} workers  1ms {s:9}: replacement {', '.join(f'{x:.2f}' for x in fig['ms'])} ms"
+                + (f" ({fig['unseen']} not seen)" if fig["unseen"] else ""))
+    for s in order:
+        fig = m_scaling(args, s, prof["big_workers"], 10_000_000, prof, prof["big_boot_mb"], window_s=1.0)
+        rep[s]["scaling_big"] = fig
+        log(f"  {prof['big_workers']} workers, {prof['big_boot_mb']} MB app, {s:9}: first tick "
+            f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, master RSS {fig['master_rss_mb']:.0f} MB")
+    for s in order + (("reference",) if args.reference else ()):
+        fig, _ = m_lateness(args, s, 1_000_000, prof["lat1_ticks"])
+        rep.setdefault(s, {})["lateness_1ms"] = fig
+        log(f"  lateness   1ms {s:9}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
+            f"max {fig['max_us']:8.1f} µs, delivered {fig['delivered']}/{fig['due']} (measurement 1)")
+
+
+def scaling_medians(reps, prof, systems):
+    med = {}
+    for s in systems:
+        m = med[s] = {}
+        for name, _ in SCALING_INTERVALS:
+            for n in prof["sizes"]:
+                k = scaling_key(name, n)
+                m[k] = {f: median_of([r.get(s, {}) for r in reps], k, f)
+                        for f in ("p50_us", "p99_us", "max_us", "master_cpu_pct", "master_rss_mb",
+                                  "first_tick_s", "stop_s", "delivered_ratio", "workers_used")}
+                if name != "1ms":
+                    continue
+                kills = [r.get(s, {}).get(f"scaling_replacement_{n}", {}) for r in reps]
+                times = [x for kill in kills for x in kill.get("ms", [])]
+                m[k]["replacement_ms"] = statistics.median(times) if times else None
+                m[k]["replacement_max_ms"] = max(times) if times else None
+                m[k]["replacement_unseen"] = sum(kill.get("unseen", 0) for kill in kills)
+        m["scaling_big"] = {f: median_of([r.get(s, {}) for r in reps], "scaling_big", f)
+                            for f in ("first_tick_s", "stop_s", "master_rss_mb", "p50_us", "p99_us")}
+        m["lateness_1ms"] = {f: median_of([r.get(s, {}) for r in reps], "lateness_1ms", f)
+                             for f in ("p50_us", "p99_us", "max_us", "delivered_ratio")}
+    return med
+
+
+# ------------------------------------------------------------------------------------------
 # the whole run
 
 
@@ -409,6 +602,11 @@ def main():
     ap.add_argument("--ffi", action="store_true",
                     help="only the one-process comparison: the FFI ticker, usleep() and hrtime() busy-waiting "
                          "at 1 ms (~2 minutes)")
+    ap.add_argument("--scaling", action="store_true",
+                    help="only the pool from 2 to 500 workers at 10 ms and 1 ms (~10 minutes)")
+    ap.add_argument("--reference", help="with --scaling: another build of the extension, measured at 1 ms with "
+                                        "2 workers beside this one (measurement 1), for a before/after")
+    ap.add_argument("--sizes", help="with --scaling: comma-separated pool sizes (default 2,16,64,256,500)")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
     ap.add_argument("--idle-seconds", type=float, help="length of the idle-CPU window")
     ap.add_argument("--only", default=MEASUREMENTS, help=f"comma-separated subset of {MEASUREMENTS}")
@@ -423,16 +621,21 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the per-run files")
     args = ap.parse_args()
 
-    profile = "ffi" if args.ffi else "quick" if args.quick else "full"
+    profile = "ffi" if args.ffi else "scaling" if args.scaling else "quick" if args.quick else "full"
     prof = dict(PROFILES[profile])
     if args.reps:
         prof["reps"] = args.reps
     if args.idle_seconds:
         prof["idle_seconds"] = args.idle_seconds
+    if args.sizes:
+        prof["sizes"] = tuple(int(n) for n in args.sizes.split(","))
     only = {"ffi"} if args.ffi else set(args.only.split(","))
     os.makedirs(args.results, exist_ok=True)
     tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
     args.tmp = tmp_root
+
+    if profile == "scaling":
+        return main_scaling(args, prof, tmp_root)
 
     started = time.time()
     load_before = os.getloadavg()
@@ -565,6 +768,41 @@ def main():
         log(f"per-run files kept in {tmp_root}")
 
 
+def main_scaling(args, prof, tmp_root):
+    started = time.time()
+    load_before = os.getloadavg()
+    reps = []
+    for i in range(prof["reps"]):
+        order = SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]
+        rep = {s: {} for s in SYSTEMS}
+        log(f"repetition {i + 1}/{prof['reps']} (order: {', '.join(order)}), load {os.getloadavg()[0]:.2f}")
+        run_scaling(args, prof, rep, order)
+        reps.append(rep)
+    systems = SYSTEMS + (("reference",) if args.reference else ())
+    record = {
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "profile": "scaling", "settings": prof, "reference": args.reference,
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                    "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
+                                          text=True).stdout,
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "git": git_info(), "duration_s": round(time.time() - started, 1),
+        "medians": scaling_medians(reps, prof, systems), "reps": reps,
+    }
+    with open(os.path.join(args.results, "runs.jsonl"), "a") as f:
+        f.write(json.dumps(record, separators=(",", ":")) + "\n")
+    table = scaling_summary(record)
+    with open(os.path.join(args.results, "summary.md"), "w") as f:
+        f.write(table)
+    print(table)
+    plot_scaling(record, os.path.join(args.results, "scaling.png"))
+    print(f"plot: {os.path.relpath(os.path.join(args.results, 'scaling.png'))}")
+    if not args.keep:
+        subprocess.run(["rm", "-rf", tmp_root])
+    else:
+        log(f"per-run files kept in {tmp_root}")
+
+
 def git_info():
     def g(*a):
         return subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()
@@ -590,6 +828,10 @@ def fmt(v, kind):
         return f"{v:.3f} %" if v < 1 else f"{v:.1f} %"
     if kind == "mb":
         return f"{v:.1f} MB"
+    if kind == "s":
+        return f"{v:.3f} s" if v < 1 else f"{v:.2f} s"
+    if kind == "int":
+        return f"{v:.0f}"
     return str(v)
 
 
@@ -709,6 +951,165 @@ def summary(rec):
                      f"{b['php_memory_usage_mb']:.1f} MB (baseline).")
     out += notes
     return "\n".join(out) + "\n"
+
+
+# the growth targets: at these sizes, p50, p99 and master CPU within this factor of 2 workers'
+SCALING_LIMIT = 1.5
+SCALING_TARGET_SIZES = (256, 500)
+# measurement 1 at 1 ms "not worse" than the reference build: within this factor of its medians
+REFERENCE_LIMIT = 1.2
+
+
+def scaling_summary(rec):
+    prof, med = rec["settings"], rec["medians"]
+    t, b = med["ticker"], med["baseline"]
+    sizes = prof["sizes"]
+    small = sizes[0]
+
+    def met(cond):
+        return "–" if cond is None else ("yes" if cond else "**no**")
+
+    def ratio(a, c):
+        return None if a is None or not c else a / c
+
+    def fr(v):
+        return "–" if v is None else f"{v:.2f}×"
+
+    def repl(m):
+        if m.get("replacement_ms") is None:
+            return "–" if not m.get("replacement_unseen") else f"none seen ({m['replacement_unseen']})"
+        text = f"{m['replacement_ms']:.2f} / {m['replacement_max_ms']:.2f} ms"
+        return text + (f" ({m['replacement_unseen']} not seen)" if m.get("replacement_unseen") else "")
+
+    out = [headline(rec), "",
+           f"7. The pool from {small} to {sizes[-1]} workers, a {prof['boot_mb']} MB application; lateness "
+           f"(hrtime at waitPayload() return − due) and master CPU over {prof['window_s']:.0f} s of steady "
+           f"ticking; replacement (1 ms, a run of its own): SIGKILL of a random worker → its "
+           f"replacement's first tick, median / worst of {prof['kills']} kills in each of {prof['reps']} runs:", "",
+           "| interval | workers | system | master CPU | lateness p50 | p99 | max | delivered ÷ due "
+           "| workers used | start → tick 0 | stop | replacement | master RSS |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, _ in SCALING_INTERVALS:
+        for n in sizes:
+            for s in SYSTEMS:
+                m = med[s][scaling_key(name, n)]
+                out.append(f"| {name[:-2]} ms | {n} | {s} | {fmt(m['master_cpu_pct'], 'pct')} | "
+                           f"{fmt(m['p50_us'], 'us')} | {fmt(m['p99_us'], 'us')} | {fmt(m['max_us'], 'us')} | "
+                           f"{fmt(m['delivered_ratio'], 'ratio3')} | {fmt(m['workers_used'], 'int')} | "
+                           f"{fmt(m['first_tick_s'], 's')} | {fmt(m['stop_s'], 's')} | "
+                           f"{repl(m) if name == '1ms' else ''} | {fmt(m['master_rss_mb'], 'mb')} |")
+    for s in SYSTEMS:
+        m = med[s]["scaling_big"]
+        out.append(f"| 10 ms | {prof['big_workers']}, {prof['big_boot_mb']} MB app | {s} | | "
+                   f"{fmt(m['p50_us'], 'us')} | {fmt(m['p99_us'], 'us')} | | | | {fmt(m['first_tick_s'], 's')} | "
+                   f"{fmt(m['stop_s'], 's')} | | {fmt(m['master_rss_mb'], 'mb')} |")
+    out.append("")
+    out.append("\"start → tick 0\" runs from the booted application's first waitPayload() to tick 0's "
+               "return in a worker, and includes the interval: tick 0 is due one interval after the pool "
+               "is up. \"stop\" is SIGTERM to the master's exit, every worker gone. \"workers used\": "
+               "workers that handled a tick in the window.")
+    out.append("")
+
+    out += [f"Targets (the ticker's figures; ratios to the same run's {small}-worker figures):", "",
+            "| target | ticker | baseline | met? |", "|---|---|---|---|"]
+    for name, _ in SCALING_INTERVALS:
+        for n in SCALING_TARGET_SIZES:
+            if n not in sizes:
+                continue
+            cells, oks = {}, []
+            for s in SYSTEMS:
+                m, m2 = med[s][scaling_key(name, n)], med[s][scaling_key(name, small)]
+                rs = [ratio(m[f], m2[f]) for f in ("p50_us", "p99_us", "master_cpu_pct")]
+                cells[s] = f"p50 {fr(rs[0])}, p99 {fr(rs[1])}, CPU {fr(rs[2])}"
+                if s == "ticker":
+                    oks = rs
+            ok = None if None in oks else all(r <= SCALING_LIMIT for r in oks)
+            out.append(f"| {n} workers at {name[:-2]} ms: p50, p99 and master CPU within {SCALING_LIMIT}× of "
+                       f"{small} workers | {cells['ticker']} | {cells['baseline']} | {met(ok)} |")
+    big_t, big_b = t["scaling_big"], b["scaling_big"]
+    label = f"{prof['big_workers']} workers from a {prof['big_boot_mb']} MB app"
+    for f, what in (("first_tick_s", "start → tick 0 under 1 s"), ("stop_s", "stop under 1 s")):
+        ok = None if big_t.get(f) is None else big_t[f] < 1.0
+        out.append(f"| {label}: {what} | {fmt(big_t.get(f), 's')} | {fmt(big_b.get(f), 's')} | {met(ok)} |")
+    def worst(s):
+        """The worst size's median replacement, that size, and the kills whose replacement was not seen."""
+        seen = [(med[s][scaling_key("1ms", n)]["replacement_ms"], n) for n in sizes
+                if med[s][scaling_key("1ms", n)]["replacement_ms"] is not None]
+        unseen = sum(med[s][scaling_key("1ms", n)]["replacement_unseen"] for n in sizes)
+        return (*(max(seen) if seen else (None, None)), unseen)
+
+    def worst_text(s):
+        v, n, unseen = worst(s)
+        text = "–" if v is None else f"{v:.2f} ms (at {n} workers)"
+        return text + (f", {unseen} not seen" if unseen else "")
+
+    v, _, unseen = worst("ticker")
+    ok = None if v is None else v < 5 and unseen == 0
+    out.append(f"| replacement under 5 ms at every size (the worst size's median, 1 ms ticks) | "
+               f"{worst_text('ticker')} | {worst_text('baseline')} | {met(ok)} |")
+    l1 = t["lateness_1ms"]
+    r = med.get("reference", {}).get("lateness_1ms")
+    if r and r.get("p50_us") is not None:
+        ok = None if l1["p50_us"] is None else (l1["p50_us"] <= REFERENCE_LIMIT * r["p50_us"]
+                                                and l1["p99_us"] <= REFERENCE_LIMIT * r["p99_us"])
+        out.append(f"| measurement 1 at 1 ms, 2 workers: p50 and p99 not worse (within {REFERENCE_LIMIT}×) than "
+                   f"the reference build's {fmt(r['p50_us'], 'us')} / {fmt(r['p99_us'], 'us')} | "
+                   f"{fmt(l1['p50_us'], 'us')} / {fmt(l1['p99_us'], 'us')} | "
+                   f"{fmt(b['lateness_1ms']['p50_us'], 'us')} / {fmt(b['lateness_1ms']['p99_us'], 'us')} | "
+                   f"{met(ok)} |")
+    else:
+        ok = None if l1["p50_us"] is None else (l1["p50_us"] <= 50 and l1["p99_us"] <= 250
+                                                and 2 * l1["p99_us"] <= b["lateness_1ms"]["p99_us"])
+        out.append(f"| measurement 1 at 1 ms, 2 workers: p50 ≤ 50 µs, p99 ≤ 250 µs and ≤ ½ baseline "
+                   f"(no `--reference` build to compare with) | {fmt(l1['p50_us'], 'us')} / "
+                   f"{fmt(l1['p99_us'], 'us')} | {fmt(b['lateness_1ms']['p50_us'], 'us')} / "
+                   f"{fmt(b['lateness_1ms']['p99_us'], 'us')} | {met(ok)} |")
+    return "\n".join(out) + "\n"
+
+
+def plot_scaling(rec, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prof, med = rec["settings"], rec["medians"]
+    sizes = prof["sizes"]
+    colors = {"ticker": "#1f77b4", "baseline": "#d62728"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    for col, (name, _) in enumerate(SCALING_INTERVALS):
+        ax = axes[col]
+        for s in SYSTEMS:
+            for f, style, label in (("p50_us", "-", "p50"), ("p99_us", "--", "p99")):
+                ys = [med[s][scaling_key(name, n)][f] for n in sizes]
+                ax.plot(sizes, ys, style, marker="o", color=colors[s], label=f"{s} {label}")
+        base = med["ticker"][scaling_key(name, sizes[0])]
+        for f in ("p50_us", "p99_us"):
+            if base[f]:
+                ax.axhline(base[f] * SCALING_LIMIT, color="green", linestyle=":", linewidth=1)
+        ax.set_title(f"lateness at {name[:-2]} ms against pool size")
+        ax.set_ylabel("lateness (µs, log scale)")
+        ax.set_yscale("log")
+    ax = axes[2]
+    for s in SYSTEMS:
+        for name, style in (("10ms", "-"), ("1ms", "--")):
+            ax.plot(sizes, [med[s][scaling_key(name, n)]["master_cpu_pct"] for n in sizes], style, marker="o",
+                    color=colors[s], label=f"{s}, {name[:-2]} ms")
+    ax.set_title("master CPU against pool size")
+    ax.set_ylabel("% of one CPU (log scale)")
+    ax.set_yscale("log")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.set_xlabel("workers")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"ticker extension vs plain-PHP baseline, 2 to {sizes[-1]} workers (medians of "
+                 f"{prof['reps']} repetitions; dotted: {SCALING_LIMIT}× the ticker's 2-worker p50 and p99)"
+                 f"\n{rec['time']}, commit {rec['git']['commit']}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------

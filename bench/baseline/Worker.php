@@ -23,7 +23,8 @@ declare(strict_types=1);
  *  - interval 0 means "unpaced": every free worker gets the next tick at once (a pure
  *    ping-pong, to show the ceiling of this design).
  *
- * Settings (environment): BASELINE_INTERVAL_NS, BASELINE_WORKERS, BASELINE_MISSED (skip|burst).
+ * Settings (environment): BASELINE_INTERVAL_NS, BASELINE_WORKERS, BASELINE_MISSED (skip|burst),
+ * BASELINE_DESTROY_TIMEOUT_NS (how long the stop waits for workers before SIGKILL; 5 s).
  */
 
 namespace Baseline;
@@ -293,7 +294,7 @@ final class Worker
             stream_set_blocking($s, true);
             @fwrite($s, self::frame(self::STOP, ''));
         }
-        $deadline = hrtime(true) + 5_000_000_000;
+        $deadline = hrtime(true) + (int) (getenv('BASELINE_DESTROY_TIMEOUT_NS') ?: 5_000_000_000);
         $left = array_keys($this->socks);
         while ($left && hrtime(true) < $deadline) {
             foreach ($left as $i => $pid) {

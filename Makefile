@@ -20,20 +20,21 @@ build: deps
 	$(CARGO) build --release --workspace
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
-# the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR),
-# then ldconfig) with its header beside it ($(INCLUDEDIR)/ticker.h).
+# the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR))
+# with its header beside it ($(INCLUDEDIR)/ticker.h). DESTDIR stages it all for a package;
+# ldconfig runs only for a real install as root (a LIBDIR of one's own needs LD_LIBRARY_PATH).
 BINDIR        ?= /usr/local/bin
 LIBDIR        ?= /usr/local/lib
 INCLUDEDIR    ?= /usr/local/include
 EXTENSION_DIR ?= $(shell $(PHP) -r 'echo ini_get("extension_dir");')
 install: build
-	install -m 0755 $(EXT) "$(EXTENSION_DIR)/ticker.so"
-	install -m 0755 target/release/ticker $(BINDIR)/ticker
-	install -d $(LIBDIR) $(INCLUDEDIR)
-	install -m 0755 $(LIB) $(LIBDIR)/libticker.so
-	install -m 0644 target/release/libticker.a $(LIBDIR)/libticker.a
-	install -m 0644 include/ticker.h $(INCLUDEDIR)/ticker.h
-	ldconfig
+	install -d "$(DESTDIR)$(EXTENSION_DIR)" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)"
+	install -m 0755 $(EXT) "$(DESTDIR)$(EXTENSION_DIR)/ticker.so"
+	install -m 0755 target/release/ticker "$(DESTDIR)$(BINDIR)/ticker"
+	install -m 0755 $(LIB) "$(DESTDIR)$(LIBDIR)/libticker.so"
+	install -m 0644 target/release/libticker.a "$(DESTDIR)$(LIBDIR)/libticker.a"
+	install -m 0644 include/ticker.h "$(DESTDIR)$(INCLUDEDIR)/ticker.h"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig; fi
 
 # `make install`, then enables the extension for every PHP process, the way Debian does:
 # $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).

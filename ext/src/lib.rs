@@ -45,7 +45,7 @@ fn startup_state() -> Option<&'static Startup> {
 
 static INI_ENTRIES: IniEntryDefs<3> = IniEntryDefs::new([
     IniEntryDef::new(c"ticker.config", c"", IniEntryPermission::System),
-    // Empty by default, so that `0` can say "off" and win over the command line.
+    // `auto` (role::ENABLE_INI_DEFAULT) by default: no say. An empty value is PHP's `Off`.
     IniEntryDef::new(c"ticker.enable", c"auto", IniEntryPermission::System),
     IniEntryDef::end(),
 ]);

@@ -73,6 +73,26 @@ pub enum Exit {
     Failed(String),
 }
 
+/// What must hold before a master forks: that it is the process's only thread. fork()
+/// copies only the calling thread, so a lock another thread holds at that moment stays
+/// locked forever in every worker. The error is the message for the application.
+pub fn check_fork_safety() -> Result<(), String> {
+    match sys::thread_count() {
+        Ok(1) => Ok(()),
+        Ok(threads) => Err(format!(
+            "ticker: cannot start the pool: this process has {threads} threads, and fork() \
+             copies only the calling one, so a lock held by another would stay locked in \
+             every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension \
+             that starts threads (grpc, datadog, newrelic, opentelemetry exporters); \
+             disable it for the master (php -n, or an ini file without it)"
+        )),
+        Err(e) => Err(format!(
+            "ticker: cannot start the pool: cannot count this process's threads in \
+             /proc/self/task ({e}), so forking it is not known to be safe"
+        )),
+    }
+}
+
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each child
 /// right after its fork.
 pub fn run(config: &TickerConfig) -> Exit {

@@ -1,14 +1,14 @@
 //! What an operator asks of a running master: signals, the control socket and the metrics
 //! endpoint; graceful stop, rolling reset, resize and the status snapshot.
 //!
-//! Owns the listening sockets ([`Door`]s) and the connections on them, each registered with
-//! the poller and served only when ready, and dropped when they have not sent their request
-//! and taken their answer in time. It also owns how much operator traffic may cost: at most
+//! Owns which doors ([`Door`]s) and connections are open and watched: each registered with
+//! the poller and served only when ready, and dropped when it has not sent its request and
+//! taken its answer in time. It also owns how much operator traffic may cost: at most
 //! [`MAX_CONNS_PER_DOOR`] connections per door, never the last [`FD_RESERVE`] file
 //! descriptors (those are the pool's, to respawn workers), and a door that may take no more
 //! is taken off the poller, so a listener with connections waiting never wakes the loop
-//! again and again. Ticking does not depend on what clients of the doors do. The protocols
-//! themselves (request parsing, HTTP framing) are [`crate::control`]'s; the figures are
+//! again and again. Ticking does not depend on what clients of the doors do. The sockets and
+//! their protocols (binding, request parsing, HTTP framing) are [`crate::control`]'s; the figures are
 //! [`crate::metrics`]'.
 
 use std::collections::BTreeMap;

@@ -365,8 +365,8 @@ pub fn parse_request(kind: Kind, bytes: &[u8]) -> Option<Request> {
     }
 }
 
-/// The request of a client that closed its side after sending it (`printf status | socat
-/// - UNIX:...`): a control line needs no newline then. Nothing for HTTP, which has its
+/// The request of a client that closed its side after sending it (`printf status` piped
+/// into `socat`): a control line needs no newline then. Nothing for HTTP, which has its
 /// blank line.
 pub fn request_at_end(kind: Kind, bytes: &[u8]) -> Option<Request> {
     match kind {

@@ -7,7 +7,7 @@ EXT        := $(CURDIR)/target/release/libticker_php.so
 LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-c test-php test-ffi header lint bench soak faults clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-c test-php test-ffi header lint bench soak faults clean
 
 all: build
 
@@ -132,6 +132,11 @@ soak: build
 
 faults: build
 	python3 scripts/reliability.py faults
+
+# `make test` on a loaded machine: two busy loops hold both cores while it runs, and stop
+# with it, whatever its outcome.
+test-loaded:
+	@scripts/loaded.sh $(MAKE) test
 
 clean:
 	$(CARGO) clean

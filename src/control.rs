@@ -1236,14 +1236,19 @@ mod tests {
         server.join().unwrap();
     }
 
-    proptest::proptest! {
-        /// Any bytes are a request, no request yet, or too long: never a panic.
-        #[test]
-        fn any_bytes_are_read_as_a_request_or_not_yet(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            let control = parse_request(Kind::Control, &bytes);
-            proptest::prop_assert_eq!(control.is_some(), bytes.contains(&b'\n'));
-            let http = parse_request(Kind::Http, &bytes);
-            proptest::prop_assert_eq!(http.is_some(), bytes.windows(4).any(|w| w == b"\r\n\r\n"));
+    /// Property tests: `PROPTEST_CASES=100000 cargo test --release --lib properties`.
+    mod properties {
+        use super::*;
+
+        proptest::proptest! {
+            /// Any bytes are a request, no request yet, or too long: never a panic.
+            #[test]
+            fn any_bytes_are_read_as_a_request_or_not_yet(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+                let control = parse_request(Kind::Control, &bytes);
+                proptest::prop_assert_eq!(control.is_some(), bytes.contains(&b'\n'));
+                let http = parse_request(Kind::Http, &bytes);
+                proptest::prop_assert_eq!(http.is_some(), bytes.windows(4).any(|w| w == b"\r\n\r\n"));
+            }
         }
     }
 

@@ -91,6 +91,20 @@ pub fn row<'a>(rows: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name:?} row in {rows:?}"))
 }
 
+/// `php --ri ticker`, as `name => value` rows; PHP must exit 0 and print nothing on stderr.
+pub fn info(php: Php) -> Vec<(String, String)> {
+    info_with(php, &[])
+}
+
+/// `php <options> --ri ticker`, as [`info`].
+pub fn info_with(php: Php, options: &[&str]) -> Vec<(String, String)> {
+    let args: Vec<&str> = options.iter().copied().chain(["--ri", "ticker"]).collect();
+    let exited = php.run(&args);
+    exited.assert_success();
+    assert_eq!(exited.stderr, "", "nothing on stderr");
+    exited.info_rows()
+}
+
 /// A port on the loopback interface that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Exited, Load, Php, fixture, free_port, http_get, pool_yaml, row};
+use crate::harness::{
+    DEADLINE, Exited, Load, Php, fixture, free_port, http_get, info, info_with, pool_yaml, row,
+};
 
 /// A `./.rr.yaml` that cannot be parsed.
 const BROKEN: &str = "ticker:\n  interval: [\n";
@@ -306,19 +308,6 @@ fn a_master_with_a_second_thread_refuses_to_fork_and_says_why() {
     assert_eq!(exited.stdout.lines().nth(2), Some("still running"));
     assert!(!exited.journal_exists(), "no worker ran");
     run.assert_nothing_left();
-}
-
-/// `php --ri ticker`, as `name => value` rows.
-fn info(php: Php) -> Vec<(String, String)> {
-    info_with(php, &[])
-}
-
-/// `php <options> --ri ticker`, as `name => value` rows.
-fn info_with(php: Php, options: &[&str]) -> Vec<(String, String)> {
-    let args: Vec<&str> = options.iter().copied().chain(["--ri", "ticker"]).collect();
-    let exited = php.run(&args);
-    assert_quiet_success(&exited);
-    exited.info_rows()
 }
 
 #[test]

@@ -99,6 +99,9 @@ pub struct Snapshot {
     pub ticks: TickCounts,
     pub lateness: Percentiles,
     pub workers: Vec<WorkerRow>,
+    /// The lease, with a `ticker.cluster` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::status::ClusterView>,
 }
 
 fn mb(bytes: Option<u64>) -> String {
@@ -138,6 +141,9 @@ impl Snapshot {
             "lateness (last {} ticks)  p50 {} µs  p90 {} µs  p99 {} µs  max {} µs",
             l.samples, l.p50_us, l.p90_us, l.p99_us, l.max_us
         );
+        if let Some(cluster) = &self.cluster {
+            let _ = writeln!(out, "{}", cluster.table_line());
+        }
         let _ = writeln!(
             out,
             "\n{:>8}  {:<8}  {:>8}  {:>8}  {:>7}  {:>8}  {:>10}",
@@ -269,6 +275,9 @@ impl Snapshot {
             "Seconds since the master started its pool.",
             &plain(format!("{:.3}", self.uptime_secs)),
         );
+        if let Some(cluster) = &self.cluster {
+            out.push_str(&cluster.prometheus());
+        }
         out
     }
 }
@@ -319,6 +328,7 @@ mod tests {
                     age_secs: 3.0,
                 },
             ],
+            cluster: None,
         }
     }
 

@@ -259,6 +259,8 @@ pub struct Pool {
     last_tick: Option<Mono>,
     /// The master is stopping: nothing more is delivered, not even a re-run.
     stopping: bool,
+    /// Waiting ticks stay waiting (see [`Pool::hold`]).
+    held: bool,
     policy: Policy,
     stats: Stats,
 }
@@ -300,6 +302,31 @@ impl Pool {
             }
         }
         expired
+    }
+
+    /// While held, no waiting tick (nor re-run) goes to a worker: a cluster instance that
+    /// lost the lease may not deliver. Arrivals are the caller's to withhold.
+    pub fn hold(&mut self, held: bool) {
+        self.held = held;
+    }
+
+    /// Drops every waiting tick and returns them: first attempts count as skipped (and in
+    /// the next delivery's header), re-runs as failed.
+    pub fn drop_waiting(&mut self) -> Vec<Tick> {
+        let dropped = self.waiting.drain();
+        let skipped = dropped.iter().filter(|t| t.attempt == 1).count() as u64;
+        self.stats.failed += dropped.len() as u64 - skipped;
+        self.stats.skipped += skipped;
+        self.skipped_since_delivery += skipped;
+        dropped
+    }
+
+    /// `n` ticks came due that this pool never saw (a cluster's failover, when no instance
+    /// held the lease): counted as due and skipped, and in the next delivery's header.
+    pub fn skip(&mut self, n: u64) {
+        self.stats.due += n;
+        self.stats.skipped += n;
+        self.skipped_since_delivery += n;
     }
 
     /// Whether a tick may start now on an idle worker: with overlap off, only when no
@@ -522,7 +549,7 @@ impl Pool {
     }
 
     fn deliver_waiting(&mut self, now: Mono) -> Option<Delivery> {
-        if self.waiting.is_empty() {
+        if self.waiting.is_empty() || self.held {
             return None;
         }
         let pid = self.take_idle()?;
@@ -846,6 +873,28 @@ mod tests {
         let f = pool.finish(1, Outcome::Done, Mono(1)).unwrap();
         assert_eq!(f.retire.as_deref(), Some("ttl"));
         assert_eq!(pool.serving(), 0);
+    }
+
+    #[test]
+    fn held_waiting_ticks_stay_until_dropped_and_count_as_skipped() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(pool.arrive(tick(1), Mono(1)), Arrival::Waiting);
+        pool.hold(true);
+        // The worker frees up, and the waiting tick stays where it is.
+        let finished = pool.finish(1, Outcome::StopRequested, Mono(2)).unwrap();
+        assert_eq!(finished.next, None);
+        assert_eq!(pool.add(2, Mono(3)), None);
+        assert_eq!(pool.waiting(), 2, "tick 1, and tick 0's re-run");
+        let dropped = pool.drop_waiting();
+        assert_eq!(dropped.len(), 2);
+        assert_eq!((pool.stats().skipped, pool.stats().failed), (1, 1));
+        pool.hold(false);
+        pool.skip(3);
+        let d = delivered(pool.arrive(tick(5), Mono(4)));
+        assert_eq!(d.skipped, 4, "the dropped tick and the three skipped");
+        assert_eq!((pool.stats().due, pool.stats().skipped), (6, 4));
     }
 
     #[test]

@@ -196,6 +196,7 @@ impl Master<'_> {
                     age_secs: now.since(w.started).as_secs_f64(),
                 })
                 .collect(),
+            cluster: self.cluster_view(),
         }
     }
 

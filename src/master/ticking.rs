@@ -4,7 +4,9 @@
 //!
 //! Owns the timerfd, the instant it is armed for, the `delay` policy's hold of the grid,
 //! and the wall clock used for headers. It decides nothing about workers ([`Pool`] does)
-//! and starts or kills no process (see `processes.rs`).
+//! and starts or kills no process (see `processes.rs`). In a cluster, each tick also asks
+//! `cluster.rs` whether this instance may deliver it, and a term restarts the ticker on
+//! the shared grid.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -33,6 +35,8 @@ pub(super) struct Ticking {
     armed: Option<Mono>,
     ticker: Ticker,
     clock: WallClock,
+    /// The fencing token of the cluster term that hands ticks out; `None` on its own.
+    fence: Option<u64>,
 }
 
 impl Ticking {
@@ -44,6 +48,7 @@ impl Ticking {
             armed: None,
             ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
+            fence: None,
         })
     }
 
@@ -71,9 +76,18 @@ impl Ticking {
         self.armed = None;
     }
 
+    /// A cluster term begins: numbering goes on from `first`, due at `first_due`, on the
+    /// shared grid, whose Unix times `clock` gives.
+    pub(super) fn begin_term(&mut self, first: u64, first_due: Mono, clock: WallClock, fence: u64) {
+        self.ticker = Ticker::starting_at(first, Schedule::new(first_due, self.interval));
+        self.clock = clock;
+        self.fence = Some(fence);
+        self.disarm();
+    }
+
     /// The frame of a delivery: its header needs the wall clock.
     fn job(&self, delivery: &Delivery) -> Frame {
-        payload::job(delivery, &self.clock).into_frame()
+        payload::fenced_job(delivery, &self.clock, self.fence).into_frame()
     }
 }
 
@@ -92,6 +106,13 @@ impl Master<'_> {
             return;
         }
         let due = self.ticking.ticker.next_due();
+        if !self.cluster_permits(self.ticking.ticker.next_number(), due) {
+            // Not this instance's tick (yet): a reply from the lease helper re-arms.
+            if self.ticking.armed.is_some() {
+                self.ticking.disarm();
+            }
+            return;
+        }
         let at = if self.pool.can_start() {
             let lead = HANDOFF_LEAD.min(self.config.interval / 4);
             Mono(due.0.saturating_sub(duration_nanos(lead)))
@@ -137,6 +158,11 @@ impl Master<'_> {
         };
         for number in self.ticking.ticker.poll(horizon) {
             let tick = Tick::new(number, self.ticking.ticker.due(number));
+            if !self.cluster_may_deliver(&tick, now) {
+                // It comes back when a renewal grants it, or goes with the term.
+                self.ticking.ticker.rewind(number);
+                break;
+            }
             match self.pool.arrive(tick, now) {
                 Arrival::Deliver(d) => self.deliver(d),
                 Arrival::Waiting if self.config.missed == Missed::Delay => {
@@ -172,6 +198,9 @@ impl Master<'_> {
         }
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
+        if delivery.tick.attempt == 1 {
+            self.cluster_delivered(delivery.tick.number);
+        }
     }
 
     /// A whole frame from a worker: the answer to the tick it holds.

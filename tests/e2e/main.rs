@@ -15,6 +15,7 @@
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
+//! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
@@ -25,6 +26,7 @@
 
 mod harness;
 
+mod cluster;
 mod config;
 mod error_and_stop;
 mod install;

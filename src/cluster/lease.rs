@@ -39,7 +39,6 @@ const FOLLOW_SLACK: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub ttl: Duration,
-    pub interval: Duration,
 }
 
 impl Timing {
@@ -690,7 +689,6 @@ mod tests {
     fn timing() -> Timing {
         Timing {
             ttl: Duration::from_millis(1500),
-            interval: Duration::from_millis(100),
         }
     }
 

@@ -50,10 +50,7 @@ impl Cluster {
     pub(super) fn new(config: &TickerConfig, master: Pid, now: Mono) -> Option<Cluster> {
         let cluster = config.cluster.clone()?;
         let me = format!("{}:{master}", sys::hostname());
-        let timing = Timing {
-            ttl: cluster.ttl,
-            interval: config.interval,
-        };
+        let timing = Timing { ttl: cluster.ttl };
         Some(Cluster {
             lease: Lease::new(timing, me.clone(), now),
             config: cluster,

@@ -122,6 +122,9 @@ pub struct Snapshot {
     /// One entry per door the master listens on.
     #[serde(default)]
     pub connections: Vec<DoorConnections>,
+    /// The lease, with a `ticker.cluster` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::status::ClusterView>,
 }
 
 /// Seconds as a duration a person reads, or `?` for what is no duration (negative, not a
@@ -238,6 +241,9 @@ impl Snapshot {
                 })
                 .collect();
             let _ = writeln!(out, "connections  {}", doors.join("  "));
+        }
+        if let Some(cluster) = &self.cluster {
+            let _ = writeln!(out, "{}", printable(&cluster.table_line()));
         }
         let _ = writeln!(
             out,
@@ -417,6 +423,9 @@ impl Snapshot {
             "Seconds since the master started its pool.",
             &plain(format!("{:.3}", self.uptime_secs)),
         );
+        if let Some(cluster) = &self.cluster {
+            out.push_str(&cluster.prometheus());
+        }
         out
     }
 }
@@ -477,6 +486,7 @@ mod tests {
                 paused_full: 1,
                 paused_no_fds: 2,
             }],
+            cluster: None,
         }
     }
 
@@ -725,6 +735,7 @@ mod tests {
                         },
                         workers,
                         connections,
+                        cluster: None,
                     },
                 )
         }

@@ -281,6 +281,8 @@ pub struct Pool {
     last_tick: Option<Mono>,
     /// The master is stopping: nothing more is delivered, not even a re-run.
     stopping: bool,
+    /// Waiting ticks stay waiting (see [`Pool::hold`]).
+    held: bool,
     policy: Policy,
     stats: Stats,
 }
@@ -322,6 +324,31 @@ impl Pool {
             }
         }
         expired
+    }
+
+    /// While held, no waiting tick (nor re-run) goes to a worker: a cluster instance that
+    /// lost the lease may not deliver. Arrivals are the caller's to withhold.
+    pub fn hold(&mut self, held: bool) {
+        self.held = held;
+    }
+
+    /// Drops every waiting tick and returns them: first attempts count as skipped (and in
+    /// the next delivery's header), re-runs as failed.
+    pub fn drop_waiting(&mut self) -> Vec<Tick> {
+        let dropped = self.waiting.drain();
+        let skipped = dropped.iter().filter(|t| t.attempt == 1).count() as u64;
+        self.stats.failed += dropped.len() as u64 - skipped;
+        self.stats.skipped += skipped;
+        self.skipped_since_delivery += skipped;
+        dropped
+    }
+
+    /// `n` ticks came due that this pool never saw (a cluster's failover, when no instance
+    /// held the lease): counted as due and skipped, and in the next delivery's header.
+    pub fn skip(&mut self, n: u64) {
+        self.stats.due += n;
+        self.stats.skipped += n;
+        self.skipped_since_delivery += n;
     }
 
     /// Whether a tick may start now on an idle worker: with overlap off, only when no
@@ -423,7 +450,21 @@ impl Pool {
         missed: Missed,
         horizon: Mono,
         now: Mono,
-    ) -> Arrivals<'a> {
+    ) -> Arrivals<'a, fn(&Tick) -> bool> {
+        self.arrive_due_while(ticker, missed, horizon, now, |_| true)
+    }
+
+    /// [`Pool::arrive_due`], stopping before the first tick that `may_arrive` refuses: it and
+    /// the ones after it go back to `ticker`, to be asked about again at the next call (a
+    /// cluster instance delivers only the ticks its lease grants).
+    pub fn arrive_due_while<'a, G: FnMut(&Tick) -> bool>(
+        &'a mut self,
+        ticker: &'a mut Ticker,
+        missed: Missed,
+        horizon: Mono,
+        now: Mono,
+        may_arrive: G,
+    ) -> Arrivals<'a, G> {
         let numbers = ticker.poll(horizon);
         Arrivals {
             pool: self,
@@ -431,6 +472,7 @@ impl Pool {
             numbers,
             hold: missed == Missed::Delay,
             now,
+            may_arrive,
         }
     }
 
@@ -581,7 +623,7 @@ impl Pool {
     }
 
     fn deliver_waiting(&mut self, now: Mono) -> Option<Delivery> {
-        if self.waiting.is_empty() {
+        if self.waiting.is_empty() || self.held {
             return None;
         }
         let pid = self.take_idle()?;
@@ -617,20 +659,29 @@ impl Pool {
 }
 
 /// The ticks that came due, arriving one by one: see [`Pool::arrive_due`].
-pub struct Arrivals<'a> {
+pub struct Arrivals<'a, G: FnMut(&Tick) -> bool> {
     pool: &'a mut Pool,
     ticker: &'a mut Ticker,
     numbers: Range<u64>,
     hold: bool,
     now: Mono,
+    may_arrive: G,
 }
 
-impl Iterator for Arrivals<'_> {
+impl<G: FnMut(&Tick) -> bool> Iterator for Arrivals<'_, G> {
     type Item = (Tick, Arrival);
 
     fn next(&mut self) -> Option<(Tick, Arrival)> {
-        let number = self.numbers.next()?;
+        let number = self.numbers.start;
+        if number >= self.numbers.end {
+            return None;
+        }
         let tick = Tick::new(number, self.ticker.due(number));
+        if !(self.may_arrive)(&tick) {
+            // Left in `numbers`: dropping gives it back to the ticker.
+            return None;
+        }
+        self.numbers.start += 1;
         let arrival = self.pool.arrive(tick, self.now);
         if self.hold && arrival == Arrival::Waiting {
             // The ticks after it did not happen: they come after the release, on the new grid.
@@ -641,7 +692,7 @@ impl Iterator for Arrivals<'_> {
     }
 }
 
-impl Drop for Arrivals<'_> {
+impl<G: FnMut(&Tick) -> bool> Drop for Arrivals<'_, G> {
     fn drop(&mut self) {
         if !self.numbers.is_empty() {
             self.ticker.rewind(self.numbers.start);
@@ -949,7 +1000,7 @@ mod tests {
         Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)))
     }
 
-    fn outcomes(arrivals: Arrivals<'_>) -> Vec<(u64, Arrival)> {
+    fn outcomes(arrivals: Arrivals<'_, fn(&Tick) -> bool>) -> Vec<(u64, Arrival)> {
         arrivals.map(|(t, a)| (t.number, a)).collect()
     }
 
@@ -970,6 +1021,30 @@ mod tests {
         );
         assert!(!ticker.is_held());
         assert_eq!(ticker.next_due(), Mono(4000));
+    }
+
+    #[test]
+    fn a_tick_the_gate_refuses_and_those_after_it_go_back_to_the_ticker() {
+        let mut pool = Pool::new(Policy {
+            queue_limit: None,
+            ..Policy::default()
+        });
+        let mut ticker = grid();
+        let got: Vec<u64> = pool
+            .arrive_due_while(&mut ticker, Missed::Burst, Mono(3500), Mono(3500), |t| {
+                t.number < 2
+            })
+            .map(|(t, _)| t.number)
+            .collect();
+        assert_eq!(got, [0, 1]);
+        assert_eq!(
+            pool.stats().due,
+            2,
+            "refused ticks have not come due for the pool"
+        );
+        assert_eq!(ticker.next_due(), Mono(2000), "tick 2 is asked about again");
+        let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(3500), Mono(3500)));
+        assert_eq!(rest.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
@@ -1009,6 +1084,28 @@ mod tests {
         let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500)));
         assert_eq!(rest, [(1, Arrival::Waiting), (2, Arrival::Waiting)]);
         assert_eq!(pool.stats().due, 3);
+    }
+
+    #[test]
+    fn held_waiting_ticks_stay_until_dropped_and_count_as_skipped() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(pool.arrive(tick(1), Mono(1)), Arrival::Waiting);
+        pool.hold(true);
+        // The worker frees up, and the waiting tick stays where it is.
+        let finished = pool.finish(1, Outcome::StopRequested, Mono(2)).unwrap();
+        assert_eq!(finished.next, None);
+        assert_eq!(pool.add(2, Mono(3)), None);
+        assert_eq!(pool.waiting(), 2, "tick 1, and tick 0's re-run");
+        let dropped = pool.drop_waiting();
+        assert_eq!(dropped.len(), 2);
+        assert_eq!((pool.stats().skipped, pool.stats().failed), (1, 1));
+        pool.hold(false);
+        pool.skip(3);
+        let d = delivered(pool.arrive(tick(5), Mono(4)));
+        assert_eq!(d.skipped, 4, "the dropped tick and the three skipped");
+        assert_eq!((pool.stats().due, pool.stats().skipped), (6, 4));
     }
 
     #[test]

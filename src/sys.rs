@@ -1,14 +1,15 @@
 //! The Linux calls the master and its workers need, over the `nix` crate.
 //!
 //! Owns every call into the OS outside the PHP bindings: clocks, timerfd, signalfd, epoll,
-//! fork, socket pairs, reaping, signals and prctl. Each wrapper returns `io::Result` and
-//! owns its file descriptors, so no caller handles raw fds or errno. What the master
-//! changes in the process for the time it runs (the signal mask, SIGCHLD's disposition) is
-//! held by a guard that puts it back when dropped, on every way out, unwinding included.
-//! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork`
-//! itself, `sigaction`, the precise sleep, and redirecting a descriptor that PHP owns, which
-//! `nix` does not wrap. It makes no decisions: policy lives in [`crate::pool`],
-//! [`crate::supervisor`] and [`crate::master`].
+//! fork, socket pairs, reaping, signals, prctl, and what a forked helper process that never
+//! returns into PHP does to leave the master's state behind. Each wrapper returns
+//! `io::Result` and owns its file descriptors, so no caller handles raw fds or errno. What the
+//! master changes in the process for the time it runs (the signal mask, SIGCHLD's disposition)
+//! is held by a guard that puts it back when dropped, on every way out, unwinding included.
+//! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork` itself,
+//! `sigaction`, the precise sleep, closing a helper's inherited descriptors, and redirecting a
+//! descriptor that PHP owns, which `nix` does not wrap. It makes no decisions: policy lives in
+//! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
 
 use std::fmt;
 use std::io;
@@ -494,4 +495,63 @@ impl Poller {
             .modify(fd, &mut EpollEvent::new(EpollFlags::EPOLLOUT, token))
             .map_err(os)
     }
+}
+
+/// The host's name, for naming this process to other hosts (`host:pid`).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Closes every descriptor but stdin, stdout, stderr and `keep`: in a forked helper, the
+/// master's channels, poller and sockets, and the application's connections.
+pub fn close_other_fds(keep: BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let keep = keep.as_raw_fd() as libc::c_uint;
+    let ranges = [(3, keep.saturating_sub(1)), (keep + 1, libc::c_uint::MAX)];
+    for (first, last) in ranges {
+        if first > last {
+            continue;
+        }
+        // SAFETY: called only in a forked child that never returns into PHP or to the
+        // master's code: no object that owns one of these descriptors is used again, and
+        // there is no other thread. (`nix` has no close_range.)
+        if unsafe { libc::close_range(first, last, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Default handling and no mask for the signals that end a process: a forked helper must
+/// not keep the master's signalfd mask or PHP's handlers (which could never run there).
+pub fn default_signals() {
+    use nix::sys::signal::{SigHandler, signal};
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGPIPE,
+    ] {
+        // SAFETY: SIG_DFL installs no handler, so no code of ours runs in signal context.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    let _ = SigSet::all().thread_unblock();
+}
+
+/// Names this process in `ps` and `top` (15 bytes at most).
+pub fn set_process_name(name: &str) -> io::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(io::Error::other)?;
+    nix::sys::prctl::set_name(&name).map_err(os)
+}
+
+/// Ends this process at once with `code`: no atexit handlers, no flushing of stdio
+/// buffers (a forked helper's copies of the master's), no PHP shutdown.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit only ends the process; it touches no memory of ours.
+    unsafe { libc::_exit(code) }
 }

@@ -10,6 +10,7 @@
 //! | `source.rs` | which file: `TICKER_CONFIG`, `ticker.config`, `./.rr.yaml` |
 //! | `limits.rs` | the size and depth limits, checked before YAML parsing |
 //! | `ticker.rs` | the `ticker` section: this extension's own keys |
+//! | `cluster.rs` | `ticker.cluster`: the Redis lease that lets one of several instances tick |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
 //! | `values.rs` | durations (Go's syntax), counts, addresses, commands, relays, env maps |
@@ -20,6 +21,7 @@
 //! RoadRunner defines in the sections read here is accepted. Those the extension does not
 //! act on are listed in [`Config::not_acted_on`], for one warning at start.
 
+mod cluster;
 mod env;
 mod error;
 mod limits;
@@ -44,7 +46,7 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
-pub use values::{Command, Megabytes, Relay, parse_duration};
+pub use values::{Command, Megabytes, RedisUrl, Relay, parse_duration};
 
 use table::{Reading, Table};
 
@@ -67,6 +69,12 @@ pub const DEFAULT_WATCH_TICK: Duration = Duration::from_secs(5);
 pub const MIN_WATCH_TICK: Duration = Duration::from_millis(100);
 /// RoadRunner's default for `server.relay_timeout`.
 pub const DEFAULT_RELAY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Used when `ticker.cluster.ttl` is missing or zero.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
+/// The shortest `ticker.cluster.ttl` accepted. The leader renews at a third of it and stops
+/// ticking a tenth of it before it runs out: below a second, one slow round trip to Redis
+/// or one busy moment of a loaded host would cost the lease.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
 /// RoadRunner's default for `server.on_init.exec_timeout`.
 pub const DEFAULT_ON_INIT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -116,6 +124,20 @@ pub struct TickerConfig {
     /// The control socket's path (for `ticker status`); `None`: the default location.
     pub control: Option<PathBuf>,
     pub pool: PoolConfig,
+    /// `ticker.cluster`: only the instance that holds a lease on Redis ticks. `None` (the
+    /// default): this instance ticks on its own.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `ticker.cluster`: several instances share one schedule through a lease on Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub redis: RedisUrl,
+    /// The Redis key of the schedule (`<key>`) and of the lease (`<key>:lease`); by default
+    /// `ticker:<name of the config file's directory>`.
+    pub key: String,
+    /// How long a lease lasts unless renewed; at least [`MIN_LEASE_TTL`].
+    pub ttl: Duration,
 }
 
 impl Default for TickerConfig {

@@ -93,6 +93,11 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The config file being read.
+    pub fn file(&self) -> &Path {
+        self.reading.file
+    }
+
     /// The dotted key of `name` in this table.
     pub fn key(&self, name: &str) -> String {
         if self.key.is_empty() {

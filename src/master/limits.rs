@@ -22,6 +22,7 @@ impl Master<'_> {
         deadlines.extend(self.processes.next_closing_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
+        deadlines.extend(self.cluster_deadline());
         deadlines.extend(
             self.pool
                 .workers()

@@ -18,6 +18,7 @@
 //! | `processes.rs` | worker processes: starting, channels, reaping, killing, respawn back-off |
 //! | `operator.rs` | signals, the control socket and the metrics endpoint: stop, reset, resize, status |
 //! | `limits.rs` | deadlines: `exec_ttl`, `pool.supervisor` limits, timeouts of stop, reset and waiting ticks |
+//! | `cluster.rs` | `ticker.cluster`: the lease helper process, and whether this instance may tick |
 //!
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
@@ -29,6 +30,7 @@
 //! unwinding included (the PHP layer turns the panic into an exception); a master that
 //! unwinds also kills its workers, which nobody would supervise any more.
 
+mod cluster;
 mod launch;
 mod limits;
 mod operator;
@@ -49,6 +51,7 @@ use crate::supervisor::{Limits, RollingReset};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
+use cluster::Cluster;
 use launch::{Fork, Launcher};
 use operator::Operator;
 use processes::Processes;
@@ -135,6 +138,8 @@ enum Source {
     Worker(Pid),
     /// The write end of a worker's pipe pair, watched while its outbox holds bytes.
     WorkerOut(Pid),
+    /// The lease helper's socket, in a cluster.
+    Cluster,
 }
 
 const VALUE_BITS: u32 = 56;
@@ -148,6 +153,7 @@ impl Source {
             Source::Conn(id) => (3, id),
             Source::Worker(pid) => (4, pid as u32 as u64),
             Source::WorkerOut(pid) => (5, pid as u32 as u64),
+            Source::Cluster => (6, 0),
         };
         (kind << VALUE_BITS) | (value & ((1 << VALUE_BITS) - 1))
     }
@@ -161,6 +167,7 @@ impl Source {
             3 => Source::Conn(value),
             4 => Source::Worker(value as u32 as Pid),
             5 => Source::WorkerOut(value as u32 as Pid),
+            6 => Source::Cluster,
             _ => return None,
         })
     }
@@ -184,6 +191,8 @@ struct Master<'a> {
     lateness: Lateness,
     phase: Phase,
     failure: Option<String>,
+    /// The lease, with a `ticker.cluster` section.
+    cluster: Option<Cluster>,
 }
 
 impl<'a> Master<'a> {
@@ -213,6 +222,7 @@ impl<'a> Master<'a> {
             lateness: Lateness::default(),
             phase: Phase::Running,
             failure: None,
+            cluster: Cluster::new(config, sys::getpid(), now),
         })
     }
 
@@ -243,6 +253,7 @@ impl<'a> Master<'a> {
                          leaving it to init"
                     ));
                 }
+                self.cluster_shutdown();
                 let t = self.pool.stats();
                 log::info(format_args!(
                     "master {} stopped: ticks due {}, delivered {}, completed {}, failed {}, \
@@ -276,6 +287,7 @@ impl<'a> Master<'a> {
             .next_deadline()
             .map(|at| at.since(sys::monotonic_now()));
         let ready = self.poller.wait(timeout)?;
+        self.cluster_pass();
         let sources: Vec<(Source, sys::Ready)> = ready
             .into_iter()
             .filter_map(|r| Some((Source::from_token(r.token)?, r)))
@@ -298,6 +310,7 @@ impl<'a> Master<'a> {
                 Source::Door(i) => self.on_door(i),
                 Source::Conn(id) => self.on_conn(id),
                 Source::Signals => signalled = true,
+                Source::Cluster => self.on_cluster(),
                 Source::Timer => {}
             }
         }
@@ -430,6 +443,7 @@ mod tests {
             Source::Conn(u64::from(u32::MAX) + 7),
             Source::Worker(4_194_304),
             Source::WorkerOut(1),
+            Source::Cluster,
         ] {
             assert_eq!(Source::from_token(source.token()), Some(source));
         }

@@ -405,6 +405,7 @@ impl Master<'_> {
                 .iter()
                 .map(|d| d.figures.clone())
                 .collect(),
+            cluster: self.cluster_view(),
         }
     }
 

@@ -261,6 +261,7 @@ impl Master<'_> {
         for pid in pids {
             self.reap(pid);
         }
+        self.cluster_reap();
     }
 
     fn reap(&mut self, pid: Pid) {

@@ -384,6 +384,7 @@ impl Master<'_> {
                 .map(|w| WorkerRow {
                     pid: w.pid,
                     state: match w.state {
+                        WorkerState::Starting => "starting",
                         WorkerState::Idle => "idle",
                         WorkerState::Busy { .. } => "busy",
                         WorkerState::Stopping => "stopping",

@@ -32,6 +32,8 @@ pub(super) struct Ticking {
     armed: Option<Mono>,
     ticker: Ticker,
     clock: WallClock,
+    /// The grid runs: [`Ticking::start`] was called, once the first workers were ready.
+    started: bool,
 }
 
 impl Ticking {
@@ -42,6 +44,7 @@ impl Ticking {
             armed: None,
             ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
+            started: false,
         })
     }
 
@@ -49,10 +52,17 @@ impl Ticking {
         self.timer.as_fd()
     }
 
-    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up.
+    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up:
+    /// its first workers are ready (forks at once; command-started ones once they answered
+    /// their pid handshake).
     pub(super) fn start(&mut self, now: Mono) {
         self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
         self.clock = WallClock::new(now, sys::unix_now());
+        self.started = true;
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        self.started
     }
 
     /// Clears the timer's readiness; whether it had really fired.
@@ -86,7 +96,10 @@ impl Master<'_> {
     /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
     /// every event; it touches the timer only when the instant changes.
     pub(super) fn arm_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();
@@ -115,7 +128,10 @@ impl Master<'_> {
     }
 
     pub(super) fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();

@@ -19,6 +19,7 @@
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
 //! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
+//! | `command` | `ticker.pool.command`: a RoadRunner worker in plain PHP, refused handshakes, stderr, `server.on_init`, `server.user` |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -28,6 +29,7 @@
 
 mod harness;
 
+mod command;
 mod config;
 mod doors;
 mod error_and_stop;

@@ -397,3 +397,32 @@ fn a_server_user_that_does_not_exist_stops_the_master_before_any_worker() {
     assert_eq!(exited.journal().events("start").len(), 0);
     run.assert_nothing_left();
 }
+
+#[test]
+fn a_pool_command_that_cannot_run_ends_in_the_crash_loop_verdict() {
+    let mut run = Php::new("no-such-program")
+        .yaml(&pool_yaml(
+            "50ms",
+            "    num_workers: 1\n    command: [no-such-program-here, worker.php]\n",
+        ))
+        .start("journal.php");
+    let exited = run.wait_exit(Duration::from_secs(60));
+    assert!(!exited.status.success());
+    assert!(
+        exited.stderr.contains(
+            "cannot start a worker: cannot run \"no-such-program-here\": No such file or \
+             directory"
+        ),
+        "{}",
+        exited.stderr
+    );
+    assert!(
+        exited.stderr.contains(
+            "Uncaught Ticker\\Exception: ticker: the master stopped: 10 workers in a row died \
+             before finishing a tick (the last could not be started: cannot run"
+        ),
+        "{}",
+        exited.stderr
+    );
+    run.assert_nothing_left();
+}

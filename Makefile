@@ -7,7 +7,7 @@ EXT        := $(CURDIR)/target/release/libticker_php.so
 LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-c test-php test-ffi header lint bench soak faults clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-command test-c test-php test-ffi header lint bench soak faults clean
 
 all: build
 
@@ -82,7 +82,7 @@ uninstall-ini:
 demo: install
 	cd examples && $(PHP) -d extension=ticker.so app.php $(TICKS)
 
-test: build lint test-rust test-c test-php test-ffi
+test: build lint test-rust test-command test-c test-php test-ffi
 	@echo "make test: all suites passed"
 
 lint:
@@ -93,6 +93,14 @@ lint:
 # release extension built above (tests/e2e/: one binary, `cargo test --test e2e`).
 test-rust:
 	TICKER_EXT=$(EXT) $(CARGO) test --workspace --all-targets
+
+# The end-to-end suites that apply to both kinds of worker, once more with workers started
+# from ticker.pool.command instead of forked (TICKER_E2E_WORKERS=command: the harness adds
+# the run's own PHP command line to every config it writes or names).
+COMMAND_SUITES := ticks:: supervision:: pool_settings:: error_and_stop:: operator:: \
+	missed_and_overlap:: signals:: faults::
+test-command:
+	TICKER_EXT=$(EXT) TICKER_E2E_WORKERS=command $(CARGO) test --test e2e -- $(COMMAND_SUITES)
 
 # The C library as a C program uses it: no PHP symbols, gcc against include/ticker.h, run with
 # nothing but target/release on the library path (tests/c/).

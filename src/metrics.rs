@@ -79,7 +79,7 @@ pub struct TickCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRow {
     pub pid: i32,
-    /// `idle`, `busy` or `stopping`.
+    /// `starting`, `idle`, `busy` or `stopping`.
     pub state: String,
     /// The tick a busy worker holds.
     pub tick: Option<u64>,
@@ -332,7 +332,7 @@ impl Snapshot {
             "workers",
             "gauge",
             "Worker processes by state.",
-            &["idle", "busy", "stopping"]
+            &["starting", "idle", "busy", "stopping"]
                 .iter()
                 .map(|state| {
                     let n = self.workers.iter().filter(|w| w.state == *state).count();

@@ -49,6 +49,10 @@ impl Tick {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
+    /// Started, and not ready for ticks yet: a command-started worker that has not
+    /// answered its pid handshake. It counts as serving (nothing else is started in its
+    /// place), never as idle.
+    Starting,
     Idle,
     Busy {
         tick: Tick,
@@ -394,7 +398,16 @@ impl Pool {
         self.workers.is_empty()
     }
 
-    /// Workers that will stay: what respawning tops up to the configured size.
+    /// Workers that have not become ready yet.
+    pub fn starting(&self) -> usize {
+        self.workers
+            .values()
+            .filter(|w| w.state == WorkerState::Starting)
+            .count()
+    }
+
+    /// Workers that will stay, starting ones included: what respawning tops up to the
+    /// configured size.
     pub fn serving(&self) -> usize {
         self.workers
             .values()
@@ -402,13 +415,19 @@ impl Pool {
             .count()
     }
 
-    /// A fresh worker joins; it takes a waiting tick at once if there is one.
+    /// A fresh worker joins, ready; it takes a waiting tick at once if there is one.
     pub fn add(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
+        self.add_starting(pid, now);
+        self.ready(pid, now)
+    }
+
+    /// A fresh worker joins that is not ready for ticks yet (see [`WorkerState::Starting`]).
+    pub fn add_starting(&mut self, pid: Pid, now: Mono) {
         self.workers.insert(
             pid,
             Worker {
                 pid,
-                state: WorkerState::Idle,
+                state: WorkerState::Starting,
                 started: now,
                 idle_since: now,
                 handled: 0,
@@ -416,6 +435,21 @@ impl Pool {
                 retire_after_tick: None,
             },
         );
+    }
+
+    /// A starting worker is ready: it becomes idle, and takes a waiting tick at once if
+    /// there is one. A worker told to stop meanwhile stays stopping.
+    pub fn ready(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
+        let worker = self.workers.get_mut(&pid)?;
+        if worker.state != WorkerState::Starting || self.withdrawn.contains(&pid) {
+            return None;
+        }
+        if self.stopping {
+            worker.state = WorkerState::Stopping;
+            return None;
+        }
+        worker.state = WorkerState::Idle;
+        worker.idle_since = now;
         self.idle.push_back(pid);
         self.deliver_waiting(now)
     }
@@ -548,7 +582,8 @@ impl Pool {
             return false;
         };
         match worker.state {
-            WorkerState::Idle => {
+            // A starting one is told to stop as it is: it leaves after its handshake.
+            WorkerState::Idle | WorkerState::Starting => {
                 self.retire(pid);
                 true
             }
@@ -606,11 +641,17 @@ impl Pool {
         self.deliver_waiting(now)
     }
 
-    /// Stop taking work: every idle worker is retired (and returned, to be told so), and
-    /// the waiting ticks are dropped (and returned, to be reported).
+    /// Stop taking work: every idle or starting worker is retired (and returned, to be
+    /// told so), and the waiting ticks are dropped (and returned, to be reported).
     pub fn begin_stop(&mut self) -> (Vec<Pid>, Vec<Tick>) {
         self.stopping = true;
-        let idle: Vec<Pid> = self.idle.drain(..).collect();
+        let mut idle: Vec<Pid> = self.idle.drain(..).collect();
+        idle.extend(
+            self.workers
+                .values()
+                .filter(|w| w.state == WorkerState::Starting && !self.withdrawn.contains(&w.pid))
+                .map(|w| w.pid),
+        );
         for pid in &idle {
             if let Some(worker) = self.workers.get_mut(pid) {
                 worker.state = WorkerState::Stopping;
@@ -994,6 +1035,46 @@ mod tests {
         let f = pool.finish(1, Outcome::Done, Mono(1)).unwrap();
         assert_eq!(f.retire.as_deref(), Some("ttl"));
         assert_eq!(pool.serving(), 0);
+    }
+
+    #[test]
+    fn a_starting_worker_serves_but_takes_no_tick_until_it_is_ready() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add_starting(1, Mono(0));
+        assert_eq!((pool.serving(), pool.starting()), (1, 1));
+        assert!(!pool.can_start());
+        assert_eq!(pool.arrive(tick(0), Mono(5)), Arrival::Waiting);
+        let d = pool.ready(1, Mono(7)).expect("the waiting tick, at once");
+        assert_eq!((d.pid, d.tick.number, d.waited), (1, 0, true));
+        assert_eq!(pool.starting(), 0);
+        assert_eq!(pool.ready(1, Mono(8)), None, "ready once");
+        assert_eq!(
+            pool.worker(1).unwrap().started,
+            Mono(0),
+            "its age counts from its start"
+        );
+
+        // Told to stop while starting: it stays stopping when its handshake comes.
+        pool.add_starting(2, Mono(10));
+        assert!(pool.retire_soon(2, "the pool shrinks".into()));
+        assert_eq!(pool.ready(2, Mono(11)), None);
+        assert_eq!(pool.worker(2).unwrap().state, WorkerState::Stopping);
+
+        // A stopping pool stops starting workers too.
+        pool.add_starting(3, Mono(12));
+        let (told, _) = pool.begin_stop();
+        assert!(told.contains(&3), "{told:?}");
+        assert_eq!(pool.ready(3, Mono(13)), None);
+        assert_eq!(pool.worker(3).unwrap().state, WorkerState::Stopping);
+    }
+
+    #[test]
+    fn a_starting_worker_that_leaves_fails_nothing() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add_starting(1, Mono(0));
+        let removed = pool.remove(1, Mono(1)).unwrap();
+        assert_eq!(removed.worker.state, WorkerState::Starting);
+        assert_eq!(pool.stats(), Stats::default());
     }
 
     fn grid() -> Ticker {

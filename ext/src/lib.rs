@@ -194,6 +194,14 @@ extern "C" fn info(module: *mut ModuleEntry) {
                     humantime::format_duration(ticker.interval).to_string()
                 );
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
+                info_table_row!(
+                    "workers",
+                    match &ticker.pool.command {
+                        None => "forked from the master".to_string(),
+                        Some(command) =>
+                            format!("started from ticker.pool.command: {}", command.0.join(" ")),
+                    }
+                );
             }
             Role::Worker { relay } => {
                 info_table_row!(

@@ -144,7 +144,8 @@ impl Worker {
 
     /// Runs the pool. Returns in the master when it stopped, and in a new worker at once.
     fn run_pool(&mut self) -> PhpResult<()> {
-        let Some(Role::Master { ticker, .. }) = super::startup_state().map(|s| &s.role) else {
+        let Some(Role::Master { ticker, config, .. }) = super::startup_state().map(|s| &s.role)
+        else {
             return Err(exception("ticker: this process is not a master"));
         };
         if POOL_STARTED.load(Ordering::SeqCst) {
@@ -161,7 +162,7 @@ impl Worker {
             return Err(exception(refusal));
         }
         POOL_STARTED.store(true, Ordering::SeqCst);
-        match master::run(ticker) {
+        match master::run(ticker, &config.server) {
             Exit::Worker(link) => {
                 self.state = State::Worker(link);
                 Ok(())

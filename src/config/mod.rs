@@ -171,7 +171,9 @@ pub struct PoolConfig {
     /// Streaming only: kept for RoadRunner files, never used by ticks.
     pub stream_timeout: Duration,
     pub debug: bool,
-    /// Overrides `server.command` in RoadRunner. Not acted on yet: workers are forked.
+    /// Set: workers are started from this command, as RoadRunner starts them (no shell).
+    /// `None`: they are forked from the booted master. `server.command` never stands in
+    /// for it: it is there for RoadRunner's other plugins.
     pub command: Option<Command>,
     pub supervisor: SupervisorConfig,
 }
@@ -200,20 +202,28 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// The top-level `server` section, checked but not acted on yet: workers are forked from
-/// the booted master, not started from `command`. RoadRunner requires `command`; here
-/// nothing is required.
+/// The top-level `server` section. RoadRunner requires `command`; here nothing is
+/// required, and `command` is never acted on (RoadRunner's other plugins start their
+/// workers from it; the ticker's pool is started from `ticker.pool.command`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     pub command: Option<Command>,
-    /// Names upper-cased, values as written (after substitution).
+    /// Names upper-cased, values as written (after substitution). Added to the
+    /// environment of command-started workers.
     pub env: BTreeMap<String, String>,
+    /// Always [`Relay::Pipes`] when `ticker.pool.command` is set (other relays are
+    /// refused); not acted on for a forked pool.
     pub relay: Relay,
+    /// How long a command-started worker has to answer the pid handshake.
     pub relay_timeout: Duration,
-    /// `None` when missing or empty.
+    /// The user workers (and `on_init`) run as, when the master runs as root. `None` when
+    /// missing or empty.
     pub user: Option<String>,
+    /// The group workers run as, instead of the user's own.
     pub group: Option<String>,
+    /// Run once before the first worker starts.
     pub on_init: Option<OnInit>,
+    /// Not acted on.
     pub after_init: Option<OnInit>,
 }
 
@@ -320,7 +330,7 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
         .apply_merge()
         .map_err(|err| ConfigError::yaml(path, &err))?;
     let reading = Reading::new(path, env);
-    let (ticker, server, logs) = {
+    let (ticker, server, logs): (Option<TickerConfig>, ServerConfig, LogsConfig) = {
         // Other top-level sections belong to other RoadRunner plugins: never read here.
         let mut root = Table::root(&reading, value)?;
         let ticker = root
@@ -332,11 +342,23 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
         let logs = roadrunner::logs(root.table_or_empty("logs", roadrunner::LOGS_EXPECTING)?)?;
         (ticker, server, logs)
     };
+    let command_started = ticker.as_ref().is_some_and(|t| t.pool.command.is_some());
+    if command_started && server.relay != Relay::Pipes {
+        return Err(ConfigError::at(
+            path,
+            "server.relay",
+            format!(
+                "{:?} is not accepted with ticker.pool.command: command-started workers are \
+                 linked over pipes (their stdin and stdout); expected pipes, or no relay",
+                server.relay.to_string()
+            ),
+        ));
+    }
     Ok(Config {
         path: path.to_path_buf(),
         ticker,
         server,
         logs,
-        not_acted_on: reading.into_not_acted_on(),
+        not_acted_on: reading.into_not_acted_on(command_started),
     })
 }

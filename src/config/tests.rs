@@ -550,14 +550,13 @@ fn roadrunner_keys_not_acted_on_are_listed_in_reading_order() {
     let config = ok(
         "server:\n  command: php w.php\n  relay_timeout: 10s\nlogs:\n  mode: production\n  \
          level: warn\n  channels:\n    http:\n      level: debug\nticker:\n  pool:\n    \
-         stream_timeout: 1s\n    command: php t.php\n    num_workers: 1\n    dynamic_allocator:\n      \
+         stream_timeout: 1s\n    num_workers: 1\n    dynamic_allocator:\n      \
          spawn_rate: 2\n",
     );
     assert_eq!(
         config.not_acted_on,
         [
             "ticker.pool.stream_timeout",
-            "ticker.pool.command",
             "ticker.pool.dynamic_allocator.spawn_rate",
             "server.command",
             "server.relay_timeout",
@@ -568,13 +567,67 @@ fn roadrunner_keys_not_acted_on_are_listed_in_reading_order() {
     assert_eq!(
         config.not_acted_on_warning().unwrap(),
         "config /app/.rr.yaml: RoadRunner keys accepted but not acted on by this extension: \
-         ticker.pool.stream_timeout, ticker.pool.command, ticker.pool.dynamic_allocator.spawn_rate, \
+         ticker.pool.stream_timeout, ticker.pool.dynamic_allocator.spawn_rate, \
          server.command, server.relay_timeout, logs.mode, logs.channels"
     );
     let config = ok("ticker:\n  interval: 1s\n  pool:\n    num_workers: 2\nlogs:\n  level: info\n");
     assert_eq!(config.not_acted_on_warning(), None);
     // A key set to nothing is not set.
     assert_eq!(ok("server:\n  relay: ~\n").not_acted_on_warning(), None);
+}
+
+#[test]
+fn server_keys_of_command_started_workers_act_only_with_a_pool_command() {
+    let server = "server:\n  command: php w.php\n  env:\n    A: b\n  relay: pipes\n  \
+                  relay_timeout: 10s\n  user: www-data\n  group: www-data\n  on_init:\n    \
+                  command: php init.php\n    exec_timeout: 5s\n    exit_on_error: true\n    \
+                  env:\n      X: y\n    user: www-data\n  after_init:\n    command: php a.php\n";
+    let forked = ok(&format!("{server}ticker:\n  interval: 1s\n"));
+    assert_eq!(
+        forked.not_acted_on,
+        [
+            "server.command",
+            "server.env",
+            "server.relay",
+            "server.relay_timeout",
+            "server.after_init.command",
+        ],
+        "a forked pool: env, relay and relay_timeout are for command-started workers"
+    );
+    let started = ok(&format!(
+        "{server}ticker:\n  pool:\n    command: [php, worker.php]\n"
+    ));
+    assert_eq!(
+        started.not_acted_on,
+        ["server.command", "server.after_init.command"],
+        "command-started workers: only server.command (other plugins') and after_init"
+    );
+    assert_eq!(
+        started.ticker.unwrap().pool.command,
+        Some(words(&["php", "worker.php"]))
+    );
+}
+
+#[test]
+fn command_started_workers_take_pipes_only() {
+    for relay in ["tcp://127.0.0.1:7000", "unix:///run/rr.sock"] {
+        let yaml = format!("server:\n  relay: {relay}\nticker:\n  pool:\n    command: php w.php\n");
+        let text = message(&err(&yaml), "server.relay");
+        assert!(
+            text.contains(&format!(
+                "{relay:?} is not accepted with ticker.pool.command"
+            )) && text.contains("expected pipes, or no relay"),
+            "{text}"
+        );
+        // A forked pool does not use the relay: RoadRunner's other plugins may.
+        let forked = ok(&format!(
+            "server:\n  relay: {relay}\nticker:\n  interval: 1s\n"
+        ));
+        assert_eq!(forked.not_acted_on, ["server.relay"]);
+    }
+    let pipes = ok("server:\n  relay: pipes\nticker:\n  pool:\n    command: php w.php\n");
+    assert_eq!(pipes.server.relay, Relay::Pipes);
+    assert_eq!(pipes.not_acted_on, Vec::<String>::new());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1104,21 +1157,10 @@ pub(crate) const CORPUS: [(&str, &[&str]); 5] = [
         "server.yaml",
         &[
             "ticker.pool.stream_timeout",
-            "ticker.pool.command",
             "ticker.pool.dynamic_allocator.max_workers",
             "ticker.pool.dynamic_allocator.spawn_rate",
             "ticker.pool.dynamic_allocator.idle_timeout",
             "server.command",
-            "server.env",
-            "server.relay",
-            "server.relay_timeout",
-            "server.user",
-            "server.group",
-            "server.on_init.command",
-            "server.on_init.exec_timeout",
-            "server.on_init.env",
-            "server.on_init.exit_on_error",
-            "server.on_init.user",
             "server.after_init.command",
             "server.after_init.exec_timeout",
             "logs.mode",
@@ -1160,8 +1202,9 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
     let (path, text) = corpus("server.yaml");
     let config = parse_with_env(&text, &path, &|_| None).unwrap();
     let server = &config.server;
-    assert_eq!(server.relay, Relay::Tcp("127.0.0.1:7000".into()));
+    assert_eq!(server.relay, Relay::Pipes);
     assert_eq!(server.relay_timeout, secs(20));
+    assert_eq!(server.user.as_deref(), Some("www-data"));
     assert_eq!(
         server.env.get("APP_DEBUG").map(String::as_str),
         Some("false")

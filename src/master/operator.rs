@@ -37,8 +37,8 @@ use crate::sys;
 pub const MAX_CONNS_PER_DOOR: usize = 64;
 
 /// File descriptors that operator connections always leave free under `RLIMIT_NOFILE`.
-/// They are the pool's: starting a worker takes two at once (a socket pair; four for a
-/// pair of pipes), a replacement is started while the worker it replaces still holds its
+/// They are the pool's: starting a worker takes two at once (a socket pair; six for the
+/// three pipes of a command-started worker), a replacement is started while the worker it replaces still holds its
 /// channel, several can be replaced at once, and the status snapshot opens `/proc` files.
 pub const FD_RESERVE: usize = 32;
 
@@ -384,6 +384,7 @@ impl Master<'_> {
                 .map(|w| WorkerRow {
                     pid: w.pid,
                     state: match w.state {
+                        WorkerState::Starting => "starting",
                         WorkerState::Idle => "idle",
                         WorkerState::Busy { .. } => "busy",
                         WorkerState::Stopping => "stopping",

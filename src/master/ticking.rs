@@ -35,6 +35,8 @@ pub(super) struct Ticking {
     clock: WallClock,
     /// The fencing token of the cluster term that hands ticks out; `None` on its own.
     fence: Option<u64>,
+    /// The grid runs: [`Ticking::start`] was called, once the first workers were ready.
+    started: bool,
 }
 
 impl Ticking {
@@ -46,6 +48,7 @@ impl Ticking {
             ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
             fence: None,
+            started: false,
         })
     }
 
@@ -53,10 +56,20 @@ impl Ticking {
         self.timer.as_fd()
     }
 
-    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up.
+    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up:
+    /// its first workers are ready (forks at once; command-started ones once they answered
+    /// their pid handshake).
+    /// In a cluster, a term that began before the pool was up keeps its shared grid.
     pub(super) fn start(&mut self, now: Mono) {
-        self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
-        self.clock = WallClock::new(now, sys::unix_now());
+        if self.fence.is_none() {
+            self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
+            self.clock = WallClock::new(now, sys::unix_now());
+        }
+        self.started = true;
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        self.started
     }
 
     /// Clears the timer's readiness; whether it had really fired.
@@ -99,7 +112,10 @@ impl Master<'_> {
     /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
     /// every event; it touches the timer only when the instant changes.
     pub(super) fn arm_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();
@@ -135,7 +151,10 @@ impl Master<'_> {
     }
 
     pub(super) fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();

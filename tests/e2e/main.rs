@@ -20,6 +20,7 @@
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
 //! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
+//! | `command` | `ticker.pool.command`: a RoadRunner worker in plain PHP, refused handshakes, stderr, `server.on_init`, `server.user` |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -30,6 +31,7 @@
 mod harness;
 
 mod cluster;
+mod command;
 mod config;
 mod doors;
 mod error_and_stop;

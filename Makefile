@@ -7,7 +7,7 @@ EXT        := $(CURDIR)/target/release/libticker_php.so
 LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-rust test-c test-php test-ffi header lint bench soak faults clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-command test-c test-php test-ffi header lint bench soak faults clean
 
 all: build
 
@@ -20,20 +20,21 @@ build: deps
 	$(CARGO) build --release --workspace
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
-# the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR),
-# then ldconfig) with its header beside it ($(INCLUDEDIR)/ticker.h).
+# the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR))
+# with its header beside it ($(INCLUDEDIR)/ticker.h). DESTDIR stages it all for a package;
+# ldconfig runs only for a real install as root (a LIBDIR of one's own needs LD_LIBRARY_PATH).
 BINDIR        ?= /usr/local/bin
 LIBDIR        ?= /usr/local/lib
 INCLUDEDIR    ?= /usr/local/include
 EXTENSION_DIR ?= $(shell $(PHP) -r 'echo ini_get("extension_dir");')
 install: build
-	install -m 0755 $(EXT) "$(EXTENSION_DIR)/ticker.so"
-	install -m 0755 target/release/ticker $(BINDIR)/ticker
-	install -d $(LIBDIR) $(INCLUDEDIR)
-	install -m 0755 $(LIB) $(LIBDIR)/libticker.so
-	install -m 0644 target/release/libticker.a $(LIBDIR)/libticker.a
-	install -m 0644 include/ticker.h $(INCLUDEDIR)/ticker.h
-	ldconfig
+	install -d "$(DESTDIR)$(EXTENSION_DIR)" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)"
+	install -m 0755 $(EXT) "$(DESTDIR)$(EXTENSION_DIR)/ticker.so"
+	install -m 0755 target/release/ticker "$(DESTDIR)$(BINDIR)/ticker"
+	install -m 0755 $(LIB) "$(DESTDIR)$(LIBDIR)/libticker.so"
+	install -m 0644 target/release/libticker.a "$(DESTDIR)$(LIBDIR)/libticker.a"
+	install -m 0644 include/ticker.h "$(DESTDIR)$(INCLUDEDIR)/ticker.h"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig; fi
 
 # `make install`, then enables the extension for every PHP process, the way Debian does:
 # $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).
@@ -81,7 +82,7 @@ uninstall-ini:
 demo: install
 	cd examples && $(PHP) -d extension=ticker.so app.php $(TICKS)
 
-test: build lint test-rust test-c test-php test-ffi
+test: build lint test-rust test-command test-c test-php test-ffi
 	@echo "make test: all suites passed"
 
 lint:
@@ -92,6 +93,14 @@ lint:
 # release extension built above (tests/e2e/: one binary, `cargo test --test e2e`).
 test-rust:
 	TICKER_EXT=$(EXT) $(CARGO) test --workspace --all-targets
+
+# The end-to-end suites that apply to both kinds of worker, once more with workers started
+# from ticker.pool.command instead of forked (TICKER_E2E_WORKERS=command: the harness adds
+# the run's own PHP command line to every config it writes or names).
+COMMAND_SUITES := ticks:: supervision:: pool_settings:: error_and_stop:: operator:: \
+	missed_and_overlap:: signals:: faults::
+test-command:
+	TICKER_EXT=$(EXT) TICKER_E2E_WORKERS=command $(CARGO) test --test e2e -- $(COMMAND_SUITES)
 
 # The C library as a C program uses it: no PHP symbols, gcc against include/ticker.h, run with
 # nothing but target/release on the library path (tests/c/).
@@ -131,6 +140,11 @@ soak: build
 
 faults: build
 	python3 scripts/reliability.py faults
+
+# `make test` on a loaded machine: two busy loops hold both cores while it runs, and stop
+# with it, whatever its outcome.
+test-loaded:
+	@scripts/loaded.sh $(MAKE) test
 
 clean:
 	$(CARGO) clean

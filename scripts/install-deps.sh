@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs, with Debian's apt, only what this machine lacks to build and test ticker:
 # PHP's CLI and headers (ext-php-rs runs php-config and bindgen), libclang (bindgen),
-# PHPUnit and Composer (the PHP package's tests). Rust itself must already be installed.
+# PHPUnit and Composer (the PHP package's tests), and what the tests run besides: Python 3
+# (a RoadRunner-style master, the soak), gcc and nm (the C library's test, a test's
+# LD_PRELOAD library), redis-server (the cluster tests start their own on a free loopback
+# port). Rust itself must already be installed.
 set -euo pipefail
 
 missing=()
@@ -10,6 +13,10 @@ command -v php-config >/dev/null 2>&1 || missing+=(php-dev)
 dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "ok installed" || missing+=(libclang-dev)
 command -v phpunit >/dev/null 2>&1 || missing+=(phpunit)
 command -v composer >/dev/null 2>&1 || missing+=(composer)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v nm >/dev/null 2>&1 || missing+=(binutils)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

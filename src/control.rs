@@ -1,7 +1,7 @@
 //! The master's two doors for operators: the control socket and the metrics endpoint.
 //!
-//! Owns the listening sockets, the short-lived connections on them, and their tiny
-//! protocols: one request line on the control socket (`status` or `reset`) answered with
+//! Owns the sockets themselves (binding, accepting, reading and writing a connection) and
+//! their tiny protocols: one request line on the control socket (`status` or `reset`) answered with
 //! one JSON document, and an HTTP/1.x `GET /metrics` answered with Prometheus text. Both
 //! are served from the master's poll loop, non-blocking, so a slow client can never stall
 //! a tick. What to answer, and how many connections to take, is the master's business
@@ -345,24 +345,42 @@ pub fn parse_request(kind: Kind, bytes: &[u8]) -> Option<Request> {
     match kind {
         Kind::Control => {
             let end = bytes.iter().position(|&b| b == b'\n')?;
-            let line = String::from_utf8_lossy(&bytes[..end]).trim().to_string();
-            Some(match line.as_str() {
-                "status" => Request::Status,
-                "reset" => Request::Reset,
-                _ => Request::Unknown(line),
-            })
+            Some(control_request(&bytes[..end]))
         }
         Kind::Http => {
             let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
             let head = String::from_utf8_lossy(&bytes[..end]);
             let mut words = head.lines().next().unwrap_or("").split_whitespace();
-            Some(match (words.next(), words.next()) {
-                (Some("GET"), Some("/metrics")) => Request::Metrics,
-                (method, path) => {
-                    Request::Unknown(format!("{} {}", method.unwrap_or(""), path.unwrap_or("")))
-                }
+            // Prometheus adds a query string when a scrape config sets `params`.
+            let path = |p: &str| p.split('?').next().unwrap_or("").to_owned();
+            Some(match (words.next(), words.next().map(path)) {
+                (Some("GET"), Some(p)) if p == "/metrics" => Request::Metrics,
+                (method, path) => Request::Unknown(format!(
+                    "{} {}",
+                    method.unwrap_or(""),
+                    path.unwrap_or_default()
+                )),
             })
         }
+    }
+}
+
+/// The request of a client that closed its side after sending it (`printf status` piped
+/// into `socat`): a control line needs no newline then. Nothing for HTTP, which has its
+/// blank line.
+pub fn request_at_end(kind: Kind, bytes: &[u8]) -> Option<Request> {
+    match kind {
+        Kind::Control if !bytes.is_empty() => Some(control_request(bytes)),
+        _ => None,
+    }
+}
+
+fn control_request(line: &[u8]) -> Request {
+    let line = String::from_utf8_lossy(line).trim().to_string();
+    match line.as_str() {
+        "status" => Request::Status,
+        "reset" => Request::Reset,
+        _ => Request::Unknown(line),
     }
 }
 
@@ -651,7 +669,10 @@ impl Conn {
         };
         let mut buf = [0u8; 1024];
         match self.stream.read(&mut buf) {
-            Ok(0) => Incoming::Gone,
+            Ok(0) => match request_at_end(self.kind, inbox) {
+                Some(request) => Incoming::Request(request),
+                None => Incoming::Gone,
+            },
             Ok(n) => {
                 inbox.extend_from_slice(&buf[..n]);
                 match parse_request(self.kind, inbox) {
@@ -907,6 +928,47 @@ mod tests {
             parse_request(Kind::Http, b"GET / HTTP/1.1\r\n\r\n"),
             Some(Request::Unknown("GET /".into()))
         );
+        assert_eq!(
+            parse_request(Kind::Http, b"GET /metrics?job=app HTTP/1.1\r\n\r\n"),
+            Some(Request::Metrics),
+            "a scrape config's params do not change the path"
+        );
+    }
+
+    #[test]
+    fn a_control_line_may_end_with_the_clients_end_of_stream() {
+        assert_eq!(
+            request_at_end(Kind::Control, b"status"),
+            Some(Request::Status)
+        );
+        assert_eq!(request_at_end(Kind::Control, b""), None);
+        assert_eq!(
+            request_at_end(Kind::Http, b"GET /metrics HTTP/1.1\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_client_that_shuts_its_side_after_the_request_gets_its_answer() {
+        let scratch = Scratch::new("shut");
+        let path = scratch.join("1.sock");
+        let door = Door::control(&path, Placement::RuntimeDir, me()).unwrap();
+        let client = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let mut stream = UnixStream::connect(&path).unwrap();
+                stream.write_all(b"status").unwrap();
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut got = String::new();
+                stream.read_to_string(&mut got).unwrap();
+                got
+            }
+        });
+        let (mut conn, request) = accept_request(&door);
+        assert_eq!(request, Request::Status);
+        assert_eq!(conn.answer("{\"ok\":true}".into()), Outgoing::Done);
+        drop(conn);
+        assert_eq!(client.join().unwrap(), "{\"ok\":true}");
     }
 
     #[test]
@@ -1174,14 +1236,19 @@ mod tests {
         server.join().unwrap();
     }
 
-    proptest::proptest! {
-        /// Any bytes are a request, no request yet, or too long: never a panic.
-        #[test]
-        fn any_bytes_are_read_as_a_request_or_not_yet(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            let control = parse_request(Kind::Control, &bytes);
-            proptest::prop_assert_eq!(control.is_some(), bytes.contains(&b'\n'));
-            let http = parse_request(Kind::Http, &bytes);
-            proptest::prop_assert_eq!(http.is_some(), bytes.windows(4).any(|w| w == b"\r\n\r\n"));
+    /// Property tests: `PROPTEST_CASES=100000 cargo test --release --lib properties`.
+    mod properties {
+        use super::*;
+
+        proptest::proptest! {
+            /// Any bytes are a request, no request yet, or too long: never a panic.
+            #[test]
+            fn any_bytes_are_read_as_a_request_or_not_yet(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+                let control = parse_request(Kind::Control, &bytes);
+                proptest::prop_assert_eq!(control.is_some(), bytes.contains(&b'\n'));
+                let http = parse_request(Kind::Http, &bytes);
+                proptest::prop_assert_eq!(http.is_some(), bytes.windows(4).any(|w| w == b"\r\n\r\n"));
+            }
         }
     }
 

@@ -6,6 +6,8 @@
 //! sockets or time:
 //!
 //! - [`config`]: the `.rr.yaml` file, validated once into typed structs.
+//! - [`cluster`]: several instances, one schedule: the leader lease on Redis, its
+//!   decisions, its store and its helper process.
 //! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting).
 //! - [`frame`]: RoadRunner's goridge frame format, bytes in and out.
 //! - [`message`]: what those frames mean between master and worker.
@@ -25,6 +27,7 @@
 //! - [`sys`]: the Linux calls the master needs, over the `nix` crate.
 //! - [`log`]: one line per event on stderr.
 
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod ffi;

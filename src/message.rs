@@ -22,8 +22,13 @@ pub enum ToWorker {
     Job { header: Vec<u8>, body: Vec<u8> },
     /// Leave the loop: the PHP library's `waitPayload()` then returns `null`.
     Stop,
-    /// The handshake a command-started worker receives first.
+    /// The handshake a command-started worker receives first: `{"pid":N}`, N the master's
+    /// pid, as RoadRunner sends it.
     Pid(u32),
+    /// A ticker master's handshake: RoadRunner's with `"lateness":true` added, which says
+    /// that this master reads the lateness this crate's workers add to their answers (a
+    /// second option). RoadRunner's PHP library reads only `pid` and ignores the rest.
+    TickerPid(u32),
 }
 
 /// A message from a worker to the master.
@@ -63,6 +68,8 @@ struct Control {
     #[serde(default)]
     stop: bool,
     pid: Option<i64>,
+    #[serde(default)]
+    lateness: bool,
 }
 
 fn parse_control(payload: &[u8]) -> Result<Control, ProtocolError> {
@@ -125,6 +132,11 @@ impl ToWorker {
                 vec![],
                 format!(r#"{{"pid":{pid}}}"#).into_bytes(),
             ),
+            ToWorker::TickerPid(pid) => Frame::new(
+                flags::CONTROL | flags::CODEC_JSON,
+                vec![],
+                format!(r#"{{"pid":{pid},"lateness":true}}"#).into_bytes(),
+            ),
         }
     }
 
@@ -135,6 +147,9 @@ impl ToWorker {
                 return Ok(ToWorker::Stop);
             }
             return match control.pid {
+                Some(pid) if pid > 0 && pid <= i64::from(u32::MAX) && control.lateness => {
+                    Ok(ToWorker::TickerPid(pid as u32))
+                }
                 Some(pid) if pid > 0 && pid <= i64::from(u32::MAX) => Ok(ToWorker::Pid(pid as u32)),
                 _ => Err(ProtocolError(
                     "control frame without `stop` or a positive `pid`".into(),
@@ -237,6 +252,7 @@ mod tests {
             },
             ToWorker::Stop,
             ToWorker::Pid(42),
+            ToWorker::TickerPid(43),
         ] {
             let frame = through_the_wire(message.clone().into_frame());
             assert_eq!(ToWorker::from_frame(frame), Ok(message));
@@ -281,6 +297,10 @@ mod tests {
 
         let pid = ToWorker::Pid(9).into_frame();
         assert_eq!(pid.flags, 0x09);
+        assert_eq!(pid.payload, br#"{"pid":9}"#, "RoadRunner's bytes");
+        let ticker = ToWorker::TickerPid(9).into_frame();
+        assert_eq!(ticker.flags, 0x09);
+        assert_eq!(ticker.payload, br#"{"pid":9,"lateness":true}"#);
 
         let stop_request = FromWorker::StopRequest.into_frame();
         assert_eq!(stop_request.options, vec![13]);

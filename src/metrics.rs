@@ -79,7 +79,7 @@ pub struct TickCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRow {
     pub pid: i32,
-    /// `idle`, `busy` or `stopping`.
+    /// `starting`, `idle`, `busy` or `stopping`.
     pub state: String,
     /// The tick a busy worker holds.
     pub tick: Option<u64>,
@@ -122,6 +122,9 @@ pub struct Snapshot {
     /// One entry per door the master listens on.
     #[serde(default)]
     pub connections: Vec<DoorConnections>,
+    /// The lease, with a `ticker.cluster` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::status::ClusterView>,
 }
 
 /// Seconds as a duration a person reads, or `?` for what is no duration (negative, not a
@@ -239,6 +242,9 @@ impl Snapshot {
                 .collect();
             let _ = writeln!(out, "connections  {}", doors.join("  "));
         }
+        if let Some(cluster) = &self.cluster {
+            let _ = writeln!(out, "{}", printable(&cluster.table_line()));
+        }
         let _ = writeln!(
             out,
             "\n{:>8}  {:<8}  {:>8}  {:>8}  {:>7}  {:>8}  {:>10}",
@@ -326,7 +332,7 @@ impl Snapshot {
             "workers",
             "gauge",
             "Worker processes by state.",
-            &["idle", "busy", "stopping"]
+            &["starting", "idle", "busy", "stopping"]
                 .iter()
                 .map(|state| {
                     let n = self.workers.iter().filter(|w| w.state == *state).count();
@@ -417,6 +423,9 @@ impl Snapshot {
             "Seconds since the master started its pool.",
             &plain(format!("{:.3}", self.uptime_secs)),
         );
+        if let Some(cluster) = &self.cluster {
+            out.push_str(&cluster.prometheus());
+        }
         out
     }
 }
@@ -477,6 +486,7 @@ mod tests {
                 paused_full: 1,
                 paused_no_fds: 2,
             }],
+            cluster: None,
         }
     }
 
@@ -632,139 +642,145 @@ mod tests {
         );
     }
 
-    fn any_f64() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            any::<f64>(),
-            Just(f64::NAN),
-            Just(f64::INFINITY),
-            Just(-1.0),
-            Just(u64::MAX as f64),
-            0.0..1e6,
-        ]
-    }
+    /// Property tests: `PROPTEST_CASES=100000 cargo test --release --lib properties`.
+    mod properties {
+        use super::*;
 
-    fn any_snapshot() -> impl Strategy<Value = Snapshot> {
-        let worker = (
-            any::<i32>(),
-            ".{0,12}",
-            proptest::option::of(any::<u64>()),
-            any::<(u64, u64)>(),
-            proptest::option::of(any::<u64>()),
-            any_f64(),
-        )
-            .prop_map(
-                |(pid, state, tick, (ticks, errors), rss_bytes, age_secs)| WorkerRow {
-                    pid,
-                    state,
-                    tick,
-                    ticks,
-                    errors,
-                    rss_bytes,
-                    age_secs,
-                },
-            );
-        let door = (".{0,8}", any::<(usize, usize)>(), any::<[u64; 4]>()).prop_map(
-            |(door, (open, max), [accepted, timed_out, paused_full, paused_no_fds])| {
-                DoorConnections {
-                    door,
-                    open,
-                    max,
-                    accepted,
-                    timed_out,
-                    paused_full,
-                    paused_no_fds,
-                }
-            },
-        );
-        (
-            (
+        fn any_f64() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                any::<f64>(),
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(-1.0),
+                Just(u64::MAX as f64),
+                0.0..1e6,
+            ]
+        }
+
+        fn any_snapshot() -> impl Strategy<Value = Snapshot> {
+            let worker = (
                 any::<i32>(),
                 ".{0,12}",
+                proptest::option::of(any::<u64>()),
+                any::<(u64, u64)>(),
+                proptest::option::of(any::<u64>()),
                 any_f64(),
-                any_f64(),
-                any::<usize>(),
-            ),
-            proptest::option::of(any::<u64>()),
-            any::<[u64; 5]>(),
-            (any::<usize>(), any::<[u64; 4]>()),
-            proptest::collection::vec(worker, 0..4),
-            proptest::collection::vec(door, 0..3),
-        )
-            .prop_map(
-                |(
-                    (master_pid, version, interval_secs, uptime_secs, target_workers),
-                    master_rss_bytes,
-                    [due, delivered, completed, failed, skipped],
-                    (samples, [p50_us, p90_us, p99_us, max_us]),
-                    workers,
-                    connections,
-                )| Snapshot {
-                    master_pid,
-                    version,
-                    interval_secs,
-                    uptime_secs,
-                    target_workers,
-                    master_rss_bytes,
-                    ticks: TickCounts {
-                        due,
-                        delivered,
-                        completed,
-                        failed,
-                        skipped,
-                    },
-                    lateness: Percentiles {
-                        samples,
-                        p50_us,
-                        p90_us,
-                        p99_us,
-                        max_us,
-                    },
-                    workers,
-                    connections,
-                },
             )
-    }
-
-    proptest! {
-        /// Any snapshot renders, whatever its figures; one read back from JSON is either
-        /// refused or renders the same as the snapshot it came from.
-        #[test]
-        fn any_snapshot_renders_and_reads_back(s in any_snapshot()) {
-            let table = s.to_table();
-            let _ = s.to_prometheus();
-            if let Ok(json) = serde_json::to_string(&s)
-                && let Ok(back) = Snapshot::from_json(&json)
-            {
-                prop_assert_eq!(back.to_table(), table);
-            }
+                .prop_map(
+                    |(pid, state, tick, (ticks, errors), rss_bytes, age_secs)| WorkerRow {
+                        pid,
+                        state,
+                        tick,
+                        ticks,
+                        errors,
+                        rss_bytes,
+                        age_secs,
+                    },
+                );
+            let door = (".{0,8}", any::<(usize, usize)>(), any::<[u64; 4]>()).prop_map(
+                |(door, (open, max), [accepted, timed_out, paused_full, paused_no_fds])| {
+                    DoorConnections {
+                        door,
+                        open,
+                        max,
+                        accepted,
+                        timed_out,
+                        paused_full,
+                        paused_no_fds,
+                    }
+                },
+            );
+            (
+                (
+                    any::<i32>(),
+                    ".{0,12}",
+                    any_f64(),
+                    any_f64(),
+                    any::<usize>(),
+                ),
+                proptest::option::of(any::<u64>()),
+                any::<[u64; 5]>(),
+                (any::<usize>(), any::<[u64; 4]>()),
+                proptest::collection::vec(worker, 0..4),
+                proptest::collection::vec(door, 0..3),
+            )
+                .prop_map(
+                    |(
+                        (master_pid, version, interval_secs, uptime_secs, target_workers),
+                        master_rss_bytes,
+                        [due, delivered, completed, failed, skipped],
+                        (samples, [p50_us, p90_us, p99_us, max_us]),
+                        workers,
+                        connections,
+                    )| Snapshot {
+                        master_pid,
+                        version,
+                        interval_secs,
+                        uptime_secs,
+                        target_workers,
+                        master_rss_bytes,
+                        ticks: TickCounts {
+                            due,
+                            delivered,
+                            completed,
+                            failed,
+                            skipped,
+                        },
+                        lateness: Percentiles {
+                            samples,
+                            p50_us,
+                            p90_us,
+                            p99_us,
+                            max_us,
+                        },
+                        workers,
+                        connections,
+                        cluster: None,
+                    },
+                )
         }
 
-        /// Any text at all is read as a snapshot or refused, never a panic.
-        #[test]
-        fn any_answer_is_read_or_refused(answer in ".{0,200}") {
-            if let Ok(s) = Snapshot::from_json(&answer) {
-                let _ = s.to_table();
-            }
-        }
-
-        /// A real answer with one number replaced by any number is read or refused.
-        #[test]
-        fn any_number_in_a_real_answer_is_read_or_refused(
-            field in prop::sample::select(vec![
-                "interval_secs", "uptime_secs", "master_pid", "target_workers",
-                "master_rss_bytes", "workers.age_secs", "workers.pid", "workers.ticks",
-            ]),
-            number in prop_oneof![
-                any::<f64>().prop_filter("JSON has no NaN", |n| n.is_finite()).prop_map(|n| n.to_string()),
-                any::<i64>().prop_map(|n| n.to_string()),
-                any::<u64>().prop_map(|n| n.to_string()),
-                Just("1e308".to_string()),
-                Just("-1e308".to_string()),
-            ],
-        ) {
-            if let Ok(s) = Snapshot::from_json(&answer_with(field, &number)) {
-                let _ = s.to_table();
+        proptest! {
+            /// Any snapshot renders, whatever its figures; one read back from JSON is either
+            /// refused or renders the same as the snapshot it came from.
+            #[test]
+            fn any_snapshot_renders_and_reads_back(s in any_snapshot()) {
+                let table = s.to_table();
                 let _ = s.to_prometheus();
+                if let Ok(json) = serde_json::to_string(&s)
+                    && let Ok(back) = Snapshot::from_json(&json)
+                {
+                    prop_assert_eq!(back.to_table(), table);
+                }
+            }
+
+            /// Any text at all is read as a snapshot or refused, never a panic.
+            #[test]
+            fn any_answer_is_read_or_refused(answer in ".{0,200}") {
+                if let Ok(s) = Snapshot::from_json(&answer) {
+                    let _ = s.to_table();
+                }
+            }
+
+            /// A real answer with one number replaced by any number is read or refused.
+            #[test]
+            fn any_number_in_a_real_answer_is_read_or_refused(
+                field in prop::sample::select(vec![
+                    "interval_secs", "uptime_secs", "master_pid", "target_workers",
+                    "master_rss_bytes", "workers.age_secs", "workers.pid", "workers.ticks",
+                ]),
+                number in prop_oneof![
+                    any::<f64>().prop_filter("JSON has no NaN", |n| n.is_finite()).prop_map(|n| n.to_string()),
+                    any::<i64>().prop_map(|n| n.to_string()),
+                    any::<u64>().prop_map(|n| n.to_string()),
+                    Just("1e308".to_string()),
+                    Just("-1e308".to_string()),
+                ],
+            ) {
+                if let Ok(s) = Snapshot::from_json(&answer_with(field, &number)) {
+                    let _ = s.to_table();
+                    let _ = s.to_prometheus();
+                }
             }
         }
     }

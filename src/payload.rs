@@ -30,6 +30,10 @@ struct Header {
     skipped: u64,
     /// 1, or 2 when the tick runs again because the first worker called `stop()`.
     attempt: u32,
+    /// In a cluster, the fencing token of the lease under which the tick was handed out: it
+    /// grows with every new leader, so a handler can refuse work from a stale one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fence: Option<u64>,
 }
 
 /// The part of a header a worker reads itself: see [`due_instant`].
@@ -50,6 +54,11 @@ pub fn due_instant(header: &[u8]) -> Option<Mono> {
 
 /// The job frame for a delivery.
 pub fn job(delivery: &Delivery, clock: &WallClock) -> ToWorker {
+    fenced_job(delivery, clock, None)
+}
+
+/// The job frame for a delivery, with a cluster leader's fencing token in its header.
+pub fn fenced_job(delivery: &Delivery, clock: &WallClock, fence: Option<u64>) -> ToWorker {
     let due = clock.unix(delivery.tick.due);
     let header = Header {
         last_tick: delivery.last_tick.map(|at| clock.unix(at).as_secs()),
@@ -57,6 +66,7 @@ pub fn job(delivery: &Delivery, clock: &WallClock) -> ToWorker {
         due_hrtime: delivery.tick.due.0,
         skipped: delivery.skipped,
         attempt: delivery.tick.attempt,
+        fence,
     };
     ToWorker::Job {
         header: serde_json::to_vec(&header).expect("plain data serializes"),
@@ -109,6 +119,22 @@ mod tests {
                 "attempt": 1
             })
         );
+    }
+
+    #[test]
+    fn a_cluster_leader_puts_its_fencing_token_in_the_header() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(100));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick::new(9, Mono(9_000_000_000)),
+            skipped: 0,
+            last_tick: None,
+            waited: false,
+        };
+        let (header, _) = parts(fenced_job(&delivery, &clock, Some(7)));
+        assert_eq!(header["fence"], json!(7));
+        let (header, _) = parts(job(&delivery, &clock));
+        assert!(header.get("fence").is_none(), "{header}");
     }
 
     #[test]

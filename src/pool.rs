@@ -1,6 +1,6 @@
 //! The master's bookkeeping of workers and ticks: decisions only.
 //!
-//! Owns which worker is idle, busy or stopping, which tick each one holds, the ticks that
+//! Owns which worker is starting, idle, busy or stopping, which tick each one holds, the ticks that
 //! wait for a free worker, the skipped-tick accounting and the pool's counters. It never
 //! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
 //! carries out what it returns, so every rule here is testable without processes. The native
@@ -57,6 +57,10 @@ impl Tick {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
+    /// Started, and not ready for ticks yet: a command-started worker that has not
+    /// answered its pid handshake. It counts as serving (nothing else is started in its
+    /// place), never as idle.
+    Starting,
     Idle,
     Busy {
         tick: Tick,
@@ -334,6 +338,8 @@ impl IdleQueue {
 /// master makes per event scans the pool.
 #[derive(Debug, Default)]
 struct Census {
+    /// Starting workers, reachable or not: they serve nothing yet, and take no tick.
+    starting: BTreeSet<Pid>,
     idle: IdleQueue,
     /// Busy workers by the instant their tick started, then pid: the first one is the
     /// first to reach `exec_ttl`.
@@ -344,6 +350,9 @@ struct Census {
 impl Census {
     fn enter(&mut self, pid: Pid, state: &WorkerState, reachable: bool) {
         match *state {
+            WorkerState::Starting => {
+                self.starting.insert(pid);
+            }
             WorkerState::Idle if reachable => self.idle.push(pid),
             WorkerState::Idle => {}
             WorkerState::Busy { since, .. } => {
@@ -355,6 +364,9 @@ impl Census {
 
     fn leave(&mut self, pid: Pid, state: &WorkerState) {
         match *state {
+            WorkerState::Starting => {
+                self.starting.remove(&pid);
+            }
             WorkerState::Idle => self.idle.remove(pid),
             WorkerState::Busy { since, .. } => {
                 self.busy.remove(&(since, pid));
@@ -367,7 +379,8 @@ impl Census {
 #[derive(Debug, Default)]
 pub struct Pool {
     workers: BTreeMap<Pid, Worker>,
-    /// Idle workers (the reachable ones, in `census.idle`), busy ones and stopping ones.
+    /// Starting workers, idle ones (the reachable ones, in `census.idle`), busy ones and
+    /// stopping ones.
     census: Census,
     /// Workers whose channel closed: they stay until reaped, and take no tick.
     withdrawn: BTreeSet<Pid>,
@@ -377,6 +390,8 @@ pub struct Pool {
     last_tick: Option<Mono>,
     /// The master is stopping: nothing more is delivered, not even a re-run.
     stopping: bool,
+    /// Waiting ticks stay waiting (see [`Pool::hold`]).
+    held: bool,
     policy: Policy,
     stats: Stats,
 }
@@ -418,6 +433,31 @@ impl Pool {
             }
         }
         expired
+    }
+
+    /// While held, no waiting tick (nor re-run) goes to a worker: a cluster instance that
+    /// lost the lease may not deliver. Arrivals are the caller's to withhold.
+    pub fn hold(&mut self, held: bool) {
+        self.held = held;
+    }
+
+    /// Drops every waiting tick and returns them: first attempts count as skipped (and in
+    /// the next delivery's header), re-runs as failed.
+    pub fn drop_waiting(&mut self) -> Vec<Tick> {
+        let dropped = self.waiting.drain();
+        let skipped = dropped.iter().filter(|t| t.attempt == 1).count() as u64;
+        self.stats.failed += dropped.len() as u64 - skipped;
+        self.stats.skipped += skipped;
+        self.skipped_since_delivery += skipped;
+        dropped
+    }
+
+    /// `n` ticks came due that this pool never saw (a cluster's failover, when no instance
+    /// held the lease): counted as due and skipped, and in the next delivery's header.
+    pub fn skip(&mut self, n: u64) {
+        self.stats.due += n;
+        self.stats.skipped += n;
+        self.skipped_since_delivery += n;
     }
 
     /// Whether a tick may start now on an idle worker: with overlap off, only when no
@@ -470,7 +510,13 @@ impl Pool {
         self.workers.is_empty()
     }
 
-    /// Workers that will stay: what respawning tops up to the configured size.
+    /// Workers that have not become ready yet.
+    pub fn starting(&self) -> usize {
+        self.census.starting.len()
+    }
+
+    /// Workers that will stay, starting ones included: what respawning tops up to the
+    /// configured size.
     pub fn serving(&self) -> usize {
         self.workers.len() - self.census.stopping
     }
@@ -484,11 +530,17 @@ impl Pool {
             .filter_map(|(_, pid)| self.workers.get(pid))
     }
 
-    /// A fresh worker joins; it takes a waiting tick at once if there is one.
+    /// A fresh worker joins, ready; it takes a waiting tick at once if there is one.
     pub fn add(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
+        self.add_starting(pid, now);
+        self.ready(pid, now)
+    }
+
+    /// A fresh worker joins that is not ready for ticks yet (see [`WorkerState::Starting`]).
+    pub fn add_starting(&mut self, pid: Pid, now: Mono) {
         let joined = Worker {
             pid,
-            state: WorkerState::Idle,
+            state: WorkerState::Starting,
             started: now,
             idle_since: now,
             handled: 0,
@@ -499,7 +551,22 @@ impl Pool {
             self.census.leave(pid, &old.state);
         }
         let reachable = !self.withdrawn.contains(&pid);
-        self.census.enter(pid, &WorkerState::Idle, reachable);
+        self.census.enter(pid, &WorkerState::Starting, reachable);
+    }
+
+    /// A starting worker is ready: it becomes idle, and takes a waiting tick at once if
+    /// there is one. A worker told to stop meanwhile stays stopping.
+    pub fn ready(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
+        let worker = self.workers.get_mut(&pid)?;
+        if worker.state != WorkerState::Starting || self.withdrawn.contains(&pid) {
+            return None;
+        }
+        if self.stopping {
+            self.set_state(pid, WorkerState::Stopping);
+            return None;
+        }
+        worker.idle_since = now;
+        self.set_state(pid, WorkerState::Idle);
         self.deliver_waiting(now)
     }
 
@@ -533,7 +600,21 @@ impl Pool {
         missed: Missed,
         horizon: Mono,
         now: Mono,
-    ) -> Arrivals<'a> {
+    ) -> Arrivals<'a, fn(&Tick) -> bool> {
+        self.arrive_due_while(ticker, missed, horizon, now, |_| true)
+    }
+
+    /// [`Pool::arrive_due`], stopping before the first tick that `may_arrive` refuses: it and
+    /// the ones after it go back to `ticker`, to be asked about again at the next call (a
+    /// cluster instance delivers only the ticks its lease grants).
+    pub fn arrive_due_while<'a, G: FnMut(&Tick) -> bool>(
+        &'a mut self,
+        ticker: &'a mut Ticker,
+        missed: Missed,
+        horizon: Mono,
+        now: Mono,
+        may_arrive: G,
+    ) -> Arrivals<'a, G> {
         let numbers = ticker.poll(horizon);
         Arrivals {
             pool: self,
@@ -541,6 +622,7 @@ impl Pool {
             numbers,
             hold: missed == Missed::Delay,
             now,
+            may_arrive,
         }
     }
 
@@ -615,7 +697,8 @@ impl Pool {
             return false;
         };
         match worker.state {
-            WorkerState::Idle => {
+            // A starting one is told to stop as it is: it leaves after its handshake.
+            WorkerState::Idle | WorkerState::Starting => {
                 self.retire(pid);
                 true
             }
@@ -670,22 +753,28 @@ impl Pool {
         self.deliver_waiting(now)
     }
 
-    /// Stop taking work: every idle worker is retired (and returned, to be told so), and
-    /// the waiting ticks are dropped (and returned, to be reported).
+    /// Stop taking work: every idle or starting worker is retired (and returned, to be
+    /// told so), and the waiting ticks are dropped (and returned, to be reported).
     pub fn begin_stop(&mut self) -> (Vec<Pid>, Vec<Tick>) {
         self.stopping = true;
-        let idle = self.census.idle.drain();
-        for &pid in &idle {
+        let mut told = self.census.idle.drain();
+        told.extend(
+            self.census
+                .starting
+                .iter()
+                .filter(|pid| !self.withdrawn.contains(pid)),
+        );
+        for &pid in &told {
             self.set_state(pid, WorkerState::Stopping);
         }
         let dropped = self.waiting.drain();
         self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
         self.stats.skipped += dropped.iter().filter(|t| t.attempt == 1).count() as u64;
-        (idle, dropped)
+        (told, dropped)
     }
 
     fn deliver_waiting(&mut self, now: Mono) -> Option<Delivery> {
-        if self.waiting.is_empty() {
+        if self.waiting.is_empty() || self.held {
             return None;
         }
         let pid = self.take_idle()?;
@@ -724,20 +813,29 @@ impl Pool {
 }
 
 /// The ticks that came due, arriving one by one: see [`Pool::arrive_due`].
-pub struct Arrivals<'a> {
+pub struct Arrivals<'a, G: FnMut(&Tick) -> bool> {
     pool: &'a mut Pool,
     ticker: &'a mut Ticker,
     numbers: Range<u64>,
     hold: bool,
     now: Mono,
+    may_arrive: G,
 }
 
-impl Iterator for Arrivals<'_> {
+impl<G: FnMut(&Tick) -> bool> Iterator for Arrivals<'_, G> {
     type Item = (Tick, Arrival);
 
     fn next(&mut self) -> Option<(Tick, Arrival)> {
-        let number = self.numbers.next()?;
+        let number = self.numbers.start;
+        if number >= self.numbers.end {
+            return None;
+        }
         let tick = Tick::new(number, self.ticker.due(number));
+        if !(self.may_arrive)(&tick) {
+            // Left in `numbers`: dropping gives it back to the ticker.
+            return None;
+        }
+        self.numbers.start += 1;
         let arrival = self.pool.arrive(tick, self.now);
         if self.hold && arrival == Arrival::Waiting {
             // The ticks after it did not happen: they come after the release, on the new grid.
@@ -748,7 +846,7 @@ impl Iterator for Arrivals<'_> {
     }
 }
 
-impl Drop for Arrivals<'_> {
+impl<G: FnMut(&Tick) -> bool> Drop for Arrivals<'_, G> {
     fn drop(&mut self) {
         if !self.numbers.is_empty() {
             self.ticker.rewind(self.numbers.start);
@@ -1078,11 +1176,51 @@ mod tests {
         assert_eq!(pool.serving(), 0);
     }
 
+    #[test]
+    fn a_starting_worker_serves_but_takes_no_tick_until_it_is_ready() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add_starting(1, Mono(0));
+        assert_eq!((pool.serving(), pool.starting()), (1, 1));
+        assert!(!pool.can_start());
+        assert_eq!(pool.arrive(tick(0), Mono(5)), Arrival::Waiting);
+        let d = pool.ready(1, Mono(7)).expect("the waiting tick, at once");
+        assert_eq!((d.pid, d.tick.number, d.waited), (1, 0, true));
+        assert_eq!(pool.starting(), 0);
+        assert_eq!(pool.ready(1, Mono(8)), None, "ready once");
+        assert_eq!(
+            pool.worker(1).unwrap().started,
+            Mono(0),
+            "its age counts from its start"
+        );
+
+        // Told to stop while starting: it stays stopping when its handshake comes.
+        pool.add_starting(2, Mono(10));
+        assert!(pool.retire_soon(2, "the pool shrinks".into()));
+        assert_eq!(pool.ready(2, Mono(11)), None);
+        assert_eq!(pool.worker(2).unwrap().state, WorkerState::Stopping);
+
+        // A stopping pool stops starting workers too.
+        pool.add_starting(3, Mono(12));
+        let (told, _) = pool.begin_stop();
+        assert!(told.contains(&3), "{told:?}");
+        assert_eq!(pool.ready(3, Mono(13)), None);
+        assert_eq!(pool.worker(3).unwrap().state, WorkerState::Stopping);
+    }
+
+    #[test]
+    fn a_starting_worker_that_leaves_fails_nothing() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add_starting(1, Mono(0));
+        let removed = pool.remove(1, Mono(1)).unwrap();
+        assert_eq!(removed.worker.state, WorkerState::Starting);
+        assert_eq!(pool.stats(), Stats::default());
+    }
+
     fn grid() -> Ticker {
         Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)))
     }
 
-    fn outcomes(arrivals: Arrivals<'_>) -> Vec<(u64, Arrival)> {
+    fn outcomes(arrivals: Arrivals<'_, fn(&Tick) -> bool>) -> Vec<(u64, Arrival)> {
         arrivals.map(|(t, a)| (t.number, a)).collect()
     }
 
@@ -1103,6 +1241,30 @@ mod tests {
         );
         assert!(!ticker.is_held());
         assert_eq!(ticker.next_due(), Mono(4000));
+    }
+
+    #[test]
+    fn a_tick_the_gate_refuses_and_those_after_it_go_back_to_the_ticker() {
+        let mut pool = Pool::new(Policy {
+            queue_limit: None,
+            ..Policy::default()
+        });
+        let mut ticker = grid();
+        let got: Vec<u64> = pool
+            .arrive_due_while(&mut ticker, Missed::Burst, Mono(3500), Mono(3500), |t| {
+                t.number < 2
+            })
+            .map(|(t, _)| t.number)
+            .collect();
+        assert_eq!(got, [0, 1]);
+        assert_eq!(
+            pool.stats().due,
+            2,
+            "refused ticks have not come due for the pool"
+        );
+        assert_eq!(ticker.next_due(), Mono(2000), "tick 2 is asked about again");
+        let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(3500), Mono(3500)));
+        assert_eq!(rest.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
@@ -1142,6 +1304,28 @@ mod tests {
         let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500)));
         assert_eq!(rest, [(1, Arrival::Waiting), (2, Arrival::Waiting)]);
         assert_eq!(pool.stats().due, 3);
+    }
+
+    #[test]
+    fn held_waiting_ticks_stay_until_dropped_and_count_as_skipped() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        assert_eq!(pool.arrive(tick(1), Mono(1)), Arrival::Waiting);
+        pool.hold(true);
+        // The worker frees up, and the waiting tick stays where it is.
+        let finished = pool.finish(1, Outcome::StopRequested, Mono(2)).unwrap();
+        assert_eq!(finished.next, None);
+        assert_eq!(pool.add(2, Mono(3)), None);
+        assert_eq!(pool.waiting(), 2, "tick 1, and tick 0's re-run");
+        let dropped = pool.drop_waiting();
+        assert_eq!(dropped.len(), 2);
+        assert_eq!((pool.stats().skipped, pool.stats().failed), (1, 1));
+        pool.hold(false);
+        pool.skip(3);
+        let d = delivered(pool.arrive(tick(5), Mono(4)));
+        assert_eq!(d.skipped, 4, "the dropped tick and the three skipped");
+        assert_eq!((pool.stats().due, pool.stats().skipped), (6, 4));
     }
 
     #[test]
@@ -1404,6 +1588,14 @@ mod properties {
                 })
                 .collect();
             prop_assert_eq!(&census.busy, &busy);
+            let starting: BTreeSet<Pid> = pool
+                .workers
+                .values()
+                .filter(|w| w.state == WorkerState::Starting)
+                .map(|w| w.pid)
+                .collect();
+            prop_assert_eq!(&census.starting, &starting);
+            prop_assert_eq!(pool.starting(), starting.len());
             let stopping = pool
                 .workers
                 .values()

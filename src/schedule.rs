@@ -91,6 +91,22 @@ impl Ticker {
         }
     }
 
+    /// A ticker whose first tick is number `first`, due at the schedule's start: a cluster
+    /// leader goes on with the shared numbering.
+    pub fn starting_at(first: u64, schedule: Schedule) -> Ticker {
+        Ticker {
+            schedule,
+            base: first,
+            next: first,
+            held: false,
+        }
+    }
+
+    /// The number of the next tick to come due.
+    pub fn next_number(&self) -> u64 {
+        self.next
+    }
+
     /// When tick `n` is due. Numbers before the last rebase belong to the old grid and are
     /// never asked for again.
     pub fn due(&self, n: u64) -> Mono {
@@ -271,6 +287,21 @@ mod tests {
         assert!(!t.release(Mono(27 * MS)));
         assert_eq!(t.next_due(), Mono(30 * MS));
         assert_eq!(t.poll(Mono(30 * MS)), 3..4);
+    }
+
+    #[test]
+    fn a_ticker_can_start_at_any_number() {
+        let mut t =
+            Ticker::starting_at(40, Schedule::new(Mono(100 * MS), Duration::from_millis(10)));
+        assert_eq!((t.next_number(), t.next_due()), (40, Mono(100 * MS)));
+        assert_eq!(t.poll(Mono(99 * MS)), 40..40);
+        assert_eq!(t.poll(Mono(115 * MS)), 40..42);
+        assert_eq!(t.due(42), Mono(120 * MS));
+        t.rewind(41);
+        assert_eq!(t.next_number(), 41);
+        // Never below the first number.
+        t.rewind(3);
+        assert_eq!(t.next_number(), 40);
     }
 
     #[test]

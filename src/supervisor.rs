@@ -136,7 +136,10 @@ impl Limits {
                 humantime::format_duration(ttl)
             )));
         }
-        if worker.state == WorkerState::Stopping || worker.retire_after_tick.is_some() {
+        // A starting worker has the handshake's own deadline.
+        if matches!(worker.state, WorkerState::Stopping | WorkerState::Starting)
+            || worker.retire_after_tick.is_some()
+        {
             return None;
         }
         if let Some(ttl) = self.ttl
@@ -209,10 +212,13 @@ impl RollingReset {
     }
 
     /// The worker to replace now, if any: none while the previous one is still there or the
-    /// pool is not back to `target`; an idle worker before a busy one, which goes after its
-    /// tick.
+    /// pool is not back to `target` with every worker ready; an idle worker before a busy
+    /// one, which goes after its tick.
     pub fn next(&mut self, pool: &Pool, target: usize) -> Option<Pid> {
-        if self.current.is_some_and(|pid| self.outdated.contains(&pid)) || pool.serving() < target {
+        if self.current.is_some_and(|pid| self.outdated.contains(&pid))
+            || pool.serving() < target
+            || pool.starting() > 0
+        {
             return None;
         }
         let idle = |pid: &&Pid| {
@@ -328,6 +334,11 @@ mod tests {
         });
         marked.retire_after_tick = Some("ttl".into());
         assert_eq!(l.check(&marked, Mono(5 * S), None), None);
+        assert_eq!(
+            l.check(&worker(WorkerState::Starting), Mono(5 * S), None),
+            None,
+            "a starting worker has its handshake's deadline"
+        );
     }
 
     fn after(v: Verdict) -> Duration {
@@ -404,7 +415,13 @@ mod tests {
         pool.remove(2, Mono(1));
         reset.gone(2);
         assert_eq!(reset.next(&pool, 3), None, "its replacement has not joined");
-        pool.add(4, Mono(1));
+        pool.add_starting(4, Mono(1));
+        assert_eq!(
+            reset.next(&pool, 3),
+            None,
+            "its replacement is not ready yet"
+        );
+        pool.ready(4, Mono(1));
         assert_eq!(reset.next(&pool, 3), Some(3));
         pool.retire(3);
         pool.remove(3, Mono(2));

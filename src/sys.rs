@@ -1,14 +1,15 @@
 //! The Linux calls the master and its workers need, over the `nix` crate.
 //!
 //! Owns every call into the OS outside the PHP bindings: clocks, timerfd, signalfd, epoll,
-//! fork, socket pairs, reaping, signals and prctl. Each wrapper returns `io::Result` and
-//! owns its file descriptors, so no caller handles raw fds or errno. What the master
-//! changes in the process for the time it runs (the signal mask, SIGCHLD's disposition) is
-//! held by a guard that puts it back when dropped, on every way out, unwinding included.
-//! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork`
-//! itself, `sigaction`, the precise sleep, and redirecting a descriptor that PHP owns, which
-//! `nix` does not wrap. It makes no decisions: policy lives in [`crate::pool`],
-//! [`crate::supervisor`] and [`crate::master`].
+//! fork, socket pairs, reaping, signals, prctl, and what a forked helper process that never
+//! returns into PHP does to leave the master's state behind. Each wrapper returns
+//! `io::Result` and owns its file descriptors, so no caller handles raw fds or errno. What the
+//! master changes in the process for the time it runs (the signal mask, SIGCHLD's disposition)
+//! is held by a guard that puts it back when dropped, on every way out, unwinding included.
+//! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork` itself,
+//! `sigaction`, the precise sleep, closing a helper's inherited descriptors, and redirecting a
+//! descriptor that PHP owns, which `nix` does not wrap. It makes no decisions: policy lives in
+//! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
 
 use std::fmt;
 use std::io;
@@ -306,6 +307,141 @@ pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     .map_err(os)
 }
 
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(os)
+}
+
+/// Marks every descriptor from 3 up close-on-exec, so that a program this process execs
+/// inherits only its stdin, stdout and stderr: PHP opens files and sockets without
+/// `O_CLOEXEC`, and a worker must not hold the master's database connections or listening
+/// sockets. Descriptors stay open until the exec itself (std's own error pipe needs to).
+pub fn close_on_exec_from_3() -> io::Result<()> {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors of
+    // this process; no memory is passed. (`nix` does not wrap it.)
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // Older kernels (before 5.11): one descriptor at a time, as /proc lists them.
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if fd < 3 {
+            continue;
+        }
+        // SAFETY: the descriptor is open in this process (the directory's own one is
+        // closed by now, which fcntl then reports as EBADF, ignored below).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+    Ok(())
+}
+
+/// Unblocks every signal of this thread: a program exec'd from the master would otherwise
+/// inherit the signals the master blocks for its signalfd (SIGTERM among them).
+pub fn unblock_all_signals() -> io::Result<()> {
+    SigSet::empty().thread_set_mask().map_err(os)
+}
+
+/// A user's or a group's ids, as the system's user database has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    /// The supplementary groups of a user (its own group included); empty for a group.
+    pub groups: Vec<u32>,
+}
+
+/// Looks a user up by name (`getpwnam`), with its groups (`getgrouplist`, as `initgroups`
+/// sets them). `None`: no such user.
+pub fn user_named(name: &str) -> io::Result<Option<Account>> {
+    let Some(user) = nix::unistd::User::from_name(name).map_err(os)? else {
+        return Ok(None);
+    };
+    let groups = match std::ffi::CString::new(name) {
+        Ok(cname) => nix::unistd::getgrouplist(&cname, user.gid)
+            .map_err(os)?
+            .into_iter()
+            .map(|g| g.as_raw())
+            .collect(),
+        Err(_) => vec![user.gid.as_raw()],
+    };
+    Ok(Some(Account {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups,
+    }))
+}
+
+/// Looks a group up by name (`getgrnam`). `None`: no such group.
+pub fn group_named(name: &str) -> io::Result<Option<u32>> {
+    Ok(nix::unistd::Group::from_name(name)
+        .map_err(os)?
+        .map(|g| g.gid.as_raw()))
+}
+
+/// This process's effective user and group ids.
+pub fn effective_ids() -> (u32, u32) {
+    (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    )
+}
+
+/// Drops this process's privileges for good: supplementary groups, then the group, then
+/// the user (after `setuid` it could no longer change its groups). It needs root.
+pub fn become_user(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    let groups: Vec<Gid> = groups.iter().map(|&g| Gid::from_raw(g)).collect();
+    setgroups(&groups).map_err(os)?;
+    setgid(Gid::from_raw(gid)).map_err(os)?;
+    setuid(Uid::from_raw(uid)).map_err(os)
+}
+
+/// Ends this process at once with `code`: no atexit handlers, no flushing of stdio buffers
+/// (a forked child's copies of the master's), no PHP shutdown.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) ends the process; it touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// A signal ignored while it lives: SIGPIPE, while the master writes to pipes whose
+/// reader may be gone (EPIPE then, instead of death). Dropping it puts the old action back.
+pub struct SignalIgnored {
+    signal: Signal,
+    old: SigAction,
+}
+
+impl SignalIgnored {
+    pub fn new(signal: Signal) -> io::Result<SignalIgnored> {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN installs no handler, so no code runs in signal context.
+        let old = unsafe { nix::sys::signal::sigaction(signal, &ignore) }.map_err(os)?;
+        Ok(SignalIgnored { signal, old })
+    }
+}
+
+impl Drop for SignalIgnored {
+    fn drop(&mut self) {
+        // SAFETY: puts back the action that was installed before, as it was.
+        let _ = unsafe { nix::sys::signal::sigaction(self.signal, &self.old) };
+    }
+}
+
 /// Makes a descriptor non-blocking: the master's ends of its channels never block it.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -342,6 +478,19 @@ impl fmt::Display for ExitStatus {
         match *self {
             ExitStatus::Code(code) => write!(f, "exited with status {code}"),
             ExitStatus::Signal(sig) => write!(f, "was killed by signal {}", signal_name(sig)),
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitStatus {
+    fn from(status: std::process::ExitStatus) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ExitStatus::Code(code),
+            (None, Some(signal)) => Signal::try_from(signal)
+                .map(ExitStatus::Signal)
+                .unwrap_or(ExitStatus::Code(-1)),
+            (None, None) => ExitStatus::Code(-1),
         }
     }
 }
@@ -508,4 +657,56 @@ impl Poller {
             .modify(fd, &mut EpollEvent::new(EpollFlags::EPOLLOUT, token))
             .map_err(os)
     }
+}
+
+/// The host's name, for naming this process to other hosts (`host:pid`).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Closes every descriptor but stdin, stdout, stderr and `keep`: in a forked helper, the
+/// master's channels, poller and sockets, and the application's connections.
+pub fn close_other_fds(keep: BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let keep = keep.as_raw_fd() as libc::c_uint;
+    let ranges = [(3, keep.saturating_sub(1)), (keep + 1, libc::c_uint::MAX)];
+    for (first, last) in ranges {
+        if first > last {
+            continue;
+        }
+        // SAFETY: called only in a forked child that never returns into PHP or to the
+        // master's code: no object that owns one of these descriptors is used again, and
+        // there is no other thread. (`nix` has no close_range.)
+        if unsafe { libc::close_range(first, last, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Default handling and no mask for the signals that end a process: a forked helper must
+/// not keep the master's signalfd mask or PHP's handlers (which could never run there).
+pub fn default_signals() {
+    use nix::sys::signal::{SigHandler, signal};
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGPIPE,
+    ] {
+        // SAFETY: SIG_DFL installs no handler, so no code of ours runs in signal context.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    let _ = SigSet::all().thread_unblock();
+}
+
+/// Names this process in `ps` and `top` (15 bytes at most).
+pub fn set_process_name(name: &str) -> io::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(io::Error::other)?;
+    nix::sys::prctl::set_name(&name).map_err(os)
 }

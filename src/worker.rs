@@ -86,6 +86,10 @@ pub struct WorkerLink {
     ended: bool,
     /// How late the payload being held was returned, once it had a due instant.
     late: Option<std::time::Duration>,
+    /// The master reads the lateness in a second option of answers: the ticker master that
+    /// forked this worker, or one whose handshake said so ([`ToWorker::TickerPid`]).
+    /// RoadRunner refuses answers with two options, so no other master gets it.
+    reports_lateness: bool,
 }
 
 impl WorkerLink {
@@ -93,6 +97,7 @@ impl WorkerLink {
     pub fn of_ticker(channel: Channel) -> WorkerLink {
         WorkerLink {
             master: Master::Forker,
+            reports_lateness: true,
             ..WorkerLink::new(channel)
         }
     }
@@ -106,6 +111,7 @@ impl WorkerLink {
             holding: false,
             ended: false,
             late: None,
+            reports_lateness: false,
         }
     }
 
@@ -127,21 +133,24 @@ impl WorkerLink {
                 Err(RecvError::Io(e)) => return Err(WorkerError::Io(e)),
                 Err(RecvError::Malformed(e)) => return Err(WorkerError::Protocol(e.to_string())),
             };
-            match ToWorker::from_frame(frame).map_err(|e| WorkerError::Protocol(e.to_string()))? {
+            let message =
+                ToWorker::from_frame(frame).map_err(|e| WorkerError::Protocol(e.to_string()))?;
+            match message {
                 ToWorker::Job { header, body } => {
                     self.holding = true;
                     self.late = hold_until_due(&header);
                     return Ok(Some(Job { header, body }));
                 }
                 ToWorker::Stop => break,
-                ToWorker::Pid(_) if self.master == Master::Relay => {
+                ToWorker::Pid(_) | ToWorker::TickerPid(_) if self.master == Master::Relay => {
+                    self.reports_lateness = matches!(message, ToWorker::TickerPid(_));
                     let own = FromWorker::Pid(std::process::id());
                     self.channel
                         .send(&own.into_frame())
                         .map_err(WorkerError::Io)?;
                 }
                 // A forked worker is never sent a handshake; treat one as the protocol error it is.
-                ToWorker::Pid(_) => {
+                ToWorker::Pid(_) | ToWorker::TickerPid(_) => {
                     return Err(WorkerError::Protocol(
                         "unexpected pid handshake from the master".into(),
                     ));
@@ -153,7 +162,7 @@ impl WorkerLink {
     }
 
     pub fn respond(&mut self, header: Vec<u8>, body: Vec<u8>) -> Result<(), WorkerError> {
-        let late = self.late.filter(|_| self.master == Master::Forker);
+        let late = self.late.filter(|_| self.reports_lateness);
         self.answer("respond", FromWorker::Answer { header, body, late })
     }
 
@@ -389,6 +398,26 @@ mod tests {
             let got = worker.wait().unwrap().expect("the job after the handshake");
             assert_eq!(got.body, b"first", "{name}");
             assert_pid_answer(&recv(&mut master), name);
+        }
+    }
+
+    #[test]
+    fn a_ticker_masters_handshake_makes_a_relay_worker_report_its_lateness() {
+        for (handshake, reported) in [(ToWorker::TickerPid(7), true), (ToWorker::Pid(7), false)] {
+            for (name, mut master, mut worker) in relays() {
+                master.send(&handshake.clone().into_frame()).unwrap();
+                let header = format!(r#"{{"dueHrtime":{}}}"#, sys::monotonic_now().0);
+                master.send(&job(header.as_bytes(), b"{}")).unwrap();
+                worker.wait().unwrap().unwrap();
+                worker.respond(vec![], b"OK".to_vec()).unwrap();
+                assert_pid_answer(&recv(&mut master), name);
+                let answer = recv(&mut master);
+                assert_eq!(
+                    answer.options.len(),
+                    if reported { 2 } else { 1 },
+                    "{name}, {handshake:?}"
+                );
+            }
         }
     }
 

@@ -45,7 +45,7 @@ fn startup_state() -> Option<&'static Startup> {
 
 static INI_ENTRIES: IniEntryDefs<3> = IniEntryDefs::new([
     IniEntryDef::new(c"ticker.config", c"", IniEntryPermission::System),
-    // Empty by default, so that `0` can say "off" and win over the command line.
+    // `auto` (role::ENABLE_INI_DEFAULT) by default: no say. An empty value is PHP's `Off`.
     IniEntryDef::new(c"ticker.enable", c"auto", IniEntryPermission::System),
     IniEntryDef::end(),
 ]);
@@ -194,6 +194,14 @@ extern "C" fn info(module: *mut ModuleEntry) {
                     humantime::format_duration(ticker.interval).to_string()
                 );
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
+                info_table_row!(
+                    "workers",
+                    match &ticker.pool.command {
+                        None => "forked from the master".to_string(),
+                        Some(command) =>
+                            format!("started from ticker.pool.command: {}", command.0.join(" ")),
+                    }
+                );
             }
             Role::Worker { relay } => {
                 info_table_row!(

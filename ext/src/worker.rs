@@ -16,7 +16,6 @@ use super::payload::Payload;
 use ticker::master::{self, Exit};
 use ticker::relay::RelayWorker;
 use ticker::role::Role;
-use ticker::sys;
 use ticker::worker::{WorkerError, WorkerLink};
 
 /// A process runs its pool once: a second start would fork workers from a worker.
@@ -145,21 +144,25 @@ impl Worker {
 
     /// Runs the pool. Returns in the master when it stopped, and in a new worker at once.
     fn run_pool(&mut self) -> PhpResult<()> {
-        let Some(Role::Master { ticker, .. }) = super::startup_state().map(|s| &s.role) else {
+        let Some(Role::Master { ticker, config, .. }) = super::startup_state().map(|s| &s.role)
+        else {
             return Err(exception("ticker: this process is not a master"));
         };
-        if POOL_STARTED.swap(true, Ordering::SeqCst) {
+        if POOL_STARTED.load(Ordering::SeqCst) {
             self.state = State::Done;
             return Err(exception(
                 "ticker: the pool already ran in this process; create one Ticker\\Worker and \
                  loop on its waitPayload()",
             ));
         }
+        // Checked before the pool counts as started: a refused start may be tried again
+        // once the cause is gone.
         if let Err(refusal) = fork_safety() {
             self.state = State::Done;
             return Err(exception(refusal));
         }
-        match master::run(ticker) {
+        POOL_STARTED.store(true, Ordering::SeqCst);
+        match master::run(ticker, &config.server) {
             Exit::Worker(link) => {
                 self.state = State::Worker(link);
                 Ok(())
@@ -188,25 +191,10 @@ unsafe extern "C" {
 /// into every worker and printed once by each at its exit: it is written out first. The
 /// buffers stay open (flushed, not ended), so the application's own `ob_get_clean()` later
 /// still finds the level it started.
+/// What must hold before the first fork, then PHP's share of the hygiene: output the
+/// application buffered while booting is written out once, here, not by every worker.
 fn fork_safety() -> Result<(), String> {
-    match sys::thread_count() {
-        Ok(1) => {}
-        Ok(threads) => {
-            return Err(format!(
-                "ticker: cannot start the pool: this process has {threads} threads, and fork() \
-                 copies only the calling one, so a lock held by another would stay locked in \
-                 every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension \
-                 that starts threads (grpc, datadog, newrelic, opentelemetry exporters); \
-                 disable it for the master (php -n, or an ini file without it)"
-            ));
-        }
-        Err(e) => {
-            return Err(format!(
-                "ticker: cannot start the pool: cannot count this process's threads in \
-                 /proc/self/task ({e}), so forking it is not known to be safe"
-            ));
-        }
-    }
+    master::check_fork_safety()?;
     // SAFETY: called on PHP's thread during a method call, where PHP's output layer is
     // active; it writes the buffers' contents out and leaves them open.
     unsafe { php_output_flush_all() };

@@ -168,15 +168,20 @@ fn running_masters() -> Result<Vec<PathBuf>, String> {
     let entries =
         std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     // `<pid>.sock` by pid; other names (a `ticker.control` there) after them.
-    let mut sockets: Vec<(Option<i32>, PathBuf)> = entries
+    let sockets: Vec<(Option<i32>, PathBuf)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sock"))
         .filter(|p| matches!(control::probe(p), control::Probe::Live))
         .map(|p| (p.file_stem().and_then(|s| s.to_str()?.parse().ok()), p))
         .collect();
+    Ok(in_pid_order(sockets))
+}
+
+/// Sockets named by a pid first, in pid order (numbers, not text: 20 before 100), then the
+/// others by name.
+fn in_pid_order(mut sockets: Vec<(Option<i32>, PathBuf)>) -> Vec<PathBuf> {
     sockets.sort_by_key(|(pid, path)| (pid.is_none(), *pid, path.clone()));
-    sockets.sort();
-    Ok(sockets.into_iter().map(|(_, p)| p).collect())
+    sockets.into_iter().map(|(_, p)| p).collect()
 }
 
 fn pick(target: Option<Target>) -> Result<PathBuf, String> {
@@ -208,5 +213,34 @@ fn pick(target: Option<Target>) -> Result<PathBuf, String> {
                 )),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masters_are_listed_by_pid_as_a_number_and_other_sockets_after_them() {
+        let sockets = [
+            ("zz", None),
+            ("100", Some(100)),
+            ("20", Some(20)),
+            ("a", None),
+        ]
+        .map(|(name, pid)| (pid, PathBuf::from(format!("/run/{name}.sock"))));
+        let names: Vec<String> = in_pid_order(sockets.to_vec())
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/run/20.sock",
+                "/run/100.sock",
+                "/run/a.sock",
+                "/run/zz.sock"
+            ]
+        );
     }
 }

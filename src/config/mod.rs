@@ -10,6 +10,7 @@
 //! | `source.rs` | which file: `TICKER_CONFIG`, `ticker.config`, `./.rr.yaml` |
 //! | `limits.rs` | the size and depth limits, checked before YAML parsing |
 //! | `ticker.rs` | the `ticker` section: this extension's own keys |
+//! | `cluster.rs` | `ticker.cluster`: the Redis lease that lets one of several instances tick |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
 //! | `values.rs` | durations (Go's syntax), counts, addresses, commands, relays, env maps |
@@ -20,6 +21,7 @@
 //! RoadRunner defines in the sections read here is accepted. Those the extension does not
 //! act on are listed in [`Config::not_acted_on`], for one warning at start.
 
+mod cluster;
 mod env;
 mod error;
 mod limits;
@@ -44,7 +46,7 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
-pub use values::{Command, Megabytes, Relay, parse_duration};
+pub use values::{Command, Megabytes, RedisUrl, Relay, parse_duration};
 
 use table::{Reading, Table};
 
@@ -67,6 +69,12 @@ pub const DEFAULT_WATCH_TICK: Duration = Duration::from_secs(5);
 pub const MIN_WATCH_TICK: Duration = Duration::from_millis(100);
 /// RoadRunner's default for `server.relay_timeout`.
 pub const DEFAULT_RELAY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Used when `ticker.cluster.ttl` is missing or zero.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
+/// The shortest `ticker.cluster.ttl` accepted. The leader renews at a third of it and stops
+/// ticking a tenth of it before it runs out: below a second, one slow round trip to Redis
+/// or one busy moment of a loaded host would cost the lease.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
 /// RoadRunner's default for `server.on_init.exec_timeout`.
 pub const DEFAULT_ON_INIT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -116,6 +124,20 @@ pub struct TickerConfig {
     /// The control socket's path (for `ticker status`); `None`: the default location.
     pub control: Option<PathBuf>,
     pub pool: PoolConfig,
+    /// `ticker.cluster`: only the instance that holds a lease on Redis ticks. `None` (the
+    /// default): this instance ticks on its own.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `ticker.cluster`: several instances share one schedule through a lease on Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub redis: RedisUrl,
+    /// The Redis key of the schedule (`<key>`) and of the lease (`<key>:lease`); by default
+    /// `ticker:<name of the config file's directory>`.
+    pub key: String,
+    /// How long a lease lasts unless renewed; at least [`MIN_LEASE_TTL`].
+    pub ttl: Duration,
 }
 
 impl Default for TickerConfig {
@@ -149,7 +171,9 @@ pub struct PoolConfig {
     /// Streaming only: kept for RoadRunner files, never used by ticks.
     pub stream_timeout: Duration,
     pub debug: bool,
-    /// Overrides `server.command` in RoadRunner. Not acted on yet: workers are forked.
+    /// Set: workers are started from this command, as RoadRunner starts them (no shell).
+    /// `None`: they are forked from the booted master. `server.command` never stands in
+    /// for it: it is there for RoadRunner's other plugins.
     pub command: Option<Command>,
     pub supervisor: SupervisorConfig,
 }
@@ -178,20 +202,28 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// The top-level `server` section, checked but not acted on yet: workers are forked from
-/// the booted master, not started from `command`. RoadRunner requires `command`; here
-/// nothing is required.
+/// The top-level `server` section. RoadRunner requires `command`; here nothing is
+/// required, and `command` is never acted on (RoadRunner's other plugins start their
+/// workers from it; the ticker's pool is started from `ticker.pool.command`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     pub command: Option<Command>,
-    /// Names upper-cased, values as written (after substitution).
+    /// Names upper-cased, values as written (after substitution). Added to the
+    /// environment of command-started workers.
     pub env: BTreeMap<String, String>,
+    /// Always [`Relay::Pipes`] when `ticker.pool.command` is set (other relays are
+    /// refused); not acted on for a forked pool.
     pub relay: Relay,
+    /// How long a command-started worker has to answer the pid handshake.
     pub relay_timeout: Duration,
-    /// `None` when missing or empty.
+    /// The user workers (and `on_init`) run as, when the master runs as root. `None` when
+    /// missing or empty.
     pub user: Option<String>,
+    /// The group workers run as, instead of the user's own.
     pub group: Option<String>,
+    /// Run once before the first worker starts.
     pub on_init: Option<OnInit>,
+    /// Not acted on.
     pub after_init: Option<OnInit>,
 }
 
@@ -298,7 +330,7 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
         .apply_merge()
         .map_err(|err| ConfigError::yaml(path, &err))?;
     let reading = Reading::new(path, env);
-    let (ticker, server, logs) = {
+    let (ticker, server, logs): (Option<TickerConfig>, ServerConfig, LogsConfig) = {
         // Other top-level sections belong to other RoadRunner plugins: never read here.
         let mut root = Table::root(&reading, value)?;
         let ticker = root
@@ -310,11 +342,23 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
         let logs = roadrunner::logs(root.table_or_empty("logs", roadrunner::LOGS_EXPECTING)?)?;
         (ticker, server, logs)
     };
+    let command_started = ticker.as_ref().is_some_and(|t| t.pool.command.is_some());
+    if command_started && server.relay != Relay::Pipes {
+        return Err(ConfigError::at(
+            path,
+            "server.relay",
+            format!(
+                "{:?} is not accepted with ticker.pool.command: command-started workers are \
+                 linked over pipes (their stdin and stdout); expected pipes, or no relay",
+                server.relay.to_string()
+            ),
+        ));
+    }
     Ok(Config {
         path: path.to_path_buf(),
         ticker,
         server,
         logs,
-        not_acted_on: reading.into_not_acted_on(),
+        not_acted_on: reading.into_not_acted_on(command_started),
     })
 }

@@ -294,8 +294,9 @@ impl Section {
 }
 
 /// Keys this module reads under `ticker`, `ticker.pool` and `pool.supervisor`.
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 24] = [
     "interval",
+    "cluster",
     "missed",
     "overlap",
     "metrics",

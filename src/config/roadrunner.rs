@@ -37,8 +37,8 @@ pub(super) fn pool(mut t: Table) -> Result<PoolConfig, ConfigError> {
     // Ticks are not streamed: this one never will act.
     let stream_timeout = or_default(t.get("stream_timeout", Acts::No)?, DEFAULT_POOL_TIMEOUT);
     let debug = t.get("debug", Acts::Yes)?.unwrap_or(false);
-    // Workers are forked from the booted master, not started from a command.
-    let command = t.get("command", Acts::No)?;
+    // Set, it switches the pool from forks of the master to workers started from it.
+    let command = t.get("command", Acts::Yes)?;
     let supervisor =
         supervisor(t.table_or_empty("supervisor", "a mapping of supervisor limits such as ttl:")?)?;
     dynamic_allocator(t.table_or_empty(
@@ -89,17 +89,25 @@ fn dynamic_allocator(mut t: Table) -> Result<(), ConfigError> {
     t.finish()
 }
 
-/// The top-level `server` section: how RoadRunner starts workers. None of it acts yet,
-/// since workers are forked from the booted master.
+/// The top-level `server` section: how RoadRunner starts workers. `command` is for
+/// RoadRunner's other plugins and never acts here (only `ticker.pool.command` starts workers
+/// from a command); `env`, `relay` and `relay_timeout` act on command-started workers;
+/// `user`, `group` and `on_init` on every pool.
 pub(super) fn server(mut t: Table) -> Result<ServerConfig, ConfigError> {
     let command = t.get("command", Acts::No)?;
-    let env = t.get::<EnvMap>("env", Acts::No)?.unwrap_or_default().0;
-    let relay = t.get("relay", Acts::No)?.unwrap_or_default();
-    let relay_timeout = or_default(t.get("relay_timeout", Acts::No)?, DEFAULT_RELAY_TIMEOUT);
-    let user = non_empty(t.get("user", Acts::No)?);
-    let group = non_empty(t.get("group", Acts::No)?);
-    let on_init = init_command(&mut t, "on_init")?;
-    let after_init = init_command(&mut t, "after_init")?;
+    let env = t
+        .get::<EnvMap>("env", Acts::WithCommand)?
+        .unwrap_or_default()
+        .0;
+    let relay = t.get("relay", Acts::WithCommand)?.unwrap_or_default();
+    let relay_timeout = or_default(
+        t.get("relay_timeout", Acts::WithCommand)?,
+        DEFAULT_RELAY_TIMEOUT,
+    );
+    let user = non_empty(t.get("user", Acts::Yes)?);
+    let group = non_empty(t.get("group", Acts::Yes)?);
+    let on_init = init_command(&mut t, "on_init", Acts::Yes)?;
+    let after_init = init_command(&mut t, "after_init", Acts::No)?;
     t.finish()?;
     Ok(ServerConfig {
         command,
@@ -113,16 +121,21 @@ pub(super) fn server(mut t: Table) -> Result<ServerConfig, ConfigError> {
     })
 }
 
-/// `server.on_init` or `server.after_init`: a command run once around the pool's start.
-fn init_command(server: &mut Table, name: &'static str) -> Result<Option<OnInit>, ConfigError> {
+/// `server.on_init` (acted on) or `server.after_init` (not yet): a command run once around
+/// the pool's start.
+fn init_command(
+    server: &mut Table,
+    name: &'static str,
+    acts: Acts,
+) -> Result<Option<OnInit>, ConfigError> {
     let Some(mut t) = server.table(name, "a mapping with command: and exec_timeout:")? else {
         return Ok(None);
     };
-    let command = t.get::<Command>("command", Acts::No)?;
-    let exec_timeout = or_default(t.get("exec_timeout", Acts::No)?, DEFAULT_ON_INIT_TIMEOUT);
-    let env = t.get::<EnvMap>("env", Acts::No)?.unwrap_or_default().0;
-    let exit_on_error = t.get("exit_on_error", Acts::No)?.unwrap_or(false);
-    let user = non_empty(t.get("user", Acts::No)?);
+    let command = t.get::<Command>("command", acts)?;
+    let exec_timeout = or_default(t.get("exec_timeout", acts)?, DEFAULT_ON_INIT_TIMEOUT);
+    let env = t.get::<EnvMap>("env", acts)?.unwrap_or_default().0;
+    let exit_on_error = t.get("exit_on_error", acts)?.unwrap_or(false);
+    let user = non_empty(t.get("user", acts)?);
     let missing = t.error(
         "command",
         format!("is missing; expected {}", Command::FORMS),

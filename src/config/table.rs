@@ -25,13 +25,17 @@ pub(super) enum Acts {
     Yes,
     /// RoadRunner defines the key; it is accepted, and named in the warning at start.
     No,
+    /// It acts on command-started workers only (`ticker.pool.command` set): in a forked
+    /// pool it is named in the warning as [`Acts::No`] keys are.
+    WithCommand,
 }
 
 /// What one reading of a file shares between its tables.
 pub(super) struct Reading<'a> {
     pub file: &'a Path,
     env: Lookup<'a>,
-    not_acted_on: RefCell<Vec<String>>,
+    /// Keys set that not every pool acts on, dotted, in reading order.
+    noted: RefCell<Vec<(String, Acts)>>,
 }
 
 impl<'a> Reading<'a> {
@@ -39,13 +43,19 @@ impl<'a> Reading<'a> {
         Reading {
             file,
             env,
-            not_acted_on: RefCell::default(),
+            noted: RefCell::default(),
         }
     }
 
-    /// The dotted keys noted as not acted on, in the order they were read.
-    pub fn into_not_acted_on(self) -> Vec<String> {
-        self.not_acted_on.into_inner()
+    /// The dotted keys set that this pool does not act on, in the order they were read:
+    /// [`Acts::No`] ones, and [`Acts::WithCommand`] ones unless `command_started`.
+    pub fn into_not_acted_on(self, command_started: bool) -> Vec<String> {
+        self.noted
+            .into_inner()
+            .into_iter()
+            .filter(|(_, acts)| *acts == Acts::No || !command_started)
+            .map(|(key, _)| key)
+            .collect()
     }
 }
 
@@ -93,6 +103,11 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The config file being read.
+    pub fn file(&self) -> &Path {
+        self.reading.file
+    }
+
     /// The dotted key of `name` in this table.
     pub fn key(&self, name: &str) -> String {
         if self.key.is_empty() {
@@ -116,8 +131,8 @@ impl<'a> Table<'a> {
             .find(|(key, _)| key == name)
             .map(|(_, value)| std::mem::take(value))
             .filter(|value| !value.is_null())?;
-        if acts == Acts::No {
-            self.reading.not_acted_on.borrow_mut().push(self.key(name));
+        if acts != Acts::Yes {
+            self.reading.noted.borrow_mut().push((self.key(name), acts));
         }
         Some(value)
     }

@@ -102,6 +102,7 @@ fn expected_defaults() -> TickerConfig {
                 max_worker_memory: None,
             },
         },
+        cluster: None,
     }
 }
 
@@ -549,14 +550,13 @@ fn roadrunner_keys_not_acted_on_are_listed_in_reading_order() {
     let config = ok(
         "server:\n  command: php w.php\n  relay_timeout: 10s\nlogs:\n  mode: production\n  \
          level: warn\n  channels:\n    http:\n      level: debug\nticker:\n  pool:\n    \
-         stream_timeout: 1s\n    command: php t.php\n    num_workers: 1\n    dynamic_allocator:\n      \
+         stream_timeout: 1s\n    num_workers: 1\n    dynamic_allocator:\n      \
          spawn_rate: 2\n",
     );
     assert_eq!(
         config.not_acted_on,
         [
             "ticker.pool.stream_timeout",
-            "ticker.pool.command",
             "ticker.pool.dynamic_allocator.spawn_rate",
             "server.command",
             "server.relay_timeout",
@@ -567,13 +567,67 @@ fn roadrunner_keys_not_acted_on_are_listed_in_reading_order() {
     assert_eq!(
         config.not_acted_on_warning().unwrap(),
         "config /app/.rr.yaml: RoadRunner keys accepted but not acted on by this extension: \
-         ticker.pool.stream_timeout, ticker.pool.command, ticker.pool.dynamic_allocator.spawn_rate, \
+         ticker.pool.stream_timeout, ticker.pool.dynamic_allocator.spawn_rate, \
          server.command, server.relay_timeout, logs.mode, logs.channels"
     );
     let config = ok("ticker:\n  interval: 1s\n  pool:\n    num_workers: 2\nlogs:\n  level: info\n");
     assert_eq!(config.not_acted_on_warning(), None);
     // A key set to nothing is not set.
     assert_eq!(ok("server:\n  relay: ~\n").not_acted_on_warning(), None);
+}
+
+#[test]
+fn server_keys_of_command_started_workers_act_only_with_a_pool_command() {
+    let server = "server:\n  command: php w.php\n  env:\n    A: b\n  relay: pipes\n  \
+                  relay_timeout: 10s\n  user: www-data\n  group: www-data\n  on_init:\n    \
+                  command: php init.php\n    exec_timeout: 5s\n    exit_on_error: true\n    \
+                  env:\n      X: y\n    user: www-data\n  after_init:\n    command: php a.php\n";
+    let forked = ok(&format!("{server}ticker:\n  interval: 1s\n"));
+    assert_eq!(
+        forked.not_acted_on,
+        [
+            "server.command",
+            "server.env",
+            "server.relay",
+            "server.relay_timeout",
+            "server.after_init.command",
+        ],
+        "a forked pool: env, relay and relay_timeout are for command-started workers"
+    );
+    let started = ok(&format!(
+        "{server}ticker:\n  pool:\n    command: [php, worker.php]\n"
+    ));
+    assert_eq!(
+        started.not_acted_on,
+        ["server.command", "server.after_init.command"],
+        "command-started workers: only server.command (other plugins') and after_init"
+    );
+    assert_eq!(
+        started.ticker.unwrap().pool.command,
+        Some(words(&["php", "worker.php"]))
+    );
+}
+
+#[test]
+fn command_started_workers_take_pipes_only() {
+    for relay in ["tcp://127.0.0.1:7000", "unix:///run/rr.sock"] {
+        let yaml = format!("server:\n  relay: {relay}\nticker:\n  pool:\n    command: php w.php\n");
+        let text = message(&err(&yaml), "server.relay");
+        assert!(
+            text.contains(&format!(
+                "{relay:?} is not accepted with ticker.pool.command"
+            )) && text.contains("expected pipes, or no relay"),
+            "{text}"
+        );
+        // A forked pool does not use the relay: RoadRunner's other plugins may.
+        let forked = ok(&format!(
+            "server:\n  relay: {relay}\nticker:\n  interval: 1s\n"
+        ));
+        assert_eq!(forked.not_acted_on, ["server.relay"]);
+    }
+    let pipes = ok("server:\n  relay: pipes\nticker:\n  pool:\n    command: php w.php\n");
+    assert_eq!(pipes.server.relay, Relay::Pipes);
+    assert_eq!(pipes.not_acted_on, Vec::<String>::new());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1103,21 +1157,10 @@ pub(crate) const CORPUS: [(&str, &[&str]); 5] = [
         "server.yaml",
         &[
             "ticker.pool.stream_timeout",
-            "ticker.pool.command",
             "ticker.pool.dynamic_allocator.max_workers",
             "ticker.pool.dynamic_allocator.spawn_rate",
             "ticker.pool.dynamic_allocator.idle_timeout",
             "server.command",
-            "server.env",
-            "server.relay",
-            "server.relay_timeout",
-            "server.user",
-            "server.group",
-            "server.on_init.command",
-            "server.on_init.exec_timeout",
-            "server.on_init.env",
-            "server.on_init.exit_on_error",
-            "server.on_init.user",
             "server.after_init.command",
             "server.after_init.exec_timeout",
             "logs.mode",
@@ -1159,8 +1202,9 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
     let (path, text) = corpus("server.yaml");
     let config = parse_with_env(&text, &path, &|_| None).unwrap();
     let server = &config.server;
-    assert_eq!(server.relay, Relay::Tcp("127.0.0.1:7000".into()));
+    assert_eq!(server.relay, Relay::Pipes);
     assert_eq!(server.relay_timeout, secs(20));
+    assert_eq!(server.user.as_deref(), Some("www-data"));
     assert_eq!(
         server.env.get("APP_DEBUG").map(String::as_str),
         Some("false")
@@ -1225,4 +1269,225 @@ fn parse_duration_is_the_files_grammar_with_the_files_wording() {
             .unwrap_err()
             .contains("is not a duration")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// ticker.cluster
+// ---------------------------------------------------------------------------------------
+
+fn cluster(yaml: &str) -> ClusterConfig {
+    ticker(&format!("ticker:\n  cluster:\n{}", indent(yaml, 4)))
+        .cluster
+        .expect("cluster section")
+}
+
+fn cluster_err(yaml: &str) -> ConfigError {
+    err(&format!("ticker:\n  cluster:\n{}", indent(yaml, 4)))
+}
+
+#[test]
+fn cluster_reads_every_key() {
+    let c = cluster("redis: redis://10.0.0.5:6380/2\nkey: ticker:billing\nttl: 2500ms");
+    assert_eq!(c.redis.as_str(), "redis://10.0.0.5:6380/2");
+    assert_eq!(c.key, "ticker:billing");
+    assert_eq!(c.ttl, Duration::from_millis(2500));
+}
+
+#[test]
+fn cluster_defaults_to_the_directory_key_and_five_seconds() {
+    let c = cluster("redis: redis://127.0.0.1");
+    // FILE is /app/.rr.yaml.
+    assert_eq!(c.key, "ticker:app");
+    assert_eq!(c.ttl, DEFAULT_LEASE_TTL);
+    assert_eq!(
+        cluster("redis: redis://127.0.0.1\nttl: 0").ttl,
+        DEFAULT_LEASE_TTL
+    );
+    let elsewhere = parse_with_env(
+        "ticker:\n  cluster:\n    redis: redis://127.0.0.1\n",
+        Path::new("/srv/shop-frontend/config.yaml"),
+        &env_of(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        elsewhere.ticker.unwrap().cluster.unwrap().key,
+        "ticker:shop-frontend"
+    );
+}
+
+#[test]
+fn cluster_is_off_without_the_section() {
+    assert_eq!(ticker("ticker:\n  interval: 1s\n").cluster, None);
+}
+
+#[test]
+fn cluster_accepts_tls_sockets_and_credentials_and_never_shows_the_password() {
+    for url in [
+        "rediss://redis.example:6380/0",
+        "rediss://user:s3cret@redis.example/1",
+        "redis://:s3cret@127.0.0.1:6379/0",
+        "unix:///run/redis/redis.sock",
+        "redis+unix:///run/redis/redis.sock?db=3&pass=s3cret",
+    ] {
+        let c = cluster(&format!("redis: {url}"));
+        assert_eq!(c.redis.as_str(), url);
+        assert!(!c.redis.shown().contains("s3cret"), "{}", c.redis.shown());
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+    }
+    assert_eq!(
+        cluster("redis: redis://:s3cret@127.0.0.1:6379/0")
+            .redis
+            .shown(),
+        "redis://:***@127.0.0.1:6379/0"
+    );
+}
+
+#[test]
+fn cluster_redis_url_comes_from_the_environment() {
+    let config = ok_in(
+        "ticker:\n  cluster:\n    redis: ${REDIS_URL}\n",
+        &[("REDIS_URL", "redis://cache:6379/4")],
+    );
+    assert_eq!(
+        config.ticker.unwrap().cluster.unwrap().redis.as_str(),
+        "redis://cache:6379/4"
+    );
+}
+
+#[test]
+fn cluster_requires_a_redis_url() {
+    for yaml in ["ttl: 5s", "key: ticker:x"] {
+        let text = message(&cluster_err(yaml), "ticker.cluster.redis");
+        assert!(
+            text.contains("is missing; expected a Redis URL such as redis://"),
+            "{text}"
+        );
+    }
+    // An empty section asks for a cluster too.
+    let text = message(&err("ticker:\n  cluster:\n"), "ticker.cluster.redis");
+    assert!(text.contains("is missing"), "{text}");
+}
+
+#[test]
+fn cluster_refuses_bad_redis_urls_without_showing_passwords() {
+    for (url, problem) in [
+        ("http://127.0.0.1:6379", "is not a Redis URL;"),
+        ("127.0.0.1:6379", "is not a Redis URL;"),
+        (
+            "redis://",
+            "is not a Redis URL the client can use (Missing hostname);",
+        ),
+        ("redis://0.0.0.0:6379", "wildcard"),
+        ("redis://127.0.0.1:6379/zero", "Invalid database number"),
+        (
+            "redis://:s3cret@127.0.0.1:6379/zero",
+            "Invalid database number",
+        ),
+        ("rediss://redis.example/0#anything", "fragment"),
+        ("''", "is not a Redis URL"),
+        (
+            "http://user:s3cret@127.0.0.1",
+            "\"http://***@127.0.0.1\" is not a Redis URL;",
+        ),
+    ] {
+        let text = message(
+            &cluster_err(&format!("redis: {url}")),
+            "ticker.cluster.redis",
+        );
+        assert!(text.contains(problem), "{url}: {text}");
+        assert!(text.contains("expected a Redis URL such as"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+    let text = message(&cluster_err("redis: 6379"), "ticker.cluster.redis");
+    assert!(text.contains("6379 is a number"), "{text}");
+}
+
+#[test]
+fn cluster_refuses_bad_keys() {
+    for key in ["''", "'ticker: app'", "\"a\\tb\""] {
+        let text = message(
+            &cluster_err(&format!("redis: redis://127.0.0.1\nkey: {key}")),
+            "ticker.cluster.key",
+        );
+        assert!(
+            text.contains("is not accepted; expected a Redis key"),
+            "{text}"
+        );
+    }
+    let text = message(
+        &cluster_err("redis: redis://127.0.0.1\nkey: [a]"),
+        "ticker.cluster.key",
+    );
+    assert!(text.contains("is a list"), "{text}");
+    // No directory name to default to.
+    let err = parse_with_env(
+        "ticker:\n  cluster:\n    redis: redis://127.0.0.1\n",
+        Path::new("/.rr.yaml"),
+        &env_of(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("ticker.cluster.key"));
+    assert!(err.to_string().contains("is needed"), "{err}");
+}
+
+#[test]
+fn cluster_ttl_has_a_floor_and_is_a_go_duration() {
+    let text = message(
+        &cluster_err("redis: redis://127.0.0.1\nttl: 500ms"),
+        "ticker.cluster.ttl",
+    );
+    assert!(text.contains("is below the shortest ttl of 1s"), "{text}");
+    assert!(text.contains("0 means 5s"), "{text}");
+    for (ttl, problem) in [
+        ("5", "without a unit"),
+        ("-1s", "is negative"),
+        ("5d", "unknown unit"),
+    ] {
+        let text = message(
+            &cluster_err(&format!("redis: redis://127.0.0.1\nttl: {ttl}")),
+            "ticker.cluster.ttl",
+        );
+        assert!(text.contains(problem), "{ttl}: {text}");
+    }
+    assert_eq!(cluster("redis: redis://127.0.0.1\nttl: 1s").ttl, secs(1));
+}
+
+#[test]
+fn cluster_refuses_unknown_keys_and_non_mappings() {
+    let text = message(
+        &cluster_err("redis: redis://127.0.0.1\nfallback: solo"),
+        "ticker.cluster.fallback",
+    );
+    assert!(
+        text.contains("unknown key; expected one of redis, key, ttl"),
+        "{text}"
+    );
+    let text = message(
+        &err("ticker:\n  cluster: redis://127.0.0.1\n"),
+        "ticker.cluster",
+    );
+    assert!(
+        text.contains("is not a mapping; expected a mapping with redis:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cluster_refuses_the_delay_policy_and_names_both_keys() {
+    let text = message(
+        &err("ticker:\n  missed: delay\n  cluster:\n    redis: redis://127.0.0.1\n"),
+        "ticker.missed",
+    );
+    assert!(
+        text.contains("delay cannot be used with ticker.cluster"),
+        "{text}"
+    );
+    assert!(text.contains("expected skip or burst"), "{text}");
+    for missed in ["skip", "burst"] {
+        let t = ticker(&format!(
+            "ticker:\n  missed: {missed}\n  cluster:\n    redis: redis://127.0.0.1\n"
+        ));
+        assert!(t.cluster.is_some());
+    }
+    assert_eq!(ticker("ticker:\n  missed: delay\n").missed, Missed::Delay);
 }

@@ -1,15 +1,16 @@
 //! The `ticker` section: the keys this extension owns (`interval`, as RoadRunner's ticker
-//! plugin has it, then `missed`, `overlap`, `metrics` and `control`) around RoadRunner's
-//! `pool` section.
+//! plugin has it, then `missed`, `overlap`, `metrics`, `control` and `cluster`) around
+//! RoadRunner's `pool` section.
 //!
 //! Every key here acts. An unknown key is an error that lists the accepted ones.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::cluster;
 use super::roadrunner::{self, or_default};
 use super::table::{Acts, Table};
-use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, TickerConfig};
+use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, Missed, TickerConfig};
 
 /// What `ticker:` must be, for the message when it is not a mapping.
 pub(super) const EXPECTING: &str = "a mapping with interval: and pool:";
@@ -26,6 +27,20 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         .get::<PathBuf>("control", Acts::Yes)?
         .filter(|path| !path.as_os_str().is_empty());
     let pool = roadrunner::pool(t.table_or_empty("pool", roadrunner::POOL_EXPECTING)?)?;
+    let cluster = t
+        .table("cluster", cluster::EXPECTING)?
+        .map(cluster::read)
+        .transpose()?;
+    if cluster.is_some() && missed == Missed::Delay {
+        return Err(t.error(
+            "missed",
+            format!(
+                "delay cannot be used with {}: delay moves one instance's grid after a late \
+                 tick, and the instances of a cluster share one grid; expected skip or burst",
+                t.key("cluster")
+            ),
+        ));
+    }
     t.finish()?;
     Ok(TickerConfig {
         interval,
@@ -34,5 +49,6 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         metrics: address,
         control,
         pool,
+        cluster,
     })
 }

@@ -442,6 +442,104 @@ impl EnvMap {
     }
 }
 
+/// `ticker.cluster.redis`: the Redis server that holds the lease, as a URL the `redis` crate
+/// reads (`redis://`, `rediss://` for TLS, `unix://` or `redis+unix://` for a socket), with
+/// the user and password in it. Kept as written, for the process that connects; shown
+/// everywhere else without its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    url: String,
+    shown: String,
+}
+
+pub(super) const REDIS_URL_FORMS: &str = "a Redis URL such as redis://127.0.0.1:6379/0, \
+     rediss://user:password@redis.example:6380/0 (TLS) or unix:///run/redis/redis.sock";
+
+impl RedisUrl {
+    /// Checks `text` as the client will read it when it connects; the problem otherwise,
+    /// worded to follow the value.
+    pub fn parse(text: &str) -> Result<RedisUrl, String> {
+        use redis::IntoConnectionInfo;
+        let Some(url) = redis::parse_redis_url(text) else {
+            return Err("is not a Redis URL".into());
+        };
+        let shown = redacted(url.clone());
+        url.into_connection_info()
+            .map_err(|e| {
+                // The client's description, without its " - InvalidClientConfig" kind.
+                let text = e.to_string();
+                let description = text.split(" - ").next().unwrap_or(&text).to_string();
+                format!("is not a Redis URL the client can use ({description})")
+            })
+            .map(|_| RedisUrl {
+                url: text.to_string(),
+                shown,
+            })
+    }
+
+    /// The URL as written, password included: only for connecting.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL without its password, for logs, status and messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+fn redacted(mut url: url::Url) -> String {
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.iter().any(|(k, _)| k == "pass") {
+        for (k, v) in &mut pairs {
+            if k == "pass" {
+                *v = "***".into();
+            }
+        }
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// `scheme://***@host...` for text that is not a URL but may hold a password all the same.
+fn without_credentials(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &text[..scheme], &text[at + 1..])
+        }
+        (None, Some(at)) => format!("***@{}", &text[at + 1..]),
+        _ => text.to_string(),
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisUrl").field(&self.shown).finish()
+    }
+}
+
+impl FromValue for RedisUrl {
+    const FORMS: &'static str = REDIS_URL_FORMS;
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        let text = String::from_value(value)?;
+        RedisUrl::parse(text.trim()).map_err(|problem| {
+            // Never the password in a message: show what the client would connect to.
+            let text = text.trim();
+            let shown = redis::parse_redis_url(text)
+                .map(redacted)
+                .unwrap_or_else(|| without_credentials(text));
+            Problem::shown(format!("{shown:?}"), problem)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

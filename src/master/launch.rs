@@ -1,36 +1,213 @@
 //! How a worker process comes to be: the one place where kinds of workers differ.
 //!
 //! Everything else in the master treats a worker as a pid and a [`Channel`] of goridge
-//! frames. A [`Launcher`] makes the pair; today workers are forks of the master, which start
-//! with the application the master booted (copy-on-write) and return to PHP in the child.
+//! frames (and, for a command-started one, its stderr and a pid handshake to wait for). A
+//! [`Launcher`] makes them; [`launcher`] picks one from the config:
+//!
+//! - [`Fork`] (no `ticker.pool.command`): workers are forks of the master, linked by a
+//!   socket pair. They start with the application the master booted (copy-on-write) and
+//!   return to PHP in the child.
+//! - [`Command`] (`ticker.pool.command`): workers are started from that command, as
+//!   RoadRunner starts them: no shell, the environment RoadRunner gives (`RR_MODE`,
+//!   `RR_RELAY=pipes`, `RR_VERSION`, `server.env`), goridge over their stdin and stdout,
+//!   their stderr read by the master, and a pid handshake before the first tick.
+//!
+//! Both drop privileges to `server.user` / `server.group` when the master runs as root
+//! ([`Privileges`]). What happens between a worker's start and its exit is the same for
+//! both kinds and is not here.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::config::{ServerConfig, TickerConfig};
 use crate::frame::MAX_PAYLOAD;
 use crate::log;
 use crate::pool::Pid;
+use crate::relay::RR_RELAY;
+use crate::role::{MODE, RR_MODE};
 use crate::sys::{self, Forked};
 use crate::transport::Channel;
 use crate::worker::WorkerLink;
 
+/// The `RR_VERSION` command-started workers get: the RoadRunner release whose worker
+/// protocol this master speaks (goridge v3 frames, the pid handshake, `{"stop":true}`).
+/// Libraries that look at it see a RoadRunner of the 2024 line.
+pub const RR_VERSION: &str = "2024.3.0";
+
 /// What [`Launcher::launch`] gave, in this process.
 pub(super) enum Launched {
-    /// The master's side: a new worker and the master's end of its channel.
-    Worker { pid: Pid, channel: Channel },
+    /// The master's side: a new worker.
+    Worker(Started),
     /// This process is the new worker (a fork): it leaves the master's loop with its link.
     ThisProcess(WorkerLink),
+}
+
+/// A worker just started, as the master sees it.
+pub(super) struct Started {
+    pub pid: Pid,
+    /// The master's end of its channel, non-blocking.
+    pub channel: Channel,
+    /// The master's end of its stderr (non-blocking), when the master logs it; `None`
+    /// when the worker shares the master's stderr.
+    pub stderr: Option<std::os::fd::OwnedFd>,
+    /// How long it has to answer the pid handshake before it is refused; `None`: it takes
+    /// ticks at once.
+    pub handshake: Option<Duration>,
 }
 
 /// Starts workers of one kind.
 pub(super) trait Launcher {
     /// Starts one worker for the master `master`.
     fn launch(&mut self, master: Pid) -> io::Result<Launched>;
+
+    /// How workers start, for the master's first log line.
+    fn describe(&self) -> String {
+        "forked from the master".into()
+    }
+}
+
+/// The launcher the config asks for: [`Command`] with `ticker.pool.command`, else [`Fork`].
+/// Refuses, with the key at fault, a `server.user` or `server.group` that cannot be
+/// applied.
+pub(super) fn launcher(
+    ticker: &TickerConfig,
+    server: &ServerConfig,
+) -> Result<Box<dyn Launcher>, String> {
+    let privileges = Privileges::resolve(server.user.as_deref(), server.group.as_deref())?;
+    Ok(match &ticker.pool.command {
+        None => Box::new(Fork { privileges }),
+        Some(command) => Box::new(Command {
+            argv: command.0.clone(),
+            env: worker_env(server),
+            privileges,
+            relay_timeout: server.relay_timeout,
+        }),
+    })
+}
+
+/// Who a process started by the master runs as: resolved once, at start, from the user
+/// database, and applied in the child (supplementary groups, group, then user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Privileges {
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+}
+
+impl Privileges {
+    /// `server.user` and `server.group` (or `on_init.user`, with no group); `None` when
+    /// there is nothing to change. The user's supplementary groups are its own, as
+    /// `initgroups` sets them; `group` replaces its primary group.
+    ///
+    /// Only root can become another user. A master that is not root is refused unless the
+    /// user and group named are its own already (a file shared between a root container and
+    /// a developer's machine): RoadRunner fails then too, at every worker's start.
+    pub(super) fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Self>, String> {
+        Self::resolve_keys(user, group, ("server.user", "server.group"))
+    }
+
+    /// [`Privileges::resolve`], with the keys that messages name.
+    pub(super) fn resolve_keys(
+        user: Option<&str>,
+        group: Option<&str>,
+        keys: (&str, &str),
+    ) -> Result<Option<Self>, String> {
+        Self::resolve_as(
+            user,
+            group,
+            keys,
+            sys::effective_ids(),
+            &|name| sys::user_named(name).map_err(|e| e.to_string()),
+            &|name| sys::group_named(name).map_err(|e| e.to_string()),
+        )
+    }
+
+    fn resolve_as(
+        user: Option<&str>,
+        group: Option<&str>,
+        (user_key, group_key): (&str, &str),
+        (euid, egid): (u32, u32),
+        users: &dyn Fn(&str) -> Result<Option<sys::Account>, String>,
+        groups: &dyn Fn(&str) -> Result<Option<u32>, String>,
+    ) -> Result<Option<Self>, String> {
+        if user.is_none() && group.is_none() {
+            return Ok(None);
+        }
+        let account = match user {
+            None => None,
+            Some(name) => Some(
+                users(name)
+                    .map_err(|e| format!("{user_key}: cannot look up {name:?}: {e}"))?
+                    .ok_or_else(|| {
+                        format!("{user_key}: there is no user {name:?} on this system")
+                    })?,
+            ),
+        };
+        let group_id = match group {
+            None => None,
+            Some(name) => Some(
+                groups(name)
+                    .map_err(|e| format!("{group_key}: cannot look up {name:?}: {e}"))?
+                    .ok_or_else(|| {
+                        format!("{group_key}: there is no group {name:?} on this system")
+                    })?,
+            ),
+        };
+        let uid = account.as_ref().map_or(euid, |a| a.uid);
+        let gid = group_id.or(account.as_ref().map(|a| a.gid)).unwrap_or(egid);
+        let mut supplementary = match (&account, group_id) {
+            (Some(a), None) => a.groups.clone(),
+            (Some(a), Some(g)) => a
+                .groups
+                .iter()
+                .copied()
+                .filter(|&x| x != a.gid)
+                .chain([g])
+                .collect(),
+            (None, Some(g)) => vec![g],
+            (None, None) => vec![],
+        };
+        supplementary.sort_unstable();
+        supplementary.dedup();
+        if euid != 0 {
+            if uid == euid && gid == egid {
+                return Ok(None);
+            }
+            let (key, name) = match (user, group) {
+                (Some(u), _) if uid != euid => (user_key, u),
+                (_, Some(g)) => (group_key, g),
+                (Some(u), None) => (user_key, u),
+                (None, None) => unreachable!("checked above"),
+            };
+            return Err(format!(
+                "{key}: {name:?}: workers can run as another user or group only when the master \
+                 runs as root, and it runs as uid {euid} (gid {egid}); start the master as root, \
+                 or remove {key}"
+            ));
+        }
+        Ok(Some(Privileges {
+            uid,
+            gid,
+            groups: supplementary,
+        }))
+    }
+
+    /// Becomes that user, in a child before it runs anything of its own.
+    pub(super) fn apply(&self) -> io::Result<()> {
+        sys::become_user(self.uid, self.gid, &self.groups)
+    }
 }
 
 /// Workers are forks of the master, linked by a socket pair.
-pub(super) struct Fork;
+pub(super) struct Fork {
+    privileges: Option<Privileges>,
+}
 
 impl Launcher for Fork {
     fn launch(&mut self, master: Pid) -> io::Result<Launched> {
@@ -38,7 +215,7 @@ impl Launcher for Fork {
         match sys::fork()? {
             Forked::Child => {
                 drop(ours);
-                become_worker(master);
+                become_worker(master, self.privileges.as_ref());
                 Ok(Launched::ThisProcess(WorkerLink::of_ticker(
                     Channel::socket(theirs, MAX_PAYLOAD),
                 )))
@@ -47,14 +224,30 @@ impl Launcher for Fork {
                 drop(theirs);
                 let channel = Channel::socket(ours, MAX_PAYLOAD);
                 channel.set_nonblocking()?;
-                Ok(Launched::Worker { pid, channel })
+                Ok(Launched::Worker(Started {
+                    pid,
+                    channel,
+                    stderr: None,
+                    handshake: None,
+                }))
             }
         }
     }
 }
 
 /// First steps of a forked child, before it returns to PHP as a worker.
-fn become_worker(master: Pid) {
+fn become_worker(master: Pid, privileges: Option<&Privileges>) {
+    // Before anything else: a worker asked to run as another user must never run a tick
+    // as root. Changing credentials also clears the parent-death signal, set below.
+    if let Some(privileges) = privileges
+        && let Err(e) = privileges.apply()
+    {
+        log::error(format_args!(
+            "worker {} cannot drop its privileges to server.user/server.group: {e}; exiting",
+            sys::getpid()
+        ));
+        sys::exit_now(1);
+    }
     // A worker must never outlive its master: if the master is SIGKILLed, there is no one
     // to stop the worker gracefully, and a busy worker would otherwise run on unsupervised.
     if let Err(e) = sys::die_with_parent(master, Signal::SIGKILL) {
@@ -73,4 +266,233 @@ fn become_worker(master: Pid) {
         let _ = sys::ignore_unless_handled(signal);
     }
     let _ = sys::set_timer_slack(None);
+}
+
+/// What a process the master starts from a command does before it execs: become
+/// `privileges`' user, die with the master, unblock the signals the master blocks for its
+/// signalfd, and hand down no descriptor beyond 0, 1 and 2.
+pub(super) fn prepare_child(
+    command: &mut std::process::Command,
+    master: Pid,
+    privileges: Option<Privileges>,
+) {
+    // SAFETY: runs in the child between fork and exec. The master never starts a thread,
+    // so no lock can be held by another one; each call is a plain system call, and the
+    // fallback of `close_on_exec_from_3` (old kernels) reads /proc, which allocates: safe
+    // in a child of a single-threaded process.
+    unsafe {
+        command.pre_exec(move || {
+            if let Some(privileges) = &privileges {
+                privileges.apply()?;
+            }
+            // After the credentials: changing them clears the parent-death signal.
+            sys::die_with_parent(master, Signal::SIGKILL)?;
+            sys::unblock_all_signals()?;
+            sys::close_on_exec_from_3()
+        });
+    }
+}
+
+/// Workers started from `ticker.pool.command`, as RoadRunner starts them over `pipes`.
+pub(super) struct Command {
+    argv: Vec<String>,
+    /// The whole environment of every worker, computed once at start as RoadRunner does.
+    env: BTreeMap<OsString, OsString>,
+    privileges: Option<Privileges>,
+    relay_timeout: Duration,
+}
+
+/// A worker's environment: the master's, then `server.env`, then what RoadRunner's server
+/// and ticker plugins set, which `server.env` cannot override (the master speaks pipes only,
+/// and `RR_MODE` is what makes a dispatcher pick the ticker).
+fn worker_env(server: &ServerConfig) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    for (name, value) in &server.env {
+        env.insert(name.into(), value.into());
+    }
+    env.insert(RR_MODE.into(), MODE.into());
+    env.insert(RR_RELAY.into(), "pipes".into());
+    env.insert("RR_VERSION".into(), RR_VERSION.into());
+    env
+}
+
+impl Command {
+    /// A launcher of `argv`, for tests: the master's environment, as the master's user.
+    #[cfg(test)]
+    pub(super) fn of(argv: &[&str], relay_timeout: Duration) -> Command {
+        Command {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            env: worker_env(&ServerConfig::default()),
+            privileges: None,
+            relay_timeout,
+        }
+    }
+}
+
+impl Launcher for Command {
+    fn launch(&mut self, master: Pid) -> io::Result<Launched> {
+        // Close-on-exec, every one: the worker gets its ends as 0, 1 and 2 only, and no
+        // worker inherits another's.
+        let (stdin_theirs, stdin_ours) = sys::pipe()?;
+        let (stdout_ours, stdout_theirs) = sys::pipe()?;
+        let (stderr_ours, stderr_theirs) = sys::pipe()?;
+        let (program, args) = self.argv.split_first().expect("a command is never empty");
+        let mut command = std::process::Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::from(stdin_theirs))
+            .stdout(Stdio::from(stdout_theirs))
+            .stderr(Stdio::from(stderr_theirs))
+            // Ctrl-C in a terminal reaches the master only, which stops workers gracefully
+            // (RoadRunner isolates its workers the same way).
+            .process_group(0);
+        prepare_child(&mut command, master, self.privileges.clone());
+        let child = command
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program:?}: {e}")))?;
+        // The worker's ends of the pipes are in `command`: closed here, so the master sees
+        // end of file when the worker goes.
+        drop(command);
+        let pid = child.id() as Pid;
+        // Reaped by pid like every worker; `Child` neither waits nor kills when dropped.
+        drop(child);
+        let channel = Channel::pipes(stdout_ours, stdin_ours, MAX_PAYLOAD);
+        channel.set_nonblocking()?;
+        sys::set_nonblocking(std::os::fd::AsFd::as_fd(&stderr_ours))?;
+        Ok(Launched::Worker(Started {
+            pid,
+            channel,
+            stderr: Some(stderr_ours),
+            handshake: Some(self.relay_timeout),
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!("started from `{}`", self.argv.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(name: &str) -> Result<Option<sys::Account>, String> {
+        Ok(match name {
+            "www-data" => Some(sys::Account {
+                uid: 33,
+                gid: 33,
+                groups: vec![33, 110],
+            }),
+            "me" => Some(sys::Account {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![1000],
+            }),
+            _ => None,
+        })
+    }
+
+    fn groups(name: &str) -> Result<Option<u32>, String> {
+        Ok(match name {
+            "www-data" => Some(33),
+            "web" => Some(200),
+            "me" => Some(1000),
+            _ => None,
+        })
+    }
+
+    fn resolve(
+        user: Option<&str>,
+        group: Option<&str>,
+        ids: (u32, u32),
+    ) -> Result<Option<Privileges>, String> {
+        Privileges::resolve_as(
+            user,
+            group,
+            ("server.user", "server.group"),
+            ids,
+            &users,
+            &groups,
+        )
+    }
+
+    #[test]
+    fn root_drops_to_the_user_with_its_groups_or_the_group_named() {
+        assert_eq!(resolve(None, None, (0, 0)), Ok(None));
+        assert_eq!(
+            resolve(Some("www-data"), None, (0, 0)),
+            Ok(Some(Privileges {
+                uid: 33,
+                gid: 33,
+                groups: vec![33, 110]
+            }))
+        );
+        assert_eq!(
+            resolve(Some("www-data"), Some("web"), (0, 0)),
+            Ok(Some(Privileges {
+                uid: 33,
+                gid: 200,
+                groups: vec![110, 200]
+            })),
+            "the group named replaces the user's own"
+        );
+        assert_eq!(
+            resolve(None, Some("web"), (0, 0)),
+            Ok(Some(Privileges {
+                uid: 0,
+                gid: 200,
+                groups: vec![200]
+            }))
+        );
+    }
+
+    #[test]
+    fn unknown_users_and_groups_are_refused_with_the_key() {
+        let e = resolve(Some("wwwdata"), None, (0, 0)).unwrap_err();
+        assert_eq!(
+            e,
+            "server.user: there is no user \"wwwdata\" on this system"
+        );
+        let e = resolve(Some("www-data"), Some("webb"), (0, 0)).unwrap_err();
+        assert_eq!(e, "server.group: there is no group \"webb\" on this system");
+    }
+
+    #[test]
+    fn a_master_that_is_not_root_runs_workers_as_itself_or_refuses() {
+        assert_eq!(resolve(Some("me"), Some("me"), (1000, 1000)), Ok(None));
+        assert_eq!(resolve(Some("me"), None, (1000, 1000)), Ok(None));
+        let e = resolve(Some("www-data"), None, (1000, 1000)).unwrap_err();
+        assert!(
+            e.starts_with(
+                "server.user: \"www-data\": workers can run as another user or group \
+                           only when the master runs as root, and it runs as uid 1000"
+            ) && e.ends_with("or remove server.user"),
+            "{e}"
+        );
+        let e = resolve(Some("me"), Some("web"), (1000, 1000)).unwrap_err();
+        assert!(e.starts_with("server.group: \"web\""), "{e}");
+    }
+
+    #[test]
+    fn the_workers_environment_is_roadrunners() {
+        let mut server = ServerConfig::default();
+        server.env.insert("APP_ENV".into(), "prod".into());
+        server.env.insert("RR_MODE".into(), "http".into());
+        let env = worker_env(&server);
+        let get = |k: &str| {
+            env.get(&OsString::from(k))
+                .map(|v| v.to_string_lossy().into_owned())
+        };
+        assert_eq!(get("APP_ENV").as_deref(), Some("prod"));
+        assert_eq!(get("RR_MODE").as_deref(), Some("ticker"), "not overridden");
+        assert_eq!(get("RR_RELAY").as_deref(), Some("pipes"));
+        assert_eq!(get("RR_VERSION").as_deref(), Some(RR_VERSION));
+        assert_eq!(
+            get("PATH"),
+            std::env::var("PATH").ok(),
+            "the master's environment"
+        );
+    }
 }

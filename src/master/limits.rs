@@ -3,7 +3,8 @@
 //! Owns the loop's timeout ([`Master::next_deadline`]) and the enforcement of every
 //! deadline: `exec_ttl` per running tick (exact), the `pool.supervisor` limits every
 //! `watch_tick`, `allocate_timeout` of waiting ticks, the grace of workers that closed
-//! their channel, `reset_timeout` and `destroy_timeout`. The rules themselves are
+//! their channel, the pid handshake's `relay_timeout`, `reset_timeout` and
+//! `destroy_timeout`. The rules themselves are
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
@@ -20,8 +21,10 @@ impl Master<'_> {
     pub(super) fn next_deadline(&self) -> Option<Mono> {
         let mut deadlines: Vec<Mono> = vec![];
         deadlines.extend(self.processes.next_closing_deadline());
+        deadlines.extend(self.processes.next_handshake_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
+        deadlines.extend(self.cluster_deadline());
         // Every tick has the same exec_ttl: the one that started first runs out first.
         deadlines.extend(
             self.pool
@@ -51,6 +54,13 @@ impl Master<'_> {
         let now = sys::monotonic_now();
         for pid in self.processes.take_overdue_closing(now) {
             self.kill(pid, "closed its channel but did not exit");
+        }
+        for (pid, timeout) in self.processes.take_overdue_handshakes(now) {
+            let timeout = humantime::format_duration(timeout);
+            self.kill(
+                pid,
+                &format!("did not answer its pid handshake within relay_timeout ({timeout})"),
+            );
         }
         self.expire_conns(now);
         for tick in self.pool.expire_waiting(now) {

@@ -14,10 +14,13 @@
 //! |---|---|
 //! | `mod.rs` | the loop: one wait on the poller, then each ready source, then the follow-ups |
 //! | `ticking.rs` | the tick path: timer → due ticks → a worker, and the worker's answer back; the `delay` grid |
-//! | `launch.rs` | how a worker process is started: the one place where kinds of workers differ |
-//! | `processes.rs` | worker processes: starting, channels, reaping, killing, respawn back-off |
+//! | `launch.rs` | how a worker process is started: the one place where kinds of workers differ (forks, or `ticker.pool.command`), and `server.user` |
+//! | `processes.rs` | worker processes: starting, channels, the pid handshake, reaping, killing, respawn back-off |
+//! | `stderr.rs` | what command-started workers write to stderr, as log lines |
+//! | `init.rs` | `server.on_init`, run once before the first worker starts |
 //! | `operator.rs` | signals, the control socket and the metrics endpoint: stop, reset, resize, status |
 //! | `limits.rs` | deadlines: `exec_ttl`, `pool.supervisor` limits, timeouts of stop, reset and waiting ticks |
+//! | `cluster.rs` | `ticker.cluster`: the lease helper process, and whether this instance may tick |
 //!
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
@@ -29,10 +32,13 @@
 //! unwinding included (the PHP layer turns the panic into an exception); a master that
 //! unwinds also kills its workers, which nobody would supervise any more.
 
+mod cluster;
+mod init;
 mod launch;
 mod limits;
 mod operator;
 mod processes;
+mod stderr;
 mod ticking;
 
 use std::io;
@@ -40,7 +46,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::config::TickerConfig;
+use crate::config::{OnInit, ServerConfig, TickerConfig};
 use crate::log;
 use crate::metrics::Lateness;
 use crate::pool::{Pid, Policy, Pool};
@@ -49,7 +55,8 @@ use crate::supervisor::{Limits, RollingReset};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
-use launch::{Fork, Launcher};
+use cluster::Cluster;
+use launch::Launcher;
 use operator::Operator;
 use processes::Processes;
 use ticking::Ticking;
@@ -73,13 +80,38 @@ pub enum Exit {
     Failed(String),
 }
 
-/// Runs the pool until it is stopped. Returns in the master at the end, and in each child
-/// right after its fork.
-pub fn run(config: &TickerConfig) -> Exit {
-    run_with(config, Box::new(Fork))
+/// What must hold before a master forks: that it is the process's only thread. fork()
+/// copies only the calling thread, so a lock another thread holds at that moment stays
+/// locked forever in every worker. The error is the message for the application.
+pub fn check_fork_safety() -> Result<(), String> {
+    match sys::thread_count() {
+        Ok(1) => Ok(()),
+        Ok(threads) => Err(format!(
+            "ticker: cannot start the pool: this process has {threads} threads, and fork() \
+             copies only the calling one, so a lock held by another would stay locked in \
+             every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension \
+             that starts threads (grpc, datadog, newrelic, opentelemetry exporters); \
+             disable it for the master (php -n, or an ini file without it)"
+        )),
+        Err(e) => Err(format!(
+            "ticker: cannot start the pool: cannot count this process's threads in \
+             /proc/self/task ({e}), so forking it is not known to be safe"
+        )),
+    }
 }
 
-fn run_with(config: &TickerConfig, launcher: Box<dyn Launcher>) -> Exit {
+/// Runs the pool until it is stopped. Returns in the master at the end, and in each forked
+/// child right after its fork. `server` says how workers start and as whom, and what runs
+/// before them (`on_init`).
+pub fn run(config: &TickerConfig, server: &ServerConfig) -> Exit {
+    let launcher = match launch::launcher(config, server) {
+        Ok(launcher) => launcher,
+        Err(reason) => return Exit::Failed(reason),
+    };
+    run_with(config, server.on_init.as_ref(), launcher)
+}
+
+fn run_with(config: &TickerConfig, on_init: Option<&OnInit>, launcher: Box<dyn Launcher>) -> Exit {
     // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
     // signals are unblocked, so one that is pending meets the application's handler.
     let signals = match SignalFd::new(&SIGNALS) {
@@ -90,6 +122,23 @@ fn run_with(config: &TickerConfig, launcher: Box<dyn Launcher>) -> Exit {
         Ok(guard) => guard,
         Err(e) => return Exit::Failed(format!("cannot take SIGCHLD over: {e}")),
     };
+    // A worker's stdin pipe whose reader died must give EPIPE, not kill the master (PHP's
+    // CLI ignores SIGPIPE already; an application may have changed that).
+    let _sigpipe = match sys::SignalIgnored::new(Signal::SIGPIPE) {
+        Ok(guard) => guard,
+        Err(e) => return Exit::Failed(format!("cannot ignore SIGPIPE: {e}")),
+    };
+    if let Some(on_init) = on_init
+        && let Err(reason) = init::run(on_init)
+    {
+        if on_init.exit_on_error {
+            log::error(format_args!("{reason}; not starting (exit_on_error)"));
+            return Exit::Failed(reason);
+        }
+        log::error(format_args!(
+            "{reason}; starting anyway (exit_on_error is false)"
+        ));
+    }
     match Master::new(config, &signals, launcher) {
         // In a child, dropping the master closes its ends of every channel it inherited,
         // and its copy of the poller, without deregistering anything from the master's.
@@ -115,6 +164,11 @@ enum Source {
     Worker(Pid),
     /// The write end of a worker's pipe pair, watched while its outbox holds bytes.
     WorkerOut(Pid),
+    /// The lease helper's socket, in a cluster.
+    Cluster,
+    /// A command-started worker's stderr, by an id of its own (it may outlive the worker,
+    /// whose pid may then be reused).
+    WorkerErr(u64),
 }
 
 const VALUE_BITS: u32 = 56;
@@ -128,6 +182,8 @@ impl Source {
             Source::Conn(id) => (3, id),
             Source::Worker(pid) => (4, pid as u32 as u64),
             Source::WorkerOut(pid) => (5, pid as u32 as u64),
+            Source::WorkerErr(id) => (6, id),
+            Source::Cluster => (7, 0),
         };
         (kind << VALUE_BITS) | (value & ((1 << VALUE_BITS) - 1))
     }
@@ -141,6 +197,8 @@ impl Source {
             3 => Source::Conn(value),
             4 => Source::Worker(value as u32 as Pid),
             5 => Source::WorkerOut(value as u32 as Pid),
+            6 => Source::WorkerErr(value),
+            7 => Source::Cluster,
             _ => return None,
         })
     }
@@ -164,6 +222,8 @@ struct Master<'a> {
     lateness: Lateness,
     phase: Phase,
     failure: Option<String>,
+    /// The lease, with a `ticker.cluster` section.
+    cluster: Option<Cluster>,
 }
 
 impl<'a> Master<'a> {
@@ -193,6 +253,7 @@ impl<'a> Master<'a> {
             lateness: Lateness::default(),
             phase: Phase::Running,
             failure: None,
+            cluster: Cluster::new(config, sys::getpid(), now),
         })
     }
 
@@ -203,26 +264,21 @@ impl<'a> Master<'a> {
             return Exit::Worker(link);
         }
         self.open_doors();
-        self.ticking.start(sys::monotonic_now());
-        self.arm_timer();
-        log::info(format_args!(
-            "master {} ticking every {} with {} workers",
-            self.me,
-            humantime::format_duration(self.config.interval),
-            self.pool.len()
-        ));
+        self.start_ticking_when_ready();
         loop {
             if let Phase::Stopping { .. } = self.phase
                 && self.pool.is_empty()
                 && self.processes.killed_are_gone(sys::monotonic_now())
             {
                 let _ = sys::set_timer_slack(None);
+                self.flush_stderr();
                 for pid in self.processes.unreaped() {
                     log::warn(format_args!(
                         "worker {pid} is not gone yet after SIGKILL (uninterruptible sleep?); \
                          leaving it to init"
                     ));
                 }
+                self.cluster_shutdown();
                 let t = self.pool.stats();
                 log::info(format_args!(
                     "master {} stopped: ticks due {}, delivered {}, completed {}, failed {}, \
@@ -244,9 +300,33 @@ impl<'a> Master<'a> {
             }
             self.enforce_deadlines();
             self.advance_reset();
+            self.start_ticking_when_ready();
             // A worker may have become free, or the last free one busy.
             self.arm_timer();
         }
+    }
+
+    /// Starts the grid once the pool is up, every first worker ready, as RoadRunner's ticker
+    /// starts once its pool is: a command-started worker takes a while to boot and answer
+    /// its pid handshake, and ticks due meanwhile would only be skipped. Workers that fail
+    /// meanwhile are replaced (and end in the crash-loop verdict if they keep failing).
+    fn start_ticking_when_ready(&mut self) {
+        if self.ticking.is_started()
+            || !matches!(self.phase, Phase::Running)
+            || self.pool.starting() > 0
+            || self.pool.serving() < self.target
+        {
+            return;
+        }
+        self.ticking.start(sys::monotonic_now());
+        self.arm_timer();
+        log::info(format_args!(
+            "master {} ticking every {} with {} workers {}",
+            self.me,
+            humantime::format_duration(self.config.interval),
+            self.pool.serving(),
+            self.processes.describe()
+        ));
     }
 
     /// One pass: waits for the next event or deadline, then handles what is ready, the
@@ -256,6 +336,7 @@ impl<'a> Master<'a> {
             .next_deadline()
             .map(|at| at.since(sys::monotonic_now()));
         let ready = self.poller.wait(timeout)?;
+        self.cluster_pass();
         let sources: Vec<(Source, sys::Ready)> = ready
             .into_iter()
             .filter_map(|r| Some((Source::from_token(r.token)?, r)))
@@ -275,9 +356,11 @@ impl<'a> Master<'a> {
                     }
                 }
                 Source::WorkerOut(pid) => self.on_writable(pid),
+                Source::WorkerErr(id) => self.on_stderr(id),
                 Source::Door(i) => self.on_door(i),
                 Source::Conn(id) => self.on_conn(id),
                 Source::Signals => signalled = true,
+                Source::Cluster => self.on_cluster(),
                 Source::Timer => {}
             }
         }
@@ -328,6 +411,9 @@ fn duration_nanos(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
+mod pipes_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use launch::Launched;
@@ -362,7 +448,12 @@ mod tests {
             self.theirs = Some(theirs);
             let channel = crate::transport::Channel::socket(ours, crate::frame::MAX_PAYLOAD);
             channel.set_nonblocking()?;
-            Ok(Launched::Worker { pid, channel })
+            Ok(Launched::Worker(launch::Started {
+                pid,
+                channel,
+                stderr: None,
+                handshake: None,
+            }))
         }
     }
 
@@ -374,7 +465,7 @@ mod tests {
         let launcher = PanicsAfterOne::default();
         let started = launcher.started.clone();
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_with(&config, Box::new(launcher))
+            run_with(&config, None, Box::new(launcher))
         }));
         assert!(unwound.is_err());
         let mut worker = started.borrow_mut().take().expect("one worker started");
@@ -392,7 +483,7 @@ mod tests {
         let mut config = TickerConfig::default();
         config.pool.num_workers = 1;
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_with(&config, Box::new(Panicking))
+            run_with(&config, None, Box::new(Panicking))
         }));
         let message = unwound
             .err()
@@ -410,6 +501,8 @@ mod tests {
             Source::Conn(u64::from(u32::MAX) + 7),
             Source::Worker(4_194_304),
             Source::WorkerOut(1),
+            Source::Cluster,
+            Source::WorkerErr(u64::from(u32::MAX) + 9),
         ] {
             assert_eq!(Source::from_token(source.token()), Some(source));
         }

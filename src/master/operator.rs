@@ -1,14 +1,14 @@
 //! What an operator asks of a running master: signals, the control socket and the metrics
 //! endpoint; graceful stop, rolling reset, resize and the status snapshot.
 //!
-//! Owns the listening sockets ([`Door`]s) and the connections on them, each registered with
-//! the poller and served only when ready, and dropped when they have not sent their request
-//! and taken their answer in time. It also owns how much operator traffic may cost: at most
+//! Owns which doors ([`Door`]s) and connections are open and watched: each registered with
+//! the poller and served only when ready, and dropped when it has not sent its request and
+//! taken its answer in time. It also owns how much operator traffic may cost: at most
 //! [`MAX_CONNS_PER_DOOR`] connections per door, never the last [`FD_RESERVE`] file
 //! descriptors (those are the pool's, to respawn workers), and a door that may take no more
 //! is taken off the poller, so a listener with connections waiting never wakes the loop
-//! again and again. Ticking does not depend on what clients of the doors do. The protocols
-//! themselves (request parsing, HTTP framing) are [`crate::control`]'s; the figures are
+//! again and again. Ticking does not depend on what clients of the doors do. The sockets and
+//! their protocols (binding, request parsing, HTTP framing) are [`crate::control`]'s; the figures are
 //! [`crate::metrics`]'.
 
 use std::collections::BTreeMap;
@@ -37,8 +37,8 @@ use crate::sys;
 pub const MAX_CONNS_PER_DOOR: usize = 64;
 
 /// File descriptors that operator connections always leave free under `RLIMIT_NOFILE`.
-/// They are the pool's: starting a worker takes two at once (a socket pair; four for a
-/// pair of pipes), a replacement is started while the worker it replaces still holds its
+/// They are the pool's: starting a worker takes two at once (a socket pair; six for the
+/// three pipes of a command-started worker), a replacement is started while the worker it replaces still holds its
 /// channel, several can be replaced at once, and the status snapshot opens `/proc` files.
 pub const FD_RESERVE: usize = 32;
 
@@ -384,6 +384,7 @@ impl Master<'_> {
                 .map(|w| WorkerRow {
                     pid: w.pid,
                     state: match w.state {
+                        WorkerState::Starting => "starting",
                         WorkerState::Idle => "idle",
                         WorkerState::Busy { .. } => "busy",
                         WorkerState::Stopping => "stopping",
@@ -405,6 +406,7 @@ impl Master<'_> {
                 .iter()
                 .map(|d| d.figures.clone())
                 .collect(),
+            cluster: self.cluster_view(),
         }
     }
 

@@ -1,10 +1,15 @@
 //! Worker processes: starting them, their channels, reaping, killing, respawn back-off.
 //!
-//! Owns the master's end of every worker's channel (registered with the poller), the
-//! workers whose channel closed and that must exit soon, the workers the master killed and
-//! has not reaped yet, and when the next replacement may start ([`RespawnPolicy`]). What a
-//! worker's frames mean is `ticking.rs`'s business; which worker gets a tick is the
-//! [`Pool`](crate::pool::Pool)'s.
+//! Owns the master's end of every worker's channel (registered with the poller), the pid
+//! handshake of command-started workers (sent at start; the worker is
+//! [`Starting`](crate::pool::WorkerState::Starting) and takes no tick until it answers
+//! `{"pid":N}`, N > 0, within `server.relay_timeout`; a wrong answer, a broken frame or
+//! silence gets it killed and counted as an early death, so the crash-loop back-off
+//! applies), their stderr pipes ([`WorkerStderr`], read until end of file), the workers
+//! whose channel closed and that must exit soon, the workers the master killed and has not
+//! reaped yet, and when the next replacement may start ([`RespawnPolicy`]). What a worker's
+//! frames mean once it is ready is `ticking.rs`'s business; which worker gets a tick is the
+//! [`Pool`](crate::pool::Pool)'s; how a worker process is made is `launch.rs`'.
 //!
 //! Nothing here waits for a process. A kill is a SIGKILL and the worker's removal from the
 //! pool, at once: its tick fails then, its replacement may start, and it takes no tick
@@ -19,11 +24,13 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::launch::{Launched, Launcher};
+use super::launch::{Launched, Launcher, Started};
+use super::stderr::{Readout, WorkerStderr};
 use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
 use crate::log;
+use crate::message::{FromWorker, ToWorker};
 use crate::pool::{Pid, Removed, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::{RespawnPolicy, Verdict};
@@ -48,8 +55,26 @@ pub(super) struct Processes {
     /// Workers the master killed, out of the pool already, until they are reaped: why,
     /// and when.
     killed: BTreeMap<Pid, (String, Mono)>,
+    /// Command-started workers that have not answered the pid handshake yet.
+    handshakes: BTreeMap<Pid, Handshake>,
+    /// Stderr pipes of command-started workers, by the id of their [`Source::WorkerErr`].
+    stderr: BTreeMap<u64, WorkerStderr>,
+    next_stderr: u64,
     respawn: RespawnPolicy,
     respawn_at: Mono,
+}
+
+/// A pid handshake sent and not answered yet.
+#[derive(Debug, Clone, Copy)]
+struct Handshake {
+    sent: Mono,
+    timeout: Duration,
+}
+
+impl Handshake {
+    fn deadline(&self) -> Mono {
+        self.sent + self.timeout
+    }
 }
 
 impl Processes {
@@ -59,9 +84,42 @@ impl Processes {
             channels: BTreeMap::new(),
             closing: BTreeMap::new(),
             killed: BTreeMap::new(),
+            handshakes: BTreeMap::new(),
+            stderr: BTreeMap::new(),
+            next_stderr: 0,
             respawn: RespawnPolicy::new(config.pool.num_workers),
             respawn_at: now,
         }
+    }
+
+    /// Bytes waiting in a worker's outbox.
+    #[cfg(test)]
+    pub(super) fn queued(&self, pid: Pid) -> usize {
+        self.channels.get(&pid).map_or(0, Channel::queued)
+    }
+
+    /// How workers start, for the master's first log line.
+    pub(super) fn describe(&self) -> String {
+        self.launcher.describe()
+    }
+
+    /// The earliest instant a worker that has not answered its pid handshake is refused.
+    pub(super) fn next_handshake_deadline(&self) -> Option<Mono> {
+        self.handshakes.values().map(Handshake::deadline).min()
+    }
+
+    /// Workers whose pid handshake is overdue, with the timeout they had.
+    pub(super) fn take_overdue_handshakes(&mut self, now: Mono) -> Vec<(Pid, Duration)> {
+        let overdue: Vec<(Pid, Duration)> = self
+            .handshakes
+            .iter()
+            .filter(|(_, h)| h.deadline() <= now)
+            .map(|(&pid, h)| (pid, h.timeout))
+            .collect();
+        for (pid, _) in &overdue {
+            self.handshakes.remove(pid);
+        }
+        overdue
     }
 
     /// Whether a stopping master may return: every worker it killed is reaped, or has had
@@ -127,7 +185,20 @@ impl Master<'_> {
                 Ok(None) => {}
                 Err(e) => {
                     log::error(format_args!("cannot start a worker: {e}"));
-                    self.processes.respawn_at = sys::monotonic_now() + Duration::from_millis(100);
+                    // An early death as any other: a command that cannot run (a typo, a
+                    // missing binary) backs off and ends in the crash-loop verdict.
+                    let now = sys::monotonic_now();
+                    self.processes.respawn_at = now + Duration::from_millis(100);
+                    match self
+                        .processes
+                        .respawn
+                        .died(0, &format!("could not be started: {e}"))
+                    {
+                        Verdict::Respawn { after } => {
+                            self.processes.respawn_at = self.processes.respawn_at.max(now + after);
+                        }
+                        Verdict::GiveUp { reason } => self.fail(reason),
+                    }
                     return None;
                 }
             }
@@ -136,10 +207,34 @@ impl Master<'_> {
     }
 
     fn spawn(&mut self) -> io::Result<Option<WorkerLink>> {
-        let (pid, channel) = match self.processes.launcher.launch(self.me)? {
+        let Started {
+            pid,
+            channel,
+            stderr,
+            handshake,
+        } = match self.processes.launcher.launch(self.me)? {
             Launched::ThisProcess(link) => return Ok(Some(link)),
-            Launched::Worker { pid, channel } => (pid, channel),
+            Launched::Worker(started) => started,
         };
+        let now = sys::monotonic_now();
+        if let Some(fd) = stderr {
+            // Watched from the start, and whatever becomes of the channel: the worker's last
+            // words (a fatal error) come as it dies.
+            let id = self.processes.next_stderr;
+            self.processes.next_stderr += 1;
+            let stderr = WorkerStderr::new(pid, fd);
+            match self
+                .poller
+                .add(stderr.as_fd(), Source::WorkerErr(id).token(), false)
+            {
+                Ok(()) => {
+                    self.processes.stderr.insert(id, stderr);
+                }
+                Err(e) => log::warn(format_args!(
+                    "the stderr of worker {pid} cannot be watched ({e}); it is not logged"
+                )),
+            }
+        }
         if let Err(e) = self
             .poller
             .add(channel.as_fd(), Source::Worker(pid).token(), false)
@@ -148,15 +243,93 @@ impl Master<'_> {
             let _ = sys::kill(pid, Signal::SIGKILL);
             self.processes
                 .killed
-                .insert(pid, ("could not be watched".into(), sys::monotonic_now()));
+                .insert(pid, ("could not be watched".into(), now));
             return Err(e);
         }
         self.processes.channels.insert(pid, channel);
-        log::info(format_args!("worker {pid} started"));
-        if let Some(delivery) = self.pool.add(pid, sys::monotonic_now()) {
+        let Some(timeout) = handshake else {
+            log::info(format_args!("worker {pid} started"));
+            if let Some(delivery) = self.pool.add(pid, now) {
+                self.deliver(delivery);
+            }
+            return Ok(None);
+        };
+        log::info(format_args!(
+            "worker {pid} started; waiting up to {} (relay_timeout) for its pid handshake",
+            humantime::format_duration(timeout)
+        ));
+        self.pool.add_starting(pid, now);
+        self.processes
+            .handshakes
+            .insert(pid, Handshake { sent: now, timeout });
+        // Sent at once, as RoadRunner does: it waits in the pipe while the worker boots.
+        let me = u32::try_from(self.me).unwrap_or_default();
+        self.send(pid, &ToWorker::TickerPid(me).into_frame());
+        Ok(None)
+    }
+
+    /// A frame from a worker that owes its pid handshake: the answer, or a refusal.
+    fn on_handshake(&mut self, pid: Pid, frame: Frame) {
+        let Some(handshake) = self.processes.handshakes.remove(&pid) else {
+            return;
+        };
+        let answered = match FromWorker::from_frame(frame) {
+            Ok(FromWorker::Pid(answered)) => answered,
+            Ok(other) => {
+                let what = match other {
+                    FromWorker::Error(message) => format!("an error ({message:?})"),
+                    FromWorker::StopRequest => "a stop request".into(),
+                    _ => "an answer".into(),
+                };
+                return self.kill(
+                    pid,
+                    &format!("sent {what} instead of answering its pid handshake"),
+                );
+            }
+            Err(e) => {
+                return self.kill(pid, &format!("answered its pid handshake wrongly: {e}"));
+            }
+        };
+        // RoadRunner checks only that the pid is positive (the decoder did): a command
+        // that runs the worker under a wrapper (`sh -c`, `nice`, a launcher script) answers
+        // with the wrapper's child, and RoadRunner accepts it, so this master does too.
+        if i64::from(answered) != i64::from(pid) {
+            log::warn(format_args!(
+                "worker {pid} answered its pid handshake with pid {answered}: the command \
+                 starts the worker through another process; signals, max_worker_memory and \
+                 status apply to {pid}"
+            ));
+        }
+        let now = sys::monotonic_now();
+        log::debug(format_args!(
+            "worker {pid} is ready: it answered its pid handshake in {:?}",
+            now.since(handshake.sent)
+        ));
+        if let Some(delivery) = self.pool.ready(pid, now) {
             self.deliver(delivery);
         }
-        Ok(None)
+    }
+
+    /// A command-started worker's stderr is readable: its lines go to the log.
+    pub(super) fn on_stderr(&mut self, id: u64) {
+        let Some(stderr) = self.processes.stderr.get_mut(&id) else {
+            return;
+        };
+        if stderr.read() == Readout::Closed {
+            self.poller.delete(stderr.as_fd());
+            self.processes.stderr.remove(&id);
+        }
+    }
+
+    /// The master is done: what workers' stderr pipes still hold is logged, and they close
+    /// (one held open by a process a worker left behind is not waited for).
+    pub(super) fn flush_stderr(&mut self) {
+        for (_, mut stderr) in std::mem::take(&mut self.processes.stderr) {
+            if stderr.read() == Readout::Open {
+                stderr.finish();
+            }
+            self.poller.delete(stderr.as_fd());
+        }
     }
 
     /// Sends a frame to a worker without blocking: what its channel does not take now is
@@ -165,8 +338,12 @@ impl Master<'_> {
         let Some(channel) = self.processes.channels.get_mut(&pid) else {
             return;
         };
+        // Watched for writing already while the outbox holds bytes: a pipe's write end is
+        // registered once (a second registration would fail).
+        let watched = channel.queued() > 0;
         match channel.queue(frame) {
             Ok(Sent::All) => {}
+            Ok(Sent::Queued) if watched => {}
             Ok(Sent::Queued) => self.watch_writable(pid, true),
             // The worker is gone or going (it exited after its answer): reap it as such.
             Err(e) if peer_gone(&e) => self.on_closed(pid),
@@ -220,9 +397,21 @@ impl Master<'_> {
             let Some(channel) = self.processes.channels.get_mut(&pid) else {
                 return;
             };
+            let handshaking = self.processes.handshakes.contains_key(&pid);
             match channel.next_frame() {
+                Ok(Some(frame)) if handshaking => self.on_handshake(pid, frame),
                 Ok(Some(frame)) => self.on_frame(pid, frame),
                 Ok(None) => return,
+                Err(e) if handshaking => {
+                    return self.kill(
+                        pid,
+                        &format!(
+                            "sent a malformed frame instead of answering its pid handshake: \
+                             {e} (does the script print to stdout before it creates its \
+                             worker? stdout is the channel)"
+                        ),
+                    );
+                }
                 Err(e) => return self.kill(pid, &format!("sent a malformed frame: {e}")),
             }
         }
@@ -233,6 +422,7 @@ impl Master<'_> {
     /// pool learns of it in the same step: a worker the master cannot reach takes no tick.
     fn drop_channel(&mut self, pid: Pid) {
         self.pool.withdraw(pid);
+        self.processes.handshakes.remove(&pid);
         if let Some(channel) = self.processes.channels.remove(&pid) {
             self.poller.delete(channel.as_fd());
             if !channel.is_duplex() {
@@ -264,7 +454,8 @@ impl Master<'_> {
     /// by one, so reaping n of them costs n steps, not n times the pool. Only this pool's
     /// workers are reaped: a child the application started itself (proc_open) keeps its
     /// exit status for its owner. While such a child is ended and unreaped it is all the
-    /// kernel names, and each worker is then asked in turn.
+    /// kernel names, and each worker is then asked in turn (and the cluster's killed lease
+    /// helpers, the master's only other children).
     pub(super) fn reap_all(&mut self) {
         loop {
             match sys::ended_child() {
@@ -286,6 +477,7 @@ impl Master<'_> {
         for pid in pids {
             self.reap(pid);
         }
+        self.cluster_reap();
     }
 
     fn is_worker(&self, pid: Pid) -> bool {
@@ -351,6 +543,16 @@ impl Master<'_> {
                 what
             }
             (WorkerState::Idle, Left::Killed) => format!("{} while idle", Left::Killed),
+            (WorkerState::Starting, Left::Died(status)) => {
+                let what = format!("{status} while starting, before it answered its pid handshake");
+                log::error(format_args!("worker {pid} {what}"));
+                what
+            }
+            // Refused at its handshake: the crash-loop verdict names why.
+            (WorkerState::Starting, Left::Killed) => match self.processes.killed.get(&pid) {
+                Some((reason, _)) => format!("{} before it was ready: it {reason}", Left::Killed),
+                None => format!("{} before it was ready", Left::Killed),
+            },
         };
         if !matches!(self.phase, Phase::Running) {
             return;

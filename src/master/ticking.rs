@@ -4,8 +4,9 @@
 //!
 //! Owns the timerfd, the instant it is armed for, the grid ([`Ticker`], which also holds
 //! the `delay` policy's hold, shared with the native ticker), and the wall clock used for
-//! headers. It decides nothing about workers ([`Pool`] does)
-//! and starts or kills no process (see `processes.rs`).
+//! headers. It decides nothing about workers ([`Pool`] does) and starts or kills no process
+//! (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
+//! instance may deliver it, and a term restarts the ticker on the shared grid.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -32,6 +33,10 @@ pub(super) struct Ticking {
     armed: Option<Mono>,
     ticker: Ticker,
     clock: WallClock,
+    /// The fencing token of the cluster term that hands ticks out; `None` on its own.
+    fence: Option<u64>,
+    /// The grid runs: [`Ticking::start`] was called, once the first workers were ready.
+    started: bool,
 }
 
 impl Ticking {
@@ -42,6 +47,8 @@ impl Ticking {
             armed: None,
             ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
             clock: WallClock::new(now, sys::unix_now()),
+            fence: None,
+            started: false,
         })
     }
 
@@ -49,10 +56,20 @@ impl Ticking {
         self.timer.as_fd()
     }
 
-    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up.
+    /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up:
+    /// its first workers are ready (forks at once; command-started ones once they answered
+    /// their pid handshake).
+    /// In a cluster, a term that began before the pool was up keeps its shared grid.
     pub(super) fn start(&mut self, now: Mono) {
-        self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
-        self.clock = WallClock::new(now, sys::unix_now());
+        if self.fence.is_none() {
+            self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
+            self.clock = WallClock::new(now, sys::unix_now());
+        }
+        self.started = true;
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        self.started
     }
 
     /// Clears the timer's readiness; whether it had really fired.
@@ -69,9 +86,18 @@ impl Ticking {
         self.armed = None;
     }
 
+    /// A cluster term begins: numbering goes on from `first`, due at `first_due`, on the
+    /// shared grid, whose Unix times `clock` gives.
+    pub(super) fn begin_term(&mut self, first: u64, first_due: Mono, clock: WallClock, fence: u64) {
+        self.ticker = Ticker::starting_at(first, Schedule::new(first_due, self.interval));
+        self.clock = clock;
+        self.fence = Some(fence);
+        self.disarm();
+    }
+
     /// The frame of a delivery: its header needs the wall clock.
     fn job(&self, delivery: &Delivery) -> Frame {
-        payload::job(delivery, &self.clock).into_frame()
+        payload::fenced_job(delivery, &self.clock, self.fence).into_frame()
     }
 }
 
@@ -86,10 +112,20 @@ impl Master<'_> {
     /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
     /// every event; it touches the timer only when the instant changes.
     pub(super) fn arm_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();
+        if !self.cluster_permits(self.ticking.ticker.next_number(), due) {
+            // Not this instance's tick (yet): a reply from the lease helper re-arms.
+            if self.ticking.armed.is_some() {
+                self.ticking.disarm();
+            }
+            return;
+        }
         let at = if self.pool.can_start() {
             let lead = HANDOFF_LEAD.min(self.config.interval / 4);
             Mono(due.0.saturating_sub(duration_nanos(lead)))
@@ -115,7 +151,10 @@ impl Master<'_> {
     }
 
     pub(super) fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ticking.ticker.is_held() {
+        if !matches!(self.phase, Phase::Running)
+            || !self.ticking.started
+            || self.ticking.ticker.is_held()
+        {
             return;
         }
         let due = self.ticking.ticker.next_due();
@@ -129,10 +168,19 @@ impl Master<'_> {
             self.arm_timer();
             return;
         };
-        // Collected first: delivering needs all of the master.
+        // Collected first: delivering needs all of the master. In a cluster, a tick the
+        // lease does not grant stops the walk; it comes back when a renewal grants it, or
+        // goes with the term.
+        let cluster = &self.cluster;
         let arrivals: Vec<(Tick, Arrival)> = self
             .pool
-            .arrive_due(&mut self.ticking.ticker, self.config.missed, horizon, now)
+            .arrive_due_while(
+                &mut self.ticking.ticker,
+                self.config.missed,
+                horizon,
+                now,
+                |tick| super::cluster::may_deliver(cluster, tick, now),
+            )
             .collect();
         for (tick, arrival) in arrivals {
             let number = tick.number;
@@ -169,6 +217,9 @@ impl Master<'_> {
         ));
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
+        if delivery.tick.attempt == 1 {
+            self.cluster_delivered(delivery.tick.number);
+        }
     }
 
     /// A whole frame from a worker: the answer to the tick it holds.

@@ -3,6 +3,13 @@
 //! A run loads the extension with `-d` unless it says otherwise ([`Load`]): also from an ini
 //! file in a scan directory, as distributions enable extensions for every process.
 //!
+//! Workers are forks of the master unless `TICKER_E2E_WORKERS=command` is set: then the
+//! config a run names (or its `.rr.yaml`) gets `ticker.pool.command`, the run's own PHP
+//! command line (`php -d extension=<built .so> <fixture.php>`, its `-d` settings included),
+//! so that every suite runs against command-started workers too ([`command_mode`]; `make
+//! test` runs the suites that apply twice). A config that has a pool command already, has no
+//! `ticker` section or is not YAML is left as it is.
+//!
 //! Every run gets a fresh scratch directory as its cwd, with stdout and stderr going to
 //! files there (nothing ever blocks on a pipe) and the fixture's journal written there too.
 //! The environment is the test's, minus `RR_MODE`, `RR_RELAY`, `TICKER_CONFIG`,
@@ -76,6 +83,42 @@ pub fn ticker_command() -> PathBuf {
     path
 }
 
+/// Whether this run of the suites starts workers from a command (`TICKER_E2E_WORKERS=command`)
+/// rather than forking them (unset, or `fork`).
+pub fn command_mode() -> bool {
+    match std::env::var("TICKER_E2E_WORKERS").as_deref() {
+        Ok("command") => true,
+        Ok("fork") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("TICKER_E2E_WORKERS={other:?}: expected command or fork"),
+    }
+}
+
+/// `yaml` with `ticker.pool.command: command` added, if it is a config with a `ticker`
+/// section and no pool command; `None` otherwise.
+fn with_pool_command(yaml: &str, command: &[String]) -> Option<String> {
+    let mut root: serde_yaml::Value = serde_yaml::from_str(yaml).ok()?;
+    let ticker = root.get_mut("ticker")?;
+    if ticker.is_null() {
+        *ticker = serde_yaml::Value::Mapping(Default::default());
+    }
+    let ticker = ticker.as_mapping_mut()?;
+    let pool = ticker
+        .entry("pool".into())
+        .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+    if pool.is_null() {
+        *pool = serde_yaml::Value::Mapping(Default::default());
+    }
+    let pool = pool.as_mapping_mut()?;
+    if pool.contains_key("command") {
+        return None;
+    }
+    pool.insert(
+        "command".into(),
+        serde_yaml::Value::Sequence(command.iter().map(|w| w.as_str().into()).collect()),
+    );
+    serde_yaml::to_string(&root).ok()
+}
+
 /// A config with a `ticker.interval` and a `ticker.pool` section that holds
 /// `destroy_timeout: 5s` and then `pool`: YAML lines indented by four spaces, such as
 /// `"    num_workers: 2\n    max_jobs: 3\n"`. For [`Php::yaml`].
@@ -89,6 +132,20 @@ pub fn row<'a>(rows: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {name:?} row in {rows:?}"))
+}
+
+/// `php --ri ticker`, as `name => value` rows; PHP must exit 0 and print nothing on stderr.
+pub fn info(php: Php) -> Vec<(String, String)> {
+    info_with(php, &[])
+}
+
+/// `php <options> --ri ticker`, as [`info`].
+pub fn info_with(php: Php, options: &[&str]) -> Vec<(String, String)> {
+    let args: Vec<&str> = options.iter().copied().chain(["--ri", "ticker"]).collect();
+    let exited = php.run(&args);
+    exited.assert_success();
+    assert_eq!(exited.stderr, "", "nothing on stderr");
+    exited.info_rows()
 }
 
 /// A port on the loopback interface that was free a moment ago.
@@ -319,6 +376,42 @@ impl Php {
         self
     }
 
+    /// In command mode, the config the run names (`TICKER_CONFIG`, else `.rr.yaml` in its
+    /// directory) with the run's PHP command line as `ticker.pool.command`: the path of
+    /// the config to use instead, when there is one.
+    fn command_mode_config(&self, args: &[&std::ffi::OsStr]) -> Option<PathBuf> {
+        if !command_mode() || !self.wrapper.is_empty() {
+            return None;
+        }
+        let named = self
+            .env
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "TICKER_CONFIG")
+            .map(|(_, value)| PathBuf::from(value));
+        let path = named.unwrap_or_else(|| self.dir.join(".rr.yaml"));
+        let yaml = std::fs::read_to_string(&path).ok()?;
+        let mut worker = vec!["php".to_string()];
+        match self.load {
+            Load::CommandLine | Load::CommandLineJoined => {
+                worker.push("-d".into());
+                worker.push(format!("extension={}", extension().display()));
+            }
+            // The scan directory is in the environment, which workers get; the test's
+            // own settings load it otherwise.
+            Load::IniFile | Load::Manually => {}
+        }
+        for setting in &self.ini {
+            worker.push("-d".into());
+            worker.push(setting.clone());
+        }
+        worker.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+        let yaml = with_pool_command(&yaml, &worker)?;
+        let rewritten = self.dir.join("command-mode.yaml");
+        std::fs::write(&rewritten, yaml).expect("write the command-mode config");
+        Some(rewritten)
+    }
+
     fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
         let mut command = match self.wrapper.split_first() {
             Some((program, wrapper_args)) => {
@@ -355,6 +448,9 @@ impl Php {
             .env("TICKER_RUNTIME_DIR", &self.dir);
         for (name, value) in &self.env {
             command.env(name, value);
+        }
+        if let Some(config) = self.command_mode_config(args) {
+            command.env("TICKER_CONFIG", config);
         }
         command
             .stdout(std::fs::File::create(self.dir.join("stdout.txt")).expect("stdout file"))

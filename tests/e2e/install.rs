@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Exited, Load, Php, fixture, free_port, http_get, pool_yaml, row};
+use crate::harness::{
+    DEADLINE, Exited, Load, Php, fixture, free_port, http_get, info, info_with, pool_yaml, row,
+};
 
 /// A `./.rr.yaml` that cannot be parsed.
 const BROKEN: &str = "ticker:\n  interval: [\n";
@@ -298,22 +300,14 @@ fn a_master_with_a_second_thread_refuses_to_fork_and_says_why() {
     ] {
         assert!(message.contains(needle), "{needle:?} in {message}");
     }
-    assert_eq!(exited.stdout.lines().nth(1), Some("still running"));
+    // A refused start is not a start: trying again is refused for the same reason, not
+    // because "the pool already ran".
+    let again: Value = serde_json::from_str(exited.stdout.lines().nth(1).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("a second JSON line ({e}): {}", exited.stdout));
+    assert_eq!(again["message"], result["message"], "{again}");
+    assert_eq!(exited.stdout.lines().nth(2), Some("still running"));
     assert!(!exited.journal_exists(), "no worker ran");
     run.assert_nothing_left();
-}
-
-/// `php --ri ticker`, as `name => value` rows.
-fn info(php: Php) -> Vec<(String, String)> {
-    info_with(php, &[])
-}
-
-/// `php <options> --ri ticker`, as `name => value` rows.
-fn info_with(php: Php, options: &[&str]) -> Vec<(String, String)> {
-    let args: Vec<&str> = options.iter().copied().chain(["--ri", "ticker"]).collect();
-    let exited = php.run(&args);
-    assert_quiet_success(&exited);
-    exited.info_rows()
 }
 
 #[test]

@@ -17,8 +17,10 @@
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
+//! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
 //! | `process_state` | what the pool inherits from the application: SIGCHLD, stdin, the terminal |
+//! | `command` | `ticker.pool.command`: a RoadRunner worker in plain PHP, refused handshakes, stderr, `server.on_init`, `server.user` |
 //!
 //! The extension is `TICKER_EXT`, else `target/release/libticker_php.so`, else
 //! `target/debug/libticker_php.so`, and the `ticker` command is the one next to it; without
@@ -28,6 +30,8 @@
 
 mod harness;
 
+mod cluster;
+mod command;
 mod config;
 mod doors;
 mod error_and_stop;

@@ -121,9 +121,13 @@ register_shutdown_function(function () use ($journal, $child, $master): void {
         .handler("if ($tick === 3 || $tick === 6) {\n    exit(3);\n}")
         .start("journal.php");
     for tick in [3, 6] {
-        run.wait_for(&format!("the worker of tick {tick} to be reported"), |run| {
-            run.stderr().contains(&format!("while handling tick {tick}"))
-        });
+        run.wait_for(
+            &format!("the worker of tick {tick} to be reported"),
+            |run| {
+                run.stderr()
+                    .contains(&format!("while handling tick {tick}"))
+            },
+        );
     }
     run.wait_done(9);
     let exited = run.stop_with(libc::SIGTERM);

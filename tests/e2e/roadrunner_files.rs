@@ -25,7 +25,8 @@ fn expected_warning(file: &Path, vars: &[(&str, &str)]) -> String {
         .expect("every corpus file has RoadRunner keys not acted on")
 }
 
-fn ticks_on(name: &str, vars: &[(&str, &str)]) {
+/// Runs `name` of the corpus to three ticks and a graceful stop; returns the master's stderr.
+fn ticks_on(name: &str, vars: &[(&str, &str)]) -> String {
     let relative = format!("rr/{name}");
     let mut php = Php::new(&format!("rr-{name}")).config(&relative);
     for (var, value) in vars {
@@ -56,6 +57,7 @@ fn ticks_on(name: &str, vars: &[(&str, &str)]) {
         "{:?} should be a warning saying {warning:?}",
         lines[0]
     );
+    exited.stderr
 }
 
 #[test]
@@ -73,9 +75,42 @@ fn a_grpc_app_file_ticks() {
     ticks_on("grpc.yaml", &[]);
 }
 
+/// The output of `id <flag>`: the name of this process's user (`-un`) or group (`-gn`).
+fn id(flag: &str) -> String {
+    let out = std::process::Command::new("id")
+        .arg(flag)
+        .output()
+        .expect("id runs");
+    String::from_utf8(out.stdout)
+        .expect("a name")
+        .trim()
+        .to_owned()
+}
+
 #[test]
 fn a_file_with_every_server_and_pool_key_ticks() {
-    ticks_on("server.yaml", &[]);
+    // Its workers are started from `ticker.pool.command`, after `on_init`, as the user and
+    // group it names: this test's own, which a master that is not root may name too.
+    let worker = format!(
+        "-d extension={} {}",
+        crate::harness::extension().display(),
+        fixture("journal.php").display()
+    );
+    let (user, group) = (id("-un"), id("-gn"));
+    let vars = [
+        ("TICKER_RR_USER", user.as_str()),
+        ("TICKER_RR_GROUP", group.as_str()),
+        ("TICKER_RR_WORKER", worker.as_str()),
+    ];
+    let stderr = ticks_on("server.yaml", &vars);
+    assert!(
+        stderr.contains("cache warmed for production"),
+        "on_init ran, with its env\n{stderr}"
+    );
+    assert!(
+        stderr.contains("started from `php -d extension="),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Exited, Php, fixture, row};
+use crate::harness::{DEADLINE, Exited, Php, fixture, info, row};
 
 #[test]
 fn rr_mode_is_ticker_in_the_master_at_boot_and_in_every_worker() {
@@ -98,12 +98,6 @@ fn with_rr_mode_already_set_the_extension_is_inert_and_says_why() {
 }
 
 /// `php --ri ticker`, as `name => value` rows.
-fn info(php: Php) -> Vec<(String, String)> {
-    let exited = php.run(&["--ri", "ticker"]);
-    exited.assert_success();
-    exited.info_rows()
-}
-
 #[test]
 fn php_ri_shows_version_config_interval_workers_and_the_master_role() {
     let rows = info(Php::new("ri-master").config("config/one_worker.yaml"));

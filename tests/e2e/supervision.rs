@@ -236,7 +236,7 @@ if ($GLOBALS['handled'] < 3) {
 record($journal, ['event' => 'done', 'end' => hrtime(true)] + $entry);
 $worker->respond(new Ticker\Payload('OK'));
 record($journal, ['event' => 'garbage', 'pid' => getmypid(), 'tick' => $tick]);
-$socket = fopen('php://fd/' . socket_fd(), 'wb');
+$socket = fopen('php://fd/' . channel_fd(), 'wb');
 fwrite($socket, str_repeat("\xff", 12));
 fflush($socket);
 sleep(30);

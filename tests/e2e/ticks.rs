@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::harness::{
-    DEADLINE, Php, assert_exactly_zero_to_k, assert_gaps_explained, assert_no_duplicates, fixture,
-    pool_yaml, ticks_logged,
+    DEADLINE, Php, assert_exactly_zero_to_k, assert_gaps_explained, assert_no_duplicates,
+    command_mode, fixture, pool_yaml, ticks_logged,
 };
 
 #[test]
@@ -69,12 +69,26 @@ fn body_and_header_are_as_documented_and_the_grid_does_not_drift() {
     assert_eq!(&ticks[..5], &[0, 1, 2, 3, 4], "{ticks:?}");
 
     let first_due = done[0].header()["dueHrtime"].as_u64().expect("dueHrtime");
-    // The first tick is due one interval after the pool started, which is after the
-    // script's boot and before boot + 2 intervals (forking one worker takes far less).
-    let since_boot = first_due as i128 - boot.u64("hrtime") as i128;
+    // The first tick is due one interval after the pool is up, which is after the script's
+    // boot and before boot + 2 intervals (forking one worker takes far less). A pool of
+    // command-started workers is up once its worker booted and answered the pid handshake,
+    // which it does right after its boot.
+    let pool_up = if command_mode() {
+        journal
+            .events("worker-boot")
+            .iter()
+            .map(|e| e.u64("hrtime"))
+            .filter(|&at| at < first_due)
+            .max()
+            .expect("the worker journaled its boot")
+    } else {
+        boot.u64("hrtime")
+    };
+    let since_boot = first_due as i128 - pool_up as i128;
     assert!(
         since_boot >= INTERVAL_NS as i128 && since_boot < 2 * INTERVAL_NS as i128,
-        "tick 0 due {since_boot} ns after the script booted; expected one interval ({INTERVAL_NS})"
+        "tick 0 due {since_boot} ns after the pool's last boot; expected one interval \
+         ({INTERVAL_NS})"
     );
 
     let mut previous_due: Option<f64> = None;

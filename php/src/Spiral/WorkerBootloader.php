@@ -18,22 +18,23 @@ use Ticker\Spiral\Worker\WorkerFactory;
  * So a dispatcher written for RoadRunner's ticker plugin, such as the Spiral cookbook's, runs
  * unchanged under the ticker extension.
  *
- * Which master that is, is read from `RR_MODE` as Spiral's environment has it, and from the extension:
+ * Which master that is, is read from `RR_MODE` and `RR_RELAY` as Spiral's environment has them, and
+ * from the extension:
  *
- * - **Served by the extension**: `RR_MODE` is `ticker`, the `ticker` extension is loaded, and
- *   `Ticker\Worker::create()` succeeds. The extension allows that where it is the master (it then
- *   set `RR_MODE=ticker` itself, before the script started), and in a worker that a RoadRunner-style
- *   master started with `RR_RELAY` (RoadRunner, or the extension's command mode): the extension's
- *   worker then serves that master over the relay, byte for byte as RoadRunner's own would. Both
- *   names are bound, as one singleton, to the extension's worker (an ExtensionWorker), replacing
- *   what was bound to them: under the extension's master spiral/roadrunner-bridge's worker would
- *   wait for RoadRunner on STDIN, where no one writes, and under RoadRunner one worker must own the
- *   relay.
- * - **Under RoadRunner without the extension**: `RR_MODE` is `ticker` and the extension is not
- *   loaded, or is loaded and inert (`RR_MODE` set without `RR_RELAY`, or an `RR_RELAY` it cannot
- *   read). What is bound stays bound: with spiral/roadrunner-bridge, the bridge's worker. A name
- *   left unbound gets RoadRunner's worker, built from the environment (`Worker::create()`, when first
- *   asked for) under `WorkerInterface`, and `Worker` as an alias of whichever name is bound.
+ * - **Served by the extension's pool**: `RR_MODE` is `ticker`, `RR_RELAY` is not set, the `ticker`
+ *   extension is loaded and `Ticker\Worker::create()` succeeds: this process is the extension's
+ *   master (it set `RR_MODE=ticker` itself, before the script started) or one of its forked workers.
+ *   Both names are bound, as one singleton, to the extension's worker (an ExtensionWorker), replacing
+ *   what was bound to them: spiral/roadrunner-bridge's worker would wait for RoadRunner on STDIN,
+ *   where no one writes.
+ * - **Under a RoadRunner-style master**: `RR_MODE` is `ticker` and `RR_RELAY` is set (RoadRunner, or
+ *   the extension's command mode, started this process), or the extension is not there to serve it.
+ *   What is bound stays bound: with spiral/roadrunner-bridge, the bridge's worker. A name left
+ *   unbound gets a worker built when first asked for: the extension's own worker over the relay when
+ *   the extension is loaded (it speaks RoadRunner's protocol byte for byte), else RoadRunner's
+ *   (`Worker::create()`), and `Worker` becomes an alias of whichever name is bound. The extension is
+ *   not asked at boot here: with `pipes`, its worker takes stdin and stdout from PHP, and one
+ *   worker only may own the relay.
  * - **Any other `RR_MODE`** (none, as for the console, or `http`, `jobs`, `grpc`, ...): nothing is
  *   bound, and the extension is not asked.
  *
@@ -42,11 +43,7 @@ use Ticker\Spiral\Worker\WorkerFactory;
  * bridge's bindings whether it is listed before or after the bridge's RoadRunnerBootloader.
  *
  * Booting starts nothing: in the extension's master, `Ticker\Worker::create()` only returns a handle,
- * and the pool is forked at the first `waitPayload()`, when a dispatcher serves. In a worker of a
- * RoadRunner-style master it opens the relay, and only as far as the relay needs: with `pipes` it
- * moves the channel off stdout and points PHP's output at stderr (as any worker there must before
- * it prints), a socket is connected at the first `waitPayload()`, and nothing is read or sent
- * before then.
+ * and the pool is forked at the first `waitPayload()`, when a dispatcher serves.
  */
 final class WorkerBootloader extends Bootloader
 {
@@ -60,7 +57,8 @@ final class WorkerBootloader extends Bootloader
             return;
         }
 
-        $extension = $workers->extension();
+        $relay = $env->get('RR_RELAY');
+        $extension = $relay === null || $relay === '' ? $workers->extension() : null;
         if ($extension !== null) {
             $binder->bindSingleton(WorkerInterface::class, $extension);
             $binder->bindSingleton(Worker::class, WorkerInterface::class);
@@ -73,7 +71,7 @@ final class WorkerBootloader extends Bootloader
         if (!$interfaceBound) {
             $binder->bindSingleton(
                 WorkerInterface::class,
-                $classBound ? Worker::class : [WorkerFactory::class, 'roadRunner'],
+                $classBound ? Worker::class : [WorkerFactory::class, 'underRelay'],
             );
         }
         if (!$classBound) {

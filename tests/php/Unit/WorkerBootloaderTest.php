@@ -28,10 +28,10 @@ use Ticker\Worker as NativeWorker;
  * WorkerBootloader, alone and as TickerBootloader's dependency, under each RR_MODE, with and
  * without spiral/roadrunner-bridge's bindings, listed before or after the bridge.
  *
- * "Under the extension" is wherever `Ticker\Worker::create()` succeeds: the extension's master and
- * its forks, and a worker that RoadRunner (or the extension's command mode) started with the
- * extension loaded. "Under RoadRunner" is RR_MODE=ticker where it throws: the extension is not
- * loaded, or inert.
+ * "Under the extension" is RR_MODE=ticker without RR_RELAY where `Ticker\Worker::create()`
+ * succeeds: the extension's master and its forks. "Under RoadRunner" is RR_MODE=ticker with
+ * RR_RELAY set (RoadRunner, or the extension's command mode, started the worker), with the
+ * extension loaded or not, or RR_MODE=ticker where the extension does not serve.
  */
 final class WorkerBootloaderTest extends TestCase
 {
@@ -98,6 +98,44 @@ final class WorkerBootloaderTest extends TestCase
         $worker = $this->container->get(WorkerInterface::class);
         self::assertInstanceOf(Worker::class, $worker);
         self::assertSame($worker, $this->container->get(Worker::class));
+    }
+
+    /**
+     * @dataProvider arrangementsWithABridge
+     *
+     * @param list<class-string> $bootloaders
+     * @param array<string, mixed> $bridgeBindings
+     */
+    public function testUnderRoadRunnerWithTheExtensionLoadedTheBridgesBindingsStayAndTheExtensionIsNotAsked(
+        array $bootloaders,
+        array $bridgeBindings,
+    ): void {
+        $this->playTheExtension(new NativePayload('{"tick":0}'));
+
+        $this->boot(['RR_MODE' => 'ticker', 'RR_RELAY' => 'pipes'], $bootloaders);
+
+        $this->assertBindings($bridgeBindings);
+        self::assertSame(0, NativeWorker::$created, 'with pipes, asking would take stdin and stdout from the bridge');
+        self::assertInstanceOf(Worker::class, $this->container->get(WorkerInterface::class));
+    }
+
+    /**
+     * @dataProvider arrangementsWithoutABridge
+     *
+     * @param list<class-string> $bootloaders
+     */
+    public function testUnderRoadRunnerWithTheExtensionLoadedAndNoBridgeBothNamesAreTheExtensionsWorkerWhenAsked(
+        array $bootloaders,
+    ): void {
+        $this->playTheExtension(new NativePayload('{"tick":5}'));
+
+        $this->boot(['RR_MODE' => 'ticker', 'RR_RELAY' => 'pipes'], $bootloaders);
+
+        self::assertSame(0, NativeWorker::$created, 'built when first asked for, not at boot');
+        $worker = $this->container->get(Worker::class);
+        self::assertInstanceOf(ExtensionWorker::class, $worker);
+        self::assertSame($worker, $this->container->get(WorkerInterface::class), 'one worker under both names');
+        self::assertSame('{"tick":5}', $worker->waitPayload()?->body);
     }
 
     /**

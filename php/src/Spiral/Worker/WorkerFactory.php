@@ -39,11 +39,12 @@ final class WorkerFactory
     }
 
     /**
-     * RoadRunner's worker, built from the environment: `RR_RELAY` (pipes, that is STDIN and STDOUT,
-     * by default), as RoadRunner sets it for the workers it starts.
+     * The worker of a process that a RoadRunner-style master started with `RR_RELAY` (pipes, that is
+     * STDIN and STDOUT, by default): the extension's, when it is loaded and serves the relay, else
+     * RoadRunner's, built from the environment. Both speak the same protocol.
      */
-    public function roadRunner(): WorkerInterface
+    public function underRelay(): WorkerInterface
     {
-        return Worker::create();
+        return $this->extension() ?? Worker::create();
     }
 }

@@ -31,8 +31,18 @@ final class WorkerFactoryTest extends TestCase
         self::assertNull((new WorkerFactory())->extension());
     }
 
-    public function testBuildsRoadRunnersWorker(): void
+    public function testUnderARelayBuildsRoadRunnersWorkerWhereTheExtensionDoesNotServe(): void
     {
-        self::assertInstanceOf(Worker::class, (new WorkerFactory())->roadRunner());
+        self::assertInstanceOf(Worker::class, (new WorkerFactory())->underRelay());
+    }
+
+    public function testUnderARelayPrefersTheExtensionsWorkerWhereTheExtensionServesIt(): void
+    {
+        $this->playTheExtension(new NativePayload('{"tick":3}'));
+
+        $worker = (new WorkerFactory())->underRelay();
+
+        self::assertInstanceOf(ExtensionWorker::class, $worker);
+        self::assertSame('{"tick":3}', $worker->waitPayload()?->body);
     }
 }

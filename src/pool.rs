@@ -1401,6 +1401,10 @@ mod properties {
     #[derive(Debug, Clone)]
     enum Event {
         Add,
+        /// A worker joins that is not ready yet (a command-started one, before its handshake).
+        AddStarting,
+        /// The worker at this index (modulo the pool) is ready, if it was starting.
+        Ready(usize),
         Arrive,
         /// The worker at this index (modulo the pool) answers: done, failed or stop.
         Answer(usize, u8),
@@ -1414,12 +1418,16 @@ mod properties {
         Retire(usize),
         /// Time passes; waiting ticks may expire.
         Wait(u64),
+        /// A cluster instance loses the lease (waiting ticks stay) or gets it back.
+        Hold(bool),
         Stop,
     }
 
     fn event() -> impl Strategy<Value = Event> {
         prop_oneof![
             2 => Just(Event::Add),
+            1 => Just(Event::AddStarting),
+            2 => any::<usize>().prop_map(Event::Ready),
             6 => Just(Event::Arrive),
             6 => (any::<usize>(), 0u8..3).prop_map(|(i, o)| Event::Answer(i, o)),
             1 => any::<usize>().prop_map(Event::Close),
@@ -1427,6 +1435,7 @@ mod properties {
             1 => any::<usize>().prop_map(Event::Reap),
             1 => any::<usize>().prop_map(Event::Retire),
             2 => (1u64..300).prop_map(Event::Wait),
+            1 => any::<bool>().prop_map(Event::Hold),
             1 => Just(Event::Stop),
         ]
     }
@@ -1468,6 +1477,7 @@ mod properties {
                 !self.pool.withdrawn.contains(&d.pid),
                 "{d:?} to a withdrawn worker"
             );
+            prop_assert!(!(self.pool.held && d.waited), "{d:?} while held");
             let worker = self.pool.workers.get(&d.pid);
             prop_assert!(
                 matches!(worker, Some(w) if matches!(w.state, WorkerState::Busy { tick, .. } if tick == d.tick)),
@@ -1485,6 +1495,16 @@ mod properties {
                     self.next_pid += 1;
                     let d = self.pool.add(self.next_pid, self.now);
                     self.took(d)?;
+                }
+                Event::AddStarting if !self.pool.stopping => {
+                    self.next_pid += 1;
+                    self.pool.add_starting(self.next_pid, self.now);
+                }
+                Event::Ready(i) => {
+                    if let Some(pid) = self.pick(i) {
+                        let d = self.pool.ready(pid, self.now);
+                        self.took(d)?;
+                    }
                 }
                 Event::Arrive if !self.pool.stopping => {
                     let tick = Tick::new(self.next_tick, self.now);
@@ -1526,10 +1546,11 @@ mod properties {
                     self.now = Mono(self.now.0 + ns);
                     self.pool.expire_waiting(self.now);
                 }
+                Event::Hold(held) => self.pool.hold(held),
                 Event::Stop => {
                     self.pool.begin_stop();
                 }
-                Event::Add | Event::Arrive => {}
+                Event::Add | Event::AddStarting | Event::Arrive => {}
             }
             self.check()
         }

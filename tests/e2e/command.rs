@@ -316,7 +316,8 @@ fn euid_of(pid: i32) -> String {
 fn runs_as_nobody(kind: &str, pool_command: &str) {
     // A worker as nobody cannot read or write in the run's private directory: its handler
     // lives in a directory anyone may read, and it says who it is on stderr, which reaches
-    // the master's (forked: shared; command-started: logged), instead of the journal.
+    // the master's (forked: shared; command-started: logged), instead of the journal. Its
+    // first tick outlasts the interval, so that the next one goes to the other worker.
     let php = Php::new(&format!("nobody-{kind}"));
     let shared =
         std::env::temp_dir().join(format!("ticker-e2e-nobody-{kind}-{}", std::process::id()));
@@ -326,7 +327,8 @@ fn runs_as_nobody(kind: &str, pool_command: &str) {
         &handler,
         "<?php\nif (!isset($GLOBALS['said'])) {\n    $GLOBALS['said'] = true;\n    \
          fwrite(STDERR, 'worker ' . getmypid() . ' uid=' . posix_geteuid() . ' gid=' . \
-         posix_getegid() . ' groups=' . implode(',', posix_getgroups()) . PHP_EOL);\n}\n",
+         posix_getegid() . ' groups=' . implode(',', posix_getgroups()) . PHP_EOL);\n    \
+         usleep(200_000);\n}\n",
     )
     .expect("write the handler");
     let mut run = php

@@ -9,7 +9,6 @@
 
 use super::{Master, Phase};
 use crate::log;
-use crate::message::ToWorker;
 use crate::pool::Pid;
 use crate::schedule::Mono;
 use crate::supervisor::Action;
@@ -21,6 +20,7 @@ impl Master<'_> {
     pub(super) fn next_deadline(&self) -> Option<Mono> {
         let mut deadlines: Vec<Mono> = vec![];
         deadlines.extend(self.processes.next_closing_deadline());
+        deadlines.extend(self.processes.next_stop_deadline());
         deadlines.extend(self.processes.next_handshake_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
@@ -53,6 +53,13 @@ impl Master<'_> {
         for pid in self.processes.take_overdue_closing(now) {
             self.kill(pid, "closed its channel but did not exit");
         }
+        for pid in self.processes.take_overdue_stops(now) {
+            let timeout = humantime::format_duration(self.config.pool.destroy_timeout);
+            self.kill(
+                pid,
+                &format!("was told to stop and did not exit within destroy_timeout ({timeout})"),
+            );
+        }
         for (pid, timeout) in self.processes.take_overdue_handshakes(now) {
             let timeout = humantime::format_duration(timeout);
             self.kill(
@@ -80,7 +87,7 @@ impl Master<'_> {
             for pid in late {
                 // Idle ones stop now; busy ones (or stopping too long) are killed.
                 if self.pool.retire_soon(pid, "reset".into()) {
-                    self.send(pid, &ToWorker::Stop.into_frame());
+                    self.tell_to_stop(pid);
                 } else {
                     self.kill(pid, "was not replaced within reset_timeout");
                 }
@@ -129,7 +136,7 @@ impl Master<'_> {
                 Action::Replace(reason) => {
                     if self.pool.retire_soon(pid, reason.clone()) {
                         log::info(format_args!("replacing worker {pid}: {reason}"));
-                        self.send(pid, &ToWorker::Stop.into_frame());
+                        self.tell_to_stop(pid);
                     } else {
                         log::info(format_args!(
                             "worker {pid} will be replaced after its tick: {reason}"

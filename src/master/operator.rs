@@ -22,7 +22,6 @@ use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
 };
 use crate::log;
-use crate::message::ToWorker;
 use crate::metrics::{DoorConnections, Snapshot, TickCounts, WorkerRow};
 use crate::pool::{Pid, WorkerState};
 use crate::schedule::Mono;
@@ -460,7 +459,7 @@ impl Master<'_> {
             let (_, pid) = serving.pop().expect("longer than target");
             if self.pool.retire_soon(pid, "the pool shrinks".into()) {
                 log::info(format_args!("replacing worker {pid}: the pool shrinks"));
-                self.send(pid, &ToWorker::Stop.into_frame());
+                self.tell_to_stop(pid);
             }
         }
     }
@@ -502,7 +501,7 @@ impl Master<'_> {
             && self.pool.retire_soon(pid, "reset".into())
         {
             log::debug(format_args!("reset: replacing worker {pid}"));
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         }
     }
 
@@ -535,7 +534,7 @@ impl Master<'_> {
             humantime::format_duration(self.config.pool.destroy_timeout)
         ));
         for pid in idle {
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         }
     }
 }

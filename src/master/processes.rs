@@ -51,6 +51,9 @@ pub(super) struct Processes {
     channels: BTreeMap<Pid, Channel>,
     /// Workers whose channel closed, with the instant they get killed if still alive.
     closing: BTreeMap<Pid, Mono>,
+    /// Workers told to stop, with the instant they get killed if still alive: a worker
+    /// whose code after its loop hangs is not left behind.
+    told_to_stop: BTreeMap<Pid, Mono>,
     /// Workers the master killed, out of the pool already, until they are reaped: why,
     /// and when.
     killed: BTreeMap<Pid, (String, Mono)>,
@@ -82,6 +85,7 @@ impl Processes {
             launcher,
             channels: BTreeMap::new(),
             closing: BTreeMap::new(),
+            told_to_stop: BTreeMap::new(),
             killed: BTreeMap::new(),
             handshakes: BTreeMap::new(),
             stderr: BTreeMap::new(),
@@ -156,22 +160,45 @@ impl Processes {
         self.respawn_at
     }
 
+    /// The earliest instant a worker told to stop gets killed.
+    pub(super) fn next_stop_deadline(&self) -> Option<Mono> {
+        self.told_to_stop.values().copied().min()
+    }
+
     /// Workers whose grace after closing their channel is over.
     pub(super) fn take_overdue_closing(&mut self, now: Mono) -> Vec<Pid> {
-        let overdue: Vec<Pid> = self
-            .closing
-            .iter()
-            .filter(|&(_, &at)| at <= now)
-            .map(|(&pid, _)| pid)
-            .collect();
-        for pid in &overdue {
-            self.closing.remove(pid);
-        }
-        overdue
+        take_overdue(&mut self.closing, now)
+    }
+
+    /// Workers told to stop that had `destroy_timeout` to exit and are still there.
+    pub(super) fn take_overdue_stops(&mut self, now: Mono) -> Vec<Pid> {
+        take_overdue(&mut self.told_to_stop, now)
     }
 }
 
+fn take_overdue(deadlines: &mut BTreeMap<Pid, Mono>, now: Mono) -> Vec<Pid> {
+    let overdue: Vec<Pid> = deadlines
+        .iter()
+        .filter(|&(_, &at)| at <= now)
+        .map(|(&pid, _)| pid)
+        .collect();
+    for pid in &overdue {
+        deadlines.remove(pid);
+    }
+    overdue
+}
+
 impl Master<'_> {
+    /// Tells a worker to stop (the stop control frame), and gives it `destroy_timeout` to
+    /// exit, as a stopping pool gives its busy workers: a worker retired while the pool runs
+    /// (max_jobs, ttl, a reset, a smaller pool) whose code after its loop never returns
+    /// is killed then rather than left behind.
+    pub(super) fn tell_to_stop(&mut self, pid: Pid) {
+        self.send(pid, &ToWorker::Stop.into_frame());
+        let deadline = sys::monotonic_now() + self.config.pool.destroy_timeout;
+        self.processes.told_to_stop.entry(pid).or_insert(deadline);
+    }
+
     /// Starts workers until the pool has its size again. Returns the link in a new child.
     pub(super) fn top_up(&mut self) -> Option<WorkerLink> {
         if !matches!(self.phase, Phase::Running) || sys::monotonic_now() < self.processes.respawn_at
@@ -469,6 +496,7 @@ impl Master<'_> {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);
+        self.processes.told_to_stop.remove(&pid);
         if let Some((reason, _)) = self.processes.killed.remove(&pid) {
             log::debug(format_args!(
                 "worker {pid} reaped: it {status} after it {reason}"
@@ -553,6 +581,7 @@ impl Master<'_> {
         let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);
+        self.processes.told_to_stop.remove(&pid);
         self.processes
             .killed
             .insert(pid, (reason.to_owned(), sys::monotonic_now()));

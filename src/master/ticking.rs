@@ -16,7 +16,7 @@ use super::{Master, Phase, duration_nanos};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
 use crate::log;
-use crate::message::{FromWorker, ToWorker};
+use crate::message::FromWorker;
 use crate::payload;
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
@@ -264,10 +264,10 @@ impl Master<'_> {
         }
         if let Some(reason) = &finished.retire {
             log::info(format_args!("replacing worker {pid}: {reason}"));
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         } else if let Phase::Stopping { .. } = self.phase {
             self.pool.retire(pid);
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         }
         if let Some(next) = finished.next {
             self.deliver(next);

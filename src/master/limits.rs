@@ -8,7 +8,6 @@
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
-use crate::log;
 use crate::pool::Pid;
 use crate::schedule::Mono;
 use crate::supervisor::Action;
@@ -69,21 +68,21 @@ impl Master<'_> {
         }
         self.expire_conns(now);
         for tick in self.pool.expire_waiting(now) {
-            log::warn(format_args!(
+            log::warn!(
                 "tick {} dropped: it waited allocate_timeout ({}) for a free worker",
                 tick.number,
                 humantime::format_duration(self.pool.policy().allocate_timeout)
-            ));
+            );
             self.waited_tick_gone(&tick, now);
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
             let late = self.reset.take().expect("checked").overdue();
-            log::warn(format_args!(
+            log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),
                 late.len()
-            ));
+            );
             for pid in late {
                 // Idle ones stop now; busy ones (or stopping too long) are killed.
                 if self.pool.retire_soon(pid, "reset".into()) {
@@ -97,11 +96,11 @@ impl Master<'_> {
             && deadline <= now
             && !self.pool.is_empty()
         {
-            log::warn(format_args!(
+            log::warn!(
                 "destroy_timeout ({}) passed: killing {} workers",
                 humantime::format_duration(self.config.pool.destroy_timeout),
                 self.pool.len()
-            ));
+            );
             self.kill_all("did not stop within destroy_timeout");
         }
     }
@@ -135,12 +134,10 @@ impl Master<'_> {
                 Action::Kill(reason) => self.kill(pid, &reason),
                 Action::Replace(reason) => {
                     if self.pool.retire_soon(pid, reason.clone()) {
-                        log::info(format_args!("replacing worker {pid}: {reason}"));
+                        log::info!("replacing worker {pid}: {reason}");
                         self.tell_to_stop(pid);
                     } else {
-                        log::info(format_args!(
-                            "worker {pid} will be replaced after its tick: {reason}"
-                        ));
+                        log::info!("worker {pid} will be replaced after its tick: {reason}");
                     }
                 }
             }

@@ -29,7 +29,6 @@ use super::stderr::{Readout, WorkerStderr};
 use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
-use crate::log;
 use crate::message::{FromWorker, ToWorker};
 use crate::pool::{Pid, Removed, WorkerState};
 use crate::schedule::Mono;
@@ -210,7 +209,7 @@ impl Master<'_> {
                 Ok(Some(link)) => return Some(link),
                 Ok(None) => {}
                 Err(e) => {
-                    log::error(format_args!("cannot start a worker: {e}"));
+                    log::error!("cannot start a worker: {e}");
                     // An early death as any other: a command that cannot run (a typo, a
                     // missing binary) backs off and ends in the crash-loop verdict.
                     let now = sys::monotonic_now();
@@ -256,9 +255,9 @@ impl Master<'_> {
                 Ok(()) => {
                     self.processes.stderr.insert(id, stderr);
                 }
-                Err(e) => log::warn(format_args!(
+                Err(e) => log::warn!(
                     "the stderr of worker {pid} cannot be watched ({e}); it is not logged"
-                )),
+                ),
             }
         }
         if let Err(e) = self
@@ -274,16 +273,16 @@ impl Master<'_> {
         }
         self.processes.channels.insert(pid, channel);
         let Some(timeout) = handshake else {
-            log::info(format_args!("worker {pid} started"));
+            log::info!("worker {pid} started");
             if let Some(delivery) = self.pool.add(pid, now) {
                 self.deliver(delivery);
             }
             return Ok(None);
         };
-        log::info(format_args!(
+        log::info!(
             "worker {pid} started; waiting up to {} (relay_timeout) for its pid handshake",
             humantime::format_duration(timeout)
-        ));
+        );
         self.pool.add_starting(pid, now);
         self.processes
             .handshakes
@@ -320,17 +319,17 @@ impl Master<'_> {
         // that runs the worker under a wrapper (`sh -c`, `nice`, a launcher script) answers
         // with the wrapper's child, and RoadRunner accepts it, so this master does too.
         if i64::from(answered) != i64::from(pid) {
-            log::warn(format_args!(
+            log::warn!(
                 "worker {pid} answered its pid handshake with pid {answered}: the command \
                  starts the worker through another process; signals, max_worker_memory and \
                  status apply to {pid}"
-            ));
+            );
         }
         let now = sys::monotonic_now();
-        log::debug(format_args!(
+        log::debug!(
             "worker {pid} is ready: it answered its pid handshake in {:?}",
             now.since(handshake.sent)
-        ));
+        );
         if let Some(delivery) = self.pool.ready(pid, now) {
             self.deliver(delivery);
         }
@@ -487,7 +486,7 @@ impl Master<'_> {
             Ok(None) => {}
             Err(e) => {
                 // ECHILD: someone else (a PHP SIGCHLD handler?) reaped it; it is gone anyway.
-                log::warn(format_args!("cannot reap worker {pid}: {e}"));
+                log::warn!("cannot reap worker {pid}: {e}");
                 self.on_exit(pid, ExitStatus::Code(-1));
             }
         }
@@ -498,9 +497,7 @@ impl Master<'_> {
         self.processes.closing.remove(&pid);
         self.processes.told_to_stop.remove(&pid);
         if let Some((reason, _)) = self.processes.killed.remove(&pid) {
-            log::debug(format_args!(
-                "worker {pid} reaped: it {status} after it {reason}"
-            ));
+            log::debug!("worker {pid} reaped: it {status} after it {reason}");
             return;
         }
         self.leave_pool(pid, Left::Died(status));
@@ -520,28 +517,25 @@ impl Master<'_> {
         }
         let what = match (worker.state, how) {
             (WorkerState::Stopping, Left::Died(status)) => {
-                log::info(format_args!("worker {pid} stopped ({status})"));
+                log::info!("worker {pid} stopped ({status})");
                 return;
             }
             // The kill was logged with its reason; a worker told to stop fails nothing.
             (WorkerState::Stopping, Left::Killed) => return,
             (WorkerState::Busy { tick, .. }, how) => {
                 let what = format!("{how} while handling tick {}", tick.number);
-                log::error(format_args!(
-                    "worker {pid} {what}; tick {} failed",
-                    tick.number
-                ));
+                log::error!("worker {pid} {what}; tick {} failed", tick.number);
                 what
             }
             (WorkerState::Idle, Left::Died(status)) => {
                 let what = format!("{status} while idle");
-                log::warn(format_args!("worker {pid} {what}"));
+                log::warn!("worker {pid} {what}");
                 what
             }
             (WorkerState::Idle, Left::Killed) => format!("{} while idle", Left::Killed),
             (WorkerState::Starting, Left::Died(status)) => {
                 let what = format!("{status} while starting, before it answered its pid handshake");
-                log::error(format_args!("worker {pid} {what}"));
+                log::error!("worker {pid} {what}");
                 what
             }
             // Refused at its handshake: the crash-loop verdict names why.
@@ -562,9 +556,7 @@ impl Master<'_> {
                 self.processes.respawn_at =
                     self.processes.respawn_at.max(sys::monotonic_now() + after);
                 if !after.is_zero() {
-                    log::warn(format_args!(
-                        "workers keep dying early; next replacement in {after:?}"
-                    ));
+                    log::warn!("workers keep dying early; next replacement in {after:?}");
                 }
             }
             Verdict::GiveUp { reason } => self.fail(reason),
@@ -577,7 +569,7 @@ impl Master<'_> {
         if self.pool.worker(pid).is_none() {
             return;
         }
-        log::error(format_args!("worker {pid} {reason}; killing it"));
+        log::error!("worker {pid} {reason}; killing it");
         let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);

@@ -200,33 +200,9 @@ fn check_header(buf: &[u8], max_payload: usize) -> Result<Option<(usize, usize)>
     Ok(Some((option_count, HEADER_LEN + 4 * option_count + len)))
 }
 
-/// CRC32 (IEEE 802.3, reflected, as Go's `crc32.ChecksumIEEE`). It only ever covers six
-/// header bytes, so a table-driven loop is all the speed it needs.
+/// CRC32 (IEEE 802.3, reflected), as Go's `crc32.ChecksumIEEE` computes it.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    crc32fast::hash(bytes)
 }
 
 #[cfg(test)]

@@ -25,14 +25,14 @@
 //! - [`native`]: the native ticker, precise ticks for one consumer in this process, no pool.
 //! - [`ffi`]: its C ABI (`libticker.so`, `include/ticker.h`): the boundary only.
 //! - [`sys`]: the Linux calls the master needs, over the `nix` crate.
-//! - [`log`]: one line per event on stderr.
+//! - [`logging`]: the `log` facade's logger: one line per record on stderr.
 
 pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod ffi;
 pub mod frame;
-pub mod log;
+pub mod logging;
 pub mod master;
 pub mod message;
 pub mod metrics;

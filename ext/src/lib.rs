@@ -24,7 +24,6 @@ use ext_php_rs::zend::{ExecutorGlobals, IniEntryDef, IniEntryDefs, ModuleEntry};
 use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
 use ticker::config::{self, Source};
-use ticker::log;
 use ticker::relay;
 use ticker::role::{self, Facts, Role};
 
@@ -145,9 +144,9 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
         }
     };
     if let Role::Master { config, .. } = &role {
-        log::configure(&config.logs);
+        ticker::logging::configure(&config.logs);
         if let Some(warning) = config.not_acted_on_warning() {
-            log::warn(format_args!("{warning}"));
+            log::warn!("{warning}");
         }
         // SAFETY: MINIT runs on PHP's only thread before any script, so nothing reads the
         // environment concurrently. Setting it here, before PHP builds $_SERVER and $_ENV

@@ -19,7 +19,6 @@ use nix::sys::signal::Signal;
 use super::store::Store;
 use super::wire::{self, Decoder, Request};
 use crate::config::ClusterConfig;
-use crate::log;
 use crate::pool::Pid;
 use crate::sys;
 
@@ -41,7 +40,7 @@ pub fn run(socket: OwnedFd, setup: &Setup) -> ! {
     let code = match serve(socket, setup) {
         Ok(()) => 0,
         Err(e) => {
-            log::error(format_args!("the lease helper stops: {e}"));
+            log::error!("the lease helper stops: {e}");
             1
         }
     };
@@ -54,17 +53,13 @@ fn become_helper(socket: &OwnedFd, master: Pid) {
     // The worker channels, the poller, listening sockets and the application's own
     // connections are the master's; a copy here would keep them open.
     if let Err(e) = sys::close_other_fds(socket.as_fd()) {
-        log::warn(format_args!(
-            "lease helper: cannot close inherited descriptors: {e}"
-        ));
+        log::warn!("lease helper: cannot close inherited descriptors: {e}");
     }
     sys::default_signals();
     let _ = sys::set_process_name(PROCESS_NAME);
     let _ = sys::own_process_group();
     if let Err(e) = sys::die_with_parent(master, Signal::SIGKILL) {
-        log::warn(format_args!(
-            "lease helper cannot follow its master's death: {e}"
-        ));
+        log::warn!("lease helper cannot follow its master's death: {e}");
     }
 }
 

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::{self, Settled};
 use super::wire::{Holder, Known, Reply, Request};
-use crate::log::Level;
 use crate::schedule::{Mono, WallClock};
+use log::Level;
 
 /// Retries after Redis failed start this far apart and double up to a third of the ttl.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);

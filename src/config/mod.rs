@@ -17,9 +17,11 @@
 //! | `env.rs` | `${VAR}`, `$VAR`, `${VAR:-default}` |
 //! | `error.rs` | the one-line messages |
 //!
-//! A RoadRunner file works as it is: other plugins' sections are never read, and every key
-//! RoadRunner defines in the sections read here is accepted. Those the extension does not
-//! act on are listed in [`Config::not_acted_on`], for one warning at start.
+//! A RoadRunner file works as it is: other plugins' sections are never read, every key
+//! RoadRunner defines in the sections read here is accepted, and values are read as
+//! RoadRunner reads them (`"4"` is a number where one is expected, `"true"` a boolean).
+//! Keys the extension does not act on are listed in [`Config::not_acted_on`], and keys of
+//! `server` and `logs` it does not know in [`Config::ignored`], for one warning at start.
 
 mod cluster;
 mod env;
@@ -89,24 +91,30 @@ pub struct Config {
     /// Keys set in the file that RoadRunner defines and this extension accepts without
     /// acting on them, dotted (`server.relay`, `ticker.pool.command`), in reading order.
     pub not_acted_on: Vec<String>,
+    /// Keys set in `server` and `logs` (RoadRunner's sections, shared with its other
+    /// plugins) that this extension does not know: a newer RoadRunner's, or a typo. Let
+    /// through, as RoadRunner lets them through.
+    pub ignored: Vec<String>,
 }
 
 impl Config {
-    /// True when the file has a `ticker` section, even an empty one.
-    pub fn is_enabled(&self) -> bool {
-        self.ticker.is_some()
-    }
-
-    /// The one warning a master logs at start about [`Config::not_acted_on`]; `None` when
-    /// every key set is acted on.
+    /// The one warning a master logs at start about [`Config::not_acted_on`] and
+    /// [`Config::ignored`]; `None` when every key set is acted on.
     pub fn not_acted_on_warning(&self) -> Option<String> {
-        (!self.not_acted_on.is_empty()).then(|| {
-            format!(
-                "config {}: RoadRunner keys accepted but not acted on by this extension: {}",
-                self.path.display(),
+        let mut parts = Vec::new();
+        if !self.not_acted_on.is_empty() {
+            parts.push(format!(
+                "RoadRunner keys accepted but not acted on by this extension: {}",
                 self.not_acted_on.join(", ")
-            )
-        })
+            ));
+        }
+        if !self.ignored.is_empty() {
+            parts.push(format!(
+                "keys this extension does not know, ignored: {}",
+                self.ignored.join(", ")
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("config {}: {}", self.path.display(), parts.join("; ")))
     }
 }
 
@@ -168,8 +176,6 @@ pub struct PoolConfig {
     pub allocate_timeout: Duration,
     pub reset_timeout: Duration,
     pub destroy_timeout: Duration,
-    /// Streaming only: kept for RoadRunner files, never used by ticks.
-    pub stream_timeout: Duration,
     pub debug: bool,
     /// Set: workers are started from this command, as RoadRunner starts them (no shell).
     /// `None`: they are forked from the booted master. `server.command` never stands in
@@ -203,11 +209,11 @@ impl Default for SupervisorConfig {
 }
 
 /// The top-level `server` section. RoadRunner requires `command`; here nothing is
-/// required, and `command` is never acted on (RoadRunner's other plugins start their
-/// workers from it; the ticker's pool is started from `ticker.pool.command`).
+/// required, and `command` is checked but never acted on (RoadRunner's other plugins start
+/// their workers from it; the ticker's pool is started from `ticker.pool.command`), as is
+/// `after_init`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    pub command: Option<Command>,
     /// Names upper-cased, values as written (after substitution). Added to the
     /// environment of command-started workers.
     pub env: BTreeMap<String, String>,
@@ -223,8 +229,6 @@ pub struct ServerConfig {
     pub group: Option<String>,
     /// Run once before the first worker starts.
     pub on_init: Option<OnInit>,
-    /// Not acted on.
-    pub after_init: Option<OnInit>,
 }
 
 impl Default for ServerConfig {
@@ -354,11 +358,13 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
             ),
         ));
     }
+    let (not_acted_on, ignored) = reading.into_unused(command_started);
     Ok(Config {
         path: path.to_path_buf(),
         ticker,
         server,
         logs,
-        not_acted_on: reading.into_not_acted_on(command_started),
+        not_acted_on,
+        ignored,
     })
 }

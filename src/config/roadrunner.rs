@@ -6,7 +6,9 @@
 //! limit means off. Every key RoadRunner defines in these sections is accepted; those not
 //! acted on are still checked (so that a mistake shows now rather than when they come to
 //! be used) and end up in the warning at start. A key RoadRunner does not define is an
-//! error.
+//! error under `ticker.pool`, the section this extension's user writes; in `server` and
+//! `logs`, which the project already has for RoadRunner, it is let through (as RoadRunner
+//! lets it through) and named in that warning.
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -35,7 +37,7 @@ pub(super) fn pool(mut t: Table) -> Result<PoolConfig, ConfigError> {
     let reset_timeout = or_default(t.get("reset_timeout", Acts::Yes)?, DEFAULT_POOL_TIMEOUT);
     let destroy_timeout = or_default(t.get("destroy_timeout", Acts::Yes)?, DEFAULT_POOL_TIMEOUT);
     // Ticks are not streamed: this one never will act.
-    let stream_timeout = or_default(t.get("stream_timeout", Acts::No)?, DEFAULT_POOL_TIMEOUT);
+    t.get::<GoDuration>("stream_timeout", Acts::No)?;
     let debug = t.get("debug", Acts::Yes)?.unwrap_or(false);
     // Set, it switches the pool from forks of the master to workers started from it.
     let command = t.get("command", Acts::Yes)?;
@@ -53,7 +55,6 @@ pub(super) fn pool(mut t: Table) -> Result<PoolConfig, ConfigError> {
         allocate_timeout,
         reset_timeout,
         destroy_timeout,
-        stream_timeout,
         debug,
         command,
         supervisor,
@@ -94,7 +95,7 @@ fn dynamic_allocator(mut t: Table) -> Result<(), ConfigError> {
 /// from a command); `env`, `relay` and `relay_timeout` act on command-started workers;
 /// `user`, `group` and `on_init` on every pool.
 pub(super) fn server(mut t: Table) -> Result<ServerConfig, ConfigError> {
-    let command = t.get("command", Acts::No)?;
+    t.get::<Command>("command", Acts::No)?;
     let env = t
         .get::<EnvMap>("env", Acts::WithCommand)?
         .unwrap_or_default()
@@ -107,17 +108,15 @@ pub(super) fn server(mut t: Table) -> Result<ServerConfig, ConfigError> {
     let user = non_empty(t.get("user", Acts::Yes)?);
     let group = non_empty(t.get("group", Acts::Yes)?);
     let on_init = init_command(&mut t, "on_init", Acts::Yes)?;
-    let after_init = init_command(&mut t, "after_init", Acts::No)?;
-    t.finish()?;
+    init_command(&mut t, "after_init", Acts::No)?;
+    t.finish_ignoring_unknown();
     Ok(ServerConfig {
-        command,
         env,
         relay,
         relay_timeout,
         user,
         group,
         on_init,
-        after_init,
     })
 }
 
@@ -140,7 +139,7 @@ fn init_command(
         "command",
         format!("is missing; expected {}", Command::FORMS),
     );
-    t.finish()?;
+    t.finish_ignoring_unknown();
     let command = command.ok_or(missing)?;
     Ok(Some(OnInit {
         command,
@@ -152,7 +151,8 @@ fn init_command(
 }
 
 /// The top-level `logs` section, which every RoadRunner plugin shares. `level` and
-/// `encoding` act on the extension's own lines; the rest is RoadRunner's and taken as it is.
+/// `encoding` act on the extension's own lines; the rest is RoadRunner's and taken as it is,
+/// keys of versions this extension does not know included.
 pub(super) fn logs(mut t: Table) -> Result<LogsConfig, ConfigError> {
     let level = t.get("level", Acts::Yes)?.unwrap_or_default();
     let encoding = t.get("encoding", Acts::Yes)?.unwrap_or_default();
@@ -161,12 +161,13 @@ pub(super) fn logs(mut t: Table) -> Result<LogsConfig, ConfigError> {
         "output",
         "err_output",
         "line_ending",
+        "skip_line_ending",
         "channels",
         "file_logger_options",
     ] {
         t.accept(name);
     }
-    t.finish()?;
+    t.finish_ignoring_unknown();
     Ok(LogsConfig { level, encoding })
 }
 

@@ -36,6 +36,8 @@ pub(super) struct Reading<'a> {
     env: Lookup<'a>,
     /// Keys set that not every pool acts on, dotted, in reading order.
     noted: RefCell<Vec<(String, Acts)>>,
+    /// Keys of RoadRunner's sections that no code here asks for, dotted, in reading order.
+    ignored: RefCell<Vec<String>>,
 }
 
 impl<'a> Reading<'a> {
@@ -44,18 +46,22 @@ impl<'a> Reading<'a> {
             file,
             env,
             noted: RefCell::default(),
+            ignored: RefCell::default(),
         }
     }
 
     /// The dotted keys set that this pool does not act on, in the order they were read:
     /// [`Acts::No`] ones, and [`Acts::WithCommand`] ones unless `command_started`.
-    pub fn into_not_acted_on(self, command_started: bool) -> Vec<String> {
-        self.noted
+    /// And the keys [`Table::finish_ignoring_unknown`] let through.
+    pub fn into_unused(self, command_started: bool) -> (Vec<String>, Vec<String>) {
+        let not_acted_on = self
+            .noted
             .into_inner()
             .into_iter()
             .filter(|(_, acts)| *acts == Acts::No || !command_started)
             .map(|(key, _)| key)
-            .collect()
+            .collect();
+        (not_acted_on, self.ignored.into_inner())
     }
 }
 
@@ -257,11 +263,7 @@ impl<'a> Table<'a> {
 
     /// Refuses keys nobody asked for, naming the first and listing those accepted.
     pub fn finish(self) -> Result<(), ConfigError> {
-        let Some((unknown, _)) = self
-            .entries
-            .iter()
-            .find(|(key, _)| !self.known.contains(&key.as_str()))
-        else {
+        let Some(unknown) = self.unknown().next() else {
             return Ok(());
         };
         let detail = match self.known.as_slice() {
@@ -270,5 +272,20 @@ impl<'a> Table<'a> {
             known => format!("unknown key; expected one of {}", known.join(", ")),
         };
         Err(self.error(unknown, detail))
+    }
+
+    /// For RoadRunner's own sections (`server`, `logs`), which its other plugins read too
+    /// and its next versions may extend: keys nobody asked for are let through, as
+    /// RoadRunner lets them through, and named in the warning at start.
+    pub fn finish_ignoring_unknown(self) {
+        let keys: Vec<String> = self.unknown().map(|name| self.key(name)).collect();
+        self.reading.ignored.borrow_mut().extend(keys);
+    }
+
+    fn unknown(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .filter(|key| !self.known.contains(key))
     }
 }

@@ -91,7 +91,6 @@ fn expected_defaults() -> TickerConfig {
             allocate_timeout: secs(60),
             reset_timeout: secs(60),
             destroy_timeout: secs(60),
-            stream_timeout: secs(60),
             debug: false,
             command: None,
             supervisor: SupervisorConfig {
@@ -201,14 +200,18 @@ fn control_is_a_path_and_empty_means_the_default() {
         Some(PathBuf::from("/run/t.sock"))
     );
     assert_eq!(ticker("ticker:\n  control: ''\n").control, None);
-    message(&err("ticker:\n  control: 5\n"), "ticker.control");
+    message(&err("ticker:\n  control: [a]\n"), "ticker.control");
+    // A number is its text, as RoadRunner reads it.
+    assert_eq!(
+        ticker("ticker:\n  control: 5\n").control,
+        Some(PathBuf::from("5"))
+    );
 }
 
 #[test]
 fn missing_ticker_section_leaves_the_extension_off() {
     let config = ok("http:\n  address: 0.0.0.0:8080\nrpc:\n  listen: tcp://127.0.0.1:6001\n");
     assert_eq!(config.ticker, None);
-    assert!(!config.is_enabled());
     assert_eq!(config.path, Path::new(FILE));
 }
 
@@ -232,7 +235,6 @@ fn empty_ticker_section_is_enabled_with_every_default() {
         "ticker:\n  pool:\n    supervisor:\n",
     ] {
         let config = ok(yaml);
-        assert!(config.is_enabled(), "{yaml:?}");
         assert_eq!(config.ticker, Some(expected_defaults()), "{yaml:?}");
     }
     assert_eq!(TickerConfig::default(), expected_defaults());
@@ -267,7 +269,6 @@ fn every_pool_key_is_read() {
             allocate_timeout: secs(1),
             reset_timeout: secs(2),
             destroy_timeout: secs(3),
-            stream_timeout: secs(4),
             debug: true,
             command: Some(words(&["php", "worker.php"])),
             supervisor: SupervisorConfig {
@@ -386,9 +387,10 @@ fn num_workers_rejects_negative_too_many_and_strings() {
             "501 is out of range; expected an integer from 0 to 500 (0 means one per CPU)",
         ),
         (
-            "\"4\"",
-            "\"4\" is a string; expected an integer from 0 to 500",
+            "\"4x\"",
+            "\"4x\" is a string; expected an integer from 0 to 500",
         ),
+        ("\"-4\"", "\"-4\" is negative"),
         ("2.5", "2.5 is not an integer"),
     ];
     for (value, detail) in cases {
@@ -439,10 +441,24 @@ fn limits_reject_negative_strings_and_memory_that_would_overflow() {
 }
 
 #[test]
-fn booleans_are_only_true_or_false() {
-    assert!(pool("debug: true\n").debug);
-    assert!(!pool("debug: false\n").debug);
-    for value in ["yes", "\"true\"", "1", "on"] {
+fn booleans_are_read_as_roadrunner_reads_them() {
+    for (value, expected) in [
+        ("true", true),
+        ("false", false),
+        ("\"true\"", true),
+        ("'False'", false),
+        ("\"1\"", true),
+        ("\"f\"", false),
+        ("1", true),
+        ("0", false),
+    ] {
+        assert_eq!(
+            pool(&format!("debug: {value}\n")).debug,
+            expected,
+            "{value}"
+        );
+    }
+    for value in ["yes", "on", "\"yes\"", "2.5", "\"\""] {
         let text = message(
             &err(&format!("ticker:\n  pool:\n    debug: {value}\n")),
             "ticker.pool.debug",
@@ -478,21 +494,6 @@ fn unknown_keys_are_named_at_every_level() {
             "ticker.pool.dynamic_allocator.max",
             "max_workers, spawn_rate, idle_timeout",
         ),
-        (
-            "server:\n  relays: pipes\n",
-            "server.relays",
-            "command, env, relay, relay_timeout, user, group, on_init, after_init",
-        ),
-        (
-            "server:\n  on_init:\n    command: php init.php\n    timeout: 1s\n",
-            "server.on_init.timeout",
-            "command, exec_timeout, env, exit_on_error, user",
-        ),
-        (
-            "logs:\n  colour: true\n",
-            "logs.colour",
-            "level, encoding, mode, output, err_output, line_ending, channels, file_logger_options",
-        ),
     ];
     for (yaml, key, accepted) in cases {
         let text = message(&err(yaml), key);
@@ -501,6 +502,34 @@ fn unknown_keys_are_named_at_every_level() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn keys_of_roadrunners_own_sections_unknown_here_are_ignored_and_named() {
+    let config = ok(
+        "server:\n  relays: pipes\n  command: php w.php\n  on_init:\n    command: php i.php\n    \
+         timeout: 1s\nlogs:\n  colour: true\n  skip_line_ending: true\n  level: warn\n",
+    );
+    assert_eq!(
+        config.ignored,
+        ["server.on_init.timeout", "server.relays", "logs.colour"]
+    );
+    assert_eq!(
+        config.not_acted_on,
+        ["server.command", "logs.skip_line_ending"]
+    );
+    assert_eq!(config.logs.level, LogLevel::Warn);
+    assert_eq!(
+        config.not_acted_on_warning().unwrap(),
+        "config /app/.rr.yaml: RoadRunner keys accepted but not acted on by this extension: \
+         server.command, logs.skip_line_ending; keys this extension does not know, ignored: \
+         server.on_init.timeout, server.relays, logs.colour"
+    );
+    // Known keys are still checked there.
+    message(
+        &err("server:\n  relays: x\n  relay_timeout: soon\n"),
+        "server.relay_timeout",
+    );
 }
 
 #[test]
@@ -661,15 +690,15 @@ fn logs_act_on_level_and_encoding_and_accept_roadrunner_keys() {
 #[test]
 fn commands_as_string_or_list() {
     assert_eq!(
-        server("command: php  worker.php -v\n").command,
+        pool("command: php  worker.php -v\n").command,
         Some(words(&["php", "worker.php", "-v"]))
     );
     assert_eq!(
-        server("command: [php, worker.php, \"a b\"]\n").command,
+        pool("command: [php, worker.php, \"a b\"]\n").command,
         Some(words(&["php", "worker.php", "a b"]))
     );
     assert_eq!(
-        server("command:\n  - php\n  - \"\"\n").command,
+        pool("command:\n  - php\n  - \"\"\n").command,
         Some(words(&["php", ""]))
     );
 }
@@ -695,16 +724,24 @@ fn empty_commands_are_errors() {
             "ticker.pool.command",
         );
     }
-    let text = message(&err("server:\n  command: [php, 3]\n"), "server.command[1]");
-    assert!(text.contains("3 is a number; expected a string"), "{text}");
+    let text = message(
+        &err("server:\n  command: [php, [3]]\n"),
+        "server.command[1]",
+    );
+    assert!(text.contains("[3] is a list; expected a string"), "{text}");
+    assert_eq!(
+        pool("command: [php, w.php, 3]\n").command,
+        Some(words(&["php", "w.php", "3"])),
+        "a number is its text, as RoadRunner reads it"
+    );
 }
 
 #[test]
-fn pool_and_server_commands_are_both_kept() {
+fn the_pool_command_is_the_pools_and_server_command_is_only_checked() {
     let config = ok("server:\n  command: php a.php\nticker:\n  pool:\n    command: php b.php\n");
-    assert_eq!(config.server.command, Some(words(&["php", "a.php"])));
     let pool_command = config.ticker.unwrap().pool.command;
     assert_eq!(pool_command, Some(words(&["php", "b.php"])));
+    assert_eq!(config.not_acted_on, ["server.command"]);
 }
 
 #[test]
@@ -795,11 +832,12 @@ fn server_defaults_and_user_group() {
     let defaults = ok("ticker:\n").server;
     assert_eq!(defaults, ServerConfig::default());
     assert_eq!(defaults.relay_timeout, secs(60));
-    let server = server("user: www-data\ngroup: \"\"\nrelay_timeout: 20s\n");
-    assert_eq!(server.user.as_deref(), Some("www-data"));
-    assert_eq!(server.group, None);
-    assert_eq!(server.relay_timeout, secs(20));
-    message(&err("server:\n  user: 33\n"), "server.user");
+    let named = server("user: www-data\ngroup: \"\"\nrelay_timeout: 20s\n");
+    assert_eq!(named.user.as_deref(), Some("www-data"));
+    assert_eq!(named.group, None);
+    assert_eq!(named.relay_timeout, secs(20));
+    assert_eq!(server("user: 33\n").user.as_deref(), Some("33"));
+    message(&err("server:\n  user: [www-data]\n"), "server.user");
 }
 
 #[test]
@@ -826,10 +864,6 @@ fn on_init_defaults_and_fields() {
     assert_eq!(on_init.env.get("A").map(String::as_str), Some("b"));
     assert!(on_init.exit_on_error);
     assert_eq!(on_init.user.as_deref(), Some("www-data"));
-    assert_eq!(
-        server.after_init.unwrap().command,
-        words(&["php", "ready.php"])
-    );
 }
 
 #[test]
@@ -932,7 +966,7 @@ fn substitution_elsewhere_is_roadrunners_business() {
         config.server.env.get("SECRET").map(String::as_str),
         Some("")
     );
-    assert!(config.is_enabled());
+    assert!(config.ticker.is_some());
 }
 
 #[test]
@@ -1034,7 +1068,7 @@ fn a_deeply_nested_file_is_refused_by_the_depth_limit() {
         "[".repeat(63),
         "]".repeat(63)
     );
-    assert!(ok(&text).is_enabled());
+    assert!(ok(&text).ticker.is_some());
 }
 
 #[test]
@@ -1141,7 +1175,7 @@ pub(crate) const CORPUS_ENV: [(&str, &str); 2] =
     [("TICKER_RR_WORKERS", "2"), ("TICKER_RR_MAX_JOBS", "100")];
 
 /// Each file of the corpus, and the keys it sets that are not acted on.
-pub(crate) const CORPUS: [(&str, &[&str]); 5] = [
+pub(crate) const CORPUS: [(&str, &[&str]); 6] = [
     (
         "http.yaml",
         &[
@@ -1171,6 +1205,16 @@ pub(crate) const CORPUS: [(&str, &[&str]); 5] = [
         ],
     ),
     ("env.yaml", &["server.command", "server.env"]),
+    (
+        "loose.yaml",
+        &[
+            "server.command",
+            "server.relay",
+            "server.relay_timeout",
+            "logs.mode",
+            "logs.skip_line_ending",
+        ],
+    ),
 ];
 
 fn corpus(name: &str) -> (PathBuf, String) {
@@ -1221,6 +1265,13 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
         Some(Megabytes::new(512))
     );
 
+    let (path, text) = corpus("loose.yaml");
+    let config = parse_with_env(&text, &path, &|_| None).unwrap();
+    assert_eq!(config.ignored, ["server.pool_size", "logs.errorOutput"]);
+    assert_eq!(config.logs.level, LogLevel::Debug);
+    let pool = config.ticker.unwrap().pool;
+    assert_eq!((pool.max_jobs, pool.debug), (Some(100), false));
+
     let (path, text) = corpus("jobs.yaml");
     let pool = parse_with_env(&text, &path, &|_| None)
         .unwrap()
@@ -1236,8 +1287,8 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
     let (path, text) = corpus("env.yaml");
     let config = parse_with_env(&text, &path, &env_of(&CORPUS_ENV)).unwrap();
     assert_eq!(
-        config.server.command,
-        Some(words(&["php", "/app/worker.php"]))
+        config.server.env.get("APP_ENV").map(String::as_str),
+        Some("prod")
     );
     assert_eq!(
         config.server.env.get("APP_SECRET").map(String::as_str),
@@ -1399,7 +1450,7 @@ fn cluster_refuses_bad_redis_urls_without_showing_passwords() {
         assert!(!text.contains("s3cret"), "{text}");
     }
     let text = message(&cluster_err("redis: 6379"), "ticker.cluster.redis");
-    assert!(text.contains("6379 is a number"), "{text}");
+    assert!(text.contains("\"6379\" is not a Redis URL"), "{text}");
 }
 
 #[test]

@@ -143,8 +143,8 @@ pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(nanos))
 }
 
-/// A whole number of 0 or more. Strings such as `"4"` are refused, so that a typo in
-/// quoting does not silently change meaning (a value from `${VAR}` is a number already).
+/// A whole number of 0 or more. A string of decimal digits is one too (`"4"`), as
+/// RoadRunner's config reader takes it; `"128MB"` is refused.
 fn integer(value: &Value) -> Result<u64, Problem> {
     match value {
         Value::Number(n) => match (n.as_u64(), n.as_i64()) {
@@ -152,8 +152,28 @@ fn integer(value: &Value) -> Result<u64, Problem> {
             (None, Some(_)) => Err(Problem::new(value, "is negative")),
             (None, None) => Err(Problem::new(value, "is not an integer")),
         },
+        Value::String(text) => match decimal(text) {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(())) => Err(Problem::new(value, "is negative")),
+            None => Err(Problem::wrong_type(value)),
+        },
         _ => Err(Problem::wrong_type(value)),
     }
+}
+
+/// `text` as an optionally signed decimal integer: `Err` when negative, `None` when it is
+/// not one (or is beyond 64 bits).
+fn decimal(text: &str) -> Option<Result<u64, ()>> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(if negative && n != 0 { Err(()) } else { Ok(n) })
 }
 
 /// `num_workers` as written: 0 to [`super::MAX_WORKERS`], 0 meaning one per CPU.
@@ -213,21 +233,37 @@ impl FromValue for Megabytes {
     }
 }
 
+/// As RoadRunner reads a boolean: `true` or `false`, also quoted, and Go's other spellings
+/// (`"1"`, `"t"`, `"TRUE"`, `"0"`, `"f"`, `"False"`, ...); an integer is true when it is not 0.
+/// `yes` and `on` are refused, as RoadRunner refuses them.
 impl FromValue for bool {
-    const FORMS: &'static str = "a boolean (true or false)";
+    const FORMS: &'static str = "a boolean (true or false, or 1 or 0)";
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
-        value.as_bool().ok_or_else(|| Problem::wrong_type(value))
+        match value {
+            Value::Bool(b) => Ok(*b),
+            Value::Number(n) if n.as_i64().is_some() || n.as_u64().is_some() => {
+                Ok(n.as_i64() != Some(0))
+            }
+            Value::String(text) => match text.as_str() {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+                _ => Err(Problem::wrong_type(value)),
+            },
+            _ => Err(Problem::wrong_type(value)),
+        }
     }
 }
 
 /// Free text, such as a user or group name.
+/// A number is taken as its text (`user: 1000`), as RoadRunner takes it.
 impl FromValue for String {
     const FORMS: &'static str = "a string";
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         match value {
             Value::String(text) => Ok(text.clone()),
+            Value::Number(n) if !n.is_f64() => Ok(n.to_string()),
             _ => Err(Problem::wrong_type(value)),
         }
     }
@@ -587,11 +623,19 @@ mod tests {
     }
 
     #[test]
-    fn counts_refuse_negative_fractional_and_quoted_numbers() {
+    fn counts_refuse_negative_fractional_and_worded_numbers() {
         assert_eq!(read::<Count>("7"), Ok(Count(7)));
         assert_eq!(problem::<Count>("-3"), "-3 is negative");
         assert_eq!(problem::<Count>("2.5"), "2.5 is not an integer");
-        assert_eq!(problem::<Count>("'4'"), "\"4\" is a string");
+        assert_eq!(
+            read::<Count>("'4'"),
+            Ok(Count(4)),
+            "quoted, as RoadRunner reads it"
+        );
+        assert_eq!(read::<Count>("'+4'"), Ok(Count(4)));
+        assert_eq!(problem::<Count>("'-4'"), "\"-4\" is negative");
+        assert_eq!(problem::<Count>("'4 jobs'"), "\"4 jobs\" is a string");
+        assert_eq!(problem::<Count>("'0x10'"), "\"0x10\" is a string");
         assert_eq!(problem::<Count>("[1]"), "[1] is a list");
         assert_eq!(problem::<WorkerCount>("501"), "501 is out of range");
         assert_eq!(read::<WorkerCount>("500"), Ok(WorkerCount(500)));

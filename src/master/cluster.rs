@@ -21,7 +21,6 @@ use crate::cluster::lease::{Lease, Step, Timing};
 use crate::cluster::status::ClusterView;
 use crate::cluster::wire::{self, Decoder, Reply};
 use crate::config::{ClusterConfig, TickerConfig};
-use crate::log;
 use crate::pool::{Pid, Tick};
 use crate::schedule::Mono;
 use crate::sys::{self, Forked};
@@ -163,7 +162,7 @@ impl Master<'_> {
         let (pid, socket) = match started {
             Ok(started) => started,
             Err(e) => {
-                log::error(format_args!("cluster: cannot start the lease helper: {e}"));
+                log::error!("cluster: cannot start the lease helper: {e}");
                 c.respawn_at = now + c.respawn_delay();
                 return;
             }
@@ -172,7 +171,7 @@ impl Master<'_> {
             .poller
             .add(socket.as_fd(), Source::Cluster.token(), false)
         {
-            log::error(format_args!("cluster: cannot watch the lease helper: {e}"));
+            log::error!("cluster: cannot watch the lease helper: {e}");
             let _ = sys::kill(pid, Signal::SIGKILL);
             if !matches!(sys::try_reap(pid), Ok(Some(_))) {
                 c.unreaped.push(pid);
@@ -180,13 +179,13 @@ impl Master<'_> {
             c.respawn_at = now + c.respawn_delay();
             return;
         }
-        log::info(format_args!(
+        log::info!(
             "cluster: lease helper {pid} started: lease {} on {} (ttl {}), as {}",
             c.config.key,
             c.config.redis.shown(),
             humantime::format_duration(c.config.ttl),
             c.me
-        ));
+        );
         c.helper = Some(Helper {
             pid,
             socket,
@@ -249,10 +248,10 @@ impl Master<'_> {
                 Step::Begin(begin) => {
                     // Whatever waited from an earlier term is not this term's to deliver.
                     for tick in self.pool.drop_waiting() {
-                        log::warn(format_args!(
+                        log::warn!(
                             "tick {} dropped: it waited from an earlier lease term",
                             tick.number
-                        ));
+                        );
                     }
                     self.pool.hold(false);
                     if begin.skipped > 0 {
@@ -265,14 +264,14 @@ impl Master<'_> {
                     self.ticking.disarm();
                     self.pool.hold(true);
                     for tick in self.pool.drop_waiting() {
-                        log::warn(format_args!(
+                        log::warn!(
                             "tick {} dropped: it was waiting for a free worker when this \
                              instance stopped holding the lease",
                             tick.number
-                        ));
+                        );
                     }
                 }
-                Step::Log(level, text) => log::write(level, format_args!("cluster: {text}")),
+                Step::Log(level, text) => log::log!(level, "cluster: {text}"),
             }
         }
     }
@@ -300,11 +299,11 @@ impl Master<'_> {
         c.respawn_at = now + c.respawn_delay();
         let stopping = !matches!(self.phase, Phase::Running);
         if !stopping {
-            log::error(format_args!(
+            log::error!(
                 "cluster: the lease helper {} {why} and {status}; another starts in {}",
                 helper.pid,
                 humantime::format_duration(c.respawn_delay())
-            ));
+            );
         }
         let steps = c
             .lease
@@ -333,11 +332,11 @@ impl Master<'_> {
             match sys::try_reap(helper.pid) {
                 Ok(Some(_)) | Err(_) => return,
                 Ok(None) if sys::monotonic_now() >= deadline => {
-                    log::warn(format_args!(
+                    log::warn!(
                         "cluster: the lease helper {} did not exit within {}; killing it",
                         helper.pid,
                         humantime::format_duration(SHUTDOWN_GRACE)
-                    ));
+                    );
                     let _ = sys::kill(helper.pid, Signal::SIGKILL);
                     // SIGKILL cannot be refused; a helper stuck in the kernel is left to init.
                     let killed_by = sys::monotonic_now() + SHUTDOWN_GRACE;

@@ -22,7 +22,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::launch::{self, Privileges};
 use super::stderr::Lines;
 use crate::config::OnInit;
-use crate::log;
 use crate::sys::{self, ExitStatus};
 
 /// How often the wait looks at whether the command has exited, when its output is quiet
@@ -63,10 +62,10 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
         .map_err(|e| fail(format!("cannot start: {e}")))?;
     drop(command);
     let pid = child.id();
-    log::info(format_args!(
+    log::info!(
         "on_init {pid}: `{shown}` runs before the workers start (exec_timeout {})",
         humantime::format_duration(on_init.exec_timeout)
-    ));
+    );
     let mut outputs = [Output::new(stdout_ours), Output::new(stderr_ours)];
     let deadline = started + on_init.exec_timeout;
     let status = loop {
@@ -97,7 +96,7 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
     let took = sys::monotonic_now().since(started);
     match status {
         ExitStatus::Code(0) => {
-            log::info(format_args!("on_init {pid}: done in {took:?}"));
+            log::info!("on_init {pid}: done in {took:?}");
             Ok(())
         }
         other => Err(fail(other.to_string())),
@@ -154,7 +153,7 @@ impl Output {
             Ok(0) | Err(_) => self.close(pid),
             Ok(n) => {
                 for line in self.lines.push(&buf[..n]) {
-                    log::info(format_args!("on_init {pid}: {}", line.text));
+                    log::info!("on_init {pid}: {}", line.text);
                 }
             }
         }
@@ -172,7 +171,7 @@ impl Output {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         for line in self.lines.push(&buf[..n]) {
-                            log::info(format_args!("on_init {pid}: {}", line.text));
+                            log::info!("on_init {pid}: {}", line.text);
                         }
                     }
                 }
@@ -183,7 +182,7 @@ impl Output {
 
     fn close(&mut self, pid: u32) {
         if let Some(line) = self.lines.finish() {
-            log::info(format_args!("on_init {pid}: {}", line.text));
+            log::info!("on_init {pid}: {}", line.text);
         }
         self.fd = None;
     }

@@ -27,7 +27,6 @@ use nix::sys::signal::Signal;
 
 use crate::config::{ServerConfig, TickerConfig};
 use crate::frame::MAX_PAYLOAD;
-use crate::log;
 use crate::pool::Pid;
 use crate::relay::RR_RELAY;
 use crate::role::{MODE, RR_MODE};
@@ -242,16 +241,16 @@ fn become_worker(master: Pid, privileges: Option<&Privileges>) {
     if let Some(privileges) = privileges
         && let Err(e) = privileges.apply()
     {
-        log::error(format_args!(
+        log::error!(
             "worker {} cannot drop its privileges to server.user/server.group: {e}; exiting",
             sys::getpid()
-        ));
+        );
         sys::exit_now(1);
     }
     // A worker must never outlive its master: if the master is SIGKILLed, there is no one
     // to stop the worker gracefully, and a busy worker would otherwise run on unsupervised.
     if let Err(e) = sys::die_with_parent(master, Signal::SIGKILL) {
-        log::warn(format_args!("worker cannot follow its master's death: {e}"));
+        log::warn!("worker cannot follow its master's death: {e}");
     }
     // Ctrl-C in a terminal then reaches the master only, which stops workers gracefully.
     let _ = sys::own_process_group();
@@ -260,7 +259,7 @@ fn become_worker(master: Pid, privileges: Option<&Privileges>) {
     // good and silently. Ticks do not read stdin: it is /dev/null, and the two signals are
     // ignored unless the application handles them.
     if let Err(e) = sys::stdin_from_dev_null() {
-        log::warn(format_args!("worker keeps the master's stdin: {e}"));
+        log::warn!("worker keeps the master's stdin: {e}");
     }
     for signal in [Signal::SIGTTIN, Signal::SIGTTOU] {
         let _ = sys::ignore_unless_handled(signal);

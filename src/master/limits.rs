@@ -8,8 +8,6 @@
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
-use crate::log;
-use crate::message::ToWorker;
 use crate::pool::{Pid, Worker};
 use crate::schedule::Mono;
 use crate::supervisor::Action;
@@ -21,6 +19,7 @@ impl Master<'_> {
     pub(super) fn next_deadline(&self) -> Option<Mono> {
         let mut deadlines: Vec<Mono> = vec![];
         deadlines.extend(self.processes.next_closing_deadline());
+        deadlines.extend(self.processes.next_stop_deadline());
         deadlines.extend(self.processes.next_handshake_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
@@ -55,6 +54,13 @@ impl Master<'_> {
         for pid in self.processes.take_overdue_closing(now) {
             self.kill(pid, "closed its channel but did not exit");
         }
+        for pid in self.processes.take_overdue_stops(now) {
+            let timeout = humantime::format_duration(self.config.pool.destroy_timeout);
+            self.kill(
+                pid,
+                &format!("was told to stop and did not exit within destroy_timeout ({timeout})"),
+            );
+        }
         for (pid, timeout) in self.processes.take_overdue_handshakes(now) {
             let timeout = humantime::format_duration(timeout);
             self.kill(
@@ -64,25 +70,25 @@ impl Master<'_> {
         }
         self.expire_conns(now);
         for tick in self.pool.expire_waiting(now) {
-            log::warn(format_args!(
+            log::warn!(
                 "tick {} dropped: it waited allocate_timeout ({}) for a free worker",
                 tick.number,
                 humantime::format_duration(self.pool.policy().allocate_timeout)
-            ));
+            );
             self.waited_tick_gone(&tick, now);
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
             let late = self.reset.take().expect("checked").overdue();
-            log::warn(format_args!(
+            log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),
                 late.len()
-            ));
+            );
             for pid in late {
                 // Idle ones stop now; busy ones (or stopping too long) are killed.
                 if self.pool.retire_soon(pid, "reset".into()) {
-                    self.send(pid, &ToWorker::Stop.into_frame());
+                    self.tell_to_stop(pid);
                 } else {
                     self.kill(pid, "was not replaced within reset_timeout");
                 }
@@ -92,11 +98,11 @@ impl Master<'_> {
             && deadline <= now
             && !self.pool.is_empty()
         {
-            log::warn(format_args!(
+            log::warn!(
                 "destroy_timeout ({}) passed: killing {} workers",
                 humantime::format_duration(self.config.pool.destroy_timeout),
                 self.pool.len()
-            ));
+            );
             self.kill_all("did not stop within destroy_timeout");
         }
     }
@@ -130,12 +136,10 @@ impl Master<'_> {
                 Action::Kill(reason) => self.kill(pid, &reason),
                 Action::Replace(reason) => {
                     if self.pool.retire_soon(pid, reason.clone()) {
-                        log::info(format_args!("replacing worker {pid}: {reason}"));
-                        self.send(pid, &ToWorker::Stop.into_frame());
+                        log::info!("replacing worker {pid}: {reason}");
+                        self.tell_to_stop(pid);
                     } else {
-                        log::info(format_args!(
-                            "worker {pid} will be replaced after its tick: {reason}"
-                        ));
+                        log::info!("worker {pid} will be replaced after its tick: {reason}");
                     }
                 }
             }

@@ -47,7 +47,6 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::config::{OnInit, ServerConfig, TickerConfig};
-use crate::log;
 use crate::metrics::Lateness;
 use crate::pool::{Pid, Policy, Pool};
 use crate::schedule::Mono;
@@ -132,12 +131,10 @@ fn run_with(config: &TickerConfig, on_init: Option<&OnInit>, launcher: Box<dyn L
         && let Err(reason) = init::run(on_init)
     {
         if on_init.exit_on_error {
-            log::error(format_args!("{reason}; not starting (exit_on_error)"));
+            log::error!("{reason}; not starting (exit_on_error)");
             return Exit::Failed(reason);
         }
-        log::error(format_args!(
-            "{reason}; starting anyway (exit_on_error is false)"
-        ));
+        log::error!("{reason}; starting anyway (exit_on_error is false)");
     }
     match Master::new(config, &signals, launcher) {
         // In a child, dropping the master closes its ends of every channel it inherited,
@@ -273,18 +270,23 @@ impl<'a> Master<'a> {
                 let _ = sys::set_timer_slack(None);
                 self.flush_stderr();
                 for pid in self.processes.unreaped() {
-                    log::warn(format_args!(
+                    log::warn!(
                         "worker {pid} is not gone yet after SIGKILL (uninterruptible sleep?); \
                          leaving it to init"
-                    ));
+                    );
                 }
                 self.cluster_shutdown();
                 let t = self.pool.stats();
-                log::info(format_args!(
+                log::info!(
                     "master {} stopped: ticks due {}, delivered {}, completed {}, failed {}, \
                      skipped {}",
-                    self.me, t.due, t.delivered, t.completed, t.failed, t.skipped
-                ));
+                    self.me,
+                    t.due,
+                    t.delivered,
+                    t.completed,
+                    t.failed,
+                    t.skipped
+                );
                 return match self.failure.take() {
                     Some(reason) => Exit::Failed(reason),
                     None => Exit::Stopped,
@@ -320,13 +322,13 @@ impl<'a> Master<'a> {
         }
         self.ticking.start(sys::monotonic_now());
         self.arm_timer();
-        log::info(format_args!(
+        log::info!(
             "master {} ticking every {} with {} workers {}",
             self.me,
             humantime::format_duration(self.config.interval),
             self.pool.serving(),
             self.processes.describe()
-        ));
+        );
     }
 
     /// One pass: waits for the next event or deadline, then handles what is ready, the
@@ -374,7 +376,7 @@ impl<'a> Master<'a> {
 
     /// Stops the pool with a reason that the PHP side will raise.
     fn fail(&mut self, reason: String) {
-        log::error(format_args!("{reason}"));
+        log::error!("{reason}");
         if self.failure.is_none() {
             self.failure = Some(reason);
         }
@@ -391,11 +393,11 @@ impl Drop for Master<'_> {
             return;
         }
         let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
-        log::error(format_args!(
+        log::error!(
             "master {} left its loop unexpectedly: killing {} workers",
             self.me,
             pids.len()
-        ));
+        );
         for pid in pids {
             let _ = sys::kill(pid, Signal::SIGKILL);
         }

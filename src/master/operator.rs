@@ -21,8 +21,6 @@ use super::{Master, Phase, Source};
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
 };
-use crate::log;
-use crate::message::ToWorker;
 use crate::metrics::{DoorConnections, Snapshot, TickCounts, WorkerRow};
 use crate::pool::{Pid, WorkerState};
 use crate::schedule::Mono;
@@ -114,17 +112,17 @@ impl Master<'_> {
         // and a socket in a directory someone else controls could be swapped for theirs.
         match Door::control(&socket, placement, self.me) {
             Ok(door) => doors.push(door),
-            Err(e) => log::error(format_args!(
+            Err(e) => log::error!(
                 "no control socket: {e}; `ticker status` and `ticker reset` cannot reach \
                  this master (ticking goes on)"
-            )),
+            ),
         }
         if let Some(address) = self.config.metrics {
             match Door::metrics(address, self.me) {
                 Ok(door) => doors.push(door),
-                Err(e) => log::error(format_args!(
-                    "cannot serve metrics on {address}: {e}; going on without them"
-                )),
+                Err(e) => {
+                    log::error!("cannot serve metrics on {address}: {e}; going on without them")
+                }
             }
         }
         for door in doors {
@@ -134,7 +132,7 @@ impl Master<'_> {
                 .add(door.as_fd(), Source::Door(i).token(), false)
             {
                 Ok(()) => {
-                    log::info(format_args!("listening on {}", door.describe()));
+                    log::info!("listening on {}", door.describe());
                     self.operator.doors.push(OpenDoor {
                         figures: DoorConnections {
                             door: door.kind().name().to_string(),
@@ -147,19 +145,19 @@ impl Master<'_> {
                         warned: false,
                     });
                 }
-                Err(e) => log::error(format_args!("cannot watch {}: {e}", door.describe())),
+                Err(e) => log::error!("cannot watch {}: {e}", door.describe()),
             }
         }
         if !self.operator.doors.is_empty()
             && let Some(spare) = spare_fds()
             && spare < self.operator.doors.len() * MAX_CONNS_PER_DOOR
         {
-            log::warn(format_args!(
+            log::warn!(
                 "the open file limit (RLIMIT_NOFILE {}) leaves room for {spare} operator \
                  connections beside the {FD_RESERVE} descriptors kept for workers; raise \
                  `ulimit -n` for more",
                 sys::fd_limit().map_or_else(|_| "?".to_string(), |l| l.to_string())
-            ));
+            );
         }
     }
 
@@ -242,7 +240,7 @@ impl Master<'_> {
         // Once per episode: a flood that keeps the door busy logs one line, not ten a second.
         if !open.warned {
             open.warned = true;
-            log::warn(format_args!("{message}"));
+            log::warn!("{message}");
         }
     }
 
@@ -418,10 +416,10 @@ impl Master<'_> {
                     self.begin_stop(&format!("received {}", sys::signal_name(signal)));
                 }
                 Phase::Stopping { .. } => {
-                    log::warn(format_args!(
+                    log::warn!(
                         "received {} again: killing the workers now",
                         sys::signal_name(signal)
-                    ));
+                    );
                     self.phase = Phase::Stopping {
                         deadline: sys::monotonic_now(),
                     };
@@ -437,16 +435,13 @@ impl Master<'_> {
     fn resize(&mut self, target: usize) {
         let target = target.clamp(1, crate::config::MAX_WORKERS);
         if target == self.target {
-            log::warn(format_args!(
+            log::warn!(
                 "the pool stays at {target} workers (from 1 to {})",
                 crate::config::MAX_WORKERS
-            ));
+            );
             return;
         }
-        log::info(format_args!(
-            "pool size {} -> {target} workers",
-            self.target
-        ));
+        log::info!("pool size {} -> {target} workers", self.target);
         self.target = target;
         // Shrinking retires the youngest workers: the older ones are the warmer.
         let mut serving: Vec<(Mono, Pid)> = self
@@ -459,8 +454,8 @@ impl Master<'_> {
         while serving.len() > target {
             let (_, pid) = serving.pop().expect("longer than target");
             if self.pool.retire_soon(pid, "the pool shrinks".into()) {
-                log::info(format_args!("replacing worker {pid}: the pool shrinks"));
-                self.send(pid, &ToWorker::Stop.into_frame());
+                log::info!("replacing worker {pid}: the pool shrinks");
+                self.tell_to_stop(pid);
             }
         }
     }
@@ -476,11 +471,11 @@ impl Master<'_> {
             sys::monotonic_now(),
             self.config.pool.reset_timeout,
         );
-        log::info(format_args!(
+        log::info!(
             "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
             reset.outdated(),
             humantime::format_duration(self.config.pool.reset_timeout)
-        ));
+        );
         self.reset = Some(reset);
         self.advance_reset();
     }
@@ -491,18 +486,18 @@ impl Master<'_> {
             return;
         };
         if reset.is_done() {
-            log::info(format_args!(
+            log::info!(
                 "reset done in {:?}",
                 sys::monotonic_now().since(reset.started)
-            ));
+            );
             self.reset = None;
             return;
         }
         if let Some(pid) = reset.next(&self.pool, self.target)
             && self.pool.retire_soon(pid, "reset".into())
         {
-            log::debug(format_args!("reset: replacing worker {pid}"));
-            self.send(pid, &ToWorker::Stop.into_frame());
+            log::debug!("reset: replacing worker {pid}");
+            self.tell_to_stop(pid);
         }
     }
 
@@ -519,23 +514,23 @@ impl Master<'_> {
         };
         let (idle, dropped) = self.pool.begin_stop();
         for tick in dropped {
-            log::warn(format_args!(
+            log::warn!(
                 "tick {} was waiting for a free worker and is dropped at stop",
                 tick.number
-            ));
+            );
         }
         let busy = self
             .pool
             .workers()
             .filter(|w| matches!(w.state, WorkerState::Busy { .. }))
             .count();
-        log::info(format_args!(
+        log::info!(
             "stopping ({why}): {} idle workers told to stop, waiting up to {} for {busy} busy",
             idle.len(),
             humantime::format_duration(self.config.pool.destroy_timeout)
-        ));
+        );
         for pid in idle {
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         }
     }
 }

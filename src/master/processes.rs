@@ -29,7 +29,6 @@ use super::stderr::{Readout, WorkerStderr};
 use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
-use crate::log;
 use crate::message::{FromWorker, ToWorker};
 use crate::pool::{Pid, Removed, WorkerState};
 use crate::schedule::Mono;
@@ -39,7 +38,7 @@ use crate::transport::{Channel, Filled, Sent};
 use crate::worker::WorkerLink;
 
 /// How long a worker that closed its channel may take to exit before it is killed, unless
-/// it was told to stop: that one has `destroy_timeout` (see [`Master::on_closed`]).
+/// it was told to stop: that one has `destroy_timeout` from then (see [`Master::on_closed`]).
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a stopping master waits for workers it killed to be gone before it returns
@@ -52,6 +51,9 @@ pub(super) struct Processes {
     channels: BTreeMap<Pid, Channel>,
     /// Workers whose channel closed, with the instant they get killed if still alive.
     closing: BTreeMap<Pid, Mono>,
+    /// Workers told to stop, with the instant they get killed if still alive: a worker
+    /// whose code after its loop hangs is not left behind.
+    told_to_stop: BTreeMap<Pid, Mono>,
     /// Workers the master killed, out of the pool already, until they are reaped: why,
     /// and when.
     killed: BTreeMap<Pid, (String, Mono)>,
@@ -83,6 +85,7 @@ impl Processes {
             launcher,
             channels: BTreeMap::new(),
             closing: BTreeMap::new(),
+            told_to_stop: BTreeMap::new(),
             killed: BTreeMap::new(),
             handshakes: BTreeMap::new(),
             stderr: BTreeMap::new(),
@@ -157,22 +160,45 @@ impl Processes {
         self.respawn_at
     }
 
+    /// The earliest instant a worker told to stop gets killed.
+    pub(super) fn next_stop_deadline(&self) -> Option<Mono> {
+        self.told_to_stop.values().copied().min()
+    }
+
     /// Workers whose grace after closing their channel is over.
     pub(super) fn take_overdue_closing(&mut self, now: Mono) -> Vec<Pid> {
-        let overdue: Vec<Pid> = self
-            .closing
-            .iter()
-            .filter(|&(_, &at)| at <= now)
-            .map(|(&pid, _)| pid)
-            .collect();
-        for pid in &overdue {
-            self.closing.remove(pid);
-        }
-        overdue
+        take_overdue(&mut self.closing, now)
+    }
+
+    /// Workers told to stop that had `destroy_timeout` to exit and are still there.
+    pub(super) fn take_overdue_stops(&mut self, now: Mono) -> Vec<Pid> {
+        take_overdue(&mut self.told_to_stop, now)
     }
 }
 
+fn take_overdue(deadlines: &mut BTreeMap<Pid, Mono>, now: Mono) -> Vec<Pid> {
+    let overdue: Vec<Pid> = deadlines
+        .iter()
+        .filter(|&(_, &at)| at <= now)
+        .map(|(&pid, _)| pid)
+        .collect();
+    for pid in &overdue {
+        deadlines.remove(pid);
+    }
+    overdue
+}
+
 impl Master<'_> {
+    /// Tells a worker to stop (the stop control frame), and gives it `destroy_timeout` to
+    /// exit, as a stopping pool gives its busy workers: a worker retired while the pool runs
+    /// (max_jobs, ttl, a reset, a smaller pool) whose code after its loop never returns
+    /// is killed then rather than left behind.
+    pub(super) fn tell_to_stop(&mut self, pid: Pid) {
+        self.send(pid, &ToWorker::Stop.into_frame());
+        let deadline = sys::monotonic_now() + self.config.pool.destroy_timeout;
+        self.processes.told_to_stop.entry(pid).or_insert(deadline);
+    }
+
     /// Starts workers until the pool has its size again. Returns the link in a new child.
     pub(super) fn top_up(&mut self) -> Option<WorkerLink> {
         if !matches!(self.phase, Phase::Running) || sys::monotonic_now() < self.processes.respawn_at
@@ -184,7 +210,7 @@ impl Master<'_> {
                 Ok(Some(link)) => return Some(link),
                 Ok(None) => {}
                 Err(e) => {
-                    log::error(format_args!("cannot start a worker: {e}"));
+                    log::error!("cannot start a worker: {e}");
                     // An early death as any other: a command that cannot run (a typo, a
                     // missing binary) backs off and ends in the crash-loop verdict.
                     let now = sys::monotonic_now();
@@ -230,9 +256,9 @@ impl Master<'_> {
                 Ok(()) => {
                     self.processes.stderr.insert(id, stderr);
                 }
-                Err(e) => log::warn(format_args!(
+                Err(e) => log::warn!(
                     "the stderr of worker {pid} cannot be watched ({e}); it is not logged"
-                )),
+                ),
             }
         }
         if let Err(e) = self
@@ -248,16 +274,16 @@ impl Master<'_> {
         }
         self.processes.channels.insert(pid, channel);
         let Some(timeout) = handshake else {
-            log::info(format_args!("worker {pid} started"));
+            log::info!("worker {pid} started");
             if let Some(delivery) = self.pool.add(pid, now) {
                 self.deliver(delivery);
             }
             return Ok(None);
         };
-        log::info(format_args!(
+        log::info!(
             "worker {pid} started; waiting up to {} (relay_timeout) for its pid handshake",
             humantime::format_duration(timeout)
-        ));
+        );
         self.pool.add_starting(pid, now);
         self.processes
             .handshakes
@@ -294,17 +320,17 @@ impl Master<'_> {
         // that runs the worker under a wrapper (`sh -c`, `nice`, a launcher script) answers
         // with the wrapper's child, and RoadRunner accepts it, so this master does too.
         if i64::from(answered) != i64::from(pid) {
-            log::warn(format_args!(
+            log::warn!(
                 "worker {pid} answered its pid handshake with pid {answered}: the command \
                  starts the worker through another process; signals, max_worker_memory and \
                  status apply to {pid}"
-            ));
+            );
         }
         let now = sys::monotonic_now();
-        log::debug(format_args!(
+        log::debug!(
             "worker {pid} is ready: it answered its pid handshake in {:?}",
             now.since(handshake.sent)
-        ));
+        );
         if let Some(delivery) = self.pool.ready(pid, now) {
             self.deliver(delivery);
         }
@@ -433,18 +459,21 @@ impl Master<'_> {
 
     /// A worker's channel closed. One that was told to stop closes it when its loop ends,
     /// and then runs the rest of the application (code after the loop, shutdown functions,
-    /// destructors), which may take a while, the more so when hundreds stop at once: it has
-    /// `destroy_timeout` to exit. Any other worker that closes its channel is on its way
-    /// out, and has [`CLOSED_GRACE`].
+    /// destructors), which may take a while, the more so when hundreds stop at once: the
+    /// `destroy_timeout` it got when told ([`Master::tell_to_stop`]) bounds it, not the
+    /// grace of a channel that closed. Any other worker that closes its channel is on its
+    /// way out, and has [`CLOSED_GRACE`].
     fn on_closed(&mut self, pid: Pid) {
-        let grace = match self.pool.worker(pid).map(|w| w.state) {
-            Some(WorkerState::Stopping) => self.config.pool.destroy_timeout,
-            _ => CLOSED_GRACE,
-        };
+        let told_to_stop = matches!(
+            self.pool.worker(pid).map(|w| w.state),
+            Some(WorkerState::Stopping)
+        );
         self.drop_channel(pid);
-        self.processes
-            .closing
-            .insert(pid, sys::monotonic_now() + grace);
+        if !told_to_stop {
+            self.processes
+                .closing
+                .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
+        }
         // It usually has exited already; reap now rather than wait for SIGCHLD.
         self.reap(pid);
     }
@@ -491,7 +520,7 @@ impl Master<'_> {
             Ok(None) => return false,
             Err(e) => {
                 // ECHILD: someone else (a PHP SIGCHLD handler?) reaped it; it is gone anyway.
-                log::warn(format_args!("cannot reap worker {pid}: {e}"));
+                log::warn!("cannot reap worker {pid}: {e}");
                 self.on_exit(pid, ExitStatus::Code(-1));
             }
         }
@@ -501,10 +530,9 @@ impl Master<'_> {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);
+        self.processes.told_to_stop.remove(&pid);
         if let Some((reason, _)) = self.processes.killed.remove(&pid) {
-            log::debug(format_args!(
-                "worker {pid} reaped: it {status} after it {reason}"
-            ));
+            log::debug!("worker {pid} reaped: it {status} after it {reason}");
             return;
         }
         self.leave_pool(pid, Left::Died(status));
@@ -524,28 +552,25 @@ impl Master<'_> {
         }
         let what = match (worker.state, how) {
             (WorkerState::Stopping, Left::Died(status)) => {
-                log::info(format_args!("worker {pid} stopped ({status})"));
+                log::info!("worker {pid} stopped ({status})");
                 return;
             }
             // The kill was logged with its reason; a worker told to stop fails nothing.
             (WorkerState::Stopping, Left::Killed) => return,
             (WorkerState::Busy { tick, .. }, how) => {
                 let what = format!("{how} while handling tick {}", tick.number);
-                log::error(format_args!(
-                    "worker {pid} {what}; tick {} failed",
-                    tick.number
-                ));
+                log::error!("worker {pid} {what}; tick {} failed", tick.number);
                 what
             }
             (WorkerState::Idle, Left::Died(status)) => {
                 let what = format!("{status} while idle");
-                log::warn(format_args!("worker {pid} {what}"));
+                log::warn!("worker {pid} {what}");
                 what
             }
             (WorkerState::Idle, Left::Killed) => format!("{} while idle", Left::Killed),
             (WorkerState::Starting, Left::Died(status)) => {
                 let what = format!("{status} while starting, before it answered its pid handshake");
-                log::error(format_args!("worker {pid} {what}"));
+                log::error!("worker {pid} {what}");
                 what
             }
             // Refused at its handshake: the crash-loop verdict names why.
@@ -566,9 +591,7 @@ impl Master<'_> {
                 self.processes.respawn_at =
                     self.processes.respawn_at.max(sys::monotonic_now() + after);
                 if !after.is_zero() {
-                    log::warn(format_args!(
-                        "workers keep dying early; next replacement in {after:?}"
-                    ));
+                    log::warn!("workers keep dying early; next replacement in {after:?}");
                 }
             }
             Verdict::GiveUp { reason } => self.fail(reason),
@@ -581,10 +604,11 @@ impl Master<'_> {
         if self.pool.worker(pid).is_none() {
             return;
         }
-        log::error(format_args!("worker {pid} {reason}; killing it"));
+        log::error!("worker {pid} {reason}; killing it");
         let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
         self.processes.closing.remove(&pid);
+        self.processes.told_to_stop.remove(&pid);
         self.processes
             .killed
             .insert(pid, (reason.to_owned(), sys::monotonic_now()));

@@ -14,7 +14,6 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use crate::log;
 use crate::pool::Pid;
 
 /// The longest line logged whole; longer ones are logged in pieces of this size.
@@ -122,11 +121,11 @@ impl WorkerStderr {
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => return Readout::Open,
                 Err(e) => {
-                    log::warn(format_args!(
+                    log::warn!(
                         "cannot read the stderr of worker {}: {}",
                         self.pid,
                         io::Error::from(e)
-                    ));
+                    );
                     return self.close();
                 }
             }
@@ -152,7 +151,7 @@ impl WorkerStderr {
         } else {
             ""
         };
-        log::info(format_args!("worker {}: {}{more}", self.pid, line.text));
+        log::info!("worker {}: {}{more}", self.pid, line.text);
     }
 }
 

@@ -15,8 +15,7 @@ use std::time::Duration;
 use super::{Master, Phase, duration_nanos};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
-use crate::log;
-use crate::message::{FromWorker, ToWorker};
+use crate::message::FromWorker;
 use crate::payload;
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
@@ -187,20 +186,18 @@ impl Master<'_> {
             match arrival {
                 Arrival::Deliver(d) => self.deliver(d),
                 Arrival::Waiting if self.ticking.ticker.is_held() => {
-                    log::debug(format_args!(
-                        "tick {number} waits for a free worker; the grid waits with it"
-                    ));
+                    log::debug!("tick {number} waits for a free worker; the grid waits with it");
                     self.ticking.disarm();
                 }
                 Arrival::Waiting => {
-                    log::debug(format_args!("tick {number} waits: no worker is free"));
+                    log::debug!("tick {number} waits: no worker is free");
                 }
-                Arrival::Skipped => log::warn(format_args!(
+                Arrival::Skipped => log::warn!(
                     "tick {number} skipped: no worker is free and {} tick(s) already wait \
                      ({} skipped so far)",
                     self.pool.waiting(),
                     self.pool.stats().skipped
-                )),
+                ),
             }
         }
         self.arm_timer();
@@ -211,10 +208,12 @@ impl Master<'_> {
         if delivery.waited {
             self.waited_tick_gone(&delivery.tick, sys::monotonic_now());
         }
-        log::debug(format_args!(
+        log::debug!(
             "tick {} goes to worker {} (attempt {})",
-            delivery.tick.number, delivery.pid, delivery.tick.attempt
-        ));
+            delivery.tick.number,
+            delivery.pid,
+            delivery.tick.attempt
+        );
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
         if delivery.tick.attempt == 1 {
@@ -245,29 +244,28 @@ impl Master<'_> {
         self.processes.tick_completed();
         let number = finished.tick.number;
         match &outcome {
-            Outcome::Done => log::debug(format_args!(
-                "tick {number} done by worker {pid} in {:?}",
-                finished.took
-            )),
-            Outcome::Failed(message) => log::warn(format_args!(
-                "tick {number} failed on worker {pid}: {message}"
-            )),
-            Outcome::StopRequested if finished.failed && finished.tick.attempt > 1 => log::warn(
-                format_args!("tick {number} failed: worker {pid} asked to stop on its second run"),
-            ),
-            Outcome::StopRequested if finished.failed => log::warn(format_args!(
+            Outcome::Done => {
+                log::debug!("tick {number} done by worker {pid} in {:?}", finished.took)
+            }
+            Outcome::Failed(message) => {
+                log::warn!("tick {number} failed on worker {pid}: {message}")
+            }
+            Outcome::StopRequested if finished.failed && finished.tick.attempt > 1 => {
+                log::warn!("tick {number} failed: worker {pid} asked to stop on its second run")
+            }
+            Outcome::StopRequested if finished.failed => log::warn!(
                 "tick {number} failed: worker {pid} asked to stop, and the master is stopping"
-            )),
-            Outcome::StopRequested => log::info(format_args!(
-                "tick {number} runs again on another worker: worker {pid} asked to stop"
-            )),
+            ),
+            Outcome::StopRequested => {
+                log::info!("tick {number} runs again on another worker: worker {pid} asked to stop")
+            }
         }
         if let Some(reason) = &finished.retire {
-            log::info(format_args!("replacing worker {pid}: {reason}"));
-            self.send(pid, &ToWorker::Stop.into_frame());
+            log::info!("replacing worker {pid}: {reason}");
+            self.tell_to_stop(pid);
         } else if let Phase::Stopping { .. } = self.phase {
             self.pool.retire(pid);
-            self.send(pid, &ToWorker::Stop.into_frame());
+            self.tell_to_stop(pid);
         }
         if let Some(next) = finished.next {
             self.deliver(next);

@@ -1,5 +1,6 @@
 //! RoadRunner's own files (`tests/fixtures/rr/`: an HTTP app, a jobs app, a gRPC app, every
-//! `server` and pool key, `${VAR}` values), each with a `ticker` section added: a master
+//! `server` and pool key, `${VAR}` values, quoted values and keys RoadRunner lets through),
+//! each with a `ticker` section added: a master
 //! ticks on each as it is, stops on SIGTERM with status 0 and leaves nothing behind, and
 //! logs one warning naming the RoadRunner keys it accepts without acting on them.
 
@@ -73,6 +74,17 @@ fn a_jobs_app_file_ticks() {
 #[test]
 fn a_grpc_app_file_ticks() {
     ticks_on("grpc.yaml", &[]);
+}
+
+#[test]
+fn a_loosely_written_file_ticks_and_names_the_keys_it_ignores() {
+    let stderr = ticks_on("loose.yaml", &[]);
+    assert!(
+        stderr.contains(
+            "keys this extension does not know, ignored: server.pool_size, logs.errorOutput"
+        ),
+        "{stderr}"
+    );
 }
 
 /// The output of `id <flag>`: the name of this process's user (`-un`) or group (`-gn`).

@@ -321,3 +321,38 @@ fn a_worker_that_cannot_die_at_once_does_not_stall_ticking() {
     assert_gaps_explained(&exited.journal().done_ticks(), &exited.stderr, &[]);
     run.assert_nothing_left();
 }
+
+#[test]
+fn a_retired_worker_that_never_exits_is_killed_after_destroy_timeout() {
+    // Each worker is retired after one tick (max_jobs: 1); its code after the loop (a
+    // shutdown function) never returns. Told to stop, it has destroy_timeout to exit, and
+    // is then killed rather than left behind, while ticking goes on.
+    let mut run = Php::new("retired-hangs")
+        .yaml(
+            "ticker:\n  interval: 100ms\n  pool:\n    num_workers: 2\n    max_jobs: 1\n    \
+             destroy_timeout: 1s\n",
+        )
+        .handler(
+            r#"
+register_shutdown_function(function () use ($journal): void {
+    record($journal, ['event' => 'hangs', 'pid' => getmypid()]);
+    while (true) {
+        usleep(100_000);
+    }
+});
+"#,
+        )
+        .start("journal.php");
+    let said = "was told to stop and did not exit within destroy_timeout (1s); killing it";
+    run.wait_for("a retired worker killed after destroy_timeout", |run| {
+        run.stderr().contains(said)
+    });
+    let hung = run.journal().events("hangs")[0].pid;
+    run.wait_for("the hung worker to be gone", |_| !is_alive(hung));
+    let line = line_naming(&run.stderr(), hung, "destroy_timeout");
+    assert!(line.is_some(), "{}", run.stderr());
+    run.wait_more_done(3, "ticking to go on");
+    let exited = run.stop_with(libc::SIGTERM);
+    assert_no_duplicates(&exited.journal().done_ticks());
+    run.assert_nothing_left();
+}

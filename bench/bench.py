@@ -67,9 +67,10 @@ class Run:
     """One process of bench/app.php on one system, with its own result directory."""
 
     def __init__(self, args, system, interval_ns, workers, ticks=0, pad=2, boot_mb=0, ready=False,
-                 missed="skip", destroy_timeout_s=5):
+                 missed="skip", destroy_timeout_s=5, php_env=None):
         """`system`: ticker, baseline, or reference (the extension `--reference` names, run as
-        ticker). `ready`: False, True (every worker's first tick) or "first" (tick 0 only)."""
+        ticker). `ready`: False, True (every worker's first tick) or "first" (tick 0 only).
+        `php_env`: more environment for PHP itself (USE_ZEND_ALLOC_HUGE_PAGES)."""
         self.system = system
         ext = args.reference if system == "reference" else args.ext
         system = "ticker" if system == "reference" else system
@@ -78,6 +79,8 @@ class Run:
         for k in list(env):
             if k.startswith(("TICKER_", "BASELINE_", "BENCH_")) or k == "RR_MODE":
                 del env[k]
+        env.pop(HUGE_PAGES, None)
+        env.update(php_env or {})
         env.update(BENCH_SYSTEM=system, BENCH_OUT=self.dir, BENCH_TICKS=str(ticks),
                    BENCH_PAD=str(pad), BENCH_BOOT_MB=str(boot_mb),
                    BENCH_READY={True: "1", False: "0"}.get(ready, ready))
@@ -441,6 +444,9 @@ def m_ffi(args, mode, interval_ns, ticks):
 # 7. scaling: the pool from 2 to 500 workers
 
 SCALING_INTERVALS = (("10ms", 10_000_000), ("1ms", 1_000_000))
+# PHP's own switch for its heap on transparent huge pages: fewer page-table entries to copy at
+# each fork and to tear down at each exit. Unset in every other run.
+HUGE_PAGES = "USE_ZEND_ALLOC_HUGE_PAGES"
 
 
 def children(pid):
@@ -452,12 +458,13 @@ def children(pid):
         return set()
 
 
-def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s):
+def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s, php_env=None):
     """One pool of `workers` ticking every `interval_ns`, watched from outside: the time from
     the booted application to tick 0; over a steady window, the lateness of every tick due
     in it and the master's CPU; the master's RSS; and the time from SIGTERM to the master's
     exit, every worker stopped."""
-    r = Run(args, system, interval_ns, workers=workers, boot_mb=boot_mb, ready="first", destroy_timeout_s=60)
+    r = Run(args, system, interval_ns, workers=workers, boot_mb=boot_mb, ready="first", destroy_timeout_s=60,
+            php_env=php_env)
     try:
         _, first_at = r.wait_for(r.first_tick, 120, "tick 0")
         booted = r.booted()
@@ -488,13 +495,13 @@ def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s):
     }
 
 
-def m_scaling_replacement(args, system, workers, prof):
+def m_scaling_replacement(args, system, workers, prof, php_env=None):
     """A pool of `workers` at 1 ms: `kills` random workers SIGKILLed one at a time, and for
     each the time until its replacement handled its first tick (its ready file: a worker's
     figures die with it if it is the next victim). The replacement is the one worker that
     was not a child of the master before the kill, nor killed earlier."""
     r = Run(args, system, 1_000_000, workers=workers, boot_mb=prof["boot_mb"], ready=True,
-            destroy_timeout_s=60)
+            destroy_timeout_s=60, php_env=php_env)
     rng = random.Random(workers)
     times, unseen, killed = [], 0, set()
     try:
@@ -548,6 +555,18 @@ def run_scaling(args, prof, rep, order):
         rep[s]["scaling_big"] = fig
         log(f"  {prof['big_workers']} workers, {prof['big_boot_mb']} MB app, {s:9}: first tick "
             f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, master RSS {fig['master_rss_mb']:.0f} MB")
+    for n in sorted({prof["sizes"][0], prof["sizes"][-1]}):
+        for s in order:
+            fig = m_scaling_replacement(args, s, n, prof, php_env={HUGE_PAGES: "1"})
+            rep[s][f"scaling_replacement_huge_{n}"] = fig
+            log(f"  {n:3} workers  1ms {s:9}, {HUGE_PAGES}=1: replacement "
+                f"{', '.join(f'{x:.2f}' for x in fig['ms'])} ms" + (f" ({fig['unseen']} not seen)" if fig["unseen"] else ""))
+    for s in order:
+        fig = m_scaling(args, s, prof["big_workers"], 10_000_000, prof, prof["big_boot_mb"], window_s=1.0,
+                        php_env={HUGE_PAGES: "1"})
+        rep[s]["scaling_big_huge"] = fig
+        log(f"  {prof['big_workers']} workers, {prof['big_boot_mb']} MB app, {HUGE_PAGES}=1, {s:9}: first tick "
+            f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, master RSS {fig['master_rss_mb']:.0f} MB")
     for s in order + (("reference",) if args.reference else ()):
         fig, _ = m_lateness(args, s, 1_000_000, prof["lat1_ticks"])
         rep.setdefault(s, {})["lateness_1ms"] = fig
@@ -567,13 +586,15 @@ def scaling_medians(reps, prof, systems):
                                   "first_tick_s", "stop_s", "delivered_ratio", "workers_used")}
                 if name != "1ms":
                     continue
-                kills = [r.get(s, {}).get(f"scaling_replacement_{n}", {}) for r in reps]
-                times = [x for kill in kills for x in kill.get("ms", [])]
-                m[k]["replacement_ms"] = statistics.median(times) if times else None
-                m[k]["replacement_max_ms"] = max(times) if times else None
-                m[k]["replacement_unseen"] = sum(kill.get("unseen", 0) for kill in kills)
-        m["scaling_big"] = {f: median_of([r.get(s, {}) for r in reps], "scaling_big", f)
-                            for f in ("first_tick_s", "stop_s", "master_rss_mb", "p50_us", "p99_us")}
+                for kind, key in (("", "replacement"), ("huge_", "replacement_huge")):
+                    kills = [r.get(s, {}).get(f"scaling_replacement_{kind}{n}", {}) for r in reps]
+                    times = [x for kill in kills for x in kill.get("ms", [])]
+                    m[k][f"{key}_ms"] = statistics.median(times) if times else None
+                    m[k][f"{key}_max_ms"] = max(times) if times else None
+                    m[k][f"{key}_unseen"] = sum(kill.get("unseen", 0) for kill in kills)
+        for big in ("scaling_big", "scaling_big_huge"):
+            m[big] = {f: median_of([r.get(s, {}) for r in reps], big, f)
+                      for f in ("first_tick_s", "stop_s", "master_rss_mb", "p50_us", "p99_us")}
         m["lateness_1ms"] = {f: median_of([r.get(s, {}) for r in reps], "lateness_1ms", f)
                              for f in ("p50_us", "p99_us", "max_us", "delivered_ratio")}
     return med
@@ -785,6 +806,7 @@ def main_scaling(args, prof, tmp_root):
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
+                    "transparent_hugepage": transparent_hugepage(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
         "medians": scaling_medians(reps, prof, systems), "reps": reps,
@@ -801,6 +823,15 @@ def main_scaling(args, prof, tmp_root):
         subprocess.run(["rm", "-rf", tmp_root])
     else:
         log(f"per-run files kept in {tmp_root}")
+
+
+def transparent_hugepage():
+    """The kernel's THP mode ("always [madvise] never"): USE_ZEND_ALLOC_HUGE_PAGES needs madvise or always."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def git_info():
@@ -998,16 +1029,21 @@ def scaling_summary(rec):
                            f"{fmt(m['delivered_ratio'], 'ratio3')} | {fmt(m['workers_used'], 'int')} | "
                            f"{fmt(m['first_tick_s'], 's')} | {fmt(m['stop_s'], 's')} | "
                            f"{repl(m) if name == '1ms' else ''} | {fmt(m['master_rss_mb'], 'mb')} |")
-    for s in SYSTEMS:
-        m = med[s]["scaling_big"]
-        out.append(f"| 10 ms | {prof['big_workers']}, {prof['big_boot_mb']} MB app | {s} | | "
-                   f"{fmt(m['p50_us'], 'us')} | {fmt(m['p99_us'], 'us')} | | | | {fmt(m['first_tick_s'], 's')} | "
-                   f"{fmt(m['stop_s'], 's')} | | {fmt(m['master_rss_mb'], 'mb')} |")
+    for big, how in (("scaling_big", ""), ("scaling_big_huge", f", `{HUGE_PAGES}=1`")):
+        for s in SYSTEMS:
+            m = med[s].get(big, {})
+            out.append(f"| 10 ms | {prof['big_workers']}, {prof['big_boot_mb']} MB app{how} | {s} | | "
+                       f"{fmt(m.get('p50_us'), 'us')} | {fmt(m.get('p99_us'), 'us')} | | | | "
+                       f"{fmt(m.get('first_tick_s'), 's')} | {fmt(m.get('stop_s'), 's')} | | "
+                       f"{fmt(m.get('master_rss_mb'), 'mb')} |")
     out.append("")
     out.append("\"start → tick 0\" runs from the booted application's first waitPayload() to tick 0's "
                "return in a worker, and includes the interval: tick 0 is due one interval after the pool "
                "is up. \"stop\" is SIGTERM to the master's exit, every worker gone. \"workers used\": "
                "workers that handled a tick in the window.")
+    out.append("")
+    out.append(f"Transparent huge pages on this machine: `{rec['machine'].get('transparent_hugepage')}` "
+               f"(`{HUGE_PAGES}=1` needs `madvise` or `always`).")
     out.append("")
 
     out += [f"Targets (the ticker's figures; ratios to the same run's {small}-worker figures):", "",
@@ -1026,27 +1062,31 @@ def scaling_summary(rec):
             ok = None if None in oks else all(r <= SCALING_LIMIT for r in oks)
             out.append(f"| {n} workers at {name[:-2]} ms: p50, p99 and master CPU within {SCALING_LIMIT}× of "
                        f"{small} workers | {cells['ticker']} | {cells['baseline']} | {met(ok)} |")
-    big_t, big_b = t["scaling_big"], b["scaling_big"]
-    label = f"{prof['big_workers']} workers from a {prof['big_boot_mb']} MB app"
-    for f, what in (("first_tick_s", "start → tick 0 under 1 s"), ("stop_s", "stop under 1 s")):
-        ok = None if big_t.get(f) is None else big_t[f] < 1.0
-        out.append(f"| {label}: {what} | {fmt(big_t.get(f), 's')} | {fmt(big_b.get(f), 's')} | {met(ok)} |")
-    def worst(s):
+    for big, how in (("scaling_big", ""), ("scaling_big_huge", f", PHP's heap on huge pages (`{HUGE_PAGES}=1`)")):
+        big_t, big_b = t.get(big, {}), b.get(big, {})
+        label = f"{prof['big_workers']} workers from a {prof['big_boot_mb']} MB app{how}"
+        for f, what in (("first_tick_s", "start → tick 0 under 1 s"), ("stop_s", "stop under 1 s")):
+            ok = None if big_t.get(f) is None else big_t[f] < 1.0
+            out.append(f"| {label}: {what} | {fmt(big_t.get(f), 's')} | {fmt(big_b.get(f), 's')} | {met(ok)} |")
+    def worst(s, key):
         """The worst size's median replacement, that size, and the kills whose replacement was not seen."""
-        seen = [(med[s][scaling_key("1ms", n)]["replacement_ms"], n) for n in sizes
-                if med[s][scaling_key("1ms", n)]["replacement_ms"] is not None]
-        unseen = sum(med[s][scaling_key("1ms", n)]["replacement_unseen"] for n in sizes)
+        ms = [(med[s][scaling_key("1ms", n)].get(f"{key}_ms"), n) for n in sizes]
+        seen = [(v, n) for v, n in ms if v is not None]
+        unseen = sum(med[s][scaling_key("1ms", n)].get(f"{key}_unseen") or 0 for n in sizes)
         return (*(max(seen) if seen else (None, None)), unseen)
 
-    def worst_text(s):
-        v, n, unseen = worst(s)
+    def worst_text(s, key):
+        v, n, unseen = worst(s, key)
         text = "–" if v is None else f"{v:.2f} ms (at {n} workers)"
         return text + (f", {unseen} not seen" if unseen else "")
 
-    v, _, unseen = worst("ticker")
-    ok = None if v is None else v < 5 and unseen == 0
-    out.append(f"| replacement under 5 ms at every size (the worst size's median, 1 ms ticks) | "
-               f"{worst_text('ticker')} | {worst_text('baseline')} | {met(ok)} |")
+    for key, what in (("replacement", "at every size"),
+                      ("replacement_huge", f"at {' and '.join(map(str, sorted({small, sizes[-1]})))} workers, "
+                                           f"PHP's heap on huge pages (`{HUGE_PAGES}=1`)")):
+        v, _, unseen = worst("ticker", key)
+        ok = None if v is None else v < 5 and unseen == 0
+        out.append(f"| replacement under 5 ms {what} (the worst size's median, 1 ms ticks) | "
+                   f"{worst_text('ticker', key)} | {worst_text('baseline', key)} | {met(ok)} |")
     l1 = t["lateness_1ms"]
     r = med.get("reference", {}).get("lateness_1ms")
     if r and r.get("p50_us") is not None:
@@ -1097,6 +1137,7 @@ def plot_scaling(rec, path):
     ax.set_title("master CPU against pool size")
     ax.set_ylabel("% of one CPU (log scale)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xticks(sizes)

@@ -41,7 +41,7 @@ PROFILES = {
     "ffi": dict(reps=3, ffi_ticks=10000),
     # bench/run --scaling: the pool from 2 to 500 workers (7), about 10 minutes.
     "scaling": dict(reps=3, sizes=(2, 16, 64, 256, 500), window_s=2.0, settle_s=0.3, kills=3,
-                    kill_gap_s=0.15, boot_mb=20, big_boot_mb=200, big_workers=500, lat1_ticks=5000),
+                    kill_gap_s=0.15, boot_mb=20, big_boot_mb=200, big_workers=500, lat1_ticks=5000, calm_s=3.0),
 }
 MEASUREMENTS = "lateness,roundtrips,replacement,idle,memory,ffi"
 FFI_MODES = ("ffi", "usleep", "spin")
@@ -533,7 +533,7 @@ def scaling_key(name, workers):
     return f"scaling_{name}_{workers}"
 
 
-def run_scaling(args, prof, rep, order):
+def run_scaling(args, prof, rep, order, rep_index):
     """One repetition of 7: every size at both intervals, the 200 MB start and stop, and
     measurement 1 at 1 ms for the 2-worker comparison."""
     for n in prof["sizes"]:
@@ -567,7 +567,12 @@ def run_scaling(args, prof, rep, order):
         rep[s]["scaling_big_huge"] = fig
         log(f"  {prof['big_workers']} workers, {prof['big_boot_mb']} MB app, {HUGE_PAGES}=1, {s:9}: first tick "
             f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, master RSS {fig['master_rss_mb']:.0f} MB")
-    for s in order + (("reference",) if args.reference else ()):
+    # The big pools' ends leave the kernel busy for a moment (freeing, page scanning): the
+    # first run after them would pay for it. Then every system goes first in turn.
+    time.sleep(prof["calm_s"])
+    systems = order + (("reference",) if args.reference else ())
+    turn = rep_index % len(systems)
+    for s in systems[turn:] + systems[:turn]:
         fig, _ = m_lateness(args, s, 1_000_000, prof["lat1_ticks"])
         rep.setdefault(s, {})["lateness_1ms"] = fig
         log(f"  lateness   1ms {s:9}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
@@ -797,7 +802,7 @@ def main_scaling(args, prof, tmp_root):
         order = SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]
         rep = {s: {} for s in SYSTEMS}
         log(f"repetition {i + 1}/{prof['reps']} (order: {', '.join(order)}), load {os.getloadavg()[0]:.2f}")
-        run_scaling(args, prof, rep, order)
+        run_scaling(args, prof, rep, order, i)
         reps.append(rep)
     systems = SYSTEMS + (("reference",) if args.reference else ())
     record = {

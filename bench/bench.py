@@ -1143,6 +1143,7 @@ def plot_scaling(rec, path):
     ax.set_ylabel("% of one CPU (log scale)")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xticks(sizes)

@@ -191,8 +191,6 @@ unsafe extern "C" {
 /// into every worker and printed once by each at its exit: it is written out first. The
 /// buffers stay open (flushed, not ended), so the application's own `ob_get_clean()` later
 /// still finds the level it started.
-/// What must hold before the first fork, then PHP's share of the hygiene: output the
-/// application buffered while booting is written out once, here, not by every worker.
 fn fork_safety() -> Result<(), String> {
     master::check_fork_safety()?;
     // SAFETY: called on PHP's thread during a method call, where PHP's output layer is

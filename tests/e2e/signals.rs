@@ -1,5 +1,5 @@
-//! Stopping the master: SIGTERM and SIGINT, in-flight ticks, destroy_timeout (issues 2
-//! and 3), a second signal.
+//! Stopping the master: SIGTERM and SIGINT, in-flight ticks, destroy_timeout, a second
+//! signal.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -10,6 +10,7 @@
 //!   decisions, its store and its helper process.
 //! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting).
 //! - [`frame`]: RoadRunner's goridge frame format, bytes in and out.
+//! - [`huge_pages`]: the master's memory on 2 MB pages before it forks, so forks stay cheap.
 //! - [`message`]: what those frames mean between master and worker.
 //! - [`payload`]: the body and header of a tick, as PHP code receives them.
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod control;
 pub mod ffi;
 pub mod frame;
+pub mod huge_pages;
 pub mod logging;
 pub mod master;
 pub mod message;

@@ -7,8 +7,8 @@
 //! master changes in the process for the time it runs (the signal mask, SIGCHLD's disposition)
 //! is held by a guard that puts it back when dropped, on every way out, unwinding included.
 //! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork` itself,
-//! `sigaction`, the precise sleep, closing a helper's inherited descriptors, and redirecting a
-//! descriptor that PHP owns, which `nix` does not wrap. It makes no decisions: policy lives in
+//! `sigaction`, the precise sleep, closing a helper's inherited descriptors, redirecting a
+//! descriptor that PHP owns, and `mincore` and `MADV_COLLAPSE`, which `nix` does not wrap. It makes no decisions: policy lives in
 //! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
 
 use std::fmt;
@@ -601,12 +601,43 @@ pub fn rss_bytes(pid: Pid) -> io::Result<u64> {
         .nth(1)
         .and_then(|field| field.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable statm"))?;
-    let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+    Ok(pages * page_size() as u64)
+}
+
+/// The size of the system's base page.
+pub fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
         .flatten()
-        .and_then(|size| u64::try_from(size).ok())
-        .unwrap_or(4096);
-    Ok(pages * page_size)
+        .and_then(|size| usize::try_from(size).ok())
+        .unwrap_or(4096)
+}
+
+/// How many of the pages from `start` are in memory: `residency` has one entry per page
+/// (`mincore`). `start` is page-aligned and the range lies in this process's mappings.
+pub fn resident_pages(start: usize, residency: &mut [u8]) -> io::Result<usize> {
+    let len = residency.len() * page_size();
+    // SAFETY: mincore only reads the kernel's page tables for the range and writes one
+    // byte per page into `residency`, which is exactly that long; an unmapped range is an
+    // error (ENOMEM), not undefined behaviour.
+    let rc = unsafe { libc::mincore(start as *mut libc::c_void, len, residency.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(residency.iter().filter(|&&page| page & 1 == 1).count())
+}
+
+/// Asks the kernel to move `start..start + len` of this process's anonymous memory onto
+/// transparent huge pages now (`MADV_COLLAPSE`, Linux 6.1). The contents stay the same.
+pub fn collapse_into_huge_pages(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: MADV_COLLAPSE copies the range's pages into a huge page and maps it in their
+    // place with the same contents and protections; no memory Rust or PHP holds changes
+    // meaning, and the master has no other thread that could observe the move.
+    let rc = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_COLLAPSE) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// How many threads this process has: one entry per thread in `/proc/self/task`. fork()

@@ -27,6 +27,7 @@ use nix::sys::signal::Signal;
 
 use crate::config::{ServerConfig, TickerConfig};
 use crate::frame::MAX_PAYLOAD;
+use crate::huge_pages;
 use crate::pool::Pid;
 use crate::relay::RR_RELAY;
 use crate::role::{MODE, RR_MODE};
@@ -69,6 +70,9 @@ pub(super) trait Launcher {
     fn describe(&self) -> String {
         "forked from the master".into()
     }
+
+    /// Once, before the first worker starts.
+    fn prepare(&mut self) {}
 }
 
 /// The launcher the config asks for: [`Command`] with `ticker.pool.command`, else [`Fork`].
@@ -209,6 +213,17 @@ pub(super) struct Fork {
 }
 
 impl Launcher for Fork {
+    /// Every fork copies the application's page tables: fewer entries, cheaper forks and
+    /// exits (see [`huge_pages`]).
+    fn prepare(&mut self) {
+        let report = huge_pages::collapse();
+        if report.error.is_some() {
+            log::warn!("{report}");
+        } else {
+            log::debug!("{report}");
+        }
+    }
+
     fn launch(&mut self, master: Pid) -> io::Result<Launched> {
         let (ours, theirs) = sys::socket_pair()?;
         match sys::fork()? {

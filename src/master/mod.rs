@@ -110,7 +110,11 @@ pub fn run(config: &TickerConfig, server: &ServerConfig) -> Exit {
     run_with(config, server.on_init.as_ref(), launcher)
 }
 
-fn run_with(config: &TickerConfig, on_init: Option<&OnInit>, launcher: Box<dyn Launcher>) -> Exit {
+fn run_with(
+    config: &TickerConfig,
+    on_init: Option<&OnInit>,
+    mut launcher: Box<dyn Launcher>,
+) -> Exit {
     // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
     // signals are unblocked, so one that is pending meets the application's handler.
     let signals = match SignalFd::new(&SIGNALS) {
@@ -136,6 +140,7 @@ fn run_with(config: &TickerConfig, on_init: Option<&OnInit>, launcher: Box<dyn L
         }
         log::error!("{reason}; starting anyway (exit_on_error is false)");
     }
+    launcher.prepare();
     match Master::new(config, &signals, launcher) {
         // In a child, dropping the master closes its ends of every channel it inherited,
         // and its copy of the poller, without deregistering anything from the master's.

@@ -139,13 +139,22 @@ fn switch(name: &'static str, value: Option<&str>) -> Result<Option<bool>, Start
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    match value.to_ascii_lowercase().as_str() {
-        "1" | "on" | "yes" | "true" => Ok(Some(true)),
-        "0" | "off" | "no" | "false" => Ok(Some(false)),
-        _ => Err(StartupError::Switch {
+    match switch_value(value) {
+        Some(on) => Ok(Some(on)),
+        None => Err(StartupError::Switch {
             name,
             value: value.to_owned(),
         }),
+    }
+}
+
+/// `1`, `on`, `yes`, `true` (any case) are on; `0`, `off`, `no`, `false` off; anything else
+/// is neither.
+pub fn switch_value(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => Some(true),
+        "0" | "off" | "no" | "false" => Some(false),
+        _ => None,
     }
 }
 

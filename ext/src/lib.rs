@@ -12,6 +12,7 @@ mod bytes;
 mod exception;
 mod payload;
 mod worker;
+mod worker_exit;
 
 use std::ffi::{CStr, c_char, c_void};
 use std::os::unix::fs::MetadataExt;
@@ -42,8 +43,13 @@ fn startup_state() -> Option<&'static Startup> {
     STARTUP.get()
 }
 
-static INI_ENTRIES: IniEntryDefs<3> = IniEntryDefs::new([
+static INI_ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
     IniEntryDef::new(c"ticker.config", c"", IniEntryPermission::System),
+    IniEntryDef::new(
+        c"ticker.worker_module_shutdown",
+        c"0",
+        IniEntryPermission::System,
+    ),
     // `auto` (role::ENABLE_INI_DEFAULT) by default: no say. An empty value is PHP's `Off`.
     IniEntryDef::new(c"ticker.enable", c"auto", IniEntryPermission::System),
     IniEntryDef::end(),

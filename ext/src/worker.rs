@@ -13,6 +13,7 @@ use ext_php_rs::prelude::*;
 
 use super::exception::exception;
 use super::payload::Payload;
+use super::worker_exit;
 use ticker::master::{self, Exit};
 use ticker::relay::RelayWorker;
 use ticker::role::Role;
@@ -161,9 +162,19 @@ impl Worker {
             self.state = State::Done;
             return Err(exception(refusal));
         }
+        let fast_exit = match worker_exit::fast_exit_wanted() {
+            Ok(fast) => fast,
+            Err(refusal) => {
+                self.state = State::Done;
+                return Err(exception(refusal));
+            }
+        };
         POOL_STARTED.store(true, Ordering::SeqCst);
         match master::run(ticker, &config.server) {
             Exit::Worker(link) => {
+                if fast_exit {
+                    worker_exit::install();
+                }
                 self.state = State::Worker(link);
                 Ok(())
             }

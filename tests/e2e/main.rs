@@ -47,3 +47,4 @@ mod signals;
 mod supervision;
 mod ticks;
 mod under_roadrunner;
+mod worker_exit;

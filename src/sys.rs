@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -712,20 +712,66 @@ pub fn hostname() -> String {
 /// master's channels, poller and sockets, and the application's connections.
 pub fn close_other_fds(keep: BorrowedFd<'_>) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let keep = keep.as_raw_fd() as libc::c_uint;
-    let ranges = [(3, keep.saturating_sub(1)), (keep + 1, libc::c_uint::MAX)];
-    for (first, last) in ranges {
-        if first > last {
-            continue;
+    // SAFETY: called only in a forked child that never returns into PHP or to the master's
+    // code: no object that owns one of these descriptors is used again.
+    unsafe { close_all_but(&[0, 1, 2, keep.as_raw_fd()]) }
+}
+
+/// The descriptors this process has open, in order, from `/proc/self/fd`.
+pub fn open_fd_list() -> io::Result<Vec<RawFd>> {
+    let dir = std::fs::read_dir("/proc/self/fd")?;
+    let mut fds = Vec::new();
+    for entry in dir {
+        if let Some(fd) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+            fds.push(fd);
         }
-        // SAFETY: called only in a forked child that never returns into PHP or to the
-        // master's code: no object that owns one of these descriptors is used again, and
-        // there is no other thread. (`nix` has no close_range.)
+    }
+    // The directory's own descriptor, closed by now, is listed too: only those still open.
+    fds.retain(|&fd| fcntl_ok(fd));
+    fds.sort_unstable();
+    Ok(fds)
+}
+
+fn fcntl_ok(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only asks whether `fd` is open; no memory is passed.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Closes every descriptor of this process but those in `keep`, a few `close_range(2)`
+/// calls over the gaps between them (Linux 5.9). An error comes before anything is closed.
+///
+/// # Safety
+/// Nothing that owns one of the closed descriptors may use or close it afterwards: its
+/// number can belong to another file by then.
+pub unsafe fn close_all_but(keep: &[RawFd]) -> io::Result<()> {
+    for (first, last) in gaps(keep) {
+        // SAFETY: close_range only closes descriptors of this process; the caller
+        // guarantees no owner uses them again. (`nix` has no close_range.)
         if unsafe { libc::close_range(first, last, 0) } != 0 {
             return Err(io::Error::last_os_error());
         }
     }
     Ok(())
+}
+
+/// The ranges of descriptor numbers, first and last included, that `keep` leaves out.
+fn gaps(keep: &[RawFd]) -> Vec<(libc::c_uint, libc::c_uint)> {
+    let mut keep: Vec<libc::c_uint> = keep
+        .iter()
+        .filter_map(|&fd| libc::c_uint::try_from(fd).ok())
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut gaps = Vec::new();
+    let mut first: libc::c_uint = 0;
+    for fd in keep {
+        if fd > first {
+            gaps.push((first, fd - 1));
+        }
+        first = fd.saturating_add(1);
+    }
+    gaps.push((first, libc::c_uint::MAX));
+    gaps
 }
 
 /// Default handling and no mask for the signals that end a process: a forked helper must
@@ -749,4 +795,28 @@ pub fn default_signals() {
 pub fn set_process_name(name: &str) -> io::Result<()> {
     let name = std::ffi::CString::new(name).map_err(io::Error::other)?;
     nix::sys::prctl::set_name(&name).map_err(os)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gaps_are_everything_but_the_descriptors_kept() {
+        let max = libc::c_uint::MAX;
+        assert_eq!(gaps(&[0, 1, 2, 7]), vec![(3, 6), (8, max)]);
+        assert_eq!(gaps(&[9, 2, 0, 1, 2, 10]), vec![(3, 8), (11, max)]);
+        assert_eq!(gaps(&[5]), vec![(0, 4), (6, max)]);
+        assert_eq!(gaps(&[]), vec![(0, max)]);
+        assert_eq!(gaps(&[-1, 0]), vec![(1, max)]);
+    }
+
+    #[test]
+    fn the_list_of_open_descriptors_holds_one_just_opened() {
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        let fds = open_fd_list().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        assert!(fds.contains(&fd) && fds.contains(&2), "{fds:?}");
+        assert!(fds.is_sorted());
+    }
 }

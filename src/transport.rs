@@ -90,6 +90,14 @@ impl Channel {
         }
     }
 
+    /// Every descriptor the channel holds.
+    pub fn descriptors(&self) -> Vec<BorrowedFd<'_>> {
+        match &self.ends {
+            Ends::Socket(fd) => vec![fd.as_fd()],
+            Ends::Pipes { read, write } => vec![read.as_fd(), write.as_fd()],
+        }
+    }
+
     fn read_fd(&self) -> BorrowedFd<'_> {
         match &self.ends {
             Ends::Socket(fd) => fd.as_fd(),

@@ -93,6 +93,11 @@ pub struct WorkerLink {
 }
 
 impl WorkerLink {
+    /// The descriptors of the channel to the master.
+    pub fn descriptors(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        self.channel.descriptors()
+    }
+
     /// A worker forked by a ticker master: answers report the worker's lateness.
     pub fn of_ticker(channel: Channel) -> WorkerLink {
         WorkerLink {

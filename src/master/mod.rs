@@ -42,6 +42,7 @@ mod stderr;
 mod ticking;
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -115,6 +116,8 @@ fn run_with(
     on_init: Option<&OnInit>,
     mut launcher: Box<dyn Launcher>,
 ) -> Exit {
+    // What the application holds open: a new worker keeps these, and its channel.
+    let app_fds = sys::open_fd_list().ok();
     // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
     // signals are unblocked, so one that is pending meets the application's handler.
     let signals = match SignalFd::new(&SIGNALS) {
@@ -142,11 +145,46 @@ fn run_with(
     }
     launcher.prepare();
     match Master::new(config, &signals, launcher) {
-        // In a child, dropping the master closes its ends of every channel it inherited,
-        // and its copy of the poller, without deregistering anything from the master's.
-        Ok(mut master) => master.run(&signals),
+        Ok(mut master) => match master.run(&signals) {
+            Exit::Worker(link) => {
+                leave_behind(master, app_fds.as_deref(), &link, &signals);
+                Exit::Worker(link)
+            }
+            exit => exit,
+        },
         Err(e) => Exit::Failed(format!("cannot start the event loop: {e}")),
     }
+}
+
+/// In a new worker: the master's copy is left, its descriptors closed (its ends of every
+/// other worker's channel, its poller, timer and sockets) without deregistering anything
+/// from the master's poller.
+///
+/// Dropping it would do the same, one descriptor and one allocation at a time: freeing
+/// writes to memory shared with the master, so each free copies a page, and with hundreds
+/// of workers that is most of what a new worker does before its first tick. So the memory
+/// is left as it is (shared, never written) and everything but the application's
+/// descriptors, the channel and the signalfd (whose guard gives the signal mask back) is
+/// closed in a few calls. Without the list of the application's descriptors, or on a
+/// kernel without `close_range`, the master is dropped.
+fn leave_behind(
+    master: Master<'_>,
+    app_fds: Option<&[RawFd]>,
+    link: &WorkerLink,
+    signals: &SignalFd,
+) {
+    if let Some(app_fds) = app_fds {
+        let mut keep = app_fds.to_vec();
+        keep.extend(link.descriptors().iter().map(|fd| fd.as_raw_fd()));
+        keep.push(signals_fd(signals).as_raw_fd());
+        // SAFETY: the master is forgotten right after: nothing that owns one of the closed
+        // descriptors uses or closes it again.
+        if unsafe { sys::close_all_but(&keep) }.is_ok() {
+            std::mem::forget(master);
+            return;
+        }
+    }
+    drop(master);
 }
 
 enum Phase {

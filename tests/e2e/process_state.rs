@@ -2,7 +2,7 @@
 //! disposition, the signal mask, stdin and the terminal; and what stays the application's:
 //! the children it started itself.
 
-use crate::harness::{Php, assert_gaps_explained};
+use crate::harness::{Php, assert_gaps_explained, pool_yaml};
 
 /// PHP statements for [`Php::boot`]: at exit, every process of the run (the master and each
 /// worker that leaves its loop) journals whether SIGCHLD is ignored in it, from the kernel's
@@ -148,5 +148,66 @@ register_shutdown_function(function () use ($journal, $child, $master): void {
     assert_eq!(child.len(), 1, "{child:?}");
     assert_eq!(child[0].raw["status"], 7, "the child's own exit status");
     assert_gaps_explained(&journal.done_ticks(), &exited.stderr, &[3, 6]);
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_worker_holds_the_application_s_descriptors_and_its_channel_and_nothing_of_the_master_s() {
+    // Every worker is checked at every tick, replacements too: a replacement is forked when
+    // the master holds the channels of the other workers, its poller, timer and signalfd.
+    let mut run = Php::new("worker-fds")
+        .yaml(&pool_yaml("20ms", "    num_workers: 3\n"))
+        .boot("$kept = fopen(__FILE__, 'r');\n")
+        .handler(
+            r#"
+$links = [];
+foreach (scandir('/proc/self/fd') as $fd) {
+    if (ctype_digit($fd)) {
+        $links[] = (string) @readlink("/proc/self/fd/$fd");
+    }
+}
+record($journal, ['event' => 'fds', 'pid' => getmypid(), 'links' => $links]);
+"#,
+        )
+        .start("journal.php");
+    run.wait_done(6);
+    let before = run.workers();
+    // SAFETY: kill(2) on a worker of the master this test started.
+    assert_eq!(unsafe { libc::kill(before[0], libc::SIGKILL) }, 0);
+    run.wait_for("the replacement's tick", |run| {
+        run.journal()
+            .events("fds")
+            .iter()
+            .any(|e| !before.contains(&e.pid))
+    });
+    let exited = run.stop_with(libc::SIGTERM);
+
+    let journal = exited.journal();
+    let entries = journal.events("fds");
+    assert!(entries.iter().any(|e| !before.contains(&e.pid)));
+    for entry in entries {
+        let links: Vec<&str> = entry.raw["links"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        let sockets = links.iter().filter(|l| l.starts_with("socket:")).count();
+        assert_eq!(
+            sockets, 1,
+            "worker {}: its channel only: {links:?}",
+            entry.pid
+        );
+        assert!(
+            links.iter().any(|l| l.ends_with("boot.php")),
+            "worker {}: the application's file stays open: {links:?}",
+            entry.pid
+        );
+        assert!(
+            !links.iter().any(|l| l.starts_with("anon_inode:")),
+            "worker {}: no poller, timer or signalfd of the master's: {links:?}",
+            entry.pid
+        );
+    }
     run.assert_nothing_left();
 }

@@ -219,8 +219,8 @@ impl Launcher for Fork {
         let report = huge_pages::collapse();
         if report.error.is_some() {
             log::warn!("{report}");
-        } else {
-            log::debug!("{report}");
+        } else if report.collapsed > 0 {
+            log::info!("{report}");
         }
     }
 

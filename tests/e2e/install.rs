@@ -3,15 +3,15 @@
 //! `php -S`), whatever `./.rr.yaml` holds; the switches make a master; a master refuses to
 //! fork with a second thread and prints output buffered at boot once.
 
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::{
-    DEADLINE, Exited, Load, Php, fixture, free_port, http_get, info, info_with, pool_yaml, row,
+    DEADLINE, Exited, Load, Php, Running, fixture, free_port, http_get, info, info_with, pool_yaml,
+    row,
 };
 
 /// A `./.rr.yaml` that cannot be parsed.
@@ -162,26 +162,45 @@ fn ticker_enable_off_in_ini_syntax_keeps_a_command_inert_even_loaded_with_d() {
     }
 }
 
-/// Waits until something listens on `127.0.0.1:port`: a server that a run is starting.
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + DEADLINE;
-    while let Err(e) = TcpStream::connect(("127.0.0.1", port)) {
-        assert!(Instant::now() < deadline, "php -S never listened: {e}");
-        std::thread::sleep(Duration::from_millis(20));
+/// `php -S` on a free loopback port, once it says it listens. The port was free when chosen,
+/// but another test may bind it first (its server then answers instead, or refuses): so the
+/// server's own line is awaited, and a server that could not listen is started again on
+/// another port.
+fn start_php_s(load: Load, router: &Path) -> (Running, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        // Even asked to run a pool, the built-in web server cannot.
+        let mut run = in_folder("php-s", load, &valid())
+            .env("TICKER_ENABLE", "1")
+            .spawn(&["-S".as_ref(), address.as_ref(), router.as_os_str()]);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let said = format!("{}{}", run.stdout(), run.stderr());
+            if said.contains(&format!("(http://{address}) started")) {
+                return (run, port);
+            }
+            if !run.is_running() {
+                assert!(
+                    said.contains("Failed to listen"),
+                    "{load:?}: php -S ended: {said}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{load:?}: php -S never listened: {said}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    panic!("{load:?}: php -S found no free port in 5 tries");
 }
 
 #[test]
 fn php_s_serves_requests_with_the_extension_inert_and_phpinfo_says_why() {
     for load in [Load::CommandLine, Load::IniFile] {
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let router = fixture("server.php");
-        // Even asked to run a pool, the built-in web server cannot.
-        let mut run = in_folder("php-s", load, &valid())
-            .env("TICKER_ENABLE", "1")
-            .spawn(&["-S".as_ref(), address.as_ref(), router.as_os_str()]);
-        wait_listening(port);
+        let (mut run, port) = start_php_s(load, &fixture("server.php"));
         let response = http_get(port, "/anything");
         assert!(response.starts_with("HTTP/1.1 200"), "{load:?}: {response}");
         let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();

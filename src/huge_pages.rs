@@ -6,9 +6,9 @@
 //! is one entry in 512. PHP puts its heap there only when started with
 //! `USE_ZEND_ALLOC_HUGE_PAGES=1`; the master does it for any application, once, right before
 //! the first fork: it asks the kernel to collapse (`MADV_COLLAPSE`, Linux 6.1) every 2 MB
-//! stretch of its private anonymous memory that is mostly in use already, so that little
-//! memory is added. Workers still share those pages copy-on-write: the first write to one
-//! splits it back into 4 KB pages in that worker only.
+//! stretch of its private anonymous memory that is at least half in use already, so that
+//! little memory is added. Workers still share those pages copy-on-write: the first write to
+//! one splits it back into 4 KB pages in that worker only.
 //!
 //! Owns which stretches are worth it (pure: [`stretches`], [`worth_collapsing`]) and the
 //! report. The system calls are in [`crate::sys`]. It must never make the pool's start fail:

@@ -43,17 +43,44 @@ fn startup_state() -> Option<&'static Startup> {
     STARTUP.get()
 }
 
-static INI_ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
+/// The INI switch that keeps forked workers' memory on 4 KB pages (see
+/// [`ticker::huge_pages`]).
+const HUGE_PAGES_INI: &CStr = c"ticker.huge_pages";
+
+static INI_ENTRIES: IniEntryDefs<5> = IniEntryDefs::new([
     IniEntryDef::new(c"ticker.config", c"", IniEntryPermission::System),
-    IniEntryDef::new(
-        c"ticker.worker_module_shutdown",
-        c"0",
-        IniEntryPermission::System,
-    ),
+    IniEntryDef::new(worker_exit::INI, c"0", IniEntryPermission::System),
+    IniEntryDef::new(HUGE_PAGES_INI, c"1", IniEntryPermission::System),
     // `auto` (role::ENABLE_INI_DEFAULT) by default: no say. An empty value is PHP's `Off`.
     IniEntryDef::new(c"ticker.enable", c"auto", IniEntryPermission::System),
     IniEntryDef::end(),
 ]);
+
+/// An on/off INI setting of this extension, read when the pool starts: `1`, `On`, `yes`,
+/// `true` are on; `0`, `Off` (which PHP's INI parser leaves as the empty string), `no`,
+/// `false` are off; anything else is refused with the setting named.
+fn ini_switch(name: &CStr) -> Result<bool, String> {
+    let name = name.to_string_lossy();
+    let ini = ExecutorGlobals::get().ini_values();
+    let value = ini
+        .get(name.as_ref())
+        .cloned()
+        .flatten()
+        .unwrap_or_default();
+    if value.trim().is_empty() {
+        return Ok(false);
+    }
+    role::switch_value(&value).ok_or_else(|| {
+        format!("ticker: {name}: {value:?} is neither on nor off; expected 1 or On, 0 or Off")
+    })
+}
+
+/// What the master takes from INI, beyond the config file.
+fn master_options() -> Result<ticker::master::Options, String> {
+    Ok(ticker::master::Options {
+        huge_pages: ini_switch(HUGE_PAGES_INI)?,
+    })
+}
 
 /// A C string of PHP's, or `None` for a null pointer.
 ///

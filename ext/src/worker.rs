@@ -162,15 +162,17 @@ impl Worker {
             self.state = State::Done;
             return Err(exception(refusal));
         }
-        let fast_exit = match worker_exit::fast_exit_wanted() {
-            Ok(fast) => fast,
+        let settings = worker_exit::fast_exit_wanted()
+            .and_then(|fast_exit| Ok((fast_exit, super::master_options()?)));
+        let (fast_exit, options) = match settings {
+            Ok(settings) => settings,
             Err(refusal) => {
                 self.state = State::Done;
                 return Err(exception(refusal));
             }
         };
         POOL_STARTED.store(true, Ordering::SeqCst);
-        match master::run(ticker, &config.server) {
+        match master::run(ticker, &config.server, options) {
             Exit::Worker(link) => {
                 if fast_exit {
                     worker_exit::install();

@@ -18,7 +18,6 @@ use std::os::raw::c_int;
 use std::sync::OnceLock;
 
 use ext_php_rs::zend::ExecutorGlobals;
-use ticker::role::switch_value;
 use ticker::sys;
 
 /// The INI switch that keeps PHP's module shutdown in workers.
@@ -29,25 +28,9 @@ type Hook = Option<unsafe extern "C" fn() -> c_int>;
 /// The SAPI's own end-of-request hook, called before the worker exits.
 static SAPI_DEACTIVATE: OnceLock<Hook> = OnceLock::new();
 
-/// Whether workers skip PHP's module shutdown, from [`INI`] (unset or off: they do).
+/// Whether workers skip PHP's module shutdown: unless [`INI`] is on.
 pub fn fast_exit_wanted() -> Result<bool, String> {
-    let name = INI.to_string_lossy();
-    let ini = ExecutorGlobals::get().ini_values();
-    let value = ini
-        .get(name.as_ref())
-        .cloned()
-        .flatten()
-        .unwrap_or_default();
-    // PHP's INI parser leaves an unquoted Off as the empty string.
-    if value.trim().is_empty() {
-        return Ok(true);
-    }
-    switch_value(&value).map(|keep| !keep).ok_or_else(|| {
-        format!(
-            "ticker: {name}: {value:?} is neither on nor off; expected 1 or On to keep PHP's \
-             module shutdown in workers, 0 or Off (the default) to skip it"
-        )
-    })
+    super::ini_switch(INI).map(|keep| !keep)
 }
 
 /// In a new worker: end the process when PHP's request ends.

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use super::Options;
 use crate::config::{ServerConfig, TickerConfig};
 use crate::frame::MAX_PAYLOAD;
 use crate::huge_pages;
@@ -81,10 +82,14 @@ pub(super) trait Launcher {
 pub(super) fn launcher(
     ticker: &TickerConfig,
     server: &ServerConfig,
+    options: Options,
 ) -> Result<Box<dyn Launcher>, String> {
     let privileges = Privileges::resolve(server.user.as_deref(), server.group.as_deref())?;
     Ok(match &ticker.pool.command {
-        None => Box::new(Fork { privileges }),
+        None => Box::new(Fork {
+            privileges,
+            huge_pages: options.huge_pages,
+        }),
         Some(command) => Box::new(Command {
             argv: command.0.clone(),
             env: worker_env(server),
@@ -210,12 +215,16 @@ impl Privileges {
 /// Workers are forks of the master, linked by a socket pair.
 pub(super) struct Fork {
     privileges: Option<Privileges>,
+    huge_pages: bool,
 }
 
 impl Launcher for Fork {
     /// Every fork copies the application's page tables: fewer entries, cheaper forks and
     /// exits (see [`huge_pages`]).
     fn prepare(&mut self) {
+        if !self.huge_pages {
+            return;
+        }
         let report = huge_pages::collapse();
         if report.error.is_some() {
             log::warn!("{report}");

@@ -100,11 +100,25 @@ pub fn check_fork_safety() -> Result<(), String> {
     }
 }
 
+/// What the PHP process asks of its master beyond the config file (its INI settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Forked workers: move the application's memory onto 2 MB pages before the first fork
+    /// (see [`crate::huge_pages`]).
+    pub huge_pages: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { huge_pages: true }
+    }
+}
+
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each forked
 /// child right after its fork. `server` says how workers start and as whom, and what runs
 /// before them (`on_init`).
-pub fn run(config: &TickerConfig, server: &ServerConfig) -> Exit {
-    let launcher = match launch::launcher(config, server) {
+pub fn run(config: &TickerConfig, server: &ServerConfig, options: Options) -> Exit {
+    let launcher = match launch::launcher(config, server, options) {
         Ok(launcher) => launcher,
         Err(reason) => return Exit::Failed(reason),
     };

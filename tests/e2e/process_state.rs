@@ -2,7 +2,7 @@
 //! disposition, the signal mask, stdin and the terminal; and what stays the application's:
 //! the children it started itself.
 
-use crate::harness::{Php, assert_gaps_explained, pool_yaml};
+use crate::harness::{Exited, Php, Running, assert_gaps_explained, pool_yaml};
 
 /// PHP statements for [`Php::boot`]: at exit, every process of the run (the master and each
 /// worker that leaves its loop) journals whether SIGCHLD is ignored in it, from the kernel's
@@ -210,4 +210,54 @@ record($journal, ['event' => 'fds', 'pid' => getmypid(), 'links' => $links]);
         );
     }
     run.assert_nothing_left();
+}
+
+/// PHP statements for [`Php::handler`]: journals how much of the worker's memory is on
+/// transparent huge pages (`AnonHugePages` of /proc/self/smaps_rollup, in kB).
+const JOURNAL_HUGE_PAGES: &str = r#"
+preg_match('/^AnonHugePages:\s*(\d+) kB$/m', (string) file_get_contents('/proc/self/smaps_rollup'), $m);
+record($journal, ['event' => 'huge', 'pid' => getmypid(), 'kb' => (int) $m[1]]);
+"#;
+
+/// The run, which owns the scratch directory, and how it ended.
+fn huge_pages_run(name: &str, ini: Option<&str>) -> (Running, Exited) {
+    // 8 MB written at boot: a mapping of its own, at least three whole 2 MB stretches.
+    let mut php = Php::new(name)
+        .config("config/two_workers.yaml")
+        .boot("$booted = str_repeat('x', 8 << 20);\n")
+        .handler(JOURNAL_HUGE_PAGES);
+    if let Some(setting) = ini {
+        php = php.ini(setting);
+    }
+    let mut run = php.start("journal.php");
+    run.wait_done(2);
+    let exited = run.stop_with(libc::SIGTERM);
+    (run, exited)
+}
+
+#[test]
+fn workers_share_the_booted_memory_on_2_mb_pages_unless_ticker_huge_pages_is_off() {
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let moved = "of the application's memory on 2 MB pages before forking";
+    let (_on_run, on) = huge_pages_run("huge-pages-on", None);
+    if thp.is_empty() || thp.contains("[never]") {
+        assert!(on.stderr.contains("stayed on 4 KB pages"), "{}", on.stderr);
+    } else {
+        assert!(on.stderr.contains(moved), "{}", on.stderr);
+        let journal = on.journal();
+        let huge = journal.events("huge");
+        assert!(!huge.is_empty(), "{}", on.stderr);
+        for entry in huge {
+            assert!(
+                entry.raw["kb"].as_u64().unwrap_or(0) >= 3 * 2048,
+                "worker {} maps the master's 2 MB pages: {:?}",
+                entry.pid,
+                entry.raw
+            );
+        }
+    }
+    let (_off_run, off) = huge_pages_run("huge-pages-off", Some("ticker.huge_pages=0"));
+    assert!(!off.stderr.contains(moved), "{}", off.stderr);
+    assert!(!off.stderr.contains("2 MB pages"), "{}", off.stderr);
 }

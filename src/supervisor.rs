@@ -172,6 +172,53 @@ impl Limits {
     }
 }
 
+/// Workers looked at in one pass of the loop while a watch round is on: reading a worker's
+/// RSS is a file in /proc, about 10 µs, so a pass stays well under a millisecond.
+pub const WATCH_BATCH: usize = 16;
+
+/// The `watch_tick` check of the [`Limits`], spread over passes of the loop: a round begins
+/// every `watch_tick` with the workers of that moment, and each pass takes up to
+/// [`WATCH_BATCH`] of them. Checking all of a large pool at once would hold the loop for
+/// milliseconds (500 RSS reads), late for the next tick.
+#[derive(Debug, Clone)]
+pub struct WatchRound {
+    every: Duration,
+    /// When the next round begins.
+    next: Mono,
+    /// The workers of the current round not looked at yet.
+    left: Vec<Pid>,
+}
+
+impl WatchRound {
+    pub fn new(now: Mono, every: Duration) -> WatchRound {
+        WatchRound {
+            every,
+            next: now + every,
+            left: Vec::new(),
+        }
+    }
+
+    /// When the loop must pass again: at once while a round is on, else when the next
+    /// one begins.
+    pub fn deadline(&self, now: Mono) -> Mono {
+        if self.left.is_empty() { self.next } else { now }
+    }
+
+    /// The workers to look at in this pass. A round that is due begins with `workers()`.
+    pub fn take(&mut self, now: Mono, workers: impl FnOnce() -> Vec<Pid>) -> Vec<Pid> {
+        if self.left.is_empty() && self.next <= now {
+            self.next = now + self.every;
+            self.left = workers();
+            // Taken from the end: the pool's order, first workers first.
+            self.left.reverse();
+        }
+        let keep = self.left.len().saturating_sub(WATCH_BATCH);
+        let mut batch = self.left.split_off(keep);
+        batch.reverse();
+        batch
+    }
+}
+
 /// A graceful reset (SIGHUP, `ticker reset`): every worker of before is replaced one at a
 /// time, the next only once the previous one is gone and its replacement has joined, so at
 /// most one worker is missing from the pool at any moment.
@@ -434,5 +481,46 @@ mod tests {
         reset.gone(1);
         assert!(reset.is_done());
         assert_eq!(reset.next(&pool, 3), None);
+    }
+
+    #[test]
+    fn a_watch_round_looks_at_every_worker_once_a_batch_per_pass() {
+        let every = Duration::from_secs(1);
+        let mut round = WatchRound::new(Mono(0), every);
+        let pool: Vec<Pid> = (100..140).collect();
+        assert!(
+            round.take(Mono(S / 2), || pool.clone()).is_empty(),
+            "not due yet"
+        );
+        assert_eq!(round.deadline(Mono(S / 2)), Mono(S));
+
+        let mut seen = vec![];
+        let mut passes = 0;
+        let now = Mono(S);
+        loop {
+            let batch = round.take(now, || pool.clone());
+            if batch.is_empty() {
+                break;
+            }
+            assert!(batch.len() <= WATCH_BATCH);
+            seen.extend(batch);
+            passes += 1;
+            if round.deadline(now) != now {
+                break;
+            }
+        }
+        assert_eq!(seen, pool, "every worker once, in the pool's order");
+        assert_eq!(passes, pool.len().div_ceil(WATCH_BATCH));
+        // The next round begins a watch_tick after this one began, with the pool of then.
+        assert_eq!(round.deadline(now), Mono(2 * S));
+        assert!(round.take(Mono(2 * S - 1), || pool.clone()).is_empty());
+        assert_eq!(round.take(Mono(2 * S), || vec![7, 8]), vec![7, 8]);
+    }
+
+    #[test]
+    fn a_watch_round_of_an_empty_pool_waits_for_the_next() {
+        let mut round = WatchRound::new(Mono(0), Duration::from_secs(1));
+        assert!(round.take(Mono(S), Vec::new).is_empty());
+        assert_eq!(round.deadline(Mono(S)), Mono(2 * S));
     }
 }

@@ -35,7 +35,7 @@ impl Master<'_> {
             deadlines.push(reset.deadline);
         }
         if self.limits.need_watch() {
-            deadlines.push(self.watch_at);
+            deadlines.push(self.watch.deadline(sys::monotonic_now()));
         }
         match self.phase {
             Phase::Stopping { deadline } if !self.pool.is_empty() => deadlines.push(deadline),
@@ -108,21 +108,33 @@ impl Master<'_> {
     }
 
     /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
-    /// every `watch_tick`. Between two watches only the ticks past `exec_ttl` are looked
-    /// at, oldest first, so a pass costs the same whatever the size of the pool.
+    /// every `watch_tick`, a few workers per pass ([`WatchRound`](crate::supervisor::WatchRound)). Only the ticks past
+    /// `exec_ttl` are looked at besides, oldest first, so a pass costs the same whatever
+    /// the size of the pool.
     fn check_limits(&mut self, now: Mono) {
-        let watch = self.limits.need_watch() && self.watch_at <= now;
-        if watch {
-            self.watch_at = now + self.config.pool.supervisor.watch_tick;
-        }
-        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
-        let due: Vec<&Worker> = if watch {
-            self.pool.workers().collect()
+        let watched = if self.limits.need_watch() {
+            let pool = &self.pool;
+            self.watch
+                .take(now, || pool.workers().map(|w| w.pid).collect())
         } else {
-            self.pool.busy_oldest_first().take_while(overdue).collect()
+            Vec::new()
         };
+        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
+        let mut due: Vec<(&Worker, bool)> = self
+            .pool
+            .busy_oldest_first()
+            .take_while(overdue)
+            .map(|w| (w, false))
+            .collect();
+        due.extend(
+            watched
+                .iter()
+                .filter_map(|&pid| self.pool.worker(pid))
+                .filter(|w| !overdue(w))
+                .map(|w| (w, true)),
+        );
         let mut actions: Vec<(Pid, Action)> = vec![];
-        for worker in due {
+        for (worker, watch) in due {
             let rss = match self.limits.max_memory_bytes {
                 Some(_) if watch => sys::rss_bytes(worker.pid).ok(),
                 _ => None,

@@ -51,7 +51,7 @@ use crate::config::{OnInit, ServerConfig, TickerConfig};
 use crate::metrics::Lateness;
 use crate::pool::{Pid, Policy, Pool};
 use crate::schedule::Mono;
-use crate::supervisor::{Limits, RollingReset};
+use crate::supervisor::{Limits, RollingReset, WatchRound};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
@@ -268,8 +268,8 @@ struct Master<'a> {
     processes: Processes,
     operator: Operator,
     limits: Limits,
-    /// When the `watch_tick` limits are checked next.
-    watch_at: Mono,
+    /// The `watch_tick` limits' rounds over the pool.
+    watch: WatchRound,
     /// Workers the pool keeps: `num_workers`, changed by SIGTTIN and SIGTTOU.
     target: usize,
     reset: Option<RollingReset>,
@@ -301,7 +301,7 @@ impl<'a> Master<'a> {
             processes: Processes::new(config, now, launcher),
             operator: Operator::default(),
             limits: Limits::from_config(&config.pool.supervisor),
-            watch_at: now + config.pool.supervisor.watch_tick,
+            watch: WatchRound::new(now, config.pool.supervisor.watch_tick),
             target: config.pool.num_workers,
             reset: None,
             lateness: Lateness::default(),

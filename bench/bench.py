@@ -67,10 +67,11 @@ class Run:
     """One process of bench/app.php on one system, with its own result directory."""
 
     def __init__(self, args, system, interval_ns, workers, ticks=0, pad=2, boot_mb=0, ready=False,
-                 missed="skip", destroy_timeout_s=5, php_env=None):
+                 missed="skip", destroy_timeout_s=5, php_env=None, supervisor=None):
         """`system`: ticker, baseline, or reference (the extension `--reference` names, run as
         ticker). `ready`: False, True (every worker's first tick) or "first" (tick 0 only).
-        `php_env`: more environment for PHP itself (USE_ZEND_ALLOC_HUGE_PAGES)."""
+        `php_env`: more environment for PHP itself (USE_ZEND_ALLOC_HUGE_PAGES). `supervisor`:
+        lines of the ticker's `pool.supervisor` section (ticker only)."""
         self.system = system
         ext = args.reference if system == "reference" else args.ext
         system = "ticker" if system == "reference" else system
@@ -95,6 +96,8 @@ class Run:
                         "    max_queue_size: 0\n"
                         f"    num_workers: {workers}\n"
                         f"    destroy_timeout: {destroy_timeout_s}s\n")
+                if supervisor:
+                    f.write("    supervisor:\n" + "".join(f"      {line}\n" for line in supervisor))
             env["TICKER_CONFIG"] = conf
             cmd += ["-d", f"extension={ext}"]
         else:
@@ -444,6 +447,8 @@ def m_ffi(args, mode, interval_ns, ticks):
 # 7. scaling: the pool from 2 to 500 workers
 
 SCALING_INTERVALS = (("10ms", 10_000_000), ("1ms", 1_000_000))
+# pool.supervisor for the limits run: every limit that the watch_tick round checks.
+SCALING_LIMITS = ("watch_tick: 1s", "ttl: 1h", "idle_ttl: 1h", "max_worker_memory: 512")
 # PHP's own switch for its heap on transparent huge pages: fewer page-table entries to copy at
 # each fork and to tear down at each exit. Unset in every other run.
 HUGE_PAGES = "USE_ZEND_ALLOC_HUGE_PAGES"
@@ -458,13 +463,13 @@ def children(pid):
         return set()
 
 
-def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s, php_env=None):
+def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s, php_env=None, supervisor=None):
     """One pool of `workers` ticking every `interval_ns`, watched from outside: the time from
     the booted application to tick 0; over a steady window, the lateness of every tick due
     in it and the master's CPU; the master's RSS; and the time from SIGTERM to the master's
     exit, every worker stopped."""
     r = Run(args, system, interval_ns, workers=workers, boot_mb=boot_mb, ready="first", destroy_timeout_s=60,
-            php_env=php_env)
+            php_env=php_env, supervisor=supervisor)
     try:
         _, first_at = r.wait_for(r.first_tick, 120, "tick 0")
         booted = r.booted()
@@ -567,6 +572,14 @@ def run_scaling(args, prof, rep, order, rep_index):
         rep[s]["scaling_big_huge"] = fig
         log(f"  {prof['big_workers']} workers, {prof['big_boot_mb']} MB app, {HUGE_PAGES}=1, {s:9}: first tick "
             f"{fig['first_tick_s']:.3f} s, stop {fig['stop_s']:.3f} s, master RSS {fig['master_rss_mb']:.0f} MB")
+    # The limits of pool.supervisor, checked every watch_tick (max_worker_memory reads each
+    # worker's RSS): the largest pool at 1 ms, the ticker only (the baseline has no limits).
+    fig = m_scaling(args, "ticker", prof["sizes"][-1], 1_000_000, prof, prof["boot_mb"],
+                    window_s=prof["window_s"], supervisor=SCALING_LIMITS)
+    rep["ticker"]["scaling_limits"] = fig
+    log(f"  {prof['sizes'][-1]} workers  1ms ticker    with {', '.join(SCALING_LIMITS[1:])}: "
+        f"p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} max {fig['max_us']:8.1f} µs, "
+        f"CPU {fig['master_cpu_pct']:5.2f} %")
     # The big pools' ends leave the kernel busy for a moment (freeing, page scanning): the
     # first run after them would pay for it. Then every system goes first in turn.
     time.sleep(prof["calm_s"])
@@ -600,6 +613,8 @@ def scaling_medians(reps, prof, systems):
         for big in ("scaling_big", "scaling_big_huge"):
             m[big] = {f: median_of([r.get(s, {}) for r in reps], big, f)
                       for f in ("first_tick_s", "stop_s", "master_rss_mb", "p50_us", "p99_us")}
+        m["scaling_limits"] = {f: median_of([r.get(s, {}) for r in reps], "scaling_limits", f)
+                               for f in ("p50_us", "p99_us", "max_us", "master_cpu_pct", "delivered_ratio")}
         m["lateness_1ms"] = {f: median_of([r.get(s, {}) for r in reps], "lateness_1ms", f)
                              for f in ("p50_us", "p99_us", "max_us", "delivered_ratio")}
     return med
@@ -1034,6 +1049,11 @@ def scaling_summary(rec):
                            f"{fmt(m['delivered_ratio'], 'ratio3')} | {fmt(m['workers_used'], 'int')} | "
                            f"{fmt(m['first_tick_s'], 's')} | {fmt(m['stop_s'], 's')} | "
                            f"{repl(m) if name == '1ms' else ''} | {fmt(m['master_rss_mb'], 'mb')} |")
+    lim = t.get("scaling_limits", {})
+    if lim.get("p50_us") is not None:
+        out.append(f"| 1 ms | {sizes[-1]}, `pool.supervisor` limits | ticker | {fmt(lim['master_cpu_pct'], 'pct')} | "
+                   f"{fmt(lim['p50_us'], 'us')} | {fmt(lim['p99_us'], 'us')} | {fmt(lim['max_us'], 'us')} | "
+                   f"{fmt(lim['delivered_ratio'], 'ratio3')} | | | | | |")
     for big, how in (("scaling_big", ""), ("scaling_big_huge", f", `{HUGE_PAGES}=1`")):
         for s in SYSTEMS:
             m = med[s].get(big, {})
@@ -1067,6 +1087,13 @@ def scaling_summary(rec):
             ok = None if None in oks else all(r <= SCALING_LIMIT for r in oks)
             out.append(f"| {n} workers at {name[:-2]} ms: p50, p99 and master CPU within {SCALING_LIMIT}× of "
                        f"{small} workers | {cells['ticker']} | {cells['baseline']} | {met(ok)} |")
+    if lim.get("p50_us") is not None:
+        plain = t[scaling_key("1ms", sizes[-1])]
+        rs = [ratio(lim[f], plain[f]) for f in ("p99_us", "master_cpu_pct")]
+        ok = None if None in rs else all(r <= SCALING_LIMIT for r in rs)
+        out.append(f"| {sizes[-1]} workers at 1 ms with `pool.supervisor` limits ({', '.join(SCALING_LIMITS)}): "
+                   f"p99 and master CPU within {SCALING_LIMIT}× of the same pool without them | "
+                   f"p99 {fr(rs[0])}, CPU {fr(rs[1])} | | {met(ok)} |")
     for big, how in (("scaling_big", ""), ("scaling_big_huge", f", PHP's heap on huge pages (`{HUGE_PAGES}=1`)")):
         big_t, big_b = t.get(big, {}), b.get(big, {})
         label = f"{prof['big_workers']} workers from a {prof['big_boot_mb']} MB app{how}"

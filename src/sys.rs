@@ -7,9 +7,10 @@
 //! master changes in the process for the time it runs (the signal mask, SIGCHLD's disposition)
 //! is held by a guard that puts it back when dropped, on every way out, unwinding included.
 //! Where `nix` has the call, `nix` makes it; the few `unsafe` blocks left are `fork` itself,
-//! `sigaction`, the precise sleep, closing a helper's inherited descriptors, redirecting a
-//! descriptor that PHP owns, and `mincore` and `MADV_COLLAPSE`, which `nix` does not wrap. It makes no decisions: policy lives in
-//! [`crate::pool`], [`crate::supervisor`] and [`crate::master`].
+//! `sigaction`, the precise sleep, closing inherited descriptors (`close_range`), redirecting
+//! a descriptor that PHP owns, `mincore` and `MADV_COLLAPSE`, which `nix` does not wrap. It
+//! makes no decisions: policy lives in [`crate::pool`], [`crate::supervisor`] and
+//! [`crate::master`].
 
 use std::fmt;
 use std::io;
@@ -332,19 +333,9 @@ pub fn close_on_exec_from_3() -> io::Result<()> {
     }
     // Older kernels (before 5.11): one descriptor at a time, as /proc lists them.
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    for entry in std::fs::read_dir("/proc/self/fd")? {
-        let Some(fd) = entry?
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if fd < 3 {
-            continue;
-        }
-        // SAFETY: the descriptor is open in this process (the directory's own one is
-        // closed by now, which fcntl then reports as EBADF, ignored below).
+    for fd in open_fd_list()?.into_iter().filter(|&fd| fd >= 3) {
+        // SAFETY: the descriptor was open in this process a moment ago; one closed since
+        // is reported as EBADF, ignored below.
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
         let _ = fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }

@@ -108,9 +108,10 @@ impl Master<'_> {
     }
 
     /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
-    /// every `watch_tick`, a few workers per pass ([`WatchRound`](crate::supervisor::WatchRound)). Only the ticks past
-    /// `exec_ttl` are looked at besides, oldest first, so a pass costs the same whatever
-    /// the size of the pool.
+    /// every `watch_tick`, a few workers per pass
+    /// ([`WatchRound`](crate::supervisor::WatchRound)). Only the ticks past `exec_ttl` are
+    /// looked at besides, oldest first, so a pass costs the same whatever the size of the
+    /// pool.
     fn check_limits(&mut self, now: Mono) {
         let watched = if self.limits.need_watch() {
             let pool = &self.pool;

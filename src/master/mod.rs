@@ -108,12 +108,6 @@ pub struct Options {
     pub huge_pages: bool,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options { huge_pages: true }
-    }
-}
-
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each forked
 /// child right after its fork. `server` says how workers start and as whom, and what runs
 /// before them (`on_init`).

@@ -395,6 +395,33 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_malformed_duration_makes_a_short_error() {
+        for (text, problem) in [
+            (
+                "x".repeat(2 << 20),
+                "… (2097152 bytes) is not a duration; expected",
+            ),
+            (
+                format!("1{}", "y".repeat(2 << 20)),
+                "… (2097152 bytes); expected",
+            ),
+        ] {
+            let text = CString::new(text).unwrap();
+            let mut ns = 7;
+            // SAFETY: a NUL-terminated string and a writable u64.
+            let code = unsafe { ticker_parse_duration(text.as_ptr(), &mut ns) };
+            assert_eq!(code, ticker_status::TICKER_INVALID_ARGUMENT as c_int);
+            assert_eq!(ns, 7, "left alone");
+            let error = last_error().unwrap();
+            assert!(error.len() < 400, "{} bytes", error.len());
+            assert!(
+                error.starts_with("ticker_parse_duration: \"") && error.contains(problem),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_ticker_that_panicked_refuses_further_calls() {
         let mut t: *mut ticker = std::ptr::null_mut();
         // SAFETY: valid out pointer; the ticker is freed below.

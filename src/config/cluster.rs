@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::error::quote;
 use super::roadrunner::or_default;
 use super::table::{Acts, Table};
 use super::values::REDIS_URL_FORMS;
@@ -27,7 +28,7 @@ pub(super) fn read(mut t: Table) -> Result<ClusterConfig, ConfigError> {
         Some(key) => {
             return Err(t.error(
                 "key",
-                format!("{key:?} is not accepted; expected {KEY_FORMS}"),
+                format!("{} is not accepted; expected {KEY_FORMS}", quote(&key)),
             ));
         }
         None => default_key(t.file()).ok_or_else(|| {

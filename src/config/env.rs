@@ -10,7 +10,7 @@
 
 use serde_yaml::Value;
 
-use super::error::Problem;
+use super::error::{Problem, key_name, quote, shorten};
 
 /// The environment: a variable's value, or `None` when it is not set.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -116,13 +116,10 @@ pub(super) struct Note {
 impl Note {
     /// The origin of a value, for a message: ` (from "${TICK}s", with TICK unset)`.
     pub fn origin(&self) -> String {
+        let written = quote(&self.written);
         match self.unset.as_slice() {
-            [] => format!(" (from {:?})", self.written),
-            names => format!(
-                " (from {:?}, with {} unset)",
-                self.written,
-                names.join(", ")
-            ),
+            [] => format!(" (from {written})"),
+            names => format!(" (from {written}, with {} unset)", names_of(names, ", ")),
         }
     }
 
@@ -131,13 +128,19 @@ impl Note {
         match self.unset.as_slice() {
             _ if !self.empty => None,
             [] => None,
-            [name] => Some(format!("is empty because {name} is not set")),
+            [name] => Some(format!("is empty because {} is not set", shorten(name))),
             names => Some(format!(
                 "is empty because {} are not set",
-                names.join(" and ")
+                names_of(names, " and ")
             )),
         }
     }
+}
+
+/// Variable names as a message lists them, cut as a value is: `${...}` takes anything up to
+/// its `}` as a name, and a value may refer to any number of them.
+fn names_of(names: &[String], separator: &str) -> String {
+    shorten(&names.join(separator))
 }
 
 /// Substitutes every string in `value` (list items and mapping values too, not mapping
@@ -173,9 +176,7 @@ fn walk(value: &Value, env: Lookup, at: String, notes: &mut Vec<Note>) -> Result
         Value::Mapping(map) => {
             let mut out = serde_yaml::Mapping::new();
             for (key, item) in map {
-                let name = key
-                    .as_str()
-                    .map_or_else(|| super::error::show(key), String::from);
+                let name = key_name(key);
                 out.insert(key.clone(), walk(item, env, format!("{at}.{name}"), notes)?);
             }
             Value::Mapping(out)

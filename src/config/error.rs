@@ -1,9 +1,9 @@
 //! What is wrong with a config file, said in one line.
 //!
 //! Owns the message format, `ticker: config <file>: <dotted.key>: <value> <problem>; expected
-//! <accepted forms>`, how a YAML value is shown inside it, and the wording of serde_yaml's
-//! own errors. The readers of values and sections build their errors here; nothing here
-//! knows which keys exist.
+//! <accepted forms>`, how a YAML value is shown inside it and how much of a long one, and
+//! the wording of serde_yaml's own errors. The readers of values and sections build their
+//! errors here; nothing here knows which keys exist.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -138,64 +138,116 @@ impl Problem {
     }
 }
 
-/// The longest a value is shown in a message; longer ones end with `…`.
-const SHOWN_CHARS: usize = 80;
+/// The most characters of one value a message repeats: enough to recognise it, short
+/// enough that a value of megabytes (through `${VAR}`, or the C ABI) still makes one short
+/// line.
+const SHOWN_CHARS: usize = 64;
 
-/// A value as it appears in messages: strings quoted (so that `""` and `" "` are visible),
-/// other scalars as YAML writes them, lists and mappings in flow style, all on one line.
-pub(super) fn show(value: &Value) -> String {
-    let mut out = String::new();
-    write_value(&mut out, value);
-    if out.chars().count() > SHOWN_CHARS {
-        out = out.chars().take(SHOWN_CHARS - 1).collect();
-        out.push('…');
+/// How a message repeats text the user wrote: whole, or its first [`SHOWN_CHARS`] characters
+/// followed by `… (N bytes)`, N being the length of all of it. `quoted` puts the text in
+/// double quotes with Rust's escapes (so that `""`, `" "` and `"\0"` are visible), the
+/// ellipsis outside them. Every value and name a message quotes goes through here.
+fn excerpt(text: &str, bytes: usize, quoted: bool) -> String {
+    let head = text
+        .char_indices()
+        .nth(SHOWN_CHARS)
+        .map_or(text, |(end, _)| &text[..end]);
+    let mut out = if quoted {
+        format!("{head:?}")
+    } else {
+        head.to_string()
+    };
+    if head.len() < bytes {
+        let _ = write!(out, "… ({bytes} bytes)");
     }
     out
 }
 
-fn write_value(out: &mut String, value: &Value) {
-    // Enough to fill a message; stops a huge value from being rendered whole.
-    if out.len() > SHOWN_CHARS * 4 {
-        return;
+/// A string the user wrote, quoted as messages quote it (see [`excerpt`]).
+pub(super) fn quote(text: &str) -> String {
+    excerpt(text, text.len(), true)
+}
+
+/// A name the user wrote, unquoted, as it appears inside a dotted key (see [`excerpt`]).
+pub(super) fn shorten(text: &str) -> String {
+    excerpt(text, text.len(), false)
+}
+
+/// A mapping key as it appears in a dotted key: a string as it is (shortened), anything
+/// else as [`show`] writes it.
+pub(super) fn key_name(key: &Value) -> String {
+    key.as_str().map_or_else(|| show(key), shorten)
+}
+
+/// A value as it appears in messages: strings quoted, other scalars as YAML writes them,
+/// lists and mappings in flow style, all on one line, and cut as [`excerpt`] cuts text.
+pub(super) fn show(value: &Value) -> String {
+    if let Value::String(text) = value {
+        return quote(text);
     }
-    match value {
-        Value::Null => out.push('~'),
-        Value::Bool(b) => {
-            let _ = write!(out, "{b}");
+    let mut out = Shown::default();
+    write_value(&mut out, value);
+    excerpt(&out.kept, out.bytes, false)
+}
+
+/// Bytes kept of a rendering: more than [`SHOWN_CHARS`] characters of any width, so that the
+/// cut is [`excerpt`]'s to make.
+const KEPT_BYTES: usize = (SHOWN_CHARS + 1) * 4;
+
+/// A rendering that keeps its first [`KEPT_BYTES`] and counts the rest, so that a huge list
+/// is measured without being held.
+#[derive(Default)]
+struct Shown {
+    kept: String,
+    bytes: usize,
+}
+
+impl fmt::Write for Shown {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.bytes += s.len();
+        let mut end = KEPT_BYTES.saturating_sub(self.kept.len()).min(s.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
         }
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::String(s) => {
-            let _ = write!(out, "{s:?}");
-        }
+        self.kept.push_str(&s[..end]);
+        Ok(())
+    }
+}
+
+fn write_value(out: &mut Shown, value: &Value) {
+    let _ = match value {
+        Value::Null => out.write_str("~"),
+        Value::Bool(b) => write!(out, "{b}"),
+        Value::Number(n) => write!(out, "{n}"),
+        Value::String(s) => write!(out, "{s:?}"),
         Value::Sequence(items) => {
-            out.push('[');
+            let _ = out.write_str("[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    let _ = out.write_str(", ");
                 }
                 write_value(out, item);
             }
-            out.push(']');
+            out.write_str("]")
         }
         Value::Mapping(map) => {
-            out.push('{');
+            let _ = out.write_str("{");
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    let _ = out.write_str(", ");
                 }
                 write_value(out, key);
-                out.push_str(": ");
+                let _ = out.write_str(": ");
                 write_value(out, item);
             }
-            out.push('}');
+            out.write_str("}")
         }
         Value::Tagged(tagged) => {
             let _ = write!(out, "{} ", tagged.tag);
             write_value(out, &tagged.value);
+            Ok(())
         }
-    }
+    };
 }
 
 #[cfg(test)]
@@ -220,12 +272,46 @@ mod tests {
     }
 
     #[test]
-    fn long_values_are_cut() {
-        let long = Value::String("x".repeat(1000));
-        let shown = show(&long);
-        assert_eq!(shown.chars().count(), SHOWN_CHARS);
-        assert!(shown.ends_with('…'));
+    fn long_values_are_cut_to_a_head_and_their_length() {
+        let huge = "x".repeat(2 << 20);
+        let shown = show(&Value::String(huge.clone()));
+        assert_eq!(
+            shown,
+            format!("\"{}\"… (2097152 bytes)", "x".repeat(SHOWN_CHARS))
+        );
+        assert_eq!(quote(&huge), shown);
+        assert_eq!(
+            shorten(&huge),
+            format!("{}… (2097152 bytes)", "x".repeat(SHOWN_CHARS))
+        );
+        let exact = "y".repeat(SHOWN_CHARS);
+        assert_eq!(
+            quote(&exact),
+            format!("{exact:?}"),
+            "nothing cut, nothing added"
+        );
         let many = Value::Sequence(vec![Value::Bool(true); 100_000]);
-        assert_eq!(show(&many).chars().count(), SHOWN_CHARS);
+        let shown = show(&many);
+        assert!(shown.starts_with("[true, true, "), "{shown}");
+        assert!(shown.ends_with("… (600000 bytes)"), "{shown}");
+    }
+
+    #[test]
+    fn cuts_fall_between_characters() {
+        // Four bytes each: a cut by bytes would split one.
+        let wide = "🦀".repeat(1000);
+        let quoted = quote(&wide);
+        assert_eq!(
+            quoted,
+            format!("\"{}\"… (4000 bytes)", "🦀".repeat(SHOWN_CHARS))
+        );
+        let nested = Value::Sequence(vec![Value::String(wide)]);
+        let shown = show(&nested);
+        assert!(shown.starts_with("[\"🦀🦀"), "{shown}");
+        assert!(shown.ends_with("… (4004 bytes)"), "{shown}");
+        assert_eq!(
+            key_name(&Value::String("é".repeat(100))),
+            format!("{}… (200 bytes)", "é".repeat(SHOWN_CHARS))
+        );
     }
 }

@@ -13,9 +13,9 @@
 //! | `cluster.rs` | `ticker.cluster`: the Redis lease that lets one of several instances tick |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
-//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, relays, env maps |
+//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, relays, env maps, user and group names |
 //! | `env.rs` | `${VAR}`, `$VAR`, `${VAR:-default}` |
-//! | `error.rs` | the one-line messages |
+//! | `error.rs` | the one-line messages, and how much of a value they quote |
 //!
 //! A RoadRunner file works as it is: other plugins' sections are never read, every key
 //! RoadRunner defines in the sections read here is accepted, and values are read as
@@ -352,9 +352,9 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
             path,
             "server.relay",
             format!(
-                "{:?} is not accepted with ticker.pool.command: command-started workers are \
+                "{} is not accepted with ticker.pool.command: command-started workers are \
                  linked over pipes (their stdin and stdout); expected pipes, or no relay",
-                server.relay.to_string()
+                error::quote(&server.relay.to_string())
             ),
         ));
     }

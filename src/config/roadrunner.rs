@@ -14,7 +14,9 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use super::table::{Acts, Table};
-use super::values::{Count, EnvMap, FromValue, GoDuration, Megabytes, WorkerCount};
+use super::values::{
+    Count, EnvMap, FromValue, GoDuration, GroupName, Megabytes, UserName, WorkerCount,
+};
 use super::{
     Command, ConfigError, DEFAULT_ON_INIT_TIMEOUT, DEFAULT_POOL_TIMEOUT, DEFAULT_RELAY_TIMEOUT,
     DEFAULT_WATCH_TICK, LogsConfig, MIN_WATCH_TICK, OnInit, PoolConfig, ServerConfig,
@@ -105,8 +107,8 @@ pub(super) fn server(mut t: Table) -> Result<ServerConfig, ConfigError> {
         t.get("relay_timeout", Acts::WithCommand)?,
         DEFAULT_RELAY_TIMEOUT,
     );
-    let user = non_empty(t.get("user", Acts::Yes)?);
-    let group = non_empty(t.get("group", Acts::Yes)?);
+    let user = non_empty(t.get("user", Acts::Yes)?.map(|UserName(name)| name));
+    let group = non_empty(t.get("group", Acts::Yes)?.map(|GroupName(name)| name));
     let on_init = init_command(&mut t, "on_init", Acts::Yes)?;
     init_command(&mut t, "after_init", Acts::No)?;
     t.finish_ignoring_unknown();
@@ -134,7 +136,7 @@ fn init_command(
     let exec_timeout = or_default(t.get("exec_timeout", acts)?, DEFAULT_ON_INIT_TIMEOUT);
     let env = t.get::<EnvMap>("env", acts)?.unwrap_or_default().0;
     let exit_on_error = t.get("exit_on_error", acts)?.unwrap_or(false);
-    let user = non_empty(t.get("user", acts)?);
+    let user = non_empty(t.get("user", acts)?.map(|UserName(name)| name));
     let missing = t.error(
         "command",
         format!("is missing; expected {}", Command::FORMS),

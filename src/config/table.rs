@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use super::env::{self, Lookup};
-use super::error::{ConfigError, Problem, show};
+use super::error::{ConfigError, Problem, key_name, quote, show};
 use super::values::{DURATION_FORMS, FromValue};
 
 /// Whether the extension does something with a key. Flipping a key to `Yes` is what
@@ -94,10 +94,7 @@ impl<'a> Table<'a> {
         let entries = match value {
             Value::Mapping(map) => map
                 .into_iter()
-                .map(|(name, value)| {
-                    let name = name.as_str().map_or_else(|| show(&name), String::from);
-                    (name, value)
-                })
+                .map(|(name, value)| (key_name(&name), value))
                 .collect(),
             _ => Vec::new(),
         };
@@ -170,9 +167,8 @@ impl<'a> Table<'a> {
                 .iter()
                 .find_map(|note| Some((note, note.empty_because_unset()?)))
         {
-            let shown = format!("{:?}", note.written);
             return Err(place(
-                Problem::shown(shown, because).within(&note.at),
+                Problem::shown(quote(&note.written), because).within(&note.at),
                 String::new(),
             ));
         }

@@ -723,6 +723,10 @@ fn empty_commands_are_errors() {
             &err(&format!("ticker:\n  pool:\n    command: {value}\n")),
             "ticker.pool.command",
         );
+        message(
+            &err(&format!("server:\n  on_init:\n    command: {value}\n")),
+            "server.on_init.command",
+        );
     }
     let text = message(
         &err("server:\n  command: [php, [3]]\n"),
@@ -841,6 +845,145 @@ fn server_defaults_and_user_group() {
 }
 
 #[test]
+fn user_and_group_names_no_lookup_could_find_are_refused() {
+    for key in ["user", "group"] {
+        for (value, problem) in [
+            (r#""www\tdata""#, r#""www\tdata" has a control character"#),
+            (r#""www\ndata""#, r#""www\ndata" has a control character"#),
+            ("www-data:www-data", r#""www-data:www-data" has ":""#),
+            ("/home/www", r#""/home/www" has "/""#),
+            ("\"  \"", r#""  " is blank"#),
+        ] {
+            let text = message(
+                &err(&format!("server:\n  {key}: {value}\n")),
+                &format!("server.{key}"),
+            );
+            assert!(
+                text.contains(&format!(
+                    "{problem}, which no {key} name can hold; expected a {key} name such as \
+                     www-data (no \"/\", \":\" or control characters)"
+                )) || text.contains(&format!("{problem}; expected a {key} name")),
+                "{text}"
+            );
+        }
+    }
+    let named = server("user: \"DOMAIN\\\\app user\"\ngroup: 1000\n");
+    assert_eq!(named.user.as_deref(), Some("DOMAIN\\app user"));
+    assert_eq!(named.group.as_deref(), Some("1000"));
+    let text = message(
+        &err("server:\n  on_init:\n    command: php init.php\n    user: a:b\n"),
+        "server.on_init.user",
+    );
+    assert!(text.contains("\"a:b\" has \":\""), "{text}");
+}
+
+/// A NUL written as YAML's escape, inside a double-quoted string, so that the parsed value
+/// holds the byte itself.
+#[test]
+fn nul_bytes_are_refused_wherever_the_kernel_would_be_given_them() {
+    let cases = [
+        (
+            r#"ticker: {pool: {command: "php\0worker.php"}}"#,
+            "ticker.pool.command",
+            r#""php\0worker.php" has a NUL byte, which no program argument can hold; expected a command as a string"#,
+        ),
+        (
+            r#"ticker: {pool: {command: [php, "worker\0.php"]}}"#,
+            "ticker.pool.command[1]",
+            r#""worker\0.php" has a NUL byte, which no program argument can hold; expected a command"#,
+        ),
+        (
+            r#"server: {command: "php\0a.php"}"#,
+            "server.command",
+            r#""php\0a.php" has a NUL byte"#,
+        ),
+        (
+            r#"server: {on_init: {command: "php init.php\0"}}"#,
+            "server.on_init.command",
+            r#""php init.php\0" has a NUL byte, which no program argument can hold"#,
+        ),
+        (
+            r#"server: {on_init: {command: ["\0"]}}"#,
+            "server.on_init.command[0]",
+            r#""\0" has a NUL byte"#,
+        ),
+        (
+            r#"server: {user: "www\0data"}"#,
+            "server.user",
+            r#""www\0data" has a NUL byte, which no user name can hold; expected a user name such as www-data"#,
+        ),
+        (
+            r#"server: {group: "www\0data"}"#,
+            "server.group",
+            r#""www\0data" has a NUL byte, which no group name can hold; expected a group name such as www-data"#,
+        ),
+        (
+            r#"server: {on_init: {command: php init.php, user: "\0"}}"#,
+            "server.on_init.user",
+            r#""\0" has a NUL byte, which no user name can hold"#,
+        ),
+        (
+            r#"server: {after_init: {command: php a.php, user: "a\0"}}"#,
+            "server.after_init.user",
+            r#""a\0" has a NUL byte"#,
+        ),
+        (
+            r#"server: {env: {APP_ENV: "prod\0"}}"#,
+            "server.env.APP_ENV",
+            r#""prod\0" has a NUL byte, which no environment variable can hold; expected a string, a number or a boolean"#,
+        ),
+        (
+            r#"server: {env: [{APP_ENV: "\0"}]}"#,
+            "server.env.APP_ENV",
+            r#""\0" has a NUL byte"#,
+        ),
+        (
+            r#"server: {env: {"APP\0ENV": prod}}"#,
+            "server.env",
+            r#""APP\0ENV" is not a variable name; expected a name without "=" or NUL bytes such as APP_ENV"#,
+        ),
+        (
+            r#"server: {on_init: {command: php init.php, env: {X: "a\0b"}}}"#,
+            "server.on_init.env.X",
+            r#""a\0b" has a NUL byte, which no environment variable can hold"#,
+        ),
+        (
+            r#"ticker: {control: "/run/ticker\0.sock"}"#,
+            "ticker.control",
+            r#""/run/ticker\0.sock" has a NUL byte, which no path can hold; expected a path"#,
+        ),
+    ];
+    for (yaml, key, detail) in cases {
+        let text = message(&err(&format!("{yaml}\n")), key);
+        assert!(text.contains(&format!(": {key}: {detail}")), "{text}");
+    }
+    // Through a variable's default too, which is substituted before the check.
+    let text = message(
+        &err(r#"ticker: {pool: {command: "php ${W:-w\0.php}"}}"#),
+        "ticker.pool.command",
+    );
+    assert!(
+        text.contains(r#""php w\0.php" (from "php ${W:-w\0.php}") has a NUL byte"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn env_names_with_an_equals_sign_are_refused() {
+    for yaml in [
+        "server:\n  env:\n    A=B: 1\n",
+        "server:\n  env:\n    - \"=\": 1\n",
+        "server:\n  on_init:\n    command: php i.php\n    env:\n      X=: 1\n",
+    ] {
+        let text = err(yaml).to_string();
+        assert!(
+            text.contains("is not a variable name; expected a name without \"=\""),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn on_init_defaults_and_fields() {
     let on_init = server("on_init:\n  command: php init.php\n")
         .on_init
@@ -936,7 +1079,7 @@ fn a_read_key_left_empty_by_an_unset_variable_names_the_key_and_the_variable() {
         (
             "server:\n  user: ${APP_USER}\n",
             "server.user",
-            "\"${APP_USER}\" is empty because APP_USER is not set; expected a string",
+            "\"${APP_USER}\" is empty because APP_USER is not set; expected a user name",
         ),
         (
             "server:\n  command: [php, \"${A}${B}\"]\n",
@@ -1004,6 +1147,83 @@ fn a_substituted_value_that_is_wrong_says_where_it_came_from() {
 // ---------------------------------------------------------------------------------------
 // The file as a whole
 // ---------------------------------------------------------------------------------------
+
+/// The longest a message may be when it quotes a huge value: a few quoted excerpts and the
+/// accepted forms.
+const SHORT: usize = 600;
+
+#[test]
+fn a_huge_value_is_quoted_by_its_head_and_its_length() {
+    let huge = "x".repeat(2 << 20);
+    let head = "x".repeat(64);
+    let text = message(
+        &err_in("ticker:\n  interval: ${TICK}\n", &[("TICK", &huge)]),
+        "ticker.interval",
+    );
+    assert!(text.len() < SHORT, "{} bytes", text.len());
+    assert!(
+        text.contains(&format!(
+            "ticker.interval: \"{head}\"… (2097152 bytes) (from \"${{TICK}}\") is not a duration"
+        )),
+        "{text}"
+    );
+
+    // Within the file's size limit, in every place a message repeats what was written.
+    let long = "y".repeat(500_000);
+    let cases = [
+        (
+            format!("ticker:\n  missed: {long}\n"),
+            "ticker.missed".to_string(),
+        ),
+        (
+            format!("ticker:\n  interval: \"1{long}\"\n"),
+            "ticker.interval".into(),
+        ),
+        (
+            format!("ticker:\n  interval: \"$X{long}\"\n"),
+            "ticker.interval".into(),
+        ),
+        (
+            format!("ticker:\n  interval: ${{{long}}}\n"),
+            "ticker.interval".into(),
+        ),
+        (
+            // A key this long must be written explicitly (`? key`) in YAML.
+            format!("ticker:\n  ? {long}\n  : 1\n"),
+            format!("ticker.{}… (500000 bytes)", &long[..64]),
+        ),
+        (
+            format!("server:\n  env:\n    ? A={long}\n    : 1\n"),
+            "server.env".into(),
+        ),
+        (
+            format!("server:\n  env:\n    ? {long}\n    : [1]\n"),
+            format!("server.env.{}… (500000 bytes)", &long[..64]),
+        ),
+        (
+            format!("server:\n  user: \"{long}:\"\n"),
+            "server.user".into(),
+        ),
+        (
+            format!("ticker:\n  pool:\n    command: [php, \"{long}\\0\"]\n"),
+            "ticker.pool.command[1]".into(),
+        ),
+        (
+            format!("ticker:\n  cluster:\n    redis: redis://127.0.0.1\n    key: \"a {long}\"\n"),
+            "ticker.cluster.key".into(),
+        ),
+    ];
+    for (yaml, key) in cases {
+        let text = message(&err(&yaml), &key);
+        assert!(
+            text.len() < SHORT,
+            "{key}: {} bytes: {}",
+            text.len(),
+            &text[..SHORT]
+        );
+        assert!(text.contains(" bytes)"), "{text}");
+    }
+}
 
 #[test]
 fn invalid_yaml_names_the_file_and_position() {
@@ -1315,6 +1535,17 @@ fn parse_duration_is_the_files_grammar_with_the_files_wording() {
         format!("\"1x\" has an unknown unit \"x\"; expected {DURATION_FORMS}")
     );
     assert!(parse_duration("10").unwrap_err().contains("without a unit"));
+    let huge = format!("1{}", "y".repeat(2 << 20));
+    let e = parse_duration(&huge).unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "\"1{}\"… (2097153 bytes) has an unknown unit \"{}\"… (2097152 bytes); expected \
+             {DURATION_FORMS}",
+            "y".repeat(63),
+            "y".repeat(64)
+        )
+    );
     assert!(
         parse_duration("")
             .unwrap_err()

@@ -15,7 +15,7 @@ use serde_yaml::Value;
 
 pub use crate::relay::Relay;
 
-use super::error::Problem;
+use super::error::{Problem, key_name, quote};
 use super::{LogEncoding, LogLevel, Missed};
 
 /// A kind of value, read from YAML.
@@ -32,6 +32,15 @@ pub(super) trait FromValue: Sized {
 pub(super) const DURATION_FORMS: &str = "a number with a unit such as 250ms, 1s, 1m or 1m30s";
 const COMMAND_FORMS: &str =
     "a command as a string such as \"php worker.php\" or a list such as [php, worker.php]";
+
+/// The problem with text handed to the kernel as a C string (a program's argument, an
+/// environment entry, a path, a name looked up in the user database), which ends at its
+/// first NUL: caught here, rather than when a worker is about to start. `holder` names what
+/// cannot hold one: "no program argument".
+fn nul_byte(text: &str, holder: &str) -> Option<String> {
+    text.contains('\0')
+        .then(|| format!("has a NUL byte, which {holder} can hold"))
+}
 
 /// A duration written the Go way, as RoadRunner reads it; zero is kept (the sections decide
 /// what it means).
@@ -71,7 +80,7 @@ const GO_UNITS: [(&str, u128); 8] = [
 /// (the C ABI, and through it PHP's FFI). The error names the value and the accepted forms.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     parse_go_duration(text)
-        .map_err(|problem| format!("{text:?} {problem}; expected {DURATION_FORMS}"))
+        .map_err(|problem| format!("{} {problem}; expected {DURATION_FORMS}", quote(text)))
 }
 
 /// Go's `time.ParseDuration`, without negative values. Written here rather than with
@@ -115,7 +124,7 @@ pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
             .into());
         }
         let Some(&(_, scale)) = GO_UNITS.iter().find(|(name, _)| *name == unit) else {
-            return Err(format!("has an unknown unit {unit:?}"));
+            return Err(format!("has an unknown unit {}", quote(unit)));
         };
         let whole: u128 = if whole.is_empty() {
             0
@@ -255,8 +264,7 @@ impl FromValue for bool {
     }
 }
 
-/// Free text, such as a user or group name.
-/// A number is taken as its text (`user: 1000`), as RoadRunner takes it.
+/// Free text. A number is taken as its text (`user: 1000`), as RoadRunner takes it.
 impl FromValue for String {
     const FORMS: &'static str = "a string";
 
@@ -273,8 +281,61 @@ impl FromValue for PathBuf {
     const FORMS: &'static str = "a path such as /run/ticker.sock";
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
-        String::from_value(value).map(PathBuf::from)
+        let text = String::from_value(value)?;
+        match nul_byte(&text, "no path") {
+            Some(problem) => Err(Problem::new(value, problem)),
+            None => Ok(PathBuf::from(text)),
+        }
     }
+}
+
+/// `server.user` (and `on_init.user`): a name for `getpwnam`, as RoadRunner looks it up.
+/// Empty is kept, for the section to read as not set, as RoadRunner does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct UserName(pub String);
+
+impl FromValue for UserName {
+    const FORMS: &'static str =
+        "a user name such as www-data (no \"/\", \":\" or control characters)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        account_name(value, "no user name").map(UserName)
+    }
+}
+
+/// `server.group`: a name for `getgrnam`, as [`UserName`] is for `getpwnam`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct GroupName(pub String);
+
+impl FromValue for GroupName {
+    const FORMS: &'static str =
+        "a group name such as www-data (no \"/\", \":\" or control characters)";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        account_name(value, "no group name").map(GroupName)
+    }
+}
+
+/// A name of the user or group database, refused here when no lookup could find it, so that
+/// the master does not start only to fail at its first worker. A number is its text
+/// (`user: 1000`), as RoadRunner reads it. Besides a NUL and other control characters, which
+/// no C string or `/etc/passwd` line holds, `":"` (the field separator of `/etc/passwd` and
+/// `/etc/group`) and `"/"` (which the tools that create users refuse) mark a mistake: a
+/// `user:group` pair, a path.
+fn account_name(value: &Value, holder: &str) -> Result<String, Problem> {
+    let name = String::from_value(value)?;
+    let problem = if let Some(problem) = nul_byte(&name, holder) {
+        problem
+    } else if name.chars().any(char::is_control) {
+        format!("has a control character, which {holder} can hold")
+    } else if let Some(c) = name.chars().find(|c| matches!(c, '/' | ':')) {
+        format!("has {}, which {holder} can hold", quote(&c.to_string()))
+    } else if !name.is_empty() && name.trim().is_empty() {
+        "is blank".to_string()
+    } else {
+        return Ok(name);
+    };
+    Err(Problem::new(value, problem))
 }
 
 /// A TCP address to listen on. `:port` means loopback: an endpoint is bound to the network
@@ -353,6 +414,8 @@ impl FromValue for LogEncoding {
     }
 }
 
+const NO_ARGUMENT: &str = "no program argument";
+
 /// A program and its arguments; never empty. A string in the file is split on whitespace
 /// with no shell quoting, as RoadRunner does; use the list form for arguments with spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,6 +427,9 @@ impl FromValue for Command {
     fn from_value(value: &Value) -> Result<Self, Problem> {
         match value {
             Value::String(text) => {
+                if let Some(problem) = nul_byte(text, NO_ARGUMENT) {
+                    return Err(Problem::new(value, problem));
+                }
                 let words: Vec<String> = text.split_whitespace().map(String::from).collect();
                 if words.is_empty() {
                     return Err(Problem::new(value, "is an empty command"));
@@ -375,9 +441,13 @@ impl FromValue for Command {
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        String::from_value(item).map_err(|problem| {
-                            problem.within(&format!("[{i}]")).expected(String::FORMS)
-                        })
+                        let at = format!("[{i}]");
+                        let word = String::from_value(item)
+                            .map_err(|problem| problem.within(&at).expected(String::FORMS))?;
+                        match nul_byte(&word, NO_ARGUMENT) {
+                            Some(problem) => Err(Problem::new(item, problem).within(&at)),
+                            None => Ok(word),
+                        }
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 // Later arguments may legitimately be empty strings; the program may not.
@@ -443,18 +513,18 @@ impl FromValue for EnvMap {
 }
 
 impl EnvMap {
-    fn insert(&mut self, name: &Value, value: &Value) -> Result<(), Problem> {
-        let name = match name {
+    fn insert(&mut self, key: &Value, value: &Value) -> Result<(), Problem> {
+        let name = match key {
             Value::String(name) => name.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             _ => String::new(),
         };
+        // The kernel passes an environment as `NAME=value` C strings: a name ends at its
+        // first "=", and either ends at a NUL.
         if name.is_empty() || name.contains(['=', '\0']) {
-            return Err(
-                Problem::shown(format!("{name:?}"), "is not a variable name")
-                    .expected("a name without \"=\" such as APP_ENV"),
-            );
+            return Err(Problem::shown(quote(&name), "is not a variable name")
+                .expected("a name without \"=\" or NUL bytes such as APP_ENV"));
         }
         let text = match value {
             Value::String(s) => s.clone(),
@@ -463,13 +533,18 @@ impl EnvMap {
             Value::Null => String::new(),
             _ => {
                 return Err(Problem::wrong_type(value)
-                    .within(&format!(".{name}"))
+                    .within(&format!(".{}", key_name(key)))
                     .expected(ENV_VALUE_FORMS));
             }
         };
+        if let Some(problem) = nul_byte(&text, "no environment variable") {
+            return Err(Problem::new(value, problem)
+                .within(&format!(".{}", key_name(key)))
+                .expected(ENV_VALUE_FORMS));
+        }
         if self.0.insert(name.to_uppercase(), text).is_some() {
             return Err(Problem::shown(
-                format!("{name:?}"),
+                quote(&name),
                 "names a variable already set (names are upper-cased)",
             )
             .expected("each name once"));
@@ -571,7 +646,7 @@ impl FromValue for RedisUrl {
             let shown = redis::parse_redis_url(text)
                 .map(redacted)
                 .unwrap_or_else(|| without_credentials(text));
-            Problem::shown(format!("{shown:?}"), problem)
+            Problem::shown(quote(&shown), problem)
         })
     }
 }

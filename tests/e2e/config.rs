@@ -119,3 +119,19 @@ fn a_deeply_nested_file_is_refused_at_once_naming_the_limit() {
     let file = php.dir.join("ticker.yaml");
     refused(php, &file, &["deeper than the limit of 64 levels"]);
 }
+
+#[test]
+fn a_nul_byte_where_the_kernel_takes_a_string_is_refused_at_start() {
+    bad(
+        "nul_in_command",
+        &["ticker.pool.command", r#""php\0worker.php" has a NUL byte"#],
+    );
+    bad(
+        "nul_in_user",
+        &["server.user", r#""www\0data" has a NUL byte"#],
+    );
+    bad(
+        "nul_in_on_init",
+        &["server.on_init.command[2]", "has a NUL byte"],
+    );
+}

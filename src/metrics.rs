@@ -20,6 +20,9 @@ pub const WINDOW: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct Lateness {
     samples: VecDeque<u64>,
+    /// The percentiles of the samples as they are, once asked for: answers in a row
+    /// between two ticks cost nothing more.
+    cached: std::cell::Cell<Option<Percentiles>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,26 +41,40 @@ impl Lateness {
         }
         self.samples
             .push_back(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
+        self.cached.set(None);
     }
 
-    /// Nearest-rank percentiles over the window.
+    /// Nearest-rank percentiles over the window: selected, not sorted (a few passes over
+    /// the window instead of a sort), and kept until the next sample.
     pub fn percentiles(&self) -> Percentiles {
-        let mut sorted: Vec<u64> = self.samples.iter().copied().collect();
-        sorted.sort_unstable();
-        let rank = |p: f64| -> u64 {
-            if sorted.is_empty() {
-                return 0;
-            }
-            let index = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-            sorted[index - 1]
-        };
-        Percentiles {
-            samples: sorted.len(),
-            p50_us: rank(0.50),
-            p90_us: rank(0.90),
-            p99_us: rank(0.99),
-            max_us: sorted.last().copied().unwrap_or(0),
+        if let Some(cached) = self.cached.get() {
+            return cached;
         }
+        let mut values: Vec<u64> = self.samples.iter().copied().collect();
+        let n = values.len();
+        let percentiles = if n == 0 {
+            Percentiles::default()
+        } else {
+            let rank = |p: f64| ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
+            // Ascending ranks: each selection leaves the larger values to the right of
+            // its rank, so the next one looks only there.
+            let mut from = 0;
+            let mut select = |k: usize| {
+                let (_, value, _) = values[from..].select_nth_unstable(k - from);
+                let value = *value;
+                from = k;
+                value
+            };
+            Percentiles {
+                samples: n,
+                p50_us: select(rank(0.50)),
+                p90_us: select(rank(0.90)),
+                p99_us: select(rank(0.99)),
+                max_us: select(n - 1),
+            }
+        };
+        self.cached.set(Some(percentiles));
+        percentiles
     }
 }
 
@@ -85,8 +102,25 @@ pub struct WorkerRow {
     pub tick: Option<u64>,
     pub ticks: u64,
     pub errors: u64,
+    /// Resident memory as last read (every `watch_tick`, and as the worker joined).
     pub rss_bytes: Option<u64>,
+    /// How long ago `rss_bytes` was read.
+    #[serde(default)]
+    pub rss_age_secs: Option<f64>,
     pub age_secs: f64,
+}
+
+/// Worker starts: how many failed, and what the pool lacks because of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Starts {
+    /// Workers that could not be started (no process, no descriptor, the command did not
+    /// run) since the master started.
+    pub failed: u64,
+    /// Workers the pool should have and does not: `target_workers` less the live ones.
+    pub lacking: usize,
+    /// Why the last start failed, while the pool lacks workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The connections of one operator door: the control socket or the metrics endpoint.
@@ -115,7 +149,12 @@ pub struct Snapshot {
     pub uptime_secs: f64,
     /// Workers the pool keeps (`num_workers`, changed by SIGTTIN and SIGTTOU).
     pub target_workers: usize,
+    /// The master's resident memory as last read, with how long ago.
     pub master_rss_bytes: Option<u64>,
+    #[serde(default)]
+    pub master_rss_age_secs: Option<f64>,
+    #[serde(default)]
+    pub starts: Starts,
     pub ticks: TickCounts,
     pub lateness: Percentiles,
     pub workers: Vec<WorkerRow>,
@@ -152,6 +191,20 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The `# HELP` and `# TYPE` lines of a metric.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP ticker_{name} {help}");
+    let _ = writeln!(out, "# TYPE ticker_{name} {kind}");
+}
+
+/// A metric with its samples, each a label set (`{...}` or empty) and a value.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
+    header(out, name, kind, help);
+    for (labels, value) in samples {
+        let _ = writeln!(out, "ticker_{name}{labels} {value}");
+    }
+}
+
 fn mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(
         || "-".to_string(),
@@ -182,10 +235,17 @@ impl Snapshot {
         .into_iter()
         .chain(
             snapshot
-                .workers
-                .iter()
-                .map(|w| ("workers[].age_secs", w.age_secs)),
-        );
+                .master_rss_age_secs
+                .map(|secs| ("master_rss_age_secs", secs)),
+        )
+        .chain(snapshot.workers.iter().flat_map(|w| {
+            [
+                ("workers[].age_secs", Some(w.age_secs)),
+                ("workers[].rss_age_secs", w.rss_age_secs),
+            ]
+            .into_iter()
+            .filter_map(|(field, secs)| Some((field, secs?)))
+        }));
         for (field, secs) in durations {
             if Duration::try_from_secs_f64(secs).is_err() {
                 return Err(BadSnapshot(format!(
@@ -216,6 +276,19 @@ impl Snapshot {
             self.target_workers,
             mb(self.master_rss_bytes),
         );
+        if self.starts.lacking > 0 {
+            let _ = writeln!(
+                out,
+                "lacking {} of {} workers: {} starts failed{}",
+                self.starts.lacking,
+                self.target_workers,
+                self.starts.failed,
+                self.starts
+                    .last_error
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!(", the last: {}", printable(e))),
+            );
+        }
         let _ = writeln!(
             out,
             "ticks  due {}  delivered {}  completed {}  failed {}  skipped {}",
@@ -268,14 +341,8 @@ impl Snapshot {
 
     /// Prometheus text exposition (version 0.0.4).
     pub fn to_prometheus(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
-            let _ = writeln!(out, "# HELP ticker_{name} {help}");
-            let _ = writeln!(out, "# TYPE ticker_{name} {kind}");
-            for (labels, value) in samples {
-                let _ = writeln!(out, "ticker_{name}{labels} {value}");
-            }
-        };
+        let mut out = String::with_capacity(4096 + 192 * self.workers.len());
+        let out = &mut out;
         let plain = |v: String| vec![(String::new(), v)];
         let t = &self.ticks;
         for (name, value, help) in [
@@ -305,7 +372,7 @@ impl Snapshot {
                 "Ticks never run because no worker was free.",
             ),
         ] {
-            metric(name, "counter", help, &plain(value.to_string()));
+            metric(out, name, "counter", help, &plain(value.to_string()));
         }
         let l = &self.lateness;
         let quantiles: Vec<(String, String)> = [
@@ -323,12 +390,14 @@ impl Snapshot {
         })
         .collect();
         metric(
+            out,
             "tick_lateness_seconds",
             "summary",
             "Time from a tick's due instant to its hand-over to a worker, over recent ticks.",
             &quantiles,
         );
         metric(
+            out,
             "workers",
             "gauge",
             "Worker processes by state.",
@@ -341,35 +410,74 @@ impl Snapshot {
                 .collect::<Vec<_>>(),
         );
         metric(
+            out,
             "workers_target",
             "gauge",
             "Workers the pool keeps.",
             &plain(self.target_workers.to_string()),
         );
-        let per_worker = |f: fn(&WorkerRow) -> Option<String>| -> Vec<(String, String)> {
-            self.workers
-                .iter()
-                .filter_map(|w| f(w).map(|v| (format!("{{pid=\"{}\"}}", w.pid), v)))
-                .collect()
-        };
         metric(
+            out,
+            "workers_lacking",
+            "gauge",
+            "Workers the pool should have and does not (starting them failed, or is due).",
+            &plain(self.starts.lacking.to_string()),
+        );
+        metric(
+            out,
+            "worker_starts_failed_total",
+            "counter",
+            "Workers that could not be started: no process, no file descriptor, or the command did not run.",
+            &plain(self.starts.failed.to_string()),
+        );
+        // Written straight out, a line per worker, with no allocation per line: the page
+        // of a large pool is mostly these.
+        let per_worker = |out: &mut String, name, kind, help, f: fn(&WorkerRow) -> Option<u64>| {
+            header(out, name, kind, help);
+            for w in &self.workers {
+                if let Some(value) = f(w) {
+                    let _ = writeln!(out, "ticker_{name}{{pid=\"{}\"}} {value}", w.pid);
+                }
+            }
+        };
+        per_worker(
+            out,
             "worker_ticks_total",
             "counter",
             "Ticks handled by each worker.",
-            &per_worker(|w| Some(w.ticks.to_string())),
+            |w| Some(w.ticks),
         );
-        metric(
+        per_worker(
+            out,
             "worker_errors_total",
             "counter",
             "Ticks each worker failed with error().",
-            &per_worker(|w| Some(w.errors.to_string())),
+            |w| Some(w.errors),
         );
-        metric(
+        per_worker(
+            out,
             "worker_memory_bytes",
             "gauge",
-            "Resident memory of each worker.",
-            &per_worker(|w| w.rss_bytes.map(|b| b.to_string())),
+            "Resident memory of each worker, as read on the last watch_tick round.",
+            |w| w.rss_bytes,
         );
+        let oldest_reading = self
+            .workers
+            .iter()
+            .filter_map(|w| w.rss_age_secs)
+            .chain(self.master_rss_age_secs)
+            .fold(None, |oldest: Option<f64>, age| {
+                Some(oldest.map_or(age, |o| o.max(age)))
+            });
+        if let Some(age) = oldest_reading {
+            metric(
+                out,
+                "memory_reading_age_seconds",
+                "gauge",
+                "Age of the oldest memory figure served: memory is read every watch_tick, never per request.",
+                &plain(format!("{age:.3}")),
+            );
+        }
         let per_door = |f: fn(&DoorConnections) -> String| -> Vec<(String, String)> {
             self.connections
                 .iter()
@@ -377,30 +485,35 @@ impl Snapshot {
                 .collect()
         };
         metric(
+            out,
             "operator_connections",
             "gauge",
             "Open connections to the control socket and the metrics endpoint.",
             &per_door(|d| d.open.to_string()),
         );
         metric(
+            out,
             "operator_connections_max",
             "gauge",
             "Connections a door holds at once; at it, it takes no more until one closes.",
             &per_door(|d| d.max.to_string()),
         );
         metric(
+            out,
             "operator_connections_accepted_total",
             "counter",
             "Connections accepted.",
             &per_door(|d| d.accepted.to_string()),
         );
         metric(
+            out,
             "operator_connections_timed_out_total",
             "counter",
             "Connections dropped for not sending their request in time.",
             &per_door(|d| d.timed_out.to_string()),
         );
         metric(
+            out,
             "operator_accept_paused_total",
             "counter",
             "Times a door stopped taking connections: full, or short of file descriptors.",
@@ -418,6 +531,7 @@ impl Snapshot {
                 .collect::<Vec<_>>(),
         );
         metric(
+            out,
             "uptime_seconds",
             "gauge",
             "Seconds since the master started its pool.",
@@ -426,7 +540,7 @@ impl Snapshot {
         if let Some(cluster) = &self.cluster {
             out.push_str(&cluster.prometheus());
         }
-        out
+        std::mem::take(out)
     }
 }
 
@@ -443,6 +557,8 @@ mod tests {
             uptime_secs: 12.0,
             target_workers: 2,
             master_rss_bytes: Some(20 * 1024 * 1024),
+            master_rss_age_secs: Some(0.25),
+            starts: Starts::default(),
             ticks: TickCounts {
                 due: 24,
                 delivered: 23,
@@ -465,6 +581,7 @@ mod tests {
                     ticks: 12,
                     errors: 2,
                     rss_bytes: Some(30 * 1024 * 1024),
+                    rss_age_secs: Some(0.5),
                     age_secs: 12.0,
                 },
                 WorkerRow {
@@ -474,6 +591,7 @@ mod tests {
                     ticks: 11,
                     errors: 0,
                     rss_bytes: None,
+                    rss_age_secs: None,
                     age_secs: 3.0,
                 },
             ],
@@ -501,6 +619,62 @@ mod tests {
         assert_eq!(
             (p.samples, p.p50_us, p.p90_us, p.p99_us, p.max_us),
             (100, 50, 90, 99, 100)
+        );
+    }
+
+    #[test]
+    fn percentiles_are_those_of_the_sorted_window_and_follow_new_samples() {
+        let mut l = Lateness::default();
+        let mut all = vec![];
+        for i in 0..(WINDOW as u64 + 500) {
+            let us = (i * 7919 + 13) % 1_009;
+            l.record(Duration::from_micros(us));
+            all.push(us);
+            if i % 611 == 0 || i == WINDOW as u64 + 499 {
+                let window = &all[all.len().saturating_sub(WINDOW)..];
+                let mut sorted = window.to_vec();
+                sorted.sort_unstable();
+                let at = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).max(1) - 1];
+                let expected = Percentiles {
+                    samples: sorted.len(),
+                    p50_us: at(0.5),
+                    p90_us: at(0.9),
+                    p99_us: at(0.99),
+                    max_us: *sorted.last().unwrap(),
+                };
+                assert_eq!(l.percentiles(), expected, "after {} samples", i + 1);
+                assert_eq!(l.percentiles(), expected, "asked again");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pool_that_lacks_workers_says_so_in_the_table_and_the_metrics() {
+        let mut s = snapshot();
+        assert!(!s.to_table().contains("lacking"), "{}", s.to_table());
+        assert!(s.to_prometheus().contains("\nticker_workers_lacking 0\n"));
+        s.starts = Starts {
+            failed: 7,
+            lacking: 1,
+            last_error: Some("cannot start a worker: Too many open files (os error 24)".into()),
+        };
+        let table = s.to_table();
+        assert!(
+            table.contains(
+                "lacking 1 of 2 workers: 7 starts failed, the last: cannot start a worker: \
+                 Too many open files (os error 24)"
+            ),
+            "{table}"
+        );
+        let text = s.to_prometheus();
+        assert!(text.contains("\nticker_workers_lacking 1\n"), "{text}");
+        assert!(
+            text.contains("\nticker_worker_starts_failed_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nticker_memory_reading_age_seconds 0.500\n"),
+            "the oldest reading: {text}"
         );
     }
 
@@ -664,17 +838,20 @@ mod tests {
                 proptest::option::of(any::<u64>()),
                 any::<(u64, u64)>(),
                 proptest::option::of(any::<u64>()),
-                any_f64(),
+                (any_f64(), proptest::option::of(any_f64())),
             )
                 .prop_map(
-                    |(pid, state, tick, (ticks, errors), rss_bytes, age_secs)| WorkerRow {
-                        pid,
-                        state,
-                        tick,
-                        ticks,
-                        errors,
-                        rss_bytes,
-                        age_secs,
+                    |(pid, state, tick, (ticks, errors), rss_bytes, (age_secs, rss_age_secs))| {
+                        WorkerRow {
+                            pid,
+                            state,
+                            tick,
+                            ticks,
+                            errors,
+                            rss_bytes,
+                            rss_age_secs,
+                            age_secs,
+                        }
                     },
                 );
             let door = (".{0,8}", any::<(usize, usize)>(), any::<[u64; 4]>()).prop_map(
@@ -698,7 +875,15 @@ mod tests {
                     any_f64(),
                     any::<usize>(),
                 ),
-                proptest::option::of(any::<u64>()),
+                (
+                    proptest::option::of(any::<u64>()),
+                    proptest::option::of(any_f64()),
+                    (
+                        any::<u64>(),
+                        any::<usize>(),
+                        proptest::option::of(".{0,20}"),
+                    ),
+                ),
                 any::<[u64; 5]>(),
                 (any::<usize>(), any::<[u64; 4]>()),
                 proptest::collection::vec(worker, 0..4),
@@ -707,7 +892,11 @@ mod tests {
                 .prop_map(
                     |(
                         (master_pid, version, interval_secs, uptime_secs, target_workers),
-                        master_rss_bytes,
+                        (
+                            master_rss_bytes,
+                            master_rss_age_secs,
+                            (failed_starts, lacking, last_error),
+                        ),
                         [due, delivered, completed, failed, skipped],
                         (samples, [p50_us, p90_us, p99_us, max_us]),
                         workers,
@@ -719,6 +908,12 @@ mod tests {
                         uptime_secs,
                         target_workers,
                         master_rss_bytes,
+                        master_rss_age_secs,
+                        starts: Starts {
+                            failed: failed_starts,
+                            lacking,
+                            last_error,
+                        },
                         ticks: TickCounts {
                             due,
                             delivered,

@@ -81,6 +81,17 @@ pub struct Worker {
     pub failed: u64,
     /// Set while busy when a limit says "replace it after this tick": the reason.
     pub retire_after_tick: Option<String>,
+    /// Its resident memory as last read, on the supervisor's round over the pool (every
+    /// `watch_tick`): what `status`, the metrics and `max_worker_memory` go by. Answers
+    /// serve this reading, never a fresh one, so that they cost the same at any pool size.
+    pub rss: Option<Reading>,
+}
+
+/// A figure read from the system at an instant: served with its age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub value: u64,
+    pub at: Mono,
 }
 
 /// The rules the pool applies, from the config.
@@ -506,6 +517,13 @@ impl Pool {
         self.workers.len()
     }
 
+    /// A worker's resident memory was read.
+    pub fn record_rss(&mut self, pid: Pid, reading: Reading) {
+        if let Some(worker) = self.workers.get_mut(&pid) {
+            worker.rss = Some(reading);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.workers.is_empty()
     }
@@ -546,6 +564,7 @@ impl Pool {
             handled: 0,
             failed: 0,
             retire_after_tick: None,
+            rss: None,
         };
         if let Some(old) = self.workers.insert(pid, joined) {
             self.census.leave(pid, &old.state);

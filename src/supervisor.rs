@@ -32,7 +32,15 @@ pub enum Verdict {
 pub struct RespawnPolicy {
     streak: u32,
     limit: u32,
+    /// Starts that failed in a row (no process, no descriptor, the command did not run),
+    /// whatever the other workers do meanwhile.
+    failed_starts: u32,
 }
+
+/// The delay after a worker could not be started; it doubles with each failed start in a
+/// row, up to [`MAX_BACKOFF`]. Ticks that other workers complete meanwhile do not shorten
+/// it: a pool that lacks descriptors stays short of them whatever its workers do.
+pub const START_BACKOFF: Duration = Duration::from_millis(100);
 
 impl RespawnPolicy {
     /// The limit grows with the pool: with many workers, each may die once on a bad deploy
@@ -42,7 +50,35 @@ impl RespawnPolicy {
         RespawnPolicy {
             streak: 0,
             limit: per_pool.max(MIN_STREAK_LIMIT),
+            failed_starts: 0,
         }
+    }
+
+    /// A worker could not be started: an early death for the crash-loop rule, and a
+    /// back-off of its own before the next try.
+    pub fn start_failed(&mut self, what: &str) -> Verdict {
+        self.failed_starts = self.failed_starts.saturating_add(1);
+        match self.died(0, what) {
+            Verdict::Respawn { after } => {
+                let own = START_BACKOFF
+                    .saturating_mul(1 << (self.failed_starts - 1).min(16))
+                    .min(MAX_BACKOFF);
+                Verdict::Respawn {
+                    after: after.max(own),
+                }
+            }
+            give_up => give_up,
+        }
+    }
+
+    /// A worker started: the failed starts in a row are over.
+    pub fn started(&mut self) {
+        self.failed_starts = 0;
+    }
+
+    /// Starts that failed in a row, since the last one that did not.
+    pub fn failed_starts(&self) -> u32 {
+        self.failed_starts
     }
 
     pub fn limit(&self) -> u32 {
@@ -82,6 +118,100 @@ impl RespawnPolicy {
     }
 }
 
+/// What a pool needs of the open file limit (`RLIMIT_NOFILE`) in its master: every
+/// worker's channel stays open there for the worker's life, so a pool the limit cannot hold
+/// would start some workers and then fail every start after them, forever.
+///
+/// The limit bounds descriptor numbers, not their count: a new descriptor takes the lowest
+/// free number, and fails when none is free below the limit. So what counts is how many
+/// numbers below a limit are free, given those the process uses already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescriptorNeed {
+    /// The descriptor numbers in use before the loop starts (the application's, PHP's),
+    /// in ascending order.
+    pub in_use: Vec<u64>,
+    /// What the loop opens for itself and its doors, with room for a few operator
+    /// connections and the lease helper.
+    pub loop_fds: u64,
+    /// Held in the master for each worker: 1 for a forked worker's socket, 3 for a
+    /// command-started worker's pipes (stdin, stdout, stderr).
+    pub per_worker: u64,
+    /// Always kept free for starting workers (a replacement starts while the worker it
+    /// replaces still holds its channel) and for reading /proc.
+    pub reserve: u64,
+}
+
+/// What to do about the open file limit before the first worker starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FdPlan {
+    /// The soft limit holds the pool.
+    Fits,
+    /// The soft limit is too low and the hard limit is not: raise the soft one to `to`.
+    Raise { to: u64 },
+    /// Not even the hard limit holds the pool; the text says what to do.
+    Refuse(String),
+}
+
+impl DescriptorNeed {
+    /// Descriptors the master opens for a pool of `workers`, at most.
+    fn new_fds(&self, workers: usize) -> u64 {
+        let workers = u64::try_from(workers).unwrap_or(u64::MAX);
+        self.loop_fds
+            .saturating_add(self.reserve)
+            .saturating_add(self.per_worker.saturating_mul(workers))
+    }
+
+    /// Numbers in use below `limit`.
+    fn used_below(&self, limit: u64) -> u64 {
+        self.in_use.partition_point(|&fd| fd < limit) as u64
+    }
+
+    /// The lowest limit that leaves room for a pool of `workers`.
+    pub fn total(&self, workers: usize) -> u64 {
+        let new = self.new_fds(workers);
+        let mut limit = new;
+        // Each pass counts the numbers in use below the limit found so far; it only grows,
+        // and stops once the numbers in use are all below it or the room is there.
+        loop {
+            let wanted = new.saturating_add(self.used_below(limit));
+            if wanted <= limit {
+                return limit;
+            }
+            limit = wanted;
+        }
+    }
+
+    /// The most workers a limit of `limit` holds.
+    pub fn workers_within(&self, limit: u64) -> u64 {
+        let free = limit.saturating_sub(self.used_below(limit));
+        free.saturating_sub(self.loop_fds + self.reserve) / self.per_worker.max(1)
+    }
+
+    /// The plan for a pool of `workers` under the `soft` and `hard` limits.
+    pub fn plan(&self, workers: usize, soft: u64, hard: u64) -> FdPlan {
+        let need = self.total(workers);
+        if need <= soft {
+            return FdPlan::Fits;
+        }
+        if need <= hard {
+            return FdPlan::Raise { to: need };
+        }
+        let fits = self.workers_within(hard);
+        FdPlan::Refuse(format!(
+            "{workers} workers need an open file limit of {need} in the master ({} descriptors \
+             per worker, {} for the master's loop, {} kept free to start workers, beside the \
+             {} open already), above RLIMIT_NOFILE (soft {soft}, hard {hard}); raise the \
+             limit where PHP starts (`ulimit -n {need}` in its shell, `LimitNOFILE={need}` in \
+             its systemd unit, `--ulimit nofile={need}` for docker run) or set \
+             ticker.pool.num_workers to {fits} or fewer",
+            self.per_worker,
+            self.loop_fds,
+            self.reserve,
+            self.in_use.len(),
+        ))
+    }
+}
+
 /// The limits of `pool.supervisor`, each `None` when off.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -110,8 +240,9 @@ impl Limits {
         }
     }
 
-    /// Whether the periodic check (every `watch_tick`) has anything to look at. `exec_ttl`
+    /// Whether the periodic check (every `watch_tick`) has a limit to apply. `exec_ttl`
     /// is not in it: the master keeps an exact deadline for each running tick instead.
+    /// The round itself runs in any case: it reads the figures that `status` serves.
     pub fn need_watch(&self) -> bool {
         self.ttl.is_some() || self.idle_ttl.is_some() || self.max_memory_bytes.is_some()
     }
@@ -124,8 +255,8 @@ impl Limits {
         }
     }
 
-    /// Checks one worker. `rss` is its resident memory in bytes, when known.
-    pub fn check(&self, worker: &Worker, now: Mono, rss: Option<u64>) -> Option<Action> {
+    /// Checks one worker, with its memory as last read.
+    pub fn check(&self, worker: &Worker, now: Mono) -> Option<Action> {
         if let WorkerState::Busy { tick, since } = worker.state
             && let Some(ttl) = self.exec_ttl
             && now.since(since) >= ttl
@@ -159,7 +290,7 @@ impl Limits {
                 humantime::format_duration(idle_ttl)
             )));
         }
-        if let (Some(max), Some(rss)) = (self.max_memory_bytes, rss)
+        if let (Some(max), Some(rss)) = (self.max_memory_bytes, worker.rss.map(|r| r.value))
             && rss > max
         {
             return Some(Action::Replace(format!(
@@ -173,7 +304,9 @@ impl Limits {
 }
 
 /// Workers looked at in one pass of the loop while a watch round is on: reading a worker's
-/// RSS is a file in /proc, about 10 µs, so a pass stays well under a millisecond.
+/// RSS is a file in /proc, about 10 µs, so a pass stays well under a millisecond. Every
+/// worker's RSS is read on the round, limits or not: it is what `status` and the metrics
+/// serve, so that no answer reads /proc.
 pub const WATCH_BATCH: usize = 16;
 
 /// The `watch_tick` check of the [`Limits`], spread over passes of the loop: a round begins
@@ -304,6 +437,7 @@ mod tests {
             handled: 0,
             failed: 0,
             retire_after_tick: None,
+            rss: None,
         }
     }
 
@@ -321,8 +455,8 @@ mod tests {
             since: Mono(S),
         });
         assert_eq!(l.exec_deadline(&busy), Some(Mono(3 * S)));
-        assert_eq!(l.check(&busy, Mono(3 * S - 1), None), None);
-        match l.check(&busy, Mono(3 * S), None) {
+        assert_eq!(l.check(&busy, Mono(3 * S - 1)), None);
+        match l.check(&busy, Mono(3 * S)) {
             Some(Action::Kill(why)) => assert!(why.contains("tick 4"), "{why}"),
             other => panic!("expected a kill, got {other:?}"),
         }
@@ -332,57 +466,57 @@ mod tests {
     #[test]
     fn ttl_and_idle_ttl_replace_workers() {
         let l = limits(|l| l.ttl = Some(Duration::from_secs(10)));
-        assert_eq!(l.check(&worker(WorkerState::Idle), Mono(9 * S), None), None);
+        assert_eq!(l.check(&worker(WorkerState::Idle), Mono(9 * S)), None);
         assert!(matches!(
-            l.check(&worker(WorkerState::Idle), Mono(10 * S), None),
+            l.check(&worker(WorkerState::Idle), Mono(10 * S)),
             Some(Action::Replace(why)) if why.contains("ttl (10s)")
         ));
         let l = limits(|l| l.idle_ttl = Some(Duration::from_secs(5)));
         let mut w = worker(WorkerState::Idle);
         w.idle_since = Mono(20 * S);
-        assert_eq!(l.check(&w, Mono(24 * S), None), None);
+        assert_eq!(l.check(&w, Mono(24 * S)), None);
         assert!(matches!(
-            l.check(&w, Mono(25 * S), None),
+            l.check(&w, Mono(25 * S)),
             Some(Action::Replace(_))
         ));
         let busy = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
         });
-        assert_eq!(
-            l.check(&busy, Mono(100 * S), None),
-            None,
-            "busy is not idle"
-        );
+        assert_eq!(l.check(&busy, Mono(100 * S)), None, "busy is not idle");
     }
 
     #[test]
     fn memory_above_the_limit_replaces_the_worker() {
         let l = limits(|l| l.max_memory_bytes = Some(64 * 1024 * 1024));
-        let w = worker(WorkerState::Idle);
-        assert_eq!(l.check(&w, Mono(0), Some(64 * 1024 * 1024)), None);
+        let read = |mb: u64| Worker {
+            rss: Some(crate::pool::Reading {
+                value: mb * 1024 * 1024,
+                at: Mono(0),
+            }),
+            ..worker(WorkerState::Idle)
+        };
+        assert_eq!(l.check(&read(64), Mono(0)), None);
         assert!(matches!(
-            l.check(&w, Mono(0), Some(65 * 1024 * 1024)),
+            l.check(&read(65), Mono(0)),
             Some(Action::Replace(why)) if why.contains("65 MB") && why.contains("(64 MB)")
         ));
-        assert_eq!(l.check(&w, Mono(0), None), None, "unknown RSS is no reason");
+        let unread = worker(WorkerState::Idle);
+        assert_eq!(l.check(&unread, Mono(0)), None, "unknown RSS is no reason");
     }
 
     #[test]
     fn a_worker_already_leaving_is_not_replaced_twice() {
         let l = limits(|l| l.ttl = Some(Duration::from_secs(1)));
-        assert_eq!(
-            l.check(&worker(WorkerState::Stopping), Mono(5 * S), None),
-            None
-        );
+        assert_eq!(l.check(&worker(WorkerState::Stopping), Mono(5 * S)), None);
         let mut marked = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
         });
         marked.retire_after_tick = Some("ttl".into());
-        assert_eq!(l.check(&marked, Mono(5 * S), None), None);
+        assert_eq!(l.check(&marked, Mono(5 * S)), None);
         assert_eq!(
-            l.check(&worker(WorkerState::Starting), Mono(5 * S), None),
+            l.check(&worker(WorkerState::Starting), Mono(5 * S)),
             None,
             "a starting worker has its handshake's deadline"
         );
@@ -438,6 +572,72 @@ mod tests {
         }
         p.tick_completed();
         assert_eq!(after(p.died(0, "x")), Duration::ZERO);
+    }
+
+    fn need(per_worker: u64) -> DescriptorNeed {
+        DescriptorNeed {
+            in_use: (0..10).collect(),
+            loop_fds: 20,
+            per_worker,
+            reserve: 32,
+        }
+    }
+
+    #[test]
+    fn a_pool_within_the_soft_file_limit_fits() {
+        assert_eq!(need(1).total(500), 562);
+        assert_eq!(need(1).plan(500, 562, 562), FdPlan::Fits);
+        assert_eq!(need(3).plan(4, 1024, 1024), FdPlan::Fits);
+    }
+
+    #[test]
+    fn a_pool_above_the_soft_file_limit_raises_it_to_what_it_needs() {
+        assert_eq!(need(1).plan(500, 256, 524_288), FdPlan::Raise { to: 562 });
+        assert_eq!(need(3).plan(500, 1024, 1562), FdPlan::Raise { to: 1562 });
+    }
+
+    #[test]
+    fn numbers_in_use_above_the_limit_take_no_room_below_it() {
+        // A descriptor numbered 251 stays open under a limit of 80, and takes none of the
+        // numbers below it.
+        let mut high = need(1);
+        high.in_use.push(251);
+        assert_eq!(high.total(2), need(1).total(2));
+        assert_eq!(high.total(2), 64);
+        assert_eq!(high.plan(2, 80, 80), FdPlan::Fits);
+        assert_eq!(high.workers_within(80), 18);
+        // Gaps below are room: 0-9 and 30-39 in use, 10-29 free.
+        let gaps = DescriptorNeed {
+            in_use: (0..10).chain(30..40).collect(),
+            ..need(1)
+        };
+        assert_eq!(gaps.total(0), 72);
+        assert_eq!(gaps.workers_within(72), 0);
+        assert_eq!(gaps.workers_within(73), 1);
+    }
+
+    #[test]
+    fn a_pool_above_the_hard_file_limit_is_refused_with_the_fix() {
+        let FdPlan::Refuse(why) = need(1).plan(500, 256, 256) else {
+            panic!("refused");
+        };
+        for part in [
+            "500 workers need an open file limit of 562",
+            "RLIMIT_NOFILE (soft 256, hard 256)",
+            "`ulimit -n 562`",
+            "`LimitNOFILE=562`",
+            "ticker.pool.num_workers to 194 or fewer",
+        ] {
+            assert!(why.contains(part), "{part:?} in {why}");
+        }
+        assert!(
+            !why.contains('\n') && !why.contains("  "),
+            "one line: {why}"
+        );
+        // The number it suggests does fit.
+        assert_eq!(need(1).plan(194, 256, 256), FdPlan::Fits);
+        assert_ne!(need(1).plan(195, 256, 256), FdPlan::Fits);
+        assert_eq!(need(3).workers_within(10), 0, "not even one");
     }
 
     #[test]

@@ -667,9 +667,21 @@ pub fn redirect(source: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()
 
 /// The soft limit on this process's open file descriptors (`RLIMIT_NOFILE`).
 pub fn fd_limit() -> io::Result<u64> {
+    Ok(fd_limits()?.0)
+}
+
+/// The soft and hard limits on this process's open file descriptors (`RLIMIT_NOFILE`).
+pub fn fd_limits() -> io::Result<(u64, u64)> {
     use nix::sys::resource::{Resource, getrlimit};
-    let (soft, _hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(os)?;
-    Ok(soft)
+    getrlimit(Resource::RLIMIT_NOFILE).map_err(os)
+}
+
+/// Raises the soft limit on open file descriptors to `soft`, the hard one unchanged (an
+/// unprivileged process may raise its soft limit up to the hard one).
+pub fn set_fd_soft_limit(soft: u64) -> io::Result<()> {
+    use nix::sys::resource::{Resource, setrlimit};
+    let (_, hard) = fd_limits()?;
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(os)
 }
 
 /// How many file descriptors this process has open, from `/proc/self/fd`.

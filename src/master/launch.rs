@@ -74,6 +74,12 @@ pub(super) trait Launcher {
 
     /// Once, before the first worker starts.
     fn prepare(&mut self) {}
+
+    /// Descriptors the master holds for each worker while it lives: its end of a forked
+    /// worker's socket pair.
+    fn descriptors_per_worker(&self) -> u64 {
+        1
+    }
 }
 
 /// The launcher the config asks for: [`Command`] with `ticker.pool.command`, else [`Fork`].
@@ -394,6 +400,11 @@ impl Launcher for Command {
 
     fn describe(&self) -> String {
         format!("started from `{}`", self.argv.join(" "))
+    }
+
+    /// The write end of its stdin, and the read ends of its stdout and stderr.
+    fn descriptors_per_worker(&self) -> u64 {
+        3
     }
 }
 

@@ -8,7 +8,7 @@
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
-use crate::pool::{Pid, Worker};
+use crate::pool::{Pid, Reading, Worker};
 use crate::schedule::Mono;
 use crate::supervisor::Action;
 use crate::sys;
@@ -34,7 +34,7 @@ impl Master<'_> {
         if let Some(reset) = &self.reset {
             deadlines.push(reset.deadline);
         }
-        if self.limits.need_watch() {
+        if !self.pool.is_empty() {
             deadlines.push(self.watch.deadline(sys::monotonic_now()));
         }
         match self.phase {
@@ -107,43 +107,47 @@ impl Master<'_> {
         }
     }
 
+    /// Reads a worker's resident memory into its record: on the watch round, and once as
+    /// it joins, so that `status` has a figure for every worker from the start.
+    pub(super) fn read_rss(&mut self, pid: Pid, now: Mono) {
+        if let Ok(value) = sys::rss_bytes(pid) {
+            self.pool.record_rss(pid, Reading { value, at: now });
+        }
+    }
+
     /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
     /// every `watch_tick`, a few workers per pass
-    /// ([`WatchRound`](crate::supervisor::WatchRound)). Only the ticks past `exec_ttl` are
-    /// looked at besides, oldest first, so a pass costs the same whatever the size of the
-    /// pool.
+    /// ([`WatchRound`](crate::supervisor::WatchRound)), whose memory is read then (the
+    /// figures `status` and the metrics serve, limits or not). Only the ticks past
+    /// `exec_ttl` are looked at besides, oldest first, so a pass costs the same whatever
+    /// the size of the pool.
     fn check_limits(&mut self, now: Mono) {
-        let watched = if self.limits.need_watch() {
-            let pool = &self.pool;
-            self.watch
-                .take(now, || pool.workers().map(|w| w.pid).collect())
-        } else {
-            Vec::new()
-        };
-        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
-        let mut due: Vec<(&Worker, bool)> = self
-            .pool
-            .busy_oldest_first()
-            .take_while(overdue)
-            .map(|w| (w, false))
-            .collect();
-        due.extend(
-            watched
-                .iter()
-                .filter_map(|&pid| self.pool.worker(pid))
-                .filter(|w| !overdue(w))
-                .map(|w| (w, true)),
-        );
-        let mut actions: Vec<(Pid, Action)> = vec![];
-        for (worker, watch) in due {
-            let rss = match self.limits.max_memory_bytes {
-                Some(_) if watch => sys::rss_bytes(worker.pid).ok(),
-                _ => None,
-            };
-            if let Some(action) = self.limits.check(worker, now, rss) {
-                actions.push((worker.pid, action));
-            }
+        let pool = &self.pool;
+        let watched = self
+            .watch
+            .take(now, || pool.workers().map(|w| w.pid).collect());
+        if !watched.is_empty() {
+            self.master_rss = sys::rss_bytes(self.me)
+                .ok()
+                .map(|value| Reading { value, at: now });
         }
+        for &pid in &watched {
+            self.read_rss(pid, now);
+        }
+        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
+        let mut due: Vec<&Worker> = self.pool.busy_oldest_first().take_while(overdue).collect();
+        if self.limits.need_watch() {
+            due.extend(
+                watched
+                    .iter()
+                    .filter_map(|&pid| self.pool.worker(pid))
+                    .filter(|w| !overdue(w)),
+            );
+        }
+        let actions: Vec<(Pid, Action)> = due
+            .into_iter()
+            .filter_map(|worker| Some((worker.pid, self.limits.check(worker, now)?)))
+            .collect();
         for (pid, action) in actions {
             match action {
                 Action::Kill(reason) => self.kill(pid, &reason),

@@ -49,9 +49,9 @@ use nix::sys::signal::Signal;
 
 use crate::config::{OnInit, ServerConfig, TickerConfig};
 use crate::metrics::Lateness;
-use crate::pool::{Pid, Policy, Pool};
+use crate::pool::{Pid, Policy, Pool, Reading};
 use crate::schedule::Mono;
-use crate::supervisor::{Limits, RollingReset, WatchRound};
+use crate::supervisor::{DescriptorNeed, Limits, RollingReset, WatchRound};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
@@ -119,6 +119,11 @@ pub fn run(config: &TickerConfig, server: &ServerConfig, options: Options) -> Ex
     run_with(config, server.on_init.as_ref(), launcher)
 }
 
+/// Descriptors the loop opens for itself besides its workers' channels: the signalfd, the
+/// poller, the timer, the two doors' listeners, the lease helper's socket, and room for a
+/// few operator connections (more are taken only from what is spare, see `operator.rs`).
+const LOOP_FDS: u64 = 16;
+
 fn run_with(
     config: &TickerConfig,
     on_init: Option<&OnInit>,
@@ -126,6 +131,22 @@ fn run_with(
 ) -> Exit {
     // What the application holds open: a new worker keeps these, and its channel.
     let app_fds = sys::open_fd_list().ok();
+    let descriptors = DescriptorNeed {
+        in_use: app_fds.as_ref().map_or_else(Vec::new, |fds| {
+            let mut numbers: Vec<u64> = fds
+                .iter()
+                .filter_map(|&fd| u64::try_from(fd).ok())
+                .collect();
+            numbers.sort_unstable();
+            numbers
+        }),
+        loop_fds: LOOP_FDS,
+        per_worker: launcher.descriptors_per_worker(),
+        reserve: operator::FD_RESERVE as u64,
+    };
+    if let Err(reason) = processes::fit_fd_limit(&descriptors, config.pool.num_workers) {
+        return Exit::Failed(reason);
+    }
     // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
     // signals are unblocked, so one that is pending meets the application's handler.
     let signals = match SignalFd::new(&SIGNALS) {
@@ -152,7 +173,7 @@ fn run_with(
         log::error!("{reason}; starting anyway (exit_on_error is false)");
     }
     launcher.prepare();
-    match Master::new(config, &signals, launcher) {
+    match Master::new(config, &signals, launcher, descriptors) {
         Ok(mut master) => match master.run(&signals) {
             Exit::Worker(link) => {
                 leave_behind(master, app_fds.as_deref(), &link, &signals);
@@ -262,8 +283,10 @@ struct Master<'a> {
     processes: Processes,
     operator: Operator,
     limits: Limits,
-    /// The `watch_tick` limits' rounds over the pool.
+    /// The rounds over the pool every `watch_tick`: limits, and the memory figures.
     watch: WatchRound,
+    /// The master's own resident memory, read on each pass of the round.
+    master_rss: Option<Reading>,
     /// Workers the pool keeps: `num_workers`, changed by SIGTTIN and SIGTTOU.
     target: usize,
     reset: Option<RollingReset>,
@@ -279,6 +302,7 @@ impl<'a> Master<'a> {
         config: &'a TickerConfig,
         signals: &SignalFd,
         launcher: Box<dyn Launcher>,
+        descriptors: DescriptorNeed,
     ) -> io::Result<Master<'a>> {
         let now = sys::monotonic_now();
         let poller = Poller::new()?;
@@ -292,10 +316,13 @@ impl<'a> Master<'a> {
             poller,
             ticking,
             pool: Pool::new(Policy::from_config(config)),
-            processes: Processes::new(config, now, launcher),
+            processes: Processes::new(config, now, launcher, descriptors),
             operator: Operator::default(),
             limits: Limits::from_config(&config.pool.supervisor),
             watch: WatchRound::new(now, config.pool.supervisor.watch_tick),
+            master_rss: sys::rss_bytes(sys::getpid())
+                .ok()
+                .map(|value| Reading { value, at: now }),
             target: config.pool.num_workers,
             reset: None,
             lateness: Lateness::default(),
@@ -363,21 +390,35 @@ impl<'a> Master<'a> {
     /// starts once its pool is: a command-started worker takes a while to boot and answer
     /// its pid handshake, and ticks due meanwhile would only be skipped. Workers that fail
     /// meanwhile are replaced (and end in the crash-loop verdict if they keep failing).
+    ///
+    /// A pool that cannot start all its workers (the system is short of descriptors or
+    /// processes) ticks with those it has once the last start failed, rather than wait
+    /// for the rest: it says how many it lacks, and keeps trying to start them.
     fn start_ticking_when_ready(&mut self) {
+        let serving = self.pool.serving();
+        let short = serving > 0 && self.processes.failing_to_start();
         if self.ticking.is_started()
             || !matches!(self.phase, Phase::Running)
             || self.pool.starting() > 0
-            || self.pool.serving() < self.target
+            || (serving < self.target && !short)
         {
             return;
         }
         self.ticking.start(sys::monotonic_now());
         self.arm_timer();
+        let lacking = match self.processes.start_failures() {
+            (_, Some(error)) if serving < self.target => format!(
+                "; lacking {} of {} ({error})",
+                self.target - serving,
+                self.target
+            ),
+            _ => String::new(),
+        };
         log::info!(
-            "master {} ticking every {} with {} workers {}",
+            "master {} ticking every {} with {} workers {}{lacking}",
             self.me,
             humantime::format_duration(self.config.interval),
-            self.pool.serving(),
+            serving,
             self.processes.describe()
         );
     }
@@ -398,6 +439,7 @@ impl<'a> Master<'a> {
             self.on_timer();
         }
         let mut signalled = false;
+        self.operator.pacing.new_pass();
         for (source, ready) in sources {
             match source {
                 Source::Worker(pid) => {
@@ -410,8 +452,8 @@ impl<'a> Master<'a> {
                 }
                 Source::WorkerOut(pid) => self.on_writable(pid),
                 Source::WorkerErr(id) => self.on_stderr(id),
-                Source::Door(i) => self.on_door(i),
-                Source::Conn(id) => self.on_conn(id),
+                Source::Door(i) => self.paced(|master| master.on_door(i)),
+                Source::Conn(id) => self.paced(|master| master.on_conn(id)),
                 Source::Signals => signalled = true,
                 Source::Cluster => self.on_cluster(),
                 Source::Timer => {}

@@ -21,8 +21,8 @@ use super::{Master, Phase, Source};
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
 };
-use crate::metrics::{DoorConnections, Snapshot, TickCounts, WorkerRow};
-use crate::pool::{Pid, WorkerState};
+use crate::metrics::{DoorConnections, Snapshot, Starts, TickCounts, WorkerRow};
+use crate::pool::{Pid, Reading, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::RollingReset;
 use crate::sys;
@@ -43,6 +43,23 @@ pub const FD_RESERVE: usize = 32;
 /// How long a door stops accepting when no descriptor can be spared (or `accept` failed),
 /// unless a connection closes first.
 const FD_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Connections a door accepts for one readiness event; more are taken on later passes.
+const ACCEPTS_PER_EVENT: usize = 16;
+
+/// The time one pass of the loop may spend on the doors' clients (accepting, reading,
+/// answering). What is left stays ready and waits for the next pass, which begins with
+/// the timer.
+const DOOR_TIME_PER_PASS: Duration = Duration::from_micros(100);
+
+/// How long the costliest door event is remembered when judging whether the next one fits
+/// before the timer.
+const COST_MEMORY: Duration = Duration::from_secs(1);
+
+/// How often the master's count of open descriptors is read again (a listing of
+/// /proc/self/fd, which grows with the pool); between two readings it goes by the
+/// connections opened and closed.
+const FD_COUNT_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a door stopped taking connections.
 enum Pause {
@@ -71,6 +88,14 @@ struct Open {
     conn: Conn,
 }
 
+/// The master's open descriptors as last counted, with the connections open then.
+#[derive(Clone, Copy)]
+struct FdCount {
+    open: usize,
+    conns: usize,
+    at: Mono,
+}
+
 #[derive(Default)]
 pub(super) struct Operator {
     doors: Vec<OpenDoor>,
@@ -78,6 +103,69 @@ pub(super) struct Operator {
     /// to send its request, so the first entries are always the first to expire.
     conns: BTreeMap<u64, Open>,
     next_conn: u64,
+    fds: Option<FdCount>,
+    pub(super) pacing: DoorPacing,
+}
+
+/// When the loop serves door clients: never in the run-up to its timer, so that a flood of
+/// requests delays answers, never ticks. A door event (an accept, a read, an answer
+/// rendered for a large pool) starts only if the costliest one seen lately would end before
+/// the timer is due, and a pass spends at most [`DOOR_TIME_PER_PASS`] on them. Events left
+/// over stay ready: the loop comes back to them on its next pass, after the timer.
+#[derive(Debug, Default, Clone)]
+pub(super) struct DoorPacing {
+    /// The costliest door event in the current and the previous [`COST_MEMORY`] span.
+    cost: Duration,
+    previous_cost: Duration,
+    span_began: Option<Mono>,
+    /// When the current pass began serving doors.
+    pass_began: Option<Mono>,
+    /// The longest run-up to the timer kept free of door events: half the interval, so
+    /// that a stall once (the machine, not the answer) cannot keep the doors shut.
+    max_guard: Duration,
+}
+
+impl DoorPacing {
+    pub(super) fn for_interval(interval: Duration) -> DoorPacing {
+        DoorPacing {
+            max_guard: interval / 2,
+            ..DoorPacing::default()
+        }
+    }
+
+    /// A new pass of the loop begins.
+    pub(super) fn new_pass(&mut self) {
+        self.pass_began = None;
+    }
+
+    /// Whether a door event may be served at `now`, with the timer armed for `timer`.
+    pub(super) fn may_serve(&mut self, now: Mono, timer: Option<Mono>) -> bool {
+        if self
+            .pass_began
+            .is_some_and(|began| now.since(began) >= DOOR_TIME_PER_PASS)
+        {
+            return false;
+        }
+        let cost = self.cost.max(self.previous_cost).min(self.max_guard);
+        if timer.is_some_and(|at| now + cost >= at) {
+            return false;
+        }
+        self.pass_began.get_or_insert(now);
+        true
+    }
+
+    /// A door event served at `began` ended at `now`.
+    pub(super) fn served(&mut self, began: Mono, now: Mono) {
+        if self
+            .span_began
+            .is_none_or(|since| now.since(since) >= COST_MEMORY)
+        {
+            self.previous_cost = self.cost;
+            self.cost = Duration::ZERO;
+            self.span_began = Some(now);
+        }
+        self.cost = self.cost.max(now.since(began));
+    }
 }
 
 impl Operator {
@@ -88,16 +176,34 @@ impl Operator {
     }
 }
 
-/// Connections that may be opened now and leave [`FD_RESERVE`] descriptors free; `None`
-/// when the limit or the count cannot be read (then only the per-door cap applies).
-fn spare_fds() -> Option<usize> {
-    let limit = usize::try_from(sys::fd_limit().ok()?).unwrap_or(usize::MAX);
-    let open = match sys::open_fds() {
-        Ok(open) => open,
-        Err(e) if is_out_of_fds(&e) => return Some(0),
-        Err(_) => return None,
-    };
-    Some(limit.saturating_sub(open).saturating_sub(FD_RESERVE))
+impl Operator {
+    /// Connections that may be opened now and leave [`FD_RESERVE`] descriptors free;
+    /// `None` when the limit or the count cannot be read (then only the per-door cap
+    /// applies). The count is read at most every [`FD_COUNT_EVERY`]; in between, workers
+    /// that come and go may move it by a few, which the reserve covers, and an `accept`
+    /// that finds no descriptor pauses the door all the same.
+    fn spare_fds(&mut self, now: Mono) -> Option<usize> {
+        let limit = usize::try_from(sys::fd_limit().ok()?).unwrap_or(usize::MAX);
+        let count = match self.fds {
+            Some(count) if now.since(count.at) < FD_COUNT_EVERY => count,
+            _ => {
+                let open = match sys::open_fds() {
+                    Ok(open) => open,
+                    Err(e) if is_out_of_fds(&e) => return Some(0),
+                    Err(_) => return None,
+                };
+                let count = FdCount {
+                    open,
+                    conns: self.conns.len(),
+                    at: now,
+                };
+                self.fds = Some(count);
+                count
+            }
+        };
+        let open = (count.open + self.conns.len()).saturating_sub(count.conns);
+        Some(limit.saturating_sub(open).saturating_sub(FD_RESERVE))
+    }
 }
 
 impl Master<'_> {
@@ -107,6 +213,7 @@ impl Master<'_> {
             None => (control::default_socket(self.me), Placement::RuntimeDir),
         };
         let mut doors = vec![];
+        self.operator.pacing = DoorPacing::for_interval(self.config.interval);
         // Without its control socket the master still ticks, and says so as an error: a
         // local user who made /tmp/ticker-<uid> first must not be able to stop the pool,
         // and a socket in a directory someone else controls could be swapped for theirs.
@@ -149,7 +256,7 @@ impl Master<'_> {
             }
         }
         if !self.operator.doors.is_empty()
-            && let Some(spare) = spare_fds()
+            && let Some(spare) = self.operator.spare_fds(sys::monotonic_now())
             && spare < self.operator.doors.len() * MAX_CONNS_PER_DOOR
         {
             log::warn!(
@@ -158,6 +265,20 @@ impl Master<'_> {
                  `ulimit -n` for more",
                 sys::fd_limit().map_or_else(|_| "?".to_string(), |l| l.to_string())
             );
+        }
+    }
+
+    /// Serves a door event if [`DoorPacing`] allows it now; otherwise it stays ready for
+    /// a later pass.
+    pub(super) fn paced(&mut self, serve: impl FnOnce(&mut Self)) {
+        let began = sys::monotonic_now();
+        if self
+            .operator
+            .pacing
+            .may_serve(began, self.ticking.armed_at())
+        {
+            serve(self);
+            self.operator.pacing.served(began, sys::monotonic_now());
         }
     }
 
@@ -175,10 +296,14 @@ impl Master<'_> {
         // The descriptors operator traffic may hold are shared equally between the doors,
         // so that a flood of the metrics port (open to every local user) cannot take the
         // control socket's share.
-        let share = spare_fds().map_or(usize::MAX, |spare| {
+        let open_here = open.figures.open;
+        let share = self.operator.spare_fds(now).map_or(usize::MAX, |spare| {
             (spare + self.operator.conns.len()) / self.operator.doors.len()
         });
-        let max = room.min(share.saturating_sub(open.figures.open));
+        let max = room
+            .min(share.saturating_sub(open_here))
+            .min(ACCEPTS_PER_EVENT);
+        let open = &self.operator.doors[i];
         let accepted = open.door.accept(now, max);
         for conn in accepted.conns {
             let id = self.operator.next_conn;
@@ -197,6 +322,8 @@ impl Master<'_> {
         let full = self.operator.doors[i].figures.open >= MAX_CONNS_PER_DOOR;
         match accepted.end {
             AcceptEnd::Drained => self.operator.doors[i].warned = false,
+            // Taken all it may in one event: the rest on the next passes.
+            AcceptEnd::Limit if max == ACCEPTS_PER_EVENT && !full => {}
             AcceptEnd::Limit if full => self.pause_door(i, Pause::Full, now),
             AcceptEnd::Limit => self.pause_door(i, Pause::ShortOfFds, now),
             AcceptEnd::Failed(e) if is_out_of_fds(&e) => {
@@ -358,16 +485,28 @@ impl Master<'_> {
         }
     }
 
+    /// What `status` and the metrics show. It reads nothing from the system: memory is
+    /// what the watch round read last (with its age), so an answer costs the same at any
+    /// pool size whatever its clients ask, and no client can make the loop read /proc.
     fn snapshot(&self) -> Snapshot {
         let now = sys::monotonic_now();
         let stats = self.pool.stats();
+        let age = |r: &Reading| now.since(r.at).as_secs_f64();
+        let (failed_starts, start_error) = self.processes.start_failures();
+        let lacking = self.target.saturating_sub(self.pool.serving());
         Snapshot {
             master_pid: self.me,
             version: env!("CARGO_PKG_VERSION").to_string(),
             interval_secs: self.config.interval.as_secs_f64(),
             uptime_secs: now.since(self.started).as_secs_f64(),
             target_workers: self.target,
-            master_rss_bytes: sys::rss_bytes(self.me).ok(),
+            master_rss_bytes: self.master_rss.map(|r| r.value),
+            master_rss_age_secs: self.master_rss.as_ref().map(age),
+            starts: Starts {
+                failed: failed_starts,
+                lacking,
+                last_error: start_error.filter(|_| lacking > 0).map(str::to_owned),
+            },
             ticks: TickCounts {
                 due: stats.due,
                 delivered: stats.delivered,
@@ -394,7 +533,8 @@ impl Master<'_> {
                     },
                     ticks: w.handled,
                     errors: w.failed,
-                    rss_bytes: sys::rss_bytes(w.pid).ok(),
+                    rss_bytes: w.rss.map(|r| r.value),
+                    rss_age_secs: w.rss.as_ref().map(age),
                     age_secs: now.since(w.started).as_secs_f64(),
                 })
                 .collect(),
@@ -439,6 +579,12 @@ impl Master<'_> {
                 "the pool stays at {target} workers (from 1 to {})",
                 crate::config::MAX_WORKERS
             );
+            return;
+        }
+        if target > self.target
+            && let Err(why) = super::processes::fit_fd_limit(self.processes.descriptors(), target)
+        {
+            log::warn!("the pool stays at {} workers: {why}", self.target);
             return;
         }
         log::info!("pool size {} -> {target} workers", self.target);
@@ -532,5 +678,83 @@ impl Master<'_> {
         for pid in idle {
             self.tell_to_stop(pid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: u64 = 1_000;
+
+    #[test]
+    fn door_events_never_start_in_the_run_up_to_the_timer() {
+        let mut pacing = DoorPacing::for_interval(Duration::from_millis(10));
+        pacing.new_pass();
+        assert!(pacing.may_serve(Mono(0), Some(Mono(1_000 * US))));
+        // An answer for a large pool took 300 µs.
+        pacing.served(Mono(0), Mono(300 * US));
+        pacing.new_pass();
+        assert!(
+            !pacing.may_serve(Mono(800 * US), Some(Mono(1_000 * US))),
+            "300 µs of work does not fit in the 200 µs left"
+        );
+        assert!(pacing.may_serve(Mono(600 * US), Some(Mono(1_000 * US))));
+        pacing.new_pass();
+        assert!(
+            pacing.may_serve(Mono(800 * US), None),
+            "no timer armed: nothing to protect"
+        );
+    }
+
+    #[test]
+    fn a_pass_spends_a_bounded_time_on_door_events() {
+        let mut pacing = DoorPacing::for_interval(Duration::from_millis(10));
+        pacing.new_pass();
+        let mut now = Mono(0);
+        let mut served = 0;
+        while pacing.may_serve(now, None) {
+            let began = now;
+            now = now + Duration::from_micros(30);
+            pacing.served(began, now);
+            served += 1;
+        }
+        assert_eq!(served, 4, "events begun in the first 100 µs of the pass");
+        pacing.new_pass();
+        assert!(pacing.may_serve(now, None), "the next pass serves again");
+    }
+
+    #[test]
+    fn the_cost_of_a_door_event_is_remembered_for_a_while_then_forgotten() {
+        let s = 1_000_000 * US;
+        let mut pacing = DoorPacing::for_interval(Duration::from_millis(10));
+        pacing.served(Mono(0), Mono(500 * US));
+        for t in [s / 2, s + s / 2] {
+            pacing.new_pass();
+            pacing.served(Mono(t), Mono(t + US));
+            pacing.new_pass();
+            assert!(
+                !pacing.may_serve(Mono(t + 2 * US), Some(Mono(t + 400 * US))),
+                "500 µs remembered at {t}"
+            );
+        }
+        pacing.new_pass();
+        pacing.served(Mono(3 * s), Mono(3 * s + US));
+        pacing.new_pass();
+        assert!(pacing.may_serve(Mono(3 * s + 2 * US), Some(Mono(3 * s + 400 * US))));
+    }
+
+    #[test]
+    fn a_stall_once_never_keeps_the_doors_shut() {
+        let mut pacing = DoorPacing::for_interval(Duration::from_millis(1));
+        // The machine stalled for 20 ms during one answer.
+        pacing.served(Mono(0), Mono(20_000 * US));
+        pacing.new_pass();
+        let timer = Some(Mono(21_000 * US));
+        assert!(!pacing.may_serve(Mono(20_600 * US), timer));
+        assert!(
+            pacing.may_serve(Mono(20_400 * US), timer),
+            "half the interval before the timer, doors are served"
+        );
     }
 }

@@ -91,7 +91,14 @@ fn config(workers: usize, interval: Duration) -> TickerConfig {
 }
 
 fn started<'a>(config: &'a TickerConfig, signals: &SignalFd, launcher: Piped) -> Master<'a> {
-    let mut master = Master::new(config, signals, Box::new(launcher)).expect("a master");
+    let descriptors = DescriptorNeed {
+        in_use: vec![],
+        loop_fds: LOOP_FDS,
+        per_worker: 2,
+        reserve: operator::FD_RESERVE as u64,
+    };
+    let mut master =
+        Master::new(config, signals, Box::new(launcher), descriptors).expect("a master");
     assert!(master.top_up().is_none());
     master.ticking.start(sys::monotonic_now());
     master.arm_timer();

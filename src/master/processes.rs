@@ -32,7 +32,7 @@ use crate::frame::Frame;
 use crate::message::{FromWorker, ToWorker};
 use crate::pool::{Pid, Removed, WorkerState};
 use crate::schedule::Mono;
-use crate::supervisor::{RespawnPolicy, Verdict};
+use crate::supervisor::{DescriptorNeed, FdPlan, RespawnPolicy, Verdict};
 use crate::sys::{self, ExitStatus};
 use crate::transport::{Channel, Filled, Sent};
 use crate::worker::WorkerLink;
@@ -64,7 +64,19 @@ pub(super) struct Processes {
     next_stderr: u64,
     respawn: RespawnPolicy,
     respawn_at: Mono,
+    /// What the pool needs of the open file limit: checked at start, and when it grows.
+    descriptors: DescriptorNeed,
+    /// Workers that could not be started since the master started.
+    starts_failed: u64,
+    /// Why the last start failed, until the pool has all its workers again.
+    start_error: Option<String>,
+    /// When a failed start was last logged: a pool that stays short logs it now and then,
+    /// not at every try.
+    start_error_logged: Option<Mono>,
 }
+
+/// How often a pool that keeps failing to start workers says so again in the log.
+const START_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// A pid handshake sent and not answered yet.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +92,12 @@ impl Handshake {
 }
 
 impl Processes {
-    pub(super) fn new(config: &TickerConfig, now: Mono, launcher: Box<dyn Launcher>) -> Processes {
+    pub(super) fn new(
+        config: &TickerConfig,
+        now: Mono,
+        launcher: Box<dyn Launcher>,
+        descriptors: DescriptorNeed,
+    ) -> Processes {
         Processes {
             launcher,
             channels: BTreeMap::new(),
@@ -92,7 +109,27 @@ impl Processes {
             next_stderr: 0,
             respawn: RespawnPolicy::new(config.pool.num_workers),
             respawn_at: now,
+            descriptors,
+            starts_failed: 0,
+            start_error: None,
+            start_error_logged: None,
         }
+    }
+
+    /// What the pool needs of the open file limit.
+    pub(super) fn descriptors(&self) -> &DescriptorNeed {
+        &self.descriptors
+    }
+
+    /// Workers that could not be started, and why the last one could not while the pool
+    /// lacks workers.
+    pub(super) fn start_failures(&self) -> (u64, Option<&str>) {
+        (self.starts_failed, self.start_error.as_deref())
+    }
+
+    /// Whether the last try to start a worker failed.
+    pub(super) fn failing_to_start(&self) -> bool {
+        self.respawn.failed_starts() > 0
     }
 
     /// Bytes waiting in a worker's outbox.
@@ -176,6 +213,41 @@ impl Processes {
     }
 }
 
+/// Makes the open file limit hold a pool of `workers`: raises the soft limit when the hard
+/// one allows it, and otherwise says, in one line, what the pool needs and how to get it.
+pub(super) fn fit_fd_limit(need: &DescriptorNeed, workers: usize) -> Result<(), String> {
+    // Unknown limits leave the pool to find out: each failed start is logged and counted.
+    let Ok((soft, hard)) = sys::fd_limits() else {
+        return Ok(());
+    };
+    match need.plan(workers, soft, hard) {
+        FdPlan::Fits => Ok(()),
+        FdPlan::Raise { to } => match sys::set_fd_soft_limit(to) {
+            Ok(()) => {
+                log::info!(
+                    "raised the open file limit from {soft} to {to} (hard limit {hard}) for \
+                    {workers} workers"
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "{workers} workers need {to} open file descriptors and the limit is {soft}; \
+                raising it to {to} failed: {e}"
+            )),
+        },
+        FdPlan::Refuse(why) => Err(why),
+    }
+}
+
+/// Failures that say the system, not the application, is short: descriptors (this process's
+/// or the system's), processes or memory.
+fn is_out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
+}
+
 fn take_overdue(deadlines: &mut BTreeMap<Pid, Mono>, now: Mono) -> Vec<Pid> {
     let overdue: Vec<Pid> = deadlines
         .iter()
@@ -208,28 +280,56 @@ impl Master<'_> {
         while self.pool.serving() < self.target {
             match self.spawn() {
                 Ok(Some(link)) => return Some(link),
-                Ok(None) => {}
+                Ok(None) => self.processes.respawn.started(),
                 Err(e) => {
-                    log::error!("cannot start a worker: {e}");
-                    // An early death as any other: a command that cannot run (a typo, a
-                    // missing binary) backs off and ends in the crash-loop verdict.
-                    let now = sys::monotonic_now();
-                    self.processes.respawn_at = now + Duration::from_millis(100);
-                    match self
-                        .processes
-                        .respawn
-                        .died(0, &format!("could not be started: {e}"))
-                    {
-                        Verdict::Respawn { after } => {
-                            self.processes.respawn_at = self.processes.respawn_at.max(now + after);
-                        }
-                        Verdict::GiveUp { reason } => self.fail(reason),
-                    }
+                    self.start_failed(&e);
                     return None;
                 }
             }
         }
+        if self.processes.start_error.take().is_some() {
+            log::info!("the pool has its {} workers again", self.target);
+            self.processes.start_error_logged = None;
+        }
         None
+    }
+
+    /// A worker could not be started: an early death as any other (a command that cannot
+    /// run, a typo or a missing binary, backs off and ends in the crash-loop verdict), with
+    /// a back-off of its own, so that a pool short of descriptors or processes ticks with
+    /// the workers it has, tries again now and then, and says what it lacks.
+    fn start_failed(&mut self, e: &io::Error) {
+        let now = sys::monotonic_now();
+        let processes = &mut self.processes;
+        processes.starts_failed += 1;
+        processes.start_error = Some(format!("cannot start a worker: {e}"));
+        let lacking = self.target.saturating_sub(self.pool.serving());
+        if processes
+            .start_error_logged
+            .is_none_or(|at| at + START_ERROR_LOG_EVERY <= now)
+        {
+            processes.start_error_logged = Some(now);
+            let hint = if is_out_of_resources(e) {
+                " (the open file limit, `ulimit -n`, or the process limit, `ulimit -u`)"
+            } else {
+                ""
+            };
+            log::error!(
+                "cannot start a worker: {e}{hint}; the pool lacks {lacking} of its {} workers \
+                ({} starts failed so far; trying again with a back-off, said again at most \
+                every {})",
+                self.target,
+                processes.starts_failed,
+                humantime::format_duration(START_ERROR_LOG_EVERY)
+            );
+        }
+        match processes
+            .respawn
+            .start_failed(&format!("could not be started: {e}"))
+        {
+            Verdict::Respawn { after } => processes.respawn_at = now + after,
+            Verdict::GiveUp { reason } => self.fail(reason),
+        }
     }
 
     fn spawn(&mut self) -> io::Result<Option<WorkerLink>> {
@@ -275,7 +375,9 @@ impl Master<'_> {
         self.processes.channels.insert(pid, channel);
         let Some(timeout) = handshake else {
             log::info!("worker {pid} started");
-            if let Some(delivery) = self.pool.add(pid, now) {
+            let delivery = self.pool.add(pid, now);
+            self.read_rss(pid, now);
+            if let Some(delivery) = delivery {
                 self.deliver(delivery);
             }
             return Ok(None);
@@ -285,6 +387,7 @@ impl Master<'_> {
             humantime::format_duration(timeout)
         );
         self.pool.add_starting(pid, now);
+        self.read_rss(pid, now);
         self.processes
             .handshakes
             .insert(pid, Handshake { sent: now, timeout });

@@ -71,6 +71,11 @@ impl Ticking {
         self.started
     }
 
+    /// The instant the timer is armed for, if it is.
+    pub(super) fn armed_at(&self) -> Option<Mono> {
+        self.armed
+    }
+
     /// Clears the timer's readiness; whether it had really fired.
     pub(super) fn acknowledge(&mut self) -> bool {
         let fired = self.timer.acknowledge();

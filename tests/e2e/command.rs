@@ -370,12 +370,27 @@ fn server_user_and_group_drop_the_privileges_of_forked_and_command_started_worke
         return;
     }
     runs_as_nobody("forked", "");
+    // What a worker started as nobody loads must be readable by nobody, wherever the clone
+    // lives (a home directory of mode 700 is common): the extension and the fixture are
+    // copied to a directory anyone may read.
+    let readable =
+        std::env::temp_dir().join(format!("ticker-e2e-nobody-load-{}", std::process::id()));
+    std::fs::create_dir_all(&readable).expect("a directory anyone may read");
+    let extension = readable.join("ticker.so");
+    let script = readable.join("journal.php");
+    std::fs::copy(crate::harness::extension(), &extension).expect("copy the extension");
+    std::fs::copy(fixture("journal.php"), &script).expect("copy the fixture");
+    for (path, mode) in [(&readable, 0o755), (&extension, 0o755), (&script, 0o644)] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .expect("make it readable");
+    }
     let command = format!(
         "    command: [php, -d, 'extension={}', '{}']\n",
-        crate::harness::extension().display(),
-        fixture("journal.php").display()
+        extension.display(),
+        script.display()
     );
     runs_as_nobody("command", &command);
+    let _ = std::fs::remove_dir_all(&readable);
 }
 
 #[test]

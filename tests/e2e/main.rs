@@ -14,6 +14,7 @@
 //! | `error_and_stop` | a handler's `$worker->error()` and `$worker->stop()` |
 //! | `faults` | SIGSTOP of the master, SIGHUP storms, 50 workers and back, a SIGKILL storm: the accounting audited |
 //! | `operator` | SIGHUP reset, SIGTTIN/SIGTTOU resize, `ticker status`, metrics, logs |
+//! | `descriptors` | the open file limit: refused at start, raised, short at run time; answers that read nothing per worker |
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
@@ -33,6 +34,7 @@ mod harness;
 mod cluster;
 mod command;
 mod config;
+mod descriptors;
 mod doors;
 mod error_and_stop;
 mod faults;

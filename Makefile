@@ -7,7 +7,7 @@ EXT        := $(CURDIR)/target/release/libticker_php.so
 LIB        := $(CURDIR)/target/release/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-command test-c test-php test-ffi header lint bench soak faults clean
+.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-command test-c test-php test-ffi header lint bench soak faults scrape clean
 
 all: build
 
@@ -140,6 +140,10 @@ soak: build
 
 faults: build
 	python3 scripts/reliability.py faults
+
+# Whether flooding /metrics and the control socket makes ticks late, at 4 and 200 workers (~25 s).
+scrape: build
+	python3 scripts/reliability.py scrape
 
 # `make test` on a loaded machine: two busy loops hold both cores while it runs, and stop
 # with it, whatever its outcome.

@@ -4,6 +4,9 @@
     reliability.py soak [--duration 10m]   a long run under attack (make soak SOAK=30m)
     reliability.py faults                  the fault tests of tests/e2e/faults.rs and the tests of
                                            the holes found under attack (make faults)
+    reliability.py scrape [--reference OTHER.so]
+                                           ticks' lateness while the doors are flooded (make
+                                           scrape); with another build beside this one
 
 `soak` ticks at 1 ms with 4 workers (scripts/soak.php) while it SIGKILLs a random worker
 every 100-250 ms, resets the pool (`ticker reset`) every 10 s, and hammers the metrics
@@ -17,7 +20,15 @@ gap between two delivered ticks, and rewrites the soak section of docs/reliabili
 `faults` runs the fault tests with TICKER_FAULT_REPORT set, collects what each one tried
 and counted, and rewrites the fault section of docs/reliability.md.
 
-Both need the release build (`cargo build --release --workspace`); the Makefile's targets
+`scrape` asks whether clients of the doors can make ticks late. A pool of 4 workers, then
+one of 200, ticks every 10 ms (scripts/scrape.php logs each tick's due instant and when its
+handler got it): 5 s with no requests, then 5 s while 4 threads send `GET /metrics` and one
+sends `status` on the control socket, all back to back. It prints the answers per second and
+the ticks' lateness in each phase, and rewrites the scrape section of docs/reliability.md.
+Timings are not judged: it exits 1 only when a master did not tick, a door did not answer
+or a master did not exit with 0 after SIGTERM.
+
+All need the release build (`cargo build --release --workspace`); the Makefile's targets
 build it first. A run that loses anything exits 1, and still writes the doc.
 """
 
@@ -26,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import random
 import re
@@ -463,6 +475,14 @@ HOLES = [
      "process_state::an_app_that_ignores_sigchld_still_has_its_workers_reaped_and_reported"),
     ("workers under a terminal with stty tostop, reading stdin and writing",
      "process_state::workers_under_a_terminal_are_never_stopped_by_it"),
+    ("status and metrics answers on 40 workers, counting the master's read calls",
+     "descriptors::an_answer_reads_nothing_per_worker"),
+    ("100 workers under `ulimit -n 64`",
+     "descriptors::a_pool_the_hard_file_limit_cannot_hold_is_refused_at_start_with_the_fix"),
+    ("the open file limit lowered under a running master, then a worker killed",
+     "descriptors::a_pool_short_of_descriptors_ticks_with_the_workers_it_has_and_says_what_it_lacks"),
+    ("a NUL byte in pool.command, server.user, server.on_init.command",
+     "config::a_nul_byte_where_the_kernel_takes_a_string_is_refused_at_start"),
 ]
 
 
@@ -527,6 +547,251 @@ def faults() -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# Doors under a flood
+# ---------------------------------------------------------------------------------------
+
+
+SCRAPE_APP = ROOT / "scripts" / "scrape.php"
+SCRAPE_POOLS = (4, 200)
+SCRAPE_INTERVAL_NS = 10_000_000
+SCRAPE_PHASE_S = 5.0
+SCRAPE_METRICS_THREADS = 4
+SCRAPE_CONTROL_THREADS = 1
+
+
+@dataclass
+class Phase:
+    """One phase of a scrape run: the instants it covered and what its clients got."""
+
+    name: str
+    start_ns: int = 0
+    end_ns: int = 0
+    seconds: float = 0.0
+    tally: Tally = field(default_factory=Tally)
+    lateness_us: list[int] = field(default_factory=list)
+    due: int = 0
+
+    def rate(self, ok: str) -> float:
+        return getattr(self.tally, ok) / self.seconds if self.seconds else 0.0
+
+    def percentiles(self) -> tuple[int, int, int] | None:
+        """p50, p99 and max by nearest rank, as the master computes its own."""
+        if not self.lateness_us:
+            return None
+        values = sorted(self.lateness_us)
+        rank = lambda p: values[min(max(math.ceil(p * len(values)), 1), len(values)) - 1]
+        return rank(0.50), rank(0.99), values[-1]
+
+
+def scrape(reference: Path | None) -> int:
+    need_build()
+    builds = [("this", EXT)] + ([("reference", reference)] if reference else [])
+    results = [scrape_pool(workers, build, ext)
+               for workers in SCRAPE_POOLS for build, ext in builds]
+    print_scrape(results)
+    replace_section("scrape", scrape_section(results))
+    print(f"scrape: {DOC.relative_to(ROOT)} rewritten", flush=True)
+    failures = [f"{r['workers']} workers ({r['build']} build): {f}" for r in results for f in r["failures"]]
+    for failure in failures:
+        print(f"scrape: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def scrape_pool(workers: int, build: str, ext: Path) -> dict:
+    """Starts a master of `workers` workers with the extension `ext`, runs the quiet then the
+    scraped phase, stops it."""
+    work = Path(tempfile.mkdtemp(prefix=f"ticker-scrape-{workers}-"))
+    os.chmod(work, 0o700)
+    port = free_port()
+    config = work / ".rr.yaml"
+    config.write_text(
+        "ticker:\n"
+        f"  interval: {SCRAPE_INTERVAL_NS // 1_000_000}ms\n"
+        f"  metrics:\n    address: 127.0.0.1:{port}\n"
+        f"  pool:\n    num_workers: {workers}\n    destroy_timeout: 10s\n"
+    )
+    ticks_log = work / "ticks.log"
+    stderr_path = work / "stderr.txt"
+    env = dict(os.environ, TICKER_CONFIG=str(config), TICKER_RUNTIME_DIR=str(work),
+               TICKER_SCRAPE_LOG=str(ticks_log))
+    env.pop("RR_MODE", None)
+    with open(stderr_path, "wb") as stderr:
+        master = subprocess.Popen(
+            ["php", "-d", f"extension={ext}", str(SCRAPE_APP)],
+            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=stderr, start_new_session=True,
+        )
+    sock = work / f"{master.pid}.sock"
+    failures: list[str] = []
+    quiet, scraped = Phase("quiet"), Phase("scraped")
+    try:
+        deadline = time.monotonic() + 60
+        while "ticking every" not in stderr_path.read_text() or not sock.exists():
+            if master.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"scrape: the master of {workers} workers did not tick; "
+                                 f"its log is in {stderr_path}:\n{stderr_path.read_text()[-5000:]}")
+            time.sleep(0.05)
+        time.sleep(1)  # warm: the first ticks are the pool's at birth
+        print(f"scrape: master {master.pid} ({build} build) ticking every 10 ms with "
+              f"{workers} workers, in {work}", flush=True)
+        run_phase(quiet, sock, port, flood=False)
+        try:
+            l = control_request(sock, "status")["lateness"]
+            print(f"scrape:   quiet: the master's own window (last {l['samples']} ticks): "
+                  f"p50 {l['p50_us']} µs, p99 {l['p99_us']} µs, max {l['max_us']} µs", flush=True)
+        except (OSError, ValueError, KeyError) as e:
+            failures.append(f"no answer to status after the quiet phase: {e}")
+        run_phase(scraped, sock, port, flood=True)
+        if master.poll() is not None:
+            failures.append(f"the master died (status {master.returncode})")
+        else:
+            master.send_signal(signal.SIGTERM)
+        try:
+            code = master.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+    finally:
+        if master.poll() is None:
+            os.killpg(master.pid, signal.SIGKILL)
+            master.wait()
+    if code != 0:
+        failures.append("the master did not stop within 60 s of SIGTERM" if code is None
+                        else f"the master exited with status {code} after SIGTERM")
+    read_ticks(ticks_log, (quiet, scraped))
+    for phase in (quiet, scraped):
+        if not phase.lateness_us:
+            failures.append(f"no tick reached PHP in the {phase.name} phase")
+    t = scraped.tally
+    for door, ok, failed in (("GET /metrics", t.metrics_ok, t.metrics_failed),
+                             ("status", t.control_ok, t.control_failed)):
+        if ok == 0 or failed:
+            failures.append(f"{door}: {failed} of {ok + failed} requests got no good answer")
+    failures += [f"client error: {e}" for e in sorted(set(t.errors))[:5]]
+    if failures:
+        print(f"scrape: the run's files are kept in {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work)
+    return dict(workers=workers, build=build, quiet=quiet, scraped=scraped, code=code,
+                failures=failures)
+
+
+def run_phase(phase: Phase, sock: Path, port: int, flood: bool) -> None:
+    """SCRAPE_PHASE_S seconds, with the doors flooded when `flood`."""
+    tally, stop = phase.tally, threading.Event()
+
+    def metrics() -> None:
+        while not stop.is_set():
+            try:
+                ok = metrics_request(port)
+                tally.count("metrics_ok" if ok else "metrics_failed",
+                            None if ok else "metrics: bad answer")
+            except OSError as e:
+                tally.count("metrics_failed", f"metrics: {e}")
+
+    def control() -> None:
+        while not stop.is_set():
+            try:
+                ok = "ticks" in control_request(sock, "status")
+                tally.count("control_ok" if ok else "control_failed",
+                            None if ok else "status: bad answer")
+            except (OSError, ValueError) as e:
+                tally.count("control_failed", f"status: {e}")
+
+    threads = []
+    if flood:
+        threads += [threading.Thread(target=metrics) for _ in range(SCRAPE_METRICS_THREADS)]
+        threads += [threading.Thread(target=control) for _ in range(SCRAPE_CONTROL_THREADS)]
+    phase.start_ns = time.monotonic_ns()
+    for t in threads:
+        t.start()
+    time.sleep(max(0.0, phase.start_ns / 1e9 + SCRAPE_PHASE_S - time.monotonic()))
+    phase.end_ns = time.monotonic_ns()
+    stop.set()
+    for t in threads:
+        t.join()
+    # The answers of the requests in flight at the end count too, over the time they took.
+    phase.seconds = (time.monotonic_ns() - phase.start_ns) / 1e9
+
+
+def read_ticks(ticks_log: Path, phases: tuple[Phase, ...]) -> None:
+    """Each phase's ticks: the lateness of those due within it, and how many came due.
+
+    hrtime(true) in PHP and time.monotonic_ns() here read the same CLOCK_MONOTONIC, and tick
+    N is due at the grid's origin + N intervals, whether it reached PHP or was skipped."""
+    ticks: dict[int, tuple[int, int]] = {}
+    if ticks_log.exists():
+        for line in ticks_log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                n, due, started = map(int, parts)
+                ticks[n] = (due, started)
+    if not ticks:
+        return
+    n0, (due0, _) = next(iter(ticks.items()))
+    origin = due0 - n0 * SCRAPE_INTERVAL_NS
+    for phase in phases:
+        first = -(-(phase.start_ns - origin) // SCRAPE_INTERVAL_NS)  # ceiling division
+        last = -(-(phase.end_ns - origin) // SCRAPE_INTERVAL_NS)     # exclusive
+        phase.due = max(0, last - first)
+        phase.lateness_us = [(started - due) // 1000 for n, (due, started) in ticks.items()
+                             if first <= n < last]
+
+
+def lateness_cell(phase: Phase) -> str:
+    p = phase.percentiles()
+    return "-" if p is None else " / ".join(f"{v:,}" for v in p) + " µs"
+
+
+def print_scrape(results: list[dict]) -> None:
+    print(f"scrape: ticks every 10 ms, {SCRAPE_PHASE_S:.0f} s quiet then {SCRAPE_PHASE_S:.0f} s "
+          f"with {SCRAPE_METRICS_THREADS} threads on /metrics and {SCRAPE_CONTROL_THREADS} on "
+          f"status; lateness p50 / p99 / max")
+    print(f"  {'pool':>11}  {'metrics/s':>9}  {'status/s':>8}  {'quiet':>26}  {'scraped':>26}")
+    for r in results:
+        q, s = r["quiet"], r["scraped"]
+        print(f"  {r['workers']:>3} workers {r['build']:>9}  {s.rate('metrics_ok'):>9,.0f}  "
+              f"{s.rate('control_ok'):>8,.0f}  {lateness_cell(q):>26}  {lateness_cell(s):>26}")
+    for r in results:
+        q, s, t = r["quiet"], r["scraped"], r["scraped"].tally
+        print(f"  {r['workers']} workers, {r['build']} build: ticks handled/due quiet {len(q.lateness_us)}/{q.due}, "
+              f"scraped {len(s.lateness_us)}/{s.due}; requests failed: metrics "
+              f"{t.metrics_failed}, status {t.control_failed}; exit status {r['code']}")
+
+
+def scrape_section(results: list[dict]) -> str:
+    rows = [
+        f"| {r['workers']} | {r['build']} | {r['scraped'].rate('metrics_ok'):,.0f} | "
+        f"{r['scraped'].rate('control_ok'):,.0f} | {lateness_cell(r['quiet'])} | "
+        f"{lateness_cell(r['scraped'])} |"
+        for r in results
+    ]
+    ticks = "; ".join(
+        f"{r['workers']} workers, {r['build']} build: {len(r['quiet'].lateness_us):,} of {r['quiet'].due:,} quiet, "
+        f"{len(r['scraped'].lateness_us):,} of {r['scraped'].due:,} scraped"
+        for r in results)
+    failed = "; ".join(
+        f"{r['workers']} workers, {r['build']} build: {r['scraped'].tally.metrics_failed} metrics, "
+        f"{r['scraped'].tally.control_failed} status" for r in results)
+    codes = ", ".join(str(r["code"]) for r in results)
+    lines = [
+        f"Doors under a flood, "
+        f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, "
+        f"commit {commit()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at the end "
+        f"(`make scrape`).",
+        "",
+        "| pool size | build | metrics answers/s | status answers/s "
+        "| lateness p50 / p99 / max, quiet | lateness p50 / p99 / max, scraped |",
+        "|---:|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"- Ticks handed to PHP of those due in each {SCRAPE_PHASE_S:.0f} s phase: {ticks}.",
+        f"- Requests without a good answer: {failed}.",
+        f"- The masters exited with status {codes} after SIGTERM.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -534,9 +799,14 @@ def main() -> int:
     s.add_argument("--duration", type=parse_duration, default=parse_duration("10m"),
                    help="how long to attack, e.g. 3m, 30m, 1h (default 10m)")
     sub.add_parser("faults", help="the fault tests, reported")
+    sc = sub.add_parser("scrape", help="ticks' lateness while the doors are flooded")
+    sc.add_argument("--reference", type=Path, metavar="OTHER.so",
+                    help="also run an extension built from another commit, for a before/after")
     args = parser.parse_args()
     if args.command == "soak":
         return soak(args.duration)
+    if args.command == "scrape":
+        return scrape(args.reference)
     return faults()
 
 

@@ -14,13 +14,15 @@
 //! - [`message`]: what those frames mean between master and worker.
 //! - [`payload`]: the body and header of a tick, as PHP code receives them.
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
+//! - [`pid`]: process ids, shared by the pure core and the system calls.
 //! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
 //! - [`transport`]: one channel to a worker (a socket pair or a pipe pair).
 //! - [`metrics`]: lateness percentiles and the pool snapshot, as a table, JSON or Prometheus text.
 //! - [`control`]: the control socket (`ticker status`, `ticker reset`) and the metrics endpoint.
 //! - [`master`]: the master's event loop: timer, signals, forks, reaping, operator requests.
 //! - [`worker`]: the worker's side of the channel.
-//! - [`relay`]: `RR_RELAY`, and a worker's end of the relay to a RoadRunner-style master.
+//! - [`relay`]: a worker's end of the relay to a RoadRunner-style master (the forms of
+//!   `RR_RELAY` are [`config::relay`]'s).
 //! - [`role`]: whether this PHP process is a master, a worker of a RoadRunner-style master,
 //!   or inert, decided once at startup.
 //! - [`native`]: the native ticker, precise ticks for one consumer in this process, no pool.
@@ -40,6 +42,7 @@ pub mod message;
 pub mod metrics;
 pub mod native;
 pub mod payload;
+pub mod pid;
 pub mod pool;
 pub mod relay;
 pub mod role;

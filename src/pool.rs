@@ -34,8 +34,7 @@ use std::time::Duration;
 use crate::config::{Missed, TickerConfig};
 use crate::schedule::{Mono, Ticker};
 
-/// A process id, as the OS gives it.
-pub type Pid = i32;
+pub use crate::pid::Pid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tick {

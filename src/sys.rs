@@ -30,7 +30,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::time::{ClockId as Clock, clock_gettime};
 use nix::unistd::{ForkResult, Pid as NixPid};
 
-use crate::pool::Pid;
+use crate::pid::Pid;
 use crate::schedule::Mono;
 
 fn os(e: Errno) -> io::Error {

@@ -27,6 +27,7 @@ mod cluster;
 mod env;
 mod error;
 mod limits;
+pub mod relay;
 mod roadrunner;
 mod source;
 mod table;

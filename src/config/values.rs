@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-pub use crate::relay::Relay;
+pub use super::relay::Relay;
 
 use super::error::{Problem, key_name, quote};
 use super::{LogEncoding, LogLevel, Missed};
@@ -466,7 +466,7 @@ impl FromValue for Command {
 
 /// `server.relay`: the forms are the relay's own (see [`crate::relay`]).
 impl FromValue for Relay {
-    const FORMS: &'static str = crate::relay::FORMS;
+    const FORMS: &'static str = super::relay::FORMS;
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         let text = String::from_value(value)?;

@@ -14,6 +14,8 @@
 //! - [`message`]: what those frames mean between master and worker.
 //! - [`payload`]: the body and header of a tick, as PHP code receives them.
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
+//! - [`workers`]: each worker of a pool as one record (its state, whether the master can
+//!   reach it, its deadlines) and the indexes over them; decisions only.
 //! - [`pid`]: process ids, shared by the pure core and the system calls.
 //! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
 //! - [`transport`]: one channel to a worker (a socket pair or a pipe pair).
@@ -51,3 +53,4 @@ pub mod supervisor;
 pub mod sys;
 pub mod transport;
 pub mod worker;
+pub mod workers;

@@ -24,74 +24,19 @@
 //! the workers that are not needed sleep in `read()` and cost nothing. (Handing ticks round
 //! the pool in turn made every tick the first one in `workers × interval` for its worker:
 //! with 500 workers at 10 ms the median lateness grew tenfold, and a replacement waited
-//! its turn for 500 ticks.) Whatever the size of the pool, no decision here scans it: the
-//! census keeps the counts and orders the master asks for, in step with every state change.
+//! its turn for 500 ticks.) Whatever the size of the pool, no decision here scans it: each
+//! worker is one record in [`Workers`], whose indexes keep the counts and orders the
+//! master asks for, in step with every transition.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::ops::Range;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::config::{Missed, TickerConfig};
 use crate::schedule::{Mono, Ticker};
 
 pub use crate::pid::Pid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tick {
-    pub number: u64,
-    pub due: Mono,
-    /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
-    pub attempt: u32,
-}
-
-impl Tick {
-    pub fn new(number: u64, due: Mono) -> Tick {
-        Tick {
-            number,
-            due,
-            attempt: 1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerState {
-    /// Started, and not ready for ticks yet: a command-started worker that has not
-    /// answered its pid handshake. It counts as serving (nothing else is started in its
-    /// place), never as idle.
-    Starting,
-    Idle,
-    Busy {
-        tick: Tick,
-        since: Mono,
-    },
-    /// Told to stop (or asked to); its exit is expected and is not a failure.
-    Stopping,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Worker {
-    pub pid: Pid,
-    pub state: WorkerState,
-    pub started: Mono,
-    /// When it last became idle (its start, or its last answer).
-    pub idle_since: Mono,
-    pub handled: u64,
-    pub failed: u64,
-    /// Set while busy when a limit says "replace it after this tick": the reason.
-    pub retire_after_tick: Option<String>,
-    /// Its resident memory as last read, on the supervisor's round over the pool (every
-    /// `watch_tick`): what `status`, the metrics and `max_worker_memory` go by. Answers
-    /// serve this reading, never a fresh one, so that they cost the same at any pool size.
-    pub rss: Option<Reading>,
-}
-
-/// A figure read from the system at an instant: served with its age.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reading {
-    pub value: u64,
-    pub at: Mono,
-}
+use crate::workers::Workers;
+pub use crate::workers::{Handshake, Leaving, Overdue, Reading, Tick, Why, Worker, WorkerState};
 
 /// The rules the pool applies, from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,110 +235,10 @@ impl Waiting {
     }
 }
 
-/// The idle workers that may take a tick, in the order they became idle, with removal
-/// from anywhere in O(log n): a worker that leaves costs the same in a pool of 500.
-#[derive(Debug, Default)]
-struct IdleQueue {
-    by_turn: BTreeMap<u64, Pid>,
-    turn_of: BTreeMap<Pid, u64>,
-    next_turn: u64,
-}
-
-impl IdleQueue {
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.by_turn.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.by_turn.is_empty()
-    }
-
-    fn push(&mut self, pid: Pid) {
-        if self.turn_of.contains_key(&pid) {
-            return;
-        }
-        let turn = self.next_turn;
-        self.next_turn += 1;
-        self.by_turn.insert(turn, pid);
-        self.turn_of.insert(pid, turn);
-    }
-
-    fn remove(&mut self, pid: Pid) {
-        if let Some(turn) = self.turn_of.remove(&pid) {
-            self.by_turn.remove(&turn);
-        }
-    }
-
-    /// The worker that became idle last: the next tick goes to it (see [`Pool`]).
-    fn take(&mut self) -> Option<Pid> {
-        let (_, pid) = self.by_turn.pop_last()?;
-        self.turn_of.remove(&pid);
-        Some(pid)
-    }
-
-    fn drain(&mut self) -> Vec<Pid> {
-        self.turn_of.clear();
-        std::mem::take(&mut self.by_turn).into_values().collect()
-    }
-
-    #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = &Pid> {
-        self.by_turn.values()
-    }
-}
-
-/// How many workers are in each state, and the busy ones by the instant their tick
-/// started, kept in step with every state change ([`Pool::set_state`]): no decision the
-/// master makes per event scans the pool.
-#[derive(Debug, Default)]
-struct Census {
-    /// Starting workers, reachable or not: they serve nothing yet, and take no tick.
-    starting: BTreeSet<Pid>,
-    idle: IdleQueue,
-    /// Busy workers by the instant their tick started, then pid: the first one is the
-    /// first to reach `exec_ttl`.
-    busy: BTreeSet<(Mono, Pid)>,
-    stopping: usize,
-}
-
-impl Census {
-    fn enter(&mut self, pid: Pid, state: &WorkerState, reachable: bool) {
-        match *state {
-            WorkerState::Starting => {
-                self.starting.insert(pid);
-            }
-            WorkerState::Idle if reachable => self.idle.push(pid),
-            WorkerState::Idle => {}
-            WorkerState::Busy { since, .. } => {
-                self.busy.insert((since, pid));
-            }
-            WorkerState::Stopping => self.stopping += 1,
-        }
-    }
-
-    fn leave(&mut self, pid: Pid, state: &WorkerState) {
-        match *state {
-            WorkerState::Starting => {
-                self.starting.remove(&pid);
-            }
-            WorkerState::Idle => self.idle.remove(pid),
-            WorkerState::Busy { since, .. } => {
-                self.busy.remove(&(since, pid));
-            }
-            WorkerState::Stopping => self.stopping -= 1,
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 pub struct Pool {
-    workers: BTreeMap<Pid, Worker>,
-    /// Starting workers, idle ones (the reachable ones, in `census.idle`), busy ones and
-    /// stopping ones.
-    census: Census,
-    /// Workers whose channel closed: they stay until reaped, and take no tick.
-    withdrawn: BTreeSet<Pid>,
+    /// Every worker, one record each, with the indexes over them.
+    workers: Workers,
     /// Ticks waiting for a free worker, with the instant each started waiting.
     waiting: Waiting,
     skipped_since_delivery: u64,
@@ -473,31 +318,20 @@ impl Pool {
     /// Whether a tick may start now on an idle worker: with overlap off, only when no
     /// other tick runs.
     fn may_start(&self) -> bool {
-        self.policy.overlap || self.census.busy.is_empty()
+        self.policy.overlap || !self.workers.any_busy()
     }
 
     /// Whether a tick arriving now would start at once on an idle worker.
     pub fn can_start(&self) -> bool {
-        !self.census.idle.is_empty() && self.may_start()
+        self.workers.has_idle() && self.may_start()
     }
 
     fn take_idle(&mut self) -> Option<Pid> {
         if self.may_start() {
-            self.census.idle.take()
+            self.workers.take_idle()
         } else {
             None
         }
-    }
-
-    /// Changes a worker's state, and the census with it: the only place that does.
-    fn set_state(&mut self, pid: Pid, state: WorkerState) {
-        let Some(worker) = self.workers.get_mut(&pid) else {
-            return;
-        };
-        self.census.leave(pid, &worker.state);
-        worker.state = state;
-        self.census
-            .enter(pid, &worker.state, !self.withdrawn.contains(&pid));
     }
 
     pub fn stats(&self) -> Stats {
@@ -505,11 +339,11 @@ impl Pool {
     }
 
     pub fn worker(&self, pid: Pid) -> Option<&Worker> {
-        self.workers.get(&pid)
+        self.workers.get(pid)
     }
 
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
-        self.workers.values()
+        self.workers.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -518,9 +352,7 @@ impl Pool {
 
     /// A worker's resident memory was read.
     pub fn record_rss(&mut self, pid: Pid, reading: Reading) {
-        if let Some(worker) = self.workers.get_mut(&pid) {
-            worker.rss = Some(reading);
-        }
+        self.workers.record_rss(pid, reading);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -529,63 +361,74 @@ impl Pool {
 
     /// Workers that have not become ready yet.
     pub fn starting(&self) -> usize {
-        self.census.starting.len()
+        self.workers.starting()
     }
 
     /// Workers that will stay, starting ones included: what respawning tops up to the
     /// configured size.
     pub fn serving(&self) -> usize {
-        self.workers.len() - self.census.stopping
+        self.workers.serving()
     }
 
     /// The busy workers, the one whose tick started first first: the first to reach
     /// `exec_ttl`, whatever the size of the pool.
     pub fn busy_oldest_first(&self) -> impl Iterator<Item = &Worker> {
-        self.census
-            .busy
-            .iter()
-            .filter_map(|(_, pid)| self.workers.get(pid))
+        self.workers.busy_oldest_first()
     }
 
     /// A fresh worker joins, ready; it takes a waiting tick at once if there is one.
     pub fn add(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
-        self.add_starting(pid, now);
+        self.add_starting(pid, now, None);
         self.ready(pid, now)
     }
 
-    /// A fresh worker joins that is not ready for ticks yet (see [`WorkerState::Starting`]).
-    pub fn add_starting(&mut self, pid: Pid, now: Mono) {
-        let joined = Worker {
-            pid,
-            state: WorkerState::Starting,
-            started: now,
-            idle_since: now,
-            handled: 0,
-            failed: 0,
-            retire_after_tick: None,
-            rss: None,
-        };
-        if let Some(old) = self.workers.insert(pid, joined) {
-            self.census.leave(pid, &old.state);
-        }
-        let reachable = !self.withdrawn.contains(&pid);
-        self.census.enter(pid, &WorkerState::Starting, reachable);
+    /// A fresh worker joins that is not ready for ticks yet (see [`WorkerState::Starting`]);
+    /// with `handshake`, it owes its pid handshake within that time from `now`.
+    pub fn add_starting(&mut self, pid: Pid, now: Mono, handshake: Option<Duration>) {
+        let handshake = handshake.map(|timeout| Handshake { sent: now, timeout });
+        self.workers.join(pid, now, handshake);
     }
 
     /// A starting worker is ready: it becomes idle, and takes a waiting tick at once if
     /// there is one. A worker told to stop meanwhile stays stopping.
     pub fn ready(&mut self, pid: Pid, now: Mono) -> Option<Delivery> {
-        let worker = self.workers.get_mut(&pid)?;
-        if worker.state != WorkerState::Starting || self.withdrawn.contains(&pid) {
+        let worker = self.workers.get(pid)?;
+        if worker.state != WorkerState::Starting || !worker.reachable {
             return None;
         }
         if self.stopping {
-            self.set_state(pid, WorkerState::Stopping);
+            self.workers.set_state(pid, WorkerState::Stopping);
             return None;
         }
-        worker.idle_since = now;
-        self.set_state(pid, WorkerState::Idle);
+        self.workers.become_idle(pid, now);
         self.deliver_waiting(now)
+    }
+
+    /// Whether the worker owes its pid handshake: its next frame is the answer.
+    pub fn owes_handshake(&self, pid: Pid) -> bool {
+        self.workers.get(pid).is_some_and(|w| w.handshake.is_some())
+    }
+
+    /// The worker answered its pid handshake: what it owed (when it was sent).
+    pub fn answer_handshake(&mut self, pid: Pid) -> Option<Handshake> {
+        self.workers.answer_handshake(pid)
+    }
+
+    /// The worker is on its way out (told to stop, or its channel closed): it is killed at
+    /// `leaving.kill_at` if it is still there. The first reason given stands.
+    pub fn leaving(&mut self, pid: Pid, leaving: Leaving) {
+        self.workers.set_leaving(pid, leaving);
+    }
+
+    /// The earliest instant a worker's handshake or leaving runs out.
+    pub fn next_deadline(&self) -> Option<Mono> {
+        self.workers.next_deadline()
+    }
+
+    /// The workers whose handshake or leaving ran out by `now`, earliest first: the
+    /// master kills them.
+    pub fn take_overdue(&mut self, now: Mono) -> Vec<(Pid, Overdue)> {
+        self.workers.take_overdue(now)
     }
 
     /// A tick came due on the schedule.
@@ -608,67 +451,79 @@ impl Pool {
     }
 
     /// The ticks of `ticker` due by `horizon` arrive, oldest first, at `now`: what became of
-    /// each, as the returned iterator yields them. Under `delay` ([`Missed::Delay`]), the
-    /// first one that has to wait holds the grid ([`Ticker::hold`]) and is the last yielded.
-    /// Numbers not yet yielded when the iterator is dropped go back to `ticker`, to arrive
-    /// at the next call. The master and the native ticker both walk the grid this way.
-    pub fn arrive_due<'a>(
-        &'a mut self,
-        ticker: &'a mut Ticker,
+    /// each. Under `delay` ([`Missed::Delay`]), the first one that has to wait holds the grid
+    /// ([`Ticker::hold`]) and is the last. The master and the native ticker both walk the
+    /// grid this way.
+    pub fn arrive_due(
+        &mut self,
+        ticker: &mut Ticker,
         missed: Missed,
         horizon: Mono,
         now: Mono,
-    ) -> Arrivals<'a, fn(&Tick) -> bool> {
+    ) -> Vec<(Tick, Arrival)> {
         self.arrive_due_while(ticker, missed, horizon, now, |_| true)
     }
 
     /// [`Pool::arrive_due`], stopping before the first tick that `may_arrive` refuses: it and
     /// the ones after it go back to `ticker`, to be asked about again at the next call (a
     /// cluster instance delivers only the ticks its lease grants).
-    pub fn arrive_due_while<'a, G: FnMut(&Tick) -> bool>(
-        &'a mut self,
-        ticker: &'a mut Ticker,
+    pub fn arrive_due_while(
+        &mut self,
+        ticker: &mut Ticker,
         missed: Missed,
         horizon: Mono,
         now: Mono,
-        may_arrive: G,
-    ) -> Arrivals<'a, G> {
-        let numbers = ticker.poll(horizon);
-        Arrivals {
-            pool: self,
-            ticker,
-            numbers,
-            hold: missed == Missed::Delay,
-            now,
-            may_arrive,
+        mut may_arrive: impl FnMut(&Tick) -> bool,
+    ) -> Vec<(Tick, Arrival)> {
+        let mut numbers = ticker.poll(horizon);
+        let mut arrivals = vec![];
+        while let Some(number) = numbers.clone().next() {
+            let tick = Tick::new(number, ticker.due(number));
+            if !may_arrive(&tick) {
+                break;
+            }
+            numbers.start += 1;
+            let arrival = self.arrive(tick, now);
+            arrivals.push((tick, arrival));
+            if missed == Missed::Delay && arrival == Arrival::Waiting {
+                // The ticks after it did not happen: they come after the release, on the
+                // new grid.
+                ticker.hold(number);
+                numbers = number + 1..number + 1;
+            }
         }
+        if !numbers.is_empty() {
+            ticker.rewind(numbers.start);
+        }
+        arrivals
     }
 
     /// A busy worker answered the tick it held.
     pub fn finish(&mut self, pid: Pid, outcome: Outcome, now: Mono) -> Result<Finished, PoolError> {
-        if self.withdrawn.contains(&pid) {
+        let worker = self.workers.get(pid).ok_or(PoolError::UnknownWorker(pid))?;
+        if !worker.reachable {
             return Err(PoolError::Withdrawn(pid));
         }
-        let worker = self
-            .workers
-            .get_mut(&pid)
-            .ok_or(PoolError::UnknownWorker(pid))?;
-        let WorkerState::Busy { tick, since } = worker.state else {
+        let WorkerState::Busy {
+            tick,
+            since,
+            ref retire,
+        } = worker.state
+        else {
             return Err(PoolError::NotBusy(pid));
         };
         let took = now.since(since);
-        let mut retire = worker.retire_after_tick.take();
+        let mut retire = retire.clone();
         let mut failed = false;
-        match outcome {
+        let handled = match outcome {
             Outcome::Done => {
-                worker.handled += 1;
                 self.stats.completed += 1;
+                self.workers.count_answer(pid, false)
             }
             Outcome::Failed(_) => {
-                worker.handled += 1;
-                worker.failed += 1;
                 self.stats.failed += 1;
                 failed = true;
+                self.workers.count_answer(pid, true)
             }
             Outcome::StopRequested => {
                 retire = Some("it asked to stop".into());
@@ -680,20 +535,20 @@ impl Pool {
                     self.stats.failed += 1;
                     failed = true;
                 }
+                worker.handled
             }
-        }
+        };
         if retire.is_none()
             && let Some(max) = self.policy.max_jobs
-            && worker.handled >= max
+            && handled >= max
         {
             retire = Some(format!("it handled max_jobs ({max}) ticks"));
         }
         if retire.is_some() || self.stopping {
             // While stopping, the caller tells it to stop as every other idle worker.
-            self.set_state(pid, WorkerState::Stopping);
+            self.workers.set_state(pid, WorkerState::Stopping);
         } else {
-            worker.idle_since = now;
-            self.set_state(pid, WorkerState::Idle);
+            self.workers.become_idle(pid, now);
         }
         let next = self.next_waiting(now);
         Ok(Finished {
@@ -708,12 +563,12 @@ impl Pool {
     /// Marks a busy worker to be retired when it answers; an idle one is retired at once
     /// (returns true: the caller tells it to stop). A withdrawn worker is leaving already.
     pub fn retire_soon(&mut self, pid: Pid, reason: String) -> bool {
-        if self.withdrawn.contains(&pid) {
-            return false;
-        }
-        let Some(worker) = self.workers.get_mut(&pid) else {
+        let Some(worker) = self.workers.get(pid) else {
             return false;
         };
+        if !worker.reachable {
+            return false;
+        }
         match worker.state {
             // A starting one is told to stop as it is: it leaves after its handshake.
             WorkerState::Idle | WorkerState::Starting => {
@@ -721,7 +576,7 @@ impl Pool {
                 true
             }
             WorkerState::Busy { .. } => {
-                worker.retire_after_tick.get_or_insert(reason);
+                self.workers.retire_after_tick(pid, reason);
                 false
             }
             WorkerState::Stopping => false,
@@ -731,19 +586,16 @@ impl Pool {
     /// The worker is told to stop; its exit will be expected. A withdrawn worker cannot be
     /// told anything, and its exit stays what it is.
     pub fn retire(&mut self, pid: Pid) {
-        if self.withdrawn.contains(&pid) {
-            return;
+        if self.workers.get(pid).is_some_and(|w| w.reachable) {
+            self.workers.set_state(pid, WorkerState::Stopping);
         }
-        self.set_state(pid, WorkerState::Stopping);
     }
 
     /// The worker can take no tick any more (its channel closed); it stays in the pool,
-    /// with its state, until it is reaped and removed, and never becomes idle again.
+    /// with its state, until it is reaped and removed, and never becomes idle again. It
+    /// owes no handshake any more.
     pub fn withdraw(&mut self, pid: Pid) {
-        if self.workers.contains_key(&pid) {
-            self.census.idle.remove(pid);
-            self.withdrawn.insert(pid);
-        }
+        self.workers.close(pid);
     }
 
     /// The worker is gone (reaped), or the master kills it: from now on it takes no tick,
@@ -751,9 +603,7 @@ impl Pool {
     /// it held: a busy worker's tick counts as failed. Without overlap, a busy worker's end
     /// may let an idle one start a waiting tick: that comes back too.
     pub fn remove(&mut self, pid: Pid, now: Mono) -> Option<Removed> {
-        let worker = self.workers.remove(&pid)?;
-        self.census.leave(pid, &worker.state);
-        self.withdrawn.remove(&pid);
+        let worker = self.workers.remove(pid)?;
         if matches!(worker.state, WorkerState::Busy { .. }) {
             self.stats.failed += 1;
         }
@@ -775,15 +625,10 @@ impl Pool {
     /// told so), and the waiting ticks are dropped (and returned, to be reported).
     pub fn begin_stop(&mut self) -> (Vec<Pid>, Vec<Tick>) {
         self.stopping = true;
-        let mut told = self.census.idle.drain();
-        told.extend(
-            self.census
-                .starting
-                .iter()
-                .filter(|pid| !self.withdrawn.contains(pid)),
-        );
+        let mut told = self.workers.drain_idle();
+        told.extend(self.workers.reachable_starting());
         for &pid in &told {
-            self.set_state(pid, WorkerState::Stopping);
+            self.workers.set_state(pid, WorkerState::Stopping);
         }
         let dropped = self.waiting.drain();
         self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
@@ -802,16 +647,16 @@ impl Pool {
 
     fn deliver(&mut self, pid: Pid, tick: Tick, now: Mono, waited: bool) -> Delivery {
         debug_assert!(
-            !self.withdrawn.contains(&pid),
-            "withdrawn workers are never idle"
+            self.workers.get(pid).is_some_and(|w| w.reachable),
+            "idle workers exist and are reachable"
         );
-        assert!(self.workers.contains_key(&pid), "idle workers exist");
         // A tick handed over ahead of its due instant starts then: its worker holds it.
-        self.set_state(
+        self.workers.set_state(
             pid,
             WorkerState::Busy {
                 tick,
                 since: now.max(tick.due),
+                retire: None,
             },
         );
         let delivery = Delivery {
@@ -827,48 +672,6 @@ impl Pool {
             self.stats.delivered += 1;
         }
         delivery
-    }
-}
-
-/// The ticks that came due, arriving one by one: see [`Pool::arrive_due`].
-pub struct Arrivals<'a, G: FnMut(&Tick) -> bool> {
-    pool: &'a mut Pool,
-    ticker: &'a mut Ticker,
-    numbers: Range<u64>,
-    hold: bool,
-    now: Mono,
-    may_arrive: G,
-}
-
-impl<G: FnMut(&Tick) -> bool> Iterator for Arrivals<'_, G> {
-    type Item = (Tick, Arrival);
-
-    fn next(&mut self) -> Option<(Tick, Arrival)> {
-        let number = self.numbers.start;
-        if number >= self.numbers.end {
-            return None;
-        }
-        let tick = Tick::new(number, self.ticker.due(number));
-        if !(self.may_arrive)(&tick) {
-            // Left in `numbers`: dropping gives it back to the ticker.
-            return None;
-        }
-        self.numbers.start += 1;
-        let arrival = self.pool.arrive(tick, self.now);
-        if self.hold && arrival == Arrival::Waiting {
-            // The ticks after it did not happen: they come after the release, on the new grid.
-            self.ticker.hold(number);
-            self.numbers = number + 1..number + 1;
-        }
-        Some((tick, arrival))
-    }
-}
-
-impl<G: FnMut(&Tick) -> bool> Drop for Arrivals<'_, G> {
-    fn drop(&mut self) {
-        if !self.numbers.is_empty() {
-            self.ticker.rewind(self.numbers.start);
-        }
     }
 }
 
@@ -1197,7 +1000,7 @@ mod tests {
     #[test]
     fn a_starting_worker_serves_but_takes_no_tick_until_it_is_ready() {
         let mut pool = Pool::new(Policy::default());
-        pool.add_starting(1, Mono(0));
+        pool.add_starting(1, Mono(0), None);
         assert_eq!((pool.serving(), pool.starting()), (1, 1));
         assert!(!pool.can_start());
         assert_eq!(pool.arrive(tick(0), Mono(5)), Arrival::Waiting);
@@ -1212,13 +1015,13 @@ mod tests {
         );
 
         // Told to stop while starting: it stays stopping when its handshake comes.
-        pool.add_starting(2, Mono(10));
+        pool.add_starting(2, Mono(10), None);
         assert!(pool.retire_soon(2, "the pool shrinks".into()));
         assert_eq!(pool.ready(2, Mono(11)), None);
         assert_eq!(pool.worker(2).unwrap().state, WorkerState::Stopping);
 
         // A stopping pool stops starting workers too.
-        pool.add_starting(3, Mono(12));
+        pool.add_starting(3, Mono(12), None);
         let (told, _) = pool.begin_stop();
         assert!(told.contains(&3), "{told:?}");
         assert_eq!(pool.ready(3, Mono(13)), None);
@@ -1228,7 +1031,7 @@ mod tests {
     #[test]
     fn a_starting_worker_that_leaves_fails_nothing() {
         let mut pool = Pool::new(Policy::default());
-        pool.add_starting(1, Mono(0));
+        pool.add_starting(1, Mono(0), None);
         let removed = pool.remove(1, Mono(1)).unwrap();
         assert_eq!(removed.worker.state, WorkerState::Starting);
         assert_eq!(pool.stats(), Stats::default());
@@ -1238,8 +1041,8 @@ mod tests {
         Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)))
     }
 
-    fn outcomes(arrivals: Arrivals<'_, fn(&Tick) -> bool>) -> Vec<(u64, Arrival)> {
-        arrivals.map(|(t, a)| (t.number, a)).collect()
+    fn outcomes(arrivals: Vec<(Tick, Arrival)>) -> Vec<(u64, Arrival)> {
+        arrivals.into_iter().map(|(t, a)| (t.number, a)).collect()
     }
 
     #[test]
@@ -1272,6 +1075,7 @@ mod tests {
             .arrive_due_while(&mut ticker, Missed::Burst, Mono(3500), Mono(3500), |t| {
                 t.number < 2
             })
+            .into_iter()
             .map(|(t, _)| t.number)
             .collect();
         assert_eq!(got, [0, 1]);
@@ -1309,19 +1113,6 @@ mod tests {
             [(2, Arrival::Waiting)],
             "tick 2 is due at 8000, not 2000"
         );
-    }
-
-    #[test]
-    fn numbers_not_taken_from_the_arrivals_come_again() {
-        let mut pool = Pool::new(policy(|p| p.queue_limit = None));
-        let mut ticker = grid();
-        let first = pool
-            .arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500))
-            .next();
-        assert_eq!(first.map(|(t, _)| t.number), Some(0));
-        let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(2500), Mono(2500)));
-        assert_eq!(rest, [(1, Arrival::Waiting), (2, Arrival::Waiting)]);
-        assert_eq!(pool.stats().due, 3);
     }
 
     #[test]
@@ -1415,19 +1206,23 @@ mod tests {
 mod properties {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
 
     #[derive(Debug, Clone)]
     enum Event {
         Add,
-        /// A worker joins that is not ready yet (a command-started one, before its handshake).
-        AddStarting,
+        /// A worker joins that is not ready yet (a command-started one, before its handshake,
+        /// which it owes within this many ns).
+        AddStarting(u64),
         /// The worker at this index (modulo the pool) is ready, if it was starting.
         Ready(usize),
         Arrive,
         /// The worker at this index (modulo the pool) answers: done, failed or stop.
         Answer(usize, u8),
-        /// Its channel closes.
+        /// Its channel closes: it has a grace to exit, unless it was told to stop.
         Close(usize),
+        /// The master tells it to stop, with a time to exit.
+        Tell(usize),
         /// The master kills it.
         Kill(usize),
         /// It is reaped.
@@ -1444,11 +1239,12 @@ mod properties {
     fn event() -> impl Strategy<Value = Event> {
         prop_oneof![
             2 => Just(Event::Add),
-            1 => Just(Event::AddStarting),
+            1 => (1u64..400).prop_map(Event::AddStarting),
             2 => any::<usize>().prop_map(Event::Ready),
             6 => Just(Event::Arrive),
             6 => (any::<usize>(), 0u8..3).prop_map(|(i, o)| Event::Answer(i, o)),
             1 => any::<usize>().prop_map(Event::Close),
+            1 => any::<usize>().prop_map(Event::Tell),
             1 => any::<usize>().prop_map(Event::Kill),
             1 => any::<usize>().prop_map(Event::Reap),
             1 => any::<usize>().prop_map(Event::Retire),
@@ -1483,7 +1279,7 @@ mod properties {
 
     impl Run {
         fn pick(&self, i: usize) -> Option<Pid> {
-            let pids: Vec<Pid> = self.pool.workers.keys().copied().collect();
+            let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
             (!pids.is_empty()).then(|| pids[i % pids.len()])
         }
 
@@ -1491,12 +1287,12 @@ mod properties {
             let Some(d) = delivery else {
                 return Ok(());
             };
+            let worker = self.pool.worker(d.pid);
             prop_assert!(
-                !self.pool.withdrawn.contains(&d.pid),
-                "{d:?} to a withdrawn worker"
+                worker.is_some_and(|w| w.reachable),
+                "{d:?} to a worker the master cannot reach"
             );
             prop_assert!(!(self.pool.held && d.waited), "{d:?} while held");
-            let worker = self.pool.workers.get(&d.pid);
             prop_assert!(
                 matches!(worker, Some(w) if matches!(w.state, WorkerState::Busy { tick, .. } if tick == d.tick)),
                 "{d:?} to {worker:?}"
@@ -1514,12 +1310,15 @@ mod properties {
                     let d = self.pool.add(self.next_pid, self.now);
                     self.took(d)?;
                 }
-                Event::AddStarting if !self.pool.stopping => {
+                Event::AddStarting(timeout) if !self.pool.stopping => {
                     self.next_pid += 1;
-                    self.pool.add_starting(self.next_pid, self.now);
+                    let timeout = Duration::from_nanos(timeout);
+                    self.pool
+                        .add_starting(self.next_pid, self.now, Some(timeout));
                 }
                 Event::Ready(i) => {
                     if let Some(pid) = self.pick(i) {
+                        self.pool.answer_handshake(pid);
                         let d = self.pool.ready(pid, self.now);
                         self.took(d)?;
                     }
@@ -1545,7 +1344,25 @@ mod properties {
                 }
                 Event::Close(i) => {
                     if let Some(pid) = self.pick(i) {
+                        let told = self
+                            .pool
+                            .worker(pid)
+                            .is_some_and(|w| w.state == WorkerState::Stopping);
                         self.pool.withdraw(pid);
+                        if !told {
+                            let kill_at = self.now + Duration::from_nanos(100);
+                            let why = Why::ChannelClosed;
+                            self.pool.leaving(pid, Leaving { kill_at, why });
+                        }
+                    }
+                }
+                Event::Tell(i) => {
+                    if let Some(pid) = self.pick(i)
+                        && self.pool.retire_soon(pid, "limit".into())
+                    {
+                        let kill_at = self.now + Duration::from_nanos(200);
+                        let why = Why::ToldToStop;
+                        self.pool.leaving(pid, Leaving { kill_at, why });
                     }
                 }
                 Event::Kill(i) | Event::Reap(i) => {
@@ -1563,12 +1380,22 @@ mod properties {
                 Event::Wait(ns) => {
                     self.now = Mono(self.now.0 + ns);
                     self.pool.expire_waiting(self.now);
+                    // The master kills whatever ran out of time.
+                    for (pid, _) in self.pool.take_overdue(self.now) {
+                        if let Some(r) = self.pool.remove(pid, self.now) {
+                            self.took(r.next)?;
+                        }
+                    }
+                    prop_assert!(
+                        self.pool.next_deadline().is_none_or(|at| at > self.now),
+                        "a deadline passed and was not taken"
+                    );
                 }
                 Event::Hold(held) => self.pool.hold(held),
                 Event::Stop => {
                     self.pool.begin_stop();
                 }
-                Event::Add | Event::AddStarting | Event::Arrive => {}
+                Event::Add | Event::AddStarting(_) | Event::Arrive => {}
             }
             self.check()
         }
@@ -1577,8 +1404,7 @@ mod properties {
             let pool = &self.pool;
             let s = pool.stats();
             let running = pool
-                .workers
-                .values()
+                .workers()
                 .filter(|w| matches!(w.state, WorkerState::Busy { .. }))
                 .count() as u64;
             let waiting_first = pool.waiting.first.len() as u64;
@@ -1592,64 +1418,10 @@ mod properties {
                 running,
                 waiting_reruns
             );
-            let census = &pool.census;
-            let idle: BTreeSet<Pid> = census.idle.iter().copied().collect();
-            prop_assert_eq!(idle.len(), census.idle.len(), "a worker is queued twice");
-            prop_assert_eq!(census.idle.turn_of.len(), census.idle.len());
-            for pid in census.idle.iter() {
-                prop_assert!(!pool.withdrawn.contains(pid), "withdrawn {pid} is queued");
-                prop_assert!(
-                    pool.workers
-                        .get(pid)
-                        .is_some_and(|w| w.state == WorkerState::Idle),
-                    "queued {pid} is not an idle worker"
-                );
+            // Every index over the workers is what their records say.
+            if let Err(broken) = pool.workers.check() {
+                prop_assert!(false, "{broken}: {:?}", pool.workers);
             }
-            // The census is the pool's states, counted: nothing the master asks it differs
-            // from a scan of every worker.
-            let reachable_idle: BTreeSet<Pid> = pool
-                .workers
-                .values()
-                .filter(|w| w.state == WorkerState::Idle && !pool.withdrawn.contains(&w.pid))
-                .map(|w| w.pid)
-                .collect();
-            prop_assert_eq!(
-                &idle,
-                &reachable_idle,
-                "every reachable idle worker is queued"
-            );
-            let busy: BTreeSet<(Mono, Pid)> = pool
-                .workers
-                .values()
-                .filter_map(|w| match w.state {
-                    WorkerState::Busy { since, .. } => Some((since, w.pid)),
-                    _ => None,
-                })
-                .collect();
-            prop_assert_eq!(&census.busy, &busy);
-            let starting: BTreeSet<Pid> = pool
-                .workers
-                .values()
-                .filter(|w| w.state == WorkerState::Starting)
-                .map(|w| w.pid)
-                .collect();
-            prop_assert_eq!(&census.starting, &starting);
-            prop_assert_eq!(pool.starting(), starting.len());
-            let stopping = pool
-                .workers
-                .values()
-                .filter(|w| w.state == WorkerState::Stopping)
-                .count();
-            prop_assert_eq!(pool.serving(), pool.workers.len() - stopping);
-            prop_assert_eq!(
-                pool.busy_oldest_first().map(|w| w.pid).collect::<Vec<_>>(),
-                busy.iter().map(|&(_, pid)| pid).collect::<Vec<_>>()
-            );
-            prop_assert!(
-                pool.withdrawn
-                    .iter()
-                    .all(|pid| pool.workers.contains_key(pid))
-            );
             Ok(())
         }
     }

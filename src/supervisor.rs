@@ -249,15 +249,15 @@ impl Limits {
 
     /// The instant a busy worker's tick runs out of `exec_ttl`.
     pub fn exec_deadline(&self, worker: &Worker) -> Option<Mono> {
-        match (worker.state, self.exec_ttl) {
-            (WorkerState::Busy { since, .. }, Some(ttl)) => Some(since + ttl),
+        match (&worker.state, self.exec_ttl) {
+            (WorkerState::Busy { since, .. }, Some(ttl)) => Some(*since + ttl),
             _ => None,
         }
     }
 
     /// Checks one worker, with its memory as last read.
     pub fn check(&self, worker: &Worker, now: Mono) -> Option<Action> {
-        if let WorkerState::Busy { tick, since } = worker.state
+        if let WorkerState::Busy { tick, since, .. } = worker.state
             && let Some(ttl) = self.exec_ttl
             && now.since(since) >= ttl
         {
@@ -269,7 +269,7 @@ impl Limits {
         }
         // A starting worker has the handshake's own deadline.
         if matches!(worker.state, WorkerState::Stopping | WorkerState::Starting)
-            || worker.retire_after_tick.is_some()
+            || worker.retires_after_tick()
         {
             return None;
         }
@@ -436,7 +436,9 @@ mod tests {
             idle_since: Mono(0),
             handled: 0,
             failed: 0,
-            retire_after_tick: None,
+            reachable: true,
+            handshake: None,
+            leaving: None,
             rss: None,
         }
     }
@@ -453,6 +455,7 @@ mod tests {
         let busy = worker(WorkerState::Busy {
             tick: Tick::new(4, Mono(0)),
             since: Mono(S),
+            retire: None,
         });
         assert_eq!(l.exec_deadline(&busy), Some(Mono(3 * S)));
         assert_eq!(l.check(&busy, Mono(3 * S - 1)), None);
@@ -482,6 +485,7 @@ mod tests {
         let busy = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
+            retire: None,
         });
         assert_eq!(l.check(&busy, Mono(100 * S)), None, "busy is not idle");
     }
@@ -509,11 +513,11 @@ mod tests {
     fn a_worker_already_leaving_is_not_replaced_twice() {
         let l = limits(|l| l.ttl = Some(Duration::from_secs(1)));
         assert_eq!(l.check(&worker(WorkerState::Stopping), Mono(5 * S)), None);
-        let mut marked = worker(WorkerState::Busy {
+        let marked = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
+            retire: Some("ttl".into()),
         });
-        marked.retire_after_tick = Some("ttl".into());
         assert_eq!(l.check(&marked, Mono(5 * S)), None);
         assert_eq!(
             l.check(&worker(WorkerState::Starting), Mono(5 * S)),
@@ -662,7 +666,7 @@ mod tests {
         pool.remove(2, Mono(1));
         reset.gone(2);
         assert_eq!(reset.next(&pool, 3), None, "its replacement has not joined");
-        pool.add_starting(4, Mono(1));
+        pool.add_starting(4, Mono(1), None);
         assert_eq!(
             reset.next(&pool, 3),
             None,

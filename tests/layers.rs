@@ -12,6 +12,7 @@ const PURE: &[&str] = &[
     "config",
     "schedule",
     "pool",
+    "workers",
     "supervisor",
     "payload",
     "message",

@@ -13,7 +13,8 @@
 //! | `cluster.rs` | `ticker.cluster`: the Redis lease that lets one of several instances tick |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
-//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, relays, env maps, user and group names |
+//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, env maps, user and group names |
+//! | `relay.rs` | the forms of `RR_RELAY` and `server.relay` (`pipes`, `tcp://…`, `unix://…`) |
 //! | `env.rs` | `${VAR}`, `$VAR`, `${VAR:-default}` |
 //! | `error.rs` | the one-line messages, and how much of a value they quote |
 //!

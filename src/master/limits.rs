@@ -8,7 +8,7 @@
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
-use crate::pool::{Pid, Reading, Worker};
+use crate::pool::{Overdue, Pid, Reading, Why, Worker};
 use crate::schedule::Mono;
 use crate::supervisor::Action;
 use crate::sys;
@@ -18,9 +18,7 @@ impl Master<'_> {
     /// of its own and is not in it).
     pub(super) fn next_deadline(&self) -> Option<Mono> {
         let mut deadlines: Vec<Mono> = vec![];
-        deadlines.extend(self.processes.next_closing_deadline());
-        deadlines.extend(self.processes.next_stop_deadline());
-        deadlines.extend(self.processes.next_handshake_deadline());
+        deadlines.extend(self.pool.next_deadline());
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
         deadlines.extend(self.cluster_deadline());
@@ -51,22 +49,21 @@ impl Master<'_> {
 
     pub(super) fn enforce_deadlines(&mut self) {
         let now = sys::monotonic_now();
-        for pid in self.processes.take_overdue_closing(now) {
-            self.kill(pid, "closed its channel but did not exit");
-        }
-        for pid in self.processes.take_overdue_stops(now) {
-            let timeout = humantime::format_duration(self.config.pool.destroy_timeout);
-            self.kill(
-                pid,
-                &format!("was told to stop and did not exit within destroy_timeout ({timeout})"),
-            );
-        }
-        for (pid, timeout) in self.processes.take_overdue_handshakes(now) {
-            let timeout = humantime::format_duration(timeout);
-            self.kill(
-                pid,
-                &format!("did not answer its pid handshake within relay_timeout ({timeout})"),
-            );
+        for (pid, overdue) in self.pool.take_overdue(now) {
+            let why = match overdue {
+                Overdue::Leaving(Why::ChannelClosed) => {
+                    "closed its channel but did not exit".to_string()
+                }
+                Overdue::Leaving(Why::ToldToStop) => format!(
+                    "was told to stop and did not exit within destroy_timeout ({})",
+                    humantime::format_duration(self.config.pool.destroy_timeout)
+                ),
+                Overdue::Handshake { timeout } => format!(
+                    "did not answer its pid handshake within relay_timeout ({})",
+                    humantime::format_duration(timeout)
+                ),
+            };
+            self.kill(pid, &why);
         }
         self.expire_conns(now);
         for tick in self.pool.expire_waiting(now) {

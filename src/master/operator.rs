@@ -593,7 +593,7 @@ impl Master<'_> {
         let mut serving: Vec<(Mono, Pid)> = self
             .pool
             .workers()
-            .filter(|w| w.state != WorkerState::Stopping && w.retire_after_tick.is_none())
+            .filter(|w| w.state != WorkerState::Stopping && !w.retires_after_tick())
             .map(|w| (w.started, w.pid))
             .collect();
         serving.sort();

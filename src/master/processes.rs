@@ -5,9 +5,11 @@
 //! [`Starting`](crate::pool::WorkerState::Starting) and takes no tick until it answers
 //! `{"pid":N}`, N > 0, within `server.relay_timeout`; a wrong answer, a broken frame or
 //! silence gets it killed and counted as an early death, so the crash-loop back-off
-//! applies), their stderr pipes ([`WorkerStderr`], read until end of file), the workers
-//! whose channel closed and that must exit soon, the workers the master killed and has not
-//! reaped yet, and when the next replacement may start ([`RespawnPolicy`]). What a worker's
+//! applies), their stderr pipes ([`WorkerStderr`], read until end of file), the workers the
+//! master killed and has not reaped yet, and when the next replacement may start
+//! ([`RespawnPolicy`]). What a worker owes and when it is killed if still there (its
+//! handshake, its time to exit once told to stop or once its channel closed) is in its
+//! record in the pool ([`crate::workers`]); this file sets those and acts on them. What a worker's
 //! frames mean once it is ready is `ticking.rs`'s business; which worker gets a tick is the
 //! [`Pool`](crate::pool::Pool)'s; how a worker process is made is `launch.rs`'.
 //!
@@ -30,7 +32,7 @@ use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
 use crate::message::{FromWorker, ToWorker};
-use crate::pool::{Pid, Removed, WorkerState};
+use crate::pool::{Leaving, Pid, Removed, Why, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::{DescriptorNeed, FdPlan, RespawnPolicy, Verdict};
 use crate::sys::{self, ExitStatus};
@@ -49,16 +51,9 @@ const KILLED_GRACE: Duration = Duration::from_secs(5);
 pub(super) struct Processes {
     launcher: Box<dyn Launcher>,
     channels: BTreeMap<Pid, Channel>,
-    /// Workers whose channel closed, with the instant they get killed if still alive.
-    closing: BTreeMap<Pid, Mono>,
-    /// Workers told to stop, with the instant they get killed if still alive: a worker
-    /// whose code after its loop hangs is not left behind.
-    told_to_stop: BTreeMap<Pid, Mono>,
     /// Workers the master killed, out of the pool already, until they are reaped: why,
     /// and when.
     killed: BTreeMap<Pid, (String, Mono)>,
-    /// Command-started workers that have not answered the pid handshake yet.
-    handshakes: BTreeMap<Pid, Handshake>,
     /// Stderr pipes of command-started workers, by the id of their [`Source::WorkerErr`].
     stderr: BTreeMap<u64, WorkerStderr>,
     next_stderr: u64,
@@ -78,19 +73,6 @@ pub(super) struct Processes {
 /// How often a pool that keeps failing to start workers says so again in the log.
 const START_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
-/// A pid handshake sent and not answered yet.
-#[derive(Debug, Clone, Copy)]
-struct Handshake {
-    sent: Mono,
-    timeout: Duration,
-}
-
-impl Handshake {
-    fn deadline(&self) -> Mono {
-        self.sent + self.timeout
-    }
-}
-
 impl Processes {
     pub(super) fn new(
         config: &TickerConfig,
@@ -101,10 +83,7 @@ impl Processes {
         Processes {
             launcher,
             channels: BTreeMap::new(),
-            closing: BTreeMap::new(),
-            told_to_stop: BTreeMap::new(),
             killed: BTreeMap::new(),
-            handshakes: BTreeMap::new(),
             stderr: BTreeMap::new(),
             next_stderr: 0,
             respawn: RespawnPolicy::new(config.pool.num_workers),
@@ -143,25 +122,6 @@ impl Processes {
         self.launcher.describe()
     }
 
-    /// The earliest instant a worker that has not answered its pid handshake is refused.
-    pub(super) fn next_handshake_deadline(&self) -> Option<Mono> {
-        self.handshakes.values().map(Handshake::deadline).min()
-    }
-
-    /// Workers whose pid handshake is overdue, with the timeout they had.
-    pub(super) fn take_overdue_handshakes(&mut self, now: Mono) -> Vec<(Pid, Duration)> {
-        let overdue: Vec<(Pid, Duration)> = self
-            .handshakes
-            .iter()
-            .filter(|(_, h)| h.deadline() <= now)
-            .map(|(&pid, h)| (pid, h.timeout))
-            .collect();
-        for (pid, _) in &overdue {
-            self.handshakes.remove(pid);
-        }
-        overdue
-    }
-
     /// Whether a stopping master may return: every worker it killed is reaped, or has had
     /// [`KILLED_GRACE`] to die.
     pub(super) fn killed_are_gone(&self, now: Mono) -> bool {
@@ -188,28 +148,8 @@ impl Processes {
         self.respawn.tick_completed();
     }
 
-    /// The earliest instant a worker that closed its channel gets killed.
-    pub(super) fn next_closing_deadline(&self) -> Option<Mono> {
-        self.closing.values().copied().min()
-    }
-
     pub(super) fn respawn_at(&self) -> Mono {
         self.respawn_at
-    }
-
-    /// The earliest instant a worker told to stop gets killed.
-    pub(super) fn next_stop_deadline(&self) -> Option<Mono> {
-        self.told_to_stop.values().copied().min()
-    }
-
-    /// Workers whose grace after closing their channel is over.
-    pub(super) fn take_overdue_closing(&mut self, now: Mono) -> Vec<Pid> {
-        take_overdue(&mut self.closing, now)
-    }
-
-    /// Workers told to stop that had `destroy_timeout` to exit and are still there.
-    pub(super) fn take_overdue_stops(&mut self, now: Mono) -> Vec<Pid> {
-        take_overdue(&mut self.told_to_stop, now)
     }
 }
 
@@ -248,18 +188,6 @@ fn is_out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-fn take_overdue(deadlines: &mut BTreeMap<Pid, Mono>, now: Mono) -> Vec<Pid> {
-    let overdue: Vec<Pid> = deadlines
-        .iter()
-        .filter(|&(_, &at)| at <= now)
-        .map(|(&pid, _)| pid)
-        .collect();
-    for pid in &overdue {
-        deadlines.remove(pid);
-    }
-    overdue
-}
-
 impl Master<'_> {
     /// Tells a worker to stop (the stop control frame), and gives it `destroy_timeout` to
     /// exit, as a stopping pool gives its busy workers: a worker retired while the pool runs
@@ -267,8 +195,14 @@ impl Master<'_> {
     /// is killed then rather than left behind.
     pub(super) fn tell_to_stop(&mut self, pid: Pid) {
         self.send(pid, &ToWorker::Stop.into_frame());
-        let deadline = sys::monotonic_now() + self.config.pool.destroy_timeout;
-        self.processes.told_to_stop.entry(pid).or_insert(deadline);
+        let kill_at = sys::monotonic_now() + self.config.pool.destroy_timeout;
+        self.pool.leaving(
+            pid,
+            Leaving {
+                kill_at,
+                why: Why::ToldToStop,
+            },
+        );
     }
 
     /// Starts workers until the pool has its size again. Returns the link in a new child.
@@ -386,11 +320,8 @@ impl Master<'_> {
             "worker {pid} started; waiting up to {} (relay_timeout) for its pid handshake",
             humantime::format_duration(timeout)
         );
-        self.pool.add_starting(pid, now);
+        self.pool.add_starting(pid, now, Some(timeout));
         self.read_rss(pid, now);
-        self.processes
-            .handshakes
-            .insert(pid, Handshake { sent: now, timeout });
         // Sent at once, as RoadRunner does: it waits in the pipe while the worker boots.
         let me = u32::try_from(self.me).unwrap_or_default();
         self.send(pid, &ToWorker::TickerPid(me).into_frame());
@@ -399,7 +330,7 @@ impl Master<'_> {
 
     /// A frame from a worker that owes its pid handshake: the answer, or a refusal.
     fn on_handshake(&mut self, pid: Pid, frame: Frame) {
-        let Some(handshake) = self.processes.handshakes.remove(&pid) else {
+        let Some(handshake) = self.pool.answer_handshake(pid) else {
             return;
         };
         let answered = match FromWorker::from_frame(frame) {
@@ -526,7 +457,7 @@ impl Master<'_> {
             let Some(channel) = self.processes.channels.get_mut(&pid) else {
                 return;
             };
-            let handshaking = self.processes.handshakes.contains_key(&pid);
+            let handshaking = self.pool.owes_handshake(pid);
             match channel.next_frame() {
                 Ok(Some(frame)) if handshaking => self.on_handshake(pid, frame),
                 Ok(Some(frame)) => self.on_frame(pid, frame),
@@ -551,7 +482,6 @@ impl Master<'_> {
     /// pool learns of it in the same step: a worker the master cannot reach takes no tick.
     fn drop_channel(&mut self, pid: Pid) {
         self.pool.withdraw(pid);
-        self.processes.handshakes.remove(&pid);
         if let Some(channel) = self.processes.channels.remove(&pid) {
             self.poller.delete(channel.as_fd());
             if !channel.is_duplex() {
@@ -567,15 +497,20 @@ impl Master<'_> {
     /// grace of a channel that closed. Any other worker that closes its channel is on its
     /// way out, and has [`CLOSED_GRACE`].
     fn on_closed(&mut self, pid: Pid) {
-        let told_to_stop = matches!(
-            self.pool.worker(pid).map(|w| w.state),
-            Some(WorkerState::Stopping)
-        );
+        let told_to_stop = self
+            .pool
+            .worker(pid)
+            .is_some_and(|w| w.state == WorkerState::Stopping);
         self.drop_channel(pid);
         if !told_to_stop {
-            self.processes
-                .closing
-                .insert(pid, sys::monotonic_now() + CLOSED_GRACE);
+            let kill_at = sys::monotonic_now() + CLOSED_GRACE;
+            self.pool.leaving(
+                pid,
+                Leaving {
+                    kill_at,
+                    why: Why::ChannelClosed,
+                },
+            );
         }
         // It usually has exited already; reap now rather than wait for SIGCHLD.
         self.reap(pid);
@@ -632,8 +567,6 @@ impl Master<'_> {
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.drop_channel(pid);
-        self.processes.closing.remove(&pid);
-        self.processes.told_to_stop.remove(&pid);
         if let Some((reason, _)) = self.processes.killed.remove(&pid) {
             log::debug!("worker {pid} reaped: it {status} after it {reason}");
             return;
@@ -710,8 +643,6 @@ impl Master<'_> {
         log::error!("worker {pid} {reason}; killing it");
         let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
-        self.processes.closing.remove(&pid);
-        self.processes.told_to_stop.remove(&pid);
         self.processes
             .killed
             .insert(pid, (reason.to_owned(), sys::monotonic_now()));

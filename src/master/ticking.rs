@@ -176,16 +176,13 @@ impl Master<'_> {
         // lease does not grant stops the walk; it comes back when a renewal grants it, or
         // goes with the term.
         let cluster = &self.cluster;
-        let arrivals: Vec<(Tick, Arrival)> = self
-            .pool
-            .arrive_due_while(
-                &mut self.ticking.ticker,
-                self.config.missed,
-                horizon,
-                now,
-                |tick| super::cluster::may_deliver(cluster, tick, now),
-            )
-            .collect();
+        let arrivals: Vec<(Tick, Arrival)> = self.pool.arrive_due_while(
+            &mut self.ticking.ticker,
+            self.config.missed,
+            horizon,
+            now,
+            |tick| super::cluster::may_deliver(cluster, tick, now),
+        );
         for (tick, arrival) in arrivals {
             let number = tick.number;
             match arrival {

@@ -1,0 +1,630 @@
+//! The workers of a pool, each one record: what it is doing, whether the master can reach
+//! it, what it owes and when it is killed if still there. Decisions only.
+//!
+//! Owns the [`Worker`] record and every index over the workers: the idle ones in the order
+//! they became idle, the busy ones by the instant their tick started, the starting and the
+//! stopping ones, and the deadlines (a pid handshake's, a leaving worker's) in one ordered
+//! set. A record changes only through the transitions here, each of which keeps every index
+//! in step, so no question the master asks per event scans the pool and no two places can
+//! disagree about a worker. It knows nothing of ticks beyond the one a busy worker holds:
+//! which tick goes where, and the counts, are [`crate::pool`]'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::pid::Pid;
+use crate::schedule::Mono;
+
+/// A tick as the pool hands it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub number: u64,
+    pub due: Mono,
+    /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
+    pub attempt: u32,
+}
+
+impl Tick {
+    pub fn new(number: u64, due: Mono) -> Tick {
+        Tick {
+            number,
+            due,
+            attempt: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Started, and not ready for ticks yet: a command-started worker that has not
+    /// answered its pid handshake. It counts as serving (nothing else is started in its
+    /// place), never as idle.
+    Starting,
+    Idle,
+    Busy {
+        tick: Tick,
+        since: Mono,
+        /// Why it is replaced once this tick ends (a limit, a reset, a smaller pool);
+        /// `None`: it stays.
+        retire: Option<String>,
+    },
+    /// Told to stop (or asked to); its exit is expected and is not a failure.
+    Stopping,
+}
+
+/// A pid handshake sent and not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    pub sent: Mono,
+    pub timeout: Duration,
+}
+
+impl Handshake {
+    pub fn deadline(&self) -> Mono {
+        self.sent + self.timeout
+    }
+}
+
+/// Why a worker is on its way out, and so when it is killed if it is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// It was told to stop, and has `destroy_timeout` to exit.
+    ToldToStop,
+    /// Its channel closed without being told: it is dying, and has a short grace.
+    ChannelClosed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving {
+    pub kill_at: Mono,
+    pub why: Why,
+}
+
+/// A deadline that passed, with what the master says when it kills for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    Handshake { timeout: Duration },
+    Leaving(Why),
+}
+
+/// A figure read from the system at an instant: served with its age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub value: u64,
+    pub at: Mono,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub pid: Pid,
+    pub state: WorkerState,
+    pub started: Mono,
+    /// When it last became idle (its start, or its last answer).
+    pub idle_since: Mono,
+    pub handled: u64,
+    pub failed: u64,
+    /// Its channel is open: it can be told things and take ticks. A worker whose channel
+    /// closed keeps its state until it is reaped, and never becomes idle again.
+    pub reachable: bool,
+    /// The pid handshake it owes (command-started workers): its next frame is the answer.
+    pub handshake: Option<Handshake>,
+    /// On its way out: when it is killed if still there.
+    pub leaving: Option<Leaving>,
+    /// Its resident memory as last read, on the supervisor's round over the pool (every
+    /// `watch_tick`): what `status`, the metrics and `max_worker_memory` go by. Answers
+    /// serve this reading, never a fresh one, so that they cost the same at any pool size.
+    pub rss: Option<Reading>,
+}
+
+impl Worker {
+    /// Busy, and to be replaced once its tick ends.
+    pub fn retires_after_tick(&self) -> bool {
+        matches!(
+            self.state,
+            WorkerState::Busy {
+                retire: Some(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Which deadline of a worker an entry of the ordered set is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Deadline {
+    Handshake,
+    Leaving,
+}
+
+/// The idle workers that may take a tick, in the order they became idle, with removal
+/// from anywhere in O(log n): a worker that leaves costs the same in a pool of 500.
+#[derive(Debug, Default)]
+struct IdleQueue {
+    by_turn: BTreeMap<u64, Pid>,
+    turn_of: BTreeMap<Pid, u64>,
+    next_turn: u64,
+}
+
+impl IdleQueue {
+    fn len(&self) -> usize {
+        self.by_turn.len()
+    }
+
+    fn push(&mut self, pid: Pid) {
+        if self.turn_of.contains_key(&pid) {
+            return;
+        }
+        let turn = self.next_turn;
+        self.next_turn += 1;
+        self.by_turn.insert(turn, pid);
+        self.turn_of.insert(pid, turn);
+    }
+
+    fn remove(&mut self, pid: Pid) {
+        if let Some(turn) = self.turn_of.remove(&pid) {
+            self.by_turn.remove(&turn);
+        }
+    }
+
+    /// The worker that became idle last: the next tick goes to it (see [`crate::pool`]).
+    fn take(&mut self) -> Option<Pid> {
+        let (_, pid) = self.by_turn.pop_last()?;
+        self.turn_of.remove(&pid);
+        Some(pid)
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &Pid> {
+        self.by_turn.values()
+    }
+}
+
+/// The workers, and the indexes kept in step with them.
+#[derive(Debug, Default)]
+pub struct Workers {
+    records: BTreeMap<Pid, Worker>,
+    /// Starting workers, reachable or not: they serve nothing yet, and take no tick.
+    starting: BTreeSet<Pid>,
+    /// Idle workers the master can reach.
+    idle: IdleQueue,
+    /// Busy workers by the instant their tick started, then pid: the first one is the
+    /// first to reach `exec_ttl`.
+    busy: BTreeSet<(Mono, Pid)>,
+    stopping: usize,
+    /// Every handshake and leaving deadline, earliest first.
+    deadlines: BTreeSet<(Mono, Pid, Deadline)>,
+}
+
+impl Workers {
+    pub fn get(&self, pid: Pid) -> Option<&Worker> {
+        self.records.get(&pid)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Worker> {
+        self.records.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Workers that have not become ready yet.
+    pub fn starting(&self) -> usize {
+        self.starting.len()
+    }
+
+    /// Workers that will stay, starting ones included.
+    pub fn serving(&self) -> usize {
+        self.records.len() - self.stopping
+    }
+
+    pub fn has_idle(&self) -> bool {
+        self.idle.len() > 0
+    }
+
+    pub fn any_busy(&self) -> bool {
+        !self.busy.is_empty()
+    }
+
+    /// The busy workers, the one whose tick started first first.
+    pub fn busy_oldest_first(&self) -> impl Iterator<Item = &Worker> {
+        self.busy
+            .iter()
+            .filter_map(|(_, pid)| self.records.get(pid))
+    }
+
+    /// A worker joins, starting; with `handshake`, it owes one.
+    pub fn join(&mut self, pid: Pid, now: Mono, handshake: Option<Handshake>) {
+        self.remove(pid);
+        self.records.insert(
+            pid,
+            Worker {
+                pid,
+                state: WorkerState::Starting,
+                started: now,
+                idle_since: now,
+                handled: 0,
+                failed: 0,
+                reachable: true,
+                handshake,
+                leaving: None,
+                rss: None,
+            },
+        );
+        self.starting.insert(pid);
+        if let Some(h) = handshake {
+            self.deadlines
+                .insert((h.deadline(), pid, Deadline::Handshake));
+        }
+    }
+
+    /// Changes a worker's state, and the indexes with it: the only place that does.
+    pub fn set_state(&mut self, pid: Pid, state: WorkerState) {
+        let Some(worker) = self.records.get_mut(&pid) else {
+            return;
+        };
+        Self::leave_index(
+            &mut self.starting,
+            &mut self.idle,
+            &mut self.busy,
+            &mut self.stopping,
+            pid,
+            &worker.state,
+        );
+        worker.state = state;
+        match worker.state {
+            WorkerState::Starting => {
+                self.starting.insert(pid);
+            }
+            WorkerState::Idle if worker.reachable => self.idle.push(pid),
+            WorkerState::Idle => {}
+            WorkerState::Busy { since, .. } => {
+                self.busy.insert((since, pid));
+            }
+            WorkerState::Stopping => self.stopping += 1,
+        }
+    }
+
+    fn leave_index(
+        starting: &mut BTreeSet<Pid>,
+        idle: &mut IdleQueue,
+        busy: &mut BTreeSet<(Mono, Pid)>,
+        stopping: &mut usize,
+        pid: Pid,
+        state: &WorkerState,
+    ) {
+        match *state {
+            WorkerState::Starting => {
+                starting.remove(&pid);
+            }
+            WorkerState::Idle => idle.remove(pid),
+            WorkerState::Busy { since, .. } => {
+                busy.remove(&(since, pid));
+            }
+            WorkerState::Stopping => *stopping -= 1,
+        }
+    }
+
+    /// The worker becomes idle at `now` (ready, or done with its tick).
+    pub fn become_idle(&mut self, pid: Pid, now: Mono) {
+        if let Some(worker) = self.records.get_mut(&pid) {
+            worker.idle_since = now;
+            self.set_state(pid, WorkerState::Idle);
+        }
+    }
+
+    /// The worker answered its tick: one more handled, and failed if `failed`.
+    pub fn count_answer(&mut self, pid: Pid, failed: bool) -> u64 {
+        let Some(worker) = self.records.get_mut(&pid) else {
+            return 0;
+        };
+        worker.handled += 1;
+        worker.failed += u64::from(failed);
+        worker.handled
+    }
+
+    /// A busy worker is to be replaced once its tick ends; the first reason stands.
+    pub fn retire_after_tick(&mut self, pid: Pid, reason: String) {
+        if let Some(Worker {
+            state: WorkerState::Busy { retire, .. },
+            ..
+        }) = self.records.get_mut(&pid)
+        {
+            retire.get_or_insert(reason);
+        }
+    }
+
+    /// The idle worker that became idle last, out of the idle ones: the caller hands it a
+    /// tick at once ([`Workers::set_state`] to busy).
+    pub fn take_idle(&mut self) -> Option<Pid> {
+        self.idle.take()
+    }
+
+    /// Every idle worker the master can reach, out of the idle ones.
+    pub fn drain_idle(&mut self) -> Vec<Pid> {
+        let mut pids = vec![];
+        while let Some(pid) = self.idle.take() {
+            pids.push(pid);
+        }
+        pids.reverse();
+        pids
+    }
+
+    /// The starting workers the master can reach.
+    pub fn reachable_starting(&self) -> Vec<Pid> {
+        self.starting
+            .iter()
+            .copied()
+            .filter(|pid| self.records.get(pid).is_some_and(|w| w.reachable))
+            .collect()
+    }
+
+    /// Its channel closed: it takes no tick and is told nothing any more, and owes no
+    /// handshake.
+    pub fn close(&mut self, pid: Pid) {
+        let Some(worker) = self.records.get_mut(&pid) else {
+            return;
+        };
+        worker.reachable = false;
+        self.idle.remove(pid);
+        self.answer_handshake(pid);
+    }
+
+    /// The worker answered its pid handshake (or no longer owes it): what it owed.
+    pub fn answer_handshake(&mut self, pid: Pid) -> Option<Handshake> {
+        let handshake = self.records.get_mut(&pid)?.handshake.take()?;
+        self.deadlines
+            .remove(&(handshake.deadline(), pid, Deadline::Handshake));
+        Some(handshake)
+    }
+
+    /// The worker is on its way out; the first reason given stands (a worker told to stop
+    /// keeps the time it was given).
+    pub fn set_leaving(&mut self, pid: Pid, leaving: Leaving) {
+        let Some(worker) = self.records.get_mut(&pid) else {
+            return;
+        };
+        if worker.leaving.is_none() {
+            worker.leaving = Some(leaving);
+            self.deadlines
+                .insert((leaving.kill_at, pid, Deadline::Leaving));
+        }
+    }
+
+    /// A worker's resident memory was read.
+    pub fn record_rss(&mut self, pid: Pid, reading: Reading) {
+        if let Some(worker) = self.records.get_mut(&pid) {
+            worker.rss = Some(reading);
+        }
+    }
+
+    /// The earliest deadline of any worker.
+    pub fn next_deadline(&self) -> Option<Mono> {
+        self.deadlines.first().map(|&(at, _, _)| at)
+    }
+
+    /// The deadlines passed by `now`, earliest first, each taken off its worker.
+    pub fn take_overdue(&mut self, now: Mono) -> Vec<(Pid, Overdue)> {
+        let mut overdue = vec![];
+        while let Some(&(at, pid, which)) = self.deadlines.first()
+            && at <= now
+        {
+            self.deadlines.pop_first();
+            let Some(worker) = self.records.get_mut(&pid) else {
+                continue;
+            };
+            match which {
+                Deadline::Handshake => {
+                    if let Some(h) = worker.handshake.take() {
+                        overdue.push((pid, Overdue::Handshake { timeout: h.timeout }));
+                    }
+                }
+                Deadline::Leaving => {
+                    if let Some(l) = worker.leaving.take() {
+                        overdue.push((pid, Overdue::Leaving(l.why)));
+                    }
+                }
+            }
+        }
+        overdue
+    }
+
+    /// The worker is gone from the pool: its record, with every index entry of it.
+    pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
+        let worker = self.records.remove(&pid)?;
+        Self::leave_index(
+            &mut self.starting,
+            &mut self.idle,
+            &mut self.busy,
+            &mut self.stopping,
+            pid,
+            &worker.state,
+        );
+        if let Some(h) = worker.handshake {
+            self.deadlines
+                .remove(&(h.deadline(), pid, Deadline::Handshake));
+        }
+        if let Some(l) = worker.leaving {
+            self.deadlines.remove(&(l.kill_at, pid, Deadline::Leaving));
+        }
+        Some(worker)
+    }
+
+    /// Checks that every index is what a scan of the records gives: for the property
+    /// tests, which drive random sequences of transitions.
+    #[cfg(test)]
+    pub fn check(&self) -> Result<(), String> {
+        let idle: BTreeSet<Pid> = self.idle.iter().copied().collect();
+        let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
+        expect("a worker queued twice", idle.len() == self.idle.len())?;
+        expect(
+            "every reachable idle worker is queued, and only those",
+            idle == self
+                .records
+                .values()
+                .filter(|w| w.state == WorkerState::Idle && w.reachable)
+                .map(|w| w.pid)
+                .collect(),
+        )?;
+        expect(
+            "the busy index is the busy workers",
+            self.busy
+                == self
+                    .records
+                    .values()
+                    .filter_map(|w| match w.state {
+                        WorkerState::Busy { since, .. } => Some((since, w.pid)),
+                        _ => None,
+                    })
+                    .collect(),
+        )?;
+        expect(
+            "the starting index is the starting workers",
+            self.starting
+                == self
+                    .records
+                    .values()
+                    .filter(|w| w.state == WorkerState::Starting)
+                    .map(|w| w.pid)
+                    .collect(),
+        )?;
+        expect(
+            "the stopping count is the stopping workers",
+            self.stopping
+                == self
+                    .records
+                    .values()
+                    .filter(|w| w.state == WorkerState::Stopping)
+                    .count(),
+        )?;
+        let deadlines: BTreeSet<(Mono, Pid, Deadline)> = self
+            .records
+            .values()
+            .flat_map(|w| {
+                let handshake = w
+                    .handshake
+                    .map(|h| (h.deadline(), w.pid, Deadline::Handshake));
+                let leaving = w.leaving.map(|l| (l.kill_at, w.pid, Deadline::Leaving));
+                handshake.into_iter().chain(leaving)
+            })
+            .collect();
+        expect(
+            "the deadlines are those of the records",
+            deadlines == self.deadlines,
+        )?;
+        expect(
+            "a worker the master cannot reach owes no handshake",
+            self.records
+                .values()
+                .all(|w| w.reachable || w.handshake.is_none()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn handshake(sent: u64, timeout: u64) -> Option<Handshake> {
+        Some(Handshake {
+            sent: Mono(sent * S),
+            timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    #[test]
+    fn deadlines_come_earliest_first_and_each_once() {
+        let mut w = Workers::default();
+        w.join(1, Mono(0), handshake(0, 60));
+        w.join(2, Mono(0), None);
+        w.join(3, Mono(0), handshake(0, 5));
+        w.set_state(2, WorkerState::Stopping);
+        let told = Leaving {
+            kill_at: Mono(10 * S),
+            why: Why::ToldToStop,
+        };
+        w.set_leaving(2, told);
+        // The first reason given stands.
+        w.set_leaving(
+            2,
+            Leaving {
+                kill_at: Mono(S),
+                why: Why::ChannelClosed,
+            },
+        );
+        assert_eq!(w.get(2).unwrap().leaving, Some(told));
+        assert_eq!(w.next_deadline(), Some(Mono(5 * S)));
+        assert_eq!(w.take_overdue(Mono(4 * S)), []);
+        assert_eq!(
+            w.take_overdue(Mono(10 * S)),
+            [
+                (
+                    3,
+                    Overdue::Handshake {
+                        timeout: Duration::from_secs(5)
+                    }
+                ),
+                (2, Overdue::Leaving(Why::ToldToStop)),
+            ]
+        );
+        assert_eq!(w.take_overdue(Mono(10 * S)), [], "each once");
+        assert_eq!(w.next_deadline(), Some(Mono(60 * S)));
+        w.check().unwrap();
+    }
+
+    #[test]
+    fn an_answered_or_closed_worker_owes_no_handshake() {
+        let mut w = Workers::default();
+        w.join(1, Mono(0), handshake(0, 60));
+        w.join(2, Mono(0), handshake(0, 60));
+        assert_eq!(w.answer_handshake(1), handshake(0, 60));
+        assert_eq!(w.answer_handshake(1), None);
+        w.close(2);
+        assert!(!w.get(2).unwrap().reachable);
+        assert_eq!(w.next_deadline(), None);
+        w.check().unwrap();
+    }
+
+    #[test]
+    fn a_closed_worker_leaves_the_idle_ones_and_never_comes_back() {
+        let mut w = Workers::default();
+        for pid in 1..=3 {
+            w.join(pid, Mono(0), None);
+            w.become_idle(pid, Mono(pid as u64));
+        }
+        w.close(3);
+        w.become_idle(3, Mono(9));
+        w.check().unwrap();
+        assert_eq!(
+            w.take_idle(),
+            Some(2),
+            "the last idle one the master can reach"
+        );
+        assert_eq!(w.take_idle(), Some(1));
+        assert_eq!(w.take_idle(), None);
+        for pid in [1, 2] {
+            let tick = Tick::new(0, Mono(0));
+            let since = Mono(10);
+            let retire = None;
+            w.set_state(
+                pid,
+                WorkerState::Busy {
+                    tick,
+                    since,
+                    retire,
+                },
+            );
+        }
+        w.check().unwrap();
+        let gone = w.remove(3).unwrap();
+        assert_eq!(gone.state, WorkerState::Idle);
+        assert_eq!(w.serving(), 2);
+        w.check().unwrap();
+    }
+}

@@ -1,12 +1,14 @@
-//! What an operator sees of a running pool: lateness percentiles and the status snapshot.
+//! What an operator sees of a running pool: tick lateness and the status snapshot.
 //!
-//! Owns the figures (a window of recent tick lateness, the snapshot of the pool, its
-//! workers and its operator connections) and their three renderings: JSON for the control
-//! socket, a table for `ticker status`, and Prometheus text exposition for the metrics
-//! endpoint; and the reading of a JSON snapshot back, which refuses what it cannot show
-//! ([`Snapshot::from_json`]). It reads nothing itself: the master fills a [`Snapshot`] from
-//! its own state. Nothing here panics on any input: a snapshot comes over a socket.
+//! Owns the figures (tick lateness, as percentiles of a recent window and as a histogram
+//! since the master started; the snapshot of the pool, its workers and its operator
+//! connections) and their three renderings: JSON for the control socket, a table for
+//! `ticker status`, and Prometheus text exposition for the metrics endpoint; and the reading
+//! of a JSON snapshot back, which refuses what it cannot show ([`Snapshot::from_json`]). It
+//! reads nothing itself: the master fills a [`Snapshot`] from its own state. Nothing here
+//! panics on any input: a snapshot comes over a socket.
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::fmt::Write;
 use std::time::Duration;
@@ -16,65 +18,127 @@ use serde::{Deserialize, Serialize};
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;
 
-/// Lateness of recent ticks: from a tick's due instant to the master handing it to a worker.
+/// Upper bounds of the lateness histogram's buckets, in nanoseconds (2.5 µs is no whole
+/// microsecond): 1 µs to 10 s in steps of 1, 2.5 and 5. A last bucket holds what lies above.
+pub const BUCKET_BOUNDS_NS: [u64; 22] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+const BUCKETS: usize = BUCKET_BOUNDS_NS.len() + 1;
+
+/// Tick lateness: from a tick's due instant to `waitPayload()` returning it in a worker.
+/// Each sample goes both to a window of recent ticks (exact percentiles, for `ticker status`)
+/// and to a histogram of every tick since the master started (for Prometheus, which wants
+/// counts that only grow).
 #[derive(Debug, Clone, Default)]
 pub struct Lateness {
     samples: VecDeque<u64>,
-    /// The percentiles of the samples as they are, once asked for: answers in a row
-    /// between two ticks cost nothing more.
-    cached: std::cell::Cell<Option<Percentiles>>,
+    /// The window's percentiles as they are, once asked for: answers in a row between two
+    /// ticks cost nothing more. Its `histogram` stays empty: that one is read fresh.
+    cached: OnceCell<Percentiles>,
+    counts: [u64; BUCKETS],
+    sum_us: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Lateness as a snapshot carries it: the recent window's percentiles, which `ticker status`
+/// shows, and the histogram since the master started, which the metrics export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Percentiles {
+    /// The window's size and percentiles: the recent ticks.
     pub samples: usize,
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// Every tick since the master started; empty from a master that kept no histogram.
+    #[serde(default)]
+    pub histogram: Histogram,
+}
+
+/// Tick lateness in buckets, since the master started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Ticks per bucket, not cumulative: one count per bound of [`BUCKET_BOUNDS_NS`] (those
+    /// above the previous bound, up to and with this one), then those above the last bound.
+    pub buckets: Vec<u64>,
+    /// The ticks' lateness added up, in whole microseconds as recorded.
+    pub sum_us: u64,
 }
 
 impl Lateness {
+    /// Constant time whatever the history: the window drops its oldest sample, and the
+    /// bucket is found by a binary search over the fixed bounds.
     pub fn record(&mut self, late: Duration) {
+        let us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
         if self.samples.len() == WINDOW {
             self.samples.pop_front();
         }
-        self.samples
-            .push_back(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
-        self.cached.set(None);
+        self.samples.push_back(us);
+        self.cached.take();
+        // Bucketed by the whole microseconds the window keeps, so both tell of the same value.
+        let ns = us.saturating_mul(1_000);
+        let bucket = BUCKET_BOUNDS_NS.partition_point(|&bound| bound < ns);
+        self.counts[bucket] = self.counts[bucket].saturating_add(1);
+        self.sum_us = self.sum_us.saturating_add(us);
     }
 
     /// Nearest-rank percentiles over the window: selected, not sorted (a few passes over
-    /// the window instead of a sort), and kept until the next sample.
+    /// the window instead of a sort), and kept until the next sample; with the histogram.
     pub fn percentiles(&self) -> Percentiles {
-        if let Some(cached) = self.cached.get() {
-            return cached;
+        Percentiles {
+            histogram: Histogram {
+                buckets: self.counts.to_vec(),
+                sum_us: self.sum_us,
+            },
+            ..self.cached.get_or_init(|| self.window()).clone()
         }
+    }
+
+    fn window(&self) -> Percentiles {
         let mut values: Vec<u64> = self.samples.iter().copied().collect();
         let n = values.len();
-        let percentiles = if n == 0 {
-            Percentiles::default()
-        } else {
-            let rank = |p: f64| ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
-            // Ascending ranks: each selection leaves the larger values to the right of
-            // its rank, so the next one looks only there.
-            let mut from = 0;
-            let mut select = |k: usize| {
-                let (_, value, _) = values[from..].select_nth_unstable(k - from);
-                let value = *value;
-                from = k;
-                value
-            };
-            Percentiles {
-                samples: n,
-                p50_us: select(rank(0.50)),
-                p90_us: select(rank(0.90)),
-                p99_us: select(rank(0.99)),
-                max_us: select(n - 1),
-            }
+        if n == 0 {
+            return Percentiles::default();
+        }
+        let rank = |p: f64| ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
+        // Ascending ranks: each selection leaves the larger values to the right of its
+        // rank, so the next one looks only there.
+        let mut from = 0;
+        let mut select = |k: usize| {
+            let (_, value, _) = values[from..].select_nth_unstable(k - from);
+            let value = *value;
+            from = k;
+            value
         };
-        self.cached.set(Some(percentiles));
-        percentiles
+        Percentiles {
+            samples: n,
+            p50_us: select(rank(0.50)),
+            p90_us: select(rank(0.90)),
+            p99_us: select(rank(0.99)),
+            max_us: select(n - 1),
+            histogram: Histogram::default(),
+        }
     }
 }
 
@@ -203,6 +267,43 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
     for (labels, value) in samples {
         let _ = writeln!(out, "ticker_{name}{labels} {value}");
     }
+}
+
+/// `ticker_tick_lateness_seconds`: cumulative buckets, then `_sum` and `_count`.
+fn lateness_histogram(out: &mut String, h: &Histogram) {
+    header(
+        out,
+        "tick_lateness_seconds",
+        "histogram",
+        "Time from a tick's due instant to waitPayload() returning it, as its worker reports it, over every answered tick since the master started.",
+    );
+    let mut cumulative = 0u64;
+    for (i, bound) in BUCKET_BOUNDS_NS.iter().enumerate() {
+        cumulative = cumulative.saturating_add(h.buckets.get(i).copied().unwrap_or(0));
+        let le = *bound as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "ticker_tick_lateness_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    // More counts than bounds (a snapshot of another version's) are still ticks: +Inf and
+    // _count take them all, so the two stay equal.
+    let above = h
+        .buckets
+        .iter()
+        .skip(BUCKET_BOUNDS_NS.len())
+        .fold(0u64, |n, &c| n.saturating_add(c));
+    let count = cumulative.saturating_add(above);
+    let _ = writeln!(
+        out,
+        "ticker_tick_lateness_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        out,
+        "ticker_tick_lateness_seconds_sum {}",
+        h.sum_us as f64 / 1e6
+    );
+    let _ = writeln!(out, "ticker_tick_lateness_seconds_count {count}");
 }
 
 fn mb(bytes: Option<u64>) -> String {
@@ -374,14 +475,19 @@ impl Snapshot {
         ] {
             metric(out, name, "counter", help, &plain(value.to_string()));
         }
+        lateness_histogram(out, &self.lateness.histogram);
         let l = &self.lateness;
-        let quantiles: Vec<(String, String)> = [
+        // The window's exact figures, as `ticker status` shows them: the histogram's buckets
+        // only bound a quantile, and never tell the maximum. None while the window is empty,
+        // where a 0 would read as ticks on time.
+        let recent: Vec<(String, String)> = [
             ("0.5", l.p50_us),
             ("0.9", l.p90_us),
             ("0.99", l.p99_us),
             ("1", l.max_us),
         ]
         .iter()
+        .filter(|_| l.samples > 0)
         .map(|(q, us)| {
             (
                 format!("{{quantile=\"{q}\"}}"),
@@ -391,10 +497,12 @@ impl Snapshot {
         .collect();
         metric(
             out,
-            "tick_lateness_seconds",
-            "summary",
-            "Time from a tick's due instant to its hand-over to a worker, over recent ticks.",
-            &quantiles,
+            "tick_lateness_recent_seconds",
+            "gauge",
+            &format!(
+                "Tick lateness over the last {WINDOW} answered ticks at most: nearest-rank quantiles, 1 the maximum."
+            ),
+            &recent,
         );
         metric(
             out,
@@ -547,6 +655,8 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openmetrics_parser::prometheus::parse_prometheus;
+    use openmetrics_parser::{PrometheusType, PrometheusValue};
     use proptest::prelude::*;
 
     fn snapshot() -> Snapshot {
@@ -572,6 +682,12 @@ mod tests {
                 p90_us: 80,
                 p99_us: 120,
                 max_us: 300,
+                histogram: histogram_of(&[
+                    [3; 2].as_slice(),
+                    &[40; 12],
+                    &[80; 6],
+                    &[120, 120, 300],
+                ]),
             },
             workers: vec![
                 WorkerRow {
@@ -608,10 +724,28 @@ mod tests {
         }
     }
 
+    /// The histogram of ticks this late, in microseconds.
+    fn histogram_of(groups: &[&[u64]]) -> Histogram {
+        let mut l = Lateness::default();
+        for &us in groups.concat().iter() {
+            l.record(Duration::from_micros(us));
+        }
+        l.percentiles().histogram
+    }
+
     #[test]
     fn percentiles_use_nearest_rank() {
         let mut l = Lateness::default();
-        assert_eq!(l.percentiles(), Percentiles::default());
+        assert_eq!(
+            l.percentiles(),
+            Percentiles {
+                histogram: Histogram {
+                    buckets: vec![0; BUCKETS],
+                    sum_us: 0
+                },
+                ..Percentiles::default()
+            }
+        );
         for us in 1..=100 {
             l.record(Duration::from_micros(us));
         }
@@ -641,6 +775,7 @@ mod tests {
                     p90_us: at(0.9),
                     p99_us: at(0.99),
                     max_us: *sorted.last().unwrap(),
+                    histogram: l.percentiles().histogram,
                 };
                 assert_eq!(l.percentiles(), expected, "after {} samples", i + 1);
                 assert_eq!(l.percentiles(), expected, "asked again");
@@ -685,7 +820,249 @@ mod tests {
         for _ in 0..WINDOW {
             l.record(Duration::from_micros(5));
         }
-        assert_eq!(l.percentiles().max_us, 5);
+        let p = l.percentiles();
+        assert_eq!(p.max_us, 5);
+        assert_eq!(p.samples, WINDOW);
+        let h = p.histogram;
+        assert_eq!(
+            h.buckets.iter().sum::<u64>(),
+            WINDOW as u64 + 1,
+            "the histogram keeps every tick: {h:?}"
+        );
+        assert_eq!(h.buckets[18], 1, "the second, in the 1 s bucket: {h:?}");
+        assert_eq!(h.sum_us, 1_000_000 + 5 * WINDOW as u64);
+    }
+
+    #[test]
+    fn each_tick_counts_in_the_first_bucket_whose_bound_it_does_not_pass() {
+        let mut l = Lateness::default();
+        for us in [0, 1, 2, 3, 1_000, 1_001, 10_000_000, 10_000_001, u64::MAX] {
+            l.record(Duration::from_micros(us));
+        }
+        l.record(Duration::MAX);
+        let h = l.percentiles().histogram;
+        let mut expected = vec![0; BUCKETS];
+        for (bucket, n) in [(0, 2), (1, 1), (2, 1), (9, 1), (10, 1), (21, 1), (22, 3)] {
+            expected[bucket] = n;
+        }
+        assert_eq!(h.buckets, expected);
+        assert_eq!(h.sum_us, u64::MAX, "a sum past u64 stays at its largest");
+        let mut small = Lateness::default();
+        for us in [0, 1, 2, 3, 1_000, 10_000_000, 10_000_001] {
+            small.record(Duration::from_micros(us));
+        }
+        let text = Snapshot {
+            lateness: small.percentiles(),
+            ..snapshot()
+        }
+        .to_prometheus();
+        for line in [
+            "# TYPE ticker_tick_lateness_seconds histogram",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.000001\"} 2",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.0000025\"} 3",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.000005\"} 4",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.0005\"} 4",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.001\"} 5",
+            "ticker_tick_lateness_seconds_bucket{le=\"5\"} 5",
+            "ticker_tick_lateness_seconds_bucket{le=\"10\"} 6",
+            "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 7",
+            "ticker_tick_lateness_seconds_sum 20.001007",
+            "ticker_tick_lateness_seconds_count 7",
+            "# TYPE ticker_tick_lateness_recent_seconds gauge",
+            "ticker_tick_lateness_recent_seconds{quantile=\"0.5\"} 0.000003",
+            "ticker_tick_lateness_recent_seconds{quantile=\"1\"} 10.000001",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_without_a_histogram_reads_as_one_of_no_ticks() {
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        json["lateness"]
+            .as_object_mut()
+            .unwrap()
+            .remove("histogram")
+            .expect("a histogram to remove");
+        let s = Snapshot::from_json(&json.to_string()).unwrap();
+        assert_eq!(s.lateness.histogram, Histogram::default());
+        assert_eq!(s.lateness.p99_us, 120);
+        assert_eq!(s.to_table(), snapshot().to_table());
+        let text = s.to_prometheus();
+        assert!(
+            text.contains("\nticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nticker_tick_lateness_seconds_count 0\n"),
+            "{text}"
+        );
+        parse_prometheus(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
+    }
+
+    #[test]
+    fn an_empty_window_exports_no_recent_lateness() {
+        let text = Snapshot {
+            lateness: Lateness::default().percentiles(),
+            ..snapshot()
+        }
+        .to_prometheus();
+        assert!(
+            text.contains("# TYPE ticker_tick_lateness_recent_seconds gauge"),
+            "{text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("ticker_tick_lateness_recent_seconds")),
+            "{text}"
+        );
+    }
+
+    /// The page a scrape gets, read back by a strict parser of the text format: every line
+    /// is taken, every family has one TYPE, and each histogram is whole.
+    #[test]
+    fn the_metrics_page_is_valid_prometheus_text() {
+        let mut s = snapshot();
+        s.lateness.histogram = histogram_of(&[&[0, 2, 3, 3, 40, 900], &[2_500; 3], &[11_000_000]]);
+        s.connections.insert(
+            0,
+            DoorConnections {
+                door: "control".into(),
+                open: 1,
+                max: 64,
+                accepted: 9,
+                ..DoorConnections::default()
+            },
+        );
+        s.starts = Starts {
+            failed: 3,
+            lacking: 1,
+            last_error: Some("no \"fork\"\nhere".into()),
+        };
+        s.cluster = Some(crate::cluster::status::ClusterView {
+            role: crate::cluster::lease::Role::Leader,
+            redis: "redis://127.0.0.1:6379/0".into(),
+            key: "ticker:\"app\"".into(),
+            holder: Some("web-1:4242".into()),
+            token: Some(7),
+            last_tick: Some(1234),
+        });
+        let text = s.to_prometheus();
+        let page = parse_prometheus(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
+
+        let mut typed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let families = typed.len();
+        typed.sort_unstable();
+        typed.dedup();
+        assert_eq!(typed.len(), families, "a TYPE twice in\n{text}");
+        let mut parsed: Vec<&str> = page.families.keys().map(String::as_str).collect();
+        parsed.sort_unstable();
+        assert_eq!(parsed, typed, "every family parsed, each with its TYPE");
+        assert!(
+            page.families
+                .values()
+                .all(|f| f.family_type != PrometheusType::Unknown)
+        );
+
+        // Nothing dropped: as many values in the parsed page as sample lines in the text.
+        let values: usize = page
+            .families
+            .values()
+            .flat_map(|f| f.iter_samples())
+            .map(|sample| match &sample.value {
+                PrometheusValue::Histogram(h) => {
+                    h.buckets.len() + usize::from(h.sum.is_some()) + usize::from(h.count.is_some())
+                }
+                PrometheusValue::Summary(q) => {
+                    q.quantiles.len()
+                        + usize::from(q.sum.is_some())
+                        + usize::from(q.count.is_some())
+                }
+                _ => 1,
+            })
+            .sum();
+        let lines = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(values, lines, "{text}");
+        for needed in [
+            "ticker_workers",
+            "ticker_worker_ticks_total",
+            "ticker_operator_accept_paused_total",
+            "ticker_cluster_role",
+            "ticker_cluster_lease_token",
+        ] {
+            assert!(
+                page.families[needed].iter_samples().count() > 0,
+                "{needed} has samples"
+            );
+        }
+
+        let lateness = &page.families["ticker_tick_lateness_seconds"];
+        assert_eq!(lateness.family_type, PrometheusType::Histogram);
+        let samples: Vec<_> = lateness.iter_samples().collect();
+        assert_eq!(samples.len(), 1);
+        let PrometheusValue::Histogram(h) = &samples[0].value else {
+            panic!("{:?}", samples[0].value)
+        };
+        let bounds: Vec<f64> = h.buckets.iter().map(|b| b.upper_bound).collect();
+        let expected: Vec<f64> = BUCKET_BOUNDS_NS
+            .iter()
+            .map(|&ns| ns as f64 / 1e9)
+            .chain([f64::INFINITY])
+            .collect();
+        assert_eq!(bounds, expected);
+        let counts: Vec<f64> = h.buckets.iter().map(|b| b.count.as_f64()).collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] <= w[1]),
+            "cumulative: {counts:?}"
+        );
+        assert_eq!(counts[0], 1.0, "0 µs: {counts:?}");
+        assert_eq!(counts[1], 2.0, "and 2 µs: {counts:?}");
+        assert_eq!(counts[2], 4.0, "and 3 µs twice: {counts:?}");
+        assert_eq!(counts[10], 9.0, "and 900 µs, and 2.5 ms thrice: {counts:?}");
+        assert_eq!(h.count, Some(10));
+        assert_eq!(counts.last(), Some(&10.0), "+Inf is _count");
+        assert_eq!(counts[counts.len() - 2], 9.0, "11 s is past the last bound");
+        assert_eq!(
+            h.sum.map(|s| s.as_f64()),
+            Some((2 + 3 + 3 + 40 + 900 + 3 * 2_500 + 11_000_000) as f64 / 1e6)
+        );
+    }
+
+    /// What the test above leans on: the parser refuses a broken page.
+    #[test]
+    fn the_parser_refuses_a_broken_page() {
+        let text = snapshot().to_prometheus();
+        let broken = [
+            text.replace("{le=\"+Inf\"}", "{le=\"20\"}"),
+            text.replace(
+                "ticker_tick_lateness_seconds_bucket{le=\"0.00001\"} 2",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.00001\"} 0",
+            ),
+            text.replace(
+                "# TYPE ticker_workers gauge\n",
+                "# TYPE ticker_workers gauge\n# TYPE ticker_workers gauge\n",
+            ),
+            text.replace(
+                "ticker_uptime_seconds 12.000",
+                "ticker_uptime_seconds twelve",
+            ),
+            format!("{text}ticker_workers{{state=\"idle\"}} 1\n"),
+        ];
+        for page in broken {
+            assert_ne!(page, text);
+            assert!(parse_prometheus(&page).is_err(), "accepted\n{page}");
+        }
     }
 
     #[test]
@@ -696,7 +1073,12 @@ mod tests {
             "ticker_ticks_delivered_total 23",
             "ticker_ticks_failed_total 2",
             "ticker_ticks_skipped_total 1",
-            "ticker_tick_lateness_seconds{quantile=\"0.99\"} 0.00012",
+            "# TYPE ticker_tick_lateness_seconds histogram",
+            "ticker_tick_lateness_seconds_bucket{le=\"0.00005\"} 14",
+            "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 23",
+            "ticker_tick_lateness_seconds_sum 0.001506",
+            "ticker_tick_lateness_seconds_count 23",
+            "ticker_tick_lateness_recent_seconds{quantile=\"0.99\"} 0.00012",
             "ticker_workers{state=\"busy\"} 1",
             "ticker_workers{state=\"idle\"} 1",
             "ticker_worker_ticks_total{pid=\"11\"} 12",
@@ -885,7 +1267,13 @@ mod tests {
                     ),
                 ),
                 any::<[u64; 5]>(),
-                (any::<usize>(), any::<[u64; 4]>()),
+                (
+                    any::<usize>(),
+                    any::<[u64; 4]>(),
+                    // Of any length: a master with other bounds sends other counts.
+                    proptest::collection::vec(any::<u64>(), 0..2 * BUCKETS),
+                    any::<u64>(),
+                ),
                 proptest::collection::vec(worker, 0..4),
                 proptest::collection::vec(door, 0..3),
             )
@@ -898,7 +1286,7 @@ mod tests {
                             (failed_starts, lacking, last_error),
                         ),
                         [due, delivered, completed, failed, skipped],
-                        (samples, [p50_us, p90_us, p99_us, max_us]),
+                        (samples, [p50_us, p90_us, p99_us, max_us], buckets, sum_us),
                         workers,
                         connections,
                     )| Snapshot {
@@ -927,6 +1315,7 @@ mod tests {
                             p90_us,
                             p99_us,
                             max_us,
+                            histogram: Histogram { buckets, sum_us },
                         },
                         workers,
                         connections,

@@ -136,6 +136,14 @@ fn status_command_and_metrics_endpoint_report_what_happened() {
     assert!(skipped >= 1, "{json}");
     // Lateness is what the workers report with each respond(): the 3 completed ticks.
     assert_eq!(json["lateness"]["samples"], 3, "{json}");
+    let buckets = json["lateness"]["histogram"]["buckets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the lateness histogram: {json}"));
+    assert_eq!(
+        buckets.iter().filter_map(|n| n.as_u64()).sum::<u64>(),
+        3,
+        "{json}"
+    );
     let workers = json["workers"].as_array().expect("workers");
     let mut pids: Vec<i64> = workers
         .iter()
@@ -192,6 +200,16 @@ fn status_command_and_metrics_endpoint_report_what_happened() {
         metrics.contains("\nticker_workers{state=\"busy\"} 2\n"),
         "{metrics}"
     );
+    for line in [
+        "# TYPE ticker_tick_lateness_seconds histogram",
+        "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 3",
+        "ticker_tick_lateness_seconds_count 3",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l.trim_end() == line),
+            "missing {line:?} in\n{metrics}"
+        );
+    }
     assert!(http_get(port, "/").starts_with("HTTP/1.1 404"));
     let exited = run.stop_with(libc::SIGTERM);
     assert!(

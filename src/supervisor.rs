@@ -148,8 +148,31 @@ pub enum FdPlan {
     Fits,
     /// The soft limit is too low and the hard limit is not: raise the soft one to `to`.
     Raise { to: u64 },
-    /// Not even the hard limit holds the pool; the text says what to do.
-    Refuse(String),
+    /// Not even the hard limit holds the pool.
+    Refuse(FdShortage),
+}
+
+/// A pool that not even the hard open file limit holds: what it needs, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{workers} workers need an open file limit of {need} in the master ({per_worker} \
+     descriptors per worker, {loop_fds} for the master's loop, {reserve} kept free to start \
+     workers, beside the {open} open already), above RLIMIT_NOFILE (soft {soft}, hard \
+     {hard}); raise the limit where PHP starts (`ulimit -n {need}` in its shell, \
+     `LimitNOFILE={need}` in its systemd unit, `--ulimit nofile={need}` for docker run) or \
+     set ticker.pool.num_workers to {fits} or fewer"
+)]
+pub struct FdShortage {
+    pub workers: usize,
+    pub need: u64,
+    pub per_worker: u64,
+    pub loop_fds: u64,
+    pub reserve: u64,
+    pub open: usize,
+    pub soft: u64,
+    pub hard: u64,
+    /// The most workers the hard limit holds.
+    pub fits: u64,
 }
 
 impl DescriptorNeed {
@@ -196,19 +219,17 @@ impl DescriptorNeed {
         if need <= hard {
             return FdPlan::Raise { to: need };
         }
-        let fits = self.workers_within(hard);
-        FdPlan::Refuse(format!(
-            "{workers} workers need an open file limit of {need} in the master ({} descriptors \
-             per worker, {} for the master's loop, {} kept free to start workers, beside the \
-             {} open already), above RLIMIT_NOFILE (soft {soft}, hard {hard}); raise the \
-             limit where PHP starts (`ulimit -n {need}` in its shell, `LimitNOFILE={need}` in \
-             its systemd unit, `--ulimit nofile={need}` for docker run) or set \
-             ticker.pool.num_workers to {fits} or fewer",
-            self.per_worker,
-            self.loop_fds,
-            self.reserve,
-            self.in_use.len(),
-        ))
+        FdPlan::Refuse(FdShortage {
+            workers,
+            need,
+            per_worker: self.per_worker,
+            loop_fds: self.loop_fds,
+            reserve: self.reserve,
+            open: self.in_use.len(),
+            soft,
+            hard,
+            fits: self.workers_within(hard),
+        })
     }
 }
 
@@ -622,9 +643,11 @@ mod tests {
 
     #[test]
     fn a_pool_above_the_hard_file_limit_is_refused_with_the_fix() {
-        let FdPlan::Refuse(why) = need(1).plan(500, 256, 256) else {
+        let FdPlan::Refuse(shortage) = need(1).plan(500, 256, 256) else {
             panic!("refused");
         };
+        assert_eq!((shortage.need, shortage.fits), (562, 194));
+        let why = shortage.to_string();
         for part in [
             "500 workers need an open file limit of 562",
             "RLIMIT_NOFILE (soft 256, hard 256)",

@@ -205,7 +205,7 @@ unsafe extern "C" {
 /// buffers stay open (flushed, not ended), so the application's own `ob_get_clean()` later
 /// still finds the level it started.
 fn fork_safety() -> Result<(), String> {
-    master::check_fork_safety()?;
+    master::check_fork_safety().map_err(|e| e.to_string())?;
     // SAFETY: called on PHP's thread during a method call, where PHP's output layer is
     // active; it writes the buffers' contents out and leaves them open.
     unsafe { php_output_flush_all() };

@@ -13,6 +13,7 @@
 //! Ctrl-C in a terminal also reaches the command itself, which shares the master's process
 //! group as under RoadRunner.
 
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
@@ -28,21 +29,49 @@ use crate::sys::{self, ExitStatus};
 /// (a command that leaves a daemon holding its output must not keep the master waiting).
 const POLL_STEP: Duration = Duration::from_millis(50);
 
-/// Runs `on_init` to its end. `Err` says why it failed (it could not start, exited with a
-/// non-zero status or by a signal, or ran out of `exec_timeout`), for the caller to stop
-/// the master (`exit_on_error`) or log and go on.
-pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
+/// Why `on_init` failed, for the caller to stop the master (`exit_on_error`) or log and
+/// go on.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum InitError {
+    /// `on_init.user` cannot be applied (the message names the key).
+    #[error("{0}")]
+    User(String),
+    #[error("server.on_init `{command}` {failure}")]
+    Command { command: String, failure: Failure },
+}
+
+/// What became of the `on_init` command.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Failure {
+    #[error("cannot start: {0}")]
+    CannotStart(io::Error),
+    #[error("cannot be waited for: {0}")]
+    CannotWait(io::Error),
+    #[error(
+        "did not finish within exec_timeout ({}) and was killed",
+        humantime::format_duration(*.0)
+    )]
+    TimedOut(Duration),
+    /// It exited with a non-zero status, or by a signal.
+    #[error("{0}")]
+    Exited(ExitStatus),
+}
+
+/// Runs `on_init` to its end.
+pub(super) fn run(on_init: &OnInit) -> Result<(), InitError> {
     let shown = on_init.command.0.join(" ");
-    let fail = |what: String| format!("server.on_init `{shown}` {what}");
+    let fail = |failure: Failure| InitError::Command {
+        command: shown.clone(),
+        failure,
+    };
     let privileges = Privileges::resolve_keys(
         on_init.user.as_deref(),
         None,
         ("server.on_init.user", "server.on_init.user"),
-    )?;
-    let (stdout_ours, stdout_theirs) =
-        sys::pipe().map_err(|e| fail(format!("cannot start: {e}")))?;
-    let (stderr_ours, stderr_theirs) =
-        sys::pipe().map_err(|e| fail(format!("cannot start: {e}")))?;
+    )
+    .map_err(InitError::User)?;
+    let (stdout_ours, stdout_theirs) = sys::pipe().map_err(|e| fail(Failure::CannotStart(e)))?;
+    let (stderr_ours, stderr_theirs) = sys::pipe().map_err(|e| fail(Failure::CannotStart(e)))?;
     let (program, args) = on_init
         .command
         .0
@@ -57,9 +86,7 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
         .stderr(Stdio::from(stderr_theirs));
     launch::prepare_child(&mut command, sys::getpid(), privileges);
     let started = sys::monotonic_now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| fail(format!("cannot start: {e}")))?;
+    let mut child = command.spawn().map_err(|e| fail(Failure::CannotStart(e)))?;
     drop(command);
     let pid = child.id();
     log::info!(
@@ -76,16 +103,10 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
             for output in &mut outputs {
                 output.drain(pid);
             }
-            return Err(fail(format!(
-                "did not finish within exec_timeout ({}) and was killed",
-                humantime::format_duration(on_init.exec_timeout)
-            )));
+            return Err(fail(Failure::TimedOut(on_init.exec_timeout)));
         }
         wait_for_output(&mut outputs, pid, deadline.since(now).min(POLL_STEP));
-        if let Some(status) = child
-            .try_wait()
-            .map_err(|e| fail(format!("cannot be waited for: {e}")))?
-        {
+        if let Some(status) = child.try_wait().map_err(|e| fail(Failure::CannotWait(e)))? {
             break status;
         }
     };
@@ -99,7 +120,7 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), String> {
             log::info!("on_init {pid}: done in {took:?}");
             Ok(())
         }
-        other => Err(fail(other.to_string())),
+        other => Err(fail(Failure::Exited(other))),
     }
 }
 
@@ -213,16 +234,34 @@ mod tests {
             ],
             Duration::from_secs(20),
         );
-        assert_eq!(run(&ok), Ok(()));
+        run(&ok).unwrap();
     }
 
     #[test]
     fn a_failing_command_says_how_it_failed() {
         let e = run(&on_init(&["sh", "-c", "exit 3"], Duration::from_secs(20))).unwrap_err();
-        assert_eq!(e, "server.on_init `sh -c exit 3` exited with status 3");
+        assert!(matches!(
+            e,
+            InitError::Command {
+                failure: Failure::Exited(ExitStatus::Code(3)),
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "server.on_init `sh -c exit 3` exited with status 3"
+        );
         let e = run(&on_init(&["/nonexistent/init"], Duration::from_secs(20))).unwrap_err();
+        assert!(matches!(
+            e,
+            InitError::Command {
+                failure: Failure::CannotStart(_),
+                ..
+            }
+        ));
         assert!(
-            e.starts_with("server.on_init `/nonexistent/init` cannot start:"),
+            e.to_string()
+                .starts_with("server.on_init `/nonexistent/init` cannot start:"),
             "{e}"
         );
     }
@@ -232,7 +271,8 @@ mod tests {
         let started = std::time::Instant::now();
         let e = run(&on_init(&["sleep", "30"], Duration::from_millis(300))).unwrap_err();
         assert!(
-            e.contains("did not finish within exec_timeout (300ms) and was killed"),
+            e.to_string()
+                .contains("did not finish within exec_timeout (300ms) and was killed"),
             "{e}"
         );
         assert!(
@@ -248,7 +288,7 @@ mod tests {
             &["sh", "-c", "sleep 3 & echo started"],
             Duration::from_secs(20),
         );
-        assert_eq!(run(&ok), Ok(()));
+        run(&ok).unwrap();
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 }

@@ -80,23 +80,32 @@ pub enum Exit {
     Failed(String),
 }
 
+/// Why a process may not fork its pool; the message is the one for the application.
+#[derive(Debug, thiserror::Error)]
+pub enum ForkSafetyError {
+    #[error(
+        "ticker: cannot start the pool: this process has {0} threads, and fork() copies only \
+         the calling one, so a lock held by another would stay locked in every worker. \
+         Likely causes: a ZTS (thread-safe) PHP build, or an extension that starts threads \
+         (grpc, datadog, newrelic, opentelemetry exporters); disable it for the master (php \
+         -n, or an ini file without it)"
+    )]
+    Threads(usize),
+    #[error(
+        "ticker: cannot start the pool: cannot count this process's threads in \
+         /proc/self/task ({0}), so forking it is not known to be safe"
+    )]
+    Uncounted(io::Error),
+}
+
 /// What must hold before a master forks: that it is the process's only thread. fork()
 /// copies only the calling thread, so a lock another thread holds at that moment stays
-/// locked forever in every worker. The error is the message for the application.
-pub fn check_fork_safety() -> Result<(), String> {
+/// locked forever in every worker.
+pub fn check_fork_safety() -> Result<(), ForkSafetyError> {
     match sys::thread_count() {
         Ok(1) => Ok(()),
-        Ok(threads) => Err(format!(
-            "ticker: cannot start the pool: this process has {threads} threads, and fork() \
-             copies only the calling one, so a lock held by another would stay locked in \
-             every worker. Likely causes: a ZTS (thread-safe) PHP build, or an extension \
-             that starts threads (grpc, datadog, newrelic, opentelemetry exporters); \
-             disable it for the master (php -n, or an ini file without it)"
-        )),
-        Err(e) => Err(format!(
-            "ticker: cannot start the pool: cannot count this process's threads in \
-             /proc/self/task ({e}), so forking it is not known to be safe"
-        )),
+        Ok(threads) => Err(ForkSafetyError::Threads(threads)),
+        Err(e) => Err(ForkSafetyError::Uncounted(e)),
     }
 }
 
@@ -145,7 +154,7 @@ fn run_with(
         reserve: operator::FD_RESERVE as u64,
     };
     if let Err(reason) = processes::fit_fd_limit(&descriptors, config.pool.num_workers) {
-        return Exit::Failed(reason);
+        return Exit::Failed(reason.to_string());
     }
     // Dropped in reverse order: SIGCHLD gets the application's disposition back before the
     // signals are unblocked, so one that is pending meets the application's handler.
@@ -164,7 +173,7 @@ fn run_with(
         Err(e) => return Exit::Failed(format!("cannot ignore SIGPIPE: {e}")),
     };
     if let Some(on_init) = on_init
-        && let Err(reason) = init::run(on_init)
+        && let Err(reason) = init::run(on_init).map_err(|e| e.to_string())
     {
         if on_init.exit_on_error {
             log::error!("{reason}; not starting (exit_on_error)");

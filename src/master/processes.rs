@@ -34,7 +34,7 @@ use crate::frame::Frame;
 use crate::message::{FromWorker, ToWorker};
 use crate::pool::{Leaving, Pid, Removed, Why, WorkerState};
 use crate::schedule::Mono;
-use crate::supervisor::{DescriptorNeed, FdPlan, RespawnPolicy, Verdict};
+use crate::supervisor::{DescriptorNeed, FdPlan, FdShortage, RespawnPolicy, Verdict};
 use crate::sys::{self, ExitStatus};
 use crate::transport::{Channel, Filled, Sent};
 use crate::worker::WorkerLink;
@@ -153,9 +153,26 @@ impl Processes {
     }
 }
 
+/// Why the open file limit cannot hold a pool.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FdLimitError {
+    #[error(transparent)]
+    Short(#[from] FdShortage),
+    #[error(
+        "{workers} workers need {to} open file descriptors and the limit is {soft}; raising \
+         it to {to} failed: {error}"
+    )]
+    RaiseFailed {
+        workers: usize,
+        to: u64,
+        soft: u64,
+        error: io::Error,
+    },
+}
+
 /// Makes the open file limit hold a pool of `workers`: raises the soft limit when the hard
 /// one allows it, and otherwise says, in one line, what the pool needs and how to get it.
-pub(super) fn fit_fd_limit(need: &DescriptorNeed, workers: usize) -> Result<(), String> {
+pub(super) fn fit_fd_limit(need: &DescriptorNeed, workers: usize) -> Result<(), FdLimitError> {
     // Unknown limits leave the pool to find out: each failed start is logged and counted.
     let Ok((soft, hard)) = sys::fd_limits() else {
         return Ok(());
@@ -170,12 +187,14 @@ pub(super) fn fit_fd_limit(need: &DescriptorNeed, workers: usize) -> Result<(), 
                 );
                 Ok(())
             }
-            Err(e) => Err(format!(
-                "{workers} workers need {to} open file descriptors and the limit is {soft}; \
-                raising it to {to} failed: {e}"
-            )),
+            Err(error) => Err(FdLimitError::RaiseFailed {
+                workers,
+                to,
+                soft,
+                error,
+            }),
         },
-        FdPlan::Refuse(why) => Err(why),
+        FdPlan::Refuse(shortage) => Err(shortage.into()),
     }
 }
 

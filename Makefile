@@ -143,7 +143,7 @@ faults: build
 
 # Whether flooding /metrics and the control socket makes ticks late, at 4 and 200 workers (~25 s).
 scrape: build
-	python3 scripts/reliability.py scrape
+	python3 scripts/reliability.py scrape $(ARGS)
 
 # `make test` on a loaded machine: two busy loops hold both cores while it runs, and stop
 # with it, whatever its outcome.

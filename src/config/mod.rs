@@ -50,7 +50,9 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
-pub use values::{Command, Megabytes, RedisUrl, Relay, parse_duration};
+pub use values::{
+    BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,
+};
 
 use table::{Reading, Table};
 

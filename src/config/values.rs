@@ -54,7 +54,7 @@ impl FromValue for GoDuration {
         match value {
             Value::String(text) => parse_go_duration(text)
                 .map(GoDuration)
-                .map_err(|problem| Problem::new(value, problem)),
+                .map_err(|problem| Problem::new(value, problem.to_string())),
             Value::Number(n) if n.as_u64() == Some(0) => Ok(GoDuration(Duration::ZERO)),
             Value::Number(_) => Err(Problem::new(
                 value,
@@ -76,30 +76,58 @@ const GO_UNITS: [(&str, u128); 8] = [
     ("h", 3_600_000_000_000),
 ];
 
+/// What is wrong with a duration, worded to follow the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationProblem {
+    #[error("is negative")]
+    Negative,
+    #[error("is not a duration")]
+    NotADuration,
+    #[error("has a number without a unit")]
+    NoUnit,
+    /// The unit as written, quoted (and cut) as messages quote values.
+    #[error("has an unknown unit {0}")]
+    UnknownUnit(String),
+    /// Beyond what Go's durations hold (about 292 years).
+    #[error("is too large")]
+    TooLarge,
+}
+
+/// A duration given outside the file that is none: the value (quoted, cut as messages cut
+/// it), what is wrong with it, and the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{shown} {problem}; expected {DURATION_FORMS}")]
+pub struct BadDuration {
+    pub shown: String,
+    pub problem: DurationProblem,
+}
+
 /// A duration in `.rr.yaml`'s syntax (Go's), for front ends that take one outside the file
-/// (the C ABI, and through it PHP's FFI). The error names the value and the accepted forms.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    parse_go_duration(text)
-        .map_err(|problem| format!("{} {problem}; expected {DURATION_FORMS}", quote(text)))
+/// (the C ABI, and through it PHP's FFI).
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
+    parse_go_duration(text).map_err(|problem| BadDuration {
+        shown: quote(text),
+        problem,
+    })
 }
 
 /// Go's `time.ParseDuration`, without negative values. Written here rather than with
 /// humantime because humantime accepts units Go rejects (`d`, `w`, `min`, spaces) and
 /// rejects forms Go accepts (`.5s`, `μs`, fractions finer than a nanosecond): a file must
-/// mean here what it means to RoadRunner. Returns the problem, worded to follow the value.
-pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
+/// mean here what it means to RoadRunner.
+pub(super) fn parse_go_duration(text: &str) -> Result<Duration, DurationProblem> {
     let unsigned = text.strip_prefix('+').unwrap_or(text);
     if unsigned.starts_with('-') {
-        return Err("is negative".into());
+        return Err(DurationProblem::Negative);
     }
     if unsigned == "0" {
         return Ok(Duration::ZERO);
     }
     if unsigned.is_empty() {
-        return Err("is not a duration".into());
+        return Err(DurationProblem::NotADuration);
     }
     let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let too_large = || "is too large".to_string();
+    let too_large = || DurationProblem::TooLarge;
     let mut nanos: u128 = 0;
     let mut rest = unsigned;
     while !rest.is_empty() {
@@ -109,7 +137,7 @@ pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
             None => ("", after),
         };
         if whole.is_empty() && fraction.is_empty() {
-            return Err("is not a duration".into());
+            return Err(DurationProblem::NotADuration);
         }
         let unit_len = after
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -117,14 +145,13 @@ pub(super) fn parse_go_duration(text: &str) -> Result<Duration, String> {
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
             return Err(if after.is_empty() {
-                "has a number without a unit"
+                DurationProblem::NoUnit
             } else {
-                "is not a duration"
-            }
-            .into());
+                DurationProblem::NotADuration
+            });
         }
         let Some(&(_, scale)) = GO_UNITS.iter().find(|(name, _)| *name == unit) else {
-            return Err(format!("has an unknown unit {}", quote(unit)));
+            return Err(DurationProblem::UnknownUnit(quote(unit)));
         };
         let whole: u128 = if whole.is_empty() {
             0
@@ -693,7 +720,7 @@ mod tests {
         );
         assert_eq!(
             parse_go_duration("2562047h47m16.854775808s"),
-            Err("is too large".into())
+            Err(DurationProblem::TooLarge)
         );
     }
 

@@ -17,25 +17,27 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// under ten levels; serde_yaml itself stops at 128.
 pub const MAX_DEPTH: usize = 64;
 
-/// Refuses a file over either limit; the detail names the limit.
-pub(super) fn check(text: &str) -> Result<(), String> {
-    if text.len() > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    match deeper_than(text, MAX_DEPTH) {
-        Some((line, column)) => Err(format!(
-            "nests mappings and lists deeper than the limit of {MAX_DEPTH} levels \
-             (at line {line} column {column})"
-        )),
-        None => Ok(()),
-    }
+/// A file over one of the limits, worded to follow the file's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OverLimit {
+    #[error("is larger than the limit of {} MiB for a config file", MAX_FILE_BYTES >> 20)]
+    TooLarge,
+    #[error(
+        "nests mappings and lists deeper than the limit of {MAX_DEPTH} levels (at line \
+         {line} column {column})"
+    )]
+    TooDeep { line: usize, column: usize },
 }
 
-pub(super) fn too_large() -> String {
-    format!(
-        "is larger than the limit of {} MiB for a config file",
-        MAX_FILE_BYTES >> 20
-    )
+/// Refuses a file over either limit.
+pub(super) fn check(text: &str) -> Result<(), OverLimit> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(OverLimit::TooLarge);
+    }
+    match deeper_than(text, MAX_DEPTH) {
+        Some((line, column)) => Err(OverLimit::TooDeep { line, column }),
+        None => Ok(()),
+    }
 }
 
 /// Where the nesting first goes deeper than `limit` (line and column, from 1), or `None`.
@@ -232,9 +234,16 @@ mod tests {
             text.push_str(&format!("{}k{level}:\n", " ".repeat(level)));
         }
         assert_eq!(deeper_than(&text, MAX_DEPTH), Some((65, 65)));
+        let over = check(&text).unwrap_err();
+        assert_eq!(
+            over,
+            OverLimit::TooDeep {
+                line: 65,
+                column: 65
+            }
+        );
         assert!(
-            check(&text)
-                .unwrap_err()
+            over.to_string()
                 .contains("limit of 64 levels (at line 65 column 65)")
         );
     }
@@ -242,9 +251,10 @@ mod tests {
     #[test]
     fn a_file_over_the_size_limit_is_refused() {
         let text = format!("# {}\n", "x".repeat(MAX_FILE_BYTES));
+        assert_eq!(check(&text), Err(OverLimit::TooLarge));
         assert_eq!(
-            check(&text),
-            Err("is larger than the limit of 1 MiB for a config file".into())
+            OverLimit::TooLarge.to_string(),
+            "is larger than the limit of 1 MiB for a config file"
         );
         assert_eq!(check(&text[..MAX_FILE_BYTES]), Ok(()));
     }

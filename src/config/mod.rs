@@ -290,7 +290,7 @@ pub fn load(source: &Source) -> Result<Option<Config>, ConfigError> {
         Ok(Some(text)) => parse(&text, path).map(Some),
         Ok(None) => Err(ConfigError::file(
             path,
-            format!("{} ({})", limits::too_large(), source.origin()),
+            format!("{} ({})", limits::OverLimit::TooLarge, source.origin()),
         )),
         Err(err) if err.kind() == io::ErrorKind::NotFound && !source.is_explicit() => Ok(None),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Err(ConfigError::file(
@@ -329,7 +329,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 
 /// [`parse`], with the environment given as a lookup.
 pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, ConfigError> {
-    limits::check(text).map_err(|detail| ConfigError::file(path, detail))?;
+    limits::check(text).map_err(|over| ConfigError::file(path, over.to_string()))?;
     let mut value: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|err| ConfigError::yaml(path, &err))?;
     // Anchors and `<<:` merges are common in RoadRunner files; serde_yaml resolves anchors

@@ -593,21 +593,30 @@ pub struct RedisUrl {
 pub(super) const REDIS_URL_FORMS: &str = "a Redis URL such as redis://127.0.0.1:6379/0, \
      rediss://user:password@redis.example:6380/0 (TLS) or unix:///run/redis/redis.sock";
 
+/// Why a text is not a Redis URL, worded to follow the value (never quoting it: it may
+/// hold a password).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadRedisUrl {
+    #[error("is not a Redis URL")]
+    NotAUrl,
+    /// A URL the client refuses; its description, without the client's error kind.
+    #[error("is not a Redis URL the client can use ({0})")]
+    Unusable(String),
+}
+
 impl RedisUrl {
-    /// Checks `text` as the client will read it when it connects; the problem otherwise,
-    /// worded to follow the value.
-    pub fn parse(text: &str) -> Result<RedisUrl, String> {
+    /// Checks `text` as the client will read it when it connects.
+    pub fn parse(text: &str) -> Result<RedisUrl, BadRedisUrl> {
         use redis::IntoConnectionInfo;
         let Some(url) = redis::parse_redis_url(text) else {
-            return Err("is not a Redis URL".into());
+            return Err(BadRedisUrl::NotAUrl);
         };
         let shown = redacted(url.clone());
         url.into_connection_info()
             .map_err(|e| {
                 // The client's description, without its " - InvalidClientConfig" kind.
                 let text = e.to_string();
-                let description = text.split(" - ").next().unwrap_or(&text).to_string();
-                format!("is not a Redis URL the client can use ({description})")
+                BadRedisUrl::Unusable(text.split(" - ").next().unwrap_or(&text).to_string())
             })
             .map(|_| RedisUrl {
                 url: text.to_string(),
@@ -673,7 +682,7 @@ impl FromValue for RedisUrl {
             let shown = redis::parse_redis_url(text)
                 .map(redacted)
                 .unwrap_or_else(|| without_credentials(text));
-            Problem::shown(quote(&shown), problem)
+            Problem::shown(quote(&shown), problem.to_string())
         })
     }
 }

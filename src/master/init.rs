@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::launch::{self, Privileges};
+use super::launch::{self, Privileges, PrivilegesError};
 use super::stderr::Lines;
 use crate::config::OnInit;
 use crate::sys::{self, ExitStatus};
@@ -33,9 +33,9 @@ const POLL_STEP: Duration = Duration::from_millis(50);
 /// go on.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum InitError {
-    /// `on_init.user` cannot be applied (the message names the key).
-    #[error("{0}")]
-    User(String),
+    /// `on_init.user` cannot be applied.
+    #[error(transparent)]
+    User(#[from] PrivilegesError),
     #[error("server.on_init `{command}` {failure}")]
     Command { command: String, failure: Failure },
 }

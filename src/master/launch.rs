@@ -89,7 +89,7 @@ pub(super) fn launcher(
     ticker: &TickerConfig,
     server: &ServerConfig,
     options: Options,
-) -> Result<Box<dyn Launcher>, String> {
+) -> Result<Box<dyn Launcher>, PrivilegesError> {
     let privileges = Privileges::resolve(server.user.as_deref(), server.group.as_deref())?;
     Ok(match &ticker.pool.command {
         None => Box::new(Fork {
@@ -122,7 +122,10 @@ impl Privileges {
     /// Only root can become another user. A master that is not root is refused unless the
     /// user and group named are its own already (a file shared between a root container and
     /// a developer's machine): RoadRunner fails then too, at every worker's start.
-    pub(super) fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Self>, String> {
+    pub(super) fn resolve(
+        user: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Option<Self>, PrivilegesError> {
         Self::resolve_keys(user, group, ("server.user", "server.group"))
     }
 
@@ -130,8 +133,8 @@ impl Privileges {
     pub(super) fn resolve_keys(
         user: Option<&str>,
         group: Option<&str>,
-        keys: (&str, &str),
-    ) -> Result<Option<Self>, String> {
+        keys: (&'static str, &'static str),
+    ) -> Result<Option<Self>, PrivilegesError> {
         Self::resolve_as(
             user,
             group,
@@ -145,32 +148,38 @@ impl Privileges {
     fn resolve_as(
         user: Option<&str>,
         group: Option<&str>,
-        (user_key, group_key): (&str, &str),
+        (user_key, group_key): (&'static str, &'static str),
         (euid, egid): (u32, u32),
         users: &dyn Fn(&str) -> Result<Option<sys::Account>, String>,
         groups: &dyn Fn(&str) -> Result<Option<u32>, String>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, PrivilegesError> {
         if user.is_none() && group.is_none() {
             return Ok(None);
         }
+        let lookup = |key, name: &str, error| PrivilegesError::Lookup {
+            key,
+            name: name.to_owned(),
+            error,
+        };
+        let unknown = |key, what, name: &str| PrivilegesError::Unknown {
+            key,
+            what,
+            name: name.to_owned(),
+        };
         let account = match user {
             None => None,
             Some(name) => Some(
                 users(name)
-                    .map_err(|e| format!("{user_key}: cannot look up {name:?}: {e}"))?
-                    .ok_or_else(|| {
-                        format!("{user_key}: there is no user {name:?} on this system")
-                    })?,
+                    .map_err(|e| lookup(user_key, name, e))?
+                    .ok_or_else(|| unknown(user_key, "user", name))?,
             ),
         };
         let group_id = match group {
             None => None,
             Some(name) => Some(
                 groups(name)
-                    .map_err(|e| format!("{group_key}: cannot look up {name:?}: {e}"))?
-                    .ok_or_else(|| {
-                        format!("{group_key}: there is no group {name:?} on this system")
-                    })?,
+                    .map_err(|e| lookup(group_key, name, e))?
+                    .ok_or_else(|| unknown(group_key, "group", name))?,
             ),
         };
         let uid = account.as_ref().map_or(euid, |a| a.uid);
@@ -199,11 +208,12 @@ impl Privileges {
                 (Some(u), None) => (user_key, u),
                 (None, None) => unreachable!("checked above"),
             };
-            return Err(format!(
-                "{key}: {name:?}: workers can run as another user or group only when the master \
-                 runs as root, and it runs as uid {euid} (gid {egid}); start the master as root, \
-                 or remove {key}"
-            ));
+            return Err(PrivilegesError::NotRoot {
+                key,
+                name: name.to_owned(),
+                euid,
+                egid,
+            });
         }
         Ok(Some(Privileges {
             uid,
@@ -216,6 +226,35 @@ impl Privileges {
     pub(super) fn apply(&self) -> io::Result<()> {
         sys::become_user(self.uid, self.gid, &self.groups)
     }
+}
+
+/// Why `server.user`, `server.group` or `on_init.user` cannot be applied; each message names
+/// the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum PrivilegesError {
+    #[error("{key}: cannot look up {name:?}: {error}")]
+    Lookup {
+        key: &'static str,
+        name: String,
+        error: String,
+    },
+    #[error("{key}: there is no {what} {name:?} on this system")]
+    Unknown {
+        key: &'static str,
+        what: &'static str,
+        name: String,
+    },
+    #[error(
+        "{key}: {name:?}: workers can run as another user or group only when the master runs \
+         as root, and it runs as uid {euid} (gid {egid}); start the master as root, or remove \
+         {key}"
+    )]
+    NotRoot {
+        key: &'static str,
+        name: String,
+        euid: u32,
+        egid: u32,
+    },
 }
 
 /// Workers are forks of the master, linked by a socket pair.
@@ -450,6 +489,7 @@ mod tests {
             &users,
             &groups,
         )
+        .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub struct Options {
 pub fn run(config: &TickerConfig, server: &ServerConfig, options: Options) -> Exit {
     let launcher = match launch::launcher(config, server, options) {
         Ok(launcher) => launcher,
-        Err(reason) => return Exit::Failed(reason),
+        Err(reason) => return Exit::Failed(reason.to_string()),
     };
     run_with(config, server.on_init.as_ref(), launcher)
 }

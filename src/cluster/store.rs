@@ -158,8 +158,14 @@ fn describe(e: &RedisError) -> String {
 }
 
 impl Store {
-    pub fn new(config: &ClusterConfig, interval: Duration, me: String) -> Result<Store, String> {
-        let client = Client::open(config.redis.as_str()).map_err(|e| describe(&e))?;
+    /// A store for `config`'s Redis; the client's own error when it cannot be made (the URL
+    /// was checked when the config was read, so this is rare).
+    pub fn new(
+        config: &ClusterConfig,
+        interval: Duration,
+        me: String,
+    ) -> Result<Store, RedisError> {
+        let client = Client::open(config.redis.as_str())?;
         Ok(Store {
             client,
             connection: None,

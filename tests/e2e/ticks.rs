@@ -5,12 +5,57 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::harness::{
-    DEADLINE, Php, assert_exactly_zero_to_k, assert_gaps_explained, assert_no_duplicates,
-    command_mode, fixture, pool_yaml, ticks_logged,
+    DEADLINE, Journal, Php, assert_gaps_explained, assert_no_duplicates, fixture, pool_yaml,
+    ticks_logged,
 };
 
+/// Fails unless every tick number missing below the highest one delivered is accounted for
+/// twice: the master logged it as skipped, and the `skipped` header of a later delivery
+/// counted it. A header counts the skips since the delivery before it, so the headers add up
+/// to at least the missing numbers, and to at most the skips and drops logged (a skip after
+/// the last delivery is in no header).
+///
+/// A tick is skipped when it comes due while no worker is free and another tick already
+/// waits: a loaded machine does that to any test at a short interval, by running a worker's
+/// handler or the master's wake-up late. What such a test can hold the master to is this
+/// accounting, not a run without skips.
+pub(crate) fn assert_skips_accounted(journal: &Journal, stderr: &str) {
+    let deliveries = journal.events("start");
+    let first_runs: Vec<u64> = deliveries
+        .iter()
+        .filter(|e| e.header_u64("attempt") == 1)
+        .map(|e| e.tick())
+        .collect();
+    assert_no_duplicates(&first_runs);
+    let delivered: BTreeSet<u64> = first_runs.iter().copied().collect();
+    let Some(&highest) = delivered.iter().next_back() else {
+        panic!("no tick was delivered\n--- stderr ---\n{stderr}");
+    };
+    let missing: BTreeSet<u64> = (0..highest).filter(|n| !delivered.contains(n)).collect();
+    let skipped = ticks_logged(stderr, "skipped");
+    let unlogged: Vec<&u64> = missing.difference(&skipped).collect();
+    assert!(
+        unlogged.is_empty(),
+        "ticks {unlogged:?} were not delivered and the master did not log them as skipped\n\
+         --- stderr ---\n{stderr}"
+    );
+    let delivered_anyway: Vec<&u64> = skipped.intersection(&delivered).collect();
+    assert!(
+        delivered_anyway.is_empty(),
+        "ticks {delivered_anyway:?} were logged as skipped and delivered"
+    );
+    let counted: u64 = deliveries.iter().map(|e| e.header_u64("skipped")).sum();
+    let logged = skipped.len() + ticks_logged(stderr, "dropped").len();
+    assert!(
+        counted as usize >= missing.len() && counted as usize <= logged,
+        "the headers count {counted} skipped ticks; {} are missing below tick {highest}, \
+         {logged} were logged as skipped or dropped\n--- stderr ---\n{stderr}",
+        missing.len()
+    );
+}
+
 #[test]
-fn ticks_are_numbered_from_zero_without_gaps_and_handled_by_the_pools_own_workers() {
+fn ticks_are_numbered_from_zero_each_once_and_handled_by_the_pools_own_workers() {
     let mut run = Php::new("numbering")
         .config("config/two_workers.yaml")
         .env("TICKER_TEST_STOP_AT", "19")
@@ -22,8 +67,24 @@ fn ticks_are_numbered_from_zero_without_gaps_and_handled_by_the_pools_own_worker
 
     let journal = exited.journal();
     let ticks = journal.done_ticks();
-    assert!(ticks.len() >= 20, "ran until tick 19: {ticks:?}");
-    assert_exactly_zero_to_k(&ticks);
+    assert_eq!(
+        ticks.iter().min(),
+        Some(&0),
+        "numbering starts at 0: {ticks:?}"
+    );
+    assert!(
+        ticks.iter().any(|&tick| tick >= 19),
+        "ran until tick 19: {ticks:?}"
+    );
+    // Every tick handed out was handled, and no number twice; a number never handed out
+    // was skipped (at 30 ms, the machine decides whether any is), and says so.
+    assert_eq!(
+        journal.events("start").len(),
+        ticks.len(),
+        "every tick handed out was handled: {:?}",
+        journal.entries
+    );
+    assert_skips_accounted(&journal, &exited.stderr);
 
     // Which of them takes a tick is the pool's rule (the one idle last), tested without
     // processes; here: the two workers, and nothing else, handled the ticks.
@@ -54,40 +115,70 @@ fn ticks_are_numbered_from_zero_without_gaps_and_handled_by_the_pools_own_worker
 #[test]
 fn body_and_header_are_as_documented_and_the_grid_does_not_drift() {
     const INTERVAL_NS: u64 = 200_000_000; // config/header.yaml
+    // JSON logs, for the instant the master starts the grid: the `ts` of its "ticking" line.
+    let header_yaml =
+        std::fs::read_to_string(fixture("config/header.yaml")).expect("config/header.yaml");
     let mut run = Php::new("header")
-        .config("config/header.yaml")
+        .yaml(&format!(
+            "{header_yaml}logs:\n  level: info\n  encoding: json\n"
+        ))
         .env("TICKER_TEST_STOP_AT", "4")
         .start("journal.php");
     let exited = run.wait_exit(DEADLINE);
     exited.assert_success();
 
     let journal = exited.journal();
-    let boot = journal.boot();
     let mut done: Vec<_> = journal.done().into_iter().cloned().collect();
     done.sort_by_key(|e| e.tick());
     let ticks: Vec<u64> = done.iter().map(|e| e.tick()).collect();
-    assert_eq!(&ticks[..5], &[0, 1, 2, 3, 4], "{ticks:?}");
-
-    let first_due = done[0].header()["dueHrtime"].as_u64().expect("dueHrtime");
-    // The first tick is due one interval after the pool is up, which is after the script's
-    // boot and before boot + 2 intervals (forking one worker takes far less). A pool of
-    // command-started workers is up once its worker booted and answered the pid handshake,
-    // which it does right after its boot.
-    let pool_up = if command_mode() {
-        journal
-            .events("worker-boot")
-            .iter()
-            .map(|e| e.u64("hrtime"))
-            .filter(|&at| at < first_due)
-            .max()
-            .expect("the worker journaled its boot")
-    } else {
-        boot.u64("hrtime")
-    };
-    let since_boot = first_due as i128 - pool_up as i128;
+    assert_eq!(ticks.first(), Some(&0), "{ticks:?}");
     assert!(
-        since_boot >= INTERVAL_NS as i128 && since_boot < 2 * INTERVAL_NS as i128,
-        "tick 0 due {since_boot} ns after the pool's last boot; expected one interval \
+        ticks.iter().any(|&tick| tick >= 4),
+        "ran until tick 4: {ticks:?}"
+    );
+    assert_skips_accounted(&journal, &exited.stderr);
+
+    // Tick 0 is due one interval after the master starts the grid, once the pool is up: after
+    // the script booted, and after a command-started worker booted. How long after is the
+    // machine's business, so the master's own line about it stands in for the instant: it is
+    // stamped just after the grid starts, on another clock (the logger's, not the grid's
+    // mapping to Unix time); a master preempted in between stamps it late. Half an interval
+    // either way still tells one interval from two.
+    let first_due = done[0].header()["dueHrtime"].as_u64().expect("dueHrtime");
+    let boot = journal.boot().u64("hrtime");
+    let pool_up = journal
+        .events("worker-boot")
+        .iter()
+        .map(|e| e.u64("hrtime"))
+        .filter(|&at| at < first_due)
+        .fold(boot, u64::max);
+    assert!(
+        first_due >= pool_up + INTERVAL_NS,
+        "tick 0 due {} ns after the pool's last boot, less than one interval ({INTERVAL_NS})",
+        first_due as i128 - pool_up as i128
+    );
+    let ticking_since = exited
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| {
+            line["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains(" ticking every "))
+        })
+        .and_then(|line| line["ts"].as_f64())
+        .unwrap_or_else(|| {
+            panic!(
+                "no \"ticking every\" line\n--- stderr ---\n{}",
+                exited.stderr
+            )
+        });
+    let due = done[0].header()["due"].as_f64().expect("due");
+    let lead_ns = ((due - ticking_since) * 1e9) as i64;
+    let interval = INTERVAL_NS as i64;
+    assert!(
+        lead_ns > interval / 2 && lead_ns < interval + interval / 2,
+        "tick 0 due {lead_ns} ns after the master started ticking; expected one interval \
          ({INTERVAL_NS})"
     );
 
@@ -111,7 +202,6 @@ fn body_and_header_are_as_documented_and_the_grid_does_not_drift() {
             );
         }
         assert_eq!(header["attempt"], 1, "tick {n}: {header}");
-        assert_eq!(header["skipped"], 0, "tick {n}: {header}");
 
         // No drift: tick n is due exactly n intervals after tick 0.
         let due_hr = header["dueHrtime"]
@@ -172,8 +262,9 @@ fn a_slow_handler_makes_ticks_skip_and_the_skips_are_counted_and_logged() {
         "a tick logged as skipped was delivered: {skipped_logged:?} / {delivered:?}"
     );
     // Gaps in the numbering are exactly the logged skips (and, at the end, the tick that
-    // waited when the stop came).
+    // waited when the stop came), each counted in a later header.
     assert_gaps_explained(&ticks, &exited.stderr, &[]);
+    assert_skips_accounted(&journal, &exited.stderr);
     let headers: Vec<u64> = journal
         .done()
         .iter()
@@ -200,7 +291,9 @@ fn the_default_config_is_dot_rr_yaml_in_the_current_directory() {
     let mut run = php.env("TICKER_TEST_STOP_AT", "2").start("journal.php");
     let exited = run.wait_exit(DEADLINE);
     exited.assert_success();
-    assert!(exited.journal().done_ticks().contains(&2), "ticks ran");
+    // Tick 2 itself may be skipped on a loaded machine; a later one stops the run then.
+    let ticks = exited.journal().done_ticks();
+    assert!(ticks.iter().any(|&tick| tick >= 2), "ticks ran: {ticks:?}");
     run.assert_nothing_left();
 }
 

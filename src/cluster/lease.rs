@@ -255,11 +255,26 @@ impl Lease {
         self.sent.iter().any(Sent::is_lease_op)
     }
 
-    fn record_in_flight(&self) -> bool {
-        self.sent.iter().any(|s| matches!(s, Sent::Record { .. }))
+    /// The last tick number a renewal or a record in flight carries to Redis.
+    fn last_in_flight(&self) -> Option<u64> {
+        self.sent
+            .iter()
+            .filter_map(|s| match s {
+                Sent::Renew { last, .. } => *last,
+                Sent::Record { last, .. } => Some(*last),
+                _ => None,
+            })
+            .max()
     }
 
-    /// The next instant [`Lease::poll`] has something to do at.
+    /// Whether a tick handed out is in no request yet: [`Lease::poll`] records it at
+    /// `record_at`.
+    fn unrecorded(&self, term: &Term) -> bool {
+        term.last > term.recorded.max(self.last_in_flight())
+    }
+
+    /// The next instant [`Lease::poll`] has something to do at: never one it would pass
+    /// without sending anything, or the master's loop would wake at once again and again.
     pub fn next_deadline(&self) -> Option<Mono> {
         let mut at = vec![];
         if !matches!(self.state, State::Stopped) && !self.lease_op_in_flight() {
@@ -267,7 +282,7 @@ impl Lease {
         }
         if let State::Leader(term) = &self.state {
             at.push(term.valid_until);
-            if term.last > term.recorded && !self.record_in_flight() {
+            if self.unrecorded(term) {
                 at.push(term.record_at);
             }
         }
@@ -329,18 +344,10 @@ impl Lease {
             };
             steps.push(Step::Send(request));
         }
-        let in_flight_last = self
-            .sent
-            .iter()
-            .filter_map(|s| match s {
-                Sent::Renew { last, .. } => *last,
-                Sent::Record { last, .. } => Some(*last),
-                _ => None,
-            })
-            .max();
+        let unrecorded = matches!(&self.state, State::Leader(term) if self.unrecorded(term));
         if let State::Leader(term) = &mut self.state
             && let Some(last) = term.last
-            && term.last > term.recorded.max(in_flight_last)
+            && unrecorded
             && now >= term.record_at
         {
             term.record_at = now + RECORD_EVERY;
@@ -767,6 +774,30 @@ mod tests {
         reply(&mut l, Reply::Done, ms);
         assert_eq!(l.role(), Role::Leader);
         l
+    }
+
+    #[test]
+    fn a_tick_a_renewal_carries_sets_no_deadline_of_its_own() {
+        let mut l = leader_at(0, None);
+        l.delivered(1);
+        // The renewal due now carries tick 1 to Redis: nothing is left to record.
+        assert!(matches!(
+            sent(&l.poll(at(500), false))[..],
+            [Request::Renew { last: Some(1), .. }]
+        ));
+        assert!(
+            l.next_deadline().is_some_and(|d| d > at(500)),
+            "no deadline in the past, where poll sends nothing: {:?}",
+            l.next_deadline()
+        );
+        assert!(sent(&l.poll(at(500), false)).is_empty());
+        // A tick handed out after the renewal left is recorded on its own.
+        l.delivered(2);
+        assert!(l.next_deadline().is_some_and(|d| d <= at(510)));
+        assert!(matches!(
+            sent(&l.poll(at(510), false))[..],
+            [Request::Record { last: 2, .. }]
+        ));
     }
 
     #[test]

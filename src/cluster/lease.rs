@@ -429,8 +429,10 @@ impl Lease {
                     return Ok(steps);
                 }
                 // Redis had nothing: whoever led before it lost its data may tick until
-                // its own deadline, at most a ttl after its last renewal.
-                let hold_until = if fresh { at + self.timing.ttl } else { now };
+                // its own deadline, at most a ttl after its last renewal. That renewal came
+                // before Redis took this request, which may have been any time up to this
+                // reply: a request slow to reach Redis must not shorten the wait.
+                let hold_until = if fresh { now + self.timing.ttl } else { now };
                 let from = wall + hold_until.since(now);
                 let first = grid::first_tick(&grid, floor, from);
                 let first_due = now + grid.due(first).saturating_sub(wall);
@@ -1034,11 +1036,13 @@ mod tests {
             5010,
         );
         let b = begin(&steps).unwrap();
-        // Nothing before 5000 + 1500 ms: tick 65 first.
-        assert_eq!((b.first, b.first_due), (65, at(6500)));
+        // Nothing before one ttl (1500 ms) after the reply, 5010 ms: however long the request
+        // took to reach Redis, the leader from before may have renewed until then. Tick 66
+        // first.
+        assert_eq!((b.first, b.first_due), (66, at(6600)));
         assert!(logs(&steps).iter().any(|t| t.contains("restored")));
         assert!(logs(&steps).iter().any(|t| t.contains("waits one ttl")));
-        // The first renewal grants nothing: tick 65 is due after its deadline.
+        // The first renewal grants nothing: tick 66 is due after its deadline.
         let steps = l.poll(at(5010), false);
         assert_eq!(
             sent(&steps),

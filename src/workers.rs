@@ -183,6 +183,14 @@ impl IdleQueue {
 #[derive(Debug, Default)]
 pub struct Workers {
     records: BTreeMap<Pid, Worker>,
+    by_state: ByState,
+    /// Every handshake and leaving deadline, earliest first.
+    deadlines: BTreeSet<(Mono, Pid, Deadline)>,
+}
+
+/// The workers by state: what the master asks per event, without a scan.
+#[derive(Debug, Default)]
+struct ByState {
     /// Starting workers, reachable or not: they serve nothing yet, and take no tick.
     starting: BTreeSet<Pid>,
     /// Idle workers the master can reach.
@@ -191,8 +199,35 @@ pub struct Workers {
     /// first to reach `exec_ttl`.
     busy: BTreeSet<(Mono, Pid)>,
     stopping: usize,
-    /// Every handshake and leaving deadline, earliest first.
-    deadlines: BTreeSet<(Mono, Pid, Deadline)>,
+}
+
+impl ByState {
+    fn enter(&mut self, pid: Pid, state: &WorkerState, reachable: bool) {
+        match *state {
+            WorkerState::Starting => {
+                self.starting.insert(pid);
+            }
+            WorkerState::Idle if reachable => self.idle.push(pid),
+            WorkerState::Idle => {}
+            WorkerState::Busy { since, .. } => {
+                self.busy.insert((since, pid));
+            }
+            WorkerState::Stopping => self.stopping += 1,
+        }
+    }
+
+    fn leave(&mut self, pid: Pid, state: &WorkerState) {
+        match *state {
+            WorkerState::Starting => {
+                self.starting.remove(&pid);
+            }
+            WorkerState::Idle => self.idle.remove(pid),
+            WorkerState::Busy { since, .. } => {
+                self.busy.remove(&(since, pid));
+            }
+            WorkerState::Stopping => self.stopping -= 1,
+        }
+    }
 }
 
 impl Workers {
@@ -214,25 +249,26 @@ impl Workers {
 
     /// Workers that have not become ready yet.
     pub fn starting(&self) -> usize {
-        self.starting.len()
+        self.by_state.starting.len()
     }
 
     /// Workers that will stay, starting ones included.
     pub fn serving(&self) -> usize {
-        self.records.len() - self.stopping
+        self.records.len() - self.by_state.stopping
     }
 
     pub fn has_idle(&self) -> bool {
-        self.idle.len() > 0
+        self.by_state.idle.len() > 0
     }
 
     pub fn any_busy(&self) -> bool {
-        !self.busy.is_empty()
+        !self.by_state.busy.is_empty()
     }
 
     /// The busy workers, the one whose tick started first first.
     pub fn busy_oldest_first(&self) -> impl Iterator<Item = &Worker> {
-        self.busy
+        self.by_state
+            .busy
             .iter()
             .filter_map(|(_, pid)| self.records.get(pid))
     }
@@ -255,7 +291,7 @@ impl Workers {
                 rss: None,
             },
         );
-        self.starting.insert(pid);
+        self.by_state.enter(pid, &WorkerState::Starting, true);
         if let Some(h) = handshake {
             self.deadlines
                 .insert((h.deadline(), pid, Deadline::Handshake));
@@ -267,46 +303,9 @@ impl Workers {
         let Some(worker) = self.records.get_mut(&pid) else {
             return;
         };
-        Self::leave_index(
-            &mut self.starting,
-            &mut self.idle,
-            &mut self.busy,
-            &mut self.stopping,
-            pid,
-            &worker.state,
-        );
+        self.by_state.leave(pid, &worker.state);
         worker.state = state;
-        match worker.state {
-            WorkerState::Starting => {
-                self.starting.insert(pid);
-            }
-            WorkerState::Idle if worker.reachable => self.idle.push(pid),
-            WorkerState::Idle => {}
-            WorkerState::Busy { since, .. } => {
-                self.busy.insert((since, pid));
-            }
-            WorkerState::Stopping => self.stopping += 1,
-        }
-    }
-
-    fn leave_index(
-        starting: &mut BTreeSet<Pid>,
-        idle: &mut IdleQueue,
-        busy: &mut BTreeSet<(Mono, Pid)>,
-        stopping: &mut usize,
-        pid: Pid,
-        state: &WorkerState,
-    ) {
-        match *state {
-            WorkerState::Starting => {
-                starting.remove(&pid);
-            }
-            WorkerState::Idle => idle.remove(pid),
-            WorkerState::Busy { since, .. } => {
-                busy.remove(&(since, pid));
-            }
-            WorkerState::Stopping => *stopping -= 1,
-        }
+        self.by_state.enter(pid, &worker.state, worker.reachable);
     }
 
     /// The worker becomes idle at `now` (ready, or done with its tick).
@@ -341,13 +340,13 @@ impl Workers {
     /// The idle worker that became idle last, out of the idle ones: the caller hands it a
     /// tick at once ([`Workers::set_state`] to busy).
     pub fn take_idle(&mut self) -> Option<Pid> {
-        self.idle.take()
+        self.by_state.idle.take()
     }
 
     /// Every idle worker the master can reach, out of the idle ones.
     pub fn drain_idle(&mut self) -> Vec<Pid> {
         let mut pids = vec![];
-        while let Some(pid) = self.idle.take() {
+        while let Some(pid) = self.by_state.idle.take() {
             pids.push(pid);
         }
         pids.reverse();
@@ -356,7 +355,8 @@ impl Workers {
 
     /// The starting workers the master can reach.
     pub fn reachable_starting(&self) -> Vec<Pid> {
-        self.starting
+        self.by_state
+            .starting
             .iter()
             .copied()
             .filter(|pid| self.records.get(pid).is_some_and(|w| w.reachable))
@@ -370,7 +370,7 @@ impl Workers {
             return;
         };
         worker.reachable = false;
-        self.idle.remove(pid);
+        self.by_state.idle.remove(pid);
         self.answer_handshake(pid);
     }
 
@@ -436,14 +436,7 @@ impl Workers {
     /// The worker is gone from the pool: its record, with every index entry of it.
     pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
         let worker = self.records.remove(&pid)?;
-        Self::leave_index(
-            &mut self.starting,
-            &mut self.idle,
-            &mut self.busy,
-            &mut self.stopping,
-            pid,
-            &worker.state,
-        );
+        self.by_state.leave(pid, &worker.state);
         if let Some(h) = worker.handshake {
             self.deadlines
                 .remove(&(h.deadline(), pid, Deadline::Handshake));
@@ -458,9 +451,12 @@ impl Workers {
     /// tests, which drive random sequences of transitions.
     #[cfg(test)]
     pub fn check(&self) -> Result<(), String> {
-        let idle: BTreeSet<Pid> = self.idle.iter().copied().collect();
+        let idle: BTreeSet<Pid> = self.by_state.idle.iter().copied().collect();
         let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
-        expect("a worker queued twice", idle.len() == self.idle.len())?;
+        expect(
+            "a worker queued twice",
+            idle.len() == self.by_state.idle.len(),
+        )?;
         expect(
             "every reachable idle worker is queued, and only those",
             idle == self
@@ -472,7 +468,7 @@ impl Workers {
         )?;
         expect(
             "the busy index is the busy workers",
-            self.busy
+            self.by_state.busy
                 == self
                     .records
                     .values()
@@ -484,7 +480,7 @@ impl Workers {
         )?;
         expect(
             "the starting index is the starting workers",
-            self.starting
+            self.by_state.starting
                 == self
                     .records
                     .values()
@@ -494,7 +490,7 @@ impl Workers {
         )?;
         expect(
             "the stopping count is the stopping workers",
-            self.stopping
+            self.by_state.stopping
                 == self
                     .records
                     .values()

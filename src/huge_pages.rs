@@ -249,7 +249,24 @@ mod tests {
         }
         let len = 4 * HUGE_PAGE;
         let used = vec![1u8; len];
-        let mut sparse = vec![0u8; len];
+        // A mapping of its own: a `vec!` of this size may come from heap memory another test
+        // freed, which the allocator zeroes page by page, filling it up.
+        // SAFETY: a fresh private anonymous mapping, used only as the slice below and
+        // unmapped at the end of the test.
+        let sparse_ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(sparse_ptr, libc::MAP_FAILED);
+        // SAFETY: the mapping is `len` bytes, readable, writable, zeroed, and nothing else
+        // refers to it.
+        let sparse = unsafe { std::slice::from_raw_parts_mut(sparse_ptr.cast::<u8>(), len) };
         for page in sparse.iter_mut().step_by(PAGE * 8) {
             *page = 1;
         }
@@ -270,6 +287,8 @@ mod tests {
         }
         assert!(used.iter().all(|&b| b == 1), "the contents stayed");
         assert!(sparse.iter().step_by(PAGE * 8).all(|&b| b == 1));
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(sparse_ptr, len) };
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! The Redis side of the lease: two keys and four Lua scripts, each one atomic.
 //!
-//! - `<key>:lease` holds the leader's fencing token and expires after the ttl unless
-//!   renewed;
+//! - `<key>:lease` holds the leader's fencing token, its `host:pid` and a random number
+//!   drawn when the helper started (`<token>:<host>:<pid>:<nonce>`), and expires after the
+//!   ttl unless renewed. The holder is part of the value because a token alone is not
+//!   unique: after Redis loses its data, the counter restarts from what the next instance
+//!   has seen, which may be the token of a leader that is still running; with the token
+//!   alone, that leader's renewals would match the new lease and two instances would lead.
+//!   The nonce covers replicas whose `host:pid` is alike (containers with the same
+//!   hostname, PHP as pid 1);
 //! - `<key>` is a hash of what outlives leaders: `fence` (the counter each new leader
 //!   increments for its token), `holder` (`host:pid` of the leader), the grid (`start` in
 //!   Unix nanoseconds, `base`, `interval` in nanoseconds), `last` (the last tick recorded
@@ -22,7 +28,8 @@ use crate::config::ClusterConfig;
 
 /// Takes the lease if it is free: a new token from the counter (never below one this
 /// instance has seen, so tokens keep growing across a Redis that lost its data).
-/// KEYS: state, lease. ARGV: holder, ttl in ms, highest token known.
+/// KEYS: state, lease. ARGV: holder, ttl in ms, highest token known, the lease value's
+/// part after the token.
 const ACQUIRE: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'fence', 'start', 'base', 'interval', 'last', 'granted', 'holder')
 local current = redis.call('GET', KEYS[2])
@@ -37,13 +44,13 @@ if token <= floor then
   token = floor + 1
   redis.call('HSET', KEYS[1], 'fence', tostring(token))
 end
-redis.call('SET', KEYS[2], tostring(token), 'PX', ARGV[2])
+redis.call('SET', KEYS[2], tostring(token) .. ':' .. ARGV[4], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1])
 return {'acquired', tostring(token), fresh, f[1], f[2], f[3], f[4], f[5], f[6]}
 ";
 
 /// A renewal (with a ttl) or a record (without): fenced writes of `granted` and `last`.
-/// KEYS: state, lease. ARGV: token, ttl in ms or '', granted or '', last or ''.
+/// KEYS: state, lease. ARGV: lease value (token:holder), ttl in ms or '', granted or '', last or ''.
 const FENCED: &str = r"
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
@@ -56,7 +63,7 @@ return {'ok'}
 ";
 
 /// A new leader's grid, and what it restored, fenced.
-/// KEYS: state, lease. ARGV: token, start, base, interval, last or '', granted or ''.
+/// KEYS: state, lease. ARGV: lease value (token:holder), start, base, interval, last or '', granted or ''.
 const SET_GRID: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return {'lost', redis.call('GET', KEYS[2]), redis.call('HGET', KEYS[1], 'holder')}
@@ -68,7 +75,7 @@ return {'ok'}
 ";
 
 /// Gives the lease up: the next leader goes on after `upto`, not after what was granted.
-/// KEYS: state, lease. ARGV: token, last or '', upto or ''.
+/// KEYS: state, lease. ARGV: lease value (token:holder), last or '', upto or ''.
 const RELEASE: &str = r"
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
@@ -114,6 +121,8 @@ pub struct Store {
     keys: Keys,
     /// `host:pid` of the master this helper serves.
     me: String,
+    /// Drawn at start: tells this holder's lease from another's with the same `me`.
+    nonce: u64,
     ttl: Duration,
     interval: Duration,
     /// For connecting and for each command: a third of the ttl, within 100 ms and 2 s.
@@ -126,6 +135,17 @@ type Fields = Vec<Option<String>>;
 
 fn number(field: Option<&Option<String>>) -> Option<u64> {
     field?.as_deref()?.parse().ok()
+}
+
+/// The token of a lease value: `<token>:<holder>`, or a bare token as older versions
+/// wrote it.
+fn token_of(field: Option<&Option<String>>) -> Option<u64> {
+    let value = field?.as_deref()?;
+    value
+        .split_once(':')
+        .map_or(value, |(token, _)| token)
+        .parse()
+        .ok()
 }
 
 fn grid_of(start: Option<u64>, base: Option<u64>, interval: Option<u64>) -> Option<Grid> {
@@ -146,7 +166,7 @@ fn opt(n: Option<u64>) -> String {
 /// A `lost` answer, or `None` for `ok`.
 fn lost(fields: &Fields) -> Option<Reply> {
     (fields.first().and_then(Option::as_deref) == Some("lost")).then(|| Reply::Lost {
-        holder: number(fields.get(1)).map(|token| Holder {
+        holder: token_of(fields.get(1)).map(|token| Holder {
             token,
             name: fields.get(2).cloned().flatten(),
         }),
@@ -171,6 +191,12 @@ impl Store {
             connection: None,
             keys: Keys::new(&config.key),
             me,
+            // RandomState's keys are random per process (drawn by std from the OS): a
+            // random number without a dependency for it.
+            nonce: std::hash::BuildHasher::hash_one(
+                &std::collections::hash_map::RandomState::new(),
+                0u8,
+            ),
             ttl: config.ttl,
             interval,
             timeout: (config.ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(2)),
@@ -223,6 +249,15 @@ impl Store {
         invocation.invoke(connection)
     }
 
+    /// What `<key>:lease` holds while this instance leads under `token`.
+    fn lease_value(&self, token: u64) -> String {
+        format!("{token}:{}", self.holder_part())
+    }
+
+    fn holder_part(&self) -> String {
+        format!("{}:{:016x}", self.me, self.nonce)
+    }
+
     fn run(&mut self, request: &Request, wall: Duration) -> redis::RedisResult<Reply> {
         let ttl_ms = self.ttl.as_millis().to_string();
         match request {
@@ -230,7 +265,7 @@ impl Store {
             Request::Renew { token, grant, last } => {
                 let fields = self.script(
                     |s| &s.fenced,
-                    &[token.to_string(), ttl_ms, opt(*grant), opt(*last)],
+                    &[self.lease_value(*token), ttl_ms, opt(*grant), opt(*last)],
                 )?;
                 Ok(lost(&fields).unwrap_or(Reply::Done))
             }
@@ -238,7 +273,7 @@ impl Store {
                 let fields = self.script(
                     |s| &s.fenced,
                     &[
-                        token.to_string(),
+                        self.lease_value(*token),
                         String::new(),
                         String::new(),
                         last.to_string(),
@@ -247,8 +282,10 @@ impl Store {
                 Ok(lost(&fields).unwrap_or(Reply::Done))
             }
             Request::Release { token, last, upto } => {
-                let fields =
-                    self.script(|s| &s.release, &[token.to_string(), opt(*last), opt(*upto)])?;
+                let fields = self.script(
+                    |s| &s.release,
+                    &[self.lease_value(*token), opt(*last), opt(*upto)],
+                )?;
                 Ok(lost(&fields).unwrap_or(Reply::Done))
             }
         }
@@ -262,10 +299,15 @@ impl Store {
     ) -> redis::RedisResult<Reply> {
         let f = self.script(
             |s| &s.acquire,
-            &[self.me.clone(), ttl_ms.to_string(), known.fence.to_string()],
+            &[
+                self.me.clone(),
+                ttl_ms.to_string(),
+                known.fence.to_string(),
+                self.holder_part(),
+            ],
         )?;
         let status = f.first().cloned().flatten().unwrap_or_default();
-        let token = number(f.get(1)).unwrap_or(0);
+        let token = token_of(f.get(1)).unwrap_or(0);
         // The stored fields, after the status, the token and one more.
         let field = |i: usize| number(f.get(3 + i));
         let stored = Known {
@@ -304,7 +346,7 @@ impl Store {
             let fields = self.script(
                 |s| &s.set_grid,
                 &[
-                    token.to_string(),
+                    self.lease_value(token),
                     grid.start_ns.to_string(),
                     grid.base.to_string(),
                     grid.interval_ns.to_string(),

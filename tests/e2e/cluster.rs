@@ -596,3 +596,60 @@ fn the_redis_scripts_fence_every_write_and_carry_the_schedule_over_lost_data() {
         (3, Some(grid), Some(12))
     );
 }
+
+#[test]
+fn after_redis_loses_its_data_a_leader_whose_token_is_handed_out_again_loses_the_lease() {
+    let mut redis = Redis::start("reissued");
+    let mut a = store(&redis, "ticker:reissued", "host:1");
+    // The same host:pid, as two containers with one hostname and PHP as pid 1 would have.
+    let mut b = store(&redis, "ticker:reissued", "host:1");
+    let acquire = |fence| Request::Acquire {
+        known: Known {
+            fence,
+            ..Known::default()
+        },
+    };
+    let (first, ..) = acquired(a.handle(&acquire(0), wall()));
+    let (second, ..) = acquired({
+        assert_eq!(
+            a.handle(
+                &Request::Release {
+                    token: first,
+                    last: None,
+                    upto: None
+                },
+                wall()
+            ),
+            Reply::Done
+        );
+        a.handle(&acquire(first), wall())
+    });
+    assert_eq!((first, second), (1, 2));
+
+    // Redis loses everything while `a` leads under token 2; `b` has seen only token 1, and
+    // the counter, starting afresh, hands token 2 out again.
+    redis.stop();
+    redis.restart();
+    let mut reply = b.handle(&acquire(first), wall());
+    if matches!(reply, Reply::Failed { .. }) {
+        reply = b.handle(&acquire(first), wall());
+    }
+    let (reissued, ..) = acquired(reply);
+    assert_eq!(reissued, second, "the same token, held by another instance");
+
+    // The old leader's fenced writes no longer match: it learns it lost, and `b` leads alone.
+    let renew = Request::Renew {
+        token: second,
+        grant: Some(9),
+        last: Some(3),
+    };
+    let mut reply = a.handle(&renew, wall());
+    if matches!(reply, Reply::Failed { .. }) {
+        reply = a.handle(&renew, wall());
+    }
+    assert!(
+        matches!(reply, Reply::Lost { holder: Some(ref h) } if h.token == second),
+        "{reply:?}"
+    );
+    assert_eq!(b.handle(&renew, wall()), Reply::Done);
+}

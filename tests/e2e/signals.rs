@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::harness::{Php, Running, is_alive};
-use crate::ticks::assert_skips_accounted;
+use crate::harness::{Php, Running, assert_skips_accounted, is_alive};
 
 /// Two workers tick; `signal` stops them: exit 0, every tick handed out handled to its end,
 /// nothing left behind.

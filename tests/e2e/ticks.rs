@@ -5,54 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::harness::{
-    DEADLINE, Journal, Php, assert_gaps_explained, assert_no_duplicates, fixture, pool_yaml,
-    ticks_logged,
+    DEADLINE, Php, assert_gaps_explained, assert_no_duplicates, assert_skips_accounted, fixture,
+    pool_yaml, ticks_logged,
 };
-
-/// Fails unless every tick number missing below the highest one delivered is accounted for
-/// twice: the master logged it as skipped, and the `skipped` header of a later delivery
-/// counted it. A header counts the skips since the delivery before it, so the headers add up
-/// to at least the missing numbers, and to at most the skips and drops logged (a skip after
-/// the last delivery is in no header).
-///
-/// A tick is skipped when it comes due while no worker is free and another tick already
-/// waits: a loaded machine does that to any test at a short interval, by running a worker's
-/// handler or the master's wake-up late. What such a test can hold the master to is this
-/// accounting, not a run without skips.
-pub(crate) fn assert_skips_accounted(journal: &Journal, stderr: &str) {
-    let deliveries = journal.events("start");
-    let first_runs: Vec<u64> = deliveries
-        .iter()
-        .filter(|e| e.header_u64("attempt") == 1)
-        .map(|e| e.tick())
-        .collect();
-    assert_no_duplicates(&first_runs);
-    let delivered: BTreeSet<u64> = first_runs.iter().copied().collect();
-    let Some(&highest) = delivered.iter().next_back() else {
-        panic!("no tick was delivered\n--- stderr ---\n{stderr}");
-    };
-    let missing: BTreeSet<u64> = (0..highest).filter(|n| !delivered.contains(n)).collect();
-    let skipped = ticks_logged(stderr, "skipped");
-    let unlogged: Vec<&u64> = missing.difference(&skipped).collect();
-    assert!(
-        unlogged.is_empty(),
-        "ticks {unlogged:?} were not delivered and the master did not log them as skipped\n\
-         --- stderr ---\n{stderr}"
-    );
-    let delivered_anyway: Vec<&u64> = skipped.intersection(&delivered).collect();
-    assert!(
-        delivered_anyway.is_empty(),
-        "ticks {delivered_anyway:?} were logged as skipped and delivered"
-    );
-    let counted: u64 = deliveries.iter().map(|e| e.header_u64("skipped")).sum();
-    let logged = skipped.len() + ticks_logged(stderr, "dropped").len();
-    assert!(
-        counted as usize >= missing.len() && counted as usize <= logged,
-        "the headers count {counted} skipped ticks; {} are missing below tick {highest}, \
-         {logged} were logged as skipped or dropped\n--- stderr ---\n{stderr}",
-        missing.len()
-    );
-}
 
 #[test]
 fn ticks_are_numbered_from_zero_each_once_and_handled_by_the_pools_own_workers() {

@@ -23,7 +23,24 @@ final class Payload
     public $body;
 
     /**
-     * Read-only, like $body.
+     * Read-only, like $body. For a tick from a ticker master, a JSON object:
+     *
+     * - `lastTick`: int unix seconds of the previous delivered tick's due time, null for the first
+     *   (RoadRunner's plugin sends Go's zero time, -62135596800);
+     * - `due`: float unix seconds this tick was due;
+     * - `dueHrtime`: int, the due instant on the `hrtime(true)` clock, ns;
+     * - `skipped`: int, ticks dropped since the previous delivered one;
+     * - `attempt`: 1, or 2 when the tick runs again after `stop()`;
+     * - `schedule`: string, the name of the tick's schedule (`default` for the plain
+     *   `ticker.interval`); a header without it, such as RoadRunner's, means `default`;
+     * - `scheduled`: only for a cron schedule, the occurrence in the schedule's zone, RFC 3339
+     *   with its offset, e.g. "2025-03-30T03:00:00+02:00";
+     * - `manual`: true only for a run an operator started with `ticker run NAME`, else absent;
+     * - `catchUp`: true only for the one run that catches up after downtime, else absent;
+     * - `fence`: only with `ticker.cluster`, int, the fencing token of the lease the tick was
+     *   handed out under; it grows with every new leader.
+     *
+     * RoadRunner's header has `lastTick` only.
      *
      * @var string
      * @readonly
@@ -43,11 +60,10 @@ final class Payload
  * The process's end of the pool: a master's when the script started the pool, a worker's in a
  * forked worker, and in a process that a RoadRunner-style master (RoadRunner, or the extension's
  * command mode) started with `RR_RELAY`, that master's worker over the relay. A tick's body is
- * `{"tick":N}`; a ticker master's header is a JSON object with `lastTick` (int unix seconds of the
- * previous delivered tick, null for the first), `due` (float unix seconds), `dueHrtime` (int, the
- * due instant on the `hrtime(true)` clock, ns), `skipped` (int, ticks dropped since the previous
- * delivered one) and `attempt` (1, or 2 when the tick runs again after `stop()`); RoadRunner's has
- * `lastTick` only.
+ * `{"tick":N}`, N counted from 0 for each schedule; a ticker master's header is a JSON object with
+ * `lastTick`, `due`, `dueHrtime`, `skipped`, `attempt` and `schedule`, and where they apply
+ * `scheduled`, `manual`, `catchUp` and `fence` (see Payload::$header); RoadRunner's has `lastTick`
+ * only.
  */
 final class Worker
 {

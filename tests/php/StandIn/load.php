@@ -10,6 +10,9 @@ declare(strict_types=1);
  * Spiral's DispatcherInterface has two shapes: 3.0-3.11 declares `canServe()`, 3.12+ only `serve()`.
  * The 3.0-3.11 one is loaded unless TICKER_TEST_SPIRAL_LINE=3.12 asks for the other: a process can
  * hold only one, and a dispatcher with a static `canServe` loads only against the 3.12+ one.
+ *
+ * spiral/tokenizer is optional for the package: TICKER_TEST_WITHOUT_TOKENIZER=1 leaves its
+ * stand-ins out, as in an application that does not have it.
  */
 
 $dispatcherInterface = \getenv('TICKER_TEST_SPIRAL_LINE') === '3.12'
@@ -19,6 +22,7 @@ $dispatcherInterface = \getenv('TICKER_TEST_SPIRAL_LINE') === '3.12'
 $standIns = [
     \Psr\Container\ContainerInterface::class => 'Psr/Container/ContainerInterface.php',
     \Spiral\Core\BinderInterface::class => 'Spiral/Core/BinderInterface.php',
+    \Spiral\Core\Attribute\Singleton::class => 'Spiral/Core/Attribute/Singleton.php',
     \Spiral\Boot\DispatcherInterface::class => $dispatcherInterface,
     \Spiral\Boot\KernelInterface::class => 'Spiral/Boot/KernelInterface.php',
     \Spiral\Boot\EnvironmentInterface::class => 'Spiral/Boot/EnvironmentInterface.php',
@@ -31,6 +35,17 @@ $standIns = [
     \Spiral\RoadRunnerBridge\Bootloader\RoadRunnerBootloader::class
         => 'Spiral/RoadRunnerBridge/Bootloader/RoadRunnerBootloader.php',
 ];
+
+if (\getenv('TICKER_TEST_WITHOUT_TOKENIZER') !== '1') {
+    $standIns += [
+        \Spiral\Tokenizer\TokenizationListenerInterface::class => 'Spiral/Tokenizer/TokenizationListenerInterface.php',
+        \Spiral\Tokenizer\TokenizerListenerRegistryInterface::class
+            => 'Spiral/Tokenizer/TokenizerListenerRegistryInterface.php',
+        \Spiral\Tokenizer\ClassesInterface::class => 'Spiral/Tokenizer/ClassesInterface.php',
+        \Spiral\Tokenizer\Bootloader\TokenizerListenerBootloader::class
+            => 'Spiral/Tokenizer/Bootloader/TokenizerListenerBootloader.php',
+    ];
+}
 
 foreach ($standIns as $name => $file) {
     if (!\class_exists($name) && !\interface_exists($name)) {

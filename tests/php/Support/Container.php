@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Ticker\Spiral\Tests\Support;
 
 use Psr\Container\ContainerInterface;
+use Spiral\Core\Attribute\Singleton;
 use Spiral\Core\BinderInterface;
 
 /**
@@ -15,8 +16,9 @@ use Spiral\Core\BinderInterface;
  *   names itself), an object (shared as it is), a closure or a `[class, method]` pair (the form
  *   Bootloader::SINGLETONS uses; private methods included), the last two called with autowired
  *   arguments;
- * - an unbound class is autowired; an unbound interface, or a class whose constructor needs
- *   something unresolvable, is an error naming it;
+ * - an unbound class is autowired, once for good when it is marked #[Spiral\Core\Attribute\Singleton];
+ *   an unbound interface, or a class whose constructor needs something unresolvable, is an error
+ *   naming it;
  * - `has()` is true only for what is bound, not for any class that exists;
  * - rebinding a singleton that was already resolved is an error (Spiral 3.8+ throws
  *   SingletonOverloadException), so a test sees a binding made too late;
@@ -87,7 +89,12 @@ final class Container implements ContainerInterface, BinderInterface
             return $this->instances[$id];
         }
         if (!isset($this->bindings[$id])) {
-            return $this->make($id);
+            $instance = $this->make($id);
+            if ((new \ReflectionClass($instance))->getAttributes(Singleton::class) !== []) {
+                $this->instances[$id] = $instance;
+            }
+
+            return $instance;
         }
 
         ['resolver' => $resolver, 'singleton' => $singleton] = $this->bindings[$id];

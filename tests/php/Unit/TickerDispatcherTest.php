@@ -15,6 +15,10 @@ use Ticker\Spiral\Tests\Support\Journal;
 use Ticker\Spiral\Tests\Support\JournalFinalizer;
 use Ticker\Spiral\Tests\Support\RecordingHandler;
 use Ticker\Spiral\Tests\Support\ScriptedWorker;
+use Ticker\Spiral\ScheduleHandlers;
+use Ticker\Spiral\Tests\Support\Schedule\Fallback;
+use Ticker\Spiral\Tests\Support\Schedule\NightlyReport;
+use Ticker\Spiral\Tests\Support\Schedule\Sync;
 use Ticker\Spiral\TickerDispatcher;
 use Ticker\Spiral\TickHandlerInterface;
 
@@ -187,6 +191,86 @@ final class TickerDispatcherTest extends TestCase
 
         $dispatcher->serve();
         self::assertSame(['worker created', 'wait'], $this->journal->events());
+    }
+
+    public function testRoutesEachTickToItsSchedulesHandlerAndTheRestToTheBoundOne(): void
+    {
+        $this->container->bindSingleton(Journal::class, $this->journal);
+        $this->container->bindSingleton(ScheduleHandlers::class, new ScheduleHandlers([
+            'nightly-report' => NightlyReport::class,
+            'sync-eu' => Sync::class,
+            'sync-us' => Sync::class,
+        ]));
+        $this->container->bindSingleton(TickHandlerInterface::class, Fallback::class);
+        $this->container->bindSingleton(WorkerInterface::class, new ScriptedWorker(
+            $this->journal,
+            self::tickOf(0, 'default'),
+            self::tickOf(0, 'nightly-report'),
+            ScriptedWorker::tick(1, '{"lastTick":1700000000}'),
+            self::tickOf(0, 'sync-eu'),
+            self::tickOf(0, 'sync-us'),
+            self::tickOf(0, 'weekly'),
+            self::tickOf(1, 'nightly-report'),
+        ));
+
+        $this->container->get(TickerDispatcher::class)->serve();
+
+        self::assertSame([
+            'wait', 'built:Fallback', 'Fallback:default:0', 'respond:OK', 'finalize',
+            'wait', 'built:NightlyReport', 'NightlyReport:nightly-report:0', 'respond:OK', 'finalize',
+            'wait', 'Fallback:default:1', 'respond:OK', 'finalize',
+            'wait', 'built:Sync', 'Sync:sync-eu:0', 'respond:OK', 'finalize',
+            'wait', 'Sync:sync-us:0', 'respond:OK', 'finalize',
+            'wait', 'Fallback:weekly:0', 'respond:OK', 'finalize',
+            'wait', 'NightlyReport:nightly-report:1', 'respond:OK', 'finalize',
+            'wait',
+        ], $this->journal->events());
+    }
+
+    public function testWithoutABoundHandlerATickOfAScheduleWithoutItsOwnFailsNamingTheSchedule(): void
+    {
+        $this->container->bindSingleton(Journal::class, $this->journal);
+        $this->container->bindSingleton(
+            ScheduleHandlers::class,
+            new ScheduleHandlers(['nightly-report' => NightlyReport::class]),
+        );
+        $this->container->bindSingleton(WorkerInterface::class, new ScriptedWorker(
+            $this->journal,
+            self::tickOf(0, 'weekly'),
+            self::tickOf(0, 'nightly-report'),
+            ScriptedWorker::tick(0),
+        ));
+
+        $this->container->get(TickerDispatcher::class)->serve();
+
+        $noHandler = 'error:No tick handler for schedule "%s": mark a Ticker\Spiral\TickHandlerInterface class'
+            . ' #[Ticker\Spiral\Attribute\Schedule(\'%s\')], add it to Ticker\Spiral\ScheduleHandlers,'
+            . ' or bind Ticker\Spiral\TickHandlerInterface';
+        self::assertSame([
+            'wait', \sprintf($noHandler, 'weekly', 'weekly'), 'finalize',
+            'wait', 'built:NightlyReport', 'NightlyReport:nightly-report:0', 'respond:OK', 'finalize',
+            'wait', \sprintf($noHandler, 'default', 'default'), 'finalize',
+            'wait',
+        ], $this->journal->events());
+    }
+
+    /**
+     * Built by Spiral without TickerBootloader's binding, the dispatcher has no schedule of its own:
+     * every tick goes to TickHandlerInterface, as before there were schedules.
+     */
+    public function testWithoutAScheduleMapEveryScheduleGoesToTheBoundHandler(): void
+    {
+        $handler = $this->serve([], self::tickOf(0, 'nightly-report'), ScriptedWorker::tick(0));
+
+        self::assertSame(['nightly-report', 'default'], \array_map(
+            static fn ($tick): string => $tick->schedule,
+            $handler->ticks,
+        ));
+    }
+
+    private static function tickOf(int $number, string $schedule): Payload
+    {
+        return ScriptedWorker::tick($number, \json_encode(['schedule' => $schedule], \JSON_THROW_ON_ERROR));
     }
 
     /**

@@ -56,27 +56,35 @@ static INI_ENTRIES: IniEntryDefs<5> = IniEntryDefs::new([
     IniEntryDef::end(),
 ]);
 
+/// An on/off INI setting of this extension that holds neither; the pool does not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "ticker: {}: {value:?} is neither on nor off; expected 1 or On, 0 or Off",
+    .name.to_string_lossy()
+)]
+struct IniSwitchError {
+    name: &'static CStr,
+    value: String,
+}
+
 /// An on/off INI setting of this extension, read when the pool starts: `1`, `On`, `yes`,
 /// `true` are on; `0`, `Off` (which PHP's INI parser leaves as the empty string), `no`,
 /// `false` are off; anything else is refused with the setting named.
-fn ini_switch(name: &CStr) -> Result<bool, String> {
-    let name = name.to_string_lossy();
+fn ini_switch(name: &'static CStr) -> Result<bool, IniSwitchError> {
     let ini = ExecutorGlobals::get().ini_values();
     let value = ini
-        .get(name.as_ref())
+        .get(name.to_string_lossy().as_ref())
         .cloned()
         .flatten()
         .unwrap_or_default();
     if value.trim().is_empty() {
         return Ok(false);
     }
-    role::switch_value(&value).ok_or_else(|| {
-        format!("ticker: {name}: {value:?} is neither on nor off; expected 1 or On, 0 or Off")
-    })
+    role::switch_value(&value).ok_or(IniSwitchError { name, value })
 }
 
 /// What the master takes from INI, beyond the config file.
-fn master_options() -> Result<ticker::master::Options, String> {
+fn master_options() -> Result<ticker::master::Options, IniSwitchError> {
     Ok(ticker::master::Options {
         huge_pages: ini_switch(HUGE_PAGES_INI)?,
     })

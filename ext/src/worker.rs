@@ -14,7 +14,7 @@ use ext_php_rs::prelude::*;
 use super::exception::exception;
 use super::payload::Payload;
 use super::worker_exit;
-use ticker::master::{self, Exit};
+use ticker::master::{self, Exit, ForkSafetyError};
 use ticker::relay::RelayWorker;
 use ticker::role::Role;
 use ticker::worker::{WorkerError, WorkerLink};
@@ -160,7 +160,7 @@ impl Worker {
         // once the cause is gone.
         if let Err(refusal) = fork_safety() {
             self.state = State::Done;
-            return Err(exception(refusal));
+            return Err(exception(refusal.to_string()));
         }
         let settings = worker_exit::fast_exit_wanted()
             .and_then(|fast_exit| Ok((fast_exit, super::master_options()?)));
@@ -168,7 +168,7 @@ impl Worker {
             Ok(settings) => settings,
             Err(refusal) => {
                 self.state = State::Done;
-                return Err(exception(refusal));
+                return Err(exception(refusal.to_string()));
             }
         };
         POOL_STARTED.store(true, Ordering::SeqCst);
@@ -204,8 +204,8 @@ unsafe extern "C" {
 /// into every worker and printed once by each at its exit: it is written out first. The
 /// buffers stay open (flushed, not ended), so the application's own `ob_get_clean()` later
 /// still finds the level it started.
-fn fork_safety() -> Result<(), String> {
-    master::check_fork_safety().map_err(|e| e.to_string())?;
+fn fork_safety() -> Result<(), ForkSafetyError> {
+    master::check_fork_safety()?;
     // SAFETY: called on PHP's thread during a method call, where PHP's output layer is
     // active; it writes the buffers' contents out and leaves them open.
     unsafe { php_output_flush_all() };

@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use ext_php_rs::zend::ExecutorGlobals;
 use ticker::sys;
 
+use super::IniSwitchError;
+
 /// The INI switch that keeps PHP's module shutdown in workers.
 pub const INI: &CStr = c"ticker.worker_module_shutdown";
 
@@ -29,7 +31,7 @@ type Hook = Option<unsafe extern "C" fn() -> c_int>;
 static SAPI_DEACTIVATE: OnceLock<Hook> = OnceLock::new();
 
 /// Whether workers skip PHP's module shutdown: unless [`INI`] is on.
-pub fn fast_exit_wanted() -> Result<bool, String> {
+pub fn fast_exit_wanted() -> Result<bool, IniSwitchError> {
     super::ini_switch(INI).map(|keep| !keep)
 }
 

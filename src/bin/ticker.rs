@@ -12,14 +12,14 @@
 //! user (or root), within `ticker::control::ANSWER_TIMEOUT`; any answer the command cannot
 //! read is an error (exit status 1), never a crash.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use ticker::control::{self, SocketError};
-use ticker::metrics::Snapshot;
+use ticker::control::{self, AskError, SocketError};
+use ticker::metrics::{BadSnapshot, Snapshot};
 
 #[derive(Parser)]
 #[command(
@@ -65,25 +65,86 @@ enum Target {
 }
 
 impl std::str::FromStr for Target {
-    type Err = String;
+    type Err = CommandError;
 
-    fn from_str(s: &str) -> Result<Target, String> {
+    fn from_str(s: &str) -> Result<Target, CommandError> {
         if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
             s.parse()
                 .map(Target::Pid)
-                .map_err(|_| format!("{s} is not a pid"))
+                .map_err(|_| CommandError::NotAPid(s.to_owned()))
         } else {
             Ok(Target::Socket(PathBuf::from(s)))
         }
     }
 }
 
+/// Why a command did not do what it was asked. `main` prints it after `ticker: ` and exits
+/// with status 1, whatever the cause: a script tells "it failed" from "it ran" by that, and
+/// reads the message for the rest.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    /// A target of digits that is no pid; clap reports it as a usage error (status 2),
+    /// before anything runs.
+    #[error("{0} is not a pid")]
+    NotAPid(String),
+    /// The runtime directory exists but is not this user's alone, or cannot be looked at:
+    /// a socket there could be anyone's.
+    #[error("not looking for masters there: {0}")]
+    RuntimeDir(SocketError),
+    #[error("cannot list {}: {error}", .dir.display())]
+    ListDir { dir: PathBuf, error: io::Error },
+    /// A pid was named, and the runtime directory its socket would be in is missing.
+    #[error("no master {pid}: {} does not exist", .dir.display())]
+    NoRuntimeDir { pid: i32, dir: PathBuf },
+    #[error("no running master found in {}; name its PID or control socket", .dir.display())]
+    NoMaster { dir: PathBuf },
+    /// No target was named and more than one master answers: their sockets, oldest pid
+    /// first.
+    #[error("{} masters are running; name one: {}", .0.len(), joined(.0))]
+    SeveralMasters(Vec<PathBuf>),
+    /// The master at this socket gave no answer the command may believe.
+    #[error("{}: {error}", .socket.display())]
+    Ask { socket: PathBuf, error: AskError },
+    #[error("unreadable answer from {}: {problem}", .socket.display())]
+    Unreadable {
+        socket: PathBuf,
+        problem: AnswerProblem,
+    },
+    /// The master answered a reset with a refusal; its message, control characters
+    /// replaced.
+    #[error("reset refused: {0}")]
+    ResetRefused(String),
+    /// Writing to stdout failed, other than by the reader going away.
+    #[error("cannot write the answer: {0}")]
+    Stdout(io::Error),
+}
+
+/// What is wrong with an answer that arrived whole.
+#[derive(Debug, thiserror::Error)]
+enum AnswerProblem {
+    #[error("{0}")]
+    Status(BadSnapshot),
+    #[error("{0}")]
+    Json(serde_json::Error),
+    /// A reset answer without the message to show.
+    #[error("no message in it")]
+    NoMessage,
+}
+
+fn joined(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            let _ = writeln!(std::io::stderr(), "ticker: {message}");
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "ticker: {error}");
             ExitCode::FAILURE
         }
     }
@@ -91,17 +152,15 @@ fn main() -> ExitCode {
 
 /// Prints to stdout. A reader that went away (`ticker status | head -1`) is no error;
 /// `println!` would panic there.
-fn print(text: &str) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
+fn print(text: &str) -> Result<(), CommandError> {
+    let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write the answer: {e}"))
-        }
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CommandError::Stdout(e)),
         _ => Ok(()),
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::List => {
             for socket in running_masters()? {
@@ -113,7 +172,7 @@ fn run(command: Command) -> Result<(), String> {
             let socket = pick(target)?;
             let answer = ask(&socket, "status")?;
             let snapshot = Snapshot::from_json(&answer)
-                .map_err(|e| format!("unreadable answer from {}: {e}", socket.display()))?;
+                .map_err(|e| unreadable(&socket, AnswerProblem::Status(e)))?;
             if json {
                 print(&format!("{answer}\n"))
             } else {
@@ -124,12 +183,9 @@ fn run(command: Command) -> Result<(), String> {
             let socket = pick(target)?;
             let answer = ask(&socket, "reset")?;
             let reply: serde_json::Value = serde_json::from_str(&answer)
-                .map_err(|e| format!("unreadable answer from {}: {e}", socket.display()))?;
+                .map_err(|e| unreadable(&socket, AnswerProblem::Json(e)))?;
             let Some(message) = reply["message"].as_str() else {
-                return Err(format!(
-                    "unreadable answer from {}: no message in it",
-                    socket.display()
-                ));
+                return Err(unreadable(&socket, AnswerProblem::NoMessage));
             };
             let message: String = message
                 .chars()
@@ -138,35 +194,45 @@ fn run(command: Command) -> Result<(), String> {
             if reply["ok"] == serde_json::Value::Bool(true) {
                 print(&format!("{message}\n"))
             } else {
-                Err(format!("reset refused: {message}"))
+                Err(CommandError::ResetRefused(message))
             }
         }
     }
 }
 
-fn ask(socket: &Path, request: &str) -> Result<String, String> {
-    control::ask(socket, request).map_err(|e| format!("{}: {e}", socket.display()))
+fn unreadable(socket: &Path, problem: AnswerProblem) -> CommandError {
+    CommandError::Unreadable {
+        socket: socket.to_owned(),
+        problem,
+    }
+}
+
+fn ask(socket: &Path, request: &str) -> Result<String, CommandError> {
+    control::ask(socket, request).map_err(|error| CommandError::Ask {
+        socket: socket.to_owned(),
+        error,
+    })
 }
 
 /// The runtime directory, once it is known to be this user's alone; `None` if missing.
-fn runtime_dir() -> Result<Option<PathBuf>, String> {
+fn runtime_dir() -> Result<Option<PathBuf>, CommandError> {
     let dir = control::runtime_dir();
     match control::check_private_dir(&dir) {
         Ok(()) => Ok(Some(dir)),
-        Err(SocketError::Dir { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(format!("not looking for masters there: {e}")),
+        Err(SocketError::Dir { error, .. }) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CommandError::RuntimeDir(e)),
     }
 }
 
 /// The sockets of masters that answer, oldest pid first.
-fn running_masters() -> Result<Vec<PathBuf>, String> {
+fn running_masters() -> Result<Vec<PathBuf>, CommandError> {
     let Some(dir) = runtime_dir()? else {
         return Ok(vec![]);
     };
-    let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) => return Err(CommandError::ListDir { dir, error }),
+    };
     // `<pid>.sock` by pid; other names (a `ticker.control` there) after them.
     let sockets: Vec<(Option<i32>, PathBuf)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -184,33 +250,24 @@ fn in_pid_order(mut sockets: Vec<(Option<i32>, PathBuf)>) -> Vec<PathBuf> {
     sockets.into_iter().map(|(_, p)| p).collect()
 }
 
-fn pick(target: Option<Target>) -> Result<PathBuf, String> {
+fn pick(target: Option<Target>) -> Result<PathBuf, CommandError> {
     match target {
         Some(Target::Pid(pid)) => match runtime_dir()? {
             Some(_) => Ok(control::default_socket(pid)),
-            None => Err(format!(
-                "no master {pid}: {} does not exist",
-                control::runtime_dir().display()
-            )),
+            None => Err(CommandError::NoRuntimeDir {
+                pid,
+                dir: control::runtime_dir(),
+            }),
         },
         Some(Target::Socket(path)) => Ok(path),
         None => {
-            let masters = running_masters()?;
-            match masters.as_slice() {
-                [one] => Ok(one.clone()),
-                [] => Err(format!(
-                    "no running master found in {}; name its PID or control socket",
-                    control::runtime_dir().display()
-                )),
-                _ => Err(format!(
-                    "{} masters are running; name one: {}",
-                    masters.len(),
-                    masters
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+            let mut masters = running_masters()?;
+            match masters.len() {
+                1 => Ok(masters.remove(0)),
+                0 => Err(CommandError::NoMaster {
+                    dir: control::runtime_dir(),
+                }),
+                _ => Err(CommandError::SeveralMasters(masters)),
             }
         }
     }
@@ -242,5 +299,51 @@ mod tests {
                 "/run/zz.sock"
             ]
         );
+    }
+
+    #[test]
+    fn digits_beyond_any_pid_are_refused_and_other_text_is_a_socket_path() {
+        assert!(matches!(
+            "99999999999".parse::<Target>(),
+            Err(CommandError::NotAPid(s)) if s == "99999999999"
+        ));
+        assert!(matches!("4242".parse::<Target>(), Ok(Target::Pid(4242))));
+        assert!(matches!(
+            "./4242".parse::<Target>(),
+            Ok(Target::Socket(p)) if p == Path::new("./4242")
+        ));
+    }
+
+    #[test]
+    fn messages_name_the_directory_the_pid_and_the_sockets() {
+        let dir = PathBuf::from("/run/ticker");
+        let cases = [
+            (
+                CommandError::NoMaster { dir: dir.clone() },
+                "no running master found in /run/ticker; name its PID or control socket",
+            ),
+            (
+                CommandError::NoRuntimeDir { pid: 42, dir },
+                "no master 42: /run/ticker does not exist",
+            ),
+            (
+                CommandError::SeveralMasters(vec![
+                    PathBuf::from("/run/20.sock"),
+                    PathBuf::from("/run/100.sock"),
+                ]),
+                "2 masters are running; name one: /run/20.sock, /run/100.sock",
+            ),
+            (
+                unreadable(Path::new("/run/1.sock"), AnswerProblem::NoMessage),
+                "unreadable answer from /run/1.sock: no message in it",
+            ),
+            (
+                CommandError::ResetRefused("busy".into()),
+                "reset refused: busy",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
     }
 }

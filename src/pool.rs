@@ -35,8 +35,9 @@ use crate::config::{Missed, TickerConfig};
 use crate::schedule::{Mono, Ticker};
 
 pub use crate::pid::Pid;
+pub use crate::tick::{Delivery, Tick};
 use crate::workers::Workers;
-pub use crate::workers::{Handshake, Leaving, Overdue, Reading, Tick, Why, Worker, WorkerState};
+pub use crate::workers::{Handshake, Leaving, Overdue, Reading, Why, Worker, WorkerState};
 
 /// The rules the pool applies, from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,19 +82,6 @@ impl Default for Policy {
             allocate_timeout: Duration::from_secs(60),
         }
     }
-}
-
-/// A tick to send to a worker now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub pid: Pid,
-    pub tick: Tick,
-    /// Ticks skipped since the previous delivery, for the tick's header.
-    pub skipped: u64,
-    /// Due instant of the previous delivered tick, `None` for the first.
-    pub last_tick: Option<Mono>,
-    /// The tick had to wait for a free worker (the `delay` policy then shifts the grid).
-    pub waited: bool,
 }
 
 /// What became of a tick that had come due.

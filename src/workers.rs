@@ -14,25 +14,7 @@ use std::time::Duration;
 
 use crate::pid::Pid;
 use crate::schedule::Mono;
-
-/// A tick as the pool hands it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tick {
-    pub number: u64,
-    pub due: Mono,
-    /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
-    pub attempt: u32,
-}
-
-impl Tick {
-    pub fn new(number: u64, due: Mono) -> Tick {
-        Tick {
-            number,
-            due,
-            attempt: 1,
-        }
-    }
-}
+use crate::tick::Tick;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerState {

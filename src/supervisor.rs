@@ -288,9 +288,11 @@ impl Limits {
                 humantime::format_duration(ttl)
             )));
         }
-        // A starting worker has the handshake's own deadline.
-        if matches!(worker.state, WorkerState::Stopping | WorkerState::Starting)
-            || worker.retires_after_tick()
+        // A starting worker has the handshake's own deadline; a killed one is out of the pool.
+        if matches!(
+            worker.state,
+            WorkerState::Stopping | WorkerState::Starting | WorkerState::Killed(_)
+        ) || worker.retires_after_tick()
         {
             return None;
         }

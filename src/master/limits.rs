@@ -38,7 +38,7 @@ impl Master<'_> {
         match self.phase {
             Phase::Stopping { deadline } if !self.pool.is_empty() => deadlines.push(deadline),
             // Every worker is out of the pool; some killed ones are not reaped yet.
-            Phase::Stopping { .. } => deadlines.extend(self.processes.killed_deadline()),
+            Phase::Stopping { .. } => deadlines.extend(self.killed_deadline()),
             Phase::Running if self.pool.serving() < self.target => {
                 deadlines.push(self.processes.respawn_at());
             }

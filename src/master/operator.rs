@@ -525,6 +525,8 @@ impl Master<'_> {
                         WorkerState::Idle => "idle",
                         WorkerState::Busy { .. } => "busy",
                         WorkerState::Stopping => "stopping",
+                        // Not listed: a killed worker is out of the pool.
+                        WorkerState::Killed(_) => "killed",
                     }
                     .to_string(),
                     tick: match w.state {

@@ -366,6 +366,28 @@ impl Pool {
         self.workers.killed_until()
     }
 
+    /// A rolling reset begins: the workers of the pool now, but those stopping already,
+    /// are of an older generation than those that join from now on (see
+    /// [`crate::workers::Workers::begin_generation`]).
+    pub fn begin_generation(&mut self) {
+        self.workers.begin_generation();
+    }
+
+    /// The workers of the pool of an older generation, in the order of their pids.
+    pub fn outdated(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.outdated()
+    }
+
+    /// How many workers of the pool are of an older generation.
+    pub fn outdated_count(&self) -> usize {
+        self.workers.outdated_count()
+    }
+
+    /// Whether the worker is in the pool, of an older generation.
+    pub fn is_outdated(&self, pid: Pid) -> bool {
+        self.workers.is_outdated(pid)
+    }
+
     /// A worker's resident memory was read.
     pub fn record_rss(&mut self, pid: Pid, reading: Reading) {
         self.workers.record_rss(pid, reading);
@@ -1273,8 +1295,9 @@ mod tests {
 }
 
 /// Random sequences of events, as the master feeds them: the accounting stays exact after
-/// each one, only reachable workers take ticks, no tick is delivered twice, and a killed
-/// worker is out of the pool, untouched by any event, until it is reaped.
+/// each one, only reachable workers take ticks, no tick is delivered twice, a killed worker
+/// is out of the pool, untouched by any event, until it is reaped, and the workers a reset
+/// replaces are those of its start not stopping then, until they leave.
 /// `PROPTEST_CASES` sets how many sequences run (256 by default).
 #[cfg(test)]
 mod properties {
@@ -1307,6 +1330,8 @@ mod properties {
         Wait(u64),
         /// A cluster instance loses the lease (waiting ticks stay) or gets it back.
         Hold(bool),
+        /// A rolling reset begins.
+        Reset,
         Stop,
     }
 
@@ -1324,6 +1349,7 @@ mod properties {
             1 => any::<usize>().prop_map(Event::Retire),
             2 => (1u64..300).prop_map(Event::Wait),
             1 => any::<bool>().prop_map(Event::Hold),
+            1 => Just(Event::Reset),
             1 => Just(Event::Stop),
         ]
     }
@@ -1352,6 +1378,8 @@ mod properties {
         /// The workers killed and not reaped, with until when they are waited for: what
         /// the test did, against which the pool's records are checked.
         killed: BTreeMap<Pid, Mono>,
+        /// The workers the last reset is to replace and that are still in the pool.
+        outdated: BTreeSet<Pid>,
     }
 
     impl Run {
@@ -1374,6 +1402,7 @@ mod properties {
             if let Some(r) = self.pool.kill(pid, Killed { why, wait_until }, self.now) {
                 prop_assert!(!r.worker.is_killed(), "{pid} killed twice");
                 self.killed.insert(pid, wait_until);
+                self.outdated.remove(&pid);
                 self.took(r.next)?;
             }
             Ok(())
@@ -1473,6 +1502,7 @@ mod properties {
                         prop_assert_eq!(reaped, was_killed, "{} reaped as killed", pid);
                         if let Some(r) = self.pool.remove(pid, self.now) {
                             prop_assert!(was_killed.is_none(), "{} reaped twice", pid);
+                            self.outdated.remove(&pid);
                             self.took(r.next)?;
                         }
                     }
@@ -1496,6 +1526,15 @@ mod properties {
                     );
                 }
                 Event::Hold(held) => self.pool.hold(held),
+                Event::Reset => {
+                    self.outdated = self
+                        .pool
+                        .workers()
+                        .filter(|w| w.state != WorkerState::Stopping)
+                        .map(|w| w.pid)
+                        .collect();
+                    self.pool.begin_generation();
+                }
                 Event::Stop => {
                     self.pool.begin_stop();
                 }
@@ -1540,6 +1579,9 @@ mod properties {
             prop_assert_eq!(pool.workers().count(), pool.len());
             prop_assert!(pool.workers().all(|w| !self.killed.contains_key(&w.pid)));
             prop_assert!(pool.serving() <= pool.len() && pool.starting() <= pool.serving());
+            let outdated: BTreeSet<Pid> = pool.outdated().map(|w| w.pid).collect();
+            prop_assert_eq!(&outdated, &self.outdated);
+            prop_assert_eq!(pool.outdated_count(), self.outdated.len());
             Ok(())
         }
     }
@@ -1557,6 +1599,7 @@ mod properties {
                 next_tick: 0,
                 delivered_first: BTreeSet::new(),
                 killed: BTreeMap::new(),
+                outdated: BTreeSet::new(),
             };
             for event in events {
                 run.apply(event)?;

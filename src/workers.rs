@@ -4,7 +4,8 @@
 //!
 //! Owns the [`Worker`] record and every index over the workers: the idle ones in the order
 //! they became idle, the busy ones by the instant their tick started, the starting and the
-//! stopping ones, the killed ones by how long they are waited for, and the deadlines (a pid
+//! stopping ones, the killed ones by how long they are waited for, the ones of an older
+//! generation than the pool's (a rolling reset replaces them), and the deadlines (a pid
 //! handshake's, a leaving worker's) in one ordered set. A record changes only through the
 //! transitions here, each of which keeps every index in step, so no question the master asks
 //! per event scans the pool and no two places can disagree about a worker.
@@ -115,6 +116,11 @@ pub struct Worker {
     /// `watch_tick`): what `status`, the metrics and `max_worker_memory` go by. Answers
     /// serve this reading, never a fresh one, so that they cost the same at any pool size.
     pub rss: Option<Reading>,
+    /// The pool's generation it belongs to: the one of its start. A rolling reset begins a
+    /// new generation and replaces every worker of an older one; a worker already stopping
+    /// then goes over to the new one, as it is leaving anyway (see
+    /// [`Workers::begin_generation`]).
+    pub generation: u64,
 }
 
 impl Worker {
@@ -192,6 +198,10 @@ pub struct Workers {
     by_state: ByState,
     /// Every handshake and leaving deadline, earliest first.
     deadlines: BTreeSet<(Mono, Pid, Deadline)>,
+    /// The generation workers join in.
+    generation: u64,
+    /// The workers of the pool of an older generation: those a rolling reset replaces.
+    outdated: BTreeSet<Pid>,
 }
 
 /// The workers by state: what the master asks per event, without a scan.
@@ -339,6 +349,7 @@ impl Workers {
                 handshake,
                 leaving: None,
                 rss: None,
+                generation: self.generation,
             },
         );
         self.by_state.enter(pid, &WorkerState::Starting, true);
@@ -484,6 +495,37 @@ impl Workers {
         overdue
     }
 
+    /// A new generation begins (a rolling reset): every worker of the pool is of an older
+    /// one, and outdated, but those stopping already, which go over to the new one: they
+    /// are leaving, and their replacements join in the new one anyway. Workers that join
+    /// from now on are of the new one.
+    pub fn begin_generation(&mut self) {
+        self.generation += 1;
+        for worker in self.records.values_mut().filter(|w| !w.is_killed()) {
+            if worker.state == WorkerState::Stopping {
+                worker.generation = self.generation;
+                self.outdated.remove(&worker.pid);
+            } else {
+                self.outdated.insert(worker.pid);
+            }
+        }
+    }
+
+    /// The workers of the pool of an older generation, in the order of their pids.
+    pub fn outdated(&self) -> impl Iterator<Item = &Worker> {
+        self.outdated.iter().filter_map(|&pid| self.get(pid))
+    }
+
+    /// How many workers of the pool are of an older generation.
+    pub fn outdated_count(&self) -> usize {
+        self.outdated.len()
+    }
+
+    /// Whether the worker is in the pool, of an older generation.
+    pub fn is_outdated(&self, pid: Pid) -> bool {
+        self.outdated.contains(&pid)
+    }
+
     /// The master killed the worker: it leaves the pool at once (see
     /// [`WorkerState::Killed`]), out of every index but the killed ones, and owes nothing
     /// any more; its record stays until it is reaped ([`Workers::remove`]). Returns the
@@ -498,6 +540,7 @@ impl Workers {
         self.by_state.leave(pid, &worker.state);
         worker.state = WorkerState::Killed(killed);
         self.by_state.enter(pid, &worker.state, false);
+        self.outdated.remove(&pid);
         Some(before)
     }
 
@@ -513,6 +556,7 @@ impl Workers {
     pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
         let worker = self.records.remove(&pid)?;
         self.by_state.leave(pid, &worker.state);
+        self.outdated.remove(&pid);
         if let Some(h) = worker.handshake {
             self.deadlines
                 .remove(&(h.deadline(), pid, Deadline::Handshake));
@@ -614,6 +658,21 @@ impl Workers {
                 && self
                     .unreaped()
                     .all(|(pid, _)| self.get(pid).is_none() && self.knows(pid)),
+        )?;
+        expect(
+            "the outdated index is the workers of the pool of an older generation",
+            self.outdated
+                == self
+                    .iter()
+                    .filter(|w| w.generation < self.generation)
+                    .map(|w| w.pid)
+                    .collect(),
+        )?;
+        expect(
+            "no worker is of a generation to come",
+            self.records
+                .values()
+                .all(|w| w.generation <= self.generation),
         )?;
         expect(
             "a worker the master cannot reach owes no handshake",
@@ -724,6 +783,31 @@ mod tests {
         let gone = w.remove(3).unwrap();
         assert_eq!(gone.state, WorkerState::Idle);
         assert_eq!(w.serving(), 2);
+        w.check().unwrap();
+    }
+
+    #[test]
+    fn a_new_generation_outdates_the_workers_of_the_pool_but_the_stopping_ones() {
+        let mut w = Workers::default();
+        for pid in [3, 1, 2] {
+            w.join(pid, Mono(0), None);
+        }
+        w.set_state(2, WorkerState::Stopping);
+        w.begin_generation();
+        w.join(4, Mono(1), None);
+        let outdated = |w: &Workers| w.outdated().map(|w| w.pid).collect::<Vec<_>>();
+        assert_eq!(outdated(&w), [1, 3], "in the order of their pids");
+        assert_eq!(w.get(2).unwrap().generation, 1, "went over to the new one");
+        // It stays outdated while in the pool, stopping or not.
+        w.set_state(3, WorkerState::Stopping);
+        assert!(w.is_outdated(3));
+        let killed = Killed {
+            why: "limit".into(),
+            wait_until: Mono(S),
+        };
+        w.kill(3, killed);
+        w.remove(1);
+        assert_eq!(w.outdated_count(), 0);
         w.check().unwrap();
     }
 

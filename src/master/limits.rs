@@ -76,7 +76,7 @@ impl Master<'_> {
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
-            let late = self.reset.take().expect("checked").overdue();
+            let late = self.reset.take().expect("checked").overdue(&self.pool);
             log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),

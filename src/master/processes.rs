@@ -591,9 +591,6 @@ impl Master<'_> {
     /// A worker left the pool, dead or killed. The tick it held failed, and its death
     /// counts for the respawn back-off.
     fn left_pool(&mut self, pid: Pid, removed: Removed, how: Left) {
-        if let Some(reset) = &mut self.reset {
-            reset.gone(pid);
-        }
         let Removed { worker, next } = removed;
         if let Some(next) = next {
             self.deliver(next);

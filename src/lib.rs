@@ -12,6 +12,8 @@
 //! - [`frame`]: RoadRunner's goridge frame format, bytes in and out.
 //! - [`huge_pages`]: the master's memory on 2 MB pages before it forks, so forks stay cheap.
 //! - [`message`]: what those frames mean between master and worker.
+//! - [`tick`]: a tick and its delivery to a worker, as values the pool, the workers'
+//!   records and the payload share.
 //! - [`payload`]: the body and header of a tick, as PHP code receives them.
 //! - [`pool`]: the master's bookkeeping of workers and ticks; decisions only, no I/O.
 //! - [`workers`]: each worker of a pool as one record (its state, whether the master can
@@ -51,6 +53,7 @@ pub mod role;
 pub mod schedule;
 pub mod supervisor;
 pub mod sys;
+pub mod tick;
 pub mod transport;
 pub mod worker;
 pub mod workers;

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::message::ToWorker;
-use crate::pool::Delivery;
 use crate::schedule::{Mono, WallClock};
+use crate::tick::Delivery;
 
 #[derive(Serialize)]
 struct Body {
@@ -84,8 +84,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::pool::Tick;
     use crate::schedule::Mono;
+    use crate::tick::Tick;
 
     fn parts(job: ToWorker) -> (Value, Value) {
         let ToWorker::Job { header, body } = job else {

@@ -1,10 +1,11 @@
 //! The master's bookkeeping of workers and ticks: decisions only.
 //!
-//! Owns which worker is starting, idle, busy or stopping, which tick each one holds, the ticks that
-//! wait for a free worker, the skipped-tick accounting and the pool's counters. It never
-//! forks, signals, reads a clock or touches a socket: [`crate::master`] feeds it events and
-//! carries out what it returns, so every rule here is testable without processes. The native
-//! ticker ([`crate::native`]) runs the same rules with one consumer.
+//! Owns which worker is starting, idle, busy, stopping or killed and not reaped, which tick
+//! each one holds, the ticks that wait for a free worker, the skipped-tick accounting and
+//! the pool's counters. It never forks, signals, reads a clock or touches a socket:
+//! [`crate::master`] feeds it events and carries out what it returns, so every rule here is
+//! testable without processes. The native ticker ([`crate::native`]) runs the same rules
+//! with one consumer.
 //!
 //! The accounting, which every event keeps exact (a property test drives random sequences
 //! of events through it):
@@ -17,7 +18,9 @@
 //! worker that leaves the pool fails its tick then: when the master kills it, at once; when
 //! it dies by itself, when it is reaped. Only workers the master can reach take ticks: a
 //! worker whose channel closed is [`Pool::withdraw`]n and never handed one again, and one
-//! the master kills is [`Pool::remove`]d at the kill, before the kernel has torn it down.
+//! the master kills leaves the pool at the kill ([`Pool::kill`]), before the kernel has torn
+//! it down; its record stays, killed, until it is reaped ([`Pool::reap_killed`]), and counts
+//! for nothing meanwhile.
 //!
 //! A tick goes to the idle worker that became idle last. Its memory and caches are still
 //! warm from its previous tick, and a replacement, which joins last, takes the next tick;
@@ -35,8 +38,9 @@ use crate::config::{Missed, TickerConfig};
 use crate::schedule::{Mono, Ticker};
 
 pub use crate::pid::Pid;
+pub use crate::tick::{Delivery, Tick};
 use crate::workers::Workers;
-pub use crate::workers::{Handshake, Leaving, Overdue, Reading, Tick, Why, Worker, WorkerState};
+pub use crate::workers::{Handshake, Killed, Leaving, Overdue, Reading, Why, Worker, WorkerState};
 
 /// The rules the pool applies, from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,19 +87,6 @@ impl Default for Policy {
     }
 }
 
-/// A tick to send to a worker now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub pid: Pid,
-    pub tick: Tick,
-    /// Ticks skipped since the previous delivery, for the tick's header.
-    pub skipped: u64,
-    /// Due instant of the previous delivered tick, `None` for the first.
-    pub last_tick: Option<Mono>,
-    /// The tick had to wait for a free worker (the `delay` policy then shifts the grid).
-    pub waited: bool,
-}
-
 /// What became of a tick that had come due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -130,9 +121,10 @@ pub struct Finished {
     pub next: Option<Delivery>,
 }
 
-/// The result of [`Pool::remove`].
+/// The result of [`Pool::remove`] and [`Pool::kill`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
+    /// The worker as it was when it left the pool.
     pub worker: Worker,
     /// A waiting tick that an idle worker may start now.
     pub next: Option<Delivery>,
@@ -338,16 +330,62 @@ impl Pool {
         self.stats
     }
 
+    /// A worker of the pool (not a killed one).
     pub fn worker(&self, pid: Pid) -> Option<&Worker> {
         self.workers.get(pid)
     }
 
+    /// The workers of the pool (not the killed ones).
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
         self.workers.iter()
     }
 
+    /// Workers in the pool.
     pub fn len(&self) -> usize {
         self.workers.len()
+    }
+
+    /// Whether `pid` is a process of this pool: one of its workers, or one killed and not
+    /// reaped yet.
+    pub fn knows(&self, pid: Pid) -> bool {
+        self.workers.knows(pid)
+    }
+
+    /// Why a worker was killed, while it is not reaped.
+    pub fn killed(&self, pid: Pid) -> Option<&Killed> {
+        self.workers.killed(pid)
+    }
+
+    /// The killed workers not reaped yet, the one waited for the shortest first.
+    pub fn unreaped(&self) -> impl Iterator<Item = (Pid, &Killed)> {
+        self.workers.unreaped()
+    }
+
+    /// Until when a stopping master waits for the killed workers not reaped yet.
+    pub fn killed_until(&self) -> Option<Mono> {
+        self.workers.killed_until()
+    }
+
+    /// A rolling reset begins: the workers of the pool now, but those stopping already,
+    /// are of an older generation than those that join from now on (see
+    /// [`crate::workers::Workers::begin_generation`]).
+    pub fn begin_generation(&mut self) {
+        self.workers.begin_generation();
+    }
+
+    /// The workers of the pool of an older generation, in the order of their pids.
+    pub fn outdated(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.outdated()
+    }
+
+    /// How many workers of the pool are of an older generation.
+    pub fn outdated_count(&self) -> usize {
+        self.workers.outdated_count()
+    }
+
+    /// Whether the worker is in the pool, of an older generation.
+    pub fn is_outdated(&self, pid: Pid) -> bool {
+        self.workers.is_outdated(pid)
     }
 
     /// A worker's resident memory was read.
@@ -579,7 +617,7 @@ impl Pool {
                 self.workers.retire_after_tick(pid, reason);
                 false
             }
-            WorkerState::Stopping => false,
+            WorkerState::Stopping | WorkerState::Killed(_) => false,
         }
     }
 
@@ -598,19 +636,48 @@ impl Pool {
         self.workers.close(pid);
     }
 
-    /// The worker is gone (reaped), or the master kills it: from now on it takes no tick,
-    /// whenever the kernel is done with it. Returns it, so the caller can report the tick
-    /// it held: a busy worker's tick counts as failed. Without overlap, a busy worker's end
-    /// may let an idle one start a waiting tick: that comes back too.
+    /// A worker of the pool is gone (reaped): its record with it. Returns it, so the caller
+    /// can report the tick it held: a busy worker's tick counts as failed. Without overlap,
+    /// a busy worker's end may let an idle one start a waiting tick: that comes back too.
+    /// A killed worker is out of the pool already: see [`Pool::reap_killed`].
     pub fn remove(&mut self, pid: Pid, now: Mono) -> Option<Removed> {
+        self.workers.get(pid)?;
         let worker = self.workers.remove(pid)?;
+        Some(self.left(worker, now))
+    }
+
+    /// The master kills a worker of the pool: from now on it takes no tick and counts for
+    /// nothing, whenever the kernel is done with it, and its record stays, killed, until it
+    /// is reaped. Returns it as it was, as [`Pool::remove`] does.
+    pub fn kill(&mut self, pid: Pid, killed: Killed, now: Mono) -> Option<Removed> {
+        let worker = self.workers.kill(pid, killed)?;
+        Some(self.left(worker, now))
+    }
+
+    /// A process the master started and killed before it joined the pool (it could not be
+    /// watched): kept as a killed worker until it is reaped.
+    pub fn add_killed(&mut self, pid: Pid, now: Mono, killed: Killed) {
+        self.workers.join_killed(pid, now, killed);
+    }
+
+    /// A killed worker is reaped: its record goes, and why it was killed comes back.
+    pub fn reap_killed(&mut self, pid: Pid) -> Option<Killed> {
+        self.workers.killed(pid)?;
+        match self.workers.remove(pid)?.state {
+            WorkerState::Killed(killed) => Some(killed),
+            _ => None,
+        }
+    }
+
+    /// A worker left the pool: the tick it held fails.
+    fn left(&mut self, worker: Worker, now: Mono) -> Removed {
         if matches!(worker.state, WorkerState::Busy { .. }) {
             self.stats.failed += 1;
         }
-        Some(Removed {
+        Removed {
             worker,
             next: self.next_waiting(now),
-        })
+        }
     }
 
     /// A waiting tick for a worker that may start it now; none once stopping.
@@ -1158,7 +1225,7 @@ mod tests {
         assert_eq!(first.pid, 1);
         pool.finish(1, Outcome::Done, Mono(1)).unwrap();
         // Worker 1 became idle last, so the next tick is its; the master kills it.
-        let gone = pool.remove(1, Mono(2)).unwrap();
+        let gone = pool.kill(1, killed(9000), Mono(2)).unwrap();
         assert_eq!(gone.worker.state, WorkerState::Idle);
         for n in 1..4 {
             let d = delivered(pool.arrive(tick(n), Mono(n * 1000)));
@@ -1167,10 +1234,38 @@ mod tests {
         }
         // A busy worker killed fails its tick at once, not when the kernel is done with it.
         delivered(pool.arrive(tick(4), Mono(4000)));
-        pool.remove(2, Mono(4001)).unwrap();
+        pool.kill(2, killed(9001), Mono(4001)).unwrap();
         let s = pool.stats();
         assert_eq!((s.delivered, s.completed, s.failed), (5, 4, 1));
         assert_eq!(pool.arrive(tick(5), Mono(5000)), Arrival::Waiting);
+        let s = pool.stats();
+        // Both are out of the pool, and known until reaped.
+        assert!(pool.is_empty() && pool.serving() == 0 && pool.workers().next().is_none());
+        assert!(pool.worker(1).is_none() && pool.knows(1));
+        assert_eq!(pool.killed_until(), Some(Mono(9001)));
+        assert_eq!(pool.remove(1, Mono(5001)), None, "not in the pool");
+        assert_eq!(pool.reap_killed(1), Some(killed(9000)));
+        assert_eq!(pool.reap_killed(2).map(|k| k.wait_until), Some(Mono(9001)));
+        assert!(!pool.knows(1) && pool.killed_until().is_none());
+        assert_eq!(pool.stats(), s, "a reap changes no count");
+    }
+
+    fn killed(until: u64) -> Killed {
+        Killed {
+            why: "limit".into(),
+            wait_until: Mono(until),
+        }
+    }
+
+    #[test]
+    fn a_worker_of_the_pool_is_not_reaped_as_a_killed_one() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(1, Mono(0));
+        assert_eq!(pool.reap_killed(1), None);
+        assert_eq!(pool.len(), 1);
+        pool.add_killed(2, Mono(1), killed(5));
+        assert_eq!((pool.len(), pool.serving()), (1, 1), "it never joined");
+        assert_eq!(pool.unreaped().map(|(pid, _)| pid).collect::<Vec<_>>(), [2]);
     }
 
     #[test]
@@ -1200,13 +1295,15 @@ mod tests {
 }
 
 /// Random sequences of events, as the master feeds them: the accounting stays exact after
-/// each one, only reachable workers take ticks, and no tick is delivered twice.
+/// each one, only reachable workers take ticks, no tick is delivered twice, a killed worker
+/// is out of the pool, untouched by any event, until it is reaped, and the workers a reset
+/// replaces are those of its start not stopping then, until they leave.
 /// `PROPTEST_CASES` sets how many sequences run (256 by default).
 #[cfg(test)]
 mod properties {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[derive(Debug, Clone)]
     enum Event {
@@ -1225,7 +1322,7 @@ mod properties {
         Tell(usize),
         /// The master kills it.
         Kill(usize),
-        /// It is reaped.
+        /// It is reaped, killed or not.
         Reap(usize),
         /// A limit or a reset retires it.
         Retire(usize),
@@ -1233,6 +1330,8 @@ mod properties {
         Wait(u64),
         /// A cluster instance loses the lease (waiting ticks stay) or gets it back.
         Hold(bool),
+        /// A rolling reset begins.
+        Reset,
         Stop,
     }
 
@@ -1250,6 +1349,7 @@ mod properties {
             1 => any::<usize>().prop_map(Event::Retire),
             2 => (1u64..300).prop_map(Event::Wait),
             1 => any::<bool>().prop_map(Event::Hold),
+            1 => Just(Event::Reset),
             1 => Just(Event::Stop),
         ]
     }
@@ -1275,12 +1375,37 @@ mod properties {
         next_pid: Pid,
         next_tick: u64,
         delivered_first: BTreeSet<u64>,
+        /// The workers killed and not reaped, with until when they are waited for: what
+        /// the test did, against which the pool's records are checked.
+        killed: BTreeMap<Pid, Mono>,
+        /// The workers the last reset is to replace and that are still in the pool.
+        outdated: BTreeSet<Pid>,
     }
 
     impl Run {
+        /// A process of the pool: a worker of it, or one killed and not reaped, which any
+        /// event may name (a late frame, a reap) and none but the reap may change.
         fn pick(&self, i: usize) -> Option<Pid> {
-            let pids: Vec<Pid> = self.pool.workers().map(|w| w.pid).collect();
+            let pids: Vec<Pid> = self
+                .pool
+                .workers()
+                .map(|w| w.pid)
+                .chain(self.killed.keys().copied())
+                .collect();
             (!pids.is_empty()).then(|| pids[i % pids.len()])
+        }
+
+        /// The master kills a worker, as for a limit or a deadline.
+        fn kill(&mut self, pid: Pid) -> Result<(), TestCaseError> {
+            let wait_until = self.now + Duration::from_nanos(500);
+            let why = "limit".to_string();
+            if let Some(r) = self.pool.kill(pid, Killed { why, wait_until }, self.now) {
+                prop_assert!(!r.worker.is_killed(), "{pid} killed twice");
+                self.killed.insert(pid, wait_until);
+                self.outdated.remove(&pid);
+                self.took(r.next)?;
+            }
+            Ok(())
         }
 
         fn took(&mut self, delivery: Option<Delivery>) -> Result<(), TestCaseError> {
@@ -1365,11 +1490,21 @@ mod properties {
                         self.pool.leaving(pid, Leaving { kill_at, why });
                     }
                 }
-                Event::Kill(i) | Event::Reap(i) => {
-                    if let Some(pid) = self.pick(i)
-                        && let Some(r) = self.pool.remove(pid, self.now)
-                    {
-                        self.took(r.next)?;
+                Event::Kill(i) => {
+                    if let Some(pid) = self.pick(i) {
+                        self.kill(pid)?;
+                    }
+                }
+                Event::Reap(i) => {
+                    if let Some(pid) = self.pick(i) {
+                        let was_killed = self.killed.remove(&pid);
+                        let reaped = self.pool.reap_killed(pid).map(|k| k.wait_until);
+                        prop_assert_eq!(reaped, was_killed, "{} reaped as killed", pid);
+                        if let Some(r) = self.pool.remove(pid, self.now) {
+                            prop_assert!(was_killed.is_none(), "{} reaped twice", pid);
+                            self.outdated.remove(&pid);
+                            self.took(r.next)?;
+                        }
                     }
                 }
                 Event::Retire(i) => {
@@ -1380,11 +1515,10 @@ mod properties {
                 Event::Wait(ns) => {
                     self.now = Mono(self.now.0 + ns);
                     self.pool.expire_waiting(self.now);
-                    // The master kills whatever ran out of time.
+                    // The master kills whatever ran out of time (a worker may come twice: its
+                    // handshake and its time to exit; the second finds it killed).
                     for (pid, _) in self.pool.take_overdue(self.now) {
-                        if let Some(r) = self.pool.remove(pid, self.now) {
-                            self.took(r.next)?;
-                        }
+                        self.kill(pid)?;
                     }
                     prop_assert!(
                         self.pool.next_deadline().is_none_or(|at| at > self.now),
@@ -1392,6 +1526,15 @@ mod properties {
                     );
                 }
                 Event::Hold(held) => self.pool.hold(held),
+                Event::Reset => {
+                    self.outdated = self
+                        .pool
+                        .workers()
+                        .filter(|w| w.state != WorkerState::Stopping)
+                        .map(|w| w.pid)
+                        .collect();
+                    self.pool.begin_generation();
+                }
                 Event::Stop => {
                     self.pool.begin_stop();
                 }
@@ -1422,6 +1565,23 @@ mod properties {
             if let Err(broken) = pool.workers.check() {
                 prop_assert!(false, "{broken}: {:?}", pool.workers);
             }
+            // The killed workers are those the master killed and did not reap, each kept with
+            // its wait, and none of them is in the pool or in its counts.
+            let unreaped: BTreeMap<Pid, Mono> = pool
+                .unreaped()
+                .map(|(pid, k)| (pid, k.wait_until))
+                .collect();
+            prop_assert_eq!(&unreaped, &self.killed);
+            prop_assert_eq!(pool.killed_until(), self.killed.values().max().copied());
+            for &pid in self.killed.keys() {
+                prop_assert!(pool.worker(pid).is_none() && pool.knows(pid));
+            }
+            prop_assert_eq!(pool.workers().count(), pool.len());
+            prop_assert!(pool.workers().all(|w| !self.killed.contains_key(&w.pid)));
+            prop_assert!(pool.serving() <= pool.len() && pool.starting() <= pool.serving());
+            let outdated: BTreeSet<Pid> = pool.outdated().map(|w| w.pid).collect();
+            prop_assert_eq!(&outdated, &self.outdated);
+            prop_assert_eq!(pool.outdated_count(), self.outdated.len());
             Ok(())
         }
     }
@@ -1438,6 +1598,8 @@ mod properties {
                 next_pid: 0,
                 next_tick: 0,
                 delivered_first: BTreeSet::new(),
+                killed: BTreeMap::new(),
+                outdated: BTreeSet::new(),
             };
             for event in events {
                 run.apply(event)?;

@@ -8,7 +8,6 @@
 //! `pool.supervisor` (lifetime, idle time, tick run time, memory) and the order of a graceful
 //! reset. Decisions only: no processes, no clocks.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::config::{Megabytes, SupervisorConfig};
@@ -288,9 +287,11 @@ impl Limits {
                 humantime::format_duration(ttl)
             )));
         }
-        // A starting worker has the handshake's own deadline.
-        if matches!(worker.state, WorkerState::Stopping | WorkerState::Starting)
-            || worker.retires_after_tick()
+        // A starting worker has the handshake's own deadline; a killed one is out of the pool.
+        if matches!(
+            worker.state,
+            WorkerState::Stopping | WorkerState::Starting | WorkerState::Killed(_)
+        ) || worker.retires_after_tick()
         {
             return None;
         }
@@ -376,69 +377,60 @@ impl WatchRound {
 /// A graceful reset (SIGHUP, `ticker reset`): every worker of before is replaced one at a
 /// time, the next only once the previous one is gone and its replacement has joined, so at
 /// most one worker is missing from the pool at any moment.
+///
+/// Which workers are "of before" is a fact of their records: the reset begins a new
+/// generation in the pool, and replaces the workers of an older one ([`Pool::outdated`]),
+/// which leave that set as they leave the pool. The reset keeps only its own course.
 #[derive(Debug, Clone)]
 pub struct RollingReset {
     pub started: Mono,
     pub deadline: Mono,
-    outdated: BTreeSet<Pid>,
+    /// The worker it replaces now: the next waits until it has left the pool.
     current: Option<Pid>,
 }
 
 impl RollingReset {
-    pub fn new(pool: &Pool, now: Mono, timeout: Duration) -> RollingReset {
+    /// Begins a reset of every worker of `pool` but those stopping already.
+    pub fn new(pool: &mut Pool, now: Mono, timeout: Duration) -> RollingReset {
+        pool.begin_generation();
         RollingReset {
             started: now,
             deadline: now + timeout,
-            outdated: pool
-                .workers()
-                .filter(|w| w.state != WorkerState::Stopping)
-                .map(|w| w.pid)
-                .collect(),
             current: None,
         }
     }
 
     /// Workers of before the reset still in the pool.
-    pub fn outdated(&self) -> usize {
-        self.outdated.len()
+    pub fn outdated(&self, pool: &Pool) -> usize {
+        pool.outdated_count()
     }
 
-    /// A worker left the pool, replaced or not.
-    pub fn gone(&mut self, pid: Pid) {
-        self.outdated.remove(&pid);
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.outdated.is_empty()
+    pub fn is_done(&self, pool: &Pool) -> bool {
+        pool.outdated_count() == 0
     }
 
     /// The worker to replace now, if any: none while the previous one is still there or the
     /// pool is not back to `target` with every worker ready; an idle worker before a busy
     /// one, which goes after its tick.
     pub fn next(&mut self, pool: &Pool, target: usize) -> Option<Pid> {
-        if self.current.is_some_and(|pid| self.outdated.contains(&pid))
+        if self.current.is_some_and(|pid| pool.is_outdated(pid))
             || pool.serving() < target
             || pool.starting() > 0
         {
             return None;
         }
-        let idle = |pid: &&Pid| {
-            pool.worker(**pid)
-                .is_some_and(|w| w.state == WorkerState::Idle)
-        };
-        let next = self
-            .outdated
-            .iter()
-            .find(idle)
-            .or_else(|| self.outdated.iter().next())
-            .copied()?;
+        let next = pool
+            .outdated()
+            .find(|w| w.state == WorkerState::Idle)
+            .or_else(|| pool.outdated().next())?
+            .pid;
         self.current = Some(next);
         Some(next)
     }
 
     /// The reset ran out of time: the workers still to replace, to be killed.
-    pub fn overdue(self) -> Vec<Pid> {
-        self.outdated.into_iter().collect()
+    pub fn overdue(self, pool: &Pool) -> Vec<Pid> {
+        pool.outdated().map(|w| w.pid).collect()
     }
 }
 
@@ -461,6 +453,7 @@ mod tests {
             handshake: None,
             leaving: None,
             rss: None,
+            generation: 0,
         }
     }
 
@@ -680,14 +673,13 @@ mod tests {
         }
         let busy = pool.arrive(Tick::new(0, Mono(0)), Mono(0));
         assert!(matches!(busy, crate::pool::Arrival::Deliver(d) if d.pid == 1));
-        let mut reset = RollingReset::new(&pool, Mono(0), Duration::from_secs(60));
-        assert_eq!(reset.outdated(), 3);
+        let mut reset = RollingReset::new(&mut pool, Mono(0), Duration::from_secs(60));
+        assert_eq!(reset.outdated(&pool), 3);
 
         assert_eq!(reset.next(&pool, 3), Some(2), "an idle worker first");
         pool.retire(2);
         assert_eq!(reset.next(&pool, 3), None, "worker 2 is still there");
         pool.remove(2, Mono(1));
-        reset.gone(2);
         assert_eq!(reset.next(&pool, 3), None, "its replacement has not joined");
         pool.add_starting(4, Mono(1), None);
         assert_eq!(
@@ -699,15 +691,59 @@ mod tests {
         assert_eq!(reset.next(&pool, 3), Some(3));
         pool.retire(3);
         pool.remove(3, Mono(2));
-        reset.gone(3);
         pool.add(5, Mono(2));
         assert_eq!(reset.next(&pool, 3), Some(1), "the busy one last");
         assert!(!pool.retire_soon(1, "reset".into()), "after its tick");
         pool.finish(1, Outcome::Done, Mono(3)).unwrap();
         pool.remove(1, Mono(3));
-        reset.gone(1);
-        assert!(reset.is_done());
+        assert!(reset.is_done(&pool));
         assert_eq!(reset.next(&pool, 3), None);
+    }
+
+    #[test]
+    fn a_reset_replaces_the_workers_of_its_start_but_those_stopping_then() {
+        let mut pool = Pool::new(Policy::default());
+        for pid in 1..=4 {
+            pool.add(pid, Mono(0));
+        }
+        pool.retire(4);
+        let mut reset = RollingReset::new(&mut pool, Mono(0), Duration::from_secs(60));
+        assert_eq!(reset.outdated(&pool), 3, "worker 4 is leaving already");
+        pool.add(5, Mono(1));
+        assert_eq!(
+            reset.outdated(&pool),
+            3,
+            "a worker that joins is of the reset"
+        );
+
+        // One that stops meanwhile by itself is waited for all the same, until it is gone.
+        pool.retire(1);
+        assert_eq!(reset.next(&pool, 3), Some(2));
+        pool.retire(2);
+        let killed = crate::pool::Killed {
+            why: "limit".into(),
+            wait_until: Mono(S),
+        };
+        pool.kill(2, killed, Mono(2));
+        assert_eq!(
+            reset.outdated(&pool),
+            2,
+            "a killed worker is out of the pool"
+        );
+        pool.add(6, Mono(2));
+        assert_eq!(reset.next(&pool, 3), Some(3), "idle");
+        pool.remove(3, Mono(3));
+        assert_eq!(
+            reset.clone().overdue(&pool),
+            [1],
+            "out of time: even stopping"
+        );
+        assert!(!reset.is_done(&pool));
+
+        // A second reset takes the first's place: it does not wait for a stopping worker,
+        // and replaces those the first one started.
+        let again = RollingReset::new(&mut pool, Mono(4), Duration::from_secs(60));
+        assert_eq!(again.overdue(&pool), [5, 6]);
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! The workers of a pool, each one record: what it is doing, whether the master can reach
-//! it, what it owes and when it is killed if still there. Decisions only.
+//! it, what it owes and when it is killed if still there, and, once the master killed it,
+//! why and until when a stopping master waits for it. Decisions only.
 //!
 //! Owns the [`Worker`] record and every index over the workers: the idle ones in the order
 //! they became idle, the busy ones by the instant their tick started, the starting and the
-//! stopping ones, and the deadlines (a pid handshake's, a leaving worker's) in one ordered
-//! set. A record changes only through the transitions here, each of which keeps every index
-//! in step, so no question the master asks per event scans the pool and no two places can
-//! disagree about a worker. It knows nothing of ticks beyond the one a busy worker holds:
+//! stopping ones, the killed ones by how long they are waited for, the ones of an older
+//! generation than the pool's (a rolling reset replaces them), and the deadlines (a pid
+//! handshake's, a leaving worker's) in one ordered set. A record changes only through the
+//! transitions here, each of which keeps every index in step, so no question the master asks
+//! per event scans the pool and no two places can disagree about a worker.
+//!
+//! A record lives from the worker's start to its reap. A worker the master killed is out of
+//! the pool at the kill ([`WorkerState::Killed`]): no question about the pool (its workers,
+//! their counts, a worker by pid) sees it any more, and no transition but the reap
+//! ([`Workers::remove`]) touches it; only the questions about killed workers do. It knows nothing of ticks beyond the one a busy worker holds:
 //! which tick goes where, and the counts, are [`crate::pool`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,25 +21,7 @@ use std::time::Duration;
 
 use crate::pid::Pid;
 use crate::schedule::Mono;
-
-/// A tick as the pool hands it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tick {
-    pub number: u64,
-    pub due: Mono,
-    /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
-    pub attempt: u32,
-}
-
-impl Tick {
-    pub fn new(number: u64, due: Mono) -> Tick {
-        Tick {
-            number,
-            due,
-            attempt: 1,
-        }
-    }
-}
+use crate::tick::Tick;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerState {
@@ -50,6 +39,19 @@ pub enum WorkerState {
     },
     /// Told to stop (or asked to); its exit is expected and is not a failure.
     Stopping,
+    /// Killed by the master, and out of the pool from then on: it takes no tick, owes and
+    /// is told nothing, and counts for nothing (its replacement may start at once), however
+    /// long the kernel takes to tear it down. Its record stays until it is reaped.
+    Killed(Killed),
+}
+
+/// Why the master killed a worker, and how long a stopping master waits for it to be reaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Killed {
+    pub why: String,
+    /// A stopping master returns once every killed worker is reaped or this has passed:
+    /// SIGKILL takes effect when a process in uninterruptible sleep wakes, which may be never.
+    pub wait_until: Mono,
 }
 
 /// A pid handshake sent and not answered yet.
@@ -114,9 +116,19 @@ pub struct Worker {
     /// `watch_tick`): what `status`, the metrics and `max_worker_memory` go by. Answers
     /// serve this reading, never a fresh one, so that they cost the same at any pool size.
     pub rss: Option<Reading>,
+    /// The pool's generation it belongs to: the one of its start. A rolling reset begins a
+    /// new generation and replaces every worker of an older one; a worker already stopping
+    /// then goes over to the new one, as it is leaving anyway (see
+    /// [`Workers::begin_generation`]).
+    pub generation: u64,
 }
 
 impl Worker {
+    /// Killed, and so out of the pool (see [`WorkerState::Killed`]).
+    pub fn is_killed(&self) -> bool {
+        matches!(self.state, WorkerState::Killed(_))
+    }
+
     /// Busy, and to be replaced once its tick ends.
     pub fn retires_after_tick(&self) -> bool {
         matches!(
@@ -186,6 +198,10 @@ pub struct Workers {
     by_state: ByState,
     /// Every handshake and leaving deadline, earliest first.
     deadlines: BTreeSet<(Mono, Pid, Deadline)>,
+    /// The generation workers join in.
+    generation: u64,
+    /// The workers of the pool of an older generation: those a rolling reset replaces.
+    outdated: BTreeSet<Pid>,
 }
 
 /// The workers by state: what the master asks per event, without a scan.
@@ -199,6 +215,9 @@ struct ByState {
     /// first to reach `exec_ttl`.
     busy: BTreeSet<(Mono, Pid)>,
     stopping: usize,
+    /// Killed workers not reaped yet, by the instant a stopping master stops waiting for
+    /// them: the last one says when it may return.
+    killed: BTreeSet<(Mono, Pid)>,
 }
 
 impl ByState {
@@ -213,6 +232,9 @@ impl ByState {
                 self.busy.insert((since, pid));
             }
             WorkerState::Stopping => self.stopping += 1,
+            WorkerState::Killed(ref killed) => {
+                self.killed.insert((killed.wait_until, pid));
+            }
         }
     }
 
@@ -226,25 +248,63 @@ impl ByState {
                 self.busy.remove(&(since, pid));
             }
             WorkerState::Stopping => self.stopping -= 1,
+            WorkerState::Killed(ref killed) => {
+                self.killed.remove(&(killed.wait_until, pid));
+            }
         }
     }
 }
 
 impl Workers {
+    /// A worker of the pool; not one that was killed.
     pub fn get(&self, pid: Pid) -> Option<&Worker> {
-        self.records.get(&pid)
+        self.records.get(&pid).filter(|w| !w.is_killed())
     }
 
+    /// What the transitions change: a worker of the pool, never a killed one.
+    fn get_mut(&mut self, pid: Pid) -> Option<&mut Worker> {
+        self.records.get_mut(&pid).filter(|w| !w.is_killed())
+    }
+
+    /// The workers of the pool.
     pub fn iter(&self) -> impl Iterator<Item = &Worker> {
-        self.records.values()
+        self.records.values().filter(|w| !w.is_killed())
     }
 
+    /// Workers in the pool.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.records.len() - self.by_state.killed.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether `pid` is a process of this pool: one of its workers, or one killed and not
+    /// reaped yet.
+    pub fn knows(&self, pid: Pid) -> bool {
+        self.records.contains_key(&pid)
+    }
+
+    /// Why a worker was killed, while it is not reaped.
+    pub fn killed(&self, pid: Pid) -> Option<&Killed> {
+        match &self.records.get(&pid)?.state {
+            WorkerState::Killed(killed) => Some(killed),
+            _ => None,
+        }
+    }
+
+    /// The killed workers not reaped yet, the one waited for the shortest first.
+    pub fn unreaped(&self) -> impl Iterator<Item = (Pid, &Killed)> {
+        self.by_state
+            .killed
+            .iter()
+            .filter_map(|&(_, pid)| Some((pid, self.killed(pid)?)))
+    }
+
+    /// Until when a stopping master waits for the killed workers not reaped yet.
+    pub fn killed_until(&self) -> Option<Mono> {
+        self.by_state.killed.last().map(|&(at, _)| at)
     }
 
     /// Workers that have not become ready yet.
@@ -254,7 +314,7 @@ impl Workers {
 
     /// Workers that will stay, starting ones included.
     pub fn serving(&self) -> usize {
-        self.records.len() - self.by_state.stopping
+        self.len() - self.by_state.stopping
     }
 
     pub fn has_idle(&self) -> bool {
@@ -289,6 +349,7 @@ impl Workers {
                 handshake,
                 leaving: None,
                 rss: None,
+                generation: self.generation,
             },
         );
         self.by_state.enter(pid, &WorkerState::Starting, true);
@@ -298,9 +359,10 @@ impl Workers {
         }
     }
 
-    /// Changes a worker's state, and the indexes with it: the only place that does.
+    /// Changes the state of a worker of the pool, and the indexes with it: the only place
+    /// that does besides [`Workers::kill`].
     pub fn set_state(&mut self, pid: Pid, state: WorkerState) {
-        let Some(worker) = self.records.get_mut(&pid) else {
+        let Some(worker) = self.records.get_mut(&pid).filter(|w| !w.is_killed()) else {
             return;
         };
         self.by_state.leave(pid, &worker.state);
@@ -310,7 +372,7 @@ impl Workers {
 
     /// The worker becomes idle at `now` (ready, or done with its tick).
     pub fn become_idle(&mut self, pid: Pid, now: Mono) {
-        if let Some(worker) = self.records.get_mut(&pid) {
+        if let Some(worker) = self.get_mut(pid) {
             worker.idle_since = now;
             self.set_state(pid, WorkerState::Idle);
         }
@@ -318,7 +380,7 @@ impl Workers {
 
     /// The worker answered its tick: one more handled, and failed if `failed`.
     pub fn count_answer(&mut self, pid: Pid, failed: bool) -> u64 {
-        let Some(worker) = self.records.get_mut(&pid) else {
+        let Some(worker) = self.get_mut(pid) else {
             return 0;
         };
         worker.handled += 1;
@@ -331,7 +393,7 @@ impl Workers {
         if let Some(Worker {
             state: WorkerState::Busy { retire, .. },
             ..
-        }) = self.records.get_mut(&pid)
+        }) = self.get_mut(pid)
         {
             retire.get_or_insert(reason);
         }
@@ -366,7 +428,7 @@ impl Workers {
     /// Its channel closed: it takes no tick and is told nothing any more, and owes no
     /// handshake.
     pub fn close(&mut self, pid: Pid) {
-        let Some(worker) = self.records.get_mut(&pid) else {
+        let Some(worker) = self.get_mut(pid) else {
             return;
         };
         worker.reachable = false;
@@ -376,7 +438,7 @@ impl Workers {
 
     /// The worker answered its pid handshake (or no longer owes it): what it owed.
     pub fn answer_handshake(&mut self, pid: Pid) -> Option<Handshake> {
-        let handshake = self.records.get_mut(&pid)?.handshake.take()?;
+        let handshake = self.get_mut(pid)?.handshake.take()?;
         self.deadlines
             .remove(&(handshake.deadline(), pid, Deadline::Handshake));
         Some(handshake)
@@ -385,7 +447,7 @@ impl Workers {
     /// The worker is on its way out; the first reason given stands (a worker told to stop
     /// keeps the time it was given).
     pub fn set_leaving(&mut self, pid: Pid, leaving: Leaving) {
-        let Some(worker) = self.records.get_mut(&pid) else {
+        let Some(worker) = self.get_mut(pid) else {
             return;
         };
         if worker.leaving.is_none() {
@@ -397,7 +459,7 @@ impl Workers {
 
     /// A worker's resident memory was read.
     pub fn record_rss(&mut self, pid: Pid, reading: Reading) {
-        if let Some(worker) = self.records.get_mut(&pid) {
+        if let Some(worker) = self.get_mut(pid) {
             worker.rss = Some(reading);
         }
     }
@@ -433,10 +495,68 @@ impl Workers {
         overdue
     }
 
-    /// The worker is gone from the pool: its record, with every index entry of it.
+    /// A new generation begins (a rolling reset): every worker of the pool is of an older
+    /// one, and outdated, but those stopping already, which go over to the new one: they
+    /// are leaving, and their replacements join in the new one anyway. Workers that join
+    /// from now on are of the new one.
+    pub fn begin_generation(&mut self) {
+        self.generation += 1;
+        for worker in self.records.values_mut().filter(|w| !w.is_killed()) {
+            if worker.state == WorkerState::Stopping {
+                worker.generation = self.generation;
+                self.outdated.remove(&worker.pid);
+            } else {
+                self.outdated.insert(worker.pid);
+            }
+        }
+    }
+
+    /// The workers of the pool of an older generation, in the order of their pids.
+    pub fn outdated(&self) -> impl Iterator<Item = &Worker> {
+        self.outdated.iter().filter_map(|&pid| self.get(pid))
+    }
+
+    /// How many workers of the pool are of an older generation.
+    pub fn outdated_count(&self) -> usize {
+        self.outdated.len()
+    }
+
+    /// Whether the worker is in the pool, of an older generation.
+    pub fn is_outdated(&self, pid: Pid) -> bool {
+        self.outdated.contains(&pid)
+    }
+
+    /// The master killed the worker: it leaves the pool at once (see
+    /// [`WorkerState::Killed`]), out of every index but the killed ones, and owes nothing
+    /// any more; its record stays until it is reaped ([`Workers::remove`]). Returns the
+    /// worker as it was, so that the caller can say what it was doing.
+    pub fn kill(&mut self, pid: Pid, killed: Killed) -> Option<Worker> {
+        let before = self.get(pid)?.clone();
+        self.close(pid);
+        let worker = self.records.get_mut(&pid).expect("a worker of the pool");
+        if let Some(l) = worker.leaving.take() {
+            self.deadlines.remove(&(l.kill_at, pid, Deadline::Leaving));
+        }
+        self.by_state.leave(pid, &worker.state);
+        worker.state = WorkerState::Killed(killed);
+        self.by_state.enter(pid, &worker.state, false);
+        self.outdated.remove(&pid);
+        Some(before)
+    }
+
+    /// A process the master started and killed before it joined the pool (it could not be
+    /// watched): its record, killed, until it is reaped.
+    pub fn join_killed(&mut self, pid: Pid, now: Mono, killed: Killed) {
+        self.join(pid, now, None);
+        self.kill(pid, killed);
+    }
+
+    /// The worker's process is reaped: its record goes, with every index entry of it,
+    /// whether it was in the pool or killed.
     pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
         let worker = self.records.remove(&pid)?;
         self.by_state.leave(pid, &worker.state);
+        self.outdated.remove(&pid);
         if let Some(h) = worker.handshake {
             self.deadlines
                 .remove(&(h.deadline(), pid, Deadline::Handshake));
@@ -511,6 +631,48 @@ impl Workers {
         expect(
             "the deadlines are those of the records",
             deadlines == self.deadlines,
+        )?;
+        expect(
+            "the killed index is the killed workers",
+            self.by_state.killed
+                == self
+                    .records
+                    .values()
+                    .filter_map(|w| match &w.state {
+                        WorkerState::Killed(k) => Some((k.wait_until, w.pid)),
+                        _ => None,
+                    })
+                    .collect(),
+        )?;
+        expect(
+            "a killed worker cannot be reached and owes nothing: no handshake, no kill",
+            self.records
+                .values()
+                .filter(|w| w.is_killed())
+                .all(|w| !w.reachable && w.handshake.is_none() && w.leaving.is_none()),
+        )?;
+        expect(
+            "the pool is the records that are not killed",
+            self.iter().count() == self.len()
+                && self.iter().all(|w| self.get(w.pid).is_some())
+                && self
+                    .unreaped()
+                    .all(|(pid, _)| self.get(pid).is_none() && self.knows(pid)),
+        )?;
+        expect(
+            "the outdated index is the workers of the pool of an older generation",
+            self.outdated
+                == self
+                    .iter()
+                    .filter(|w| w.generation < self.generation)
+                    .map(|w| w.pid)
+                    .collect(),
+        )?;
+        expect(
+            "no worker is of a generation to come",
+            self.records
+                .values()
+                .all(|w| w.generation <= self.generation),
         )?;
         expect(
             "a worker the master cannot reach owes no handshake",
@@ -621,6 +783,98 @@ mod tests {
         let gone = w.remove(3).unwrap();
         assert_eq!(gone.state, WorkerState::Idle);
         assert_eq!(w.serving(), 2);
+        w.check().unwrap();
+    }
+
+    #[test]
+    fn a_new_generation_outdates_the_workers_of_the_pool_but_the_stopping_ones() {
+        let mut w = Workers::default();
+        for pid in [3, 1, 2] {
+            w.join(pid, Mono(0), None);
+        }
+        w.set_state(2, WorkerState::Stopping);
+        w.begin_generation();
+        w.join(4, Mono(1), None);
+        let outdated = |w: &Workers| w.outdated().map(|w| w.pid).collect::<Vec<_>>();
+        assert_eq!(outdated(&w), [1, 3], "in the order of their pids");
+        assert_eq!(w.get(2).unwrap().generation, 1, "went over to the new one");
+        // It stays outdated while in the pool, stopping or not.
+        w.set_state(3, WorkerState::Stopping);
+        assert!(w.is_outdated(3));
+        let killed = Killed {
+            why: "limit".into(),
+            wait_until: Mono(S),
+        };
+        w.kill(3, killed);
+        w.remove(1);
+        assert_eq!(w.outdated_count(), 0);
+        w.check().unwrap();
+    }
+
+    #[test]
+    fn a_killed_worker_is_out_of_the_pool_until_it_is_reaped() {
+        let mut w = Workers::default();
+        w.join(1, Mono(0), handshake(0, 60));
+        w.join(2, Mono(0), None);
+        w.become_idle(2, Mono(1));
+        w.join(3, Mono(0), None);
+        w.set_state(3, WorkerState::Stopping);
+        w.set_leaving(
+            3,
+            Leaving {
+                kill_at: Mono(10 * S),
+                why: Why::ToldToStop,
+            },
+        );
+        let killed = |why: &str, until: u64| Killed {
+            why: why.into(),
+            wait_until: Mono(until * S),
+        };
+        let before = w.kill(3, killed("did not exit", 9)).unwrap();
+        assert_eq!(before.state, WorkerState::Stopping, "as it was");
+        assert_eq!(w.kill(1, killed("was refused", 7)).unwrap().pid, 1);
+        assert_eq!(w.kill(1, killed("again", 8)), None, "killed once");
+        w.check().unwrap();
+
+        // Out of the pool: no count, no deadline, no worker by its pid.
+        assert_eq!((w.len(), w.serving(), w.starting()), (1, 1, 0));
+        assert_eq!(w.iter().map(|w| w.pid).collect::<Vec<_>>(), [2]);
+        assert!(w.get(1).is_none() && w.knows(1));
+        assert_eq!(w.next_deadline(), None);
+        // No transition reaches it.
+        w.become_idle(1, Mono(2));
+        w.set_leaving(
+            1,
+            Leaving {
+                kill_at: Mono(S),
+                why: Why::ChannelClosed,
+            },
+        );
+        assert_eq!(w.take_idle(), Some(2), "the only idle one");
+        let (tick, since, retire) = (Tick::new(0, Mono(0)), Mono(2), None);
+        w.set_state(
+            2,
+            WorkerState::Busy {
+                tick,
+                since,
+                retire,
+            },
+        );
+        assert_eq!(w.next_deadline(), None);
+        w.check().unwrap();
+
+        // Kept, with why, until reaped; the last one waited for says how long.
+        assert_eq!(w.killed(1).unwrap().why, "was refused");
+        assert_eq!(w.killed_until(), Some(Mono(9 * S)));
+        let order: Vec<Pid> = w.unreaped().map(|(pid, _)| pid).collect();
+        assert_eq!(order, [1, 3], "the one waited for the shortest first");
+        assert!(w.remove(3).unwrap().is_killed());
+        assert_eq!(w.killed_until(), Some(Mono(7 * S)));
+        w.join_killed(4, Mono(3), killed("could not be watched", 8));
+        assert_eq!((w.len(), w.killed_until()), (1, Some(Mono(8 * S))));
+        w.remove(1);
+        w.remove(4);
+        assert!(!w.knows(1) && w.killed_until().is_none());
         w.check().unwrap();
     }
 }

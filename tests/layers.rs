@@ -1,7 +1,8 @@
 //! The crate's layers run one way: the pure core (decisions over values and injected time)
-//! imports nothing that does I/O, and no module imports another that imports it back. Read
-//! from the sources' `use crate::…` paths (test modules and comments left out), so that a
-//! new import that breaks the layering fails here, naming it.
+//! imports nothing that does I/O, the formats import values and no decision, and no module
+//! imports another that imports it back. Read from the sources' `use crate::…` paths (test
+//! modules and comments left out), so that a new import that breaks the layering fails
+//! here, naming it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ const PURE: &[&str] = &[
     "schedule",
     "pool",
     "workers",
+    "tick",
     "supervisor",
     "payload",
     "message",
@@ -24,6 +26,14 @@ const PURE: &[&str] = &[
     "cluster::status",
     "cluster::wire",
 ];
+
+/// Modules that format what goes to and comes from a worker: they import values (`tick`,
+/// `schedule`'s instants), never one of [`DECISIONS`], so that a decision can change or
+/// move without touching a format.
+const FORMATS: &[&str] = &["payload", "message", "frame"];
+
+/// Modules that decide about ticks and workers.
+const DECISIONS: &[&str] = &["pool", "workers", "supervisor"];
 
 /// Every `.rs` file under `dir`.
 fn sources(dir: &Path, into: &mut Vec<PathBuf>) {
@@ -155,4 +165,19 @@ fn the_pure_core_imports_only_the_pure_core() {
         }
     }
     assert!(checked >= PURE.len(), "every pure module was read");
+}
+
+#[test]
+fn formats_import_values_not_decisions() {
+    let (_, by_file) = graph();
+    let first = |m: &str| m.split("::").next().unwrap_or_default().to_string();
+    for format in FORMATS {
+        let uses = by_file.get(*format).expect("every format was read");
+        for used in uses {
+            assert!(
+                !DECISIONS.contains(&first(used).as_str()),
+                "{format} formats values and imports crate::{used}, which decides"
+            );
+        }
+    }
 }

@@ -38,7 +38,7 @@ impl Master<'_> {
         match self.phase {
             Phase::Stopping { deadline } if !self.pool.is_empty() => deadlines.push(deadline),
             // Every worker is out of the pool; some killed ones are not reaped yet.
-            Phase::Stopping { .. } => deadlines.extend(self.processes.killed_deadline()),
+            Phase::Stopping { .. } => deadlines.extend(self.killed_deadline()),
             Phase::Running if self.pool.serving() < self.target => {
                 deadlines.push(self.processes.respawn_at());
             }
@@ -76,7 +76,7 @@ impl Master<'_> {
         }
         self.check_limits(now);
         if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
-            let late = self.reset.take().expect("checked").overdue();
+            let late = self.reset.take().expect("checked").overdue(&self.pool);
             log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),

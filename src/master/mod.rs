@@ -352,11 +352,11 @@ impl<'a> Master<'a> {
         loop {
             if let Phase::Stopping { .. } = self.phase
                 && self.pool.is_empty()
-                && self.processes.killed_are_gone(sys::monotonic_now())
+                && self.killed_are_gone(sys::monotonic_now())
             {
                 let _ = sys::set_timer_slack(None);
                 self.flush_stderr();
-                for pid in self.processes.unreaped() {
+                for pid in self.unreaped() {
                     log::warn!(
                         "worker {pid} is not gone yet after SIGKILL (uninterruptible sleep?); \
                          leaving it to init"

@@ -525,6 +525,8 @@ impl Master<'_> {
                         WorkerState::Idle => "idle",
                         WorkerState::Busy { .. } => "busy",
                         WorkerState::Stopping => "stopping",
+                        // Not listed: a killed worker is out of the pool.
+                        WorkerState::Killed(_) => "killed",
                     }
                     .to_string(),
                     tick: match w.state {
@@ -613,13 +615,13 @@ impl Master<'_> {
             return;
         }
         let reset = RollingReset::new(
-            &self.pool,
+            &mut self.pool,
             sys::monotonic_now(),
             self.config.pool.reset_timeout,
         );
         log::info!(
             "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
-            reset.outdated(),
+            reset.outdated(&self.pool),
             humantime::format_duration(self.config.pool.reset_timeout)
         );
         self.reset = Some(reset);
@@ -631,7 +633,7 @@ impl Master<'_> {
         let Some(reset) = &mut self.reset else {
             return;
         };
-        if reset.is_done() {
+        if reset.is_done(&self.pool) {
             log::info!(
                 "reset done in {:?}",
                 sys::monotonic_now().since(reset.started)

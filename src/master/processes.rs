@@ -5,18 +5,19 @@
 //! [`Starting`](crate::pool::WorkerState::Starting) and takes no tick until it answers
 //! `{"pid":N}`, N > 0, within `server.relay_timeout`; a wrong answer, a broken frame or
 //! silence gets it killed and counted as an early death, so the crash-loop back-off
-//! applies), their stderr pipes ([`WorkerStderr`], read until end of file), the workers the
-//! master killed and has not reaped yet, and when the next replacement may start
-//! ([`RespawnPolicy`]). What a worker owes and when it is killed if still there (its
-//! handshake, its time to exit once told to stop or once its channel closed) is in its
-//! record in the pool ([`crate::workers`]); this file sets those and acts on them. What a worker's
+//! applies), their stderr pipes ([`WorkerStderr`], read until end of file), and when the
+//! next replacement may start ([`RespawnPolicy`]). What a worker owes and when it is killed
+//! if still there (its handshake, its time to exit once told to stop or once its channel
+//! closed), and once killed why and until when a stopping master waits for its reap, is in
+//! its record in the pool ([`crate::workers`]); this file sets those and acts on them. What a worker's
 //! frames mean once it is ready is `ticking.rs`'s business; which worker gets a tick is the
 //! [`Pool`](crate::pool::Pool)'s; how a worker process is made is `launch.rs`'.
 //!
 //! Nothing here waits for a process. A kill is a SIGKILL and the worker's removal from the
-//! pool, at once: its tick fails then, its replacement may start, and it takes no tick
-//! whatever the kernel takes to tear it down (a process in uninterruptible sleep dies only
-//! when it wakes). It is reaped when SIGCHLD says it is gone. A worker whose channel is
+//! pool, at once ([`Pool::kill`](crate::pool::Pool::kill)): its tick fails then, its
+//! replacement may start, and it takes no tick whatever the kernel takes to tear it down (a
+//! process in uninterruptible sleep dies only when it wakes). Its record, killed, stays
+//! until SIGCHLD says it is gone and it is reaped. A worker whose channel is
 //! gone is withdrawn from the pool in the same step, so it is never handed a tick either.
 
 use std::collections::BTreeMap;
@@ -32,7 +33,7 @@ use super::{Master, Phase, Source};
 use crate::config::TickerConfig;
 use crate::frame::Frame;
 use crate::message::{FromWorker, ToWorker};
-use crate::pool::{Leaving, Pid, Removed, Why, WorkerState};
+use crate::pool::{Killed, Leaving, Pid, Removed, Why, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::{DescriptorNeed, FdPlan, FdShortage, RespawnPolicy, Verdict};
 use crate::sys::{self, ExitStatus};
@@ -51,9 +52,6 @@ const KILLED_GRACE: Duration = Duration::from_secs(5);
 pub(super) struct Processes {
     launcher: Box<dyn Launcher>,
     channels: BTreeMap<Pid, Channel>,
-    /// Workers the master killed, out of the pool already, until they are reaped: why,
-    /// and when.
-    killed: BTreeMap<Pid, (String, Mono)>,
     /// Stderr pipes of command-started workers, by the id of their [`Source::WorkerErr`].
     stderr: BTreeMap<u64, WorkerStderr>,
     next_stderr: u64,
@@ -83,7 +81,6 @@ impl Processes {
         Processes {
             launcher,
             channels: BTreeMap::new(),
-            killed: BTreeMap::new(),
             stderr: BTreeMap::new(),
             next_stderr: 0,
             respawn: RespawnPolicy::new(config.pool.num_workers),
@@ -120,27 +117,6 @@ impl Processes {
     /// How workers start, for the master's first log line.
     pub(super) fn describe(&self) -> String {
         self.launcher.describe()
-    }
-
-    /// Whether a stopping master may return: every worker it killed is reaped, or has had
-    /// [`KILLED_GRACE`] to die.
-    pub(super) fn killed_are_gone(&self, now: Mono) -> bool {
-        self.killed
-            .values()
-            .all(|&(_, since)| since + KILLED_GRACE <= now)
-    }
-
-    /// When [`Processes::killed_are_gone`] turns true at the latest.
-    pub(super) fn killed_deadline(&self) -> Option<Mono> {
-        self.killed
-            .values()
-            .map(|&(_, since)| since + KILLED_GRACE)
-            .max()
-    }
-
-    /// Workers killed and not reaped, which a stopping master leaves to init.
-    pub(super) fn unreaped(&self) -> Vec<Pid> {
-        self.killed.keys().copied().collect()
     }
 
     /// A tick was handled to the end: the application works, a crash streak is over.
@@ -208,6 +184,24 @@ fn is_out_of_resources(e: &io::Error) -> bool {
 }
 
 impl Master<'_> {
+    /// Whether a stopping master may return: every worker it killed is reaped, or has had
+    /// [`KILLED_GRACE`] to die.
+    pub(super) fn killed_are_gone(&self, now: Mono) -> bool {
+        self.killed_deadline().is_none_or(|at| at <= now)
+    }
+
+    /// When [`Master::killed_are_gone`] turns true at the latest.
+    pub(super) fn killed_deadline(&self) -> Option<Mono> {
+        self.pool.killed_until()
+    }
+
+    /// Workers killed and not reaped, which a stopping master leaves to init.
+    pub(super) fn unreaped(&self) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = self.pool.unreaped().map(|(pid, _)| pid).collect();
+        pids.sort_unstable();
+        pids
+    }
+
     /// Tells a worker to stop (the stop control frame), and gives it `destroy_timeout` to
     /// exit, as a stopping pool gives its busy workers: a worker retired while the pool runs
     /// (max_jobs, ttl, a reset, a smaller pool) whose code after its loop never returns
@@ -320,9 +314,8 @@ impl Master<'_> {
         {
             // Unwatched, it could never answer: it is not a worker of this pool.
             let _ = sys::kill(pid, Signal::SIGKILL);
-            self.processes
-                .killed
-                .insert(pid, ("could not be watched".into(), now));
+            self.pool
+                .add_killed(pid, now, killed("could not be watched", now));
             return Err(e);
         }
         self.processes.channels.insert(pid, channel);
@@ -558,7 +551,7 @@ impl Master<'_> {
             .pool
             .workers()
             .map(|w| w.pid)
-            .chain(self.processes.killed.keys().copied())
+            .chain(self.pool.unreaped().map(|(pid, _)| pid))
             .collect();
         for pid in pids {
             self.reap(pid);
@@ -567,7 +560,7 @@ impl Master<'_> {
     }
 
     fn is_worker(&self, pid: Pid) -> bool {
-        self.pool.worker(pid).is_some() || self.processes.killed.contains_key(&pid)
+        self.pool.knows(pid)
     }
 
     /// Reaps `pid` if it has ended; whether it had.
@@ -586,22 +579,19 @@ impl Master<'_> {
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) {
         self.drop_channel(pid);
-        if let Some((reason, _)) = self.processes.killed.remove(&pid) {
-            log::debug!("worker {pid} reaped: it {status} after it {reason}");
+        if let Some(killed) = self.pool.reap_killed(pid) {
+            log::debug!("worker {pid} reaped: it {status} after it {}", killed.why);
             return;
         }
-        self.leave_pool(pid, Left::Died(status));
+        if let Some(removed) = self.pool.remove(pid, sys::monotonic_now()) {
+            self.left_pool(pid, removed, Left::Died(status));
+        }
     }
 
-    /// A worker leaves the pool, dead or killed. The tick it held fails, and its death
+    /// A worker left the pool, dead or killed. The tick it held failed, and its death
     /// counts for the respawn back-off.
-    fn leave_pool(&mut self, pid: Pid, how: Left) {
-        if let Some(reset) = &mut self.reset {
-            reset.gone(pid);
-        }
-        let Some(Removed { worker, next }) = self.pool.remove(pid, sys::monotonic_now()) else {
-            return;
-        };
+    fn left_pool(&mut self, pid: Pid, removed: Removed, how: Left) {
+        let Removed { worker, next } = removed;
         if let Some(next) = next {
             self.deliver(next);
         }
@@ -629,10 +619,14 @@ impl Master<'_> {
                 what
             }
             // Refused at its handshake: the crash-loop verdict names why.
-            (WorkerState::Starting, Left::Killed) => match self.processes.killed.get(&pid) {
-                Some((reason, _)) => format!("{} before it was ready: it {reason}", Left::Killed),
+            (WorkerState::Starting, Left::Killed) => match self.pool.killed(pid) {
+                Some(killed) => {
+                    format!("{} before it was ready: it {}", Left::Killed, killed.why)
+                }
                 None => format!("{} before it was ready", Left::Killed),
             },
+            // Out of the pool since its kill, which said all there was to say.
+            (WorkerState::Killed(_), _) => return,
         };
         if !matches!(self.phase, Phase::Running) {
             return;
@@ -662,10 +656,10 @@ impl Master<'_> {
         log::error!("worker {pid} {reason}; killing it");
         let _ = sys::kill(pid, Signal::SIGKILL);
         self.drop_channel(pid);
-        self.processes
-            .killed
-            .insert(pid, (reason.to_owned(), sys::monotonic_now()));
-        self.leave_pool(pid, Left::Killed);
+        let now = sys::monotonic_now();
+        if let Some(removed) = self.pool.kill(pid, killed(reason, now), now) {
+            self.left_pool(pid, removed, Left::Killed);
+        }
         // Usually still there: the kernel takes a moment, and SIGCHLD will tell.
         self.reap(pid);
     }
@@ -693,6 +687,14 @@ impl std::fmt::Display for Left {
             Left::Died(status) => status.fmt(f),
             Left::Killed => f.write_str("was killed"),
         }
+    }
+}
+
+/// A worker killed at `now` for `why`: a stopping master waits [`KILLED_GRACE`] for its reap.
+fn killed(why: &str, now: Mono) -> Killed {
+    Killed {
+        why: why.to_owned(),
+        wait_until: now + KILLED_GRACE,
     }
 }
 

@@ -314,14 +314,9 @@ fn mb(bytes: Option<u64>) -> String {
 }
 
 /// Why an answer is not a snapshot `ticker status` can show.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct BadSnapshot(String);
-
-impl std::fmt::Display for BadSnapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 impl Snapshot {
     /// Reads the JSON a master answers `status` with, and checks what JSON alone does

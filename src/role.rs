@@ -14,7 +14,6 @@
 //! load the config. Telling whether an `extension=` entry names this extension needs the
 //! file system, so the caller passes that test in too ([`loaded_on_command_line`]).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, Source, TickerConfig};
@@ -98,40 +97,20 @@ pub enum Role {
 }
 
 /// Why startup refuses to go on: PHP prints it as one line and exits 1, no worker started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StartupError {
     /// The config of a process that asked to be a master is broken.
-    Config(ConfigError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A switch holds a value that is neither on nor off.
+    #[error(
+        "ticker: {name}: {value:?} is neither on nor off; expected 1, on, yes or true to run a \
+         pool, 0, off, no or false (or unset) not to"
+    )]
     Switch { name: &'static str, value: String },
     /// A switch asked for a master and the config has nothing to run.
+    #[error("ticker: {} asks this process to run a pool, but {what}", .asked.describe())]
     NothingToRun { asked: Asked, what: String },
-}
-
-impl fmt::Display for StartupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartupError::Config(error) => error.fmt(f),
-            StartupError::Switch { name, value } => write!(
-                f,
-                "ticker: {name}: {value:?} is neither on nor off; expected 1, on, yes or true \
-                 to run a pool, 0, off, no or false (or unset) not to"
-            ),
-            StartupError::NothingToRun { asked, what } => write!(
-                f,
-                "ticker: {} asks this process to run a pool, but {what}",
-                asked.describe()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StartupError {}
-
-impl From<ConfigError> for StartupError {
-    fn from(error: ConfigError) -> Self {
-        StartupError::Config(error)
-    }
 }
 
 /// A switch's value: `Some(true)` on, `Some(false)` off, `None` when it has no say.

@@ -80,7 +80,9 @@ impl std::str::FromStr for Target {
 
 /// Why a command did not do what it was asked. `main` prints it after `ticker: ` and exits
 /// with status 1, whatever the cause: a script tells "it failed" from "it ran" by that, and
-/// reads the message for the rest.
+/// reads the message for the rest. A cause the message names (why the socket cannot be
+/// trusted, asked, or read) is also its `source()`, so that it can be told apart by type and
+/// not only by its words.
 #[derive(Debug, thiserror::Error)]
 enum CommandError {
     /// A target of digits that is no pid; clap reports it as a usage error (status 2),
@@ -90,7 +92,7 @@ enum CommandError {
     /// The runtime directory exists but is not this user's alone, or cannot be looked at:
     /// a socket there could be anyone's.
     #[error("not looking for masters there: {0}")]
-    RuntimeDir(SocketError),
+    RuntimeDir(#[source] SocketError),
     #[error("cannot list {}: {error}", .dir.display())]
     ListDir { dir: PathBuf, error: io::Error },
     /// A pid was named, and the runtime directory its socket would be in is missing.
@@ -104,10 +106,15 @@ enum CommandError {
     SeveralMasters(Vec<PathBuf>),
     /// The master at this socket gave no answer the command may believe.
     #[error("{}: {error}", .socket.display())]
-    Ask { socket: PathBuf, error: AskError },
+    Ask {
+        socket: PathBuf,
+        #[source]
+        error: AskError,
+    },
     #[error("unreadable answer from {}: {problem}", .socket.display())]
     Unreadable {
         socket: PathBuf,
+        #[source]
         problem: AnswerProblem,
     },
     /// The master answered a reset with a refusal; its message, control characters
@@ -123,7 +130,7 @@ enum CommandError {
 #[derive(Debug, thiserror::Error)]
 enum AnswerProblem {
     #[error("{0}")]
-    Status(BadSnapshot),
+    Status(#[source] BadSnapshot),
     #[error("{0}")]
     Json(serde_json::Error),
     /// A reset answer without the message to show.
@@ -345,5 +352,42 @@ mod tests {
         for (error, message) in cases {
             assert_eq!(error.to_string(), message);
         }
+    }
+
+    #[test]
+    fn a_cause_named_in_the_message_is_also_the_source() {
+        use std::error::Error as _;
+
+        let runtime_dir = CommandError::RuntimeDir(SocketError::NotADirectory {
+            dir: PathBuf::from("/run/ticker"),
+        });
+        assert_eq!(
+            runtime_dir.to_string(),
+            "not looking for masters there: /run/ticker is not a directory"
+        );
+        let source = runtime_dir.source().expect("a source");
+        assert!(matches!(
+            source.downcast_ref(),
+            Some(SocketError::NotADirectory { .. })
+        ));
+
+        let ask = CommandError::Ask {
+            socket: PathBuf::from("/run/1.sock"),
+            error: AskError::TimedOut,
+        };
+        assert_eq!(ask.to_string(), "/run/1.sock: no answer within 5s");
+        let source = ask.source().expect("a source");
+        assert!(matches!(source.downcast_ref(), Some(AskError::TimedOut)));
+
+        let bad = Snapshot::from_json("{}").expect_err("no snapshot");
+        let unreadable = unreadable(Path::new("/run/1.sock"), AnswerProblem::Status(bad.clone()));
+        assert_eq!(
+            unreadable.to_string(),
+            format!("unreadable answer from /run/1.sock: {bad}")
+        );
+        let problem = unreadable.source().expect("a source");
+        assert_eq!(problem.to_string(), bad.to_string());
+        let cause = problem.source().expect("the snapshot's error");
+        assert_eq!(cause.downcast_ref::<BadSnapshot>(), Some(&bad));
     }
 }

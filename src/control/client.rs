@@ -8,7 +8,6 @@
 //! check or remove anything in the runtime directory: that is the master's, by
 //! `runtime_dir.rs`'s rules.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -30,39 +29,25 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Why the command got no answer it may believe.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AskError {
+    #[error("cannot connect: {0}")]
     Connect(io::Error),
     /// The socket is served by a process of another user, which could say anything.
-    Untrusted {
-        uid: u32,
-    },
+    #[error(
+        "it is served by a process of uid {uid}, not of this user (uid {}) or root; its \
+         answer is not believed",
+        euid()
+    )]
+    Untrusted { uid: u32 },
+    #[error("no answer within {}", humantime::format_duration(ANSWER_TIMEOUT))]
     TimedOut,
+    #[error("the answer is longer than {MAX_ANSWER} bytes")]
     TooLong,
+    #[error("the answer is not UTF-8 text")]
     NotText,
+    #[error("{0}")]
     Io(io::Error),
-}
-
-impl fmt::Display for AskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AskError::Connect(e) => write!(f, "cannot connect: {e}"),
-            AskError::Untrusted { uid } => write!(
-                f,
-                "it is served by a process of uid {uid}, not of this user (uid {}) or root; \
-                 its answer is not believed",
-                euid()
-            ),
-            AskError::TimedOut => write!(
-                f,
-                "no answer within {}",
-                humantime::format_duration(ANSWER_TIMEOUT)
-            ),
-            AskError::TooLong => write!(f, "the answer is longer than {MAX_ANSWER} bytes"),
-            AskError::NotText => write!(f, "the answer is not UTF-8 text"),
-            AskError::Io(e) => write!(f, "{e}"),
-        }
-    }
 }
 
 /// Sends one request line and returns the answer, within [`ANSWER_TIMEOUT`].

@@ -8,7 +8,6 @@
 //! either side. This file must not bind, serve or read a socket: probing whether something
 //! listens is as far as it goes, and binding is [`Door::control`](super::Door::control)'s.
 
-use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
@@ -46,118 +45,57 @@ pub enum Placement {
 }
 
 /// Why the control socket cannot be where it was meant to be.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SocketError {
     /// The directory could not be made or looked at.
-    Dir {
-        dir: PathBuf,
-        error: io::Error,
-    },
-    Symlink {
-        dir: PathBuf,
-    },
-    NotADirectory {
-        dir: PathBuf,
-    },
+    #[error("cannot make or inspect the directory {}: {error}", .dir.display())]
+    Dir { dir: PathBuf, error: io::Error },
+    #[error(
+        "{} is a symbolic link; the runtime directory must be a real directory",
+        .dir.display()
+    )]
+    Symlink { dir: PathBuf },
+    #[error("{} is not a directory", .dir.display())]
+    NotADirectory { dir: PathBuf },
     /// The directory belongs to another user (for a named place: other than root).
-    Owner {
-        dir: PathBuf,
-        uid: u32,
-    },
+    #[error(
+        "the directory {} belongs to uid {uid}, not to this user (uid {}): its owner could \
+         replace the socket",
+        .dir.display(),
+        euid()
+    )]
+    Owner { dir: PathBuf, uid: u32 },
     /// The runtime directory lets group or other users in.
-    OpenToOthers {
-        dir: PathBuf,
-        mode: u32,
-    },
+    #[error(
+        "the directory {shown} has mode {mode:04o}: other users could replace the socket in \
+         it; it must be 0700 (chmod 700 {shown})",
+        shown = .dir.display()
+    )]
+    OpenToOthers { dir: PathBuf, mode: u32 },
     /// A named place's directory lets others write into it, without the sticky bit.
-    WritableByOthers {
-        dir: PathBuf,
-        mode: u32,
-    },
+    #[error(
+        "the directory {} has mode {mode:04o}: other users may write into it, and without \
+         the sticky bit they could replace the socket",
+        .dir.display()
+    )]
+    WritableByOthers { dir: PathBuf, mode: u32 },
     /// Something else than a socket is at the socket's path: it is left alone.
-    NotASocket {
-        path: PathBuf,
-    },
+    #[error("{} exists and is not a socket; it is left alone", .path.display())]
+    NotASocket { path: PathBuf },
     /// A socket of another user is there: it is left alone.
-    OthersSocket {
-        path: PathBuf,
-        uid: u32,
-    },
+    #[error("{} is a socket of uid {uid}; it is left alone", .path.display())]
+    OthersSocket { path: PathBuf, uid: u32 },
     /// Something listens there (another master): it is left alone.
-    Live {
-        path: PathBuf,
-    },
+    #[error(
+        "another process (another master?) listens on {}; it is left alone",
+        .path.display()
+    )]
+    Live { path: PathBuf },
     /// A file is there and looking at it failed: it is left alone.
-    Unprobed {
-        path: PathBuf,
-        error: io::Error,
-    },
-    Bind {
-        path: PathBuf,
-        error: io::Error,
-    },
-}
-
-impl fmt::Display for SocketError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let me = euid();
-        match self {
-            SocketError::Dir { dir, error } => {
-                write!(
-                    f,
-                    "cannot make or inspect the directory {}: {error}",
-                    dir.display()
-                )
-            }
-            SocketError::Symlink { dir } => write!(
-                f,
-                "{} is a symbolic link; the runtime directory must be a real directory",
-                dir.display()
-            ),
-            SocketError::NotADirectory { dir } => write!(f, "{} is not a directory", dir.display()),
-            SocketError::Owner { dir, uid } => write!(
-                f,
-                "the directory {} belongs to uid {uid}, not to this user (uid {me}): its owner \
-                 could replace the socket",
-                dir.display()
-            ),
-            SocketError::OpenToOthers { dir, mode } => write!(
-                f,
-                "the directory {} has mode {mode:04o}: other users could replace the socket in \
-                 it; it must be 0700 (chmod 700 {0})",
-                dir.display()
-            ),
-            SocketError::WritableByOthers { dir, mode } => write!(
-                f,
-                "the directory {} has mode {mode:04o}: other users may write into it, and \
-                 without the sticky bit they could replace the socket",
-                dir.display()
-            ),
-            SocketError::NotASocket { path } => write!(
-                f,
-                "{} exists and is not a socket; it is left alone",
-                path.display()
-            ),
-            SocketError::OthersSocket { path, uid } => write!(
-                f,
-                "{} is a socket of uid {uid}; it is left alone",
-                path.display()
-            ),
-            SocketError::Live { path } => write!(
-                f,
-                "another process (another master?) listens on {}; it is left alone",
-                path.display()
-            ),
-            SocketError::Unprobed { path, error } => write!(
-                f,
-                "{} exists and cannot be probed ({error}); it is left alone",
-                path.display()
-            ),
-            SocketError::Bind { path, error } => {
-                write!(f, "cannot listen on {}: {error}", path.display())
-            }
-        }
-    }
+    #[error("{} exists and cannot be probed ({error}); it is left alone", .path.display())]
+    Unprobed { path: PathBuf, error: io::Error },
+    #[error("cannot listen on {}: {error}", .path.display())]
+    Bind { path: PathBuf, error: io::Error },
 }
 
 pub(super) fn euid() -> u32 {

@@ -9,16 +9,16 @@
 //! next replacement may start ([`RespawnPolicy`]). What a worker owes and when it is killed
 //! if still there (its handshake, its time to exit once told to stop or once its channel
 //! closed), and once killed why and until when a stopping master waits for its reap, is in
-//! its record in the pool ([`crate::workers`]); this file sets those and acts on them. What a worker's
-//! frames mean once it is ready is `ticking.rs`'s business; which worker gets a tick is the
-//! [`Pool`](crate::pool::Pool)'s; how a worker process is made is `launch.rs`'.
+//! its record in the pool ([`crate::workers`]); this file sets those and acts on them. What
+//! a worker's frames mean once it is ready is `ticking.rs`'s business; which worker gets a
+//! tick is the [`Pool`](crate::pool::Pool)'s; how a worker process is made is `launch.rs`'.
 //!
 //! Nothing here waits for a process. A kill is a SIGKILL and the worker's removal from the
 //! pool, at once ([`Pool::kill`](crate::pool::Pool::kill)): its tick fails then, its
 //! replacement may start, and it takes no tick whatever the kernel takes to tear it down (a
 //! process in uninterruptible sleep dies only when it wakes). Its record, killed, stays
-//! until SIGCHLD says it is gone and it is reaped. A worker whose channel is
-//! gone is withdrawn from the pool in the same step, so it is never handed a tick either.
+//! until SIGCHLD says it is gone and it is reaped. A worker whose channel is gone is
+//! withdrawn from the pool in the same step, so it is never handed a tick either.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -8,13 +8,14 @@
 //! generation than the pool's (a rolling reset replaces them), and the deadlines (a pid
 //! handshake's, a leaving worker's) in one ordered set. A record changes only through the
 //! transitions here, each of which keeps every index in step, so no question the master asks
-//! per event scans the pool and no two places can disagree about a worker.
+//! per event scans the pool and no two places can disagree about a worker. It knows nothing
+//! of ticks beyond the one a busy worker holds: which tick goes where, and the counts, are
+//! [`crate::pool`]'s.
 //!
 //! A record lives from the worker's start to its reap. A worker the master killed is out of
 //! the pool at the kill ([`WorkerState::Killed`]): no question about the pool (its workers,
 //! their counts, a worker by pid) sees it any more, and no transition but the reap
-//! ([`Workers::remove`]) touches it; only the questions about killed workers do. It knows nothing of ticks beyond the one a busy worker holds:
-//! which tick goes where, and the counts, are [`crate::pool`]'s.
+//! ([`Workers::remove`]) touches it; only the questions about killed workers do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

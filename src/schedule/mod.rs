@@ -6,6 +6,9 @@
 //! has to wait and restarts one interval after it is delivered). It reads no clock and sleeps
 //! on nothing: callers pass `now` in, which keeps every rule testable without waiting. No PHP
 //! types here: the master and the native ticker ([`crate::native`]) share it.
+//! Time zones for cron schedules are its submodule [`zone`]'s.
+
+pub mod zone;
 
 use std::ops::Range;
 use std::time::Duration;

@@ -629,3 +629,5 @@ pub fn calendar(
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod properties;

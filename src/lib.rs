@@ -8,7 +8,8 @@
 //! - [`config`]: the `.rr.yaml` file, validated once into typed structs.
 //! - [`cluster`]: several instances, one schedule: the leader lease on Redis, its
 //!   decisions, its store and its helper process.
-//! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting).
+//! - [`schedule`]: tick arithmetic over monotonic instants (no drift, skip accounting), and
+//!   cron schedules in a time zone (their occurrences as UTC instants, across DST).
 //! - [`frame`]: RoadRunner's goridge frame format, bytes in and out.
 //! - [`huge_pages`]: the master's memory on 2 MB pages before it forks, so forks stay cheap.
 //! - [`message`]: what those frames mean between master and worker.

@@ -6,6 +6,10 @@
 //! has to wait and restarts one interval after it is delivered). It reads no clock and sleeps
 //! on nothing: callers pass `now` in, which keeps every rule testable without waiting. No PHP
 //! types here: the master and the native ticker ([`crate::native`]) share it.
+//! Cron schedules in a time zone are its submodules' ([`cron`], over [`zone`]'s rules).
+
+pub mod cron;
+pub mod zone;
 
 use std::ops::Range;
 use std::time::Duration;

@@ -98,7 +98,7 @@ test-rust:
 # from ticker.pool.command instead of forked (TICKER_E2E_WORKERS=command: the harness adds
 # the run's own PHP command line to every config it writes or names).
 COMMAND_SUITES := ticks:: supervision:: pool_settings:: error_and_stop:: operator:: \
-	missed_and_overlap:: signals:: faults:: cluster::
+	missed_and_overlap:: signals:: faults:: cluster:: schedules::
 test-command:
 	TICKER_EXT=$(EXT) TICKER_E2E_WORKERS=command $(CARGO) test --test e2e -- $(COMMAND_SUITES)
 

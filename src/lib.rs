@@ -55,6 +55,7 @@ pub mod schedule;
 pub mod supervisor;
 pub mod sys;
 pub mod tick;
+pub mod timetable;
 pub mod transport;
 pub mod worker;
 pub mod workers;

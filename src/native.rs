@@ -2,9 +2,9 @@
 //!
 //! Owns what a single consumer that asks for ticks gets (the C ABI's `ticker_next`, and PHP's
 //! `Ticker\Ffi\Ticker::next()` through it): the master's rules with one worker, from the same
-//! code. The grid, the numbering and the `delay` hold are [`crate::schedule::Ticker`]'s; which
-//! ticks wait and which are skipped is [`crate::pool::Pool`]'s, with the queue limits
-//! [`Policy::from_config`] gives each [`Missed`] policy.
+//! code. The grid, the numbering and the `delay` hold are [`Timetable`]'s (one interval
+//! schedule); which ticks wait and which are skipped is [`crate::pool::Pool`]'s, with the
+//! queue limits [`SchedulePolicy::new`] gives each [`Missed`] policy.
 //!
 //! The consumer counts as busy from the moment it gets a tick until it asks again (and, after a
 //! timeout, until it asks again): a tick that comes due meanwhile is missed, and the policy
@@ -16,10 +16,13 @@
 
 use std::time::Duration;
 
-use crate::config::{Missed, TickerConfig};
-use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, Stats};
-use crate::schedule::{Mono, Schedule, Ticker};
+use crate::config::{DEFAULT_NAME, Missed, ScheduleConfig, TickerConfig};
+use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, SchedulePolicy, Stats};
+use crate::schedule::zone::Zone;
+use crate::schedule::{Mono, WallClock};
 use crate::sys;
+use crate::tick::ScheduleId;
+use crate::timetable::{Setup, Timetable};
 
 /// The pool's name for the one consumer.
 const CONSUMER: Pid = 1;
@@ -35,27 +38,39 @@ enum Presence {
     Holding,
 }
 
-/// The rule of the native ticker, without a clock: one consumer over a [`Ticker`] and a [`Pool`].
+/// The rule of the native ticker, without a clock: one consumer over a [`Timetable`] of one
+/// schedule and a [`Pool`].
 #[derive(Debug)]
 pub struct Solo {
-    ticker: Ticker,
+    timetable: Timetable,
     pool: Pool,
-    missed: Missed,
     consumer: Presence,
 }
+
+/// The native ticker's one schedule.
+const ONLY: ScheduleId = ScheduleId(0);
 
 impl Solo {
     /// Tick 0 is due one interval after `now`, tick `n` at `now + (n + 1) × interval`.
     pub fn new(interval: Duration, missed: Missed, now: Mono) -> Solo {
-        let config = TickerConfig {
-            interval,
-            missed,
-            ..TickerConfig::default()
-        };
+        let schedule = ScheduleConfig::every(DEFAULT_NAME, interval, missed);
+        let utc = Zone::lookup("UTC").expect("every tz database has UTC");
+        let mut timetable = Timetable::new(
+            &Setup {
+                schedules: std::slice::from_ref(&schedule),
+                fallback_zone: &utc,
+                fallback_origin: "UTC",
+            },
+            WallClock::new(now, Duration::ZERO),
+        );
+        timetable.start(now, WallClock::new(now, Duration::ZERO));
+        let defaults = Policy::from_config(&TickerConfig::default());
         Solo {
-            ticker: Ticker::new(Schedule::new(now + interval, interval)),
-            pool: Pool::new(Policy::from_config(&config)),
-            missed,
+            timetable,
+            pool: Pool::new(Policy {
+                schedules: vec![SchedulePolicy::new(missed, true, None)],
+                ..defaults
+            }),
             consumer: Presence::Away,
         }
     }
@@ -66,10 +81,7 @@ impl Solo {
     /// [`Solo::leave`]).
     pub fn ask(&mut self, now: Mono) -> Result<Delivery, Mono> {
         let mut delivery = None;
-        for (_, arrival) in self
-            .pool
-            .arrive_due(&mut self.ticker, self.missed, now, now)
-        {
+        for (_, arrival) in self.pool.arrive_due(&mut self.timetable, now, now) {
             // Only an asking consumer is idle; the ticks after the one it gets find it busy.
             if let Arrival::Deliver(d) = arrival {
                 delivery = Some(d);
@@ -90,15 +102,17 @@ impl Solo {
             Some(d) => {
                 if d.waited {
                     // `delay`: the grid restarts one interval after the tick that held it.
-                    self.ticker.release(now);
+                    self.timetable.release(ONLY, now);
                 }
                 self.consumer = Presence::Holding;
                 Ok(d)
             }
             None => {
-                debug_assert!(!self.ticker.is_held(), "a held grid has a tick waiting");
                 self.consumer = Presence::Asking;
-                Err(self.ticker.next_due())
+                Err(self
+                    .timetable
+                    .next_due()
+                    .expect("a grid without a tick waiting is not held"))
             }
         }
     }

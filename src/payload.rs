@@ -6,7 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::DEFAULT_NAME;
 use crate::message::ToWorker;
+use crate::schedule::cron::local_time;
+use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, WallClock};
 use crate::tick::Delivery;
 
@@ -17,7 +20,7 @@ struct Body {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Header {
+struct Header<'a> {
     /// Unix seconds of the previous delivered tick; null for the first (RoadRunner sends
     /// Go's zero time there, an artifact no one should have to special-case).
     last_tick: Option<u64>,
@@ -30,6 +33,11 @@ struct Header {
     skipped: u64,
     /// 1, or 2 when the tick runs again because the first worker called `stop()`.
     attempt: u32,
+    /// The schedule's name: `default` for `ticker.interval`'s.
+    schedule: &'a str,
+    /// A cron schedule's occurrence in its zone, RFC 3339 with the offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled: Option<String>,
     /// In a cluster, the fencing token of the lease under which the tick was handed out: it
     /// grows with every new leader, so a handler can refuse work from a stale one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,13 +60,28 @@ pub fn due_instant(header: &[u8]) -> Option<Mono> {
         .map(|d| Mono(d.due_hrtime))
 }
 
-/// The job frame for a delivery.
-pub fn job(delivery: &Delivery, clock: &WallClock) -> ToWorker {
-    fenced_job(delivery, clock, None)
+/// Where a tick comes from, beyond what the tick itself says.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The schedule's name.
+    pub schedule: &'a str,
+    /// A cron schedule's zone, in which `scheduled` is written; `None` for an interval.
+    pub zone: Option<&'a Zone>,
+    /// In a cluster, the fencing token of the term that hands the tick out.
+    pub fence: Option<u64>,
 }
 
-/// The job frame for a delivery, with a cluster leader's fencing token in its header.
-pub fn fenced_job(delivery: &Delivery, clock: &WallClock, fence: Option<u64>) -> ToWorker {
+impl Origin<'static> {
+    /// `ticker.interval`'s schedule, on its own.
+    pub const DEFAULT: Origin<'static> = Origin {
+        schedule: DEFAULT_NAME,
+        zone: None,
+        fence: None,
+    };
+}
+
+/// The job frame for a delivery.
+pub fn job(delivery: &Delivery, clock: &WallClock, origin: &Origin<'_>) -> ToWorker {
     let due = clock.unix(delivery.tick.due);
     let header = Header {
         last_tick: delivery.last_tick.map(|at| clock.unix(at).as_secs()),
@@ -66,7 +89,12 @@ pub fn fenced_job(delivery: &Delivery, clock: &WallClock, fence: Option<u64>) ->
         due_hrtime: delivery.tick.due.0,
         skipped: delivery.skipped,
         attempt: delivery.tick.attempt,
-        fence,
+        schedule: origin.schedule,
+        scheduled: origin
+            .zone
+            .zip(delivery.tick.scheduled)
+            .map(|(zone, at)| local_time(zone, at)),
+        fence: origin.fence,
     };
     ToWorker::Job {
         header: serde_json::to_vec(&header).expect("plain data serializes"),
@@ -85,7 +113,8 @@ mod tests {
 
     use super::*;
     use crate::schedule::Mono;
-    use crate::tick::Tick;
+    use crate::schedule::cron::UnixInstant;
+    use crate::tick::{ScheduleId, Tick};
 
     fn parts(job: ToWorker) -> (Value, Value) {
         let ToWorker::Job { header, body } = job else {
@@ -107,7 +136,7 @@ mod tests {
             last_tick: None,
             waited: false,
         };
-        let (header, body) = parts(job(&delivery, &clock));
+        let (header, body) = parts(job(&delivery, &clock, &Origin::DEFAULT));
         assert_eq!(body, json!({"tick": 0}));
         assert_eq!(
             header,
@@ -116,7 +145,8 @@ mod tests {
                 "due": 1_700_000_000.001_5,
                 "dueHrtime": 1_500_000,
                 "skipped": 0,
-                "attempt": 1
+                "attempt": 1,
+                "schedule": "default"
             })
         );
     }
@@ -131,9 +161,13 @@ mod tests {
             last_tick: None,
             waited: false,
         };
-        let (header, _) = parts(fenced_job(&delivery, &clock, Some(7)));
+        let fenced = Origin {
+            fence: Some(7),
+            ..Origin::DEFAULT
+        };
+        let (header, _) = parts(job(&delivery, &clock, &fenced));
         assert_eq!(header["fence"], json!(7));
-        let (header, _) = parts(job(&delivery, &clock));
+        let (header, _) = parts(job(&delivery, &clock, &Origin::DEFAULT));
         assert!(header.get("fence").is_none(), "{header}");
     }
 
@@ -147,7 +181,7 @@ mod tests {
             last_tick: None,
             waited: false,
         };
-        let ToWorker::Job { header, .. } = job(&delivery, &clock) else {
+        let ToWorker::Job { header, .. } = job(&delivery, &clock, &Origin::DEFAULT) else {
             panic!("not a job");
         };
         assert_eq!(due_instant(&header), Some(Mono(123_456_789)));
@@ -161,19 +195,47 @@ mod tests {
         let delivery = Delivery {
             pid: 1,
             tick: Tick {
-                number: 7,
-                due: Mono(7_000_000_000),
                 attempt: 2,
+                ..Tick::new(7, Mono(7_000_000_000))
             },
             skipped: 3,
             last_tick: Some(Mono(3_000_000_000)),
             waited: true,
         };
-        let (header, body) = parts(job(&delivery, &clock));
+        let (header, body) = parts(job(&delivery, &clock, &Origin::DEFAULT));
         assert_eq!(body, json!({"tick": 7}));
         assert_eq!(header["lastTick"], json!(103));
         assert_eq!(header["due"], json!(107.0));
         assert_eq!(header["skipped"], json!(3));
         assert_eq!(header["attempt"], json!(2));
+    }
+
+    #[test]
+    fn a_cron_tick_names_its_schedule_and_its_occurrence_in_the_schedules_zone() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(1_743_296_400));
+        // 2025-03-30T01:00:00Z: in Berlin, the first instant after the spring gap.
+        let at = UnixInstant::from_secs(1_743_296_400);
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick::of(ScheduleId(1), 0, Mono(0), Some(at)),
+            skipped: 0,
+            last_tick: None,
+            waited: false,
+        };
+        let berlin = Zone::lookup("Europe/Berlin").unwrap();
+        let origin = Origin {
+            schedule: "nightly-report",
+            zone: Some(&berlin),
+            fence: None,
+        };
+        let (header, body) = parts(job(&delivery, &clock, &origin));
+        assert_eq!(body, json!({"tick": 0}));
+        assert_eq!(header["schedule"], json!("nightly-report"));
+        assert_eq!(header["scheduled"], json!("2025-03-30T03:00:00+02:00"));
+        let (header, _) = parts(job(&delivery, &clock, &Origin::DEFAULT));
+        assert!(
+            header.get("scheduled").is_none(),
+            "an interval's tick has none: {header}"
+        );
     }
 }

@@ -34,8 +34,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::config::{Missed, TickerConfig};
-use crate::schedule::{Mono, Ticker};
+use crate::config::{Missed, ScheduleConfig, TickerConfig};
+use crate::schedule::Mono;
+use crate::tick::ScheduleId;
+use crate::timetable::Timetable;
 
 pub use crate::pid::Pid;
 pub use crate::tick::{Delivery, Tick};
@@ -47,12 +49,47 @@ pub use crate::workers::{Handshake, Killed, Leaving, Overdue, Reading, Why, Work
 pub struct Policy {
     /// Ticks a worker handles before it is replaced (`max_jobs`; 1 in `debug` mode).
     pub max_jobs: Option<u64>,
-    /// Ticks that may wait for a free worker at once; `None`: no limit.
-    pub queue_limit: Option<usize>,
-    /// Whether ticks may run on several workers at once.
-    pub overlap: bool,
     /// How long a tick may wait for a free worker before it is dropped.
     pub allocate_timeout: Duration,
+    /// Each schedule's rules, by [`ScheduleId`]; never empty.
+    pub schedules: Vec<SchedulePolicy>,
+}
+
+/// What one schedule's ticks may do when no worker is free, or while one of them runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulePolicy {
+    pub missed: Missed,
+    /// Ticks of the schedule that may wait for a free worker at once; `None`: no limit.
+    pub queue_limit: Option<usize>,
+    /// Whether a tick of the schedule may start while another one of it runs.
+    pub overlap: bool,
+}
+
+impl SchedulePolicy {
+    /// `max_queue_size` is the pool's (`None`: off).
+    pub fn new(missed: Missed, overlap: bool, max_queue: Option<usize>) -> SchedulePolicy {
+        SchedulePolicy {
+            missed,
+            queue_limit: match missed {
+                // One tick waits; `max_queue_size` may allow more, as in RoadRunner.
+                Missed::Skip => Some(max_queue.unwrap_or(1)),
+                // The grid stops while a tick waits, so a second one never comes due.
+                Missed::Delay => Some(1),
+                Missed::Burst => max_queue,
+            },
+            overlap,
+        }
+    }
+
+    fn of(schedule: &ScheduleConfig, max_queue: Option<usize>) -> SchedulePolicy {
+        SchedulePolicy::new(schedule.missed, schedule.overlap, max_queue)
+    }
+}
+
+impl Default for SchedulePolicy {
+    fn default() -> Self {
+        SchedulePolicy::new(Missed::Skip, true, None)
+    }
 }
 
 impl Policy {
@@ -63,15 +100,20 @@ impl Policy {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         Policy {
             max_jobs: if pool.debug { Some(1) } else { pool.max_jobs },
-            queue_limit: match config.missed {
-                // One tick waits; `max_queue_size` may allow more, as in RoadRunner.
-                Missed::Skip => Some(max_queue.unwrap_or(1)),
-                // The grid stops while a tick waits, so a second one never comes due.
-                Missed::Delay => Some(1),
-                Missed::Burst => max_queue,
-            },
-            overlap: config.overlap,
             allocate_timeout: pool.allocate_timeout,
+            schedules: config
+                .schedules
+                .iter()
+                .map(|s| SchedulePolicy::of(s, max_queue))
+                .collect(),
+        }
+    }
+
+    /// One schedule's rules, the pool's defaults for the rest.
+    pub fn single(schedule: SchedulePolicy) -> Policy {
+        Policy {
+            schedules: vec![schedule],
+            ..Policy::default()
         }
     }
 }
@@ -80,9 +122,8 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             max_jobs: None,
-            queue_limit: Some(1),
-            overlap: true,
             allocate_timeout: Duration::from_secs(60),
+            schedules: vec![SchedulePolicy::default()],
         }
     }
 }
@@ -160,13 +201,42 @@ pub struct Stats {
     pub skipped: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        self.due += other.due;
+        self.delivered += other.delivered;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+/// One schedule's share of the pool: its counts, and what the next delivery's header says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Lane {
+    stats: Stats,
+    skipped_since_delivery: u64,
+    last_tick: Option<Mono>,
+}
+
+impl Lane {
+    fn skipped(&mut self, n: u64) {
+        self.stats.skipped += n;
+        self.skipped_since_delivery += n;
+    }
+}
+
 /// Ticks waiting for a free worker. Re-runs go first and do not count against the queue
 /// limit. Each queue is in the order ticks started waiting, which is also the order they
-/// expire in, so every operation is O(1) however many ticks a `burst` backlog holds.
+/// expire in, so every operation is O(1) however many ticks a `burst` backlog holds; only
+/// the ticks of a schedule without overlap whose run goes on are passed over to find the
+/// first that may start.
 #[derive(Debug, Default)]
 struct Waiting {
     reruns: VecDeque<(Tick, Mono)>,
     first: VecDeque<(Tick, Mono)>,
+    /// First attempts waiting, by schedule: what its queue limit is checked against.
+    first_by_schedule: Vec<usize>,
 }
 
 impl Waiting {
@@ -178,11 +248,30 @@ impl Waiting {
         self.len() == 0
     }
 
-    fn first_attempts(&self) -> usize {
-        self.first.len()
+    fn first_attempts(&self, schedule: ScheduleId) -> usize {
+        self.first_by_schedule
+            .get(schedule.index())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn count(&mut self, tick: &Tick, up: bool) {
+        if tick.attempt != 1 {
+            return;
+        }
+        let index = tick.schedule.index();
+        if self.first_by_schedule.len() <= index {
+            self.first_by_schedule.resize(index + 1, 0);
+        }
+        if up {
+            self.first_by_schedule[index] += 1;
+        } else {
+            self.first_by_schedule[index] -= 1;
+        }
     }
 
     fn push(&mut self, tick: Tick, since: Mono) {
+        self.count(&tick, true);
         if tick.attempt == 1 {
             self.first.push_back((tick, since));
         } else {
@@ -190,8 +279,18 @@ impl Waiting {
         }
     }
 
-    fn pop(&mut self) -> Option<Tick> {
-        let (tick, _) = self.reruns.pop_front().or_else(|| self.first.pop_front())?;
+    /// The first tick, re-runs first, that `may_start` lets start. The queues keep their
+    /// order (the order ticks expire in); only a schedule without overlap, whose run goes
+    /// on, is passed over.
+    fn pop(&mut self, may_start: impl Fn(ScheduleId) -> bool) -> Option<Tick> {
+        let take = |queue: &mut VecDeque<(Tick, Mono)>| {
+            let i = queue
+                .iter()
+                .position(|(tick, _)| may_start(tick.schedule))?;
+            queue.remove(i).map(|(tick, _)| tick)
+        };
+        let tick = take(&mut self.reruns).or_else(|| take(&mut self.first))?;
+        self.count(&tick, false);
         Some(tick)
     }
 
@@ -215,10 +314,14 @@ impl Waiting {
                 gone.push(tick);
             }
         }
+        for tick in &gone {
+            self.count(tick, false);
+        }
         gone
     }
 
     fn drain(&mut self) -> Vec<Tick> {
+        self.first_by_schedule.clear();
         self.reruns
             .drain(..)
             .chain(self.first.drain(..))
@@ -233,22 +336,31 @@ pub struct Pool {
     workers: Workers,
     /// Ticks waiting for a free worker, with the instant each started waiting.
     waiting: Waiting,
-    skipped_since_delivery: u64,
-    last_tick: Option<Mono>,
+    /// Each schedule's counts and header state, by [`ScheduleId`].
+    lanes: Vec<Lane>,
     /// The master is stopping: nothing more is delivered, not even a re-run.
     stopping: bool,
     /// Waiting ticks stay waiting (see [`Pool::hold`]).
     held: bool,
     policy: Policy,
-    stats: Stats,
 }
 
 impl Pool {
     pub fn new(policy: Policy) -> Pool {
         Pool {
+            lanes: vec![Lane::default(); policy.schedules.len()],
             policy,
             ..Pool::default()
         }
+    }
+
+    fn lane(&mut self, schedule: ScheduleId) -> &mut Lane {
+        &mut self.lanes[schedule.index()]
+    }
+
+    /// The rules of `schedule`'s ticks.
+    pub fn rules(&self, schedule: ScheduleId) -> &SchedulePolicy {
+        &self.policy.schedules[schedule.index()]
     }
 
     pub fn policy(&self) -> &Policy {
@@ -272,12 +384,7 @@ impl Pool {
         let timeout = self.policy.allocate_timeout;
         let expired = self.waiting.expire(|since| since + timeout <= now);
         for tick in &expired {
-            if tick.attempt == 1 {
-                self.stats.skipped += 1;
-                self.skipped_since_delivery += 1;
-            } else {
-                self.stats.failed += 1;
-            }
+            self.dropped(tick);
         }
         expired
     }
@@ -292,42 +399,68 @@ impl Pool {
     /// the next delivery's header), re-runs as failed.
     pub fn drop_waiting(&mut self) -> Vec<Tick> {
         let dropped = self.waiting.drain();
-        let skipped = dropped.iter().filter(|t| t.attempt == 1).count() as u64;
-        self.stats.failed += dropped.len() as u64 - skipped;
-        self.stats.skipped += skipped;
-        self.skipped_since_delivery += skipped;
+        for tick in &dropped {
+            self.dropped(tick);
+        }
         dropped
     }
 
-    /// `n` ticks came due that this pool never saw (a cluster's failover, when no instance
-    /// held the lease): counted as due and skipped, and in the next delivery's header.
-    pub fn skip(&mut self, n: u64) {
-        self.stats.due += n;
-        self.stats.skipped += n;
-        self.skipped_since_delivery += n;
+    /// A waiting tick is dropped: a first attempt counts as skipped (and in the next
+    /// delivery's header), a re-run as failed.
+    fn dropped(&mut self, tick: &Tick) {
+        let lane = self.lane(tick.schedule);
+        if tick.attempt == 1 {
+            lane.skipped(1);
+        } else {
+            lane.stats.failed += 1;
+        }
     }
 
-    /// Whether a tick may start now on an idle worker: with overlap off, only when no
-    /// other tick runs.
-    fn may_start(&self) -> bool {
-        self.policy.overlap || !self.workers.any_busy()
+    /// `n` ticks of `schedule` came due that this pool never saw (a cluster's failover,
+    /// when no instance held the lease): counted as due and skipped, and in the next
+    /// delivery's header.
+    pub fn skip(&mut self, schedule: ScheduleId, n: u64) {
+        let lane = self.lane(schedule);
+        lane.stats.due += n;
+        lane.skipped(n);
     }
 
-    /// Whether a tick arriving now would start at once on an idle worker.
-    pub fn can_start(&self) -> bool {
-        self.workers.has_idle() && self.may_start()
+    /// Whether a tick of `schedule` may start now on an idle worker: with its overlap off,
+    /// only when no other tick of it runs.
+    fn may_start(&self, schedule: ScheduleId) -> bool {
+        self.rules(schedule).overlap || !self.workers.runs(schedule)
     }
 
-    fn take_idle(&mut self) -> Option<Pid> {
-        if self.may_start() {
+    /// Whether a tick of `schedule` arriving now would start at once on an idle worker.
+    pub fn can_start(&self, schedule: ScheduleId) -> bool {
+        self.workers.has_idle() && self.may_start(schedule)
+    }
+
+    fn take_idle(&mut self, schedule: ScheduleId) -> Option<Pid> {
+        if self.may_start(schedule) {
             self.workers.take_idle()
         } else {
             None
         }
     }
 
+    /// The pool's counts: every schedule's together.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let mut total = Stats::default();
+        for lane in &self.lanes {
+            total += lane.stats;
+        }
+        total
+    }
+
+    /// One schedule's counts.
+    pub fn schedule_stats(&self, schedule: ScheduleId) -> Stats {
+        self.lanes[schedule.index()].stats
+    }
+
+    /// The due instant of the last tick of `schedule` handed to a worker.
+    pub fn last_tick(&self, schedule: ScheduleId) -> Option<Mono> {
+        self.lanes[schedule.index()].last_tick
     }
 
     /// A worker of the pool (not a killed one).
@@ -469,69 +602,66 @@ impl Pool {
         self.workers.take_overdue(now)
     }
 
-    /// A tick came due on the schedule.
+    /// A tick came due on its schedule.
     pub fn arrive(&mut self, tick: Tick, now: Mono) -> Arrival {
-        self.stats.due += 1;
-        if let Some(pid) = self.take_idle() {
+        self.lane(tick.schedule).stats.due += 1;
+        if let Some(pid) = self.take_idle(tick.schedule) {
             return Arrival::Deliver(self.deliver(pid, tick, now, false));
         }
         if self
-            .policy
+            .rules(tick.schedule)
             .queue_limit
-            .is_some_and(|limit| self.waiting.first_attempts() >= limit)
+            .is_some_and(|limit| self.waiting.first_attempts(tick.schedule) >= limit)
         {
-            self.stats.skipped += 1;
-            self.skipped_since_delivery += 1;
+            self.lane(tick.schedule).skipped(1);
             return Arrival::Skipped;
         }
         self.waiting.push(tick, now);
         Arrival::Waiting
     }
 
-    /// The ticks of `ticker` due by `horizon` arrive, oldest first, at `now`: what became of
-    /// each. Under `delay` ([`Missed::Delay`]), the first one that has to wait holds the grid
-    /// ([`Ticker::hold`]) and is the last. The master and the native ticker both walk the
-    /// grid this way.
+    /// The ticks of `timetable` due by `horizon` arrive at `now`, each schedule's oldest
+    /// first: what became of each. Under `delay` ([`Missed::Delay`]), the first tick of a
+    /// schedule that has to wait holds its grid ([`Timetable::hold`]) and is its last. The
+    /// master and the native ticker both walk the schedules this way.
     pub fn arrive_due(
         &mut self,
-        ticker: &mut Ticker,
-        missed: Missed,
+        timetable: &mut Timetable,
         horizon: Mono,
         now: Mono,
     ) -> Vec<(Tick, Arrival)> {
-        self.arrive_due_while(ticker, missed, horizon, now, |_| true)
+        self.arrive_due_while(timetable, horizon, now, |_| true)
     }
 
-    /// [`Pool::arrive_due`], stopping before the first tick that `may_arrive` refuses: it and
-    /// the ones after it go back to `ticker`, to be asked about again at the next call (a
-    /// cluster instance delivers only the ticks its lease grants).
+    /// [`Pool::arrive_due`], stopping a schedule's walk before the first tick that
+    /// `may_arrive` refuses: it and the ones after it go back to `timetable`, to be asked
+    /// about again at the next call (a cluster instance delivers only the ticks its lease
+    /// grants). Only the schedules due are walked.
     pub fn arrive_due_while(
         &mut self,
-        ticker: &mut Ticker,
-        missed: Missed,
+        timetable: &mut Timetable,
         horizon: Mono,
         now: Mono,
         mut may_arrive: impl FnMut(&Tick) -> bool,
     ) -> Vec<(Tick, Arrival)> {
-        let mut numbers = ticker.poll(horizon);
         let mut arrivals = vec![];
-        while let Some(number) = numbers.clone().next() {
-            let tick = Tick::new(number, ticker.due(number));
-            if !may_arrive(&tick) {
-                break;
+        for schedule in timetable.take_due(horizon) {
+            let delay = self.rules(schedule).missed == Missed::Delay;
+            for tick in timetable.poll(schedule, horizon) {
+                if !may_arrive(&tick) {
+                    timetable.give_back(&tick);
+                    break;
+                }
+                let arrival = self.arrive(tick, now);
+                arrivals.push((tick, arrival));
+                if delay && arrival == Arrival::Waiting {
+                    // The ticks after it did not happen: they come after the release, on
+                    // the new grid.
+                    timetable.hold(&tick);
+                    break;
+                }
             }
-            numbers.start += 1;
-            let arrival = self.arrive(tick, now);
-            arrivals.push((tick, arrival));
-            if missed == Missed::Delay && arrival == Arrival::Waiting {
-                // The ticks after it did not happen: they come after the release, on the
-                // new grid.
-                ticker.hold(number);
-                numbers = number + 1..number + 1;
-            }
-        }
-        if !numbers.is_empty() {
-            ticker.rewind(numbers.start);
+            timetable.requeue(schedule);
         }
         arrivals
     }
@@ -552,14 +682,15 @@ impl Pool {
         };
         let took = now.since(since);
         let mut retire = retire.clone();
+        let handled_before = worker.handled;
         let mut failed = false;
         let handled = match outcome {
             Outcome::Done => {
-                self.stats.completed += 1;
+                self.lane(tick.schedule).stats.completed += 1;
                 self.workers.count_answer(pid, false)
             }
             Outcome::Failed(_) => {
-                self.stats.failed += 1;
+                self.lane(tick.schedule).stats.failed += 1;
                 failed = true;
                 self.workers.count_answer(pid, true)
             }
@@ -570,10 +701,10 @@ impl Pool {
                     // to survive a recycling worker without hiding a handler that always stops.
                     self.waiting.push(Tick { attempt: 2, ..tick }, now);
                 } else {
-                    self.stats.failed += 1;
+                    self.lane(tick.schedule).stats.failed += 1;
                     failed = true;
                 }
-                worker.handled
+                handled_before
             }
         };
         if retire.is_none()
@@ -671,8 +802,8 @@ impl Pool {
 
     /// A worker left the pool: the tick it held fails.
     fn left(&mut self, worker: Worker, now: Mono) -> Removed {
-        if matches!(worker.state, WorkerState::Busy { .. }) {
-            self.stats.failed += 1;
+        if let WorkerState::Busy { tick, .. } = worker.state {
+            self.lane(tick.schedule).stats.failed += 1;
         }
         Removed {
             worker,
@@ -698,8 +829,9 @@ impl Pool {
             self.workers.set_state(pid, WorkerState::Stopping);
         }
         let dropped = self.waiting.drain();
-        self.stats.failed += dropped.iter().filter(|t| t.attempt > 1).count() as u64;
-        self.stats.skipped += dropped.iter().filter(|t| t.attempt == 1).count() as u64;
+        for tick in &dropped {
+            self.dropped(tick);
+        }
         (told, dropped)
     }
 
@@ -707,8 +839,14 @@ impl Pool {
         if self.waiting.is_empty() || self.held {
             return None;
         }
-        let pid = self.take_idle()?;
-        let tick = self.waiting.pop().expect("checked non-empty");
+        if !self.workers.has_idle() {
+            return None;
+        }
+        let (rules, workers) = (&self.policy.schedules, &self.workers);
+        let tick = self
+            .waiting
+            .pop(|schedule| rules[schedule.index()].overlap || !workers.runs(schedule))?;
+        let pid = self.workers.take_idle().expect("checked: a worker is idle");
         Some(self.deliver(pid, tick, now, true))
     }
 
@@ -726,17 +864,18 @@ impl Pool {
                 retire: None,
             },
         );
+        let lane = self.lane(tick.schedule);
         let delivery = Delivery {
             pid,
             tick,
-            skipped: self.skipped_since_delivery,
-            last_tick: self.last_tick,
+            skipped: lane.skipped_since_delivery,
+            last_tick: lane.last_tick,
             waited,
         };
-        self.skipped_since_delivery = 0;
+        lane.skipped_since_delivery = 0;
         if tick.attempt == 1 {
-            self.last_tick = Some(tick.due);
-            self.stats.delivered += 1;
+            lane.last_tick = Some(tick.due);
+            lane.stats.delivered += 1;
         }
         delivery
     }
@@ -745,7 +884,9 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Schedule;
+    use crate::schedule::zone::Zone;
+    use crate::schedule::{Schedule, Ticker, WallClock};
+    use crate::timetable::Setup;
 
     fn tick(n: u64) -> Tick {
         Tick::new(n, Mono(n * 1000))
@@ -934,7 +1075,7 @@ mod tests {
 
     #[test]
     fn without_overlap_removing_the_busy_worker_lets_the_waiting_tick_start() {
-        let mut pool = Pool::new(policy(|p| p.overlap = false));
+        let mut pool = Pool::new(policy(|p| p.schedules[0].overlap = false));
         pool.add(2, Mono(0));
         pool.add(1, Mono(0));
         delivered(pool.arrive(tick(0), Mono(0)));
@@ -949,7 +1090,7 @@ mod tests {
         let mut pool = Pool::new(Policy::default());
         pool.add(1, Mono(0));
         pool.withdraw(1);
-        assert!(!pool.can_start());
+        assert!(!pool.can_start(ScheduleId(0)));
         assert_eq!(pool.arrive(tick(0), Mono(0)), Arrival::Waiting);
         assert_eq!(pool.worker(1).unwrap().state, WorkerState::Idle);
     }
@@ -977,7 +1118,7 @@ mod tests {
 
     #[test]
     fn without_overlap_ticks_run_one_at_a_time() {
-        let mut pool = Pool::new(policy(|p| p.overlap = false));
+        let mut pool = Pool::new(policy(|p| p.schedules[0].overlap = false));
         pool.add(2, Mono(0));
         pool.add(1, Mono(0));
         delivered(pool.arrive(tick(0), Mono(0)));
@@ -993,7 +1134,7 @@ mod tests {
 
     #[test]
     fn a_burst_queue_keeps_every_missed_tick_up_to_its_limit() {
-        let mut pool = Pool::new(policy(|p| p.queue_limit = Some(3)));
+        let mut pool = Pool::new(policy(|p| p.schedules[0].queue_limit = Some(3)));
         pool.add(1, Mono(0));
         delivered(pool.arrive(tick(0), Mono(0)));
         for n in 1..=3 {
@@ -1025,7 +1166,7 @@ mod tests {
     #[test]
     fn a_rerun_goes_before_a_backlog_and_both_expire_oldest_first() {
         let mut pool = Pool::new(policy(|p| {
-            p.queue_limit = None;
+            p.schedules[0].queue_limit = None;
             p.allocate_timeout = Duration::from_nanos(100);
         }));
         pool.add(2, Mono(0));
@@ -1069,7 +1210,7 @@ mod tests {
         let mut pool = Pool::new(Policy::default());
         pool.add_starting(1, Mono(0), None);
         assert_eq!((pool.serving(), pool.starting()), (1, 1));
-        assert!(!pool.can_start());
+        assert!(!pool.can_start(ScheduleId(0)));
         assert_eq!(pool.arrive(tick(0), Mono(5)), Arrival::Waiting);
         let d = pool.ready(1, Mono(7)).expect("the waiting tick, at once");
         assert_eq!((d.pid, d.tick.number, d.waited), (1, 0, true));
@@ -1104,8 +1245,25 @@ mod tests {
         assert_eq!(pool.stats(), Stats::default());
     }
 
-    fn grid() -> Ticker {
-        Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)))
+    /// One schedule whose tick `n` is due at `n × 1000` ns.
+    fn grid(missed: Missed) -> Timetable {
+        let schedule = ScheduleConfig::every("default", Duration::from_nanos(1000), missed);
+        let utc = Zone::lookup("UTC").unwrap();
+        let clock = WallClock::new(Mono(0), Duration::ZERO);
+        let setup = Setup {
+            schedules: std::slice::from_ref(&schedule),
+            fallback_zone: &utc,
+            fallback_origin: "UTC",
+        };
+        let mut timetable = Timetable::new(&setup, clock);
+        timetable.start(Mono(0), clock);
+        let ticker = Ticker::new(Schedule::new(Mono(0), Duration::from_nanos(1000)));
+        timetable.replace_ticker(ScheduleId(0), ticker, clock);
+        timetable
+    }
+
+    fn pool_for(missed: Missed) -> Pool {
+        Pool::new(Policy::single(SchedulePolicy::new(missed, true, None)))
     }
 
     fn outcomes(arrivals: Vec<(Tick, Arrival)>) -> Vec<(u64, Arrival)> {
@@ -1114,10 +1272,10 @@ mod tests {
 
     #[test]
     fn due_ticks_arrive_in_order_and_skip_beyond_the_queue() {
-        let mut pool = Pool::new(Policy::default());
-        let mut ticker = grid();
+        let mut pool = pool_for(Missed::Skip);
+        let mut ticker = grid(Missed::Skip);
         pool.add(1, Mono(0));
-        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Skip, Mono(3500), Mono(3500)));
+        let got = outcomes(pool.arrive_due(&mut ticker, Mono(3500), Mono(3500)));
         assert!(matches!(got[0], (0, Arrival::Deliver(d)) if d.pid == 1));
         assert_eq!(
             got[1..],
@@ -1127,21 +1285,15 @@ mod tests {
                 (3, Arrival::Skipped)
             ]
         );
-        assert!(!ticker.is_held());
-        assert_eq!(ticker.next_due(), Mono(4000));
+        assert_eq!(ticker.next_due(), Some(Mono(4000)));
     }
 
     #[test]
     fn a_tick_the_gate_refuses_and_those_after_it_go_back_to_the_ticker() {
-        let mut pool = Pool::new(Policy {
-            queue_limit: None,
-            ..Policy::default()
-        });
-        let mut ticker = grid();
+        let mut pool = pool_for(Missed::Burst);
+        let mut ticker = grid(Missed::Burst);
         let got: Vec<u64> = pool
-            .arrive_due_while(&mut ticker, Missed::Burst, Mono(3500), Mono(3500), |t| {
-                t.number < 2
-            })
+            .arrive_due_while(&mut ticker, Mono(3500), Mono(3500), |t| t.number < 2)
             .into_iter()
             .map(|(t, _)| t.number)
             .collect();
@@ -1151,20 +1303,24 @@ mod tests {
             2,
             "refused ticks have not come due for the pool"
         );
-        assert_eq!(ticker.next_due(), Mono(2000), "tick 2 is asked about again");
-        let rest = outcomes(pool.arrive_due(&mut ticker, Missed::Burst, Mono(3500), Mono(3500)));
+        assert_eq!(
+            ticker.next_due(),
+            Some(Mono(2000)),
+            "tick 2 is asked about again"
+        );
+        let rest = outcomes(pool.arrive_due(&mut ticker, Mono(3500), Mono(3500)));
         assert_eq!(rest.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
     fn under_delay_the_first_tick_that_waits_holds_the_grid() {
-        let mut pool = Pool::new(Policy::default());
-        let mut ticker = grid();
+        let mut pool = pool_for(Missed::Delay);
+        let mut ticker = grid(Missed::Delay);
         pool.add(1, Mono(0));
-        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Delay, Mono(3500), Mono(3500)));
+        let got = outcomes(pool.arrive_due(&mut ticker, Mono(3500), Mono(3500)));
         assert_eq!(got.len(), 2, "ticks 2 and 3 did not happen: {got:?}");
         assert_eq!(got[1], (1, Arrival::Waiting));
-        assert!(ticker.is_held());
+        assert_eq!(ticker.next_due(), None, "the grid is held");
         assert_eq!(pool.stats().skipped, 0);
         // Tick 1 goes out when the worker answers; the grid restarts one interval later.
         let next = pool
@@ -1173,8 +1329,8 @@ mod tests {
             .next
             .unwrap();
         assert_eq!(next.tick.number, 1);
-        assert!(next.waited && ticker.release(Mono(7000)));
-        let got = outcomes(pool.arrive_due(&mut ticker, Missed::Delay, Mono(8000), Mono(8000)));
+        assert!(next.waited && ticker.release(ScheduleId(0), Mono(7000)));
+        let got = outcomes(pool.arrive_due(&mut ticker, Mono(8000), Mono(8000)));
         assert_eq!(
             got,
             [(2, Arrival::Waiting)],
@@ -1198,7 +1354,7 @@ mod tests {
         assert_eq!(dropped.len(), 2);
         assert_eq!((pool.stats().skipped, pool.stats().failed), (1, 1));
         pool.hold(false);
-        pool.skip(3);
+        pool.skip(ScheduleId(0), 3);
         let d = delivered(pool.arrive(tick(5), Mono(4)));
         assert_eq!(d.skipped, 4, "the dropped tick and the three skipped");
         assert_eq!((pool.stats().due, pool.stats().skipped), (6, 4));
@@ -1209,11 +1365,14 @@ mod tests {
         let mut config = TickerConfig::default();
         config.pool.debug = true;
         assert_eq!(Policy::from_config(&config).max_jobs, Some(1));
-        config.missed = Missed::Burst;
-        assert_eq!(Policy::from_config(&config).queue_limit, None);
-        config.missed = Missed::Skip;
+        config.schedules[0].missed = Missed::Burst;
+        assert_eq!(Policy::from_config(&config).schedules[0].queue_limit, None);
+        config.schedules[0].missed = Missed::Skip;
         config.pool.max_queue_size = Some(4);
-        assert_eq!(Policy::from_config(&config).queue_limit, Some(4));
+        assert_eq!(
+            Policy::from_config(&config).schedules[0].queue_limit,
+            Some(4)
+        );
     }
 
     #[test]
@@ -1313,7 +1472,8 @@ mod properties {
         AddStarting(u64),
         /// The worker at this index (modulo the pool) is ready, if it was starting.
         Ready(usize),
-        Arrive,
+        /// A tick of the schedule at this index (modulo the schedules) comes due.
+        Arrive(usize),
         /// The worker at this index (modulo the pool) answers: done, failed or stop.
         Answer(usize, u8),
         /// Its channel closes: it has a grace to exit, unless it was told to stop.
@@ -1340,7 +1500,7 @@ mod properties {
             2 => Just(Event::Add),
             1 => (1u64..400).prop_map(Event::AddStarting),
             2 => any::<usize>().prop_map(Event::Ready),
-            6 => Just(Event::Arrive),
+            6 => any::<usize>().prop_map(Event::Arrive),
             6 => (any::<usize>(), 0u8..3).prop_map(|(i, o)| Event::Answer(i, o)),
             1 => any::<usize>().prop_map(Event::Close),
             1 => any::<usize>().prop_map(Event::Tell),
@@ -1355,16 +1515,22 @@ mod properties {
     }
 
     fn policy() -> impl Strategy<Value = Policy> {
+        let schedule =
+            (proptest::option::of(1usize..4), any::<bool>()).prop_map(|(queue_limit, overlap)| {
+                SchedulePolicy {
+                    missed: Missed::Skip,
+                    queue_limit,
+                    overlap,
+                }
+            });
         (
             proptest::option::of(1u64..5),
-            proptest::option::of(1usize..4),
-            any::<bool>(),
+            proptest::collection::vec(schedule, 1..4),
             50u64..500,
         )
-            .prop_map(|(max_jobs, queue_limit, overlap, timeout)| Policy {
+            .prop_map(|(max_jobs, schedules, timeout)| Policy {
                 max_jobs,
-                queue_limit,
-                overlap,
+                schedules,
                 allocate_timeout: Duration::from_nanos(timeout),
             })
     }
@@ -1373,8 +1539,9 @@ mod properties {
         pool: Pool,
         now: Mono,
         next_pid: Pid,
-        next_tick: u64,
-        delivered_first: BTreeSet<u64>,
+        /// The next tick number of each schedule.
+        next_tick: Vec<u64>,
+        delivered_first: BTreeSet<(ScheduleId, u64)>,
         /// The workers killed and not reaped, with until when they are waited for: what
         /// the test did, against which the pool's records are checked.
         killed: BTreeMap<Pid, Mono>,
@@ -1423,7 +1590,11 @@ mod properties {
                 "{d:?} to {worker:?}"
             );
             if d.tick.attempt == 1 {
-                prop_assert!(self.delivered_first.insert(d.tick.number), "{d:?} twice");
+                prop_assert!(
+                    self.delivered_first
+                        .insert((d.tick.schedule, d.tick.number)),
+                    "{d:?} twice"
+                );
             }
             Ok(())
         }
@@ -1448,9 +1619,15 @@ mod properties {
                         self.took(d)?;
                     }
                 }
-                Event::Arrive if !self.pool.stopping => {
-                    let tick = Tick::new(self.next_tick, self.now);
-                    self.next_tick += 1;
+                Event::Arrive(i) if !self.pool.stopping => {
+                    let schedule = i % self.next_tick.len();
+                    let tick = Tick::of(
+                        ScheduleId(schedule as u32),
+                        self.next_tick[schedule],
+                        self.now,
+                        None,
+                    );
+                    self.next_tick[schedule] += 1;
                     if let Arrival::Deliver(d) = self.pool.arrive(tick, self.now) {
                         self.took(Some(d))?;
                     }
@@ -1538,7 +1715,7 @@ mod properties {
                 Event::Stop => {
                     self.pool.begin_stop();
                 }
-                Event::Add | Event::AddStarting(_) | Event::Arrive => {}
+                Event::Add | Event::AddStarting(_) | Event::Arrive(_) => {}
             }
             self.check()
         }
@@ -1561,6 +1738,33 @@ mod properties {
                 running,
                 waiting_reruns
             );
+            // And so for each schedule; a schedule without overlap runs one tick at a time,
+            // and never has more first attempts waiting than its queue limit.
+            for (i, rules) in pool.policy.schedules.iter().enumerate() {
+                let id = ScheduleId(i as u32);
+                let s = pool.schedule_stats(id);
+                let of = |t: &&(Tick, Mono)| t.0.schedule == id;
+                let waiting_first = pool.waiting.first.iter().filter(of).count();
+                let waiting_reruns = pool.waiting.reruns.iter().filter(of).count() as u64;
+                let running = pool
+                    .workers()
+                    .filter(|w| matches!(w.state, WorkerState::Busy { tick, .. } if tick.schedule == id))
+                    .count() as u64;
+                prop_assert_eq!(pool.waiting.first_attempts(id), waiting_first);
+                prop_assert_eq!(s.due, s.delivered + s.skipped + waiting_first as u64);
+                prop_assert_eq!(
+                    s.delivered,
+                    s.completed + s.failed + running + waiting_reruns
+                );
+                prop_assert!(
+                    rules.overlap || running <= 1,
+                    "{} of {:?} run at once",
+                    running,
+                    id
+                );
+                prop_assert!(rules.queue_limit.is_none_or(|limit| waiting_first <= limit));
+                prop_assert_eq!(pool.workers.runs(id), running > 0);
+            }
             // Every index over the workers is what their records say.
             if let Err(broken) = pool.workers.check() {
                 prop_assert!(false, "{broken}: {:?}", pool.workers);
@@ -1593,10 +1797,10 @@ mod properties {
             events in proptest::collection::vec(event(), 1..200),
         ) {
             let mut run = Run {
-                pool: Pool::new(policy),
+                pool: Pool::new(policy.clone()),
                 now: Mono(1),
                 next_pid: 0,
-                next_tick: 0,
+                next_tick: vec![0; policy.schedules.len()],
                 delivered_first: BTreeSet::new(),
                 killed: BTreeMap::new(),
                 outdated: BTreeSet::new(),

@@ -7,21 +7,50 @@
 
 use crate::pid::Pid;
 use crate::schedule::Mono;
+use crate::schedule::cron::UnixInstant;
+
+/// A schedule of the pool, by its place in the config's list of schedules (see
+/// [`crate::timetable`]): `default`, `ticker.interval`'s, is the first when it exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScheduleId(pub u32);
+
+impl ScheduleId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// A tick as the pool hands it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tick {
+    pub schedule: ScheduleId,
+    /// From 0, for each schedule on its own.
     pub number: u64,
     pub due: Mono,
+    /// A cron schedule's occurrence (its due instant less the jitter), for the header;
+    /// `None` for an interval.
+    pub scheduled: Option<UnixInstant>,
     /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
     pub attempt: u32,
 }
 
 impl Tick {
+    /// Tick `number` of the first schedule.
     pub fn new(number: u64, due: Mono) -> Tick {
+        Tick::of(ScheduleId::default(), number, due, None)
+    }
+
+    pub fn of(
+        schedule: ScheduleId,
+        number: u64,
+        due: Mono,
+        scheduled: Option<UnixInstant>,
+    ) -> Tick {
         Tick {
+            schedule,
             number,
             due,
+            scheduled,
             attempt: 1,
         }
     }

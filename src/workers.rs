@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::pid::Pid;
 use crate::schedule::Mono;
-use crate::tick::Tick;
+use crate::tick::{ScheduleId, Tick};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerState {
@@ -216,6 +216,9 @@ struct ByState {
     /// first to reach `exec_ttl`.
     busy: BTreeSet<(Mono, Pid)>,
     stopping: usize,
+    /// Busy workers by the schedule of their tick, by [`ScheduleId`]: whether a schedule
+    /// without overlap has a run going.
+    busy_by_schedule: Vec<usize>,
     /// Killed workers not reaped yet, by the instant a stopping master stops waiting for
     /// them: the last one says when it may return.
     killed: BTreeSet<(Mono, Pid)>,
@@ -229,8 +232,13 @@ impl ByState {
             }
             WorkerState::Idle if reachable => self.idle.push(pid),
             WorkerState::Idle => {}
-            WorkerState::Busy { since, .. } => {
+            WorkerState::Busy { since, tick, .. } => {
                 self.busy.insert((since, pid));
+                let index = tick.schedule.index();
+                if self.busy_by_schedule.len() <= index {
+                    self.busy_by_schedule.resize(index + 1, 0);
+                }
+                self.busy_by_schedule[index] += 1;
             }
             WorkerState::Stopping => self.stopping += 1,
             WorkerState::Killed(ref killed) => {
@@ -245,8 +253,9 @@ impl ByState {
                 self.starting.remove(&pid);
             }
             WorkerState::Idle => self.idle.remove(pid),
-            WorkerState::Busy { since, .. } => {
+            WorkerState::Busy { since, tick, .. } => {
                 self.busy.remove(&(since, pid));
+                self.busy_by_schedule[tick.schedule.index()] -= 1;
             }
             WorkerState::Stopping => self.stopping -= 1,
             WorkerState::Killed(ref killed) => {
@@ -324,6 +333,14 @@ impl Workers {
 
     pub fn any_busy(&self) -> bool {
         !self.by_state.busy.is_empty()
+    }
+
+    /// Whether a tick of `schedule` runs on some worker.
+    pub fn runs(&self, schedule: ScheduleId) -> bool {
+        self.by_state
+            .busy_by_schedule
+            .get(schedule.index())
+            .is_some_and(|&n| n > 0)
     }
 
     /// The busy workers, the one whose tick started first first.

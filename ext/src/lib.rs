@@ -85,8 +85,10 @@ fn ini_switch(name: &'static CStr) -> Result<bool, IniSwitchError> {
 
 /// What the master takes from INI, beyond the config file.
 fn master_options() -> Result<ticker::master::Options, IniSwitchError> {
+    let ini = ExecutorGlobals::get().ini_values();
     Ok(ticker::master::Options {
         huge_pages: ini_switch(HUGE_PAGES_INI)?,
+        php_timezone: ini.get("date.timezone").cloned().flatten(),
     })
 }
 
@@ -229,10 +231,18 @@ extern "C" fn info(module: *mut ModuleEntry) {
         match &state.role {
             Role::Master { asked, ticker, .. } => {
                 info_table_row!("master because", asked.describe());
-                info_table_row!(
-                    "interval",
-                    humantime::format_duration(ticker.interval).to_string()
-                );
+                let php_timezone = ExecutorGlobals::get()
+                    .ini_values()
+                    .get("date.timezone")
+                    .cloned()
+                    .flatten();
+                let (zone, why) = ticker::master::fallback_zone(php_timezone.as_deref());
+                for schedule in &ticker.schedules {
+                    info_table_row!(
+                        format!("schedule {}", schedule.name),
+                        schedule.describe((zone.name(), why))
+                    );
+                }
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
                 info_table_row!(
                     "workers",

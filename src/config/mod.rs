@@ -11,6 +11,7 @@
 //! | `limits.rs` | the size and depth limits, checked before YAML parsing |
 //! | `ticker.rs` | the `ticker` section: this extension's own keys |
 //! | `cluster.rs` | `ticker.cluster`: the Redis lease that lets one of several instances tick |
+//! | `schedules.rs` | `ticker.schedules` and `ticker.timezone`: named intervals and cron expressions |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
 //! | `values.rs` | durations (Go's syntax), counts, addresses, commands, env maps, user and group names |
@@ -30,6 +31,7 @@ mod error;
 mod limits;
 pub mod relay;
 mod roadrunner;
+mod schedules;
 mod source;
 mod table;
 mod ticker;
@@ -37,6 +39,8 @@ mod values;
 
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod schedules_tests;
 #[cfg(test)]
 mod tests;
 
@@ -49,11 +53,13 @@ use std::time::Duration;
 pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
+pub use schedules::{CatchUp, DEFAULT_NAME, MAX_NAME, ScheduleConfig, When, ZoneChoice, is_name};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
     BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,
 };
 
+use crate::schedule::zone::Zone;
 use table::{Reading, Table};
 
 /// RoadRunner refuses pools larger than this.
@@ -124,13 +130,6 @@ impl Config {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TickerConfig {
-    /// At least [`MIN_INTERVAL`].
-    pub interval: Duration,
-    /// What happens to ticks that come due while no worker is free.
-    pub missed: Missed,
-    /// Whether a tick may start while an earlier one still runs on another worker.
-    /// RoadRunner's plugin runs one at a time (`overlap: false`).
-    pub overlap: bool,
     /// Where to serve Prometheus metrics; `None` (the default) serves none.
     pub metrics: Option<SocketAddr>,
     /// The control socket's path (for `ticker status`); `None`: the default location.
@@ -139,6 +138,42 @@ pub struct TickerConfig {
     /// `ticker.cluster`: only the instance that holds a lease on Redis ticks. `None` (the
     /// default): this instance ticks on its own.
     pub cluster: Option<ClusterConfig>,
+    /// `ticker.timezone`: the zone of cron schedules that name none.
+    pub timezone: Option<Zone>,
+    /// Every schedule, in the file's order, never empty: `ticker.interval` is the one named
+    /// `default` (first, and there unless only `ticker.schedules` is set), then the
+    /// schedules of `ticker.schedules`. `ticker.missed` and `ticker.overlap` are in each
+    /// schedule that does not set its own.
+    pub schedules: Vec<ScheduleConfig>,
+}
+
+impl TickerConfig {
+    /// `ticker.interval`'s schedule, if the file has one.
+    pub fn default_schedule(&self) -> Option<&ScheduleConfig> {
+        self.schedules.first().filter(|s| s.name == DEFAULT_NAME)
+    }
+
+    /// `ticker.interval`: the interval of the `default` schedule, if there is one.
+    pub fn interval(&self) -> Option<Duration> {
+        match self.default_schedule()?.when {
+            When::Every(every) => Some(every),
+            When::Cron { .. } => None,
+        }
+    }
+
+    /// The shortest time between two runs of one schedule: its interval, or a second for
+    /// a cron schedule (the finest a cron expression names). What must stay well below the
+    /// time between ticks (the doors' pacing) is sized from it.
+    pub fn shortest_interval(&self) -> Duration {
+        self.schedules
+            .iter()
+            .map(|s| match s.when {
+                When::Every(every) => every,
+                When::Cron { .. } => Duration::from_secs(1),
+            })
+            .min()
+            .unwrap_or(DEFAULT_INTERVAL)
+    }
 }
 
 /// `ticker.cluster`: several instances share one schedule through a lease on Redis.

@@ -16,7 +16,8 @@ use serde_yaml::Value;
 use super::tests::{FILE, env_of};
 use super::{
     ConfigError, DEFAULT_INTERVAL, DEFAULT_POOL_TIMEOUT, DEFAULT_WATCH_TICK, MAX_WORKERS,
-    MIN_INTERVAL, MIN_WATCH_TICK, Megabytes, Missed, TickerConfig, limits, parse_with_env, values,
+    MIN_INTERVAL, MIN_WATCH_TICK, Megabytes, Missed, TickerConfig, When, limits, parse_with_env,
+    values,
 };
 
 fn parse(text: &str, vars: &[(String, String)]) -> Result<super::Config, ConfigError> {
@@ -42,7 +43,7 @@ fn check_outcome(outcome: &Result<super::Config, ConfigError>) -> Result<(), Tes
         }
         Ok(config) => {
             if let Some(ticker) = &config.ticker {
-                prop_assert!(ticker.interval >= MIN_INTERVAL);
+                prop_assert!(ticker.interval().is_some_and(|i| i >= MIN_INTERVAL));
                 prop_assert!((1..=MAX_WORKERS).contains(&ticker.pool.num_workers));
                 prop_assert!(ticker.pool.supervisor.watch_tick >= MIN_WATCH_TICK);
             }
@@ -264,14 +265,15 @@ impl Section {
     fn expected(&self) -> TickerConfig {
         let mut t = TickerConfig::default();
         let nonzero = |d: Duration, default| if d.is_zero() { default } else { d };
+        let default = &mut t.schedules[0];
         if let Some((_, d)) = self.interval {
-            t.interval = nonzero(d, DEFAULT_INTERVAL);
+            default.when = When::Every(nonzero(d, DEFAULT_INTERVAL));
         }
         if let Some((_, m)) = self.missed {
-            t.missed = m;
+            default.missed = m;
         }
         if let Some((_, b)) = self.overlap {
-            t.overlap = b;
+            default.overlap = b;
         }
         if let Some((_, n)) = self.num_workers.as_ref().filter(|(_, n)| *n != 0) {
             t.pool.num_workers = *n;

@@ -221,6 +221,26 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Every entry of this table as a mapping of its own, in the file's order: for a table
+    /// whose keys are names the file chooses (`ticker.schedules`). `expecting` follows
+    /// "expected" for an entry that is not a mapping.
+    pub fn tables(&mut self, expecting: &str) -> Result<Vec<(String, Table<'a>)>, ConfigError> {
+        let entries = std::mem::take(&mut self.entries);
+        entries
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::Null | Value::Mapping(_) => {
+                    let table = Table::new(self.reading, self.key(&name), value);
+                    Ok((name, table))
+                }
+                _ => Err(self.error(
+                    &name,
+                    format!("{} is not a mapping; expected {expecting}", show(&value)),
+                )),
+            })
+            .collect()
+    }
+
     /// [`Table::table`], with an empty table for a missing key.
     pub fn table_or_empty(
         &mut self,

@@ -66,7 +66,7 @@ fn indent(yaml: &str, by: usize) -> String {
 
 fn interval(value: &str) -> Result<Duration, ConfigError> {
     parse_in(&format!("ticker:\n  interval: {value}\n"), &[])
-        .map(|config| config.ticker.expect("ticker section").interval)
+        .map(|config| config.ticker.expect("ticker section").interval().unwrap())
 }
 
 fn secs(s: u64) -> Duration {
@@ -79,9 +79,6 @@ fn words(words: &[&str]) -> Command {
 
 fn expected_defaults() -> TickerConfig {
     TickerConfig {
-        interval: secs(1),
-        missed: Missed::Skip,
-        overlap: true,
         metrics: None,
         control: None,
         pool: PoolConfig {
@@ -102,6 +99,8 @@ fn expected_defaults() -> TickerConfig {
             },
         },
         cluster: None,
+        timezone: None,
+        schedules: vec![ScheduleConfig::every(DEFAULT_NAME, secs(1), Missed::Skip)],
     }
 }
 
@@ -129,11 +128,19 @@ pub(super) fn message(err: &ConfigError, key: &str) -> String {
 fn ticker_policies_default_to_skip_and_overlap() {
     let t = ticker("ticker: {}\n");
     assert_eq!(
-        (t.missed, t.overlap, t.metrics, t.control),
+        (
+            t.schedules[0].missed,
+            t.schedules[0].overlap,
+            t.metrics,
+            t.control
+        ),
         (Missed::Skip, true, None, None)
     );
     let t = ticker("ticker:\n  missed: burst\n  overlap: false\n");
-    assert_eq!((t.missed, t.overlap), (Missed::Burst, false));
+    assert_eq!(
+        (t.schedules[0].missed, t.schedules[0].overlap),
+        (Missed::Burst, false)
+    );
     let e = err("ticker:\n  missed: later\n").to_string();
     assert!(
         e.contains("ticker.missed: \"later\" is not accepted; expected skip, delay or burst"),
@@ -144,7 +151,7 @@ fn ticker_policies_default_to_skip_and_overlap() {
 #[test]
 fn intervals_below_the_floor_are_refused() {
     let t = ticker("ticker:\n  interval: 100us\n");
-    assert_eq!(t.interval, Duration::from_micros(100));
+    assert_eq!(t.interval().unwrap(), Duration::from_micros(100));
     let e = err("ticker:\n  interval: 50us\n").to_string();
     assert!(
         e.contains("ticker.interval: 50µs is below the shortest interval of 100µs"),
@@ -248,7 +255,7 @@ fn empty_ticker_section_is_enabled_with_every_default() {
 #[test]
 fn ticker_with_only_interval_has_pool_defaults() {
     let ticker = ticker("ticker:\n  interval: 10s\n");
-    assert_eq!(ticker.interval, secs(10));
+    assert_eq!(ticker.interval().unwrap(), secs(10));
     assert_eq!(ticker.pool, expected_defaults().pool);
 }
 
@@ -361,7 +368,9 @@ fn interval_zero_or_missing_is_one_second() {
     assert_eq!(interval("0s").unwrap(), DEFAULT_INTERVAL);
     assert_eq!(interval("~").unwrap(), DEFAULT_INTERVAL);
     assert_eq!(
-        ticker("ticker:\n  pool:\n    debug: false\n").interval,
+        ticker("ticker:\n  pool:\n    debug: false\n")
+            .interval()
+            .unwrap(),
         secs(1)
     );
 }
@@ -570,7 +579,7 @@ fn other_plugins_sections_are_never_read() {
         "version: '3'\nhttp:\n  pool:\n    wokers: 1\n    num_workers: -5\n\
          jobs: [whatever]\nkv: 3\nticker:\n  interval: 2s\n",
     );
-    assert_eq!(config.ticker.unwrap().interval, secs(2));
+    assert_eq!(config.ticker.unwrap().interval().unwrap(), secs(2));
     assert_eq!(config.not_acted_on, Vec::<String>::new());
 }
 
@@ -1036,8 +1045,12 @@ fn substituted_values_are_read_as_written_there() {
         ("APP", "/srv"),
     ];
     let ticker = ok_in(yaml, &vars).ticker.unwrap();
-    assert_eq!(ticker.interval, secs(1), "the default, TICK being unset");
-    assert!(!ticker.overlap);
+    assert_eq!(
+        ticker.interval().unwrap(),
+        secs(1),
+        "the default, TICK being unset"
+    );
+    assert!(!ticker.schedules[0].overlap);
     assert_eq!(ticker.pool.num_workers, 4);
     assert_eq!(ticker.pool.destroy_timeout, secs(5));
     assert_eq!(
@@ -1051,11 +1064,11 @@ fn substituted_values_are_read_as_written_there() {
     )
     .ticker
     .unwrap();
-    assert_eq!(ticker.interval, Duration::from_millis(250));
+    assert_eq!(ticker.interval().unwrap(), Duration::from_millis(250));
     assert_eq!(ticker.pool.num_workers, 1);
     // An empty variable takes the default too, as in bash.
     let ticker = ok_in("ticker:\n  interval: ${TICK:-2s}\n", &[("TICK", "")]);
-    assert_eq!(ticker.ticker.unwrap().interval, secs(2));
+    assert_eq!(ticker.ticker.unwrap().interval().unwrap(), secs(2));
 }
 
 #[test]
@@ -1333,7 +1346,7 @@ fn load_reads_and_parses_the_file() {
     std::fs::write(dir.join(".rr.yaml"), "ticker:\n  interval: 3s\n").unwrap();
     let config = load(&Source::locate(None, None, &dir)).unwrap().unwrap();
     assert_eq!(config.path, dir.join(".rr.yaml"));
-    assert_eq!(config.ticker.unwrap().interval, secs(3));
+    assert_eq!(config.ticker.unwrap().interval().unwrap(), secs(3));
 
     std::fs::write(dir.join("bad.yaml"), "ticker:\n  interval: fast\n").unwrap();
     let e = load(&Source::locate(Some("bad.yaml"), None, &dir)).unwrap_err();
@@ -1455,7 +1468,11 @@ fn every_roadrunner_file_of_the_corpus_parses_and_lists_what_is_not_acted_on() {
             .ticker
             .as_ref()
             .unwrap_or_else(|| panic!("{name}: no ticker"));
-        assert_eq!(ticker.interval, Duration::from_millis(50), "{name}");
+        assert_eq!(
+            ticker.interval().unwrap(),
+            Duration::from_millis(50),
+            "{name}"
+        );
         assert_eq!(ticker.pool.num_workers, 2, "{name}");
         assert_eq!(config.not_acted_on, not_acted_on, "{name}");
     }
@@ -1478,7 +1495,7 @@ fn the_corpus_files_mean_what_roadrunner_reads_in_them() {
         Some("www-data")
     );
     let ticker = config.ticker.unwrap();
-    assert_eq!(ticker.missed, Missed::Delay);
+    assert_eq!(ticker.schedules[0].missed, Missed::Delay);
     assert_eq!(ticker.pool.max_queue_size, Some(2));
     assert_eq!(
         ticker.pool.supervisor.max_worker_memory,
@@ -1775,5 +1792,8 @@ fn cluster_refuses_the_delay_policy_and_names_both_keys() {
         ));
         assert!(t.cluster.is_some());
     }
-    assert_eq!(ticker("ticker:\n  missed: delay\n").missed, Missed::Delay);
+    assert_eq!(
+        ticker("ticker:\n  missed: delay\n").schedules[0].missed,
+        Missed::Delay
+    );
 }

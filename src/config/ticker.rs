@@ -1,6 +1,6 @@
 //! The `ticker` section: the keys this extension owns (`interval`, as RoadRunner's ticker
-//! plugin has it, then `missed`, `overlap`, `metrics`, `control` and `cluster`) around
-//! RoadRunner's `pool` section.
+//! plugin has it, then `missed`, `overlap`, `metrics`, `control`, `cluster`, `timezone` and
+//! `schedules`) around RoadRunner's `pool` section.
 //!
 //! Every key here acts. An unknown key is an error that lists the accepted ones.
 
@@ -9,14 +9,17 @@ use std::path::PathBuf;
 
 use super::cluster;
 use super::roadrunner::{self, or_default};
+use super::schedules::{self, CatchUp, DEFAULT_NAME, Defaults, ScheduleConfig, When};
 use super::table::{Acts, Table};
+use super::values::GoDuration;
 use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, Missed, TickerConfig};
 
 /// What `ticker:` must be, for the message when it is not a mapping.
 pub(super) const EXPECTING: &str = "a mapping with interval: and pool:";
 
 pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
-    let interval = or_default(t.get("interval", Acts::Yes)?, DEFAULT_INTERVAL);
+    let interval_set = t.get::<GoDuration>("interval", Acts::Yes)?;
+    let interval = or_default(interval_set, DEFAULT_INTERVAL);
     let interval = t.at_least("interval", interval, MIN_INTERVAL, "0 means 1s")?;
     let missed = t.get("missed", Acts::Yes)?.unwrap_or_default();
     let overlap = t.get("overlap", Acts::Yes)?.unwrap_or(true);
@@ -31,6 +34,48 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         .table("cluster", cluster::EXPECTING)?
         .map(cluster::read)
         .transpose()?;
+    let timezone = schedules::timezone(&mut t)?;
+    let defaults = Defaults {
+        missed,
+        overlap,
+        exec_ttl: pool.supervisor.exec_ttl,
+    };
+    let named = t.table("schedules", schedules::EXPECTING)?;
+    // `interval` is the schedule named `default`, unless only named schedules are set.
+    let default = (interval_set.is_some() || named.is_none()).then(|| ScheduleConfig {
+        name: DEFAULT_NAME.to_string(),
+        when: When::Every(interval),
+        jitter: None,
+        missed,
+        overlap,
+        exec_ttl: defaults.exec_ttl,
+        catch_up: CatchUp::None,
+        paused: false,
+    });
+    let mut all: Vec<ScheduleConfig> = default.into_iter().collect();
+    if let Some(named) = named {
+        let taken = all.first().map(|s| s.name.clone());
+        all.extend(schedules::read(
+            named,
+            &defaults,
+            timezone.as_ref(),
+            taken.as_deref(),
+        )?);
+    }
+    if all.is_empty() {
+        return Err(t.error(
+            "schedules",
+            "is empty, and ticker.interval is not set: nothing would ever run; expected at \
+             least one schedule, or ticker.interval",
+        ));
+    }
+    if cluster.is_some() && all.iter().any(|s| s.name != DEFAULT_NAME) {
+        return Err(t.error(
+            "cluster",
+            "cannot be used with ticker.schedules yet: a cluster shares the one schedule of \
+             ticker.interval; expected ticker.interval alone, or no cluster",
+        ));
+    }
     if cluster.is_some() && missed == Missed::Delay {
         return Err(t.error(
             "missed",
@@ -43,12 +88,11 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
     }
     t.finish()?;
     Ok(TickerConfig {
-        interval,
-        missed,
-        overlap,
         metrics: address,
         control,
         pool,
         cluster,
+        timezone,
+        schedules: all,
     })
 }

@@ -406,6 +406,20 @@ impl FromValue for Missed {
     }
 }
 
+impl FromValue for super::CatchUp {
+    const FORMS: &'static str = "none or once";
+
+    fn from_value(value: &Value) -> Result<Self, Problem> {
+        word(
+            value,
+            &[
+                ("none", super::CatchUp::None),
+                ("once", super::CatchUp::Once),
+            ],
+        )
+    }
+}
+
 impl FromValue for LogLevel {
     const FORMS: &'static str = "debug, info, warn or error";
 

@@ -24,6 +24,7 @@ use crate::config::{ClusterConfig, TickerConfig};
 use crate::pool::{Pid, Tick};
 use crate::schedule::Mono;
 use crate::sys::{self, Forked};
+use crate::tick::ScheduleId;
 
 /// How long a stopping master waits for its helper to release the lease and exit.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -55,7 +56,7 @@ impl Cluster {
         Some(Cluster {
             lease: Lease::new(timing, me.clone(), now),
             config: cluster,
-            interval: config.interval,
+            interval: config.interval()?,
             me,
             helper: None,
             unreaped: vec![],
@@ -255,7 +256,7 @@ impl Master<'_> {
                     }
                     self.pool.hold(false);
                     if begin.skipped > 0 {
-                        self.pool.skip(begin.skipped);
+                        self.pool.skip(ScheduleId::default(), begin.skipped);
                     }
                     self.ticking
                         .begin_term(begin.first, begin.first_due, begin.clock, begin.token);

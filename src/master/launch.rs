@@ -88,7 +88,7 @@ pub(super) trait Launcher {
 pub(super) fn launcher(
     ticker: &TickerConfig,
     server: &ServerConfig,
-    options: Options,
+    options: &Options,
 ) -> Result<Box<dyn Launcher>, PrivilegesError> {
     let privileges = Privileges::resolve(server.user.as_deref(), server.group.as_deref())?;
     Ok(match &ticker.pool.command {

@@ -51,6 +51,7 @@ use crate::config::{OnInit, ServerConfig, TickerConfig};
 use crate::metrics::Lateness;
 use crate::pool::{Pid, Policy, Pool, Reading};
 use crate::schedule::Mono;
+use crate::schedule::zone::Zone;
 use crate::supervisor::{DescriptorNeed, Limits, RollingReset, WatchRound};
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
@@ -109,23 +110,78 @@ pub fn check_fork_safety() -> Result<(), ForkSafetyError> {
     }
 }
 
+/// What runs when, in a line: `every 1s` for `ticker.interval` alone, else each schedule
+/// by name (see [`crate::config::ScheduleConfig::describe`]).
+pub fn describe_schedules(
+    schedules: &[crate::config::ScheduleConfig],
+    fallback: (&str, &str),
+) -> String {
+    match schedules {
+        [only] if only.name == crate::config::DEFAULT_NAME => only.describe(fallback),
+        _ => {
+            let each: Vec<String> = schedules
+                .iter()
+                .map(|s| format!("{}: {}", s.name, s.describe(fallback)))
+                .collect();
+            format!("{} schedules ({})", schedules.len(), each.join("; "))
+        }
+    }
+}
+
 /// What the PHP process asks of its master beyond the config file (its INI settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Forked workers: move the application's memory onto 2 MB pages before the first fork
     /// (see [`crate::huge_pages`]).
     pub huge_pages: bool,
+    /// PHP's `date.timezone`, if set: the zone of cron schedules that name none.
+    pub php_timezone: Option<String>,
+}
+
+const UNKNOWN_PHP_ZONE: &str = "UTC: date.timezone is not a zone known here";
+
+/// The zone of cron schedules that name none (neither their own `timezone` nor
+/// `ticker.timezone`): PHP's `date.timezone`, else UTC; and why that one, for the status.
+pub fn fallback_zone(php_timezone: Option<&str>) -> (Zone, &'static str) {
+    let utc = || Zone::lookup("UTC").expect("every tz database has UTC");
+    match php_timezone.map(str::trim).filter(|name| !name.is_empty()) {
+        Some(name) => match Zone::lookup(name) {
+            Ok(zone) => (zone, "date.timezone"),
+            Err(_) => (utc(), UNKNOWN_PHP_ZONE),
+        },
+        None => (
+            utc(),
+            "UTC: no timezone, ticker.timezone or date.timezone is set",
+        ),
+    }
 }
 
 /// Runs the pool until it is stopped. Returns in the master at the end, and in each forked
 /// child right after its fork. `server` says how workers start and as whom, and what runs
 /// before them (`on_init`).
 pub fn run(config: &TickerConfig, server: &ServerConfig, options: Options) -> Exit {
-    let launcher = match launch::launcher(config, server, options) {
+    let zone = fallback_zone(options.php_timezone.as_deref());
+    let unzoned = config.schedules.iter().any(|s| {
+        matches!(
+            s.when,
+            crate::config::When::Cron {
+                zone: crate::config::ZoneChoice::Unset,
+                ..
+            }
+        )
+    });
+    if unzoned && zone.1 == UNKNOWN_PHP_ZONE {
+        log::warn!(
+            "date.timezone {:?} is not a time zone known here: cron schedules that name no \
+             zone run in UTC",
+            options.php_timezone.as_deref().unwrap_or_default()
+        );
+    }
+    let launcher = match launch::launcher(config, server, &options) {
         Ok(launcher) => launcher,
         Err(reason) => return Exit::Failed(reason.to_string()),
     };
-    run_with(config, server.on_init.as_ref(), launcher)
+    run_with(config, server.on_init.as_ref(), launcher, &zone)
 }
 
 /// Descriptors the loop opens for itself besides its workers' channels: the signalfd, the
@@ -137,6 +193,7 @@ fn run_with(
     config: &TickerConfig,
     on_init: Option<&OnInit>,
     mut launcher: Box<dyn Launcher>,
+    zone: &(Zone, &'static str),
 ) -> Exit {
     // What the application holds open: a new worker keeps these, and its channel.
     let app_fds = sys::open_fd_list().ok();
@@ -182,7 +239,7 @@ fn run_with(
         log::error!("{reason}; starting anyway (exit_on_error is false)");
     }
     launcher.prepare();
-    match Master::new(config, &signals, launcher, descriptors) {
+    match Master::new(config, &signals, launcher, descriptors, zone) {
         Ok(mut master) => match master.run(&signals) {
             Exit::Worker(link) => {
                 leave_behind(master, app_fds.as_deref(), &link, &signals);
@@ -304,6 +361,8 @@ struct Master<'a> {
     failure: Option<String>,
     /// The lease, with a `ticker.cluster` section.
     cluster: Option<Cluster>,
+    /// The zone of cron schedules that name none, and why that one.
+    fallback_zone: (String, &'static str),
 }
 
 impl<'a> Master<'a> {
@@ -312,10 +371,11 @@ impl<'a> Master<'a> {
         signals: &SignalFd,
         launcher: Box<dyn Launcher>,
         descriptors: DescriptorNeed,
+        zone: &(Zone, &'static str),
     ) -> io::Result<Master<'a>> {
         let now = sys::monotonic_now();
         let poller = Poller::new()?;
-        let ticking = Ticking::new(config, now)?;
+        let ticking = Ticking::new(config, zone, now)?;
         poller.add(signals_fd(signals), Source::Signals.token(), false)?;
         poller.add(ticking.timer_fd(), Source::Timer.token(), false)?;
         Ok(Master {
@@ -338,6 +398,7 @@ impl<'a> Master<'a> {
             phase: Phase::Running,
             failure: None,
             cluster: Cluster::new(config, sys::getpid(), now),
+            fallback_zone: (zone.0.name().to_string(), zone.1),
         })
     }
 
@@ -424,9 +485,12 @@ impl<'a> Master<'a> {
             _ => String::new(),
         };
         log::info!(
-            "master {} ticking every {} with {} workers {}{lacking}",
+            "master {} ticking {} with {} workers {}{lacking}",
             self.me,
-            humantime::format_duration(self.config.interval),
+            describe_schedules(
+                &self.config.schedules,
+                (&self.fallback_zone.0, self.fallback_zone.1)
+            ),
             serving,
             self.processes.describe()
         );
@@ -569,7 +633,7 @@ mod tests {
         let launcher = PanicsAfterOne::default();
         let started = launcher.started.clone();
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_with(&config, None, Box::new(launcher))
+            run_with(&config, None, Box::new(launcher), &fallback_zone(None))
         }));
         assert!(unwound.is_err());
         let mut worker = started.borrow_mut().take().expect("one worker started");
@@ -587,13 +651,26 @@ mod tests {
         let mut config = TickerConfig::default();
         config.pool.num_workers = 1;
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_with(&config, None, Box::new(Panicking))
+            run_with(&config, None, Box::new(Panicking), &fallback_zone(None))
         }));
         let message = unwound
             .err()
             .and_then(|p| p.downcast_ref::<&str>().copied());
         assert_eq!(message, Some("injected into the loop"));
         assert_eq!(sys::blocked_signals().unwrap(), before);
+    }
+
+    #[test]
+    fn cron_schedules_without_a_zone_take_phps_else_utc_and_say_why() {
+        let (zone, why) = fallback_zone(Some("Asia/Tokyo"));
+        assert_eq!((zone.name(), why), ("Asia/Tokyo", "date.timezone"));
+        let (zone, why) = fallback_zone(Some("Mars/Olympus"));
+        assert_eq!((zone.name(), why), ("UTC", UNKNOWN_PHP_ZONE));
+        for unset in [None, Some(""), Some("  ")] {
+            let (zone, why) = fallback_zone(unset);
+            assert_eq!(zone.name(), "UTC");
+            assert!(why.starts_with("UTC: no timezone"), "{why}");
+        }
     }
 
     #[test]

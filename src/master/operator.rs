@@ -213,7 +213,7 @@ impl Master<'_> {
             None => (control::default_socket(self.me), Placement::RuntimeDir),
         };
         let mut doors = vec![];
-        self.operator.pacing = DoorPacing::for_interval(self.config.interval);
+        self.operator.pacing = DoorPacing::for_interval(self.config.shortest_interval());
         // Without its control socket the master still ticks, and says so as an error: a
         // local user who made /tmp/ticker-<uid> first must not be able to stop the pool,
         // and a socket in a directory someone else controls could be swapped for theirs.
@@ -497,7 +497,7 @@ impl Master<'_> {
         Snapshot {
             master_pid: self.me,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            interval_secs: self.config.interval.as_secs_f64(),
+            interval_secs: self.config.shortest_interval().as_secs_f64(),
             uptime_secs: now.since(self.started).as_secs_f64(),
             target_workers: self.target,
             master_rss_bytes: self.master_rss.map(|r| r.value),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::launch::{Command, Launched, Launcher, Started};
 use super::*;
+use crate::config::{DEFAULT_NAME, Missed, ScheduleConfig};
 use crate::frame::{Frame, MAX_PAYLOAD, flags};
 use crate::message::{FromWorker, ToWorker};
 use crate::pool::WorkerState;
@@ -86,7 +87,7 @@ fn run_until(
 fn config(workers: usize, interval: Duration) -> TickerConfig {
     let mut config = TickerConfig::default();
     config.pool.num_workers = workers;
-    config.interval = interval;
+    config.schedules = vec![ScheduleConfig::every(DEFAULT_NAME, interval, Missed::Skip)];
     config
 }
 
@@ -97,8 +98,14 @@ fn started<'a>(config: &'a TickerConfig, signals: &SignalFd, launcher: Piped) ->
         per_worker: 2,
         reserve: operator::FD_RESERVE as u64,
     };
-    let mut master =
-        Master::new(config, signals, Box::new(launcher), descriptors).expect("a master");
+    let mut master = Master::new(
+        config,
+        signals,
+        Box::new(launcher),
+        descriptors,
+        &fallback_zone(None),
+    )
+    .expect("a master");
     assert!(master.top_up().is_none());
     master.ticking.start(sys::monotonic_now());
     master.arm_timer();

@@ -2,24 +2,27 @@
 //! due, the pool says which worker takes each, the tick goes out; and back: the worker's
 //! answer finishes the tick and may free the worker for a waiting one.
 //!
-//! Owns the timerfd, the instant it is armed for, the grid ([`Ticker`], which also holds
-//! the `delay` policy's hold, shared with the native ticker), and the wall clock used for
-//! headers. It decides nothing about workers ([`Pool`] does) and starts or kills no process
-//! (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
-//! instance may deliver it, and a term restarts the ticker on the shared grid.
+//! Owns the timerfd, the instant it is armed for, and the schedules ([`Timetable`]: each
+//! one's walk, the `delay` policy's hold, the wall clock used for cron schedules and
+//! headers). It decides nothing about workers ([`Pool`] does) and starts or kills no
+//! process (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
+//! instance may deliver it, and a term restarts the one schedule on the shared grid.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::{Master, Phase, duration_nanos};
-use crate::config::TickerConfig;
+use crate::config::{Missed, TickerConfig};
 use crate::frame::Frame;
 use crate::message::FromWorker;
-use crate::payload;
+use crate::payload::{self, Origin};
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
+use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
 use crate::sys::{self, TimerFd};
+use crate::tick::ScheduleId;
+use crate::timetable::{Setup, Timetable};
 
 /// How long before its due instant a tick goes to a free worker, at most a quarter of the
 /// interval; see [`Master::arm_timer`].
@@ -27,27 +30,33 @@ const HANDOFF_LEAD: Duration = Duration::from_micros(200);
 
 pub(super) struct Ticking {
     timer: TimerFd,
-    interval: Duration,
     /// The instant the timer is armed for; `None` once it fired or was disarmed.
     armed: Option<Mono>,
-    ticker: Ticker,
-    clock: WallClock,
+    timetable: Timetable,
     /// The fencing token of the cluster term that hands ticks out; `None` on its own.
     fence: Option<u64>,
-    /// The grid runs: [`Ticking::start`] was called, once the first workers were ready.
-    started: bool,
 }
 
+/// The schedule a cluster shares: the config allows a cluster with `default` alone.
+const SHARED: ScheduleId = ScheduleId(0);
+
 impl Ticking {
-    pub(super) fn new(config: &TickerConfig, now: Mono) -> io::Result<Ticking> {
+    /// `zone` is the zone of cron schedules that name none, and why that one.
+    pub(super) fn new(
+        config: &TickerConfig,
+        zone: &(Zone, &'static str),
+        now: Mono,
+    ) -> io::Result<Ticking> {
+        let setup = Setup {
+            schedules: &config.schedules,
+            fallback_zone: &zone.0,
+            fallback_origin: zone.1,
+        };
         Ok(Ticking {
             timer: TimerFd::new()?,
-            interval: config.interval,
             armed: None,
-            ticker: Ticker::new(Schedule::new(now + config.interval, config.interval)),
-            clock: WallClock::new(now, sys::unix_now()),
+            timetable: Timetable::new(&setup, WallClock::new(now, sys::unix_now())),
             fence: None,
-            started: false,
         })
     }
 
@@ -61,14 +70,15 @@ impl Ticking {
     /// In a cluster, a term that began before the pool was up keeps its shared grid.
     pub(super) fn start(&mut self, now: Mono) {
         if self.fence.is_none() {
-            self.ticker = Ticker::new(Schedule::new(now + self.interval, self.interval));
-            self.clock = WallClock::new(now, sys::unix_now());
+            self.timetable
+                .start(now, WallClock::new(now, sys::unix_now()));
+        } else {
+            self.timetable.start_as_set(now);
         }
-        self.started = true;
     }
 
     pub(super) fn is_started(&self) -> bool {
-        self.started
+        self.timetable.is_started()
     }
 
     /// The instant the timer is armed for, if it is.
@@ -93,15 +103,50 @@ impl Ticking {
     /// A cluster term begins: numbering goes on from `first`, due at `first_due`, on the
     /// shared grid, whose Unix times `clock` gives.
     pub(super) fn begin_term(&mut self, first: u64, first_due: Mono, clock: WallClock, fence: u64) {
-        self.ticker = Ticker::starting_at(first, Schedule::new(first_due, self.interval));
-        self.clock = clock;
+        let every = self
+            .timetable
+            .every(SHARED)
+            .expect("a cluster's schedule is an interval");
+        self.timetable.replace_ticker(
+            SHARED,
+            Ticker::starting_at(first, Schedule::new(first_due, every)),
+            clock,
+        );
         self.fence = Some(fence);
         self.disarm();
     }
 
-    /// The frame of a delivery: its header needs the wall clock.
+    /// The frame of a delivery: its header needs the schedule and the wall clock.
     fn job(&self, delivery: &Delivery) -> Frame {
-        payload::fenced_job(delivery, &self.clock, self.fence).into_frame()
+        let schedule = delivery.tick.schedule;
+        let origin = Origin {
+            schedule: self.timetable.name(schedule),
+            zone: self.timetable.cron(schedule).map(|c| c.zone()),
+            fence: self.fence,
+        };
+        payload::job(delivery, self.timetable.clock(), &origin).into_frame()
+    }
+
+    /// How a log line names a tick: `tick 7` in a pool of the one `default` schedule,
+    /// `tick 7 of nightly` beside others.
+    pub(super) fn label(&self, tick: &Tick) -> String {
+        if self.timetable.len() == 1 {
+            format!("tick {}", tick.number)
+        } else {
+            format!(
+                "tick {} of {}",
+                tick.number,
+                self.timetable.name(tick.schedule)
+            )
+        }
+    }
+
+    /// How long before a tick of `schedule` is due it goes to a free worker: at most a
+    /// quarter of an interval.
+    fn lead(&self, schedule: ScheduleId) -> Duration {
+        self.timetable
+            .every(schedule)
+            .map_or(HANDOFF_LEAD, |every| HANDOFF_LEAD.min(every / 4))
     }
 }
 
@@ -116,22 +161,25 @@ impl Master<'_> {
     /// be for nothing (a saturated pool at 100 µs would wake twice per tick). Called after
     /// every event; it touches the timer only when the instant changes.
     pub(super) fn arm_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running)
-            || !self.ticking.started
-            || self.ticking.ticker.is_held()
-        {
+        if !matches!(self.phase, Phase::Running) {
             return;
         }
-        let due = self.ticking.ticker.next_due();
-        if !self.cluster_permits(self.ticking.ticker.next_number(), due) {
+        let Some((schedule, number, due)) = self.ticking.timetable.next() else {
+            // Nothing will come due (every schedule paused, or a `delay` grid held).
+            if self.ticking.armed.is_some() {
+                self.ticking.disarm();
+            }
+            return;
+        };
+        if !self.cluster_permits(number, due) {
             // Not this instance's tick (yet): a reply from the lease helper re-arms.
             if self.ticking.armed.is_some() {
                 self.ticking.disarm();
             }
             return;
         }
-        let at = if self.pool.can_start() {
-            let lead = HANDOFF_LEAD.min(self.config.interval / 4);
+        let at = if self.pool.can_start(schedule) {
+            let lead = self.ticking.lead(schedule);
             Mono(due.0.saturating_sub(duration_nanos(lead)))
         } else {
             due
@@ -149,23 +197,22 @@ impl Master<'_> {
     /// `allocate_timeout`): under `delay` it held the grid, which restarts one interval
     /// later. A re-run is never the tick that held it.
     pub(super) fn waited_tick_gone(&mut self, tick: &Tick, now: Mono) {
-        if tick.attempt == 1 && self.ticking.ticker.release(now) {
+        if tick.attempt == 1 && self.ticking.timetable.release(tick.schedule, now) {
             self.arm_timer();
         }
     }
 
     pub(super) fn on_timer(&mut self) {
-        if !matches!(self.phase, Phase::Running)
-            || !self.ticking.started
-            || self.ticking.ticker.is_held()
-        {
+        if !matches!(self.phase, Phase::Running) {
             return;
         }
-        let due = self.ticking.ticker.next_due();
+        let Some((schedule, _, due)) = self.ticking.timetable.next() else {
+            return;
+        };
         let now = sys::monotonic_now();
         let horizon = if now >= due {
             now
-        } else if self.pool.can_start() {
+        } else if self.pool.can_start(schedule) {
             due
         } else {
             // The worker that was free is not any more: the tick arrives when it is due.
@@ -176,29 +223,26 @@ impl Master<'_> {
         // lease does not grant stops the walk; it comes back when a renewal grants it, or
         // goes with the term.
         let cluster = &self.cluster;
-        let arrivals: Vec<(Tick, Arrival)> = self.pool.arrive_due_while(
-            &mut self.ticking.ticker,
-            self.config.missed,
-            horizon,
-            now,
-            |tick| super::cluster::may_deliver(cluster, tick, now),
-        );
+        let arrivals: Vec<(Tick, Arrival)> =
+            self.pool
+                .arrive_due_while(&mut self.ticking.timetable, horizon, now, |tick| {
+                    super::cluster::may_deliver(cluster, tick, now)
+                });
         for (tick, arrival) in arrivals {
-            let number = tick.number;
+            let label = self.ticking.label(&tick);
             match arrival {
                 Arrival::Deliver(d) => self.deliver(d),
-                Arrival::Waiting if self.ticking.ticker.is_held() => {
-                    log::debug!("tick {number} waits for a free worker; the grid waits with it");
-                    self.ticking.disarm();
+                Arrival::Waiting if self.pool.rules(tick.schedule).missed == Missed::Delay => {
+                    log::debug!("{label} waits for a free worker; the grid waits with it");
                 }
                 Arrival::Waiting => {
-                    log::debug!("tick {number} waits: no worker is free");
+                    log::debug!("{label} waits: no worker is free");
                 }
                 Arrival::Skipped => log::warn!(
-                    "tick {number} skipped: no worker is free and {} tick(s) already wait \
+                    "{label} skipped: no worker is free and {} tick(s) already wait \
                      ({} skipped so far)",
                     self.pool.waiting(),
-                    self.pool.stats().skipped
+                    self.pool.schedule_stats(tick.schedule).skipped
                 ),
             }
         }
@@ -211,8 +255,8 @@ impl Master<'_> {
             self.waited_tick_gone(&delivery.tick, sys::monotonic_now());
         }
         log::debug!(
-            "tick {} goes to worker {} (attempt {})",
-            delivery.tick.number,
+            "{} goes to worker {} (attempt {})",
+            self.ticking.label(&delivery.tick),
             delivery.pid,
             delivery.tick.attempt
         );
@@ -244,22 +288,22 @@ impl Master<'_> {
             Err(e) => return self.kill(pid, &format!("broke the protocol: {e}")),
         };
         self.processes.tick_completed();
-        let number = finished.tick.number;
+        let tick = self.ticking.label(&finished.tick);
         match &outcome {
             Outcome::Done => {
-                log::debug!("tick {number} done by worker {pid} in {:?}", finished.took)
+                log::debug!("{tick} done by worker {pid} in {:?}", finished.took)
             }
             Outcome::Failed(message) => {
-                log::warn!("tick {number} failed on worker {pid}: {message}")
+                log::warn!("{tick} failed on worker {pid}: {message}")
             }
             Outcome::StopRequested if finished.failed && finished.tick.attempt > 1 => {
-                log::warn!("tick {number} failed: worker {pid} asked to stop on its second run")
+                log::warn!("{tick} failed: worker {pid} asked to stop on its second run")
             }
-            Outcome::StopRequested if finished.failed => log::warn!(
-                "tick {number} failed: worker {pid} asked to stop, and the master is stopping"
-            ),
+            Outcome::StopRequested if finished.failed => {
+                log::warn!("{tick} failed: worker {pid} asked to stop, and the master is stopping")
+            }
             Outcome::StopRequested => {
-                log::info!("tick {number} runs again on another worker: worker {pid} asked to stop")
+                log::info!("{tick} runs again on another worker: worker {pid} asked to stop")
             }
         }
         if let Some(reason) = &finished.retire {

@@ -127,6 +127,13 @@ impl Occurrence {
     }
 }
 
+/// `at` as the wall-clock time it is in `zone`, RFC 3339 with the offset:
+/// `2025-03-30T03:00:00+02:00`, as [`Occurrence::local`] gives it.
+pub fn local_time(zone: &Zone, at: UnixInstant) -> String {
+    let zoned = at.timestamp().to_zoned(zone.rules().clone());
+    Occurrence::new(at, &zoned).local
+}
+
 impl fmt::Display for Occurrence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.local)
@@ -269,10 +276,17 @@ const MONTHS_IN_FULL: [&str; 12] = [
 ];
 
 /// A parsed cron expression, not yet in a zone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CronExpr {
     text: String,
     cron: Cron,
+}
+
+impl fmt::Debug for CronExpr {
+    /// The text: croner's parsed form is hundreds of bits that say nothing to a reader.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CronExpr").field(&self.text).finish()
+    }
 }
 
 impl CronExpr {

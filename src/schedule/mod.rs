@@ -197,6 +197,17 @@ impl WallClock {
             self.unix.saturating_sub(self.mono.since(at))
         }
     }
+
+    /// The monotonic instant of a Unix time; the clock's start (0) for one before it.
+    pub fn mono(&self, at: cron::UnixInstant) -> Mono {
+        let unix = cron::UnixInstant::from_unix(self.unix);
+        let offset = at.as_nanos().saturating_sub(unix.as_nanos());
+        if offset >= 0 {
+            self.mono + Duration::from_nanos(offset as u64)
+        } else {
+            Mono(self.mono.0.saturating_sub(offset.unsigned_abs()))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +332,20 @@ mod tests {
             delivered.push(s.due(n));
         }
         assert_eq!(delivered[99], Mono(99 * MS));
+    }
+
+    #[test]
+    fn a_unix_instant_maps_back_onto_the_monotonic_clock() {
+        let c = WallClock::new(Mono(10 * MS), Duration::from_secs(1_700_000_000));
+        let later = cron::UnixInstant::from_unix(Duration::from_secs(1_700_000_001));
+        assert_eq!(c.mono(later), Mono(1_010 * MS));
+        assert_eq!(c.unix(c.mono(later)), later.unix());
+        let earlier = cron::UnixInstant::from_unix(Duration::from_secs(1_699_999_999));
+        assert_eq!(
+            c.mono(earlier),
+            Mono(0),
+            "before the clock's start: its start"
+        );
     }
 
     #[test]

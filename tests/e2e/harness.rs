@@ -1074,7 +1074,24 @@ pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
 /// handler or the master's wake-up late. What such a test can hold the master to is this
 /// accounting, not a run without skips.
 pub fn assert_skips_accounted(journal: &Journal, stderr: &str) {
-    let deliveries = journal.events("start");
+    assert_schedule_skips_accounted(journal, stderr, None);
+}
+
+/// [`assert_skips_accounted`] for one schedule of a pool that has several: its deliveries
+/// (by their header's `schedule`) and its log lines (`tick 7 of beat skipped: ...`).
+pub fn assert_schedule_skips_accounted(journal: &Journal, stderr: &str, schedule: Option<&str>) {
+    let deliveries: Vec<&Entry> = journal
+        .events("start")
+        .into_iter()
+        .filter(|e| schedule.is_none_or(|name| e.header()["schedule"] == name))
+        .collect();
+    let of = schedule.map(|name| format!(" of {name} "));
+    let stderr: String = stderr
+        .lines()
+        .filter(|line| of.as_ref().is_none_or(|of| line.contains(of.as_str())))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let stderr = stderr.as_str();
     let first_runs: Vec<u64> = deliveries
         .iter()
         .filter(|e| e.header_u64("attempt") == 1)

@@ -17,6 +17,7 @@
 //! | `descriptors` | the open file limit: refused at start, raised, short at run time; answers that read nothing per worker |
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
+//! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
@@ -45,6 +46,7 @@ mod pool_settings;
 mod process_state;
 mod roadrunner_files;
 mod roles;
+mod schedules;
 mod signals;
 mod supervision;
 mod ticks;

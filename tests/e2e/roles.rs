@@ -99,7 +99,7 @@ fn with_rr_mode_already_set_the_extension_is_inert_and_says_why() {
 
 /// `php --ri ticker`, as `name => value` rows.
 #[test]
-fn php_ri_shows_version_config_interval_workers_and_the_master_role() {
+fn php_ri_shows_version_config_schedules_workers_and_the_master_role() {
     let rows = info(Php::new("ri-master").config("config/one_worker.yaml"));
     assert_eq!(row(&rows, "version"), env!("CARGO_PKG_VERSION"));
     assert_eq!(row(&rows, "role"), "master");
@@ -109,7 +109,7 @@ fn php_ri_shows_version_config_interval_workers_and_the_master_role() {
             && row(&rows, "config file").contains("TICKER_CONFIG"),
         "{rows:?}"
     );
-    assert_eq!(row(&rows, "interval"), "40ms");
+    assert_eq!(row(&rows, "schedule default"), "every 40ms");
     assert_eq!(row(&rows, "num_workers"), "1");
 }
 
@@ -131,7 +131,7 @@ fn the_ini_setting_names_the_config_file_and_runs_a_master() {
             && row(&rows, "config file").contains("ini ticker.config"),
         "{rows:?}"
     );
-    assert_eq!(row(&rows, "interval"), "70ms");
+    assert_eq!(row(&rows, "schedule default"), "every 70ms");
     assert_eq!(row(&rows, "num_workers"), "3");
 
     // And it really runs: three workers tick.
@@ -157,7 +157,7 @@ fn ticker_config_wins_over_the_ini_setting() {
             && row(&rows, "config file").contains("TICKER_CONFIG"),
         "{rows:?}"
     );
-    assert_eq!(row(&rows, "interval"), "40ms");
+    assert_eq!(row(&rows, "schedule default"), "every 40ms");
     assert_eq!(row(&rows, "num_workers"), "1");
 
     // An app run the same way gets TICKER_CONFIG's one worker, not the INI file's three.

@@ -1,0 +1,297 @@
+//! `ticker.schedules` and `ticker.timezone`: several named schedules, each an interval or a
+//! cron expression, with its own policies.
+//!
+//! Owns the section's keys, their defaults (a schedule's `missed` and `overlap` default to
+//! the `ticker` section's; its `exec_ttl` to `pool.supervisor.exec_ttl`) and every check:
+//! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
+//! which names the field at fault) and the zone (resolved by [`crate::schedule::zone`]).
+//! What a schedule does at run time is not decided here.
+
+use std::time::Duration;
+
+use super::error::quote;
+use super::table::{Acts, Table};
+use super::values::{DURATION_FORMS, GoDuration};
+use super::{ConfigError, MIN_INTERVAL, Missed};
+use crate::schedule::cron::CronExpr;
+use crate::schedule::zone::Zone;
+
+/// What `ticker.schedules:` must be, for the message when it is not a mapping.
+pub(super) const EXPECTING: &str =
+    "a mapping of schedule names to settings, such as heartbeat: {every: 250ms}";
+
+/// What one schedule must be, for the message when it is not a mapping.
+const SCHEDULE_EXPECTING: &str = "a mapping of settings such as every: 1s or cron: \"*/5 * * * *\"";
+
+/// The longest schedule name accepted.
+pub const MAX_NAME: usize = 64;
+
+const NAME_FORMS: &str = "1 to 64 characters of a-z, 0-9, _, . and -";
+
+/// The name `ticker.interval`'s schedule goes by.
+pub const DEFAULT_NAME: &str = "default";
+
+/// One named schedule, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// 1 to [`MAX_NAME`] characters of `[a-z0-9_.-]`, unique in the file.
+    pub name: String,
+    pub when: When,
+    /// Each run at an offset in `[0, jitter)` derived from the name, the same on every
+    /// instance and after every restart; `None`: none.
+    pub jitter: Option<Duration>,
+    pub missed: Missed,
+    pub overlap: bool,
+    /// How long one run may take before its worker is killed; `None`: no limit.
+    pub exec_ttl: Option<Duration>,
+    pub catch_up: CatchUp,
+    pub paused: bool,
+}
+
+impl ScheduleConfig {
+    /// What runs when, in a line: `every 250ms`, or `cron "30 2 * * *" in Europe/Berlin
+    /// (timezone)` with where the zone comes from. `fallback` is the zone of a cron
+    /// schedule that names none, and why (see [`ZoneChoice::Unset`]).
+    pub fn describe(&self, fallback: (&str, &str)) -> String {
+        let mut text = match &self.when {
+            When::Every(every) => format!("every {}", humantime::format_duration(*every)),
+            When::Cron { expr, zone } => {
+                let (zone, why) = match zone {
+                    ZoneChoice::Schedule(zone) => (zone.name(), "timezone"),
+                    ZoneChoice::Ticker(zone) => (zone.name(), "ticker.timezone"),
+                    ZoneChoice::Unset => fallback,
+                };
+                format!("cron {} in {zone} ({why})", quote(expr.as_str()))
+            }
+        };
+        if self.paused {
+            text.push_str(", paused");
+        }
+        text
+    }
+
+    /// An interval schedule with the defaults of a `ticker` section that sets nothing else.
+    pub fn every(name: &str, every: Duration, missed: Missed) -> ScheduleConfig {
+        ScheduleConfig {
+            name: name.to_string(),
+            when: When::Every(every),
+            jitter: None,
+            missed,
+            overlap: true,
+            exec_ttl: None,
+            catch_up: CatchUp::None,
+            paused: false,
+        }
+    }
+}
+
+/// When a schedule's runs come due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    /// An interval on the monotonic clock, as `ticker.interval` is.
+    Every(Duration),
+    /// A cron expression over wall-clock time in a zone.
+    Cron {
+        expr: Box<CronExpr>,
+        zone: ZoneChoice,
+    },
+}
+
+/// The zone a cron schedule's expression is read in, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZoneChoice {
+    /// The schedule's own `timezone`.
+    Schedule(Zone),
+    /// `ticker.timezone`.
+    Ticker(Zone),
+    /// Neither is set: PHP's `date.timezone` when the master has one, else UTC (known only
+    /// where PHP runs, so decided there).
+    Unset,
+}
+
+/// `catch_up`: what a schedule does at start about occurrences missed while nothing ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Missed occurrences are gone (the default).
+    #[default]
+    None,
+    /// One run at once, however many were missed.
+    Once,
+}
+
+/// The `ticker` section's values a schedule falls back on.
+pub(super) struct Defaults {
+    pub missed: Missed,
+    pub overlap: bool,
+    pub exec_ttl: Option<Duration>,
+}
+
+/// `ticker.timezone`.
+pub(super) fn timezone(t: &mut Table) -> Result<Option<Zone>, ConfigError> {
+    zone(t, "timezone")
+}
+
+/// Reads `ticker.schedules`, in the file's order. `taken` names a schedule that exists
+/// already (`default`, when `ticker.interval` is set).
+pub(super) fn read(
+    mut t: Table,
+    defaults: &Defaults,
+    ticker_zone: Option<&Zone>,
+    taken: Option<&str>,
+) -> Result<Vec<ScheduleConfig>, ConfigError> {
+    let mut schedules: Vec<ScheduleConfig> = Vec::new();
+    for (name, entry) in t.tables(SCHEDULE_EXPECTING)? {
+        if !is_name(&name) {
+            return Err(t.error(
+                &name,
+                format!(
+                    "{} is not a schedule name; expected {NAME_FORMS}",
+                    quote(&name)
+                ),
+            ));
+        }
+        if taken == Some(name.as_str()) {
+            return Err(t.error(
+                &name,
+                format!(
+                    "the name {} is taken by ticker.interval's schedule; expected another \
+                     name, or no ticker.interval",
+                    quote(&name)
+                ),
+            ));
+        }
+        schedules.push(schedule(name, entry, defaults, ticker_zone)?);
+    }
+    t.finish()?;
+    Ok(schedules)
+}
+
+fn schedule(
+    name: String,
+    mut t: Table,
+    defaults: &Defaults,
+    ticker_zone: Option<&Zone>,
+) -> Result<ScheduleConfig, ConfigError> {
+    let every = t.get::<GoDuration>("every", Acts::Yes)?;
+    let cron = t.get::<String>("cron", Acts::Yes)?;
+    let own_zone = zone(&mut t, "timezone")?;
+    let when = match (every, cron) {
+        (Some(_), Some(_)) => {
+            return Err(t.error(
+                "cron",
+                format!(
+                    "cannot be set with {}: a schedule is an interval or a cron expression; \
+                     expected one of them",
+                    t.key("every")
+                ),
+            ));
+        }
+        (None, None) => {
+            return Err(t.error(
+                "every",
+                format!(
+                    "is missing, as is cron; expected every: with {DURATION_FORMS}, or \
+                     cron: with an expression such as \"30 2 * * *\""
+                ),
+            ));
+        }
+        (Some(GoDuration(every)), None) => {
+            if own_zone.is_some() {
+                return Err(t.error(
+                    "timezone",
+                    format!(
+                        "applies to cron schedules only: {} runs on the monotonic clock, \
+                         whatever the zone; expected no timezone here",
+                        t.key("every")
+                    ),
+                ));
+            }
+            When::Every(t.at_least("every", every, MIN_INTERVAL, "0 is not an interval")?)
+        }
+        (None, Some(text)) => {
+            let expr = CronExpr::parse(&text)
+                .map_err(|e| t.error("cron", format!("{} {e}", quote(&text))))?;
+            let zone = match (own_zone, ticker_zone) {
+                (Some(zone), _) => ZoneChoice::Schedule(zone),
+                (None, Some(zone)) => ZoneChoice::Ticker(zone.clone()),
+                (None, None) => ZoneChoice::Unset,
+            };
+            When::Cron {
+                expr: Box::new(expr),
+                zone,
+            }
+        }
+    };
+    let jitter = t
+        .get::<GoDuration>("jitter", Acts::Yes)?
+        .map(|GoDuration(d)| d)
+        .filter(|d| !d.is_zero());
+    let is_cron = matches!(when, When::Cron { .. });
+    if jitter.is_some() && !is_cron {
+        return Err(t.error(
+            "jitter",
+            format!(
+                "applies to cron schedules only: an interval's runs keep their distance, and \
+                 its phase is the pool's start; expected no jitter with {}",
+                t.key("every")
+            ),
+        ));
+    }
+    let own_missed = t.get("missed", Acts::Yes)?;
+    let missed = own_missed.unwrap_or(defaults.missed);
+    if missed == Missed::Delay && is_cron {
+        let whose = if own_missed.is_some() {
+            ""
+        } else {
+            " (taken from ticker.missed)"
+        };
+        return Err(t.error(
+            "missed",
+            format!(
+                "delay{whose} applies to every: schedules only: it moves an interval's grid \
+                 after a late run, and a cron schedule's runs stay on their wall-clock times; \
+                 expected skip or burst"
+            ),
+        ));
+    }
+    let overlap = t.get("overlap", Acts::Yes)?.unwrap_or(defaults.overlap);
+    let exec_ttl = match t.get::<GoDuration>("exec_ttl", Acts::Yes)? {
+        Some(GoDuration(d)) if d.is_zero() => None,
+        Some(GoDuration(d)) => Some(d),
+        None => defaults.exec_ttl,
+    };
+    let catch_up = t.get("catch_up", Acts::Yes)?.unwrap_or_default();
+    let paused = t.get("paused", Acts::Yes)?.unwrap_or(false);
+    t.finish()?;
+    Ok(ScheduleConfig {
+        name,
+        when,
+        jitter,
+        missed,
+        overlap,
+        exec_ttl,
+        catch_up,
+        paused,
+    })
+}
+
+fn zone(t: &mut Table, key: &'static str) -> Result<Option<Zone>, ConfigError> {
+    let Some(name) = t.get::<String>(key, Acts::Yes)? else {
+        return Ok(None);
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    Zone::lookup(&name)
+        .map(Some)
+        .map_err(|e| t.error(key, e.to_string()))
+}
+
+/// 1 to [`MAX_NAME`] characters of `[a-z0-9_.-]`: safe in a metric label, a Redis key, a
+/// file name and a shell command without quoting.
+pub fn is_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+}

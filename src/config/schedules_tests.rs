@@ -1,0 +1,220 @@
+//! `ticker.schedules` and `ticker.timezone` through whole files: what each key gives, the
+//! defaults a schedule takes from the `ticker` section, and every refusal's message.
+
+use std::time::Duration;
+
+use super::tests::{err, ok};
+use super::*;
+
+fn schedules(yaml: &str) -> Vec<ScheduleConfig> {
+    ok(yaml).ticker.expect("ticker section").schedules
+}
+
+fn names(yaml: &str) -> Vec<String> {
+    schedules(yaml).into_iter().map(|s| s.name).collect()
+}
+
+/// The message of the error `yaml` gives, after the file's path.
+fn refusal(yaml: &str) -> String {
+    let text = err(yaml).to_string();
+    text.split_once(": ")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(text)
+}
+
+#[test]
+fn ticker_interval_is_the_schedule_named_default() {
+    let all = schedules("ticker:\n  interval: 250ms\n");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "default");
+    assert_eq!(all[0].when, When::Every(Duration::from_millis(250)));
+    let config = ok("ticker:\n  interval: 250ms\n").ticker.unwrap();
+    assert_eq!(config.interval(), Some(Duration::from_millis(250)));
+}
+
+#[test]
+fn a_ticker_section_with_neither_key_has_the_default_one_second_schedule() {
+    let all = schedules("ticker:\n  pool:\n    num_workers: 1\n");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].when, When::Every(Duration::from_secs(1)));
+}
+
+#[test]
+fn named_schedules_come_after_default_in_the_files_order() {
+    let yaml = "ticker:\n  interval: 1s\n  schedules:\n    zeta:\n      every: 2s\n    alpha:\n      cron: \"@hourly\"\n";
+    assert_eq!(names(yaml), ["default", "zeta", "alpha"]);
+}
+
+#[test]
+fn only_named_schedules_leave_no_default_one() {
+    let yaml = "ticker:\n  schedules:\n    beat:\n      every: 250ms\n";
+    assert_eq!(names(yaml), ["beat"]);
+}
+
+#[test]
+fn a_schedule_takes_missed_overlap_and_exec_ttl_from_the_ticker_section_unless_it_sets_them() {
+    let yaml = "ticker:
+  missed: burst
+  overlap: false
+  pool:
+    supervisor:
+      exec_ttl: 30s
+  schedules:
+    inherits:
+      every: 1s
+    own:
+      every: 1s
+      missed: delay
+      overlap: true
+      exec_ttl: 10m
+      catch_up: once
+      paused: true
+    off:
+      every: 1s
+      exec_ttl: 0
+    spread:
+      cron: \"@hourly\"
+      jitter: 30s
+";
+    let all = schedules(yaml);
+    let [inherits, own, off, spread] = all.as_slice() else {
+        panic!("{all:?}")
+    };
+    assert_eq!(
+        (inherits.missed, inherits.overlap, inherits.exec_ttl),
+        (Missed::Burst, false, Some(Duration::from_secs(30)))
+    );
+    assert_eq!(
+        (inherits.jitter, inherits.catch_up, inherits.paused),
+        (None, CatchUp::None, false)
+    );
+    assert_eq!(
+        (own.missed, own.overlap, own.exec_ttl),
+        (Missed::Delay, true, Some(Duration::from_secs(600)))
+    );
+    assert_eq!((own.catch_up, own.paused), (CatchUp::Once, true));
+    assert_eq!(spread.jitter, Some(Duration::from_secs(30)));
+    assert_eq!(
+        off.exec_ttl, None,
+        "0 turns the pool's limit off for one schedule"
+    );
+}
+
+#[test]
+fn a_cron_schedules_zone_is_its_own_else_the_ticker_sections_else_left_to_php() {
+    let yaml = "ticker:
+  timezone: Europe/Berlin
+  schedules:
+    own:
+      cron: \"30 2 * * *\"
+      timezone: America/New_York
+    inherited:
+      cron: \"30 2 * * *\"
+";
+    let all = schedules(yaml);
+    let zones: Vec<String> = all
+        .iter()
+        .map(|s| match &s.when {
+            When::Cron {
+                zone: ZoneChoice::Schedule(z),
+                ..
+            } => format!("own {}", z.name()),
+            When::Cron {
+                zone: ZoneChoice::Ticker(z),
+                ..
+            } => format!("ticker {}", z.name()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(zones, ["own America/New_York", "ticker Europe/Berlin"]);
+    let unset = schedules("ticker:\n  schedules:\n    n:\n      cron: \"@daily\"\n");
+    assert!(matches!(
+        &unset[0].when,
+        When::Cron {
+            zone: ZoneChoice::Unset,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn every_refusal_names_the_schedule_the_key_and_the_accepted_forms() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "ticker:\n  schedules:\n    Nightly:\n      every: 1s\n",
+            "ticker.schedules.Nightly: \"Nightly\" is not a schedule name; expected 1 to 64 characters of a-z, 0-9, _, . and -",
+        ),
+        (
+            "ticker:\n  interval: 1s\n  schedules:\n    default:\n      every: 2s\n",
+            "ticker.schedules.default: the name \"default\" is taken by ticker.interval's schedule",
+        ),
+        (
+            "ticker:\n  schedules:\n    both:\n      every: 1s\n      cron: \"* * * * *\"\n",
+            "ticker.schedules.both.cron: cannot be set with ticker.schedules.both.every",
+        ),
+        (
+            "ticker:\n  schedules:\n    neither:\n      paused: true\n",
+            "ticker.schedules.neither.every: is missing, as is cron",
+        ),
+        (
+            "ticker:\n  schedules:\n    fast:\n      every: 10us\n",
+            "ticker.schedules.fast.every: 10µs is below the shortest every of 100µs",
+        ),
+        (
+            "ticker:\n  schedules:\n    beat:\n      every: 1s\n      timezone: UTC\n",
+            "ticker.schedules.beat.timezone: applies to cron schedules only",
+        ),
+        (
+            "ticker:\n  schedules:\n    typo:\n      every: 1s\n      overlapp: false\n",
+            "ticker.schedules.typo.overlapp: unknown key; expected one of every, cron, timezone",
+        ),
+        (
+            "ticker:\n  schedules:\n    late:\n      every: 1s\n      missed: later\n",
+            "ticker.schedules.late.missed: \"later\"",
+        ),
+        (
+            "ticker:\n  schedules:\n    c:\n      every: 1s\n      catch_up: all\n",
+            "expected none or once",
+        ),
+        (
+            "ticker:\n  schedules:\n    flat: 1s\n",
+            "ticker.schedules.flat: \"1s\" is not a mapping; expected a mapping of settings such as every: 1s",
+        ),
+        (
+            "ticker:\n  schedules: []\n",
+            "ticker.schedules: [] is not a mapping",
+        ),
+        (
+            "ticker:\n  schedules: {}\n",
+            "ticker.schedules: is empty, and ticker.interval is not set",
+        ),
+        ("ticker:\n  timezone: Europe/Berlinn\n", "ticker.timezone: "),
+        (
+            "ticker:\n  schedules:\n    r:\n      cron: \"61 * * * *\"\n",
+            "ticker.schedules.r.cron: \"61 * * * *\" ",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let message = err(yaml).to_string();
+        assert!(
+            message.contains(expected),
+            "{yaml:?}\n gave: {message}\n want: {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_name_is_at_most_64_characters() {
+    assert!(is_name(&"a".repeat(64)));
+    assert!(!is_name(&"a".repeat(65)));
+    assert!(!is_name(""));
+    assert!(is_name("nightly-report.v2_eu"));
+    assert!(!is_name("with space"));
+    let long = "a".repeat(65);
+    assert!(
+        refusal(&format!(
+            "ticker:\n  schedules:\n    {long}:\n      every: 1s\n"
+        ))
+        .contains("is not a schedule name")
+    );
+}

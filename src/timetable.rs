@@ -1,0 +1,647 @@
+//! Every schedule of a pool, and which one comes due next.
+//!
+//! Owns each schedule's clock (an interval's grid on the monotonic clock, a cron
+//! expression's occurrences over Unix time), its numbering, whether it is paused, and one
+//! ordered set of the schedules' next due instants: the next tick of the whole pool is the
+//! first of that set, and a wake-up touches only the schedules that are due, so its cost
+//! grows with the logarithm of the number of schedules, never with the number. Cron
+//! occurrences are found in Unix time and placed on the monotonic clock through one
+//! reading of both clocks ([`WallClock`]); when the wall clock is stepped, the master reads
+//! it again and [`Timetable::set_clock`] moves every cron schedule's next run.
+//!
+//! Pure: it reads no clock and sleeps on nothing; callers pass `now` in. It decides nothing
+//! about workers ([`crate::pool`] does, for each tick handed out here).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::config::{ScheduleConfig, When, ZoneChoice};
+use crate::schedule::cron::{CronExpr, CronSchedule, Occurrence, UnixInstant};
+use crate::schedule::zone::Zone;
+use crate::schedule::{Mono, Schedule, Ticker, WallClock};
+use crate::tick::{ScheduleId, Tick};
+
+/// Every schedule of a pool.
+#[derive(Debug)]
+pub struct Timetable {
+    entries: Vec<Entry>,
+    /// The next due instant of every schedule that can come due (started, not paused, not
+    /// held by the `delay` policy), earliest first.
+    queue: BTreeSet<(Mono, ScheduleId)>,
+    clock: WallClock,
+    started: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    clock: Clock,
+    /// Where a cron schedule's zone comes from: `timezone`, `ticker.timezone`, or the
+    /// fallback's reason; empty for an interval.
+    zone_origin: &'static str,
+    paused: bool,
+    /// Its key in the queue, while it is there.
+    queued: Option<Mono>,
+}
+
+/// How one schedule's runs come due.
+#[derive(Debug)]
+enum Clock {
+    /// `every` (and `ticker.interval`): the grid, numbering and `delay` hold of [`Ticker`].
+    Every {
+        every: Duration,
+        ticker: Ticker,
+    },
+    Cron(Box<CronClock>),
+}
+
+/// A cron schedule's walk over its occurrences.
+#[derive(Debug)]
+struct CronClock {
+    schedule: CronSchedule,
+    jitter: Option<Duration>,
+    /// The next occurrence to hand out; `None` once there is none (see
+    /// [`CronSchedule::next_after`]) or before the start.
+    next: Option<Occurrence>,
+    /// The number the next occurrence gets.
+    number: u64,
+}
+
+impl CronClock {
+    /// When `occurrence` is due: its instant, plus the jitter drawn for it.
+    fn due(&self, name: &str, occurrence: &Occurrence, clock: &WallClock) -> Mono {
+        clock.mono(occurrence.at()) + jitter(name, occurrence.at(), self.jitter)
+    }
+}
+
+/// The offset in `[0, jitter)` of the run of `name` at `at`: a hash of both, so every
+/// instance of a cluster and every restart agree on it, and schedules that share an
+/// expression do not all run at the same instant.
+pub fn jitter(name: &str, at: UnixInstant, jitter: Option<Duration>) -> Duration {
+    let Some(jitter) = jitter.filter(|j| !j.is_zero()) else {
+        return Duration::ZERO;
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(name.as_bytes());
+    hasher.update(&at.as_nanos().to_le_bytes());
+    let spread = u128::from(hasher.finalize()) * jitter.as_nanos() / (u128::from(u32::MAX) + 1);
+    Duration::from_nanos(u64::try_from(spread).unwrap_or(u64::MAX))
+}
+
+/// What the schedules are built from: the config's list, and the zone of cron schedules
+/// that name none (PHP's `date.timezone`, else UTC).
+pub struct Setup<'a> {
+    pub schedules: &'a [ScheduleConfig],
+    pub fallback_zone: &'a Zone,
+    /// Why the fallback is that zone, for the status (`date.timezone`, or why UTC).
+    pub fallback_origin: &'static str,
+}
+
+impl Timetable {
+    /// The schedules, not started: nothing comes due before [`Timetable::start`].
+    pub fn new(setup: &Setup<'_>, clock: WallClock) -> Timetable {
+        let entries = setup
+            .schedules
+            .iter()
+            .map(|config| Entry {
+                name: config.name.clone(),
+                zone_origin: match &config.when {
+                    When::Every(_) => "",
+                    When::Cron { zone, .. } => match zone {
+                        ZoneChoice::Schedule(_) => "timezone",
+                        ZoneChoice::Ticker(_) => "ticker.timezone",
+                        ZoneChoice::Unset => setup.fallback_origin,
+                    },
+                },
+                clock: match &config.when {
+                    When::Every(every) => Clock::Every {
+                        every: *every,
+                        ticker: Ticker::new(Schedule::new(Mono(0), *every)),
+                    },
+                    When::Cron { expr, zone } => Clock::Cron(Box::new(CronClock {
+                        schedule: CronSchedule::new(
+                            CronExpr::clone(expr),
+                            match zone {
+                                ZoneChoice::Schedule(zone) | ZoneChoice::Ticker(zone) => {
+                                    zone.clone()
+                                }
+                                ZoneChoice::Unset => setup.fallback_zone.clone(),
+                            },
+                        ),
+                        jitter: config.jitter,
+                        next: None,
+                        number: 0,
+                    })),
+                },
+                paused: config.paused,
+                queued: None,
+            })
+            .collect();
+        Timetable {
+            entries,
+            queue: BTreeSet::new(),
+            clock,
+            started: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ScheduleId> + use<> {
+        (0..self.entries.len() as u32).map(ScheduleId)
+    }
+
+    pub fn name(&self, id: ScheduleId) -> &str {
+        &self.entry(id).name
+    }
+
+    /// The schedule of that name.
+    pub fn find(&self, name: &str) -> Option<ScheduleId> {
+        self.entries
+            .iter()
+            .position(|e| e.name == name)
+            .map(|i| ScheduleId(i as u32))
+    }
+
+    /// The cron schedule of `id`, `None` for an interval.
+    pub fn cron(&self, id: ScheduleId) -> Option<&CronSchedule> {
+        match &self.entry(id).clock {
+            Clock::Cron(c) => Some(&c.schedule),
+            Clock::Every { .. } => None,
+        }
+    }
+
+    /// Why a cron schedule runs in its zone (`timezone`, `ticker.timezone`, `date.timezone`
+    /// or why UTC); empty for an interval.
+    pub fn zone_origin(&self, id: ScheduleId) -> &'static str {
+        self.entry(id).zone_origin
+    }
+
+    /// The interval of `id`, `None` for a cron schedule.
+    pub fn every(&self, id: ScheduleId) -> Option<Duration> {
+        match &self.entry(id).clock {
+            Clock::Every { every, .. } => Some(*every),
+            Clock::Cron(_) => None,
+        }
+    }
+
+    pub fn is_paused(&self, id: ScheduleId) -> bool {
+        self.entry(id).paused
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    pub fn clock(&self) -> &WallClock {
+        &self.clock
+    }
+
+    /// Every schedule starts: an interval's first tick comes one interval from `now` (as
+    /// RoadRunner's ticker's does), a cron schedule's at its first occurrence after `now`.
+    pub fn start(&mut self, now: Mono, clock: WallClock) {
+        self.clock = clock;
+        self.started = true;
+        let unix_now = UnixInstant::from_unix(self.clock.unix(now));
+        for entry in &mut self.entries {
+            match &mut entry.clock {
+                Clock::Every { every, ticker } => {
+                    *ticker = Ticker::new(Schedule::new(now + *every, *every));
+                }
+                Clock::Cron(cron) => cron.next = cron.schedule.next_after(unix_now),
+            }
+        }
+        for id in self.ids() {
+            self.requeue(id);
+        }
+    }
+
+    /// Starts the schedules as they are: a cluster term set the walk of the one it shares
+    /// ([`Timetable::replace_ticker`]) before the pool was up; cron schedules start at their
+    /// first occurrence after `now`.
+    pub fn start_as_set(&mut self, now: Mono) {
+        self.started = true;
+        let unix_now = UnixInstant::from_unix(self.clock.unix(now));
+        for entry in &mut self.entries {
+            if let Clock::Cron(cron) = &mut entry.clock {
+                cron.next = cron.schedule.next_after(unix_now);
+            }
+        }
+        for id in self.ids() {
+            self.requeue(id);
+        }
+    }
+
+    /// The next tick of the pool: which schedule, the number it gets and when it is due.
+    /// `None` when nothing will come due (not started, every schedule paused or held).
+    pub fn next(&self) -> Option<(ScheduleId, u64, Mono)> {
+        let &(due, id) = self.queue.first()?;
+        let number = match &self.entry(id).clock {
+            Clock::Every { ticker, .. } => ticker.next_number(),
+            Clock::Cron(cron) => cron.number,
+        };
+        Some((id, number, due))
+    }
+
+    pub fn next_due(&self) -> Option<Mono> {
+        self.queue.first().map(|&(due, _)| due)
+    }
+
+    /// The next due instant of one schedule; `None` while paused or held, or before start.
+    pub fn next_due_of(&self, id: ScheduleId) -> Option<Mono> {
+        self.entry(id).queued
+    }
+
+    /// Takes every schedule with a tick due by `horizon` out of the queue, earliest first:
+    /// the caller walks each with [`Timetable::poll`], then puts it back with
+    /// [`Timetable::requeue`]. Schedules not due stay as they are.
+    pub fn take_due(&mut self, horizon: Mono) -> Vec<ScheduleId> {
+        let mut due = vec![];
+        while let Some(&(at, id)) = self.queue.first() {
+            if at > horizon {
+                break;
+            }
+            self.queue.pop_first();
+            self.entries[id.0 as usize].queued = None;
+            due.push(id);
+        }
+        due
+    }
+
+    /// The ticks of `id` due by `horizon`, oldest first, each handed out once (see
+    /// [`Ticker::poll`]); what the caller does not deliver it gives back with
+    /// [`Timetable::give_back`].
+    pub fn poll(&mut self, id: ScheduleId, horizon: Mono) -> Vec<Tick> {
+        let clock = self.clock;
+        let entry = &mut self.entries[id.0 as usize];
+        match &mut entry.clock {
+            Clock::Every { ticker, .. } => ticker
+                .poll(horizon)
+                .map(|n| Tick::of(id, n, ticker.due(n), None))
+                .collect(),
+            Clock::Cron(cron) => {
+                let mut ticks = vec![];
+                while let Some(next) = cron.next.take() {
+                    let due = cron.due(&entry.name, &next, &clock);
+                    if due > horizon {
+                        cron.next = Some(next);
+                        break;
+                    }
+                    ticks.push(Tick::of(id, cron.number, due, Some(next.at())));
+                    cron.number += 1;
+                    cron.next = cron.schedule.next_after(next.at());
+                }
+                ticks
+            }
+        }
+    }
+
+    /// `tick` and the ones after it, from the last [`Timetable::poll`], did not happen: they
+    /// come due again, with the same numbers (a cluster instance delivers only what its
+    /// lease grants).
+    pub fn give_back(&mut self, tick: &Tick) {
+        match &mut self.entries[tick.schedule.0 as usize].clock {
+            Clock::Every { ticker, .. } => ticker.rewind(tick.number),
+            Clock::Cron(cron) => {
+                if let Some(at) = tick.scheduled {
+                    // The occurrence just before `at` leads the walk back to `at` itself.
+                    cron.next = cron
+                        .schedule
+                        .next_after(UnixInstant::from_nanos(at.as_nanos() - 1));
+                    cron.number = tick.number;
+                }
+            }
+        }
+    }
+
+    /// The `delay` policy: `tick` has to wait, and its schedule's grid waits with it (see
+    /// [`Ticker::hold`]). Only intervals are held: the config refuses `delay` for cron.
+    pub fn hold(&mut self, tick: &Tick) {
+        if let Clock::Every { ticker, .. } = &mut self.entries[tick.schedule.0 as usize].clock {
+            ticker.hold(tick.number);
+        }
+    }
+
+    /// The tick that held its schedule's grid is gone at `at`: see [`Ticker::release`].
+    /// Returns whether the grid was held.
+    pub fn release(&mut self, id: ScheduleId, at: Mono) -> bool {
+        let released = match &mut self.entries[id.0 as usize].clock {
+            Clock::Every { ticker, .. } => ticker.release(at),
+            Clock::Cron(_) => false,
+        };
+        if released {
+            self.requeue(id);
+        }
+        released
+    }
+
+    /// Puts `id` back in the queue at its next due instant, unless it is paused or held or
+    /// has no next run.
+    pub fn requeue(&mut self, id: ScheduleId) {
+        let clock = self.clock;
+        let entry = &mut self.entries[id.0 as usize];
+        if let Some(at) = entry.queued.take() {
+            self.queue.remove(&(at, id));
+        }
+        if entry.paused || !self.started {
+            return;
+        }
+        let due = match &entry.clock {
+            Clock::Every { ticker, .. } if ticker.is_held() => None,
+            Clock::Every { ticker, .. } => Some(ticker.next_due()),
+            Clock::Cron(cron) => cron.next.as_ref().map(|o| cron.due(&entry.name, o, &clock)),
+        };
+        if let Some(due) = due {
+            entry.queued = Some(due);
+            self.queue.insert((due, id));
+        }
+    }
+
+    /// Replaces an interval schedule's walk: a cluster term goes on with the shared
+    /// numbering and grid.
+    pub fn replace_ticker(&mut self, id: ScheduleId, ticker: Ticker, clock: WallClock) {
+        self.clock = clock;
+        if let Clock::Every { ticker: own, .. } = &mut self.entries[id.0 as usize].clock {
+            *own = ticker;
+        }
+        self.requeue(id);
+    }
+
+    /// The wall clock was read again (it was stepped, or the master checks it): every cron
+    /// schedule's next run moves to where its occurrence now lies on the monotonic clock.
+    /// A step forward makes the occurrences it passed due at once (the schedule's `missed`
+    /// policy decides what runs); a step back runs nothing twice, since each walk goes on
+    /// from the last occurrence it handed out.
+    pub fn set_clock(&mut self, clock: WallClock) {
+        self.clock = clock;
+        let cron: Vec<ScheduleId> = self
+            .ids()
+            .filter(|&id| matches!(self.entry(id).clock, Clock::Cron(_)))
+            .collect();
+        for id in cron {
+            self.requeue(id);
+        }
+    }
+
+    /// Pauses `id`: nothing of it comes due until [`Timetable::resume`]. Returns whether it
+    /// was running.
+    pub fn pause(&mut self, id: ScheduleId) -> bool {
+        let entry = &mut self.entries[id.0 as usize];
+        if entry.paused {
+            return false;
+        }
+        entry.paused = true;
+        self.requeue(id);
+        true
+    }
+
+    /// Resumes `id` at `now`: runs that fell due while paused are not made up for; an
+    /// interval goes on at its next grid instant after `now`, a cron schedule at its next
+    /// occurrence after `now`, numbering unbroken. Returns whether it was paused.
+    pub fn resume(&mut self, id: ScheduleId, now: Mono) -> bool {
+        let clock = self.clock;
+        let started = self.started;
+        let entry = &mut self.entries[id.0 as usize];
+        if !entry.paused {
+            return false;
+        }
+        entry.paused = false;
+        if started {
+            match &mut entry.clock {
+                Clock::Every { every, ticker } => {
+                    let next = ticker.next_due();
+                    if next <= now {
+                        let behind = now.since(next).as_nanos();
+                        let steps = behind / every.as_nanos() + 1;
+                        let skip = Duration::from_nanos(
+                            u64::try_from(steps * every.as_nanos()).unwrap_or(u64::MAX),
+                        );
+                        ticker.rebase(next + skip);
+                    }
+                }
+                Clock::Cron(cron) => {
+                    let unix_now = UnixInstant::from_unix(clock.unix(now));
+                    if cron.next.as_ref().is_some_and(|o| o.at() <= unix_now) {
+                        cron.next = cron.schedule.next_after(unix_now);
+                    }
+                }
+            }
+        }
+        self.requeue(id);
+        true
+    }
+
+    fn entry(&self, id: ScheduleId) -> &Entry {
+        &self.entries[id.0 as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CatchUp, DEFAULT_NAME, Missed};
+
+    const S: u64 = 1_000_000_000;
+    /// 2025-03-30T00:00:00Z, the night Berlin springs forward (at 01:00Z).
+    const NIGHT: u64 = 1_743_292_800;
+
+    fn every(name: &str, ms: u64) -> ScheduleConfig {
+        ScheduleConfig::every(name, Duration::from_millis(ms), Missed::Skip)
+    }
+
+    fn cron(name: &str, expr: &str, zone: &str, jitter: Option<Duration>) -> ScheduleConfig {
+        ScheduleConfig {
+            name: name.into(),
+            when: When::Cron {
+                expr: Box::new(CronExpr::parse(expr).unwrap()),
+                zone: ZoneChoice::Schedule(Zone::lookup(zone).unwrap()),
+            },
+            jitter,
+            missed: Missed::Skip,
+            overlap: true,
+            exec_ttl: None,
+            catch_up: CatchUp::None,
+            paused: false,
+        }
+    }
+
+    /// The monotonic clock reads 1 s when the wall clock reads `unix` seconds.
+    fn clock_at(unix: u64) -> WallClock {
+        WallClock::new(Mono(S), Duration::from_secs(unix))
+    }
+
+    fn started(schedules: &[ScheduleConfig], unix: u64) -> Timetable {
+        let utc = Zone::lookup("UTC").unwrap();
+        let setup = Setup {
+            schedules,
+            fallback_zone: &utc,
+            fallback_origin: "UTC",
+        };
+        let mut t = Timetable::new(&setup, clock_at(unix));
+        assert_eq!(t.next(), None, "nothing comes due before the start");
+        t.start(Mono(S), clock_at(unix));
+        t
+    }
+
+    /// Every tick due by `horizon`, as the pool's walk takes them.
+    fn walk(t: &mut Timetable, horizon: Mono) -> Vec<(String, u64, Mono)> {
+        let mut got = vec![];
+        for id in t.take_due(horizon) {
+            for tick in t.poll(id, horizon) {
+                got.push((t.name(id).to_string(), tick.number, tick.due));
+            }
+            t.requeue(id);
+        }
+        got
+    }
+
+    #[test]
+    fn each_schedule_is_numbered_from_zero_and_the_earliest_comes_first() {
+        let mut t = started(&[every("fast", 250), every("slow", 1000)], NIGHT);
+        assert_eq!(t.next(), Some((ScheduleId(0), 0, Mono(S + S / 4))));
+        let got = walk(&mut t, Mono(2 * S));
+        let fast: Vec<u64> = got.iter().filter(|g| g.0 == "fast").map(|g| g.1).collect();
+        let slow: Vec<u64> = got.iter().filter(|g| g.0 == "slow").map(|g| g.1).collect();
+        assert_eq!(fast, [0, 1, 2, 3]);
+        assert_eq!(slow, [0]);
+        assert_eq!(t.next(), Some((ScheduleId(0), 4, Mono(2 * S + S / 4))));
+        assert_eq!(t.next_due_of(ScheduleId(1)), Some(Mono(3 * S)));
+    }
+
+    #[test]
+    fn a_wake_up_walks_only_the_schedules_that_are_due() {
+        let schedules: Vec<ScheduleConfig> = (0..10_000)
+            .map(|i| every(&format!("s{i}"), 1000 + i))
+            .collect();
+        let mut t = started(&schedules, NIGHT);
+        // Only s0 is due one second after the start; the others stay where they are.
+        assert_eq!(t.take_due(Mono(2 * S)), [ScheduleId(0)]);
+        assert_eq!(t.poll(ScheduleId(0), Mono(2 * S)).len(), 1);
+        t.requeue(ScheduleId(0));
+        assert_eq!(t.next().map(|(id, n, _)| (id, n)), Some((ScheduleId(1), 0)));
+    }
+
+    #[test]
+    fn a_cron_tick_is_due_at_its_occurrence_and_carries_it() {
+        // 30 2 * * * in Berlin on the night of the spring gap: 03:00+02:00, 01:00Z.
+        let mut t = started(
+            &[cron("report", "30 2 * * *", "Europe/Berlin", None)],
+            NIGHT,
+        );
+        let (id, number, due) = t.next().unwrap();
+        assert_eq!((id, number), (ScheduleId(0), 0));
+        assert_eq!(due, Mono(S + 3600 * S), "an hour after midnight UTC");
+        let ticks = t.poll(id, due);
+        assert_eq!(ticks.len(), 1);
+        assert_eq!(
+            ticks[0].scheduled,
+            Some(UnixInstant::from_secs((NIGHT + 3600) as i64))
+        );
+        t.requeue(id);
+        // The next night's 02:30 is CEST: 00:30Z.
+        let (_, number, due) = t.next().unwrap();
+        assert_eq!(number, 1);
+        assert_eq!(due, Mono(S + (24 * 3600 + 1800) * S));
+    }
+
+    #[test]
+    fn jitter_moves_each_run_by_the_same_amount_on_every_instance() {
+        let jitter = Some(Duration::from_secs(30));
+        let one = started(&[cron("spread", "0 * * * *", "UTC", jitter)], NIGHT);
+        let two = started(&[cron("spread", "0 * * * *", "UTC", jitter)], NIGHT);
+        let other = started(&[cron("other", "0 * * * *", "UTC", jitter)], NIGHT);
+        let hour = Mono(S + 3600 * S);
+        let due = one.next_due().unwrap();
+        assert_eq!(Some(due), two.next_due(), "instances agree");
+        assert!(
+            due >= hour && due < hour + Duration::from_secs(30),
+            "{due:?}"
+        );
+        assert_ne!(Some(due), other.next_due(), "another name, another offset");
+    }
+
+    #[test]
+    fn ticks_given_back_come_again_with_their_numbers() {
+        let mut t = started(
+            &[
+                every(DEFAULT_NAME, 1000),
+                cron("c", "* * * * * *", "UTC", None),
+            ],
+            NIGHT,
+        );
+        for id in t.take_due(Mono(4 * S)) {
+            let ticks = t.poll(id, Mono(4 * S));
+            assert!(ticks.len() >= 3, "{ticks:?}");
+            t.give_back(&ticks[1]);
+            t.requeue(id);
+        }
+        let again = walk(&mut t, Mono(4 * S));
+        for name in [DEFAULT_NAME, "c"] {
+            let first = again.iter().find(|g| g.0 == name).unwrap();
+            assert_eq!(first.1, 1, "{name} goes on at the tick given back");
+        }
+    }
+
+    #[test]
+    fn a_paused_schedule_comes_due_again_after_its_resume_without_making_up() {
+        let mut t = started(
+            &[
+                every("beat", 1000),
+                cron("c", "*/10 * * * * *", "UTC", None),
+            ],
+            NIGHT,
+        );
+        assert!(t.pause(ScheduleId(0)) && t.pause(ScheduleId(1)));
+        assert!(!t.pause(ScheduleId(0)), "paused already");
+        assert_eq!(t.next(), None);
+        assert!(walk(&mut t, Mono(100 * S)).is_empty());
+        assert!(t.resume(ScheduleId(0), Mono(100 * S + S / 2)));
+        assert!(t.resume(ScheduleId(1), Mono(100 * S + S / 2)));
+        // Numbering goes on from 0; the interval keeps its phase, cron its wall clock.
+        assert_eq!(t.next_due_of(ScheduleId(0)), Some(Mono(101 * S)));
+        assert_eq!(t.next_due_of(ScheduleId(1)), Some(Mono(101 * S)));
+        let got = walk(&mut t, Mono(101 * S));
+        assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), [0, 0]);
+    }
+
+    #[test]
+    fn a_clock_step_forward_makes_passed_occurrences_due_and_a_step_back_repeats_none() {
+        let mut t = started(&[cron("c", "0 * * * *", "UTC", None)], NIGHT);
+        assert_eq!(t.next_due(), Some(Mono(S + 3600 * S)));
+        // The wall clock jumps two and a half hours ahead at monotonic 2 s.
+        t.set_clock(WallClock::new(
+            Mono(2 * S),
+            Duration::from_secs(NIGHT + 9000),
+        ));
+        let due = t.next_due().unwrap();
+        assert!(due <= Mono(2 * S), "the 01:00 run is overdue now: {due:?}");
+        let got = walk(&mut t, Mono(2 * S));
+        assert_eq!(got.len(), 2, "01:00 and 02:00 passed: {got:?}");
+        // Then it is set back by three hours: 03:00 stays next, nothing runs twice.
+        t.set_clock(WallClock::new(
+            Mono(3 * S),
+            Duration::from_secs(NIGHT - 1800),
+        ));
+        let (_, number, due) = t.next().unwrap();
+        assert_eq!(number, 2);
+        assert_eq!(due, Mono(3 * S + (3 * 3600 + 1800) * S));
+    }
+
+    #[test]
+    fn a_held_interval_comes_due_again_only_after_its_release() {
+        let mut t = started(&[every("beat", 1000)], NIGHT);
+        let id = t.take_due(Mono(2 * S))[0];
+        let ticks = t.poll(id, Mono(2 * S));
+        t.hold(&ticks[0]);
+        t.requeue(id);
+        assert_eq!(t.next(), None);
+        assert!(t.release(id, Mono(5 * S)));
+        assert_eq!(t.next(), Some((id, 1, Mono(6 * S))));
+    }
+}

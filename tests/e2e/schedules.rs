@@ -1,0 +1,151 @@
+//! `ticker.schedules`: several named schedules in one pool, intervals and cron, and what a
+//! worker and an operator see of them.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{DEADLINE, Php, assert_schedule_skips_accounted, info_with, row};
+
+/// Two intervals in one pool; the handler stops the master once `beat` reached tick 8.
+const TWO_SCHEDULES: &str = "ticker:
+  interval: 60ms
+  schedules:
+    beat:
+      every: 90ms
+  pool:
+    num_workers: 2
+    destroy_timeout: 5s
+";
+
+#[test]
+fn two_schedules_in_one_pool_are_each_numbered_from_zero() {
+    let mut run = Php::new("two-schedules")
+        .yaml(TWO_SCHEDULES)
+        .handler(
+            "if ($header['schedule'] === 'beat' && $tick >= 8) { \
+             posix_kill(posix_getppid(), SIGTERM); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    let journal = exited.journal();
+    let names: BTreeSet<String> = journal
+        .events("start")
+        .iter()
+        .map(|e| e.header()["schedule"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["beat".to_string(), "default".to_string()]),
+        "every tick names its schedule"
+    );
+    for name in ["default", "beat"] {
+        let ticks: Vec<u64> = journal
+            .events("start")
+            .iter()
+            .filter(|e| e.header()["schedule"] == name)
+            .map(|e| e.tick())
+            .collect();
+        assert!(
+            ticks.iter().copied().max().is_some_and(|n| n >= 5),
+            "{name} ran on: {ticks:?}"
+        );
+        // Numbered from 0 on its own, each number once; what is missing was skipped (a
+        // loaded machine decides whether any is), and the log and the headers say so.
+        assert_schedule_skips_accounted(&journal, &exited.stderr, Some(name));
+    }
+    assert!(
+        journal
+            .events("start")
+            .iter()
+            .all(|e| e.header().get("scheduled").is_none()),
+        "an interval's tick has no scheduled"
+    );
+    assert!(
+        exited
+            .stderr
+            .contains("ticking 2 schedules (default: every 60ms; beat: every 90ms)"),
+        "{}",
+        exited.stderr
+    );
+}
+
+#[test]
+fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
+    let mut run = Php::new("cron-seconds")
+        .yaml(
+            "ticker:
+  schedules:
+    second:
+      cron: \"* * * * * *\"
+      timezone: UTC
+  pool:
+    num_workers: 1
+    destroy_timeout: 5s
+",
+        )
+        .handler(
+            "record($journal, ['event' => 'scheduled', 'tick' => $tick, \
+             'at' => (new DateTimeImmutable($header['scheduled']))->getTimestamp(), \
+             'offset' => substr($header['scheduled'], -6), 'due' => $header['due']]); \
+             if ($tick >= 2) { posix_kill(posix_getppid(), SIGTERM); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    let journal = exited.journal();
+    let runs = journal.events("scheduled");
+    assert!(runs.len() >= 3, "{:?}", journal.entries);
+    for run in &runs {
+        let due = run.raw["due"].as_f64().unwrap();
+        let at = run.u64("at");
+        assert_eq!(run.raw["offset"], "+00:00");
+        // Due on the second it names, to the microsecond the header carries.
+        assert!((due - at as f64).abs() < 1e-6, "due {due}, scheduled {at}");
+    }
+    let seconds: Vec<u64> = runs.iter().map(|r| r.u64("at")).collect();
+    assert!(
+        seconds.windows(2).all(|w| w[1] > w[0]),
+        "one run per second, in order: {seconds:?}"
+    );
+}
+
+#[test]
+fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
+    let yaml = "ticker:
+  interval: 1s
+  timezone: Europe/Berlin
+  schedules:
+    report:
+      cron: \"30 2 * * *\"
+      timezone: America/New_York
+    invoices:
+      cron: \"0 9 * * MON-FRI\"
+    hourly:
+      cron: \"@hourly\"
+      paused: true
+";
+    let rows = info_with(Php::new("ri-schedules").yaml(yaml), &[]);
+    assert_eq!(row(&rows, "schedule default"), "every 1s");
+    assert_eq!(
+        row(&rows, "schedule report"),
+        "cron \"30 2 * * *\" in America/New_York (timezone)"
+    );
+    assert_eq!(
+        row(&rows, "schedule invoices"),
+        "cron \"0 9 * * MON-FRI\" in Europe/Berlin (ticker.timezone)"
+    );
+    assert_eq!(
+        row(&rows, "schedule hourly"),
+        "cron \"@hourly\" in Europe/Berlin (ticker.timezone), paused"
+    );
+
+    let unzoned = "ticker:\n  schedules:\n    n:\n      cron: \"@daily\"\n";
+    let rows = info_with(
+        Php::new("ri-php-zone").yaml(unzoned),
+        &["-d", "date.timezone=Asia/Tokyo"],
+    );
+    assert_eq!(
+        row(&rows, "schedule n"),
+        "cron \"@daily\" in Asia/Tokyo (date.timezone)"
+    );
+}

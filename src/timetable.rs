@@ -445,7 +445,7 @@ impl Timetable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CatchUp, DEFAULT_NAME, Missed};
+    use crate::config::{DEFAULT_NAME, Missed};
 
     const S: u64 = 1_000_000_000;
     /// 2025-03-30T00:00:00Z, the night Berlin springs forward (at 01:00Z).
@@ -465,8 +465,6 @@ mod tests {
             jitter,
             missed: Missed::Skip,
             overlap: true,
-            exec_ttl: None,
-            catch_up: CatchUp::None,
             paused: false,
         }
     }

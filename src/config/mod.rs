@@ -53,7 +53,7 @@ use std::time::Duration;
 pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
-pub use schedules::{CatchUp, DEFAULT_NAME, MAX_NAME, ScheduleConfig, When, ZoneChoice, is_name};
+pub use schedules::{DEFAULT_NAME, MAX_NAME, ScheduleConfig, When, ZoneChoice, is_name};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
     BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,

@@ -2,7 +2,7 @@
 //! cron expression, with its own policies.
 //!
 //! Owns the section's keys, their defaults (a schedule's `missed` and `overlap` default to
-//! the `ticker` section's; its `exec_ttl` to `pool.supervisor.exec_ttl`) and every check:
+//! the `ticker` section's) and every check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
 //! which names the field at fault) and the zone (resolved by [`crate::schedule::zone`]).
 //! What a schedule does at run time is not decided here.
@@ -42,9 +42,6 @@ pub struct ScheduleConfig {
     pub jitter: Option<Duration>,
     pub missed: Missed,
     pub overlap: bool,
-    /// How long one run may take before its worker is killed; `None`: no limit.
-    pub exec_ttl: Option<Duration>,
-    pub catch_up: CatchUp,
     pub paused: bool,
 }
 
@@ -78,8 +75,6 @@ impl ScheduleConfig {
             jitter: None,
             missed,
             overlap: true,
-            exec_ttl: None,
-            catch_up: CatchUp::None,
             paused: false,
         }
     }
@@ -110,8 +105,9 @@ pub enum ZoneChoice {
 }
 
 /// `catch_up`: what a schedule does at start about occurrences missed while nothing ran.
+/// Only `none` runs so far; `once` is read to be refused with its reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CatchUp {
+pub(super) enum CatchUp {
     /// Missed occurrences are gone (the default).
     #[default]
     None,
@@ -255,12 +251,31 @@ fn schedule(
         ));
     }
     let overlap = t.get("overlap", Acts::Yes)?.unwrap_or(defaults.overlap);
-    let exec_ttl = match t.get::<GoDuration>("exec_ttl", Acts::Yes)? {
-        Some(GoDuration(d)) if d.is_zero() => None,
-        Some(GoDuration(d)) => Some(d),
-        None => defaults.exec_ttl,
-    };
-    let catch_up = t.get("catch_up", Acts::Yes)?.unwrap_or_default();
+    let exec_ttl = t
+        .get::<GoDuration>("exec_ttl", Acts::Yes)?
+        .map(|GoDuration(d)| Some(d).filter(|d| !d.is_zero()));
+    if let Some(own) = exec_ttl
+        && own != defaults.exec_ttl
+    {
+        let pools = defaults.exec_ttl.map_or("none".to_string(), |d| {
+            humantime::format_duration(d).to_string()
+        });
+        return Err(t.error(
+            "exec_ttl",
+            format!(
+                "a schedule's own exec_ttl is not supported yet: every tick runs under \
+                 ticker.pool.supervisor.exec_ttl ({pools}); expected no exec_ttl here, or \
+                 that value"
+            ),
+        ));
+    }
+    if t.get::<CatchUp>("catch_up", Acts::Yes)? == Some(CatchUp::Once) {
+        return Err(t.error(
+            "catch_up",
+            "once is not supported yet: runs missed while no master ran are not made up \
+             for; expected none",
+        ));
+    }
     let paused = t.get("paused", Acts::Yes)?.unwrap_or(false);
     t.finish()?;
     Ok(ScheduleConfig {
@@ -269,8 +284,6 @@ fn schedule(
         jitter,
         missed,
         overlap,
-        exec_ttl,
-        catch_up,
         paused,
     })
 }

@@ -52,7 +52,7 @@ fn only_named_schedules_leave_no_default_one() {
 }
 
 #[test]
-fn a_schedule_takes_missed_overlap_and_exec_ttl_from_the_ticker_section_unless_it_sets_them() {
+fn a_schedule_takes_missed_and_overlap_from_the_ticker_section_unless_it_sets_them() {
     let yaml = "ticker:
   missed: burst
   overlap: false
@@ -66,37 +66,59 @@ fn a_schedule_takes_missed_overlap_and_exec_ttl_from_the_ticker_section_unless_i
       every: 1s
       missed: delay
       overlap: true
-      exec_ttl: 10m
-      catch_up: once
+      exec_ttl: 30s
+      catch_up: none
       paused: true
-    off:
-      every: 1s
-      exec_ttl: 0
     spread:
       cron: \"@hourly\"
       jitter: 30s
 ";
     let all = schedules(yaml);
-    let [inherits, own, off, spread] = all.as_slice() else {
+    let [inherits, own, spread] = all.as_slice() else {
         panic!("{all:?}")
     };
     assert_eq!(
-        (inherits.missed, inherits.overlap, inherits.exec_ttl),
-        (Missed::Burst, false, Some(Duration::from_secs(30)))
+        (
+            inherits.missed,
+            inherits.overlap,
+            inherits.jitter,
+            inherits.paused
+        ),
+        (Missed::Burst, false, None, false)
     );
     assert_eq!(
-        (inherits.jitter, inherits.catch_up, inherits.paused),
-        (None, CatchUp::None, false)
+        (own.missed, own.overlap, own.paused),
+        (Missed::Delay, true, true)
     );
-    assert_eq!(
-        (own.missed, own.overlap, own.exec_ttl),
-        (Missed::Delay, true, Some(Duration::from_secs(600)))
-    );
-    assert_eq!((own.catch_up, own.paused), (CatchUp::Once, true));
     assert_eq!(spread.jitter, Some(Duration::from_secs(30)));
-    assert_eq!(
-        off.exec_ttl, None,
-        "0 turns the pool's limit off for one schedule"
+}
+
+#[test]
+fn what_does_not_run_yet_is_refused_with_its_reason() {
+    let own_ttl = "ticker:
+  pool:
+    supervisor:
+      exec_ttl: 30s
+  schedules:
+    long:
+      every: 1s
+      exec_ttl: 10m
+";
+    assert!(
+        err(own_ttl).to_string().contains(
+            "ticker.schedules.long.exec_ttl: a schedule's own exec_ttl is not supported yet: \
+             every tick runs under ticker.pool.supervisor.exec_ttl (30s)"
+        ),
+        "{}",
+        err(own_ttl)
+    );
+    let catch_up = "ticker:\n  schedules:\n    c:\n      every: 1s\n      catch_up: once\n";
+    assert!(
+        err(catch_up)
+            .to_string()
+            .contains("ticker.schedules.c.catch_up: once is not supported yet"),
+        "{}",
+        err(catch_up)
     );
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::cluster;
 use super::roadrunner::{self, or_default};
-use super::schedules::{self, CatchUp, DEFAULT_NAME, Defaults, ScheduleConfig, When};
+use super::schedules::{self, DEFAULT_NAME, Defaults, ScheduleConfig, When};
 use super::table::{Acts, Table};
 use super::values::GoDuration;
 use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, Missed, TickerConfig};
@@ -48,8 +48,6 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         jitter: None,
         missed,
         overlap,
-        exec_ttl: defaults.exec_ttl,
-        catch_up: CatchUp::None,
         paused: false,
     });
     let mut all: Vec<ScheduleConfig> = default.into_iter().collect();

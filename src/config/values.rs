@@ -406,15 +406,15 @@ impl FromValue for Missed {
     }
 }
 
-impl FromValue for super::CatchUp {
+impl FromValue for super::schedules::CatchUp {
     const FORMS: &'static str = "none or once";
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         word(
             value,
             &[
-                ("none", super::CatchUp::None),
-                ("once", super::CatchUp::Once),
+                ("none", super::schedules::CatchUp::None),
+                ("once", super::schedules::CatchUp::Once),
             ],
         )
     }

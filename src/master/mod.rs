@@ -301,6 +301,8 @@ enum Source {
     WorkerOut(Pid),
     /// The lease helper's socket, in a cluster.
     Cluster,
+    /// The wall clock was set: cron schedules' next runs move.
+    ClockStep,
     /// A command-started worker's stderr, by an id of its own (it may outlive the worker,
     /// whose pid may then be reused).
     WorkerErr(u64),
@@ -319,6 +321,7 @@ impl Source {
             Source::WorkerOut(pid) => (5, pid as u32 as u64),
             Source::WorkerErr(id) => (6, id),
             Source::Cluster => (7, 0),
+            Source::ClockStep => (8, 0),
         };
         (kind << VALUE_BITS) | (value & ((1 << VALUE_BITS) - 1))
     }
@@ -334,6 +337,7 @@ impl Source {
             5 => Source::WorkerOut(value as u32 as Pid),
             6 => Source::WorkerErr(value),
             7 => Source::Cluster,
+            8 => Source::ClockStep,
             _ => return None,
         })
     }
@@ -378,6 +382,9 @@ impl<'a> Master<'a> {
         let ticking = Ticking::new(config, zone, now)?;
         poller.add(signals_fd(signals), Source::Signals.token(), false)?;
         poller.add(ticking.timer_fd(), Source::Timer.token(), false)?;
+        if let Some(fd) = ticking.clock_steps_fd() {
+            poller.add(fd, Source::ClockStep.token(), false)?;
+        }
         Ok(Master {
             config,
             me: sys::getpid(),
@@ -529,6 +536,7 @@ impl<'a> Master<'a> {
                 Source::Conn(id) => self.paced(|master| master.on_conn(id)),
                 Source::Signals => signalled = true,
                 Source::Cluster => self.on_cluster(),
+                Source::ClockStep => self.on_clock_step(),
                 Source::Timer => {}
             }
         }
@@ -683,6 +691,7 @@ mod tests {
             Source::Worker(4_194_304),
             Source::WorkerOut(1),
             Source::Cluster,
+            Source::ClockStep,
             Source::WorkerErr(u64::from(u32::MAX) + 9),
         ] {
             assert_eq!(Source::from_token(source.token()), Some(source));

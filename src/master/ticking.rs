@@ -13,14 +13,14 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::{Master, Phase, duration_nanos};
-use crate::config::{Missed, TickerConfig};
+use crate::config::{Missed, TickerConfig, When};
 use crate::frame::Frame;
 use crate::message::FromWorker;
 use crate::payload::{self, Origin};
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
-use crate::sys::{self, TimerFd};
+use crate::sys::{self, ClockSteps, TimerFd};
 use crate::tick::ScheduleId;
 use crate::timetable::{Setup, Timetable};
 
@@ -30,6 +30,8 @@ const HANDOFF_LEAD: Duration = Duration::from_micros(200);
 
 pub(super) struct Ticking {
     timer: TimerFd,
+    /// Watches the wall clock for steps, when a cron schedule follows it.
+    clock_steps: Option<ClockSteps>,
     /// The instant the timer is armed for; `None` once it fired or was disarmed.
     armed: Option<Mono>,
     timetable: Timetable,
@@ -52,8 +54,13 @@ impl Ticking {
             fallback_zone: &zone.0,
             fallback_origin: zone.1,
         };
+        let follows_wall_clock = config
+            .schedules
+            .iter()
+            .any(|s| matches!(s.when, When::Cron { .. }));
         Ok(Ticking {
             timer: TimerFd::new()?,
+            clock_steps: follows_wall_clock.then(ClockSteps::new).transpose()?,
             armed: None,
             timetable: Timetable::new(&setup, WallClock::new(now, sys::unix_now())),
             fence: None,
@@ -62,6 +69,10 @@ impl Ticking {
 
     pub(super) fn timer_fd(&self) -> BorrowedFd<'_> {
         self.timer.as_fd()
+    }
+
+    pub(super) fn clock_steps_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.clock_steps.as_ref().map(AsFd::as_fd)
     }
 
     /// Like RoadRunner's ticker, the first tick comes one interval after the pool is up:
@@ -200,6 +211,23 @@ impl Master<'_> {
         if tick.attempt == 1 && self.ticking.timetable.release(tick.schedule, now) {
             self.arm_timer();
         }
+    }
+
+    /// The wall clock was set: every cron schedule's next run is placed again, from a new
+    /// reading of both clocks. A step forward makes the runs it passed due now (each
+    /// schedule's `missed` policy decides what runs); a step back runs nothing twice.
+    pub(super) fn on_clock_step(&mut self) {
+        let Some(steps) = &self.ticking.clock_steps else {
+            return;
+        };
+        if !steps.stepped() {
+            return;
+        }
+        let now = sys::monotonic_now();
+        let clock = WallClock::new(now, sys::unix_now());
+        log::info!("the wall clock was set: cron schedules' next runs follow it");
+        self.ticking.timetable.set_clock(clock);
+        self.arm_timer();
     }
 
     pub(super) fn on_timer(&mut self) {

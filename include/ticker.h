@@ -92,6 +92,11 @@ typedef struct ticker_tick {
      * `TICKER_BURST`.
      */
     uint64_t skipped;
+    /**
+     * A ticker from `ticker_new_cron`: the occurrence this tick runs for, in Unix time
+     * (nanoseconds since 1970-01-01T00:00:00Z). 0 for a ticker from `ticker_new`.
+     */
+    int64_t scheduled_unix_ns;
 } ticker_tick;
 
 /**
@@ -120,6 +125,31 @@ typedef struct ticker_counts {
  * `out` is NULL or points to writable memory for one pointer.
  */
 int ticker_new(uint64_t interval_ns, int missed, struct ticker **out);
+
+/**
+ * Creates a ticker whose ticks come at the occurrences of a cron `expression` (5 fields, or 6
+ * with seconds first; `*`, lists, ranges, steps, month and weekday names, `@daily` and the
+ * other aliases) in the time zone named `zone` (an IANA name such as `Europe/Berlin`; NULL
+ * or "" is UTC), by the wall clock, with DST as Vixie cron has it: a fixed-time job whose
+ * time falls in a spring-forward gap runs once at the end of the gap, and once in a fold;
+ * other jobs follow real time. The wall clock is read again at least every second while
+ * `ticker_next` waits, so a step of the clock moves the next tick. `missed` is
+ * `TICKER_SKIP` or `TICKER_BURST` (`TICKER_DELAY` moves an interval's grid; a cron
+ * schedule has none). On success `*out` is the ticker, to be freed with `ticker_free`; on
+ * failure `*out` is NULL, and `ticker_last_error()` names what is wrong (the field of the
+ * expression, the zone).
+ *
+ * Returns `TICKER_OK`, or `TICKER_INVALID_ARGUMENT` (`out` or `expression` is NULL, the
+ * expression or zone is refused, `missed` is not 0 or 2).
+ *
+ * Thread-safety: as `ticker_new`.
+ *
+ * # Safety
+ *
+ * `expression` is NULL or a NUL-terminated string; `zone` is NULL or a NUL-terminated
+ * string; `out` is NULL or points to writable memory for one pointer.
+ */
+int ticker_new_cron(const char *expression, const char *zone, int missed, struct ticker **out);
 
 /**
  * Waits for the next tick and writes it to `*out`. Returns at the tick's due instant, to within

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use crate::config::{self, MIN_INTERVAL, Missed};
 use crate::native::NativeTicker;
+use crate::schedule::cron::{CronExpr, CronSchedule, UnixInstant};
+use crate::schedule::zone::Zone;
 
 /// Return codes of the functions that return `int`: `TICKER_OK` (0), or one of the negative
 /// values below. After a negative value other than `TICKER_TIMEOUT`, `ticker_last_error()`
@@ -79,6 +81,9 @@ pub struct ticker_tick {
     /// over all returned ticks is `ticker_counts.skipped`. Always 0 under `TICKER_DELAY` and
     /// `TICKER_BURST`.
     pub skipped: u64,
+    /// A ticker from `ticker_new_cron`: the occurrence this tick runs for, in Unix time
+    /// (nanoseconds since 1970-01-01T00:00:00Z). 0 for a ticker from `ticker_new`.
+    pub scheduled_unix_ns: i64,
 }
 
 /// A ticker's counts, as of its last `ticker_next` call (ticks that came due since are counted
@@ -146,6 +151,79 @@ pub unsafe extern "C" fn ticker_new(
     })
 }
 
+/// Creates a ticker whose ticks come at the occurrences of a cron `expression` (5 fields, or 6
+/// with seconds first; `*`, lists, ranges, steps, month and weekday names, `@daily` and the
+/// other aliases) in the time zone named `zone` (an IANA name such as `Europe/Berlin`; NULL
+/// or "" is UTC), by the wall clock, with DST as Vixie cron has it: a fixed-time job whose
+/// time falls in a spring-forward gap runs once at the end of the gap, and once in a fold;
+/// other jobs follow real time. The wall clock is read again at least every second while
+/// `ticker_next` waits, so a step of the clock moves the next tick. `missed` is
+/// `TICKER_SKIP` or `TICKER_BURST` (`TICKER_DELAY` moves an interval's grid; a cron
+/// schedule has none). On success `*out` is the ticker, to be freed with `ticker_free`; on
+/// failure `*out` is NULL, and `ticker_last_error()` names what is wrong (the field of the
+/// expression, the zone).
+///
+/// Returns `TICKER_OK`, or `TICKER_INVALID_ARGUMENT` (`out` or `expression` is NULL, the
+/// expression or zone is refused, `missed` is not 0 or 2).
+///
+/// Thread-safety: as `ticker_new`.
+///
+/// # Safety
+///
+/// `expression` is NULL or a NUL-terminated string; `zone` is NULL or a NUL-terminated
+/// string; `out` is NULL or points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ticker_new_cron(
+    expression: *const c_char,
+    zone: *const c_char,
+    missed: c_int,
+    out: *mut *mut ticker,
+) -> c_int {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Failure::invalid("ticker_new_cron: out is NULL"));
+        }
+        // SAFETY: `out` is non-null and, by the caller's contract, writable.
+        unsafe { out.write(std::ptr::null_mut()) };
+        if expression.is_null() {
+            return Err(Failure::invalid("ticker_new_cron: expression is NULL"));
+        }
+        // SAFETY: non-null, and by the caller's contract a NUL-terminated string.
+        let expression = unsafe { CStr::from_ptr(expression) }.to_string_lossy();
+        let zone = if zone.is_null() {
+            String::new()
+        } else {
+            // SAFETY: as above.
+            unsafe { CStr::from_ptr(zone) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let zone = if zone.trim().is_empty() { "UTC" } else { &zone };
+        let missed = match missed {
+            0 => Missed::Skip,
+            2 => Missed::Burst,
+            other => {
+                return Err(Failure::invalid(format!(
+                    "ticker_new_cron: missed policy {other} is not accepted; expected 0 (skip) \
+                     or 2 (burst): delay moves an interval's grid, and a cron schedule has none"
+                )));
+            }
+        };
+        let expr = CronExpr::parse(&expression).map_err(|e| {
+            Failure::invalid(format!("ticker_new_cron: {:?} {e}", expression.as_ref()))
+        })?;
+        let zone =
+            Zone::lookup(zone).map_err(|e| Failure::invalid(format!("ticker_new_cron: {e}")))?;
+        let t = Box::new(ticker {
+            native: NativeTicker::cron(CronSchedule::new(expr, zone), missed),
+            broken: false,
+        });
+        // SAFETY: as above.
+        unsafe { out.write(Box::into_raw(t)) };
+        Ok(ticker_status::TICKER_OK)
+    })
+}
+
 /// Waits for the next tick and writes it to `*out`. Returns at the tick's due instant, to within
 /// microseconds (it sleeps until shortly before, then spins for at most 100 µs), or at once with
 /// a tick that had to wait for the caller (see `ticker_missed`).
@@ -202,6 +280,7 @@ pub unsafe extern "C" fn ticker_next(
             due_ns: got.due.0,
             late_ns: i64::try_from(got.late.as_nanos()).unwrap_or(i64::MAX),
             skipped: got.skipped,
+            scheduled_unix_ns: got.scheduled.map_or(0, UnixInstant::as_nanos),
         };
         // SAFETY: `out` is non-null and, by the caller's contract, writable.
         unsafe { out.write(tick) };
@@ -436,5 +515,58 @@ mod tests {
             ticker_free(t);
         }
         assert!(last_error().unwrap().contains("failed in an earlier call"));
+    }
+
+    #[test]
+    fn a_cron_ticker_is_refused_with_the_field_or_zone_at_fault() {
+        let new = |expr: &str, zone: &str, missed: c_int| {
+            let expr = CString::new(expr).unwrap();
+            let zone = CString::new(zone).unwrap();
+            let mut t: *mut ticker = std::ptr::null_mut();
+            // SAFETY: NUL-terminated strings and a writable out pointer; freed below.
+            let code = unsafe { ticker_new_cron(expr.as_ptr(), zone.as_ptr(), missed, &mut t) };
+            if !t.is_null() {
+                // SAFETY: a live ticker from ticker_new_cron.
+                unsafe { ticker_free(t) };
+            }
+            (code, last_error().unwrap_or_default())
+        };
+        assert_eq!(new("*/5 * * * *", "Europe/Berlin", 0).0, 0);
+        assert_eq!(new("@hourly", "", 2).0, 0, "no zone is UTC");
+        let (code, error) = new("61 * * * *", "UTC", 0);
+        assert_eq!(code, ticker_status::TICKER_INVALID_ARGUMENT as c_int);
+        assert!(error.contains("minute 61 is out of 0-59"), "{error}");
+        let (code, error) = new("* * * * *", "Europe/Berlinn", 0);
+        assert_eq!(code, ticker_status::TICKER_INVALID_ARGUMENT as c_int);
+        assert!(
+            error.contains("unknown time zone \"Europe/Berlinn\""),
+            "{error}"
+        );
+        let (_, error) = new("* * * * *", "UTC", 1);
+        assert!(error.contains("delay moves an interval's grid"), "{error}");
+    }
+
+    #[test]
+    fn a_cron_tick_carries_its_occurrence() {
+        let expr = CString::new("* * * * * *").unwrap();
+        let mut t: *mut ticker = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated string, NULL for the zone (UTC), a writable out pointer;
+        // the ticker is freed below.
+        unsafe {
+            assert_eq!(
+                ticker_new_cron(expr.as_ptr(), std::ptr::null(), 0, &mut t),
+                0
+            );
+            let mut tick = std::mem::zeroed::<ticker_tick>();
+            assert_eq!(ticker_next(t, 3_000_000_000, &mut tick), 0);
+            assert_eq!(tick.number, 0);
+            assert!(tick.scheduled_unix_ns > 0);
+            assert_eq!(
+                tick.scheduled_unix_ns % 1_000_000_000,
+                0,
+                "on a whole second"
+            );
+            ticker_free(t);
+        }
     }
 }

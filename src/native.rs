@@ -16,8 +16,9 @@
 
 use std::time::Duration;
 
-use crate::config::{DEFAULT_NAME, Missed, ScheduleConfig, TickerConfig};
+use crate::config::{DEFAULT_NAME, Missed, ScheduleConfig, TickerConfig, When, ZoneChoice};
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, SchedulePolicy, Stats};
+use crate::schedule::cron::{CronSchedule, UnixInstant};
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, WallClock};
 use crate::sys;
@@ -54,16 +55,38 @@ impl Solo {
     /// Tick 0 is due one interval after `now`, tick `n` at `now + (n + 1) × interval`.
     pub fn new(interval: Duration, missed: Missed, now: Mono) -> Solo {
         let schedule = ScheduleConfig::every(DEFAULT_NAME, interval, missed);
+        Solo::of(&schedule, WallClock::new(now, Duration::ZERO), now)
+    }
+
+    /// Tick 0 is the first occurrence of `cron` after `now`, whose Unix time `clock` gives.
+    /// `missed` is skip or burst: `delay` moves an interval's grid, and a cron schedule has
+    /// none to move (it is then skip).
+    pub fn cron(cron: CronSchedule, missed: Missed, clock: WallClock, now: Mono) -> Solo {
+        let schedule = ScheduleConfig {
+            when: When::Cron {
+                expr: Box::new(cron.expr().clone()),
+                zone: ZoneChoice::Schedule(cron.zone().clone()),
+            },
+            ..ScheduleConfig::every(DEFAULT_NAME, Duration::from_secs(1), missed)
+        };
+        Solo::of(&schedule, clock, now)
+    }
+
+    fn of(schedule: &ScheduleConfig, clock: WallClock, now: Mono) -> Solo {
         let utc = Zone::lookup("UTC").expect("every tz database has UTC");
         let mut timetable = Timetable::new(
             &Setup {
-                schedules: std::slice::from_ref(&schedule),
+                schedules: std::slice::from_ref(schedule),
                 fallback_zone: &utc,
                 fallback_origin: "UTC",
             },
-            WallClock::new(now, Duration::ZERO),
+            clock,
         );
-        timetable.start(now, WallClock::new(now, Duration::ZERO));
+        timetable.start(now, clock);
+        let missed = match (schedule.missed, &schedule.when) {
+            (Missed::Delay, When::Cron { .. }) => Missed::Skip,
+            (missed, _) => missed,
+        };
         let defaults = Policy::from_config(&TickerConfig::default());
         Solo {
             timetable,
@@ -130,6 +153,12 @@ impl Solo {
     pub fn stats(&self) -> Stats {
         self.pool.stats()
     }
+
+    /// The wall clock reads `clock` now: a cron schedule's next run is placed again (see
+    /// [`Timetable::set_clock`]).
+    pub fn set_clock(&mut self, clock: WallClock) {
+        self.timetable.set_clock(clock);
+    }
 }
 
 /// A tick as the consumer gets it.
@@ -141,6 +170,8 @@ pub struct Got {
     /// How late it was handed over: zero-ish when the consumer was waiting for it, more when it
     /// had to wait for the consumer.
     pub late: Duration,
+    /// A cron ticker's occurrence (its instant in Unix time); `None` for an interval.
+    pub scheduled: Option<UnixInstant>,
     /// Ticks skipped since the previous tick the consumer got, in the order things happened
     /// (a late tick carries the skips of the ticks after it), as the pool counts them.
     pub skipped: u64,
@@ -150,7 +181,13 @@ pub struct Got {
 #[derive(Debug)]
 pub struct NativeTicker {
     solo: Solo,
+    /// A cron ticker follows the wall clock: it reads it again at least this often while it
+    /// waits, so that a step moves its next run (an interval stays on the monotonic clock).
+    wall_check: Option<Duration>,
 }
+
+/// How often a cron ticker that waits reads the wall clock again.
+const WALL_CHECK: Duration = Duration::from_secs(1);
 
 impl NativeTicker {
     /// Starts the grid now. `interval` must not be zero (the C ABI refuses less than
@@ -158,6 +195,18 @@ impl NativeTicker {
     pub fn new(interval: Duration, missed: Missed) -> NativeTicker {
         NativeTicker {
             solo: Solo::new(interval, missed, sys::monotonic_now()),
+            wall_check: None,
+        }
+    }
+
+    /// Starts a cron ticker now: its ticks come at the occurrences of `cron`, in its zone
+    /// and by the wall clock, with the DST rules of [`crate::schedule::cron`].
+    pub fn cron(cron: CronSchedule, missed: Missed) -> NativeTicker {
+        let now = sys::monotonic_now();
+        let clock = WallClock::new(now, sys::unix_now());
+        NativeTicker {
+            solo: Solo::cron(cron, missed, clock, now),
+            wall_check: Some(WALL_CHECK),
         }
     }
 
@@ -167,6 +216,9 @@ impl NativeTicker {
         let deadline = timeout.map(|t| sys::monotonic_now() + t);
         loop {
             let now = sys::monotonic_now();
+            if self.wall_check.is_some() {
+                self.solo.set_clock(WallClock::new(now, sys::unix_now()));
+            }
             let due = match self.solo.ask(now) {
                 Ok(d) => {
                     return Some(Got {
@@ -174,17 +226,25 @@ impl NativeTicker {
                         due: d.tick.due,
                         late: sys::monotonic_now().since(d.tick.due),
                         skipped: d.skipped,
+                        scheduled: d.tick.scheduled,
                     });
                 }
                 Err(due) => due,
             };
+            // A cron ticker looks at the wall clock again before a long wait is over.
+            let check = self.wall_check.map(|every| now + every);
             match deadline {
                 Some(deadline) if now >= deadline => {
                     self.solo.leave(now);
                     return None;
                 }
                 // No precision needed for a timeout: the next round looks again, then leaves.
-                Some(deadline) if deadline < due => std::thread::sleep(deadline.since(now)),
+                Some(deadline) if deadline < due && check.is_none_or(|c| deadline <= c) => {
+                    std::thread::sleep(deadline.since(now))
+                }
+                _ if check.is_some_and(|c| c < due) => {
+                    std::thread::sleep(check.unwrap_or(due).since(now))
+                }
                 _ => sys::wait_until(due),
             }
         }

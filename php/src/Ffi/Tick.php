@@ -20,12 +20,15 @@ final class Tick
      * @param int $skipped ticks skipped since the previous returned tick, in the order things
      *                     happened: a late tick carries the skips of the ticks after it, which
      *                     came due while it waited; the sum is `stats()['skipped']`
+     * @param \DateTimeImmutable|null $scheduled a cron ticker's occurrence, in its time zone
+     *                                           ({@see Ticker::cron()}); null for an interval
      */
     public function __construct(
         public readonly int $number,
         public readonly int $dueNs,
         public readonly int $lateNs,
         public readonly int $skipped,
+        public readonly ?\DateTimeImmutable $scheduled = null,
     ) {
     }
 }

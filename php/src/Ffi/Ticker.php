@@ -51,11 +51,16 @@ final class Ticker
 
     private readonly int $timeout;
 
+    /**
+     * @param int $intervalNs the interval; 0 for a cron ticker
+     * @param \DateTimeZone|null $zone a cron ticker's zone, in which `Tick::$scheduled` is given
+     */
     private function __construct(
         private readonly \FFI $lib,
         private readonly \FFI\CData $handle,
         public readonly int $intervalNs,
         public readonly string $missed,
+        private readonly ?\DateTimeZone $zone = null,
     ) {
         $this->tick = $lib->new('ticker_tick');
         $this->timeout = $lib->TICKER_TIMEOUT;
@@ -93,6 +98,52 @@ final class Ticker
     }
 
     /**
+     * A ticker whose ticks come at the occurrences of a cron expression in a time zone, by the
+     * wall clock: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first;
+     * `*`, lists, ranges, steps, names (`MON-FRI`, `JAN`) and `@hourly`, `@daily`, `@weekly`,
+     * `@monthly`, `@yearly`. Across DST it runs as Vixie cron does: a job at a fixed time that
+     * falls in the spring-forward gap runs once at the end of the gap, and once in a fold; the
+     * others follow real time. The rules are the extension's `ticker.schedules` ones.
+     *
+     * ```php
+     * $nightly = Ticker::cron('30 2 * * *', 'Europe/Berlin');
+     * $tick = $nightly->next();           // at 02:30 Berlin time
+     * echo $tick->scheduled->format(DATE_RFC3339);
+     * ```
+     *
+     * @param string $timezone an IANA zone name (`'Europe/Berlin'`, `'UTC'`)
+     * @param string $missed `'skip'` or `'burst'` (`'delay'` moves an interval's grid; a cron
+     *                       schedule has none)
+     *
+     * @throws Exception when FFI is unavailable, the library cannot be loaded, or the expression,
+     *                   zone or policy is refused (the message names the field at fault)
+     */
+    public static function cron(
+        string $expression,
+        string $timezone = 'UTC',
+        string $missed = 'skip',
+        ?string $library = null,
+    ): self {
+        $lib = self::library($library ?? self::LIBRARY);
+        if ($missed === 'delay' || !isset(self::POLICIES[$missed])) {
+            throw new Exception(\sprintf(
+                'Ticker::cron(): missed policy %s is not accepted; expected skip or burst',
+                \var_export($missed, true),
+            ));
+        }
+        if (\str_contains($expression . $timezone, "\0")) {
+            throw new Exception('Ticker::cron(): the expression or zone contains a NUL byte');
+        }
+        $handle = $lib->new('ticker*');
+        $rc = $lib->ticker_new_cron($expression, $timezone, $lib->{self::POLICIES[$missed]}, \FFI::addr($handle));
+        if ($rc !== 0) {
+            throw new Exception('Ticker::cron(): ' . self::lastError($lib, $rc));
+        }
+
+        return new self($lib, $handle, 0, $missed, new \DateTimeZone($timezone === '' ? 'UTC' : $timezone));
+    }
+
+    /**
      * The next tick, returned at its due instant, or at once if it is late (see the class).
      *
      * @param float|null $timeoutSeconds null waits as long as it takes; 0 or more returns null
@@ -111,8 +162,13 @@ final class Ticker
             throw new Exception('Ticker::next(): ' . self::lastError($this->lib, $rc));
         }
         $tick = $this->tick;
+        $scheduled = null;
+        if ($this->zone !== null) {
+            $seconds = \intdiv($tick->scheduled_unix_ns, 1_000_000_000);
+            $scheduled = (new \DateTimeImmutable('@' . $seconds))->setTimezone($this->zone);
+        }
 
-        return new Tick($tick->number, $tick->due_ns, $tick->late_ns, $tick->skipped);
+        return new Tick($tick->number, $tick->due_ns, $tick->late_ns, $tick->skipped, $scheduled);
     }
 
     /**

@@ -119,6 +119,43 @@ final class TickerTest extends FfiTestCase
         self::assertSame([1, 2, 3, 4, 5], $numbers);
     }
 
+    public function testACronTickerTicksOnTheWallClocksSecondsInItsZone(): void
+    {
+        $ticker = Ticker::cron('* * * * * *', 'Asia/Kolkata', 'skip', self::library());
+        $first = self::next($ticker);
+        $second = self::next($ticker);
+
+        self::assertSame(0, $first->number);
+        self::assertSame(1, $second->number);
+        self::assertNotNull($first->scheduled);
+        self::assertSame('+05:30', $first->scheduled->format('P'), 'in the ticker\'s zone');
+        self::assertSame(1, $second->scheduled->getTimestamp() - $first->scheduled->getTimestamp());
+        self::assertSame(0, $ticker->intervalNs);
+        self::assertNull(self::every('1s')->next(0.0)?->scheduled);
+    }
+
+    /**
+     * @return iterable<string, array{string, string, string, string}>
+     */
+    public static function refusedCron(): iterable
+    {
+        yield 'a field out of range' => ['61 * * * *', 'UTC', 'skip', 'minute 61 is out of 0-59'];
+        yield 'an unknown zone' => ['* * * * *', 'Mars/Olympus', 'skip', 'unknown time zone "Mars/Olympus"'];
+        yield 'never' => ['0 0 30 2 *', 'UTC', 'skip', 'never matches'];
+        yield 'delay' => ['* * * * *', 'UTC', 'delay', "missed policy 'delay' is not accepted; expected skip or burst"];
+    }
+
+    /**
+     * @dataProvider refusedCron
+     */
+    public function testRefusesBadCronArgumentsSayingWhy(string $expression, string $zone, string $missed, string $why): void
+    {
+        $this->expectException(Exception::class);
+        $this->expectExceptionMessage($why);
+
+        Ticker::cron($expression, $zone, $missed, self::library());
+    }
+
     public function testATimeoutReturnsNull(): void
     {
         $ticker = self::every('5s');

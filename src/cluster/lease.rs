@@ -1180,15 +1180,30 @@ mod properties {
         last: Option<u64>,
         granted: Option<u64>,
         holder: Option<String>,
-        /// The lease key: a token, and the true instant it expires at.
-        lease: Option<(u64, u64)>,
+        /// The lease key: its value, and the true instant it expires at.
+        lease: Option<(LeaseValue, u64)>,
+    }
+
+    /// What `<key>:lease` holds: `<token>:<host>:<pid>:<nonce>`, compared whole by every
+    /// fenced script. The nonce is drawn by each helper process (`Store::new`): here, the
+    /// helper's generation, which no other helper of the host shares.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct LeaseValue {
+        token: u64,
+        holder: String,
+        nonce: u64,
     }
 
     impl Redis {
-        fn current(&self, t: u64) -> Option<u64> {
+        fn value(&self, t: u64) -> Option<&LeaseValue> {
             self.lease
-                .filter(|&(_, until)| t < until)
-                .map(|(token, _)| token)
+                .as_ref()
+                .filter(|(_, until)| t < *until)
+                .map(|(value, _)| value)
+        }
+
+        fn current(&self, t: u64) -> Option<u64> {
+            self.value(t).map(|value| value.token)
         }
 
         fn lost(&self, t: u64) -> Reply {
@@ -1200,24 +1215,30 @@ mod properties {
             }
         }
 
-        /// What the helper of `me` gets for `request`, carried out at true instant `t`; its
-        /// host's wall clock said `wall` when it took the request.
+        /// What the helper of `me` whose nonce is `nonce` gets for `request`, carried out at
+        /// true instant `t`; its host's wall clock said `wall` when it took the request.
         fn handle(
             &mut self,
             request: &Request,
             me: &str,
+            nonce: u64,
             t: u64,
             wall: Duration,
             setup: &Setup,
         ) -> Reply {
-            let fenced = |token: u64| self.current(t) == Some(token);
+            let mine = |token: u64| LeaseValue {
+                token,
+                holder: me.to_string(),
+                nonce,
+            };
+            let fenced = |token: u64| self.value(t) == Some(&mine(token));
             match request {
-                Request::Acquire { known } => self.acquire(known, me, t, wall, setup),
+                Request::Acquire { known } => self.acquire(known, mine, t, wall, setup),
                 Request::Renew { token, grant, last } => {
                     if !fenced(*token) {
                         return self.lost(t);
                     }
-                    self.lease = Some((*token, t + setup.ttl_ns()));
+                    self.lease = Some((mine(*token), t + setup.ttl_ns()));
                     if grant.is_some() {
                         self.granted = *grant;
                     }
@@ -1251,7 +1272,7 @@ mod properties {
         fn acquire(
             &mut self,
             known: &Known,
-            me: &str,
+            mine: impl Fn(u64) -> LeaseValue,
             t: u64,
             wall: Duration,
             setup: &Setup,
@@ -1262,10 +1283,10 @@ mod properties {
                 last: self.last,
                 granted: self.granted,
             };
-            if let Some((token, until)) = self.lease.filter(|&(_, until)| t < until) {
+            if let Some((value, until)) = self.lease.as_ref().filter(|(_, until)| t < *until) {
                 return Reply::Held {
                     holder: Holder {
-                        token,
+                        token: value.token,
                         name: self.holder.clone(),
                     },
                     pttl_ms: Some((until - t) / MS),
@@ -1275,8 +1296,9 @@ mod properties {
             let fresh = self.fence.is_none();
             let token = (self.fence.unwrap_or(0) + 1).max(known.fence + 1);
             self.fence = Some(token);
-            self.lease = Some((token, t + setup.ttl_ns()));
-            self.holder = Some(me.to_string());
+            let value = mine(token);
+            self.holder = Some(value.holder.clone());
+            self.lease = Some((value, t + setup.ttl_ns()));
             let last = stored.last.max(known.last);
             let granted = stored.granted.max(known.granted);
             let hold = if fresh { setup.ttl } else { Duration::ZERO };
@@ -1461,9 +1483,6 @@ mod properties {
         redis_down_until: u64,
         lost_data: bool,
         renumbered: bool,
-        /// Every token Redis gave out, to whom; and whether it gave one out twice.
-        issued: BTreeMap<u64, String>,
-        reissued: bool,
         hosts: Vec<Instance>,
         processes: usize,
         /// What happens next, by true instant (and order of scheduling).
@@ -1482,8 +1501,6 @@ mod properties {
                 redis_down_until: 0,
                 lost_data: false,
                 renumbered: false,
-                issued: BTreeMap::new(),
-                reissued: false,
                 hosts: vec![],
                 processes: 0,
                 pending: BTreeMap::new(),
@@ -1561,12 +1578,13 @@ mod properties {
         }
 
         /// Whether the claims about numbers across instances apply: Redis kept its data, or
-        /// the clocks agree, whoever took the lease from an empty Redis remembered the grid,
-        /// and no token was given out twice.
+        /// the clocks agree and whoever took the lease from an empty Redis remembered the
+        /// grid. A token given out twice after Redis lost its data is no exception: the lease
+        /// value holds its holder too, so the old holder's fenced writes fail, and the new
+        /// one, which found Redis empty, waits one ttl, past the old one's deadline.
         fn shared(&self) -> bool {
             !self.lost_data
                 || !self.renumbered
-                    && !self.reissued
                     && self
                         .hosts
                         .iter()
@@ -1861,22 +1879,12 @@ mod properties {
                     }
                     let reply = if self.redis_up() {
                         self.redis
-                            .handle(&request, &name, self.now, wall, &self.setup)
+                            .handle(&request, &name, generation, self.now, wall, &self.setup)
                     } else {
                         Reply::Failed {
                             error: "Connection refused".into(),
                         }
                     };
-                    if let Reply::Acquired { token, .. } = &reply
-                        && self.issued.insert(*token, name.clone()).is_some()
-                    {
-                        // After Redis lost its data, a token is only as new as the acquirer's
-                        // memory: one that never saw the latest token is given it again, and
-                        // as the lease key holds the token alone, each holder's fenced writes
-                        // pass for the other. Two instances may then lead at once, so the
-                        // claims across instances are not checked from here on.
-                        self.reissued = true;
-                    }
                     if let Some(at) = answered {
                         self.schedule(
                             at,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::store::Store;
-use super::wire::{self, Decoder, Request};
+use super::wire::{self, Decoder, Numbered, Request};
 use crate::config::ClusterConfig;
 use crate::pool::Pid;
 use crate::sys;
@@ -78,10 +78,13 @@ fn serve(socket: OwnedFd, setup: &Setup) -> io::Result<()> {
         };
         decoder.push(&buffer[..n]);
         while let Some(request) = decoder
-            .message::<Request>()
+            .message::<Numbered<Request>>()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
         {
-            let reply = store.handle(&request, sys::unix_now());
+            let reply = Numbered {
+                id: request.id,
+                message: store.handle(&request.message, sys::unix_now()),
+            };
             match stream.write_all(&wire::encode(&reply)) {
                 Ok(()) => {}
                 // The master is gone: nobody to serve.

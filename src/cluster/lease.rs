@@ -15,6 +15,9 @@
 //!   the highest number due before the new deadline, and a new leader starts above every
 //!   number granted before. So no number is ever handed out twice, whatever the clocks say.
 //! - Redis not answering, or answering that the token lost the lease, ends the term at once.
+//! - A reply counts only as the answer to the request whose number it carries, the oldest
+//!   in flight: a reply repeated or out of order is a broken helper, replaced, which ends
+//!   the term, never the proof of a renewal Redis has not carried out.
 //! - When Redis held no state at all (a first start, or Redis lost its data), a new
 //!   leader waits one ttl before its first tick: a leader from before has stopped by then.
 
@@ -24,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::grid::{self, Settled};
-use super::wire::{Holder, Known, Reply, Request};
+use super::wire::{Holder, Known, Numbered, Reply, Request};
 use crate::schedule::{Mono, WallClock};
 use log::Level;
 
@@ -96,7 +99,8 @@ pub struct Begin {
 /// What the master must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Send(Request),
+    /// Write this request, with its number, to the helper.
+    Send(Numbered<Request>),
     Begin(Begin),
     /// Stop ticking now: nothing more goes to a worker, waiting ticks are dropped.
     End,
@@ -172,7 +176,11 @@ pub struct Lease {
     /// `host:pid` of this master, as other instances see it.
     me: String,
     state: State,
-    sent: VecDeque<Sent>,
+    /// The requests in flight, oldest first, by number.
+    sent: VecDeque<(u64, Sent)>,
+    /// The number of the next request: numbers are never used twice, not even across
+    /// helpers.
+    next_id: u64,
     /// When the next lease operation goes out (once none is in flight).
     next_at: Mono,
     backoff: Duration,
@@ -189,6 +197,7 @@ impl Lease {
             me,
             state: State::Follower,
             sent: VecDeque::new(),
+            next_id: 1,
             next_at: now,
             backoff: MIN_BACKOFF,
             outage: None,
@@ -252,14 +261,14 @@ impl Lease {
     }
 
     fn lease_op_in_flight(&self) -> bool {
-        self.sent.iter().any(Sent::is_lease_op)
+        self.sent.iter().any(|(_, s)| s.is_lease_op())
     }
 
     /// The last tick number a renewal or a record in flight carries to Redis.
     fn last_in_flight(&self) -> Option<u64> {
         self.sent
             .iter()
-            .filter_map(|s| match s {
+            .filter_map(|(_, s)| match s {
                 Sent::Renew { last, .. } => *last,
                 Sent::Record { last, .. } => Some(*last),
                 _ => None,
@@ -320,29 +329,31 @@ impl Lease {
             return steps;
         }
         if !self.lease_op_in_flight() && now >= self.next_at {
-            let request = match &self.state {
+            let (sent, request) = match &self.state {
                 State::Leader(term) => {
                     let grant = term.grant_until(now + self.timing.valid_for());
-                    self.sent.push_back(Sent::Renew {
-                        at: now,
-                        token: term.token,
-                        grant,
-                        last: term.last,
-                    });
-                    Request::Renew {
-                        token: term.token,
-                        grant,
-                        last: term.last,
-                    }
+                    (
+                        Sent::Renew {
+                            at: now,
+                            token: term.token,
+                            grant,
+                            last: term.last,
+                        },
+                        Request::Renew {
+                            token: term.token,
+                            grant,
+                            last: term.last,
+                        },
+                    )
                 }
-                _ => {
-                    self.sent.push_back(Sent::Acquire { at: now });
+                _ => (
+                    Sent::Acquire { at: now },
                     Request::Acquire {
                         known: self.known.clone(),
-                    }
-                }
+                    },
+                ),
             };
-            steps.push(Step::Send(request));
+            steps.push(self.send(sent, request));
         }
         let unrecorded = matches!(&self.state, State::Leader(term) if self.unrecorded(term));
         if let State::Leader(term) = &mut self.state
@@ -351,39 +362,59 @@ impl Lease {
             && now >= term.record_at
         {
             term.record_at = now + RECORD_EVERY;
-            self.sent.push_back(Sent::Record {
-                token: term.token,
-                last,
-            });
-            steps.push(Step::Send(Request::Record {
-                token: term.token,
-                last,
-            }));
+            let token = term.token;
+            steps.push(self.send(
+                Sent::Record { token, last },
+                Request::Record { token, last },
+            ));
         }
         steps
     }
 
     fn release(&mut self, term: Term) -> Step {
-        self.sent.push_back(Sent::Release);
-        Step::Send(Request::Release {
-            token: term.token,
-            last: term.last,
-            upto: term.last.or(term.floor),
+        self.send(
+            Sent::Release,
+            Request::Release {
+                token: term.token,
+                last: term.last,
+                upto: term.last.or(term.floor),
+            },
+        )
+    }
+
+    /// `request` goes out under the next number; its reply must come back under it.
+    fn send(&mut self, sent: Sent, request: Request) -> Step {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent.push_back((id, sent));
+        Step::Send(Numbered {
+            id,
+            message: request,
         })
     }
 
-    /// The helper's reply to the oldest request in flight. An error means the helper
-    /// broke the protocol.
+    /// The helper's reply to the oldest request in flight, under that request's number. An
+    /// error means the helper broke the protocol (a reply repeated, overtaken, to no
+    /// request, or one that does not fit its request): the master replaces the helper,
+    /// which ends a term.
     pub fn on_reply(
         &mut self,
-        reply: Reply,
+        reply: Numbered<Reply>,
         now: Mono,
         wall: Duration,
     ) -> Result<Vec<Step>, String> {
-        let sent = self
+        let Numbered { id, message: reply } = reply;
+        let (expected, sent) = *self
             .sent
-            .pop_front()
-            .ok_or_else(|| format!("a reply to no request: {reply:?}"))?;
+            .front()
+            .ok_or_else(|| format!("a reply to no request (number {id}): {reply:?}"))?;
+        if id != expected {
+            return Err(format!(
+                "a reply under number {id} where the answer to request {expected} was due: \
+                 {reply:?}"
+            ));
+        }
+        self.sent.pop_front();
         let mut steps = vec![];
         if let Reply::Failed { error } = reply {
             self.store_failed(now, &error, &mut steps);
@@ -723,7 +754,7 @@ mod tests {
         steps
             .iter()
             .filter_map(|s| match s {
-                Step::Send(r) => Some(r.clone()),
+                Step::Send(r) => Some(r.message.clone()),
                 _ => None,
             })
             .collect()
@@ -757,8 +788,26 @@ mod tests {
         }
     }
 
+    /// `reply` under the number of the oldest request in flight, as the helper sends it.
+    fn answer(lease: &Lease, reply: Reply) -> Numbered<Reply> {
+        let id = lease.sent.front().map_or(0, |&(id, _)| id);
+        Numbered { id, message: reply }
+    }
+
     fn reply(lease: &mut Lease, reply: Reply, now_ms: u64) -> Vec<Step> {
+        let reply = answer(lease, reply);
         lease.on_reply(reply, at(now_ms), wall(now_ms)).unwrap()
+    }
+
+    /// The numbers of the requests in `steps`.
+    fn numbers(steps: &[Step]) -> Vec<u64> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Send(r) => Some(r.id),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A leader at `ms` whose first renewal was answered.
@@ -1131,14 +1180,62 @@ mod tests {
         assert_eq!(steps[0], Step::End);
         assert_eq!(l.role(), Role::NoStore);
         // The new helper gets a fresh request, not the old one's reply.
-        assert!(l.on_reply(Reply::Done, at(401), wall(401)).is_err());
+        let stray = answer(&l, Reply::Done);
+        assert!(l.on_reply(stray, at(401), wall(401)).is_err());
     }
 
     #[test]
     fn replies_that_do_not_fit_the_request_are_protocol_errors() {
         let mut l = lease();
         l.poll(at(0), false);
-        assert!(l.on_reply(Reply::Done, at(1), wall(1)).is_err());
+        let done = answer(&l, Reply::Done);
+        assert!(l.on_reply(done, at(1), wall(1)).is_err());
+    }
+
+    #[test]
+    fn a_reply_repeated_or_overtaken_is_not_taken_for_another_requests_answer() {
+        // A record, then a renewal, in flight; the renewal has not reached Redis yet.
+        let in_flight = |l: &mut Lease| {
+            l.delivered(1);
+            let record = numbers(&l.poll(at(100), false));
+            let renew = numbers(&l.poll(at(500), false));
+            assert_eq!(sent(&l.poll(at(500), false)), []);
+            (record[0], renew[0])
+        };
+        let mut l = leader_at(0, None);
+        let (record, renew) = in_flight(&mut l);
+        assert!(renew > record);
+        let done = |id| Numbered {
+            id,
+            message: Reply::Done,
+        };
+        // The record's answer arrives twice: the second is no answer to the renewal.
+        assert!(l.on_reply(done(record), at(510), wall(510)).is_ok());
+        let err = l.on_reply(done(record), at(510), wall(510)).unwrap_err();
+        assert!(err.contains("where the answer to request"), "{err}");
+        // The term still ends where the last renewal Redis carried out says.
+        assert!(l.leads(at(1349)));
+        assert!(!l.leads(at(1350)));
+        assert!(!l.permits(14, at(1400)));
+        // The renewal's answer before the record's: the same.
+        let mut l = leader_at(0, None);
+        let (_, renew) = in_flight(&mut l);
+        assert!(l.on_reply(done(renew), at(510), wall(510)).is_err());
+        assert!(!l.leads(at(1350)));
+        // The master replaces such a helper, and the term ends at once.
+        let steps = l.on_helper_gone(at(510), "the lease helper broke the protocol");
+        assert_eq!(steps[0], Step::End);
+        assert!(!l.leads(at(511)));
+    }
+
+    #[test]
+    fn request_numbers_go_on_across_helpers() {
+        let mut l = leader_at(0, None);
+        let before = numbers(&l.poll(at(500), false));
+        l.on_helper_gone(at(510), "the lease helper exited");
+        // The answer to a request of the helper that died cannot pass for one to the next.
+        let after = numbers(&l.poll(at(610), false));
+        assert!(after[0] > before[0], "{before:?} {after:?}");
     }
 }
 
@@ -1180,15 +1277,30 @@ mod properties {
         last: Option<u64>,
         granted: Option<u64>,
         holder: Option<String>,
-        /// The lease key: a token, and the true instant it expires at.
-        lease: Option<(u64, u64)>,
+        /// The lease key: its value, and the true instant it expires at.
+        lease: Option<(LeaseValue, u64)>,
+    }
+
+    /// What `<key>:lease` holds: `<token>:<host>:<pid>:<nonce>`, compared whole by every
+    /// fenced script. The nonce is drawn by each helper process (`Store::new`): here, the
+    /// helper's generation, which no other helper of the host shares.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct LeaseValue {
+        token: u64,
+        holder: String,
+        nonce: u64,
     }
 
     impl Redis {
-        fn current(&self, t: u64) -> Option<u64> {
+        fn value(&self, t: u64) -> Option<&LeaseValue> {
             self.lease
-                .filter(|&(_, until)| t < until)
-                .map(|(token, _)| token)
+                .as_ref()
+                .filter(|(_, until)| t < *until)
+                .map(|(value, _)| value)
+        }
+
+        fn current(&self, t: u64) -> Option<u64> {
+            self.value(t).map(|value| value.token)
         }
 
         fn lost(&self, t: u64) -> Reply {
@@ -1200,24 +1312,30 @@ mod properties {
             }
         }
 
-        /// What the helper of `me` gets for `request`, carried out at true instant `t`; its
-        /// host's wall clock said `wall` when it took the request.
+        /// What the helper of `me` whose nonce is `nonce` gets for `request`, carried out at
+        /// true instant `t`; its host's wall clock said `wall` when it took the request.
         fn handle(
             &mut self,
             request: &Request,
             me: &str,
+            nonce: u64,
             t: u64,
             wall: Duration,
             setup: &Setup,
         ) -> Reply {
-            let fenced = |token: u64| self.current(t) == Some(token);
+            let mine = |token: u64| LeaseValue {
+                token,
+                holder: me.to_string(),
+                nonce,
+            };
+            let fenced = |token: u64| self.value(t) == Some(&mine(token));
             match request {
-                Request::Acquire { known } => self.acquire(known, me, t, wall, setup),
+                Request::Acquire { known } => self.acquire(known, mine, t, wall, setup),
                 Request::Renew { token, grant, last } => {
                     if !fenced(*token) {
                         return self.lost(t);
                     }
-                    self.lease = Some((*token, t + setup.ttl_ns()));
+                    self.lease = Some((mine(*token), t + setup.ttl_ns()));
                     if grant.is_some() {
                         self.granted = *grant;
                     }
@@ -1251,7 +1369,7 @@ mod properties {
         fn acquire(
             &mut self,
             known: &Known,
-            me: &str,
+            mine: impl Fn(u64) -> LeaseValue,
             t: u64,
             wall: Duration,
             setup: &Setup,
@@ -1262,10 +1380,10 @@ mod properties {
                 last: self.last,
                 granted: self.granted,
             };
-            if let Some((token, until)) = self.lease.filter(|&(_, until)| t < until) {
+            if let Some((value, until)) = self.lease.as_ref().filter(|(_, until)| t < *until) {
                 return Reply::Held {
                     holder: Holder {
-                        token,
+                        token: value.token,
                         name: self.holder.clone(),
                     },
                     pttl_ms: Some((until - t) / MS),
@@ -1275,8 +1393,9 @@ mod properties {
             let fresh = self.fence.is_none();
             let token = (self.fence.unwrap_or(0) + 1).max(known.fence + 1);
             self.fence = Some(token);
-            self.lease = Some((token, t + setup.ttl_ns()));
-            self.holder = Some(me.to_string());
+            let value = mine(token);
+            self.holder = Some(value.holder.clone());
+            self.lease = Some((value, t + setup.ttl_ns()));
             let last = stored.last.max(known.last);
             let granted = stored.granted.max(known.granted);
             let hold = if fresh { setup.ttl } else { Duration::ZERO };
@@ -1360,7 +1479,7 @@ mod properties {
         handed: BTreeSet<u64>,
         helper: Helper,
         /// Replies read by nobody yet.
-        inbox: VecDeque<Reply>,
+        inbox: VecDeque<Numbered<Reply>>,
     }
 
     struct Helper {
@@ -1368,7 +1487,7 @@ mod properties {
         generation: u64,
         /// Until then the master has no helper, and asks nothing.
         back_at: u64,
-        queue: VecDeque<Request>,
+        queue: VecDeque<Numbered<Request>>,
         busy: bool,
         /// How long a request takes to reach Redis, and its answer to come back.
         to_redis: u64,
@@ -1377,7 +1496,7 @@ mod properties {
         /// the next.
         repeat: bool,
         swap: bool,
-        held_back: Option<Reply>,
+        held_back: Option<Numbered<Reply>>,
     }
 
     enum Action {
@@ -1388,14 +1507,14 @@ mod properties {
             generation: u64,
             name: String,
             wall: Duration,
-            request: Request,
+            request: Numbered<Request>,
             answered: Option<u64>,
         },
         /// An answer reaches the master (if it is still this helper's).
         Reply {
             host: usize,
             generation: u64,
-            reply: Reply,
+            reply: Numbered<Reply>,
         },
         /// The helper is ready for the next request.
         Free { host: usize, generation: u64 },
@@ -1424,8 +1543,8 @@ mod properties {
         /// Redis restarts without its data.
         RedisLosesData,
         /// The next answer to this master arrives twice, or after the one that follows it:
-        /// a socket pair does neither, a helper that misbehaves could. The lease must tell,
-        /// or come to no harm.
+        /// a socket pair does neither, a helper that misbehaves could. The lease must tell
+        /// (by the request number the answer carries), or come to no harm.
         Repeat(usize),
         Swap(usize),
     }
@@ -1461,9 +1580,6 @@ mod properties {
         redis_down_until: u64,
         lost_data: bool,
         renumbered: bool,
-        /// Every token Redis gave out, to whom; and whether it gave one out twice.
-        issued: BTreeMap<u64, String>,
-        reissued: bool,
         hosts: Vec<Instance>,
         processes: usize,
         /// What happens next, by true instant (and order of scheduling).
@@ -1482,8 +1598,6 @@ mod properties {
                 redis_down_until: 0,
                 lost_data: false,
                 renumbered: false,
-                issued: BTreeMap::new(),
-                reissued: false,
                 hosts: vec![],
                 processes: 0,
                 pending: BTreeMap::new(),
@@ -1561,12 +1675,13 @@ mod properties {
         }
 
         /// Whether the claims about numbers across instances apply: Redis kept its data, or
-        /// the clocks agree, whoever took the lease from an empty Redis remembered the grid,
-        /// and no token was given out twice.
+        /// the clocks agree and whoever took the lease from an empty Redis remembered the
+        /// grid. A token given out twice after Redis lost its data is no exception: the lease
+        /// value holds its holder too, so the old holder's fenced writes fail, and the new
+        /// one, which found Redis empty, waits one ttl, past the old one's deadline.
         fn shared(&self) -> bool {
             !self.lost_data
                 || !self.renumbered
-                    && !self.reissued
                     && self
                         .hosts
                         .iter()
@@ -1591,7 +1706,7 @@ mod properties {
                     Step::Send(request) => {
                         if let Request::Renew { token, .. }
                         | Request::Record { token, .. }
-                        | Request::Release { token, .. } = &request
+                        | Request::Release { token, .. } = &request.message
                         {
                             self.act(host, *token, &format!("sent {request:?}"))?;
                         }
@@ -1813,6 +1928,7 @@ mod properties {
                 self.schedule(answered, Action::Free { host, generation });
             } else {
                 // It gives up; the request still reaches Redis, maybe after the next ones.
+                let id = request.id;
                 self.schedule(
                     reaches,
                     Action::Execute {
@@ -1829,8 +1945,11 @@ mod properties {
                     Action::Reply {
                         host,
                         generation,
-                        reply: Reply::Failed {
-                            error: "timed out".into(),
+                        reply: Numbered {
+                            id,
+                            message: Reply::Failed {
+                                error: "timed out".into(),
+                            },
                         },
                     },
                 );
@@ -1848,7 +1967,7 @@ mod properties {
                     request,
                     answered,
                 } => {
-                    if let Request::Acquire { known } = &request
+                    if let Request::Acquire { known } = &request.message
                         && known.grid.is_none()
                         && self.redis.fence.is_none()
                         && self.lost_data
@@ -1859,24 +1978,24 @@ mod properties {
                         // remembers it, and this one does not.
                         self.renumbered = true;
                     }
-                    let reply = if self.redis_up() {
-                        self.redis
-                            .handle(&request, &name, self.now, wall, &self.setup)
+                    let message = if self.redis_up() {
+                        self.redis.handle(
+                            &request.message,
+                            &name,
+                            generation,
+                            self.now,
+                            wall,
+                            &self.setup,
+                        )
                     } else {
                         Reply::Failed {
                             error: "Connection refused".into(),
                         }
                     };
-                    if let Reply::Acquired { token, .. } = &reply
-                        && self.issued.insert(*token, name.clone()).is_some()
-                    {
-                        // After Redis lost its data, a token is only as new as the acquirer's
-                        // memory: one that never saw the latest token is given it again, and
-                        // as the lease key holds the token alone, each holder's fenced writes
-                        // pass for the other. Two instances may then lead at once, so the
-                        // claims across instances are not checked from here on.
-                        self.reissued = true;
-                    }
+                    let reply = Numbered {
+                        id: request.id,
+                        message,
+                    };
                     if let Some(at) = answered {
                         self.schedule(
                             at,

@@ -2,9 +2,9 @@
 //! socket pair.
 //!
 //! Owns the requests (the master asks; the helper never acts on its own), the replies (one
-//! per request, in order), what an instance knows of the shared state, and the line
-//! framing. The meaning of each is [`super::lease`]'s (master) and [`super::store`]'s
-//! (Redis).
+//! per request, in order, each under its request's number), what an instance knows of the
+//! shared state, and the line framing. The meaning of each is [`super::lease`]'s (master)
+//! and [`super::store`]'s (Redis).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,17 @@ pub enum Reply {
     Failed { error: String },
 }
 
+/// A request with its number, or a reply with the number of the request it answers. The
+/// master numbers its requests 1, 2, 3, ... and the helper answers each one once, in order,
+/// under its number. A reply is told by its number, not by its place: most replies are a
+/// bare `Done`, and a repeated one would otherwise pass for the answer to the next request,
+/// a renewal Redis may not have carried out yet (or ever).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Numbered<T> {
+    pub id: u64,
+    pub message: T,
+}
+
 /// One message as a line.
 pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     let mut line = serde_json::to_vec(message).expect("plain data serializes");
@@ -168,12 +179,17 @@ mod tests {
                 error: "Connection refused\n(os error 111)".into(),
             },
         ];
+        let replies: Vec<Numbered<Reply>> = replies
+            .into_iter()
+            .zip(1..)
+            .map(|(message, id)| Numbered { id, message })
+            .collect();
         let bytes: Vec<u8> = replies.iter().flat_map(encode).collect();
         let mut decoder = Decoder::default();
         let mut out = vec![];
         for chunk in bytes.chunks(7) {
             decoder.push(chunk);
-            while let Some(reply) = decoder.message::<Reply>().unwrap() {
+            while let Some(reply) = decoder.message::<Numbered<Reply>>().unwrap() {
                 out.push(reply);
             }
         }
@@ -184,9 +200,9 @@ mod tests {
     fn garbage_and_endless_lines_are_errors() {
         let mut decoder = Decoder::default();
         decoder.push(b"{nope}\n");
-        assert!(decoder.message::<Request>().is_err());
+        assert!(decoder.message::<Numbered<Request>>().is_err());
         decoder.push(&vec![b'x'; MAX_LINE + 1]);
-        assert!(decoder.message::<Request>().is_err());
+        assert!(decoder.message::<Numbered<Request>>().is_err());
     }
 
     #[test]

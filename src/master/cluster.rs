@@ -19,7 +19,7 @@ use super::{Master, Phase, Source};
 use crate::cluster::helper::{self, Setup};
 use crate::cluster::lease::{Lease, Step, Timing};
 use crate::cluster::status::ClusterView;
-use crate::cluster::wire::{self, Decoder, Reply};
+use crate::cluster::wire::{self, Decoder, Numbered, Reply};
 use crate::config::{ClusterConfig, TickerConfig};
 use crate::pool::{Pid, Tick};
 use crate::schedule::Mono;
@@ -220,7 +220,7 @@ impl Master<'_> {
             let Some(helper) = &mut c.helper else {
                 return;
             };
-            let reply = match helper.decoder.message::<Reply>() {
+            let reply = match helper.decoder.message::<Numbered<Reply>>() {
                 Ok(Some(reply)) => reply,
                 Ok(None) => break,
                 Err(e) => return self.helper_gone(&format!("sent {e}")),

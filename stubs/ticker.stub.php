@@ -120,6 +120,35 @@ final class Worker
 }
 
 /**
+ * Schedules an application declares in code, beside the `ticker.schedules` of its `.rr.yaml`,
+ * as Laravel and Symfony applications declare theirs.
+ *
+ * ```php
+ * Ticker\Schedules::add('nightly-report', ['cron' => '30 2 * * *', 'timezone' => 'Europe/Berlin']);
+ * $worker = Ticker\Worker::create();
+ * while ($payload = $worker->waitPayload()) { ... }
+ * ```
+ */
+final class Schedules
+{
+    /**
+     * Adds a schedule to the pool this master runs, with the settings of a `ticker.schedules`
+     * entry (`every` or `cron`, `timezone`, `jitter`, `missed`, `overlap`, `paused`), read by the
+     * same rules. Call it in the master before the first waitPayload(); in any other process
+     * (a worker started from a command runs the same script, an inert process runs no pool) it
+     * does nothing.
+     *
+     * @param array<string, string|int|float|bool|null> $settings
+     *
+     * @throws Exception with the config's message when the settings are refused, the name is
+     *                   taken (by the config file or an earlier add()), or the pool runs already
+     */
+    public static function add(string $name, array $settings): void
+    {
+    }
+}
+
+/**
  * What the extension throws.
  */
 class Exception extends \RuntimeException

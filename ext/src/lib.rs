@@ -11,6 +11,7 @@
 mod bytes;
 mod exception;
 mod payload;
+mod schedules;
 mod worker;
 mod worker_exit;
 
@@ -278,5 +279,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .name("ticker")
         .class::<Payload>()
         .class::<Worker>()
+        .class::<schedules::Schedules>()
         .info_function(info)
 }

@@ -22,6 +22,11 @@ use ticker::worker::{WorkerError, WorkerLink};
 /// A process runs its pool once: a second start would fork workers from a worker.
 static POOL_STARTED: AtomicBool = AtomicBool::new(false);
 
+/// Whether this process started its pool (or, in a forked worker, its master had).
+pub fn pool_started() -> bool {
+    POOL_STARTED.load(Ordering::SeqCst)
+}
+
 /// The relay of a process that a RoadRunner-style master started, opened by the first
 /// `create()`. There is one per process (with `pipes` it is the process's stdin and stdout),
 /// so every `Ticker\Worker` of the process is a handle on it.
@@ -172,7 +177,8 @@ impl Worker {
             }
         };
         POOL_STARTED.store(true, Ordering::SeqCst);
-        match master::run(ticker, &config.server, options) {
+        let ticker = super::schedules::with_declared(ticker);
+        match master::run(&ticker, &config.server, options) {
             Exit::Worker(link) => {
                 if fast_exit {
                     worker_exit::install();

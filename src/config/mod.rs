@@ -53,7 +53,10 @@ use std::time::Duration;
 pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
-pub use schedules::{DEFAULT_NAME, MAX_NAME, ScheduleConfig, When, ZoneChoice, is_name};
+pub use schedules::{
+    DECLARED_IN_CODE, DEFAULT_NAME, MAX_NAME, ScheduleConfig, ScheduleDefaults, When, ZoneChoice,
+    declare, is_name,
+};
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
     BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,
@@ -145,6 +148,9 @@ pub struct TickerConfig {
     /// schedules of `ticker.schedules`. `ticker.missed` and `ticker.overlap` are in each
     /// schedule that does not set its own.
     pub schedules: Vec<ScheduleConfig>,
+    /// `ticker.missed` and `ticker.overlap`, for schedules the application declares in
+    /// code ([`declare`]).
+    pub schedule_defaults: ScheduleDefaults,
 }
 
 impl TickerConfig {

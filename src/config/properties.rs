@@ -271,9 +271,11 @@ impl Section {
         }
         if let Some((_, m)) = self.missed {
             default.missed = m;
+            t.schedule_defaults.missed = m;
         }
         if let Some((_, b)) = self.overlap {
             default.overlap = b;
+            t.schedule_defaults.overlap = b;
         }
         if let Some((_, n)) = self.num_workers.as_ref().filter(|(_, n)| *n != 0) {
             t.pool.num_workers = *n;

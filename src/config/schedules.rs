@@ -9,10 +9,15 @@
 
 use std::time::Duration;
 
+use std::path::Path;
+
+use serde_yaml::Value;
+
+use super::env::Lookup;
 use super::error::quote;
-use super::table::{Acts, Table};
+use super::table::{Acts, Reading, Table};
 use super::values::{DURATION_FORMS, GoDuration};
-use super::{ConfigError, MIN_INTERVAL, Missed};
+use super::{ConfigError, MIN_INTERVAL, Missed, TickerConfig};
 use crate::schedule::cron::CronExpr;
 use crate::schedule::zone::Zone;
 
@@ -115,11 +120,82 @@ pub(super) enum CatchUp {
     Once,
 }
 
+/// `ticker.missed` and `ticker.overlap`: what a schedule that sets neither takes, whether
+/// the file declares it or the application ([`declare`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleDefaults {
+    pub missed: Missed,
+    pub overlap: bool,
+}
+
 /// The `ticker` section's values a schedule falls back on.
 pub(super) struct Defaults {
     pub missed: Missed,
     pub overlap: bool,
     pub exec_ttl: Option<Duration>,
+}
+
+impl Defaults {
+    pub(super) fn of(ticker: &TickerConfig) -> Defaults {
+        Defaults {
+            missed: ticker.schedule_defaults.missed,
+            overlap: ticker.schedule_defaults.overlap,
+            exec_ttl: ticker.pool.supervisor.exec_ttl,
+        }
+    }
+}
+
+/// Where a schedule an application declares in code comes from, in its errors.
+pub const DECLARED_IN_CODE: &str = "Ticker\\Schedules::add()";
+
+/// Adds a schedule the application declares in code (`Ticker\Schedules::add()` in the
+/// master, before the pool starts) to the file's: the same keys, defaults and errors as an
+/// entry of `ticker.schedules`, read from `settings` (a mapping, as YAML would give it). A
+/// name the file or an earlier declaration has taken is refused.
+pub fn declare(
+    ticker: &mut TickerConfig,
+    name: &str,
+    settings: Value,
+    env: Lookup,
+) -> Result<(), ConfigError> {
+    let origin = Path::new(DECLARED_IN_CODE);
+    let key = format!("ticker.schedules.{name}");
+    if ticker.schedules.iter().any(|s| s.name == name) {
+        return Err(ConfigError::at(
+            origin,
+            &key,
+            format!(
+                "the name {} is taken by a schedule of the config file or declared before; \
+                 expected a name of its own",
+                quote(name)
+            ),
+        ));
+    }
+    if ticker.cluster.is_some() {
+        return Err(ConfigError::at(
+            origin,
+            &key,
+            "cannot be added to a cluster yet: a cluster shares the one schedule of \
+             ticker.interval",
+        ));
+    }
+    let mut entry = serde_yaml::Mapping::new();
+    entry.insert(Value::from(name), settings);
+    let mut schedules = serde_yaml::Mapping::new();
+    schedules.insert(Value::from("schedules"), Value::Mapping(entry));
+    let mut root = serde_yaml::Mapping::new();
+    root.insert(Value::from("ticker"), Value::Mapping(schedules));
+    let reading = Reading::new(origin, env);
+    let mut root = Table::root(&reading, Value::Mapping(root))?;
+    let mut section = root
+        .table("ticker", super::ticker::EXPECTING)?
+        .expect("built with a ticker key");
+    let table = section
+        .table("schedules", EXPECTING)?
+        .expect("built with a schedules key");
+    let declared = read(table, &Defaults::of(ticker), ticker.timezone.as_ref(), None)?;
+    ticker.schedules.extend(declared);
+    Ok(())
 }
 
 /// `ticker.timezone`.

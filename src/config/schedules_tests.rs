@@ -240,3 +240,72 @@ fn a_name_is_at_most_64_characters() {
         .contains("is not a schedule name")
     );
 }
+
+fn settings(yaml: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+#[test]
+fn a_schedule_declared_in_code_is_read_as_the_files_are_and_joins_them() {
+    let mut ticker = ok("ticker:\n  interval: 1s\n  missed: burst\n  timezone: Europe/Berlin\n")
+        .ticker
+        .unwrap();
+    declare(
+        &mut ticker,
+        "nightly",
+        settings("cron: \"30 2 * * *\""),
+        &|_| None,
+    )
+    .unwrap();
+    let nightly = &ticker.schedules[1];
+    assert_eq!(nightly.name, "nightly");
+    assert_eq!(
+        nightly.missed,
+        Missed::Burst,
+        "ticker.missed is its default"
+    );
+    assert!(
+        matches!(&nightly.when, When::Cron { zone: ZoneChoice::Ticker(z), .. } if z.name() == "Europe/Berlin")
+    );
+}
+
+#[test]
+fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
+    let base = || ok("ticker:\n  interval: 1s\n").ticker.unwrap();
+    let refusal = |name: &str, yaml: &str| {
+        let mut ticker = base();
+        declare(&mut ticker, name, settings(yaml), &|_| None)
+            .unwrap_err()
+            .to_string()
+    };
+    for (name, yaml, expected) in [
+        (
+            "r",
+            "cron: \"61 * * * *\"",
+            "config Ticker\\Schedules::add(): ticker.schedules.r.cron: \"61 * * * *\" minute 61 is out of 0-59",
+        ),
+        (
+            "default",
+            "every: 2s",
+            "ticker.schedules.default: the name \"default\" is taken",
+        ),
+        ("Bad", "every: 2s", "\"Bad\" is not a schedule name"),
+        (
+            "t",
+            "every: 1s\nevry: 2s",
+            "ticker.schedules.t.evry: unknown key",
+        ),
+        (
+            "flat",
+            "1s",
+            "ticker.schedules.flat: \"1s\" is not a mapping",
+        ),
+    ] {
+        let text = refusal(name, yaml);
+        assert!(text.contains(expected), "{name}: {text}\n want: {expected}");
+    }
+    let mut ticker = base();
+    declare(&mut ticker, "twice", settings("every: 2s"), &|_| None).unwrap();
+    let again = declare(&mut ticker, "twice", settings("every: 3s"), &|_| None).unwrap_err();
+    assert!(again.to_string().contains("is taken"), "{again}");
+}

@@ -101,6 +101,10 @@ fn expected_defaults() -> TickerConfig {
         cluster: None,
         timezone: None,
         schedules: vec![ScheduleConfig::every(DEFAULT_NAME, secs(1), Missed::Skip)],
+        schedule_defaults: ScheduleDefaults {
+            missed: Missed::Skip,
+            overlap: true,
+        },
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::cluster;
 use super::roadrunner::{self, or_default};
-use super::schedules::{self, DEFAULT_NAME, Defaults, ScheduleConfig, When};
+use super::schedules::{self, DEFAULT_NAME, Defaults, ScheduleConfig, ScheduleDefaults, When};
 use super::table::{Acts, Table};
 use super::values::GoDuration;
 use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, Missed, TickerConfig};
@@ -92,5 +92,6 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         cluster,
         timezone,
         schedules: all,
+        schedule_defaults: ScheduleDefaults { missed, overlap },
     })
 }

@@ -149,3 +149,50 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
         "cron \"@daily\" in Asia/Tokyo (date.timezone)"
     );
 }
+
+#[test]
+fn schedules_declared_in_code_join_the_files() {
+    let mut run = Php::new("declared")
+        .yaml("ticker:\n  interval: 80ms\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\n")
+        .boot("Ticker\\Schedules::add('beat', ['every' => '110ms', 'overlap' => false]);")
+        .handler(
+            "if ($header['schedule'] === 'beat' && $tick >= 3) { \
+             posix_kill(posix_getppid(), SIGTERM); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    let beats = exited
+        .journal()
+        .events("start")
+        .iter()
+        .filter(|e| e.header()["schedule"] == "beat")
+        .count();
+    assert!(beats >= 3, "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("beat: every 110ms"),
+        "{}",
+        exited.stderr
+    );
+}
+
+#[test]
+fn a_schedule_declared_in_code_is_refused_with_the_configs_message() {
+    let mut run = Php::new("declared-bad")
+        .yaml("ticker:\n  interval: 1s\n")
+        .boot(
+            "try { Ticker\\Schedules::add('r', ['cron' => '61 * * * *']); } \
+             catch (Ticker\\Exception $e) { fwrite(STDERR, 'refused: ' . $e->getMessage() . \"\\n\"); exit(3); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    assert_eq!(exited.status.code(), Some(3), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains(
+            "refused: ticker: config Ticker\\Schedules::add(): ticker.schedules.r.cron: \
+             \"61 * * * *\" minute 61 is out of 0-59"
+        ),
+        "{}",
+        exited.stderr
+    );
+}

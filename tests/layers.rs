@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const PURE: &[&str] = &[
     "config",
     "schedule",
+    "timetable",
     "pool",
     "workers",
     "tick",

@@ -358,12 +358,18 @@ fn mb(bytes: Option<u64>) -> String {
     )
 }
 
-/// A span a person reads at a glance: `40ms`, `2.5s`, `3m 20s`; `?` for what is no span.
+/// A span a person reads at a glance: `40ms`, `2.5s`, `3m 20s`, `1day 4h` (its two largest
+/// units); `?` for what is no span.
 fn span(secs: f64) -> String {
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
         Ok(d) if d < Duration::from_secs(60) => format!("{:.1}s", d.as_secs_f64()),
-        Ok(d) => humantime::format_duration(Duration::from_secs(d.as_secs())).to_string(),
+        Ok(d) => humantime::format_duration(Duration::from_secs(d.as_secs()))
+            .to_string()
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
         Err(_) => "?".to_string(),
     }
 }
@@ -607,7 +613,8 @@ impl Snapshot {
 
     /// Prometheus text exposition (version 0.0.4).
     pub fn to_prometheus(&self) -> String {
-        let mut out = String::with_capacity(4096 + 192 * self.workers.len());
+        let mut out =
+            String::with_capacity(4096 + 192 * self.workers.len() + 1024 * self.schedules.len());
         let out = &mut out;
         let plain = |v: String| vec![(String::new(), v)];
         let t = &self.ticks;
@@ -1498,6 +1505,16 @@ mod tests {
 
     fn row_line<'a>(table: &'a str, name: &str) -> &'a str {
         table.lines().find(|l| l.starts_with(name)).unwrap()
+    }
+
+    #[test]
+    fn spans_show_their_two_largest_units() {
+        assert_eq!(span(0.0404), "40ms");
+        assert_eq!(span(2.46), "2.5s");
+        assert_eq!(span(200.7), "3m 20s");
+        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "1day 4h");
+        assert_eq!(span(-1.0), "?");
+        assert_eq!(span(f64::NAN), "?");
     }
 
     #[test]

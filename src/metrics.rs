@@ -842,7 +842,8 @@ impl Snapshot {
                     }
                 }
             };
-        let counts: [(&str, &str, fn(&TickCounts) -> u64); 5] = [
+        type Count = fn(&TickCounts) -> u64;
+        let counts: [(&str, &str, Count); 5] = [
             (
                 "schedule_ticks_due_total",
                 "Ticks of each schedule whose due instant has passed.",

@@ -205,6 +205,43 @@ pub struct DoorConnections {
     pub paused_no_fds: u64,
 }
 
+/// How a schedule's last run that ended on a worker ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastRunRow {
+    /// Unix time it ended, in seconds.
+    pub finished_unix: f64,
+    /// `completed` or `failed`.
+    pub result: String,
+    /// From its start to its end.
+    pub took_secs: f64,
+}
+
+/// One schedule of the pool, as `ticker status` and the metrics show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRow {
+    pub name: String,
+    /// `every` or `cron`.
+    pub kind: String,
+    /// The interval (`250ms`) or the cron expression, as the config gave it.
+    pub expression: String,
+    /// A cron schedule's zone, and where it comes from (`timezone`, `ticker.timezone`,
+    /// `date.timezone`, or why UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_origin: Option<String>,
+    pub paused: bool,
+    /// Unix time its next tick is due, in seconds; `None` while paused, or held (a tick
+    /// waits under `delay`), or with no run to come.
+    pub next_due_unix: Option<f64>,
+    pub ticks: TickCounts,
+    #[serde(default)]
+    pub last_run: Option<LastRunRow>,
+    /// Unix time its last completed run ended.
+    #[serde(default)]
+    pub last_success_unix: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub master_pid: i32,
@@ -228,6 +265,14 @@ pub struct Snapshot {
     /// The lease, with a `ticker.cluster` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::status::ClusterView>,
+    /// The master's Unix time as it answered, in seconds, on the clock the schedules'
+    /// times are on: the table shows them from it (`in 40ms`, `3s ago`).
+    #[serde(default)]
+    pub unix_time: Option<f64>,
+    /// Every schedule of the pool, in the config's order; empty from a master that ran
+    /// only one and did not list it.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleRow>,
 }
 
 /// Seconds as a duration a person reads, or `?` for what is no duration (negative, not a
@@ -313,6 +358,70 @@ fn mb(bytes: Option<u64>) -> String {
     )
 }
 
+/// A span a person reads at a glance: `40ms`, `2.5s`, `3m 20s`, `1day 4h` (its two largest
+/// units); `?` for what is no span.
+fn span(secs: f64) -> String {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
+        Ok(d) if d < Duration::from_secs(60) => format!("{:.1}s", d.as_secs_f64()),
+        Ok(d) => humantime::format_duration(Duration::from_secs(d.as_secs()))
+            .to_string()
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => "?".to_string(),
+    }
+}
+
+/// A Unix time as seen from `now` (`in 40ms`, `3s ago`); without `now` (a master that
+/// did not send its time), as Unix seconds.
+fn from_now(unix: f64, now: Option<f64>) -> String {
+    match now {
+        Some(now) if unix >= now => format!("in {}", span(unix - now)),
+        Some(now) if unix < now => format!("{} ago", span(now - unix)),
+        _ => format!("@{unix:.0}"),
+    }
+}
+
+impl ScheduleRow {
+    /// What runs when: `every 250ms`, `cron 30 2 * * * (Europe/Berlin)`.
+    fn when(&self) -> String {
+        let mut text = format!("{} {}", printable(&self.kind), printable(&self.expression));
+        if let Some(zone) = &self.zone {
+            let _ = write!(text, " ({})", printable(zone));
+        }
+        text
+    }
+
+    fn next(&self, now: Option<f64>) -> String {
+        match self.next_due_unix {
+            _ if self.paused => "paused".to_string(),
+            Some(at) => from_now(at, now),
+            None => "-".to_string(),
+        }
+    }
+
+    fn last_run(&self, now: Option<f64>) -> String {
+        self.last_run.as_ref().map_or_else(
+            || "-".to_string(),
+            |r| {
+                format!(
+                    "{} {} ({})",
+                    printable(&r.result),
+                    from_now(r.finished_unix, now),
+                    span(r.took_secs)
+                )
+            },
+        )
+    }
+
+    fn last_success(&self, now: Option<f64>) -> String {
+        self.last_success_unix
+            .map_or_else(|| "-".to_string(), |at| from_now(at, now))
+    }
+}
+
 /// Why an answer is not a snapshot `ticker status` can show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -338,6 +447,22 @@ impl Snapshot {
             [
                 ("workers[].age_secs", Some(w.age_secs)),
                 ("workers[].rss_age_secs", w.rss_age_secs),
+            ]
+            .into_iter()
+            .filter_map(|(field, secs)| Some((field, secs?)))
+        }))
+        .chain(snapshot.unix_time.map(|secs| ("unix_time", secs)))
+        // Unix times are durations too: since the epoch, which no master's clock is before.
+        .chain(snapshot.schedules.iter().flat_map(|s| {
+            let run = s.last_run.as_ref();
+            [
+                ("schedules[].next_due_unix", s.next_due_unix),
+                ("schedules[].last_success_unix", s.last_success_unix),
+                (
+                    "schedules[].last_run.finished_unix",
+                    run.map(|r| r.finished_unix),
+                ),
+                ("schedules[].last_run.took_secs", run.map(|r| r.took_secs)),
             ]
             .into_iter()
             .filter_map(|(field, secs)| Some((field, secs?)))
@@ -414,6 +539,7 @@ impl Snapshot {
         if let Some(cluster) = &self.cluster {
             let _ = writeln!(out, "{}", printable(&cluster.table_line()));
         }
+        self.schedules_table(&mut out);
         let _ = writeln!(
             out,
             "\n{:>8}  {:<8}  {:>8}  {:>8}  {:>7}  {:>8}  {:>10}",
@@ -435,9 +561,60 @@ impl Snapshot {
         out
     }
 
+    /// The schedules: one line for a pool of one (its counts are the pool's, shown above),
+    /// a table for more.
+    fn schedules_table(&self, out: &mut String) {
+        let now = self.unix_time;
+        if let [only] = self.schedules.as_slice() {
+            let _ = writeln!(
+                out,
+                "schedule {}  {}  next {}  last run {}  last success {}",
+                printable(&only.name),
+                only.when(),
+                only.next(now),
+                only.last_run(now),
+                only.last_success(now),
+            );
+            return;
+        }
+        if self.schedules.is_empty() {
+            return;
+        }
+        let names: Vec<String> = self.schedules.iter().map(|s| printable(&s.name)).collect();
+        let whens: Vec<String> = self.schedules.iter().map(ScheduleRow::when).collect();
+        let width = |cells: &[String], title: &str| {
+            cells
+                .iter()
+                .map(|c| c.chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let (name_w, when_w) = (width(&names, "SCHEDULE"), width(&whens, "WHEN"));
+        let _ = writeln!(
+            out,
+            "\n{:<name_w$}  {:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<28}  LAST SUCCESS",
+            "SCHEDULE", "WHEN", "NEXT", "DUE", "DONE", "FAILED", "SKIPPED", "LAST RUN"
+        );
+        for ((s, name), when) in self.schedules.iter().zip(&names).zip(&whens) {
+            let _ = writeln!(
+                out,
+                "{name:<name_w$}  {when:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<28}  {}",
+                s.next(now),
+                s.ticks.due,
+                s.ticks.completed,
+                s.ticks.failed,
+                s.ticks.skipped,
+                s.last_run(now),
+                s.last_success(now),
+            );
+        }
+    }
+
     /// Prometheus text exposition (version 0.0.4).
     pub fn to_prometheus(&self) -> String {
-        let mut out = String::with_capacity(4096 + 192 * self.workers.len());
+        let mut out =
+            String::with_capacity(4096 + 192 * self.workers.len() + 1024 * self.schedules.len());
         let out = &mut out;
         let plain = |v: String| vec![(String::new(), v)];
         let t = &self.ticks;
@@ -633,6 +810,7 @@ impl Snapshot {
                 })
                 .collect::<Vec<_>>(),
         );
+        self.schedule_metrics(out);
         metric(
             out,
             "uptime_seconds",
@@ -644,6 +822,87 @@ impl Snapshot {
             out.push_str(&cluster.prometheus());
         }
         std::mem::take(out)
+    }
+
+    /// Each schedule's series, labelled `schedule`: its counts under the names of the
+    /// pool's (which stay unlabelled, so that a sum over either never counts a tick twice),
+    /// whether it is paused, and the instants an alert watches. A time it does not have
+    /// (no success yet, paused) is left out rather than sent as 0.
+    fn schedule_metrics(&self, out: &mut String) {
+        let per_schedule =
+            |out: &mut String, name, kind, help, f: &dyn Fn(&ScheduleRow) -> Option<String>| {
+                header(out, name, kind, help);
+                for s in &self.schedules {
+                    if let Some(value) = f(s) {
+                        let _ = writeln!(
+                            out,
+                            "ticker_{name}{{schedule=\"{}\"}} {value}",
+                            label(&s.name)
+                        );
+                    }
+                }
+            };
+        type Count = fn(&TickCounts) -> u64;
+        let counts: [(&str, &str, Count); 5] = [
+            (
+                "schedule_ticks_due_total",
+                "Ticks of each schedule whose due instant has passed.",
+                |t| t.due,
+            ),
+            (
+                "schedule_ticks_delivered_total",
+                "Ticks of each schedule handed to a worker.",
+                |t| t.delivered,
+            ),
+            (
+                "schedule_ticks_completed_total",
+                "Ticks of each schedule answered with respond().",
+                |t| t.completed,
+            ),
+            (
+                "schedule_ticks_failed_total",
+                "Ticks of each schedule failed: error(), a dying worker, or given up.",
+                |t| t.failed,
+            ),
+            (
+                "schedule_ticks_skipped_total",
+                "Ticks of each schedule never run because no worker was free.",
+                |t| t.skipped,
+            ),
+        ];
+        for (name, help, count) in counts {
+            per_schedule(out, name, "counter", help, &|s| {
+                Some(count(&s.ticks).to_string())
+            });
+        }
+        per_schedule(
+            out,
+            "schedule_paused",
+            "gauge",
+            "1 while a schedule is paused: nothing of it comes due.",
+            &|s| Some(u8::from(s.paused).to_string()),
+        );
+        per_schedule(
+            out,
+            "schedule_next_due_timestamp_seconds",
+            "gauge",
+            "Unix time a schedule's next tick is due; absent while paused or held.",
+            &|s| s.next_due_unix.map(|at| format!("{at:.3}")),
+        );
+        per_schedule(
+            out,
+            "schedule_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time a schedule's last completed run ended; absent before the first.",
+            &|s| s.last_success_unix.map(|at| format!("{at:.3}")),
+        );
+        per_schedule(
+            out,
+            "schedule_last_run_duration_seconds",
+            "gauge",
+            "How long a schedule's last run that ended on a worker took, completed or failed.",
+            &|s| s.last_run.as_ref().map(|r| format!("{:.6}", r.took_secs)),
+        );
     }
 }
 
@@ -716,8 +975,70 @@ mod tests {
                 paused_no_fds: 2,
             }],
             cluster: None,
+            unix_time: Some(NOW),
+            schedules: vec![
+                ScheduleRow {
+                    name: "default".into(),
+                    kind: "every".into(),
+                    expression: "500ms".into(),
+                    zone: None,
+                    zone_origin: None,
+                    paused: false,
+                    next_due_unix: Some(NOW + 0.25),
+                    ticks: TickCounts {
+                        due: 20,
+                        delivered: 19,
+                        completed: 18,
+                        failed: 0,
+                        skipped: 1,
+                    },
+                    last_run: Some(LastRunRow {
+                        finished_unix: NOW - 0.2,
+                        result: "completed".into(),
+                        took_secs: 0.003,
+                    }),
+                    last_success_unix: Some(NOW - 0.2),
+                },
+                ScheduleRow {
+                    name: "report".into(),
+                    kind: "cron".into(),
+                    expression: "30 2 * * *".into(),
+                    zone: Some("Europe/Berlin".into()),
+                    zone_origin: Some("timezone".into()),
+                    paused: false,
+                    next_due_unix: Some(NOW + 3600.0),
+                    ticks: TickCounts {
+                        due: 4,
+                        delivered: 4,
+                        completed: 3,
+                        failed: 2,
+                        skipped: 0,
+                    },
+                    last_run: Some(LastRunRow {
+                        finished_unix: NOW - 90.0,
+                        result: "failed".into(),
+                        took_secs: 12.5,
+                    }),
+                    last_success_unix: Some(NOW - 86_400.0),
+                },
+                ScheduleRow {
+                    name: "hourly".into(),
+                    kind: "cron".into(),
+                    expression: "@hourly".into(),
+                    zone: Some("UTC".into()),
+                    zone_origin: Some("ticker.timezone".into()),
+                    paused: true,
+                    next_due_unix: None,
+                    ticks: TickCounts::default(),
+                    last_run: None,
+                    last_success_unix: None,
+                },
+            ],
         }
     }
+
+    /// The master's Unix time in the snapshot above.
+    const NOW: f64 = 1_765_000_000.5;
 
     /// The histogram of ticks this late, in microseconds.
     fn histogram_of(groups: &[&[u64]]) -> Histogram {
@@ -995,6 +1316,12 @@ mod tests {
             "ticker_operator_accept_paused_total",
             "ticker_cluster_role",
             "ticker_cluster_lease_token",
+            "ticker_schedule_ticks_completed_total",
+            "ticker_schedule_ticks_skipped_total",
+            "ticker_schedule_paused",
+            "ticker_schedule_next_due_timestamp_seconds",
+            "ticker_schedule_last_success_timestamp_seconds",
+            "ticker_schedule_last_run_duration_seconds",
         ] {
             assert!(
                 page.families[needed].iter_samples().count() > 0,
@@ -1110,6 +1437,192 @@ mod tests {
             table.contains("connections  metrics 3/64 open, 7 timed out"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_table_lists_the_schedules_from_the_masters_time() {
+        let table = snapshot().to_table();
+        let lines: Vec<&str> = table.lines().collect();
+        let title = lines
+            .iter()
+            .position(|l| l.starts_with("SCHEDULE"))
+            .unwrap_or_else(|| panic!("a schedules table in\n{table}"));
+        let row = |name: &str| {
+            lines[title..]
+                .iter()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} in\n{table}"))
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            row("default"),
+            [
+                "default",
+                "every 500ms",
+                "in 250ms",
+                "20",
+                "18",
+                "0",
+                "1",
+                "completed 200ms ago (3ms)",
+                "200ms ago"
+            ]
+        );
+        assert_eq!(
+            row("report"),
+            [
+                "report",
+                "cron 30 2 * * * (Europe/Berlin)",
+                "in 1h",
+                "4",
+                "3",
+                "2",
+                "0",
+                "failed 1m 30s ago (12.5s)",
+                "1day ago"
+            ]
+        );
+        assert_eq!(
+            row("hourly"),
+            [
+                "hourly",
+                "cron @hourly (UTC)",
+                "paused",
+                "0",
+                "0",
+                "0",
+                "0",
+                "-",
+                "-"
+            ]
+        );
+        // Every row lines up under the titles.
+        let at = |l: &str| l.find("LAST RUN").or_else(|| l.find("completed"));
+        assert_eq!(at(lines[title]), at(row_line(&table, "default")), "{table}");
+    }
+
+    fn row_line<'a>(table: &'a str, name: &str) -> &'a str {
+        table.lines().find(|l| l.starts_with(name)).unwrap()
+    }
+
+    #[test]
+    fn spans_show_their_two_largest_units() {
+        assert_eq!(span(0.0404), "40ms");
+        assert_eq!(span(2.46), "2.5s");
+        assert_eq!(span(200.7), "3m 20s");
+        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "1day 4h");
+        assert_eq!(span(-1.0), "?");
+        assert_eq!(span(f64::NAN), "?");
+    }
+
+    #[test]
+    fn a_pool_of_one_schedule_shows_it_in_one_line() {
+        let mut s = snapshot();
+        s.schedules.truncate(1);
+        let table = s.to_table();
+        assert!(!table.contains("SCHEDULE"), "{table}");
+        assert!(
+            table.contains(
+                "\nschedule default  every 500ms  next in 250ms  last run completed 200ms ago \
+                 (3ms)  last success 200ms ago\n"
+            ),
+            "{table}"
+        );
+        // Without the master's time, times are Unix seconds; with no run yet, a dash.
+        s.unix_time = None;
+        s.schedules[0].last_run = None;
+        s.schedules[0].last_success_unix = None;
+        let table = s.to_table();
+        assert!(
+            table.contains("next @1765000001  last run -  last success -\n"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn each_schedule_has_its_labelled_series() {
+        let text = snapshot().to_prometheus();
+        for line in [
+            "# TYPE ticker_schedule_ticks_completed_total counter",
+            "ticker_schedule_ticks_due_total{schedule=\"default\"} 20",
+            "ticker_schedule_ticks_delivered_total{schedule=\"report\"} 4",
+            "ticker_schedule_ticks_completed_total{schedule=\"default\"} 18",
+            "ticker_schedule_ticks_failed_total{schedule=\"report\"} 2",
+            "ticker_schedule_ticks_skipped_total{schedule=\"default\"} 1",
+            "ticker_schedule_ticks_skipped_total{schedule=\"hourly\"} 0",
+            "ticker_schedule_paused{schedule=\"hourly\"} 1",
+            "ticker_schedule_paused{schedule=\"report\"} 0",
+            "ticker_schedule_next_due_timestamp_seconds{schedule=\"default\"} 1765000000.750",
+            "ticker_schedule_last_success_timestamp_seconds{schedule=\"report\"} 1764913600.500",
+            "ticker_schedule_last_run_duration_seconds{schedule=\"report\"} 12.500000",
+            // The pool's totals stay as they were, unlabelled.
+            "ticker_ticks_completed_total 21",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        for absent in [
+            "ticker_schedule_next_due_timestamp_seconds{schedule=\"hourly\"}",
+            "ticker_schedule_last_success_timestamp_seconds{schedule=\"hourly\"}",
+            "ticker_schedule_last_run_duration_seconds{schedule=\"hourly\"}",
+        ] {
+            assert!(!text.contains(absent), "{absent} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn an_answer_without_schedules_is_read_as_listing_none() {
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("schedules").expect("schedules to remove");
+        object.remove("unix_time").expect("a time to remove");
+        let s = Snapshot::from_json(&json.to_string()).unwrap();
+        assert!(s.schedules.is_empty() && s.unix_time.is_none());
+        let table = s.to_table();
+        assert!(
+            !table.contains("SCHEDULE") && !table.contains("schedule "),
+            "{table}"
+        );
+        parse_prometheus(&s.to_prometheus()).expect("a valid page");
+
+        // A schedule's optional parts may be missing too.
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        for row in json["schedules"].as_array_mut().unwrap() {
+            let row = row.as_object_mut().unwrap();
+            row.remove("last_run");
+            row.remove("last_success_unix");
+            row.remove("zone");
+            row.remove("zone_origin");
+        }
+        let s = Snapshot::from_json(&json.to_string()).unwrap();
+        assert_eq!(s.schedules.len(), 3);
+        assert!(
+            s.schedules
+                .iter()
+                .all(|r| r.last_run.is_none() && r.zone.is_none())
+        );
+    }
+
+    #[test]
+    fn a_schedule_time_that_is_none_is_refused_with_the_field_named() {
+        for (field, value) in [("next_due_unix", "-1"), ("last_success_unix", "1e300")] {
+            let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+            json["schedules"][0][field] = serde_json::from_str(value).unwrap();
+            let e = Snapshot::from_json(&json.to_string()).expect_err(field);
+            assert!(e.to_string().contains(field), "{e}");
+        }
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        json["schedules"][1]["last_run"]["took_secs"] = (-2).into();
+        let e = Snapshot::from_json(&json.to_string()).expect_err("took_secs");
+        assert!(e.to_string().contains("took_secs"), "{e}");
+        let mut json: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+        json["unix_time"] = (-5).into();
+        assert!(Snapshot::from_json(&json.to_string()).is_err());
     }
 
     /// A status answer with one field replaced by `value` (raw JSON).
@@ -1315,15 +1828,75 @@ mod tests {
                         workers,
                         connections,
                         cluster: None,
+                        unix_time: None,
+                        schedules: vec![],
                     },
                 )
+        }
+
+        fn any_schedule() -> impl Strategy<Value = ScheduleRow> {
+            (
+                (
+                    ".{0,12}",
+                    ".{0,6}",
+                    ".{0,16}",
+                    proptest::option::of(".{0,12}"),
+                ),
+                (any::<bool>(), proptest::option::of(any_f64())),
+                any::<[u64; 5]>(),
+                proptest::option::of((any_f64(), ".{0,10}", any_f64())),
+                proptest::option::of(any_f64()),
+            )
+                .prop_map(
+                    |(
+                        (name, kind, expression, zone),
+                        (paused, next_due_unix),
+                        [due, delivered, completed, failed, skipped],
+                        last_run,
+                        last_success_unix,
+                    )| ScheduleRow {
+                        name,
+                        kind,
+                        expression,
+                        zone_origin: zone.as_ref().map(|_| "timezone".to_string()),
+                        zone,
+                        paused,
+                        next_due_unix,
+                        ticks: TickCounts {
+                            due,
+                            delivered,
+                            completed,
+                            failed,
+                            skipped,
+                        },
+                        last_run: last_run.map(|(finished_unix, result, took_secs)| LastRunRow {
+                            finished_unix,
+                            result,
+                            took_secs,
+                        }),
+                        last_success_unix,
+                    },
+                )
+        }
+
+        fn any_snapshot_with_schedules() -> impl Strategy<Value = Snapshot> {
+            (
+                any_snapshot(),
+                proptest::option::of(any_f64()),
+                proptest::collection::vec(any_schedule(), 0..4),
+            )
+                .prop_map(|(s, unix_time, schedules)| Snapshot {
+                    unix_time,
+                    schedules,
+                    ..s
+                })
         }
 
         proptest! {
             /// Any snapshot renders, whatever its figures; one read back from JSON is either
             /// refused or renders the same as the snapshot it came from.
             #[test]
-            fn any_snapshot_renders_and_reads_back(s in any_snapshot()) {
+            fn any_snapshot_renders_and_reads_back(s in any_snapshot_with_schedules()) {
                 let table = s.to_table();
                 let _ = s.to_prometheus();
                 if let Ok(json) = serde_json::to_string(&s)

@@ -211,18 +211,71 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
-/// One schedule's share of the pool: its counts, and what the next delivery's header says.
+/// How a run on a worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    /// `respond()`.
+    Completed,
+    /// `error()`, its worker died or was killed holding it, or it was given up after its
+    /// worker asked to stop (on a re-run, or while the master stops).
+    Failed,
+}
+
+impl RunResult {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunResult::Completed => "completed",
+            RunResult::Failed => "failed",
+        }
+    }
+}
+
+/// A schedule's last run that ended on a worker. A tick handed on to another worker (its
+/// worker asked to stop) has not ended; a skipped tick never ran, so neither is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastRun {
+    /// Its tick's number.
+    pub tick: u64,
+    pub finished: Mono,
+    pub result: RunResult,
+    /// From its start (its due instant, or its delivery when it waited) to its end.
+    pub took: Duration,
+}
+
+/// One schedule's share of the pool: its counts, what the next delivery's header says, and
+/// how its last runs ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Lane {
     stats: Stats,
     skipped_since_delivery: u64,
     last_tick: Option<Mono>,
+    last_run: Option<LastRun>,
+    /// When the last completed run ended: what an alert on a schedule that stopped
+    /// succeeding watches.
+    last_success: Option<Mono>,
 }
 
 impl Lane {
     fn skipped(&mut self, n: u64) {
         self.stats.skipped += n;
         self.skipped_since_delivery += n;
+    }
+
+    /// A run of `tick` that started at `since` ended at `now`: counted, and remembered.
+    fn ran(&mut self, tick: &Tick, since: Mono, now: Mono, result: RunResult) {
+        match result {
+            RunResult::Completed => {
+                self.stats.completed += 1;
+                self.last_success = Some(now);
+            }
+            RunResult::Failed => self.stats.failed += 1,
+        }
+        self.last_run = Some(LastRun {
+            tick: tick.number,
+            finished: now,
+            result,
+            took: now.since(since),
+        });
     }
 }
 
@@ -463,6 +516,16 @@ impl Pool {
         self.lanes[schedule.index()].last_tick
     }
 
+    /// The last run of `schedule` that ended on a worker, completed or failed.
+    pub fn last_run(&self, schedule: ScheduleId) -> Option<LastRun> {
+        self.lanes[schedule.index()].last_run
+    }
+
+    /// When the last completed run of `schedule` ended.
+    pub fn last_success(&self, schedule: ScheduleId) -> Option<Mono> {
+        self.lanes[schedule.index()].last_success
+    }
+
     /// A worker of the pool (not a killed one).
     pub fn worker(&self, pid: Pid) -> Option<&Worker> {
         self.workers.get(pid)
@@ -686,11 +749,13 @@ impl Pool {
         let mut failed = false;
         let handled = match outcome {
             Outcome::Done => {
-                self.lane(tick.schedule).stats.completed += 1;
+                self.lane(tick.schedule)
+                    .ran(&tick, since, now, RunResult::Completed);
                 self.workers.count_answer(pid, false)
             }
             Outcome::Failed(_) => {
-                self.lane(tick.schedule).stats.failed += 1;
+                self.lane(tick.schedule)
+                    .ran(&tick, since, now, RunResult::Failed);
                 failed = true;
                 self.workers.count_answer(pid, true)
             }
@@ -701,7 +766,8 @@ impl Pool {
                     // to survive a recycling worker without hiding a handler that always stops.
                     self.waiting.push(Tick { attempt: 2, ..tick }, now);
                 } else {
-                    self.lane(tick.schedule).stats.failed += 1;
+                    self.lane(tick.schedule)
+                        .ran(&tick, since, now, RunResult::Failed);
                     failed = true;
                 }
                 handled_before
@@ -802,8 +868,9 @@ impl Pool {
 
     /// A worker left the pool: the tick it held fails.
     fn left(&mut self, worker: Worker, now: Mono) -> Removed {
-        if let WorkerState::Busy { tick, .. } = worker.state {
-            self.lane(tick.schedule).stats.failed += 1;
+        if let WorkerState::Busy { tick, since, .. } = worker.state {
+            self.lane(tick.schedule)
+                .ran(&tick, since, now, RunResult::Failed);
         }
         Removed {
             worker,
@@ -967,6 +1034,77 @@ mod tests {
         let later = delivered(pool.arrive(tick(4), Mono(4000)));
         assert_eq!(later.skipped, 0, "the skip count restarts after a delivery");
         assert_eq!(later.last_tick, Some(Mono(1000)));
+    }
+
+    #[test]
+    fn each_schedule_keeps_its_last_run_and_its_last_success() {
+        let mut pool = Pool::new(policy(|p| {
+            p.schedules = vec![SchedulePolicy::default(); 2];
+        }));
+        let beat = ScheduleId(1);
+        let beat_tick = |n: u64, due: u64| Tick::of(beat, n, Mono(due), None);
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        assert_eq!(pool.last_run(beat), None);
+        assert_eq!(pool.last_success(beat), None);
+
+        // A tick handed over early starts at its due instant: it took from there.
+        let pid = delivered(pool.arrive(beat_tick(0, 1000), Mono(900))).pid;
+        delivered(pool.arrive(tick(0), Mono(950)));
+        pool.finish(pid, Outcome::Done, Mono(1250)).unwrap();
+        let first = pool.last_run(beat).expect("beat ran");
+        assert_eq!(
+            first,
+            LastRun {
+                tick: 0,
+                finished: Mono(1250),
+                result: RunResult::Completed,
+                took: Duration::from_nanos(250),
+            }
+        );
+        assert_eq!(pool.last_success(beat), Some(Mono(1250)));
+        assert_eq!(pool.last_run(ScheduleId(0)), None, "default still runs");
+
+        // A failure is the last run; the last success stays.
+        delivered(pool.arrive(beat_tick(1, 2000), Mono(2000)));
+        pool.finish(pid, Outcome::Failed("no".into()), Mono(2100))
+            .unwrap();
+        let failed = pool.last_run(beat).unwrap();
+        assert_eq!((failed.tick, failed.result), (1, RunResult::Failed));
+        assert_eq!(failed.took, Duration::from_nanos(100));
+        assert_eq!(pool.last_success(beat), Some(Mono(1250)));
+
+        // A worker that leaves holding a tick fails it then.
+        let other = if pid == 1 { 2 } else { 1 };
+        pool.remove(other, Mono(3000)).unwrap();
+        let gone = pool.last_run(ScheduleId(0)).unwrap();
+        assert_eq!(
+            (gone.result, gone.finished),
+            (RunResult::Failed, Mono(3000))
+        );
+        assert_eq!(pool.last_success(ScheduleId(0)), None);
+        assert_eq!(pool.schedule_stats(beat).completed, 1);
+        assert_eq!(pool.schedule_stats(beat).failed, 1);
+    }
+
+    #[test]
+    fn a_run_handed_on_has_not_ended_and_a_skip_never_ran() {
+        let mut pool = Pool::new(Policy::default());
+        pool.add(2, Mono(0));
+        pool.add(1, Mono(0));
+        delivered(pool.arrive(tick(0), Mono(0)));
+        let f = pool.finish(1, Outcome::StopRequested, Mono(10)).unwrap();
+        assert_eq!(pool.last_run(ScheduleId(0)), None, "it runs again");
+        assert_eq!(pool.arrive(tick(1), Mono(1000)), Arrival::Waiting);
+        assert_eq!(pool.arrive(tick(2), Mono(2000)), Arrival::Skipped);
+        assert_eq!(pool.last_run(ScheduleId(0)), None);
+        // The re-run stops too: given up, it failed.
+        let rerun = f.next.unwrap();
+        pool.finish(rerun.pid, Outcome::StopRequested, Mono(2500))
+            .unwrap();
+        let last = pool.last_run(ScheduleId(0)).unwrap();
+        assert_eq!((last.tick, last.result), (0, RunResult::Failed));
+        assert_eq!(last.took, Duration::from_nanos(2490));
     }
 
     #[test]

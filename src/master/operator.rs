@@ -21,8 +21,10 @@ use super::{Master, Phase, Source};
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
 };
-use crate::metrics::{DoorConnections, Snapshot, Starts, TickCounts, WorkerRow};
-use crate::pool::{Pid, Reading, WorkerState};
+use crate::metrics::{
+    DoorConnections, LastRunRow, ScheduleRow, Snapshot, Starts, TickCounts, WorkerRow,
+};
+use crate::pool::{Pid, Reading, Stats, WorkerState};
 use crate::schedule::Mono;
 use crate::supervisor::RollingReset;
 use crate::sys;
@@ -507,13 +509,7 @@ impl Master<'_> {
                 lacking,
                 last_error: start_error.filter(|_| lacking > 0).map(str::to_owned),
             },
-            ticks: TickCounts {
-                due: stats.due,
-                delivered: stats.delivered,
-                completed: stats.completed,
-                failed: stats.failed,
-                skipped: stats.skipped,
-            },
+            ticks: counts(stats),
             lateness: self.lateness.percentiles(),
             workers: self
                 .pool
@@ -547,7 +543,48 @@ impl Master<'_> {
                 .map(|d| d.figures.clone())
                 .collect(),
             cluster: self.cluster_view(),
+            unix_time: Some(self.ticking.timetable().clock().unix(now).as_secs_f64()),
+            schedules: self.schedule_rows(),
         }
+    }
+
+    /// One row per schedule: a few strings each, from what the timetable and the pool
+    /// keep. Unix times are on the timetable's wall clock, the one tick headers use.
+    fn schedule_rows(&self) -> Vec<ScheduleRow> {
+        let timetable = self.ticking.timetable();
+        let clock = timetable.clock();
+        let unix = |at: Mono| clock.unix(at).as_secs_f64();
+        timetable
+            .ids()
+            .map(|id| {
+                let cron = timetable.cron(id);
+                let (kind, expression) = match (cron, timetable.every(id)) {
+                    (Some(cron), _) => ("cron", cron.expr().to_string()),
+                    (None, every) => (
+                        "every",
+                        every.map_or_else(String::new, |every| {
+                            humantime::format_duration(every).to_string()
+                        }),
+                    ),
+                };
+                ScheduleRow {
+                    name: timetable.name(id).to_string(),
+                    kind: kind.to_string(),
+                    expression,
+                    zone: cron.map(|c| c.zone().name().to_string()),
+                    zone_origin: cron.map(|_| timetable.zone_origin(id).to_string()),
+                    paused: timetable.is_paused(id),
+                    next_due_unix: timetable.next_due_of(id).map(unix),
+                    ticks: counts(self.pool.schedule_stats(id)),
+                    last_run: self.pool.last_run(id).map(|run| LastRunRow {
+                        finished_unix: unix(run.finished),
+                        result: run.result.name().to_string(),
+                        took_secs: run.took.as_secs_f64(),
+                    }),
+                    last_success_unix: self.pool.last_success(id).map(unix),
+                }
+            })
+            .collect()
     }
 
     pub(super) fn on_signal(&mut self, signal: Signal) {
@@ -680,6 +717,17 @@ impl Master<'_> {
         for pid in idle {
             self.tell_to_stop(pid);
         }
+    }
+}
+
+/// The pool's counts as a snapshot carries them.
+fn counts(stats: Stats) -> TickCounts {
+    TickCounts {
+        due: stats.due,
+        delivered: stats.delivered,
+        completed: stats.completed,
+        failed: stats.failed,
+        skipped: stats.skipped,
     }
 }
 

@@ -88,6 +88,11 @@ impl Ticking {
         }
     }
 
+    /// The schedules, for what an operator sees of them.
+    pub(super) fn timetable(&self) -> &Timetable {
+        &self.timetable
+    }
+
     pub(super) fn is_started(&self) -> bool {
         self.timetable.is_started()
     }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{DEADLINE, Php, assert_schedule_skips_accounted, info_with, row};
+use crate::harness::{
+    DEADLINE, Php, assert_schedule_skips_accounted, free_port, http_get, info_with, row,
+};
 
 /// Two intervals in one pool; the handler stops the master once `beat` reached tick 8.
 const TWO_SCHEDULES: &str = "ticker:
@@ -195,4 +197,174 @@ fn a_schedule_declared_in_code_is_refused_with_the_configs_message() {
         "{}",
         exited.stderr
     );
+
+/// `ticker status --json` and the metrics page report each schedule of the pool on its own.
+#[test]
+fn status_and_metrics_report_each_schedule() {
+    let port = free_port();
+    // beat's tick 1 fails, so its counts and its last run differ from default's.
+    let mut run = Php::new("schedules-status")
+        .yaml(&format!(
+            "ticker:
+  interval: 100ms
+  metrics:
+    address: \":{port}\"
+  schedules:
+    beat:
+      every: 150ms
+  pool:
+    num_workers: 2
+    destroy_timeout: 5s
+"
+        ))
+        .handler(
+            "if ($header['schedule'] === 'beat' && $tick === 1) { \
+             $worker->error('no'); return false; }",
+        )
+        .start("journal.php");
+    let started = |run: &crate::harness::Running, name: &str| {
+        run.journal()
+            .events("start")
+            .iter()
+            .filter(|e| e.header()["schedule"] == name)
+            .count()
+    };
+    run.wait_for("both schedules ran four ticks", |run| {
+        started(run, "default") >= 4 && started(run, "beat") >= 4
+    });
+    let status = |run: &crate::harness::Running| {
+        let answer = run.ticker(&["status", "--json", &run.pid.to_string()]);
+        answer.assert_success();
+        let json: serde_json::Value = serde_json::from_str(&answer.stdout)
+            .unwrap_or_else(|e| panic!("`ticker status --json` prints JSON ({e}): {answer:?}"));
+        json
+    };
+    let entry = |json: &serde_json::Value, name: &str| {
+        json["schedules"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a schedules array: {json}"))
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} listed: {json}"))
+            .clone()
+    };
+    let before = status(&run);
+    let names: Vec<&str> = before["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "beat"],
+        "in the config's order: {before}"
+    );
+    let now = before["unix_time"].as_f64().expect("the master's time");
+    for (name, expression) in [("default", "100ms"), ("beat", "150ms")] {
+        let s = entry(&before, name);
+        assert_eq!(s["kind"], "every", "{s}");
+        assert_eq!(s["expression"], expression, "{s}");
+        assert_eq!(s["paused"], false, "{s}");
+        assert!(s.get("zone").is_none(), "an interval has no zone: {s}");
+        let next = s["next_due_unix"].as_f64().expect("next due");
+        assert!(
+            next > now - 1.0 && next < now + 1.0,
+            "next {next}, now {now}"
+        );
+        let success = s["last_success_unix"].as_f64().expect("a success");
+        assert!(
+            success <= now && success > now - 5.0,
+            "{success}, now {now}"
+        );
+        assert!(s["ticks"]["completed"].as_u64() >= Some(2), "{s}");
+        assert!(
+            s["last_run"]["finished_unix"].as_f64() >= Some(success),
+            "{s}"
+        );
+        assert!(s["last_run"]["took_secs"].as_f64().is_some(), "{s}");
+    }
+    assert_eq!(entry(&before, "beat")["ticks"]["failed"], 1, "{before}");
+    assert_eq!(entry(&before, "default")["ticks"]["failed"], 0, "{before}");
+    // The pool's counts are the schedules' together.
+    for count in ["due", "delivered", "completed", "failed", "skipped"] {
+        let sum: u64 = ["default", "beat"]
+            .iter()
+            .map(|name| entry(&before, name)["ticks"][count].as_u64().unwrap())
+            .sum();
+        // Counted from one answer, so they agree exactly.
+        assert_eq!(
+            before["ticks"][count].as_u64(),
+            Some(sum),
+            "{count}: {before}"
+        );
+    }
+
+    let seen = (started(&run, "default"), started(&run, "beat"));
+    run.wait_for("three more ticks of each", |run| {
+        started(run, "default") >= seen.0 + 3 && started(run, "beat") >= seen.1 + 3
+    });
+    let after = status(&run);
+    for name in ["default", "beat"] {
+        let (was, is) = (entry(&before, name), entry(&after, name));
+        assert!(
+            is["ticks"]["due"].as_u64() > was["ticks"]["due"].as_u64(),
+            "{name}: {was} then {is}"
+        );
+        assert!(
+            is["last_success_unix"].as_f64() > was["last_success_unix"].as_f64(),
+            "{name}: {was} then {is}"
+        );
+    }
+
+    let table = run.ticker(&["status", &run.pid.to_string()]);
+    table.assert_success();
+    assert!(
+        table.stdout.lines().any(|l| l.starts_with("SCHEDULE")),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("beat") && l.contains("every 150ms")),
+        "{}",
+        table.stdout
+    );
+
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    for name in ["default", "beat"] {
+        for series in [
+            "ticker_schedule_ticks_due_total",
+            "ticker_schedule_ticks_completed_total",
+            "ticker_schedule_ticks_failed_total",
+            "ticker_schedule_ticks_skipped_total",
+            "ticker_schedule_last_success_timestamp_seconds",
+            "ticker_schedule_next_due_timestamp_seconds",
+        ] {
+            let prefix = format!("{series}{{schedule=\"{name}\"}} ");
+            let value: f64 = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap_or_else(|| panic!("no {prefix:?} in\n{metrics}"))
+                .trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{prefix}: {e}\n{metrics}"));
+            if series.ends_with("_timestamp_seconds") {
+                assert!((value - now).abs() < 60.0, "{prefix}{value}, now {now}");
+            }
+        }
+    }
+    assert!(
+        metrics.contains("\nticker_schedule_ticks_failed_total{schedule=\"beat\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nticker_schedule_paused{schedule=\"beat\"} 0\n"),
+        "{metrics}"
+    );
+    run.stop_with(libc::SIGTERM).assert_success();
+    run.assert_nothing_left();
 }

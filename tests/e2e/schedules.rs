@@ -197,6 +197,7 @@ fn a_schedule_declared_in_code_is_refused_with_the_configs_message() {
         "{}",
         exited.stderr
     );
+}
 
 /// `ticker status --json` and the metrics page report each schedule of the pool on its own.
 #[test]

@@ -155,6 +155,11 @@ pub struct TickCounts {
     pub failed: u64,
     /// Ticks never run: no worker was free (or one waited past `allocate_timeout`).
     pub skipped: u64,
+    /// Runs an operator asked for (`ticker run`), handed to a worker: counted in
+    /// `delivered` and in how they ended, never in `due`, so due + manual = delivered +
+    /// skipped + first attempts waiting. Absent from a master older than the command.
+    #[serde(default)]
+    pub manual: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -467,6 +472,11 @@ impl Snapshot {
                 t.skipped,
                 "Ticks never run because no worker was free.",
             ),
+            (
+                "ticks_manual_total",
+                t.manual,
+                "Runs asked for with `ticker run` and handed to a worker.",
+            ),
         ] {
             metric(out, name, "counter", help, &plain(value.to_string()));
         }
@@ -670,6 +680,7 @@ mod tests {
                 completed: 21,
                 failed: 2,
                 skipped: 1,
+                manual: 0,
             },
             lateness: Percentiles {
                 samples: 23,
@@ -1303,6 +1314,7 @@ mod tests {
                             completed,
                             failed,
                             skipped,
+                            manual: 0,
                         },
                         lateness: Percentiles {
                             samples,

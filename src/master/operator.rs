@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use super::ticking::Steered;
 use super::{Master, Phase, Source};
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
@@ -166,6 +167,11 @@ impl DoorPacing {
         }
         self.cost = self.cost.max(now.since(began));
     }
+}
+
+/// The control socket's answer to `pause`, `resume` and `run`, shaped as `reset`'s.
+fn steered(steered: Steered) -> String {
+    serde_json::json!({"ok": steered.ok, "message": steered.message}).to_string()
 }
 
 impl Operator {
@@ -465,6 +471,9 @@ impl Master<'_> {
                 self.begin_reset("asked on the control socket");
                 r#"{"ok":true,"message":"reset started"}"#.to_string()
             }
+            Request::Pause(which) => steered(self.pause_schedules(&which)),
+            Request::Resume(which) => steered(self.resume_schedules(&which)),
+            Request::Run(name) => steered(self.run_schedule(&name)),
             Request::Metrics => control::http_response(
                 "200 OK",
                 "text/plain; version=0.0.4",
@@ -478,7 +487,10 @@ impl Master<'_> {
                 ),
                 control::Kind::Control => serde_json::json!({
                     "ok": false,
-                    "message": format!("unknown request {what:?}; expected status or reset"),
+                    "message": format!(
+                        "unknown request {what:?}; expected status, reset, pause NAME|--all, \
+                         resume NAME|--all or run NAME"
+                    ),
                 })
                 .to_string(),
             },
@@ -513,6 +525,7 @@ impl Master<'_> {
                 completed: stats.completed,
                 failed: stats.failed,
                 skipped: stats.skipped,
+                manual: stats.manual,
             },
             lateness: self.lateness.percentiles(),
             workers: self
@@ -530,7 +543,7 @@ impl Master<'_> {
                     }
                     .to_string(),
                     tick: match w.state {
-                        WorkerState::Busy { tick, .. } => Some(tick.number),
+                        WorkerState::Busy { tick, .. } => Some(tick.body_number()),
                         _ => None,
                     },
                     ticks: w.handled,

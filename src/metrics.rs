@@ -392,8 +392,18 @@ impl Snapshot {
         }
         let _ = writeln!(
             out,
-            "ticks  due {}  delivered {}  completed {}  failed {}  skipped {}",
-            t.due, t.delivered, t.completed, t.failed, t.skipped
+            "ticks  due {}  delivered {}  completed {}  failed {}  skipped {}{}",
+            t.due,
+            t.delivered,
+            t.completed,
+            t.failed,
+            t.skipped,
+            // Only once there is one: most pools never see a manual run.
+            if t.manual > 0 {
+                format!("  manual {}", t.manual)
+            } else {
+                String::new()
+            }
         );
         let _ = writeln!(
             out,

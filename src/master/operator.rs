@@ -1,5 +1,6 @@
 //! What an operator asks of a running master: signals, the control socket and the metrics
-//! endpoint; graceful stop, rolling reset, resize and the status snapshot.
+//! endpoint; graceful stop, rolling reset, resize, the status snapshot, and pausing,
+//! resuming and running schedules by name (carried out in `ticking.rs`, which owns them).
 //!
 //! Owns which doors ([`Door`]s) and connections are open and watched: each registered with
 //! the poller and served only when ready, and dropped when it has not sent its request and

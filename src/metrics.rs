@@ -155,6 +155,11 @@ pub struct TickCounts {
     pub failed: u64,
     /// Ticks never run: no worker was free (or one waited past `allocate_timeout`).
     pub skipped: u64,
+    /// Runs an operator asked for (`ticker run`), handed to a worker: counted in
+    /// `delivered` and in how they ended, never in `due`, so due + manual = delivered +
+    /// skipped + first attempts waiting. Absent from a master older than the command.
+    #[serde(default)]
+    pub manual: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -512,8 +517,18 @@ impl Snapshot {
         }
         let _ = writeln!(
             out,
-            "ticks  due {}  delivered {}  completed {}  failed {}  skipped {}",
-            t.due, t.delivered, t.completed, t.failed, t.skipped
+            "ticks  due {}  delivered {}  completed {}  failed {}  skipped {}{}",
+            t.due,
+            t.delivered,
+            t.completed,
+            t.failed,
+            t.skipped,
+            // Only once there is one: most pools never see a manual run.
+            if t.manual > 0 {
+                format!("  manual {}", t.manual)
+            } else {
+                String::new()
+            }
         );
         let _ = writeln!(
             out,
@@ -643,6 +658,11 @@ impl Snapshot {
                 "ticks_skipped_total",
                 t.skipped,
                 "Ticks never run because no worker was free.",
+            ),
+            (
+                "ticks_manual_total",
+                t.manual,
+                "Runs asked for with `ticker run` and handed to a worker.",
             ),
         ] {
             metric(out, name, "counter", help, &plain(value.to_string()));
@@ -929,6 +949,7 @@ mod tests {
                 completed: 21,
                 failed: 2,
                 skipped: 1,
+                manual: 0,
             },
             lateness: Percentiles {
                 samples: 23,
@@ -991,6 +1012,7 @@ mod tests {
                         completed: 18,
                         failed: 0,
                         skipped: 1,
+                        manual: 0,
                     },
                     last_run: Some(LastRunRow {
                         finished_unix: NOW - 0.2,
@@ -1013,6 +1035,7 @@ mod tests {
                         completed: 3,
                         failed: 2,
                         skipped: 0,
+                        manual: 0,
                     },
                     last_run: Some(LastRunRow {
                         finished_unix: NOW - 90.0,
@@ -1816,6 +1839,7 @@ mod tests {
                             completed,
                             failed,
                             skipped,
+                            manual: 0,
                         },
                         lateness: Percentiles {
                             samples,
@@ -1868,6 +1892,7 @@ mod tests {
                             completed,
                             failed,
                             skipped,
+                            manual: 0,
                         },
                         last_run: last_run.map(|(finished_unix, result, took_secs)| LastRunRow {
                             finished_unix,

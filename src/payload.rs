@@ -15,6 +15,8 @@ use crate::tick::Delivery;
 
 #[derive(Serialize)]
 struct Body {
+    /// [`crate::tick::Tick::body_number`]: a manual run's is counted down from
+    /// `PHP_INT_MAX`.
     tick: u64,
 }
 
@@ -42,6 +44,10 @@ struct Header<'a> {
     /// grows with every new leader, so a handler can refuse work from a stale one.
     #[serde(skip_serializing_if = "Option::is_none")]
     fence: Option<u64>,
+    /// An operator's `ticker run`: outside the schedule's grid, its body's number counted
+    /// down from `PHP_INT_MAX`. Left out for the ticks of the grid.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    manual: bool,
 }
 
 /// The part of a header a worker reads itself: see [`due_instant`].
@@ -95,11 +101,12 @@ pub fn job(delivery: &Delivery, clock: &WallClock, origin: &Origin<'_>) -> ToWor
             .zip(delivery.tick.scheduled)
             .map(|(zone, at)| local_time(zone, at)),
         fence: origin.fence,
+        manual: delivery.tick.manual,
     };
     ToWorker::Job {
         header: serde_json::to_vec(&header).expect("plain data serializes"),
         body: serde_json::to_vec(&Body {
-            tick: delivery.tick.number,
+            tick: delivery.tick.body_number(),
         })
         .expect("plain data serializes"),
     }
@@ -149,6 +156,34 @@ mod tests {
                 "schedule": "default"
             })
         );
+    }
+
+    #[test]
+    fn a_manual_run_says_so_and_carries_a_number_no_tick_of_the_grid_has() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(100));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick::manual(ScheduleId(1), 2, Mono(5_000_000_000)),
+            skipped: 0,
+            last_tick: Some(Mono(3_000_000_000)),
+            waited: false,
+        };
+        let origin = Origin {
+            schedule: "beat",
+            ..Origin::DEFAULT
+        };
+        let (header, body) = parts(job(&delivery, &clock, &origin));
+        assert_eq!(body, json!({"tick": i64::MAX - 1}), "the second manual run");
+        assert_eq!(header["manual"], json!(true));
+        assert_eq!(header["schedule"], json!("beat"));
+        assert_eq!(header["lastTick"], json!(103));
+        let grid = Delivery {
+            tick: Tick::new(2, Mono(0)),
+            ..delivery
+        };
+        let (header, body) = parts(job(&grid, &clock, &origin));
+        assert_eq!(body, json!({"tick": 2}));
+        assert!(header.get("manual").is_none(), "{header}");
     }
 
     #[test]

@@ -10,8 +10,14 @@
 //! The accounting, which every event keeps exact (a property test drives random sequences
 //! of events through it):
 //!
-//! - due = delivered + skipped + the first attempts waiting for a worker;
+//! - due + manual = delivered + skipped + the first attempts waiting for a worker;
 //! - delivered = completed + failed + the ticks running + the re-runs waiting.
+//!
+//! `manual` counts the runs an operator asked for ([`Pool::run_now`]) that went to a
+//! worker: they are real runs, so they count as delivered and then as completed or failed,
+//! but no schedule made them come due. One never waits: it starts at once or is refused,
+//! so it never takes a `burst` queue's place, never holds a `delay` grid and is never
+//! skipped.
 //!
 //! A tick ends exactly once: completed, failed or skipped (dropped after
 //! `allocate_timeout` or at stop counts as skipped, a dropped re-run as failed). A busy
@@ -171,6 +177,30 @@ pub struct Removed {
     pub next: Option<Delivery>,
 }
 
+/// Why a manual run ([`Pool::run_now`]) did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Every worker is busy (or starting).
+    NoIdleWorker,
+    /// A tick of the schedule runs, and its `overlap` is off.
+    Running,
+    /// The master is stopping.
+    Stopping,
+    /// A cluster instance without the lease delivers nothing.
+    Held,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::NoIdleWorker => "no worker is free",
+            Refusal::Running => "a run of it goes on and its overlap is off",
+            Refusal::Stopping => "the master is stopping",
+            Refusal::Held => "this instance does not hold the cluster's lease",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolError {
     UnknownWorker(Pid),
@@ -199,10 +229,13 @@ pub struct Stats {
     pub completed: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Manual runs handed to a worker (see [`Pool::run_now`]).
+    pub manual: u64,
 }
 
 impl std::ops::AddAssign for Stats {
     fn add_assign(&mut self, other: Stats) {
+        self.manual += other.manual;
         self.due += other.due;
         self.delivered += other.delivered;
         self.completed += other.completed;
@@ -482,6 +515,30 @@ impl Pool {
     /// only when no other tick of it runs.
     fn may_start(&self, schedule: ScheduleId) -> bool {
         self.rules(schedule).overlap || !self.workers.runs(schedule)
+    }
+
+    /// An operator's run of `schedule` now, outside its grid: it goes to an idle worker at
+    /// once, or is refused and leaves no trace. It never waits, so that a `ticker run` is
+    /// done now or not at all, never later behind the schedule's own ticks. It is numbered
+    /// by the manual runs of its schedule (see [`Tick::manual`]) and leaves the header state
+    /// of the schedule's ticks alone: the next one still carries the last tick of the grid
+    /// and the skips since.
+    pub fn run_now(&mut self, schedule: ScheduleId, now: Mono) -> Result<Delivery, Refusal> {
+        if self.stopping {
+            return Err(Refusal::Stopping);
+        }
+        if self.held {
+            return Err(Refusal::Held);
+        }
+        if !self.workers.has_idle() {
+            return Err(Refusal::NoIdleWorker);
+        }
+        if !self.may_start(schedule) {
+            return Err(Refusal::Running);
+        }
+        let pid = self.workers.take_idle().expect("checked: a worker is idle");
+        let nth = self.lanes[schedule.index()].stats.manual + 1;
+        Ok(self.deliver(pid, Tick::manual(schedule, nth, now), now, false))
     }
 
     /// Whether a tick of `schedule` arriving now would start at once on an idle worker.
@@ -932,6 +989,20 @@ impl Pool {
             },
         );
         let lane = self.lane(tick.schedule);
+        if tick.manual {
+            if tick.attempt == 1 {
+                lane.stats.manual += 1;
+                lane.stats.delivered += 1;
+            }
+            // The grid's ticks are told of the skips and the last tick, as if it had not run.
+            return Delivery {
+                pid,
+                tick,
+                skipped: 0,
+                last_tick: lane.last_tick,
+                waited,
+            };
+        }
         let delivery = Delivery {
             pid,
             tick,
@@ -1547,6 +1618,58 @@ mod tests {
         assert_eq!(pool.stats(), s, "a reap changes no count");
     }
 
+    #[test]
+    fn a_manual_run_starts_at_once_or_is_refused_and_counts_apart_from_due() {
+        let mut pool = Pool::new(policy(|p| p.schedules[0].overlap = false));
+        assert_eq!(
+            pool.run_now(ScheduleId(0), Mono(0)),
+            Err(Refusal::NoIdleWorker)
+        );
+        pool.add(1, Mono(0));
+        pool.add(2, Mono(0));
+        // Tick 0 went out; tick 1 was skipped: the next tick of the grid says so.
+        let first = delivered(pool.arrive(tick(0), Mono(0)));
+        pool.finish(first.pid, Outcome::Done, Mono(1)).unwrap();
+        pool.skip(ScheduleId(0), 1);
+        let run = pool.run_now(ScheduleId(0), Mono(500)).unwrap();
+        assert!(run.tick.manual && !run.waited);
+        assert_eq!((run.tick.number, run.tick.due), (1, Mono(500)));
+        assert_eq!((run.skipped, run.last_tick), (0, Some(Mono(0))));
+        assert_eq!(
+            pool.run_now(ScheduleId(0), Mono(501)),
+            Err(Refusal::Running),
+            "without overlap, one run at a time, manual or not"
+        );
+        assert_eq!(pool.arrive(tick(2), Mono(2000)), Arrival::Waiting);
+        let f = pool.finish(run.pid, Outcome::Done, Mono(2001)).unwrap();
+        assert!(f.tick.manual);
+        let next = f.next.expect("the waiting tick starts");
+        assert_eq!(next.tick.number, 2);
+        assert_eq!(
+            (next.skipped, next.last_tick),
+            (1, Some(Mono(0))),
+            "the grid's header state is as if the manual run had not been"
+        );
+        let s = pool.stats();
+        assert_eq!((s.due, s.manual, s.delivered), (3, 1, 3));
+        assert_eq!(s.due + s.manual, s.delivered + s.skipped);
+        assert_eq!(
+            pool.run_now(ScheduleId(0), Mono(3000)),
+            Err(Refusal::Running)
+        );
+        pool.finish(next.pid, Outcome::Done, Mono(3001)).unwrap();
+        assert_eq!(
+            pool.run_now(ScheduleId(0), Mono(3002)).unwrap().tick.number,
+            2,
+            "manual runs are numbered on their own"
+        );
+        pool.begin_stop();
+        assert_eq!(
+            pool.run_now(ScheduleId(0), Mono(4000)),
+            Err(Refusal::Stopping)
+        );
+    }
+
     fn killed(until: u64) -> Killed {
         Killed {
             why: "limit".into(),
@@ -1628,6 +1751,8 @@ mod properties {
         Wait(u64),
         /// A cluster instance loses the lease (waiting ticks stay) or gets it back.
         Hold(bool),
+        /// An operator asks for a run of the schedule at this index (modulo the schedules).
+        RunNow(usize),
         /// A rolling reset begins.
         Reset,
         Stop,
@@ -1647,6 +1772,7 @@ mod properties {
             1 => any::<usize>().prop_map(Event::Retire),
             2 => (1u64..300).prop_map(Event::Wait),
             1 => any::<bool>().prop_map(Event::Hold),
+            1 => any::<usize>().prop_map(Event::RunNow),
             1 => Just(Event::Reset),
             1 => Just(Event::Stop),
         ]
@@ -1680,6 +1806,8 @@ mod properties {
         /// The next tick number of each schedule.
         next_tick: Vec<u64>,
         delivered_first: BTreeSet<(ScheduleId, u64)>,
+        /// The manual runs delivered, first attempts: each schedule's numbered from 1.
+        delivered_manual: BTreeSet<(ScheduleId, u64)>,
         /// The workers killed and not reaped, with until when they are waited for: what
         /// the test did, against which the pool's records are checked.
         killed: BTreeMap<Pid, Mono>,
@@ -1728,9 +1856,13 @@ mod properties {
                 "{d:?} to {worker:?}"
             );
             if d.tick.attempt == 1 {
+                let delivered = if d.tick.manual {
+                    &mut self.delivered_manual
+                } else {
+                    &mut self.delivered_first
+                };
                 prop_assert!(
-                    self.delivered_first
-                        .insert((d.tick.schedule, d.tick.number)),
+                    delivered.insert((d.tick.schedule, d.tick.number)),
                     "{d:?} twice"
                 );
             }
@@ -1841,6 +1973,24 @@ mod properties {
                     );
                 }
                 Event::Hold(held) => self.pool.hold(held),
+                Event::RunNow(i) => {
+                    let schedule = ScheduleId((i % self.next_tick.len()) as u32);
+                    let could =
+                        self.pool.can_start(schedule) && !self.pool.stopping && !self.pool.held;
+                    let before = self.pool.stats();
+                    match self.pool.run_now(schedule, self.now) {
+                        Ok(d) => {
+                            prop_assert!(could && d.tick.manual && !d.waited, "{d:?}");
+                            let nth = self.pool.schedule_stats(schedule).manual;
+                            prop_assert_eq!(d.tick.number, nth);
+                            self.took(Some(d))?;
+                        }
+                        Err(why) => {
+                            prop_assert!(!could, "refused ({why}) with a worker free");
+                            prop_assert_eq!(self.pool.stats(), before, "a refusal counts nothing");
+                        }
+                    }
+                }
                 Event::Reset => {
                     self.outdated = self
                         .pool
@@ -1867,7 +2017,12 @@ mod properties {
                 .count() as u64;
             let waiting_first = pool.waiting.first.len() as u64;
             let waiting_reruns = pool.waiting.reruns.len() as u64;
-            prop_assert_eq!(s.due, s.delivered + s.skipped + waiting_first, "{:?}", s);
+            prop_assert_eq!(
+                s.due + s.manual,
+                s.delivered + s.skipped + waiting_first,
+                "{:?}",
+                s
+            );
             prop_assert_eq!(
                 s.delivered,
                 s.completed + s.failed + running + waiting_reruns,
@@ -1889,7 +2044,10 @@ mod properties {
                     .filter(|w| matches!(w.state, WorkerState::Busy { tick, .. } if tick.schedule == id))
                     .count() as u64;
                 prop_assert_eq!(pool.waiting.first_attempts(id), waiting_first);
-                prop_assert_eq!(s.due, s.delivered + s.skipped + waiting_first as u64);
+                prop_assert_eq!(
+                    s.due + s.manual,
+                    s.delivered + s.skipped + waiting_first as u64
+                );
                 prop_assert_eq!(
                     s.delivered,
                     s.completed + s.failed + running + waiting_reruns
@@ -1940,6 +2098,7 @@ mod properties {
                 next_pid: 0,
                 next_tick: vec![0; policy.schedules.len()],
                 delivered_first: BTreeSet::new(),
+                delivered_manual: BTreeSet::new(),
                 killed: BTreeMap::new(),
                 outdated: BTreeSet::new(),
             };

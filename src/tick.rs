@@ -32,6 +32,10 @@ pub struct Tick {
     pub scheduled: Option<UnixInstant>,
     /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
     pub attempt: u32,
+    /// An operator's `ticker run`: outside the schedule's grid and its counts of due ticks.
+    /// `number` is then the run's own ordinal (1, 2, ... for each schedule); the body
+    /// carries [`Tick::body_number`].
+    pub manual: bool,
 }
 
 impl Tick {
@@ -52,6 +56,30 @@ impl Tick {
             due,
             scheduled,
             attempt: 1,
+            manual: false,
+        }
+    }
+
+    /// The number a worker sees in the body. For the grid's ticks, their number. For manual
+    /// runs, counted down from PHP's largest int: `PHP_INT_MAX` for a schedule's first,
+    /// one less for each one after. A handler that runs each (schedule, number) once must
+    /// never take a manual run for a tick of the grid, past or to come, and the body's
+    /// number is documented as an int from 0 (the PHP library refuses less); the grid would
+    /// need 2^62 ticks, 146,000 years at 1 µs, to come near. A re-run of a manual run
+    /// (attempt 2) keeps its number, as any re-run does.
+    pub fn body_number(&self) -> u64 {
+        if self.manual {
+            (i64::MAX as u64).saturating_sub(self.number.saturating_sub(1))
+        } else {
+            self.number
+        }
+    }
+
+    /// The `nth` manual run of `schedule` (from 1), to start at `now`.
+    pub fn manual(schedule: ScheduleId, nth: u64, now: Mono) -> Tick {
+        Tick {
+            manual: true,
+            ..Tick::of(schedule, nth, now, None)
         }
     }
 }

@@ -3,6 +3,9 @@
 //! ```text
 //! ticker status [--json] [PID|SOCKET]   the live pool: workers, ticks, lateness
 //! ticker reset  [PID|SOCKET]            replace every worker (as SIGHUP does)
+//! ticker pause  NAME|--all [PID|SOCKET] stop a schedule's ticks coming due, until resumed
+//! ticker resume NAME|--all [PID|SOCKET] let them come due again, from the next one after now
+//! ticker run    NAME [PID|SOCKET]       one run of a schedule now, on a free worker
 //! ticker list                           the control sockets of running masters
 //! ```
 //!
@@ -55,6 +58,57 @@ enum Command {
     },
     /// The control sockets of running masters
     List,
+    /// Stop a schedule's ticks coming due until it is resumed (ticks already waiting for a
+    /// worker still run); this master only, until it restarts
+    Pause {
+        #[command(flatten)]
+        schedules: Schedules,
+    },
+    /// Let a paused schedule come due again: from its next instant after now, numbered on
+    /// from where it was, with no catching up
+    Resume {
+        #[command(flatten)]
+        schedules: Schedules,
+    },
+    /// Run a schedule once now on a free worker, outside its grid (header `manual: true`);
+    /// refused when no worker may take it at once
+    Run {
+        /// The schedule's name, as in ticker.schedules (`default` for ticker.interval)
+        name: String,
+        /// The master's pid, or the path of its control socket
+        #[arg(value_name = "PID|SOCKET")]
+        target: Option<Target>,
+    },
+}
+
+/// The schedules a `pause` or `resume` is for, and the master.
+#[derive(clap::Args)]
+struct Schedules {
+    /// Every schedule of the pool
+    #[arg(long)]
+    all: bool,
+    /// The schedule's name (`default` for ticker.interval); with --all, the master
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// The master's pid, or the path of its control socket
+    #[arg(value_name = "PID|SOCKET")]
+    target: Option<String>,
+}
+
+impl Schedules {
+    /// The request's argument (`--all` or a name) and the master. With `--all` the one
+    /// word given is the master: clap fills the positionals in order.
+    fn split(self) -> Result<(String, Option<Target>), CommandError> {
+        let (which, target) = match (self.all, self.name, self.target) {
+            (true, None, None) => ("--all".to_string(), None),
+            (true, Some(target), None) => ("--all".to_string(), Some(target)),
+            (true, Some(name), Some(_)) => return Err(CommandError::AllAndName(name)),
+            (false, Some(name), target) => (name, target),
+            (_, None, _) => return Err(CommandError::NoSchedule),
+        };
+        let target = target.map(|t| t.parse()).transpose()?;
+        Ok((which, target))
+    }
 }
 
 /// Which master to talk to.
@@ -121,6 +175,14 @@ enum CommandError {
     /// replaced.
     #[error("reset refused: {0}")]
     ResetRefused(String),
+    /// The master did not do what `pause`, `resume` or `run` asked (an unknown schedule, no
+    /// worker free for a run); its message, control characters replaced.
+    #[error("{0}")]
+    Refused(String),
+    #[error("name a schedule, or --all")]
+    NoSchedule,
+    #[error("--all names every schedule; {0} is one too many")]
+    AllAndName(String),
     /// Writing to stdout failed, other than by the reader going away.
     #[error("cannot write the answer: {0}")]
     Stdout(io::Error),
@@ -204,6 +266,42 @@ fn run(command: Command) -> Result<(), CommandError> {
                 Err(CommandError::ResetRefused(message))
             }
         }
+        Command::Pause { schedules } => {
+            let (which, target) = schedules.split()?;
+            steer(&format!("pause {which}"), target)
+        }
+        Command::Resume { schedules } => {
+            let (which, target) = schedules.split()?;
+            steer(&format!("resume {which}"), target)
+        }
+        Command::Run { name, target } => steer(&format!("run {name}"), target),
+    }
+}
+
+/// Sends `pause`, `resume` or `run` and prints the master's one line; a refusal is an
+/// error (exit status 1) with that line.
+fn steer(request: &str, target: Option<Target>) -> Result<(), CommandError> {
+    // A name is one word of the request line: one with blanks could not be read back.
+    if request.split_whitespace().count() != 2 || request.contains(['\n', '\r']) {
+        return Err(CommandError::Refused(format!(
+            "{request:?}: a schedule's name is one word"
+        )));
+    }
+    let socket = pick(target)?;
+    let answer = ask(&socket, request)?;
+    let reply: serde_json::Value =
+        serde_json::from_str(&answer).map_err(|e| unreadable(&socket, AnswerProblem::Json(e)))?;
+    let Some(message) = reply["message"].as_str() else {
+        return Err(unreadable(&socket, AnswerProblem::NoMessage));
+    };
+    let message: String = message
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if reply["ok"] == serde_json::Value::Bool(true) {
+        print(&format!("{message}\n"))
+    } else {
+        Err(CommandError::Refused(message))
     }
 }
 
@@ -306,6 +404,35 @@ mod tests {
                 "/run/zz.sock"
             ]
         );
+    }
+
+    #[test]
+    fn pause_and_resume_take_a_name_or_all_and_then_the_master() {
+        let split = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["ticker", "pause"].iter().chain(args)).unwrap();
+            let Command::Pause { schedules } = cli.command else {
+                panic!("not a pause");
+            };
+            schedules
+                .split()
+                .map(|(which, target)| (which, format!("{target:?}")))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(split(&["beat"]), Ok(("beat".into(), "None".into())));
+        assert_eq!(
+            split(&["beat", "42"]),
+            Ok(("beat".into(), "Some(Pid(42))".into()))
+        );
+        assert_eq!(split(&["--all"]), Ok(("--all".into(), "None".into())));
+        assert_eq!(
+            split(&["--all", "42"]),
+            Ok(("--all".into(), "Some(Pid(42))".into()))
+        );
+        assert_eq!(
+            split(&["--all", "beat", "42"]),
+            Err("--all names every schedule; beat is one too many".into())
+        );
+        assert_eq!(split(&[]), Err("name a schedule, or --all".into()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The master's two doors for operators: the control socket and the metrics endpoint.
 //!
 //! Owns the sockets themselves (binding, accepting, reading and writing a connection) and
-//! their tiny protocols: one request line on the control socket (`status` or `reset`) answered with
+//! their tiny protocols: one request line on the control socket (`status`, `reset`, `pause`, `resume` or `run`) answered with
 //! one JSON document, and an HTTP/1.x `GET /metrics` answered with Prometheus text. Both
 //! are served from the master's poll loop, non-blocking, so a slow client can never stall
 //! a tick. What to answer, and how many connections to take, is the master's business
@@ -37,7 +37,7 @@ mod server;
 mod testing;
 
 pub use client::{ANSWER_TIMEOUT, AskError, ask, ask_within};
-pub use protocol::{Kind, Request, http_response, parse_request, request_at_end};
+pub use protocol::{Kind, Request, Which, http_response, parse_request, request_at_end};
 pub use runtime_dir::{
     Placement, Probe, SocketError, check_private_dir, default_socket, probe, runtime_dir,
 };

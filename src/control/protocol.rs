@@ -1,7 +1,8 @@
 //! The two protocols the doors speak, as bytes: no socket is touched here.
 //!
-//! Owns the control socket's one request line (`status`, `reset`, or anything else, named
-//! back in an error) and the HTTP/1.x framing of the metrics endpoint: when the bytes
+//! Owns the control socket's one request line (`status`, `reset`, `pause NAME`, `pause
+//! --all`, `resume NAME`, `resume --all`, `run NAME`, or anything else, named back in an
+//! error) and the HTTP/1.x framing of the metrics endpoint: when the bytes
 //! received so far make a whole request, what it asks for, and how a response is framed.
 //! Kept free of I/O so that any bytes at all can be fed to it in tests. It must not read or
 //! write a connection (that is `server.rs`'s) nor decide what an answer says (that is the
@@ -15,9 +16,23 @@ pub(super) const MAX_REQUEST: usize = 8 * 1024;
 pub enum Request {
     Status,
     Reset,
+    /// `pause NAME`: nothing new of that schedule comes due until it is resumed.
+    Pause(Which),
+    /// `resume NAME`: the schedule comes due again from its next instant after now.
+    Resume(Which),
+    /// `run NAME`: one run of the schedule now, outside its grid.
+    Run(String),
     Metrics,
     /// Answered with an error, naming what was asked.
     Unknown(String),
+}
+
+/// The schedules a `pause` or `resume` is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    One(String),
+    /// `--all`.
+    All,
 }
 
 /// Reads a request from the bytes received so far; `None` until it is complete.
@@ -57,9 +72,19 @@ pub fn request_at_end(kind: Kind, bytes: &[u8]) -> Option<Request> {
 
 fn control_request(line: &[u8]) -> Request {
     let line = String::from_utf8_lossy(line).trim().to_string();
-    match line.as_str() {
-        "status" => Request::Status,
-        "reset" => Request::Reset,
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // A schedule's name is one word (the config takes any YAML key, but a name with
+    // spaces could not be told from more words here; `find` then says it is unknown).
+    let which = |word: &str| match word {
+        "--all" => Which::All,
+        name => Which::One(name.to_string()),
+    };
+    match words.as_slice() {
+        ["status"] => Request::Status,
+        ["reset"] => Request::Reset,
+        ["pause", what] => Request::Pause(which(what)),
+        ["resume", what] => Request::Resume(which(what)),
+        ["run", name] if *name != "--all" => Request::Run(name.to_string()),
         _ => Request::Unknown(line),
     }
 }
@@ -107,6 +132,40 @@ mod tests {
         assert_eq!(
             parse_request(Kind::Control, b"explode\n"),
             Some(Request::Unknown("explode".into()))
+        );
+    }
+
+    #[test]
+    fn pause_resume_and_run_name_one_schedule_and_pause_and_resume_may_name_all() {
+        let control = |line: &str| parse_request(Kind::Control, format!("{line}\n").as_bytes());
+        assert_eq!(
+            control("pause beat"),
+            Some(Request::Pause(Which::One("beat".into())))
+        );
+        assert_eq!(control(" pause  --all "), Some(Request::Pause(Which::All)));
+        assert_eq!(
+            control("resume nightly-report"),
+            Some(Request::Resume(Which::One("nightly-report".into())))
+        );
+        assert_eq!(control("resume --all"), Some(Request::Resume(Which::All)));
+        assert_eq!(control("run beat"), Some(Request::Run("beat".into())));
+        for line in [
+            "pause",
+            "resume",
+            "run",
+            "run --all",
+            "pause a b",
+            "Pause beat",
+        ] {
+            assert_eq!(
+                control(line),
+                Some(Request::Unknown(line.into())),
+                "{line:?}"
+            );
+        }
+        assert_eq!(
+            request_at_end(Kind::Control, b"run beat"),
+            Some(Request::Run("beat".into()))
         );
     }
 

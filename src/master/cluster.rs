@@ -87,6 +87,12 @@ impl Master<'_> {
             .is_none_or(|c| c.lease.permits(number, due))
     }
 
+    /// Whether this instance may hand out work now that no grid granted (a manual run):
+    /// always on its own; in a cluster, while it leads.
+    pub(super) fn cluster_leads(&self, now: Mono) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.lease.leads(now))
+    }
+
     pub(super) fn cluster_delivered(&mut self, number: u64) {
         if let Some(c) = &mut self.cluster {
             c.lease.delivered(number);

@@ -1,5 +1,6 @@
 //! What an operator asks of a running master: signals, the control socket and the metrics
-//! endpoint; graceful stop, rolling reset, resize and the status snapshot.
+//! endpoint; graceful stop, rolling reset, resize, the status snapshot, and pausing,
+//! resuming and running schedules by name (carried out in `ticking.rs`, which owns them).
 //!
 //! Owns which doors ([`Door`]s) and connections are open and watched: each registered with
 //! the poller and served only when ready, and dropped when it has not sent its request and
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use super::ticking::Steered;
 use super::{Master, Phase, Source};
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
@@ -168,6 +170,11 @@ impl DoorPacing {
         }
         self.cost = self.cost.max(now.since(began));
     }
+}
+
+/// The control socket's answer to `pause`, `resume` and `run`, shaped as `reset`'s.
+fn steered(steered: Steered) -> String {
+    serde_json::json!({"ok": steered.ok, "message": steered.message}).to_string()
 }
 
 impl Operator {
@@ -467,6 +474,9 @@ impl Master<'_> {
                 self.begin_reset("asked on the control socket");
                 r#"{"ok":true,"message":"reset started"}"#.to_string()
             }
+            Request::Pause(which) => steered(self.pause_schedules(&which)),
+            Request::Resume(which) => steered(self.resume_schedules(&which)),
+            Request::Run(name) => steered(self.run_schedule(&name)),
             Request::Metrics => control::http_response(
                 "200 OK",
                 "text/plain; version=0.0.4",
@@ -480,7 +490,10 @@ impl Master<'_> {
                 ),
                 control::Kind::Control => serde_json::json!({
                     "ok": false,
-                    "message": format!("unknown request {what:?}; expected status or reset"),
+                    "message": format!(
+                        "unknown request {what:?}; expected status, reset, pause NAME|--all, \
+                         resume NAME|--all or run NAME"
+                    ),
                 })
                 .to_string(),
             },
@@ -526,7 +539,7 @@ impl Master<'_> {
                     }
                     .to_string(),
                     tick: match w.state {
-                        WorkerState::Busy { tick, .. } => Some(tick.number),
+                        WorkerState::Busy { tick, .. } => Some(tick.body_number()),
                         _ => None,
                     },
                     ticks: w.handled,
@@ -728,6 +741,7 @@ fn counts(stats: Stats) -> TickCounts {
         completed: stats.completed,
         failed: stats.failed,
         skipped: stats.skipped,
+        manual: stats.manual,
     }
 }
 

@@ -6,7 +6,9 @@
 //! one's walk, the `delay` policy's hold, the wall clock used for cron schedules and
 //! headers). It decides nothing about workers ([`Pool`] does) and starts or kills no
 //! process (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
-//! instance may deliver it, and a term restarts the one schedule on the shared grid.
+//! instance may deliver it, and a term restarts the one schedule on the shared grid. An
+//! operator's `pause`, `resume` and `run` act here too: on the timetable, or as one run
+//! handed to the pool.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use super::{Master, Phase, duration_nanos};
 use crate::config::{Missed, TickerConfig, When};
+use crate::control::Which;
 use crate::frame::Frame;
 use crate::message::FromWorker;
 use crate::payload::{self, Origin};
@@ -146,7 +149,13 @@ impl Ticking {
     /// How a log line names a tick: `tick 7` in a pool of the one `default` schedule,
     /// `tick 7 of nightly` beside others.
     pub(super) fn label(&self, tick: &Tick) -> String {
-        if self.timetable.len() == 1 {
+        if tick.manual {
+            format!(
+                "manual run {} of {}",
+                tick.number,
+                self.timetable.name(tick.schedule)
+            )
+        } else if self.timetable.len() == 1 {
             format!("tick {}", tick.number)
         } else {
             format!(
@@ -295,7 +304,8 @@ impl Master<'_> {
         );
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
-        if delivery.tick.attempt == 1 {
+        // A manual run's number is its own ordinal, nothing of the shared grid.
+        if delivery.tick.attempt == 1 && !delivery.tick.manual {
             self.cluster_delivered(delivery.tick.number);
         }
     }
@@ -348,6 +358,124 @@ impl Master<'_> {
         }
         if let Some(next) = finished.next {
             self.deliver(next);
+        }
+    }
+}
+
+/// The answer to an operator's `pause`, `resume` or `run`: one line, and whether it did
+/// what was asked (a refusal makes `ticker` exit 1).
+pub(super) struct Steered {
+    pub(super) ok: bool,
+    pub(super) message: String,
+}
+
+impl Steered {
+    fn done(message: String) -> Steered {
+        Steered { ok: true, message }
+    }
+
+    fn refused(message: String) -> Steered {
+        Steered { ok: false, message }
+    }
+}
+
+/// Operators pause, resume and run schedules by name. Pausing acts on this master's
+/// [`Timetable`] only, for as long as it runs: a restart starts from the config's
+/// `paused:` again. Ticks of a paused schedule that already wait for a worker stay and run;
+/// nothing new of it comes due.
+impl Master<'_> {
+    /// The schedules `which` names, or the refusal naming every schedule.
+    fn schedules_named(&self, which: &Which) -> Result<Vec<ScheduleId>, Steered> {
+        let table = &self.ticking.timetable;
+        match which {
+            Which::All => Ok(table.ids().collect()),
+            Which::One(name) => table.find(name).map(|id| vec![id]).ok_or_else(|| {
+                let names: Vec<&str> = table.ids().map(|id| table.name(id)).collect();
+                Steered::refused(format!(
+                    "unknown schedule {name}: the schedules are {}",
+                    names.join(", ")
+                ))
+            }),
+        }
+    }
+
+    pub(super) fn pause_schedules(&mut self, which: &Which) -> Steered {
+        self.steer_schedules(which, true)
+    }
+
+    pub(super) fn resume_schedules(&mut self, which: &Which) -> Steered {
+        self.steer_schedules(which, false)
+    }
+
+    fn steer_schedules(&mut self, which: &Which, pause: bool) -> Steered {
+        let ids = match self.schedules_named(which) {
+            Ok(ids) => ids,
+            Err(refused) => return refused,
+        };
+        let now = sys::monotonic_now();
+        let (mut changed, mut already) = (vec![], vec![]);
+        for id in ids {
+            let table = &mut self.ticking.timetable;
+            let did = if pause {
+                table.pause(id)
+            } else {
+                table.resume(id, now)
+            };
+            let name = table.name(id).to_string();
+            if did { &mut changed } else { &mut already }.push(name);
+        }
+        let (done, was) = if pause {
+            ("paused", "paused already")
+        } else {
+            ("resumed", "not paused")
+        };
+        for name in &changed {
+            log::info!("schedule {name} {done} (asked on the control socket)");
+        }
+        // The next due instant may have changed either way.
+        self.arm_timer();
+        let mut parts = vec![];
+        if !changed.is_empty() {
+            parts.push(format!("{done} {}", changed.join(", ")));
+        }
+        match already.as_slice() {
+            [] => {}
+            [one] if changed.is_empty() => parts.push(format!("{one} was {was}")),
+            many => parts.push(format!("{was}: {}", many.join(", "))),
+        }
+        Steered::done(parts.join("; "))
+    }
+
+    /// One run of the schedule now, on a free worker, outside its grid: see
+    /// [`crate::pool::Pool::run_now`]. It never waits: with no worker free it is refused,
+    /// and the operator asks again.
+    pub(super) fn run_schedule(&mut self, name: &str) -> Steered {
+        let id = match self.schedules_named(&Which::One(name.to_string())) {
+            Ok(ids) => ids[0],
+            Err(refused) => return refused,
+        };
+        let now = sys::monotonic_now();
+        if !matches!(self.phase, Phase::Running) {
+            return Steered::refused(format!("{name} not run: the master is stopping"));
+        }
+        if !self.cluster_leads(now) {
+            return Steered::refused(format!(
+                "{name} not run: this instance does not lead the cluster"
+            ));
+        }
+        match self.pool.run_now(id, now) {
+            Ok(delivery) => {
+                let label = self.ticking.label(&delivery.tick);
+                let pid = delivery.pid;
+                log::info!("{label} asked on the control socket");
+                self.deliver(delivery);
+                // The worker taken may have been the one the timer was armed early for.
+                self.arm_timer();
+                Steered::done(format!("{label} started on worker {pid}"))
+            }
+            Err(why) => Steered::refused(format!(
+                "{name} not run: {why} (a manual run never waits; ask again)"
+            )),
         }
     }
 }

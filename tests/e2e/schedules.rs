@@ -369,3 +369,183 @@ fn status_and_metrics_report_each_schedule() {
     run.stop_with(libc::SIGTERM).assert_success();
     run.assert_nothing_left();
 }
+
+/// The ticks of `name` the workers started, in the order they started.
+fn started_of(journal: &crate::harness::Journal, name: &str) -> Vec<(u64, serde_json::Value)> {
+    journal
+        .events("start")
+        .iter()
+        .map(|e| (e.tick(), e.header()))
+        .filter(|(_, h)| h["schedule"] == name)
+        .collect()
+}
+
+/// A grid tick's number and header, not a manual run's.
+fn grid_of(journal: &crate::harness::Journal, name: &str) -> Vec<(u64, serde_json::Value)> {
+    started_of(journal, name)
+        .into_iter()
+        .filter(|(_, h)| h.get("manual").is_none())
+        .collect()
+}
+
+/// Two intervals that leave both workers free most of the time.
+const STEERED: &str = "ticker:
+  interval: 40ms
+  schedules:
+    beat:
+      every: 80ms
+  pool:
+    num_workers: 2
+    destroy_timeout: 5s
+";
+
+#[test]
+fn ticker_pause_stops_one_schedule_and_resume_numbers_it_on() {
+    let mut run = Php::new("pause-resume").yaml(STEERED).start("journal.php");
+    let pid = run.pid.to_string();
+    run.wait_for("beat's ticks", |run| {
+        grid_of(&run.journal(), "beat").len() >= 3
+    });
+
+    let paused = run.ticker(&["pause", "beat", &pid]);
+    paused.assert_success();
+    assert_eq!(paused.stdout.trim(), "paused beat", "{paused:?}");
+    let again = run.ticker(&["pause", "beat", &pid]);
+    again.assert_success();
+    assert_eq!(again.stdout.trim(), "beat was paused already", "{again:?}");
+    // A tick handed over just before the pause may still start: it was due already.
+    let default_at_pause = grid_of(&run.journal(), "default").len();
+    run.wait_for("default to go on", |run| {
+        grid_of(&run.journal(), "default").len() >= default_at_pause + 2
+    });
+    let beat_paused = grid_of(&run.journal(), "beat");
+    let default_then = grid_of(&run.journal(), "default").len();
+    // Eight default ticks: four of beat's intervals.
+    run.wait_for("default to go on while beat is paused", |run| {
+        grid_of(&run.journal(), "default").len() >= default_then + 8
+    });
+    assert_eq!(
+        grid_of(&run.journal(), "beat").len(),
+        beat_paused.len(),
+        "no tick of beat while it is paused"
+    );
+
+    let resumed = run.ticker(&["resume", "beat", &pid]);
+    resumed.assert_success();
+    assert_eq!(resumed.stdout.trim(), "resumed beat", "{resumed:?}");
+    run.wait_for("beat's ticks again", |run| {
+        grid_of(&run.journal(), "beat").len() >= beat_paused.len() + 2
+    });
+    let not_paused = run.ticker(&["resume", "beat", &pid]);
+    not_paused.assert_success();
+    assert_eq!(not_paused.stdout.trim(), "beat was not paused");
+    let all = run.ticker(&["pause", "--all", &pid]);
+    all.assert_success();
+    assert_eq!(all.stdout.trim(), "paused default, beat", "{all:?}");
+    let all = run.ticker(&["resume", "--all", &pid]);
+    all.assert_success();
+    assert_eq!(all.stdout.trim(), "resumed default, beat", "{all:?}");
+
+    let exited = run.stop_with(libc::SIGTERM);
+    let beat = grid_of(&exited.journal(), "beat");
+    let (last_before, _) = beat_paused
+        .last()
+        .expect("beat ran before the pause")
+        .clone();
+    let (first_after, header) = beat[beat_paused.len()].clone();
+    // Numbered on from where it was: what the pause missed is not made up, nor counted as
+    // skipped; a tick skipped for want of a worker would say so in the header.
+    assert_eq!(
+        first_after,
+        last_before + 1 + header["skipped"].as_u64().expect("skipped"),
+        "{beat:?}"
+    );
+    assert!(
+        exited
+            .stderr
+            .contains("schedule beat paused (asked on the control socket)"),
+        "{}",
+        exited.stderr
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn ticker_run_delivers_one_manual_tick_and_an_unknown_name_lists_the_schedules() {
+    let mut run = Php::new("manual-run").yaml(STEERED).start("journal.php");
+    let pid = run.pid.to_string();
+    run.wait_for("beat's ticks", |run| {
+        grid_of(&run.journal(), "beat").len() >= 2
+    });
+    // Paused, so that the only tick of beat from now on is the manual one.
+    run.ticker(&["pause", "beat", &pid]).assert_success();
+    // Refused, not queued, while both workers happen to hold a tick: asked again then.
+    let mut ran = run.ticker(&["run", "beat", &pid]);
+    for _ in 0..50 {
+        if !ran.stderr.contains("no worker is free") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        ran = run.ticker(&["run", "beat", &pid]);
+    }
+    ran.assert_success();
+    assert!(
+        ran.stdout
+            .starts_with("manual run 1 of beat started on worker "),
+        "{ran:?}"
+    );
+    run.wait_for("the manual run", |run| {
+        started_of(&run.journal(), "beat")
+            .iter()
+            .any(|(_, h)| h["manual"] == true)
+    });
+
+    let unknown = run.ticker(&["run", "nope", &pid]);
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    assert_eq!(
+        unknown.stderr.trim(),
+        "ticker: unknown schedule nope: the schedules are default, beat",
+        "{unknown:?}"
+    );
+    let unknown = run.ticker(&["pause", "nope", &pid]);
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("unknown schedule nope: the schedules are default, beat"),
+        "{unknown:?}"
+    );
+
+    let status = run.ticker(&["status", "--json", &pid]);
+    status.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+    assert_eq!(json["ticks"]["manual"], 1, "{json}");
+
+    let exited = run.stop_with(libc::SIGTERM);
+    let journal = exited.journal();
+    let manual: Vec<_> = started_of(&journal, "beat")
+        .into_iter()
+        .filter(|(_, h)| h["manual"] == true)
+        .collect();
+    assert_eq!(manual.len(), 1, "one run: {manual:?}");
+    let (number, header) = &manual[0];
+    assert_eq!(
+        *number,
+        i64::MAX as u64,
+        "a manual run's number is no tick of the grid's"
+    );
+    assert_eq!(header["attempt"], 1);
+    assert_eq!(header["skipped"], 0);
+    // The grid's own ticks of beat are numbered 0, 1, ... as if it had not run.
+    let grid: Vec<u64> = grid_of(&journal, "beat").iter().map(|(n, _)| *n).collect();
+    assert!(grid.iter().all(|&n| n < 1000), "{grid:?}");
+    assert!(
+        journal
+            .events("start")
+            .iter()
+            .filter(|e| e.header()["schedule"] == "default")
+            .all(|e| e.header().get("manual").is_none()),
+        "only the manual run says manual"
+    );
+    run.assert_nothing_left();
+}

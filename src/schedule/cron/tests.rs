@@ -843,7 +843,7 @@ fn a_time_an_i64_of_nanoseconds_cannot_hold_is_out_of_range() {
     assert!(UnixInstant::parse_rfc3339("2262-04-11T23:47:16Z").is_ok());
     for text in [
         "2262-04-11T23:47:17Z",
-        "9999-12-31T23:59:59Z",
+        "9999-01-01T00:00:00Z",
         "1000-01-01T00:00:00Z",
     ] {
         assert_eq!(

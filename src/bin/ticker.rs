@@ -7,13 +7,16 @@
 //! ticker resume NAME|--all [PID|SOCKET] let them come due again, from the next one after now
 //! ticker run    NAME [PID|SOCKET]       one run of a schedule now, on a free worker
 //! ticker list                           the control sockets of running masters
+//! ticker calendar EXPRESSION [--timezone ZONE] [--from TIME] [--iterations N] [--json]
+//!                                       a cron expression's next runs, no master needed
 //! ```
 //!
 //! Masters are found through their control sockets (see `ticker::control::runtime_dir`),
 //! in a directory that must be this user's alone. With no PID or SOCKET and exactly one
 //! master running, that one is used. An answer is believed only from a process of this
 //! user (or root), within `ticker::control::ANSWER_TIMEOUT`; any answer the command cannot
-//! read is an error (exit status 1), never a crash.
+//! read is an error (exit status 1), never a crash. Input the command refuses before asking
+//! anyone (a usage error, or a `calendar` expression, zone or time) exits with status 2.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -23,12 +26,13 @@ use clap::{Parser, Subcommand};
 
 use ticker::control::{self, AskError, SocketError};
 use ticker::metrics::{BadSnapshot, Snapshot};
+use ticker::schedule::cron::{self, CronError, TimeError, UnixInstant};
 
 #[derive(Parser)]
 #[command(
     name = "ticker",
     version,
-    about = "Look at and steer running ticker masters",
+    about = "Look at and steer running ticker masters, and list a cron schedule's runs",
     after_help = "PID names a master's socket in the runtime directory \
                   ($TICKER_RUNTIME_DIR, $XDG_RUNTIME_DIR/ticker or /tmp/ticker-<uid>); \
                   SOCKET is a path, as ticker.control names it. Without either, the one \
@@ -79,6 +83,29 @@ enum Command {
         #[arg(value_name = "PID|SOCKET")]
         target: Option<Target>,
     },
+    /// A cron expression's next runs in a time zone, as a cron schedule would run them
+    #[command(
+        after_help = "Runs are listed strictly after TIME, one per line, as RFC 3339 \
+                      with the zone's offset, which tells the two passes of a DST fold \
+                      apart. Bad input exits with status 2."
+    )]
+    Calendar {
+        /// 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or
+        /// an alias such as @daily
+        expression: String,
+        /// The IANA zone the expression is read in
+        #[arg(long, value_name = "ZONE", default_value = "UTC")]
+        timezone: String,
+        /// RFC 3339 with an offset, e.g. 2025-03-29T12:00:00+01:00 [default: now]
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// How many runs to list
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_ITERATIONS, value_parser = iterations)]
+        iterations: usize,
+        /// Print a JSON array of the times
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The schedules a `pause` or `resume` is for, and the master.
@@ -111,6 +138,18 @@ impl Schedules {
     }
 }
 
+/// A screenful that shows a schedule's pattern, and a DST change when one is near.
+const DEFAULT_ITERATIONS: usize = 5;
+
+/// `--iterations`: a whole number from 1. Zero lists nothing, which is more likely a mistake
+/// than a wish, so clap refuses it as a usage error.
+fn iterations(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number from 1".to_string()),
+    }
+}
+
 /// Which master to talk to.
 #[derive(Clone, Debug)]
 enum Target {
@@ -133,10 +172,10 @@ impl std::str::FromStr for Target {
 }
 
 /// Why a command did not do what it was asked. `main` prints it after `ticker: ` and exits
-/// with status 1, whatever the cause: a script tells "it failed" from "it ran" by that, and
-/// reads the message for the rest. A cause the message names (why the socket cannot be
-/// trusted, asked, or read) is also its `source()`, so that it can be told apart by type and
-/// not only by its words.
+/// with status 1 for any cause but bad input ([`CommandError::exit_code`]): a script tells
+/// "it failed" from "it ran" by that, and reads the message for the rest. A cause the
+/// message names (why the socket cannot be trusted, asked, or read) is also its `source()`,
+/// so that it can be told apart by type and not only by its words.
 #[derive(Debug, thiserror::Error)]
 enum CommandError {
     /// A target of digits that is no pid; clap reports it as a usage error (status 2),
@@ -186,6 +225,23 @@ enum CommandError {
     /// Writing to stdout failed, other than by the reader going away.
     #[error("cannot write the answer: {0}")]
     Stdout(io::Error),
+    /// `calendar` was given an expression or a zone that a config would refuse, in the words
+    /// the config uses.
+    #[error("{0}")]
+    Schedule(#[source] CronError),
+    #[error("--from: {0}")]
+    From(#[source] TimeError),
+}
+
+impl CommandError {
+    /// 2 for input refused before anything ran, as clap's usage errors: a script can tell
+    /// "I asked wrongly" from "it did not work". 1 for the rest.
+    fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Schedule(_) | CommandError::From(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// What is wrong with an answer that arrived whole.
@@ -214,7 +270,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(io::stderr(), "ticker: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }
@@ -275,6 +331,22 @@ fn run(command: Command) -> Result<(), CommandError> {
             steer(&format!("resume {which}"), target)
         }
         Command::Run { name, target } => steer(&format!("run {name}"), target),
+        Command::Calendar {
+            expression,
+            timezone,
+            from,
+            iterations,
+            json,
+        } => {
+            let from = match from {
+                Some(text) => UnixInstant::parse_rfc3339(&text).map_err(CommandError::From)?,
+                None => now(),
+            };
+            let runs = cron::calendar(&expression, &timezone, from, iterations)
+                .map_err(CommandError::Schedule)?;
+            let times: Vec<&str> = runs.iter().map(cron::Occurrence::local).collect();
+            print(&calendar_text(&times, json))
+        }
     }
 }
 
@@ -302,6 +374,24 @@ fn steer(request: &str, target: Option<Target>) -> Result<(), CommandError> {
         print(&format!("{message}\n"))
     } else {
         Err(CommandError::Refused(message))
+    }
+}
+
+fn now() -> UnixInstant {
+    // A clock before 1970 lists from 1970: the command still answers.
+    UnixInstant::from_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// One time a line, or a JSON array of them on one line.
+fn calendar_text(times: &[&str], json: bool) -> String {
+    if json {
+        format!("{}\n", serde_json::Value::from(times.to_vec()))
+    } else {
+        times.iter().map(|t| format!("{t}\n")).collect()
     }
 }
 
@@ -479,6 +569,54 @@ mod tests {
         for (error, message) in cases {
             assert_eq!(error.to_string(), message);
         }
+    }
+
+    #[test]
+    fn a_bad_calendar_expression_zone_or_time_exits_2_in_the_config_s_words() {
+        let expr = CommandError::Schedule(cron::CronExpr::parse("61 * * * *").unwrap_err());
+        assert_eq!(expr.to_string(), "minute 61 is out of 0-59");
+        assert_eq!(expr.exit_code(), 2);
+        let zone = CommandError::Schedule(
+            cron::calendar("* * * * *", "Mars/Olympus", UnixInstant::default(), 1).unwrap_err(),
+        );
+        assert_eq!(
+            zone.to_string(),
+            r#"unknown time zone "Mars/Olympus": expected an IANA name such as Europe/Berlin or UTC"#
+        );
+        assert_eq!(zone.exit_code(), 2);
+        let from = CommandError::From(UnixInstant::parse_rfc3339("tomorrow").unwrap_err());
+        assert!(
+            from.to_string()
+                .starts_with(r#"--from: "tomorrow" is not a time"#),
+            "{from}"
+        );
+        assert_eq!(from.exit_code(), 2);
+        // What goes wrong with a master is no fault of the input.
+        assert_eq!(CommandError::ResetRefused("busy".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn iterations_are_a_whole_number_from_1() {
+        assert_eq!(iterations("1"), Ok(1));
+        assert_eq!(iterations("240"), Ok(240));
+        for bad in ["0", "-1", "", "five", "1.5"] {
+            assert!(iterations(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn calendar_times_are_lines_or_one_json_array() {
+        let times = ["2025-10-26T02:00:00+02:00", "2025-10-26T02:00:00+01:00"];
+        assert_eq!(
+            calendar_text(&times, false),
+            "2025-10-26T02:00:00+02:00\n2025-10-26T02:00:00+01:00\n"
+        );
+        assert_eq!(
+            calendar_text(&times, true),
+            "[\"2025-10-26T02:00:00+02:00\",\"2025-10-26T02:00:00+01:00\"]\n"
+        );
+        assert_eq!(calendar_text(&[], true), "[]\n");
+        assert_eq!(calendar_text(&[], false), "");
     }
 
     #[test]

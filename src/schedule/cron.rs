@@ -82,6 +82,18 @@ impl UnixInstant {
         Duration::from_nanos(u64::try_from(self.0).unwrap_or(0))
     }
 
+    /// An RFC 3339 time with its offset (`2025-03-29T12:00:00+01:00`, `2025-03-29T11:00:00Z`),
+    /// as `ticker calendar --from` takes it. A time without an offset is refused rather than
+    /// read in some zone: the instant it names would depend on where the command runs.
+    pub fn parse_rfc3339(text: &str) -> Result<UnixInstant, TimeError> {
+        let at: Timestamp = text.trim().parse().map_err(|_| TimeError::NotRfc3339 {
+            value: text.to_string(),
+        })?;
+        UnixInstant::from_timestamp(at).ok_or_else(|| TimeError::OutOfRange {
+            value: text.to_string(),
+        })
+    }
+
     fn timestamp(self) -> Timestamp {
         // Every i64 of nanoseconds lies well inside jiff's range (years -9999 to 9999).
         Timestamp::from_nanosecond(i128::from(self.0)).expect("an i64 of nanoseconds fits")
@@ -97,6 +109,18 @@ impl fmt::Display for UnixInstant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.timestamp(), f)
     }
+}
+
+/// Why a text is not an instant, for [`UnixInstant::parse_rfc3339`]. Shown with Rust's
+/// quoting, so that a value holding a quote or a line break still makes one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error(
+        "{value:?} is not a time with an offset: expected RFC 3339 such as 2025-03-29T12:00:00+01:00 or 2025-03-29T11:00:00Z"
+    )]
+    NotRfc3339 { value: String },
+    #[error("{value:?} is out of range: expected a time from 1677-09-21 to 2262-04-11")]
+    OutOfRange { value: String },
 }
 
 /// One run of a schedule: when, in UTC, and the wall-clock time it names in the schedule's

@@ -584,6 +584,13 @@ pub fn run_ticker(args: &[&str], runtime_dir: &Path, out_dir: &Path) -> Exited {
     }
 }
 
+/// Runs the `ticker` command with `args` in a scratch directory of its own (its runtime
+/// directory too, where no master runs), to its end.
+pub fn run_ticker_alone(name: &str, args: &[&str]) -> Exited {
+    let (dir, _) = scratch_dir(name);
+    run_ticker(args, &dir, &dir)
+}
+
 /// A started PHP process (the master, for a ticker app).
 pub struct Running {
     pub pid: i32,

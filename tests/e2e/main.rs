@@ -18,6 +18,7 @@
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
+//! | `calendar` | `ticker calendar`: a cron expression's runs across a DST gap and fold, JSON, refused input |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
 //! | `under_roadrunner` | the native worker under a RoadRunner-style master (`tests/rr_master.py`): pipes, sockets, handshake, frames |
@@ -32,6 +33,7 @@
 
 mod harness;
 
+mod calendar;
 mod cluster;
 mod command;
 mod config;

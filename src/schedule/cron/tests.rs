@@ -786,3 +786,78 @@ fn croner_s_extensions_are_accepted() {
         "never matches: no day of the 400-year Gregorian cycle fits its day-of-month, month and day-of-week"
     );
 }
+
+#[test]
+fn an_rfc_3339_time_with_an_offset_is_the_instant_it_names() {
+    let utc = UnixInstant::parse_rfc3339("2025-03-29T11:00:00Z").unwrap();
+    assert_eq!(utc.as_secs(), 1_743_246_000);
+    assert_eq!(utc.subsec_nanos(), 0);
+    // The same instant written in Berlin's winter offset, and with a lower-case z.
+    for same in ["2025-03-29T12:00:00+01:00", "2025-03-29T11:00:00z"] {
+        assert_eq!(UnixInstant::parse_rfc3339(same), Ok(utc), "{same}");
+    }
+    let fraction = UnixInstant::parse_rfc3339("1970-01-01T00:00:01.5-00:00").unwrap();
+    assert_eq!(fraction.as_nanos(), 1_500_000_000);
+    let before_1970 = UnixInstant::parse_rfc3339("1969-12-31T23:59:59Z").unwrap();
+    assert_eq!(before_1970.as_secs(), -1);
+    assert_eq!(utc.to_string(), "2025-03-29T11:00:00Z");
+}
+
+#[test]
+fn a_time_without_an_offset_or_no_time_at_all_is_refused_naming_the_value() {
+    for text in [
+        "2025-03-29T12:00:00",
+        "2025-03-29",
+        "12:00",
+        "",
+        "now",
+        "2025-02-30T12:00:00Z",
+        "2025-03-29T25:00:00Z",
+        "1743246000",
+    ] {
+        assert_eq!(
+            UnixInstant::parse_rfc3339(text),
+            Err(TimeError::NotRfc3339 {
+                value: text.to_string()
+            }),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        UnixInstant::parse_rfc3339("2025-03-29T12:00:00")
+            .unwrap_err()
+            .to_string(),
+        r#""2025-03-29T12:00:00" is not a time with an offset: expected RFC 3339 such as 2025-03-29T12:00:00+01:00 or 2025-03-29T11:00:00Z"#
+    );
+    // A line break in the value stays on one line.
+    assert!(
+        !UnixInstant::parse_rfc3339("x\ny")
+            .unwrap_err()
+            .to_string()
+            .contains('\n')
+    );
+}
+
+#[test]
+fn a_time_an_i64_of_nanoseconds_cannot_hold_is_out_of_range() {
+    assert!(UnixInstant::parse_rfc3339("2262-04-11T23:47:16Z").is_ok());
+    for text in [
+        "2262-04-11T23:47:17Z",
+        "9999-01-01T00:00:00Z",
+        "1000-01-01T00:00:00Z",
+    ] {
+        assert_eq!(
+            UnixInstant::parse_rfc3339(text),
+            Err(TimeError::OutOfRange {
+                value: text.to_string()
+            }),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        UnixInstant::parse_rfc3339("2300-01-01T00:00:00Z")
+            .unwrap_err()
+            .to_string(),
+        r#""2300-01-01T00:00:00Z" is out of range: expected a time from 1677-09-21 to 2262-04-11"#
+    );
+}

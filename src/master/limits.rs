@@ -8,10 +8,40 @@
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
+use crate::config::TickerConfig;
 use crate::pool::{Overdue, Pid, Reading, Why, Worker};
 use crate::schedule::Mono;
-use crate::supervisor::Action;
+use crate::supervisor::{Action, Limits, RollingReset, WatchRound};
 use crate::sys;
+
+/// The supervisor's share of the loop: the limits, the round over the workers every
+/// `watch_tick`, the master's own memory as last read, and the rolling reset in progress.
+/// Only this file changes it; the status answer reads the memory through
+/// [`Supervision::master_rss`].
+pub(super) struct Supervision {
+    limits: Limits,
+    watch: WatchRound,
+    master_rss: Option<Reading>,
+    reset: Option<RollingReset>,
+}
+
+impl Supervision {
+    pub(super) fn new(config: &TickerConfig, me: Pid, now: Mono) -> Supervision {
+        Supervision {
+            limits: Limits::from_config(&config.pool.supervisor),
+            watch: WatchRound::new(now, config.pool.supervisor.watch_tick),
+            master_rss: sys::rss_bytes(me)
+                .ok()
+                .map(|value| Reading { value, at: now }),
+            reset: None,
+        }
+    }
+
+    /// The master's resident memory, as read on the last watch round.
+    pub(super) fn master_rss(&self) -> Option<&Reading> {
+        self.master_rss.as_ref()
+    }
+}
 
 impl Master<'_> {
     /// The earliest instant something must happen without an event (the timer is an fd
@@ -27,19 +57,19 @@ impl Master<'_> {
             self.pool
                 .busy_oldest_first()
                 .next()
-                .and_then(|w| self.limits.exec_deadline(w)),
+                .and_then(|w| self.supervision.limits.exec_deadline(w)),
         );
-        if let Some(reset) = &self.reset {
+        if let Some(reset) = &self.supervision.reset {
             deadlines.push(reset.deadline);
         }
         if !self.pool.is_empty() {
-            deadlines.push(self.watch.deadline(sys::monotonic_now()));
+            deadlines.push(self.supervision.watch.deadline(sys::monotonic_now()));
         }
         match self.phase {
             Phase::Stopping { deadline } if !self.pool.is_empty() => deadlines.push(deadline),
             // Every worker is out of the pool; some killed ones are not reaped yet.
             Phase::Stopping { .. } => deadlines.extend(self.killed_deadline()),
-            Phase::Running if self.pool.serving() < self.target => {
+            Phase::Running if self.pool.serving() < self.processes.target() => {
                 deadlines.push(self.processes.respawn_at());
             }
             Phase::Running => {}
@@ -75,8 +105,18 @@ impl Master<'_> {
             self.waited_tick_gone(&tick, now);
         }
         self.check_limits(now);
-        if self.reset.as_ref().is_some_and(|r| r.deadline <= now) {
-            let late = self.reset.take().expect("checked").overdue(&self.pool);
+        if self
+            .supervision
+            .reset
+            .as_ref()
+            .is_some_and(|r| r.deadline <= now)
+        {
+            let late = self
+                .supervision
+                .reset
+                .take()
+                .expect("checked")
+                .overdue(&self.pool);
             log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
                 humantime::format_duration(self.config.pool.reset_timeout),
@@ -121,19 +161,25 @@ impl Master<'_> {
     fn check_limits(&mut self, now: Mono) {
         let pool = &self.pool;
         let watched = self
+            .supervision
             .watch
             .take(now, || pool.workers().map(|w| w.pid).collect());
         if !watched.is_empty() {
-            self.master_rss = sys::rss_bytes(self.me)
+            self.supervision.master_rss = sys::rss_bytes(self.me)
                 .ok()
                 .map(|value| Reading { value, at: now });
         }
         for &pid in &watched {
             self.read_rss(pid, now);
         }
-        let overdue = |w: &&Worker| self.limits.exec_deadline(w).is_some_and(|at| at <= now);
+        let overdue = |w: &&Worker| {
+            self.supervision
+                .limits
+                .exec_deadline(w)
+                .is_some_and(|at| at <= now)
+        };
         let mut due: Vec<&Worker> = self.pool.busy_oldest_first().take_while(overdue).collect();
-        if self.limits.need_watch() {
+        if self.supervision.limits.need_watch() {
             due.extend(
                 watched
                     .iter()
@@ -143,7 +189,7 @@ impl Master<'_> {
         }
         let actions: Vec<(Pid, Action)> = due
             .into_iter()
-            .filter_map(|worker| Some((worker.pid, self.limits.check(worker, now)?)))
+            .filter_map(|worker| Some((worker.pid, self.supervision.limits.check(worker, now)?)))
             .collect();
         for (pid, action) in actions {
             match action {
@@ -157,6 +203,52 @@ impl Master<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// A stopping master replaces no more workers.
+    pub(super) fn cancel_reset(&mut self) {
+        self.supervision.reset = None;
+    }
+
+    /// Replaces every worker: each is retired as soon as it is idle (at once, or after its
+    /// tick), and the loop starts its replacement right away, so ticks keep finding workers.
+    pub(super) fn begin_reset(&mut self, why: &str) {
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        let reset = RollingReset::new(
+            &mut self.pool,
+            sys::monotonic_now(),
+            self.config.pool.reset_timeout,
+        );
+        log::info!(
+            "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
+            reset.outdated(&self.pool),
+            humantime::format_duration(self.config.pool.reset_timeout)
+        );
+        self.supervision.reset = Some(reset);
+        self.advance_reset();
+    }
+
+    /// Tells the next worker of a reset to stop, when the previous one has been replaced.
+    pub(super) fn advance_reset(&mut self) {
+        let Some(reset) = &mut self.supervision.reset else {
+            return;
+        };
+        if reset.is_done(&self.pool) {
+            log::info!(
+                "reset done in {:?}",
+                sys::monotonic_now().since(reset.started)
+            );
+            self.supervision.reset = None;
+            return;
+        }
+        if let Some(pid) = reset.next(&self.pool, self.processes.target())
+            && self.pool.retire_soon(pid, "reset".into())
+        {
+            log::debug!("reset: replacing worker {pid}");
+            self.tell_to_stop(pid);
         }
     }
 }

@@ -8,19 +8,23 @@
 //! returns the child's first tick, so each worker starts with the application exactly as
 //! the master booted it.
 //!
-//! Each concern has its own file, all working on the one [`Master`] state:
+//! Each concern has its own file and owns its state in a struct of that file, whose fields
+//! no other file can reach (the compiler holds every file to that): others go through its
+//! methods. What [`Master`] keeps itself is what every part shares: the config, the
+//! [`Pool`] (the core's decisions, changed only through its own transitions), the poller,
+//! and the loop's phase.
 //!
-//! | file | owns |
-//! |---|---|
-//! | `mod.rs` | the loop: one wait on the poller, then each ready source, then the follow-ups |
-//! | `ticking.rs` | the tick path: timer → due ticks → a worker, and the worker's answer back; the `delay` grid |
-//! | `launch.rs` | how a worker process is started: the one place where kinds of workers differ (forks, or `ticker.pool.command`), and `server.user` |
-//! | `processes.rs` | worker processes: starting, channels, the pid handshake, reaping, killing, respawn back-off |
-//! | `stderr.rs` | what command-started workers write to stderr, as log lines |
-//! | `init.rs` | `server.on_init`, run once before the first worker starts |
-//! | `operator.rs` | signals, the control socket and the metrics endpoint: stop, reset, resize, status |
-//! | `limits.rs` | deadlines: `exec_ttl`, `pool.supervisor` limits, timeouts of stop, reset and waiting ticks |
-//! | `cluster.rs` | `ticker.cluster`: the lease helper process, and whether this instance may tick |
+//! | file | owns | state |
+//! |---|---|---|
+//! | `mod.rs` | the loop: one wait on the poller, then each ready source, then the follow-ups | `Master`: the phase, a failure |
+//! | `ticking.rs` | the tick path: timer → due ticks → a worker, and the worker's answer back | `Ticking`: the timer, the timetable of every schedule, the wall clock's steps, lateness |
+//! | `launch.rs` | how a worker process is started: the one place where kinds of workers differ (forks, or `ticker.pool.command`), and `server.user` | the `Launcher` |
+//! | `processes.rs` | worker processes: starting, channels, the pid handshake, reaping, killing, respawn back-off, the pool's size | `Processes` |
+//! | `stderr.rs` | what command-started workers write to stderr, as log lines | `WorkerStderr` |
+//! | `init.rs` | `server.on_init`, run once before the first worker starts | |
+//! | `operator.rs` | signals, the control socket and the metrics endpoint: stop, resize, status, steering schedules | `Operator`: the doors, their connections, their pacing |
+//! | `limits.rs` | deadlines: `exec_ttl`, `pool.supervisor` limits, the rolling reset, timeouts of stop and waiting ticks | `Supervision`: the limits, the watch round, the master's memory, the reset |
+//! | `cluster.rs` | `ticker.cluster`: the lease helper process, and whether this instance may tick | `Cluster` |
 //!
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
@@ -48,16 +52,16 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::config::{OnInit, ServerConfig, TickerConfig};
-use crate::metrics::Lateness;
-use crate::pool::{Pid, Policy, Pool, Reading};
+use crate::pool::{Pid, Policy, Pool};
 use crate::schedule::Mono;
 use crate::schedule::zone::Zone;
-use crate::supervisor::{DescriptorNeed, Limits, RollingReset, WatchRound};
+use crate::supervisor::DescriptorNeed;
 use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
 use cluster::Cluster;
 use launch::Launcher;
+use limits::Supervision;
 use operator::Operator;
 use processes::Processes;
 use ticking::Ticking;
@@ -352,21 +356,12 @@ struct Master<'a> {
     pool: Pool,
     processes: Processes,
     operator: Operator,
-    limits: Limits,
-    /// The rounds over the pool every `watch_tick`: limits, and the memory figures.
-    watch: WatchRound,
-    /// The master's own resident memory, read on each pass of the round.
-    master_rss: Option<Reading>,
-    /// Workers the pool keeps: `num_workers`, changed by SIGTTIN and SIGTTOU.
-    target: usize,
-    reset: Option<RollingReset>,
-    lateness: Lateness,
+    /// Limits, the watch round, the master's memory reading, the rolling reset.
+    supervision: Supervision,
     phase: Phase,
     failure: Option<String>,
     /// The lease, with a `ticker.cluster` section.
     cluster: Option<Cluster>,
-    /// The zone of cron schedules that name none, and why that one.
-    fallback_zone: (String, &'static str),
 }
 
 impl<'a> Master<'a> {
@@ -394,18 +389,10 @@ impl<'a> Master<'a> {
             pool: Pool::new(Policy::from_config(config)),
             processes: Processes::new(config, now, launcher, descriptors),
             operator: Operator::default(),
-            limits: Limits::from_config(&config.pool.supervisor),
-            watch: WatchRound::new(now, config.pool.supervisor.watch_tick),
-            master_rss: sys::rss_bytes(sys::getpid())
-                .ok()
-                .map(|value| Reading { value, at: now }),
-            target: config.pool.num_workers,
-            reset: None,
-            lateness: Lateness::default(),
+            supervision: Supervision::new(config, sys::getpid(), now),
             phase: Phase::Running,
             failure: None,
             cluster: Cluster::new(config, sys::getpid(), now),
-            fallback_zone: (zone.0.name().to_string(), zone.1),
         })
     }
 
@@ -477,27 +464,24 @@ impl<'a> Master<'a> {
         if self.ticking.is_started()
             || !matches!(self.phase, Phase::Running)
             || self.pool.starting() > 0
-            || (serving < self.target && !short)
+            || (serving < self.processes.target() && !short)
         {
             return;
         }
         self.ticking.start(sys::monotonic_now());
         self.arm_timer();
         let lacking = match self.processes.start_failures() {
-            (_, Some(error)) if serving < self.target => format!(
+            (_, Some(error)) if serving < self.processes.target() => format!(
                 "; lacking {} of {} ({error})",
-                self.target - serving,
-                self.target
+                self.processes.target() - serving,
+                self.processes.target()
             ),
             _ => String::new(),
         };
         log::info!(
             "master {} ticking {} with {} workers {}{lacking}",
             self.me,
-            describe_schedules(
-                &self.config.schedules,
-                (&self.fallback_zone.0, self.fallback_zone.1)
-            ),
+            describe_schedules(&self.config.schedules, self.ticking.fallback_zone()),
             serving,
             self.processes.describe()
         );

@@ -28,7 +28,6 @@ use crate::metrics::{
 };
 use crate::pool::{Pid, Reading, Stats, WorkerState};
 use crate::schedule::Mono;
-use crate::supervisor::RollingReset;
 use crate::sys;
 
 /// Connections a door holds at once. An operator's clients (a scraper or two, a `ticker`
@@ -508,22 +507,22 @@ impl Master<'_> {
         let stats = self.pool.stats();
         let age = |r: &Reading| now.since(r.at).as_secs_f64();
         let (failed_starts, start_error) = self.processes.start_failures();
-        let lacking = self.target.saturating_sub(self.pool.serving());
+        let lacking = self.processes.target().saturating_sub(self.pool.serving());
         Snapshot {
             master_pid: self.me,
             version: env!("CARGO_PKG_VERSION").to_string(),
             interval_secs: self.config.shortest_interval().as_secs_f64(),
             uptime_secs: now.since(self.started).as_secs_f64(),
-            target_workers: self.target,
-            master_rss_bytes: self.master_rss.map(|r| r.value),
-            master_rss_age_secs: self.master_rss.as_ref().map(age),
+            target_workers: self.processes.target(),
+            master_rss_bytes: self.supervision.master_rss().map(|r| r.value),
+            master_rss_age_secs: self.supervision.master_rss().map(age),
             starts: Starts {
                 failed: failed_starts,
                 lacking,
                 last_error: start_error.filter(|_| lacking > 0).map(str::to_owned),
             },
             ticks: counts(stats),
-            lateness: self.lateness.percentiles(),
+            lateness: self.ticking.lateness().percentiles(),
             workers: self
                 .pool
                 .workers()
@@ -618,29 +617,32 @@ impl Master<'_> {
                 }
             },
             Signal::SIGHUP => self.begin_reset("received SIGHUP"),
-            Signal::SIGTTIN => self.resize(self.target + 1),
-            Signal::SIGTTOU => self.resize(self.target.saturating_sub(1)),
+            Signal::SIGTTIN => self.resize(self.processes.target() + 1),
+            Signal::SIGTTOU => self.resize(self.processes.target().saturating_sub(1)),
             _ => {}
         }
     }
 
     fn resize(&mut self, target: usize) {
         let target = target.clamp(1, crate::config::MAX_WORKERS);
-        if target == self.target {
+        if target == self.processes.target() {
             log::warn!(
                 "the pool stays at {target} workers (from 1 to {})",
                 crate::config::MAX_WORKERS
             );
             return;
         }
-        if target > self.target
+        if target > self.processes.target()
             && let Err(why) = super::processes::fit_fd_limit(self.processes.descriptors(), target)
         {
-            log::warn!("the pool stays at {} workers: {why}", self.target);
+            log::warn!(
+                "the pool stays at {} workers: {why}",
+                self.processes.target()
+            );
             return;
         }
-        log::info!("pool size {} -> {target} workers", self.target);
-        self.target = target;
+        log::info!("pool size {} -> {target} workers", self.processes.target());
+        self.processes.set_target(target);
         // Shrinking retires the youngest workers: the older ones are the warmer.
         let mut serving: Vec<(Mono, Pid)> = self
             .pool
@@ -658,47 +660,6 @@ impl Master<'_> {
         }
     }
 
-    /// Replaces every worker: each is retired as soon as it is idle (at once, or after its
-    /// tick), and the loop starts its replacement right away, so ticks keep finding workers.
-    fn begin_reset(&mut self, why: &str) {
-        if !matches!(self.phase, Phase::Running) {
-            return;
-        }
-        let reset = RollingReset::new(
-            &mut self.pool,
-            sys::monotonic_now(),
-            self.config.pool.reset_timeout,
-        );
-        log::info!(
-            "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
-            reset.outdated(&self.pool),
-            humantime::format_duration(self.config.pool.reset_timeout)
-        );
-        self.reset = Some(reset);
-        self.advance_reset();
-    }
-
-    /// Tells the next worker of a reset to stop, when the previous one has been replaced.
-    pub(super) fn advance_reset(&mut self) {
-        let Some(reset) = &mut self.reset else {
-            return;
-        };
-        if reset.is_done(&self.pool) {
-            log::info!(
-                "reset done in {:?}",
-                sys::monotonic_now().since(reset.started)
-            );
-            self.reset = None;
-            return;
-        }
-        if let Some(pid) = reset.next(&self.pool, self.target)
-            && self.pool.retire_soon(pid, "reset".into())
-        {
-            log::debug!("reset: replacing worker {pid}");
-            self.tell_to_stop(pid);
-        }
-    }
-
     /// Stops taking ticks; idle workers are told to stop at once, busy ones after their
     /// tick, all within `destroy_timeout`.
     pub(super) fn begin_stop(&mut self, why: &str) {
@@ -706,7 +667,7 @@ impl Master<'_> {
             return;
         }
         self.ticking.disarm();
-        self.reset = None;
+        self.cancel_reset();
         self.phase = Phase::Stopping {
             deadline: sys::monotonic_now() + self.config.pool.destroy_timeout,
         };

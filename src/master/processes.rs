@@ -57,6 +57,8 @@ pub(super) struct Processes {
     next_stderr: u64,
     respawn: RespawnPolicy,
     respawn_at: Mono,
+    /// Workers the pool keeps: `num_workers`, changed by SIGTTIN and SIGTTOU.
+    target: usize,
     /// What the pool needs of the open file limit: checked at start, and when it grows.
     descriptors: DescriptorNeed,
     /// Workers that could not be started since the master started.
@@ -85,11 +87,22 @@ impl Processes {
             next_stderr: 0,
             respawn: RespawnPolicy::new(config.pool.num_workers),
             respawn_at: now,
+            target: config.pool.num_workers,
             descriptors,
             starts_failed: 0,
             start_error: None,
             start_error_logged: None,
         }
+    }
+
+    /// Workers the pool keeps.
+    pub(super) fn target(&self) -> usize {
+        self.target
+    }
+
+    /// The pool is resized: replacements are started up to `target` from now on.
+    pub(super) fn set_target(&mut self, target: usize) {
+        self.target = target;
     }
 
     /// What the pool needs of the open file limit.
@@ -224,7 +237,7 @@ impl Master<'_> {
         {
             return None;
         }
-        while self.pool.serving() < self.target {
+        while self.pool.serving() < self.processes.target {
             match self.spawn() {
                 Ok(Some(link)) => return Some(link),
                 Ok(None) => self.processes.respawn.started(),
@@ -235,7 +248,7 @@ impl Master<'_> {
             }
         }
         if self.processes.start_error.take().is_some() {
-            log::info!("the pool has its {} workers again", self.target);
+            log::info!("the pool has its {} workers again", self.processes.target);
             self.processes.start_error_logged = None;
         }
         None
@@ -250,7 +263,7 @@ impl Master<'_> {
         let processes = &mut self.processes;
         processes.starts_failed += 1;
         processes.start_error = Some(format!("cannot start a worker: {e}"));
-        let lacking = self.target.saturating_sub(self.pool.serving());
+        let lacking = processes.target.saturating_sub(self.pool.serving());
         if processes
             .start_error_logged
             .is_none_or(|at| at + START_ERROR_LOG_EVERY <= now)
@@ -265,7 +278,7 @@ impl Master<'_> {
                 "cannot start a worker: {e}{hint}; the pool lacks {lacking} of its {} workers \
                 ({} starts failed so far; trying again with a back-off, said again at most \
                 every {})",
-                self.target,
+                processes.target,
                 processes.starts_failed,
                 humantime::format_duration(START_ERROR_LOG_EVERY)
             );

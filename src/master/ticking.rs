@@ -19,6 +19,7 @@ use crate::config::{Missed, TickerConfig, When};
 use crate::control::Which;
 use crate::frame::Frame;
 use crate::message::FromWorker;
+use crate::metrics::Lateness;
 use crate::payload::{self, Origin};
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
 use crate::schedule::zone::Zone;
@@ -40,6 +41,10 @@ pub(super) struct Ticking {
     timetable: Timetable,
     /// The fencing token of the cluster term that hands ticks out; `None` on its own.
     fence: Option<u64>,
+    /// How late ticks started on their workers, as the workers report it.
+    lateness: Lateness,
+    /// The zone of cron schedules that name none, and why that one.
+    fallback_zone: (String, &'static str),
 }
 
 /// The schedule a cluster shares: the config allows a cluster with `default` alone.
@@ -67,11 +72,22 @@ impl Ticking {
             armed: None,
             timetable: Timetable::new(&setup, WallClock::new(now, sys::unix_now())),
             fence: None,
+            lateness: Lateness::default(),
+            fallback_zone: (zone.0.name().to_string(), zone.1),
         })
     }
 
     pub(super) fn timer_fd(&self) -> BorrowedFd<'_> {
         self.timer.as_fd()
+    }
+
+    /// The zone of cron schedules that name none, and why that one.
+    pub(super) fn fallback_zone(&self) -> (&str, &str) {
+        (&self.fallback_zone.0, self.fallback_zone.1)
+    }
+
+    pub(super) fn lateness(&self) -> &Lateness {
+        &self.lateness
     }
 
     pub(super) fn clock_steps_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -315,7 +331,7 @@ impl Master<'_> {
         let outcome = match FromWorker::from_frame(frame) {
             Ok(FromWorker::Answer { late, .. }) => {
                 if let Some(late) = late {
-                    self.lateness.record(late);
+                    self.ticking.lateness.record(late);
                 }
                 Outcome::Done
             }

@@ -52,8 +52,9 @@ impl Schedules {
         }
         let value = mapping(settings).map_err(|problem| {
             exception(format!(
-                "ticker: config {}: ticker.schedules.{name}{problem}",
-                config::DECLARED_IN_CODE
+                "ticker: config {}: ticker.schedules.{name}{}: {problem}",
+                config::DECLARED_IN_CODE,
+                problem.at
             ))
         })?;
         let mut declared = declared();
@@ -67,14 +68,30 @@ impl Schedules {
     }
 }
 
+/// A PHP value that has no place in a config: an object, a resource, a closure.
+#[derive(Debug, thiserror::Error)]
+#[error("a {kind} is not a config value; expected a string, a number, a boolean or an array")]
+struct NotAValue {
+    /// Where in the settings, dotted (`.env.0`).
+    at: String,
+    kind: String,
+}
+
+impl NotAValue {
+    fn within(mut self, key: &str) -> NotAValue {
+        self.at = format!(".{key}{}", self.at);
+        self
+    }
+}
+
 /// A PHP array as YAML would give it: string keys make a mapping, a list a sequence.
-fn mapping(array: &ZendHashTable) -> Result<Value, String> {
+fn mapping(array: &ZendHashTable) -> Result<Value, NotAValue> {
     if array.has_sequential_keys() && !array.is_empty() {
         return array
             .iter()
             .enumerate()
-            .map(|(i, (_, item))| value(item).map_err(|p| format!(".{i}{p}")))
-            .collect::<Result<Vec<Value>, String>>()
+            .map(|(i, (_, item))| value(item).map_err(|p| p.within(&i.to_string())))
+            .collect::<Result<Vec<Value>, NotAValue>>()
             .map(Value::Sequence);
     }
     let mut map = serde_yaml::Mapping::new();
@@ -83,13 +100,13 @@ fn mapping(array: &ZendHashTable) -> Result<Value, String> {
             ArrayKey::Long(n) => n.to_string(),
             other => other.to_string(),
         };
-        let item = value(item).map_err(|p| format!(".{key}{p}"))?;
+        let item = value(item).map_err(|p| p.within(&key))?;
         map.insert(Value::String(key), item);
     }
     Ok(Value::Mapping(map))
 }
 
-fn value(zval: &Zval) -> Result<Value, String> {
+fn value(zval: &Zval) -> Result<Value, NotAValue> {
     if zval.is_null() {
         return Ok(Value::Null);
     }
@@ -108,8 +125,8 @@ fn value(zval: &Zval) -> Result<Value, String> {
     if let Some(array) = zval.array() {
         return mapping(array);
     }
-    Err(format!(
-        ": a {} is not a config value; expected a string, a number, a boolean or an array",
-        zval.get_type()
-    ))
+    Err(NotAValue {
+        at: String::new(),
+        kind: zval.get_type().to_string(),
+    })
 }

@@ -136,18 +136,27 @@ impl Decoder {
     }
 
     /// The next whole message, if one has arrived.
-    pub fn message<T: DeserializeOwned>(&mut self) -> Result<Option<T>, String> {
+    pub fn message<T: DeserializeOwned>(&mut self) -> Result<Option<T>, BadMessage> {
         let Some(end) = self.pending.iter().position(|&b| b == b'\n') else {
             if self.pending.len() > MAX_LINE {
-                return Err(format!("a line longer than {MAX_LINE} bytes"));
+                return Err(BadMessage::TooLong);
             }
             return Ok(None);
         };
         let line: Vec<u8> = self.pending.drain(..=end).collect();
         serde_json::from_slice(&line[..end])
             .map(Some)
-            .map_err(|e| format!("an unreadable message ({e})"))
+            .map_err(BadMessage::Unreadable)
     }
+}
+
+/// What a peer sent that is not this protocol; the message follows "sent".
+#[derive(Debug, thiserror::Error)]
+pub enum BadMessage {
+    #[error("a line longer than {MAX_LINE} bytes")]
+    TooLong,
+    #[error("an unreadable message ({0})")]
+    Unreadable(serde_json::Error),
 }
 
 #[cfg(test)]

@@ -28,11 +28,19 @@ pub(super) struct Substituted {
     pub unset: Vec<String>,
 }
 
+/// A reference that cannot be read. RoadRunner drops such text silently; here it would
+/// change the meaning of a value this extension acts on. The message follows the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(super) enum BadReference {
+    #[error("has a \"${{\" without its closing \"}}\"")]
+    Unclosed,
+    #[error("has \"${{}}\", which names no variable")]
+    Empty,
+}
+
 /// Replaces the references in `text`. `Ok(None)` when it has none, so that it is used as
-/// written; `Err` with the problem, worded to follow the value, when a `${` is not closed or
-/// names nothing (RoadRunner drops such text silently; here it would change the meaning of
-/// a value this extension acts on).
-pub(super) fn substitute(text: &str, env: Lookup) -> Result<Option<Substituted>, String> {
+/// written.
+pub(super) fn substitute(text: &str, env: Lookup) -> Result<Option<Substituted>, BadReference> {
     if !text.contains('$') {
         return Ok(None);
     }
@@ -81,14 +89,14 @@ fn is_special(c: u8) -> bool {
 }
 
 /// The reference after a `$` and how many bytes it takes; `None` for a `$` that starts none.
-fn reference(after: &str) -> Result<Option<(&str, usize)>, String> {
+fn reference(after: &str) -> Result<Option<(&str, usize)>, BadReference> {
     let bytes = after.as_bytes();
     match bytes.first() {
         None => Ok(None),
         Some(b'{') => match after.find('}') {
-            Some(1) => Err("has \"${}\", which names no variable".into()),
+            Some(1) => Err(BadReference::Empty),
             Some(end) => Ok(Some((&after[1..end], end + 1))),
-            None => Err("has a \"${\" without its closing \"}\"".into()),
+            None => Err(BadReference::Unclosed),
         },
         Some(&c) if is_special(c) => Ok(Some((&after[..1], 1))),
         Some(_) => {
@@ -164,7 +172,7 @@ fn walk(value: &Value, env: Lookup, at: String, notes: &mut Vec<Note>) -> Result
                 });
                 Value::String(done.text)
             }
-            Err(problem) => return Err(Problem::new(value, problem).within(&at)),
+            Err(problem) => return Err(Problem::new(value, problem.to_string()).within(&at)),
         },
         Value::Sequence(items) => Value::Sequence(
             items
@@ -277,13 +285,15 @@ mod tests {
 
     #[test]
     fn malformed_references_are_problems() {
+        assert_eq!(substitute("${HOME", &env), Err(BadReference::Unclosed));
         assert_eq!(
-            substitute("${HOME", &env),
-            Err("has a \"${\" without its closing \"}\"".into())
+            BadReference::Unclosed.to_string(),
+            "has a \"${\" without its closing \"}\""
         );
+        assert_eq!(substitute("a${}b", &env), Err(BadReference::Empty));
         assert_eq!(
-            substitute("a${}b", &env),
-            Err("has \"${}\", which names no variable".into())
+            BadReference::Empty.to_string(),
+            "has \"${}\", which names no variable"
         );
     }
 

@@ -549,3 +549,25 @@ fn ticker_run_delivers_one_manual_tick_and_an_unknown_name_lists_the_schedules()
     );
     run.assert_nothing_left();
 }
+
+#[test]
+fn a_php_value_with_no_place_in_a_config_is_refused_naming_its_key() {
+    let mut run = Php::new("declared-object")
+        .yaml("ticker:\n  interval: 1s\n")
+        .boot(
+            "try { Ticker\\Schedules::add('o', ['every' => new stdClass()]); } \
+             catch (Ticker\\Exception $e) { fwrite(STDERR, 'refused: ' . $e->getMessage() . \"\\n\"); exit(3); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    assert_eq!(exited.status.code(), Some(3), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains(
+            "refused: ticker: config Ticker\\Schedules::add(): ticker.schedules.o.every: a "
+        ) && exited
+            .stderr
+            .contains("is not a config value; expected a string"),
+        "{}",
+        exited.stderr
+    );
+}

@@ -178,24 +178,33 @@ fn schedules_declared_in_code_join_the_files() {
     );
 }
 
-#[test]
-fn a_schedule_declared_in_code_is_refused_with_the_configs_message() {
-    let mut run = Php::new("declared-bad")
+/// What a master prints when `Ticker\Schedules::add()` in its boot throws: `php` is the
+/// call; the boot prints the exception's message after `refused: ` and exits 3.
+fn refusal_in_code(name: &str, php: &str) -> String {
+    let mut run = Php::new(name)
         .yaml("ticker:\n  interval: 1s\n")
-        .boot(
-            "try { Ticker\\Schedules::add('r', ['cron' => '61 * * * *']); } \
-             catch (Ticker\\Exception $e) { fwrite(STDERR, 'refused: ' . $e->getMessage() . \"\\n\"); exit(3); }",
-        )
+        .boot(&format!(
+            "try {{ {php} }} catch (Ticker\\Exception $e) {{ \
+             fwrite(STDERR, 'refused: ' . $e->getMessage() . \"\\n\"); exit(3); }}"
+        ))
         .start("journal.php");
     let exited = run.wait_exit(DEADLINE);
     assert_eq!(exited.status.code(), Some(3), "{}", exited.stderr);
+    exited.stderr
+}
+
+#[test]
+fn a_schedule_declared_in_code_is_refused_with_the_configs_message() {
+    let stderr = refusal_in_code(
+        "declared-bad",
+        "Ticker\\Schedules::add('r', ['cron' => '61 * * * *']);",
+    );
     assert!(
-        exited.stderr.contains(
+        stderr.contains(
             "refused: ticker: config Ticker\\Schedules::add(): ticker.schedules.r.cron: \
              \"61 * * * *\" minute 61 is out of 0-59"
         ),
-        "{}",
-        exited.stderr
+        "{stderr}"
     );
 }
 
@@ -552,22 +561,14 @@ fn ticker_run_delivers_one_manual_tick_and_an_unknown_name_lists_the_schedules()
 
 #[test]
 fn a_php_value_with_no_place_in_a_config_is_refused_naming_its_key() {
-    let mut run = Php::new("declared-object")
-        .yaml("ticker:\n  interval: 1s\n")
-        .boot(
-            "try { Ticker\\Schedules::add('o', ['every' => new stdClass()]); } \
-             catch (Ticker\\Exception $e) { fwrite(STDERR, 'refused: ' . $e->getMessage() . \"\\n\"); exit(3); }",
-        )
-        .start("journal.php");
-    let exited = run.wait_exit(DEADLINE);
-    assert_eq!(exited.status.code(), Some(3), "{}", exited.stderr);
+    let stderr = refusal_in_code(
+        "declared-object",
+        "Ticker\\Schedules::add('o', ['every' => new stdClass()]);",
+    );
     assert!(
-        exited.stderr.contains(
+        stderr.contains(
             "refused: ticker: config Ticker\\Schedules::add(): ticker.schedules.o.every: a "
-        ) && exited
-            .stderr
-            .contains("is not a config value; expected a string"),
-        "{}",
-        exited.stderr
+        ) && stderr.contains("is not a config value; expected a string"),
+        "{stderr}"
     );
 }

@@ -207,19 +207,12 @@ impl Timetable {
     /// RoadRunner's ticker's does), a cron schedule's at its first occurrence after `now`.
     pub fn start(&mut self, now: Mono, clock: WallClock) {
         self.clock = clock;
-        self.started = true;
-        let unix_now = UnixInstant::from_unix(self.clock.unix(now));
         for entry in &mut self.entries {
-            match &mut entry.clock {
-                Clock::Every { every, ticker } => {
-                    *ticker = Ticker::new(Schedule::new(now + *every, *every));
-                }
-                Clock::Cron(cron) => cron.next = cron.schedule.next_after(unix_now),
+            if let Clock::Every { every, ticker } = &mut entry.clock {
+                *ticker = Ticker::new(Schedule::new(now + *every, *every));
             }
         }
-        for id in self.ids() {
-            self.requeue(id);
-        }
+        self.start_as_set(now);
     }
 
     /// Starts the schedules as they are: a cluster term set the walk of the one it shares

@@ -304,24 +304,7 @@ fn run(command: Command) -> Result<(), CommandError> {
                 print(&snapshot.to_table())
             }
         }
-        Command::Reset { target } => {
-            let socket = pick(target)?;
-            let answer = ask(&socket, "reset")?;
-            let reply: serde_json::Value = serde_json::from_str(&answer)
-                .map_err(|e| unreadable(&socket, AnswerProblem::Json(e)))?;
-            let Some(message) = reply["message"].as_str() else {
-                return Err(unreadable(&socket, AnswerProblem::NoMessage));
-            };
-            let message: String = message
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect();
-            if reply["ok"] == serde_json::Value::Bool(true) {
-                print(&format!("{message}\n"))
-            } else {
-                Err(CommandError::ResetRefused(message))
-            }
-        }
+        Command::Reset { target } => one_line(&pick(target)?, "reset", CommandError::ResetRefused),
         Command::Pause { schedules } => {
             let (which, target) = schedules.split()?;
             steer(&format!("pause {which}"), target)
@@ -359,12 +342,22 @@ fn steer(request: &str, target: Option<Target>) -> Result<(), CommandError> {
             "{request:?}: a schedule's name is one word"
         )));
     }
-    let socket = pick(target)?;
-    let answer = ask(&socket, request)?;
+    one_line(&pick(target)?, request, CommandError::Refused)
+}
+
+/// Sends a request whose answer is one line (`{"ok":…,"message":…}`) and prints the line;
+/// a refusal is the error `refused` makes of it (exit status 1). Control characters in the
+/// line are shown as `?`: the answer comes from another process.
+fn one_line(
+    socket: &Path,
+    request: &str,
+    refused: fn(String) -> CommandError,
+) -> Result<(), CommandError> {
+    let answer = ask(socket, request)?;
     let reply: serde_json::Value =
-        serde_json::from_str(&answer).map_err(|e| unreadable(&socket, AnswerProblem::Json(e)))?;
+        serde_json::from_str(&answer).map_err(|e| unreadable(socket, AnswerProblem::Json(e)))?;
     let Some(message) = reply["message"].as_str() else {
-        return Err(unreadable(&socket, AnswerProblem::NoMessage));
+        return Err(unreadable(socket, AnswerProblem::NoMessage));
     };
     let message: String = message
         .chars()
@@ -373,7 +366,7 @@ fn steer(request: &str, target: Option<Target>) -> Result<(), CommandError> {
     if reply["ok"] == serde_json::Value::Bool(true) {
         print(&format!("{message}\n"))
     } else {
-        Err(CommandError::Refused(message))
+        Err(refused(message))
     }
 }
 

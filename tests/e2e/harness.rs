@@ -178,7 +178,7 @@ pub fn http_get(port: u16, path: &str) -> String {
 }
 
 /// A fresh, empty directory for one run.
-fn scratch_dir(name: &str) -> (PathBuf, String) {
+pub fn scratch_dir(name: &str) -> (PathBuf, String) {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let id = format!("{name}-{}-{n}", std::process::id());

@@ -18,6 +18,7 @@
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
+//! | `docs` | the documentation's examples: configs read, PHP and C compiled, transcripts rerun, the schedules example run |
 //! | `calendar` | `ticker calendar`: a cron expression's runs across a DST gap and fold, JSON, refused input |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
@@ -38,6 +39,7 @@ mod cluster;
 mod command;
 mod config;
 mod descriptors;
+mod docs;
 mod doors;
 mod error_and_stop;
 mod faults;

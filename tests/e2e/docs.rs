@@ -1,0 +1,297 @@
+//! The documentation's examples, tried as a reader would: every fenced block of the Markdown
+//! files is checked by its language, so an example that no longer works fails here.
+//!
+//! | block | checked by |
+//! |---|---|
+//! | `yaml` | the extension's config reader accepts it |
+//! | `php` | `php -l` (a block without `<?php` gets one; a `class-body` block is put in a class) |
+//! | `c` | `gcc -fsyntax-only` against `include/` |
+//! | `sh`, `console`, none | each `$ ticker calendar ...` line is run; the lines up to the next `$ ` are its output |
+//!
+//! Words after the language in a block's info string (GitHub highlights by the first word
+//! only) adjust the check: `fragment` skips a block that is not meant to stand alone (a
+//! piece of a larger file, a sketch with `...`), and `NAME=value` sets an environment
+//! variable a `yaml` block's `${NAME}` reads. Examples that run a master (they need a pool,
+//! a config and a stop) have tests of their own below.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::{Php, run_ticker_alone, scratch_dir};
+
+/// A fenced block: where it is, its info string's words, its text (the fence's indentation
+/// taken off).
+struct Block {
+    file: PathBuf,
+    line: usize,
+    lang: String,
+    words: Vec<String>,
+    text: String,
+}
+
+impl Block {
+    fn at(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+
+    fn is_fragment(&self) -> bool {
+        self.words.iter().any(|w| w == "fragment")
+    }
+
+    /// The `NAME=value` words.
+    fn env(&self) -> Vec<(String, String)> {
+        self.words
+            .iter()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every Markdown file a reader is pointed to: the READMEs and `docs/`, not the vendored
+/// code's.
+fn documents() -> Vec<PathBuf> {
+    let root = root();
+    let mut files = vec![root.join("README.md")];
+    for dir in [
+        "docs", "php", "bench", "examples", "stubs", "include", "tests",
+    ] {
+        collect_markdown(&root.join(dir), &mut files);
+    }
+    files.sort();
+    files
+}
+
+fn collect_markdown(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() && name != "vendor" && name != "node_modules" {
+            collect_markdown(&path, into);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            into.push(path);
+        }
+    }
+}
+
+/// The fenced blocks of `text` (backtick fences, as the docs write them).
+fn blocks_of(file: &Path, text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        let Some(info) = trimmed.strip_prefix("```") else {
+            continue;
+        };
+        let indent = line.len() - trimmed.len();
+        let mut words = info.split_whitespace().map(str::to_string);
+        let lang = words.next().unwrap_or_default();
+        let mut body = String::new();
+        for (_, inner) in lines.by_ref() {
+            if inner.trim() == "```" {
+                break;
+            }
+            body.push_str(inner.get(indent..).unwrap_or(inner.trim_start()));
+            body.push('\n');
+        }
+        blocks.push(Block {
+            file: file.strip_prefix(root()).unwrap_or(file).to_owned(),
+            line: n + 1,
+            lang,
+            words: words.collect(),
+            text: body,
+        });
+    }
+    blocks
+}
+
+fn all_blocks() -> Vec<Block> {
+    documents()
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).expect("read a Markdown file");
+            blocks_of(file, &text)
+        })
+        .collect()
+}
+
+fn blocks(lang: &[&str]) -> Vec<Block> {
+    all_blocks()
+        .into_iter()
+        .filter(|b| lang.contains(&b.lang.as_str()) && !b.is_fragment())
+        .collect()
+}
+
+/// The failures of every block, all listed, so one run shows every stale example.
+fn assert_all(what: &str, checked: usize, failures: Vec<String>) {
+    assert!(checked > 0, "no {what} found in the documentation");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} {what} fail:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_yaml_example_is_a_config_the_extension_accepts() {
+    let yaml = blocks(&["yaml"]);
+    let failures = yaml
+        .iter()
+        .filter_map(|block| {
+            let env = block.env();
+            let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            ticker::config::parse_with_env(&block.text, Path::new(".rr.yaml"), &lookup)
+                .err()
+                .map(|err| format!("{}: {err}\n{}", block.at(), block.text))
+        })
+        .collect();
+    assert_all("yaml blocks", yaml.len(), failures);
+}
+
+#[test]
+fn every_php_example_is_valid_php() {
+    let php = blocks(&["php"]);
+    let (dir, _) = scratch_dir("docs-php");
+    let failures = php
+        .iter()
+        .enumerate()
+        .filter_map(|(i, block)| {
+            let source = if block.words.iter().any(|w| w == "class-body") {
+                format!("<?php\nfinal class Example\n{{\n{}}}\n", block.text)
+            } else if block.text.trim_start().starts_with("<?php") {
+                block.text.clone()
+            } else {
+                format!("<?php\n{}", block.text)
+            };
+            let path = dir.join(format!("block-{i}.php"));
+            std::fs::write(&path, source).expect("write a PHP block");
+            let out = Command::new("php")
+                .args(["-n", "-l"])
+                .arg(&path)
+                .output()
+                .expect("php -l runs");
+            (!out.status.success()).then(|| {
+                format!(
+                    "{}: {}{}",
+                    block.at(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+        })
+        .collect();
+    assert_all("php blocks", php.len(), failures);
+}
+
+#[test]
+fn every_c_example_compiles_against_the_header() {
+    let c = blocks(&["c"]);
+    let (dir, _) = scratch_dir("docs-c");
+    let failures = c
+        .iter()
+        .enumerate()
+        .filter_map(|(i, block)| {
+            let path = dir.join(format!("block-{i}.c"));
+            std::fs::write(&path, &block.text).expect("write a C block");
+            let out = Command::new("gcc")
+                .args(["-fsyntax-only", "-Wall", "-Werror", "-I"])
+                .arg(root().join("include"))
+                .arg(&path)
+                .output()
+                .expect("gcc runs");
+            (!out.status.success())
+                .then(|| format!("{}: {}", block.at(), String::from_utf8_lossy(&out.stderr)))
+        })
+        .collect();
+    assert_all("C blocks", c.len(), failures);
+}
+
+/// `$ ticker calendar ...` lines of shell blocks, each with the output shown under it.
+#[test]
+fn every_ticker_calendar_transcript_prints_what_it_shows() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for block in blocks(&["sh", "console", ""]) {
+        let lines: Vec<&str> = block.text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(command) = line.strip_prefix("$ ticker calendar ") else {
+                continue;
+            };
+            let shown: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("$ "))
+                .copied()
+                .collect();
+            let mut args = vec!["calendar".to_string()];
+            args.extend(shlex::split(command).expect("a transcript's quoting"));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let exited = run_ticker_alone("docs-calendar", &args);
+            let printed: Vec<&str> = exited.stdout.lines().chain(exited.stderr.lines()).collect();
+            checked += 1;
+            if printed != shown {
+                failures.push(format!(
+                    "{}: `{line}` printed\n{}\nbut the docs show\n{}",
+                    block.at(),
+                    printed.join("\n"),
+                    shown.join("\n")
+                ));
+            }
+        }
+    }
+    assert_all("`ticker calendar` transcripts", checked, failures);
+}
+
+/// The one block that contains `needle`, for the examples run as masters below.
+fn example(needle: &str) -> Block {
+    let mut found: Vec<Block> = all_blocks()
+        .into_iter()
+        .filter(|b| b.text.contains(needle))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one example contains {needle:?}: {:?}",
+        found.iter().map(Block::at).collect::<Vec<_>>()
+    );
+    found.remove(0)
+}
+
+/// The schedules declared in code: the example runs as the master of a pool with no other
+/// schedule, an operator's `ticker run` hands its schedule one run, and the handler prints
+/// it.
+#[test]
+fn the_schedules_in_code_example_runs_its_schedule() {
+    let script = example("Ticker\\Schedules::add(");
+    let php = Php::new("docs-schedules-add").yaml(
+        "ticker:
+  pool:
+    num_workers: 1
+    destroy_timeout: 5s
+",
+    );
+    let path = php.file("app.php", &script.text);
+    let mut run = php.spawn(&[path.as_os_str()]);
+    let pid = run.pid.to_string();
+    run.wait_for("the master to answer", |r| {
+        r.ticker(&["status", &pid]).status.success()
+    });
+    run.ticker(&["run", "invoices", &pid]).assert_success();
+    run.wait_for("the handler's line", |r| r.stdout().contains("invoices"));
+    let exited = run.stop_with(libc::SIGTERM);
+    exited.assert_success();
+    let printed = exited.stdout.lines().find(|l| l.contains("invoices"));
+    assert_eq!(
+        printed,
+        Some("invoices: run 9223372036854775807 (manual)"),
+        "{}",
+        exited.stdout
+    );
+}

@@ -39,7 +39,7 @@ install: build
 # `make install`, then enables the extension for every PHP process, the way Debian does:
 # $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).
 # Without phpenmod, 20-ticker.ini goes straight into PHP's scan directory. Loaded this way,
-# the extension stays inert in every process that does not ask for a pool (README: Installing).
+# the extension stays inert in every process that does not ask for a pool (docs/installing.md).
 PHP_VERSION    ?= $(shell $(PHP) -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
 MODS_AVAILABLE ?= /etc/php/$(PHP_VERSION)/mods-available
 SCAN_DIR       ?= $(shell $(PHP) -r 'echo PHP_CONFIG_FILE_SCAN_DIR;')

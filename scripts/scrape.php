@@ -1,6 +1,6 @@
 <?php
 /*
- * The app of scripts/reliability.py scrape: the native loop of the README, each tick written
+ * The app of scripts/reliability.py scrape: the native loop of the README's quick start, each tick written
  * as one line "tick dueHrtime startedHrtime" to $TICKER_SCRAPE_LOG, where startedHrtime is
  * hrtime(true) as waitPayload() returns the tick. started - due is the tick's own lateness,
  * on the clock of the header's dueHrtime (CLOCK_MONOTONIC, the same as Python's

@@ -1,6 +1,6 @@
 <?php
 /*
- * The soak's app (scripts/reliability.py soak): the native loop of the README, each tick
+ * The soak's app (scripts/reliability.py soak): the native loop of the README's quick start, each tick
  * written as one line "tick pid hrtime" to $TICKER_SOAK_LOG when the worker gets it, before
  * it answers. Small lines appended by every worker: at 1 ms for hours the log stays small
  * enough to read back, and the script finds in it every tick handed to PHP, duplicates and

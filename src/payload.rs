@@ -1,7 +1,7 @@
 //! The body and header of a tick, as PHP code receives them.
 //!
-//! Owns the tick payload's format, which is part of the public API (documented in the
-//! README): body `{"tick":N}` as RoadRunner's ticker plugin sends it, and a JSON header that
+//! Owns the tick payload's format, which is part of the public API (documented in
+//! docs/worker-api.md): body `{"tick":N}` as RoadRunner's ticker plugin sends it, and a JSON header that
 //! keeps the plugin's `lastTick` and adds what a precise ticker knows. Pure formatting.
 
 use serde::{Deserialize, Serialize};

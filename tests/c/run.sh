@@ -34,7 +34,7 @@ gcc $flags tests/c/ticker_test.c "$libdir/libticker.a" -lpthread -ldl -lm -o "$t
 env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$libdir" "$tmp/ticker_test"
 env -i PATH=/usr/bin:/bin "$tmp/ticker_test_static" errors
 
-# The README's example program.
+# The example program docs/ffi.md points to.
 gcc $flags examples/ffi/ticks.c -L"$libdir" -lticker -o "$tmp/ticks"
 out=$(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$libdir" "$tmp/ticks" 10ms 3)
 [ "$(echo "$out" | grep -c '^tick ')" = 3 ] || { echo "test-c: examples/ffi/ticks.c printed: $out" >&2; exit 1; }

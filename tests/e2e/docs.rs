@@ -8,6 +8,9 @@
 //! | `c` | `gcc -fsyntax-only` against `include/` |
 //! | `sh`, `console`, none | each `$ ticker calendar ...` line is run; the lines up to the next `$ ` are its output |
 //!
+//! Every relative link must lead to a file that exists, and an `#anchor` to one of its
+//! headings.
+//!
 //! Words after the language in a block's info string (GitHub highlights by the first word
 //! only) adjust the check: `fragment` skips a block that is not meant to stand alone (a
 //! piece of a larger file, a sketch with `...`), and `NAME=value` sets an environment
@@ -249,6 +252,104 @@ fn every_ticker_calendar_transcript_prints_what_it_shows() {
     assert_all("`ticker calendar` transcripts", checked, failures);
 }
 
+/// GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces
+/// as `-`; a repeated one gets `-1`, `-2`, ...
+fn anchors_of(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let Some(title) = line.trim_start_matches('#').strip_prefix(' ') else {
+            continue;
+        };
+        if fenced || !line.starts_with('#') {
+            continue;
+        }
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let repeats = counts.entry(slug.clone()).or_insert(0);
+        seen.push(if *repeats == 0 {
+            slug
+        } else {
+            format!("{slug}-{repeats}")
+        });
+        *repeats += 1;
+    }
+    seen
+}
+
+/// The `[text](target)` links of `text` outside code.
+fn links_of(text: &str) -> Vec<(usize, String)> {
+    let mut links = Vec::new();
+    let mut fenced = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let Some(end) = after.find(')') else { break };
+            links.push((n + 1, after[..end].to_string()));
+            rest = &after[end..];
+        }
+    }
+    links
+}
+
+#[test]
+fn every_link_between_the_docs_leads_to_a_file_and_heading_that_exist() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in documents() {
+        let text = std::fs::read_to_string(&file).expect("read a Markdown file");
+        let shown = file.strip_prefix(root()).unwrap_or(&file).to_owned();
+        for (line, target) in links_of(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let dest = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().expect("a file's directory").join(path)
+            };
+            if !dest.exists() {
+                failures.push(format!(
+                    "{}:{line}: {target}: no such file",
+                    shown.display()
+                ));
+                continue;
+            }
+            if anchor.is_empty() || dest.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let headings = anchors_of(&std::fs::read_to_string(&dest).expect("read a link's file"));
+            if !headings.iter().any(|h| h == anchor) {
+                failures.push(format!(
+                    "{}:{line}: {target}: no such heading",
+                    shown.display()
+                ));
+            }
+        }
+    }
+    assert_all("relative links", checked, failures);
+}
+
 /// The one block that contains `needle`, for the examples run as masters below.
 fn example(needle: &str) -> Block {
     let mut found: Vec<Block> = all_blocks()
@@ -262,6 +363,69 @@ fn example(needle: &str) -> Block {
         found.iter().map(Block::at).collect::<Vec<_>>()
     );
     found.remove(0)
+}
+
+/// A line as the docs show it and as a run prints it, alike: numbers (pids, counts, times)
+/// as `N`, and a path (a runtime directory, a config file) left out.
+fn shape(line: &str) -> String {
+    let line = line.strip_prefix("^C").unwrap_or(line);
+    let line = line.find(" /").map_or(line, |at| &line[..at]);
+    let mut out = String::new();
+    for c in line.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('N') {
+            out.push('N');
+        }
+    }
+    out
+}
+
+/// The README's quick start: its `app.php` beside its `.rr.yaml`, in the directory the
+/// master starts in, run with `-d extension=` and stopped with SIGINT (Ctrl-C), prints the
+/// lines shown under it.
+#[test]
+fn the_quick_start_prints_what_it_shows() {
+    let readme: Vec<Block> = all_blocks()
+        .into_iter()
+        .filter(|b| b.file == Path::new("README.md"))
+        .collect();
+    let at = readme
+        .iter()
+        .position(|b| {
+            b.lang == "console" && b.text.starts_with("$ php -d extension=ticker.so app.php")
+        })
+        .expect("the quick start's transcript");
+    let script = readme[..at]
+        .iter()
+        .rfind(|b| b.lang == "php")
+        .expect("its app.php");
+    let config = readme[..at]
+        .iter()
+        .rfind(|b| b.lang == "yaml")
+        .expect("its .rr.yaml");
+    let shown: Vec<&str> = readme[at].text.lines().skip(1).collect();
+    let php = Php::new("docs-quick-start");
+    php.file(".rr.yaml", &config.text);
+    let path = php.file("app.php", &script.text);
+    let mut run = php.spawn(&[path.as_os_str()]);
+    let (told, printed_logs): (Vec<&str>, Vec<&str>) =
+        shown.iter().partition(|l| !shape(l).starts_with("ticker:"));
+    run.wait_for("the app's lines shown", |r| {
+        r.stdout().lines().count() >= told.len()
+    });
+    let exited = run.stop_with(libc::SIGINT);
+    let printed: Vec<String> = exited.stdout.lines().take(told.len()).map(shape).collect();
+    let told: Vec<String> = told.iter().map(|l| shape(l)).collect();
+    assert_eq!(printed, told, "the app's lines");
+    let logged: Vec<String> = exited.stderr.lines().map(shape).collect();
+    for line in printed_logs {
+        assert!(
+            logged.contains(&shape(line)),
+            "the docs show `{line}`, the run logged:\n{}",
+            exited.stderr
+        );
+    }
 }
 
 /// The schedules declared in code: the example runs as the master of a pool with no other

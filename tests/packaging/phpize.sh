@@ -2,8 +2,8 @@
 # The phpize build, as PIE, dh-php and the official Docker image run it, in a clean copy of the
 # tree (the PIE package's, scripts/pie-tree.sh): `phpize && ./configure && make && make install`
 # in ext/, installed under INSTALL_ROOT, then loaded by PHP from there. Also checks that
-# configure refuses to go on without cargo, naming the Rust version needed, and that a second
-# `make install` (as `sudo make install` after `make`) does not run cargo.
+# configure refuses a ZTS PHP and, naming the Rust version needed, a machine without cargo, and
+# that a second `make install` (as `sudo make install` after `make`) does not run cargo.
 #
 # cargo builds into the main build's target directory ($CARGO_TARGET_DIR, else target/), where a
 # target directory of its own would cost a second full release build, minutes on a small CI
@@ -36,6 +36,19 @@ if PATH=$no_cargo_path HOME=$tmp/home ./configure >"$tmp/configure-no-cargo.log"
 fi
 grep -q 'cargo not found.*Rust 1.85 or later' "$tmp/configure-no-cargo.log" ||
     { tail -5 "$tmp/configure-no-cargo.log" >&2; fail "configure without cargo did not name the Rust needed"; }
+
+# A thread-safe PHP is refused. No ZTS PHP is installed here: a php-config that is the real one
+# but for --include-dir, whose main/php_config.h defines ZTS (what configure's check reads).
+mkdir -p "$tmp/zts/main"
+echo '#define ZTS 1' >"$tmp/zts/main/php_config.h"
+printf '#!/bin/sh\nif [ "$1" = --include-dir ]; then echo %s; else exec %s "$@"; fi\n' \
+    "$tmp/zts" "$(command -v php-config)" >"$tmp/zts/php-config"
+chmod +x "$tmp/zts/php-config"
+if ./configure --with-php-config="$tmp/zts/php-config" >"$tmp/configure-zts.log" 2>&1; then
+    fail "configure accepted a ZTS PHP"
+fi
+grep -q 'ticker supports only a non-thread-safe (NTS) PHP' "$tmp/configure-zts.log" ||
+    { tail -5 "$tmp/configure-zts.log" >&2; fail "configure on a ZTS PHP did not say it needs NTS"; }
 
 ./configure >"$tmp/configure.log" 2>&1 || { tail -30 "$tmp/configure.log" >&2; fail "configure failed"; }
 if grep -n 'Error' "$tmp/configure.log" >&2; then fail "configure printed errors (above)"; fi

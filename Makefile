@@ -3,11 +3,13 @@
 
 CARGO      ?= cargo
 PHP        ?= php
-EXT        := $(CURDIR)/target/release/libticker_php.so
-LIB        := $(CURDIR)/target/release/libticker.so
+# cargo's output: target/release, or $CARGO_TARGET_DIR/release when that is set.
+RELEASE    := $(if $(CARGO_TARGET_DIR),$(abspath $(CARGO_TARGET_DIR)),$(CURDIR)/target)/release
+EXT        := $(RELEASE)/libticker_php.so
+LIB        := $(RELEASE)/libticker.so
 TICKS      ?= 5
 
-.PHONY: all deps build install install-ini uninstall-ini demo test test-loaded test-rust test-command test-c test-php test-ffi header lint bench soak faults scrape clean
+.PHONY: all deps build install install-ini uninstall-ini pie-binary demo test test-loaded test-rust test-command test-c test-php test-ffi test-packaging test-phpize header lint bench soak faults scrape clean
 
 all: build
 
@@ -16,8 +18,12 @@ deps:
 
 # The extension (target/release/libticker_php.so), the C library without PHP
 # (target/release/libticker.so and libticker.a) and the `ticker` command (target/release/ticker).
+# ext-php-rs' build script reads PHP_CONFIG and PHP (else php-config on PATH); the phpize build
+# (ext/config.m4) gives it both as absolute paths, and so does this one, the same values: its
+# build script then need not run again each time the other build shares this target directory.
 build: deps
-	$(CARGO) build --release --workspace
+	php_config=$${PHP_CONFIG:-$$(command -v php-config)} && \
+		PHP_CONFIG=$$php_config PHP=$$($$php_config --php-binary) $(CARGO) build --release --workspace
 
 # Copies the extension into PHP's extension directory, so `-d extension=ticker.so` works,
 # the `ticker` command into $(BINDIR), and the C library into the library path ($(LIBDIR))
@@ -30,16 +36,19 @@ EXTENSION_DIR ?= $(shell $(PHP) -r 'echo ini_get("extension_dir");')
 install: build
 	install -d "$(DESTDIR)$(EXTENSION_DIR)" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)"
 	install -m 0755 $(EXT) "$(DESTDIR)$(EXTENSION_DIR)/ticker.so"
-	install -m 0755 target/release/ticker "$(DESTDIR)$(BINDIR)/ticker"
+	install -m 0755 $(RELEASE)/ticker "$(DESTDIR)$(BINDIR)/ticker"
 	install -m 0755 $(LIB) "$(DESTDIR)$(LIBDIR)/libticker.so"
-	install -m 0644 target/release/libticker.a "$(DESTDIR)$(LIBDIR)/libticker.a"
+	install -m 0644 $(RELEASE)/libticker.a "$(DESTDIR)$(LIBDIR)/libticker.a"
 	install -m 0644 include/ticker.h "$(DESTDIR)$(INCLUDEDIR)/ticker.h"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig; fi
 
 # `make install`, then enables the extension for every PHP process, the way Debian does:
 # $(MODS_AVAILABLE)/ticker.ini and `phpenmod ticker` (conf.d/20-ticker.ini for each SAPI).
 # Without phpenmod, 20-ticker.ini goes straight into PHP's scan directory. Loaded this way,
-# the extension stays inert in every process that does not ask for a pool (docs/installing.md).
+# the extension stays inert in every process that does not ask for a pool (docs/enabling.md).
+# With DESTDIR (a package being staged), the ini file is only staged where it would go,
+# $(DESTDIR)$(MODS_AVAILABLE)/ticker.ini or $(DESTDIR)$(SCAN_DIR)/20-ticker.ini: the live
+# PHP's configuration is left alone and phpenmod does not run (a package's postinst does that).
 PHP_VERSION    ?= $(shell $(PHP) -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
 MODS_AVAILABLE ?= /etc/php/$(PHP_VERSION)/mods-available
 SCAN_DIR       ?= $(shell $(PHP) -r 'echo PHP_CONFIG_FILE_SCAN_DIR;')
@@ -56,18 +65,23 @@ endef
 export TICKER_INI
 install-ini: install
 	@if command -v $(PHPENMOD) >/dev/null 2>&1 && [ -d "$(MODS_AVAILABLE)" ]; then \
-		echo "$$TICKER_INI" > "$(MODS_AVAILABLE)/ticker.ini" && \
-		echo "wrote $(MODS_AVAILABLE)/ticker.ini" && \
-		$(PHPENMOD) -v $(PHP_VERSION) ticker; \
+		install -d "$(DESTDIR)$(MODS_AVAILABLE)" && \
+		echo "$$TICKER_INI" > "$(DESTDIR)$(MODS_AVAILABLE)/ticker.ini" && \
+		echo "wrote $(DESTDIR)$(MODS_AVAILABLE)/ticker.ini" && \
+		if [ -z "$(DESTDIR)" ]; then $(PHPENMOD) -v $(PHP_VERSION) ticker; \
+		else echo "DESTDIR is set: not running $(PHPENMOD) (run \`$(PHPENMOD) -v $(PHP_VERSION) ticker\` once installed)"; fi; \
 	elif [ -n "$(SCAN_DIR)" ]; then \
-		echo "$$TICKER_INI" > "$(SCAN_DIR)/20-ticker.ini" && \
-		echo "wrote $(SCAN_DIR)/20-ticker.ini"; \
+		install -d "$(DESTDIR)$(SCAN_DIR)" && \
+		echo "$$TICKER_INI" > "$(DESTDIR)$(SCAN_DIR)/20-ticker.ini" && \
+		echo "wrote $(DESTDIR)$(SCAN_DIR)/20-ticker.ini"; \
 	else \
 		echo "install-ini: no phpenmod and no scan directory; add extension=ticker.so to php.ini" >&2; \
 		exit 1; \
 	fi
-	@$(PHP) -m | grep -qx ticker && echo "php -m lists ticker" || \
-		{ echo "install-ini: php -m does not list ticker; see php --ini for what PHP reads" >&2; exit 1; }
+	@if [ -z "$(DESTDIR)" ]; then \
+		$(PHP) -m | grep -qx ticker && echo "php -m lists ticker" || \
+		{ echo "install-ini: php -m does not list ticker; see php --ini for what PHP reads" >&2; exit 1; }; \
+	fi
 
 # Undoes install-ini (the extension stays installed for `-d extension=ticker.so`).
 uninstall-ini:
@@ -82,7 +96,7 @@ uninstall-ini:
 demo: install
 	cd examples && $(PHP) -d extension=ticker.so app.php $(TICKS)
 
-test: build lint test-rust test-command test-c test-php test-ffi
+test: build lint test-rust test-command test-c test-php test-ffi test-packaging test-phpize
 	@echo "make test: all suites passed"
 
 lint:
@@ -105,7 +119,7 @@ test-command:
 # The C library as a C program uses it: no PHP symbols, gcc against include/ticker.h, run with
 # nothing but target/release on the library path (tests/c/).
 test-c:
-	tests/c/run.sh target/release
+	tests/c/run.sh $(RELEASE)
 
 # include/ticker.h from src/ffi.rs (cbindgen.toml); tests/header.rs fails when it is stale.
 header:
@@ -127,6 +141,26 @@ test-php:
 test-ffi:
 	composer dump-autoload --dev --quiet
 	TICKER_LIB=$(LIB) TICKER_REQUIRE_FFI=1 $(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite ffi
+
+# How the extension reaches other machines (docs/packaging.md): the two Composer packages, the
+# example systemd unit and Dockerfile, `make install-ini DESTDIR=...` staging only, and the
+# pre-built archive PIE downloads, loaded from an extension directory of its own.
+test-packaging: build
+	tests/packaging/composer.sh
+	tests/packaging/systemd.sh
+	tests/packaging/dockerfile.sh
+	tests/packaging/install-ini.sh
+	tests/packaging/binary.sh
+
+# `phpize && ./configure && make && make install` in a clean copy of the tree, installed under
+# INSTALL_ROOT and loaded. Its cargo shares this build's target directory and finds it built
+# (seconds, where a target directory of its own would be a second full build).
+test-phpize: build
+	tests/packaging/phpize.sh
+
+# The pre-built archive for PIE for this PHP (php_ticker-{version}_php{X.Y}-{arch}-linux-{libc}-nts.tgz).
+pie-binary: build
+	scripts/pie-binary.sh .
 
 bench: build
 	bench/run

@@ -666,7 +666,7 @@ mod tests {
         }
     }
 
-    /// What a combination must give, stated as docs/installing.md states the rules.
+    /// What a combination must give, stated as docs/enabling.md states the rules.
     #[derive(Debug, PartialEq)]
     enum Outcome {
         Master(Asked),

@@ -56,6 +56,15 @@ final class WorkerBootloader extends Bootloader
         if ($env->get('RR_MODE') !== TickerDispatcher::MODE) {
             return;
         }
+        // The package only suggests spiral/roadrunner-worker (an application using Ticker\Ffi
+        // alone needs no RoadRunner package), so a ticking process may lack it: say so here,
+        // rather than fail later on an unknown interface.
+        if (!\interface_exists(WorkerInterface::class)) {
+            throw new \LogicException(
+                'RR_MODE is ticker, and Ticker\\Spiral serves ticks through ' . WorkerInterface::class
+                . ', which is missing: run `composer require spiral/roadrunner-worker:^3.0`',
+            );
+        }
 
         $relay = $env->get('RR_RELAY');
         $extension = $relay === null || $relay === '' ? $workers->extension() : null;

@@ -12,7 +12,8 @@ declare(strict_types=1);
  * hold only one, and a dispatcher with a static `canServe` loads only against the 3.12+ one.
  *
  * spiral/tokenizer is optional for the package: TICKER_TEST_WITHOUT_TOKENIZER=1 leaves its
- * stand-ins out, as in an application that does not have it.
+ * stand-ins out, as in an application that does not have it. So is spiral/roadrunner-worker:
+ * TICKER_TEST_WITHOUT_ROADRUNNER=1 leaves out RoadRunner's, Goridge's and the bridge's.
  */
 
 $dispatcherInterface = \getenv('TICKER_TEST_SPIRAL_LINE') === '3.12'
@@ -45,6 +46,15 @@ if (\getenv('TICKER_TEST_WITHOUT_TOKENIZER') !== '1') {
         \Spiral\Tokenizer\Bootloader\TokenizerListenerBootloader::class
             => 'Spiral/Tokenizer/Bootloader/TokenizerListenerBootloader.php',
     ];
+}
+
+if (\getenv('TICKER_TEST_WITHOUT_ROADRUNNER') === '1') {
+    $standIns = \array_filter(
+        $standIns,
+        static fn (string $name): bool => !\str_starts_with($name, 'Spiral\\RoadRunner')
+            && !\str_starts_with($name, 'Spiral\\Goridge\\'),
+        \ARRAY_FILTER_USE_KEY,
+    );
 }
 
 foreach ($standIns as $name => $file) {

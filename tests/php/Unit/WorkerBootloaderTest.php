@@ -18,6 +18,7 @@ use Ticker\Spiral\Tests\Support\Journal;
 use Ticker\Spiral\Tests\Support\JournalFinalizer;
 use Ticker\Spiral\Tests\Support\Kernel;
 use Ticker\Spiral\Tests\Support\ScriptedWorker;
+use Ticker\Spiral\Tests\Support\Subprocess;
 use Ticker\Spiral\Tests\Support\UsesNativeDouble;
 use Ticker\Spiral\TickerBootloader;
 use Ticker\Spiral\Worker\ExtensionWorker;
@@ -283,5 +284,29 @@ final class WorkerBootloaderTest extends TestCase
         }
         self::assertSame($bridgeBindings[WorkerInterface::class], $this->container->binding(WorkerInterface::class));
         self::assertSame($bridgeBindings[Worker::class], $this->container->binding(Worker::class));
+    }
+
+    /**
+     * The package only suggests spiral/roadrunner-worker: without it, a console process boots,
+     * and a ticking one stops at boot with what to install, not on an unknown interface later.
+     */
+    public function testWithoutRoadRunnerAConsoleBootsAndATickingProcessSaysWhatToInstall(): void
+    {
+        $run = Subprocess::run(
+            [\PHP_BINARY, __DIR__ . '/../fixtures/without-roadrunner.php'],
+            ['TICKER_TEST_WITHOUT_ROADRUNNER' => '1'] + \getenv(),
+            30.0,
+        );
+        $context = "stderr:\n{$run->stderr}\nstdout:\n{$run->stdout}";
+
+        self::assertSame(0, $run->exitCode, $context);
+        $result = \json_decode($run->stdout, true, 8, \JSON_THROW_ON_ERROR);
+        if ($result['roadrunner']) {
+            self::markTestSkipped('spiral/roadrunner-worker is installed');
+        }
+        self::assertNull($result['console'], $context);
+        self::assertIsString($result['ticking'], $context);
+        self::assertStringStartsWith('LogicException: ', $result['ticking']);
+        self::assertStringContainsString('composer require spiral/roadrunner-worker', $result['ticking']);
     }
 }

@@ -44,7 +44,7 @@ PROFILES = {
     # bench/run --scaling: the pool from 2 to 500 workers (7), about 10 minutes.
     "scaling": dict(reps=3, sizes=(2, 16, 64, 256, 500), window_s=2.0, settle_s=0.3, kills=3,
                     kill_gap_s=0.15, boot_mb=20, big_boot_mb=200, big_workers=500, lat1_ticks=5000, calm_s=3.0),
-    # bench/run --schedules: 1 to 10,000 named schedules in one pool of 2 workers (8), about 3.5 minutes.
+    # bench/run --schedules: 1 to 10,000 named schedules in one pool of 2 workers (8), about 3 minutes.
     "schedules": dict(reps=1, counts=(1, 100, 10_000), shapes=("every", "cron"), workers=2, settle_s=2.0,
                       window_s=10),
 }
@@ -908,7 +908,7 @@ def main():
     ap.add_argument("--sizes", help="with --scaling: comma-separated pool sizes (default 2,16,64,256,500)")
     ap.add_argument("--schedules", action="store_true",
                     help="only 1, 100 and 10,000 named schedules in one pool, every: 1s and cron, against a "
-                         "PHP loop of isDue() checks (~4 minutes)")
+                         "PHP loop of isDue() checks (~3 minutes)")
     ap.add_argument("--counts", help="with --schedules: comma-separated schedule counts (default 1,100,10000)")
     ap.add_argument("--shapes", help="with --schedules: every, cron or both (default every,cron)")
     ap.add_argument("--window", type=int, help="with --schedules: seconds of the measured window (default 10)")

@@ -9,9 +9,11 @@ the files the workers write, and computes figures.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import random
+import re
 import select
 import signal
 import statistics
@@ -42,6 +44,9 @@ PROFILES = {
     # bench/run --scaling: the pool from 2 to 500 workers (7), about 10 minutes.
     "scaling": dict(reps=3, sizes=(2, 16, 64, 256, 500), window_s=2.0, settle_s=0.3, kills=3,
                     kill_gap_s=0.15, boot_mb=20, big_boot_mb=200, big_workers=500, lat1_ticks=5000, calm_s=3.0),
+    # bench/run --schedules: 1 to 10,000 named schedules in one pool of 2 workers (8), about 3 minutes.
+    "schedules": dict(reps=1, counts=(1, 100, 10_000), shapes=("every", "cron"), workers=2, settle_s=2.0,
+                      window_s=10),
 }
 MEASUREMENTS = "lateness,roundtrips,replacement,idle,memory,ffi"
 FFI_MODES = ("ffi", "usleep", "spin")
@@ -67,11 +72,13 @@ class Run:
     """One process of bench/app.php on one system, with its own result directory."""
 
     def __init__(self, args, system, interval_ns, workers, ticks=0, pad=2, boot_mb=0, ready=False,
-                 missed="skip", destroy_timeout_s=5, php_env=None, supervisor=None):
+                 missed="skip", destroy_timeout_s=5, php_env=None, supervisor=None, schedules=None):
         """`system`: ticker, baseline, or reference (the extension `--reference` names, run as
         ticker). `ready`: False, True (every worker's first tick) or "first" (tick 0 only).
         `php_env`: more environment for PHP itself (USE_ZEND_ALLOC_HUGE_PAGES). `supervisor`:
-        lines of the ticker's `pool.supervisor` section (ticker only)."""
+        lines of the ticker's `pool.supervisor` section (ticker only). `schedules`: named
+        schedules instead of the interval, [(name, the ticker's YAML mapping, the baseline's cron
+        expression)], in UTC; the ticker then logs JSON lines (see ready_unix())."""
         self.system = system
         ext = args.reference if system == "reference" else args.ext
         system = "ticker" if system == "reference" else system
@@ -90,14 +97,18 @@ class Run:
             conf = os.path.join(self.dir, "ticker.yaml")
             with open(conf, "w") as f:
                 f.write("ticker:\n"
-                        f"  interval: {go_duration(interval_ns)}\n"
-                        f"  missed: {missed}\n"
+                        + (f"  interval: {go_duration(interval_ns)}\n" if schedules is None else "")
+                        + f"  missed: {missed}\n"
                         "  pool:\n"
                         "    max_queue_size: 0\n"
                         f"    num_workers: {workers}\n"
                         f"    destroy_timeout: {destroy_timeout_s}s\n")
                 if supervisor:
                     f.write("    supervisor:\n" + "".join(f"      {line}\n" for line in supervisor))
+                if schedules is not None:
+                    f.write("  timezone: UTC\n  schedules:\n"
+                            + "".join(f"    {name}: {yaml}\n" for name, yaml, _ in schedules)
+                            + "logs:\n  encoding: json\n")
             env["TICKER_CONFIG"] = conf
             cmd += ["-d", f"extension={ext}"]
         else:
@@ -105,8 +116,14 @@ class Run:
             env["BASELINE_WORKERS"] = str(workers)
             env["BASELINE_MISSED"] = missed
             env["BASELINE_DESTROY_TIMEOUT_NS"] = str(destroy_timeout_s * 1_000_000_000)
+            if schedules is not None:
+                env["BASELINE_SCHEDULES"] = os.path.join(self.dir, "schedules.txt")
+                env["BASELINE_TIMEZONE"] = "UTC"
+                with open(env["BASELINE_SCHEDULES"], "w") as f:
+                    f.write("".join(f"{name} {expr}\n" for name, _, expr in schedules))
         cmd.append(APP)
         self.stderr = open(os.path.join(self.dir, "stderr.txt"), "w")
+        self.exec_unix, self.exec_mono = time.time(), time.monotonic_ns()
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr,
                                      cwd=self.dir)
         self.pid = self.proc.pid
@@ -176,6 +193,21 @@ class Run:
         """hrtime when the application was booted, right before the master's first waitPayload()."""
         with open(os.path.join(self.dir, "master.txt")) as f:
             return int(f.read().split()[3])
+
+    def ready_unix(self):
+        """Unix time at which the master started ticking its schedules, from its own line on
+        stderr: the ticker's JSON log line "... ticking ..." (its `ts`), the baseline's
+        "baseline: ticking N schedules at UNIX"; None until it is there."""
+        with open(os.path.join(self.dir, "stderr.txt"), "rb") as f:
+            for line in f:
+                if line.startswith(b"baseline: ticking "):
+                    return float(line.split()[-1])
+                # Only the start: the line names every schedule, and may still be being written.
+                ticking = re.match(rb'\{"level":"info","ts":([0-9.]+),"logger":"ticker","msg":"master [0-9]+ ticking ',
+                                   line)
+                if ticking:
+                    return float(ticking.group(1))
+        return None
 
     def by_worker(self):
         """{pid: [(tick, lateness ns, receive hrtime)]} of every worker that wrote its figures."""
@@ -621,6 +653,232 @@ def scaling_medians(reps, prof, systems):
 
 
 # ------------------------------------------------------------------------------------------
+# 8. named schedules: 1 to 10,000 in one pool
+
+# The cron shape: each schedule runs at 12 seconds of its own in a minute, one in each five
+# (so that no 10 s window misses a schedule's run in a minute it runs), and in every minute,
+# the even ones or the odd ones (by its number): occurrences spread over every second.
+CRON_MINUTES = ("*", "*/2", "1-59/2")
+
+
+def cron_seconds(i):
+    rng = random.Random(i)
+    return [5 * k + rng.randrange(5) for k in range(12)]
+
+
+def schedule_set(shape, n):
+    """[(name, the ticker's YAML mapping, the baseline's cron expression)] of `n` schedules.
+
+    every: `every: 1s` each. The timetable starts every interval one interval after the pool
+    is up, all at once, and the config has no way to give them phases of their own (jitter is
+    for cron only), so their ticks fall due together, n at each second. The baseline checks
+    `* * * * * *` for each (Laravel's everySecond() is a minute's event repeated each second).
+    cron: 6-field expressions with their own seconds and minutes (see cron_seconds and
+    CRON_MINUTES), the same text for both systems."""
+    out = []
+    for i in range(n):
+        name = f"s{i:05d}"
+        if shape == "every":
+            out.append((name, "{every: 1s}", "* * * * * *"))
+        else:
+            expr = f"{','.join(map(str, cron_seconds(i)))} {CRON_MINUTES[i % 3]} * * * *"
+            out.append((name, f'{{cron: "{expr}"}}', expr))
+    return out
+
+
+def cron_due_count(n, t0_unix, seconds):
+    """How many runs of the cron shape's first `n` schedules fall in the `seconds` whole
+    seconds of Unix time from `t0_unix` (a whole second)."""
+    per = {(s, odd): 0 for s in range(60) for odd in (0, 1)}
+    for i in range(n):
+        for s in cron_seconds(i):
+            for odd in (0, 1):
+                if CRON_MINUTES[i % 3] == "*" or (CRON_MINUTES[i % 3] == "1-59/2") == bool(odd):
+                    per[(s, odd)] += 1
+    return sum(per[(u % 60, (u // 60) % 2)] for u in range(t0_unix, t0_unix + seconds))
+
+
+def tree_cpu(pid):
+    """(utime + stime in ns from /proc/<pid>/stat, the same from schedstat) of the master and
+    each of its children, and the pids counted."""
+    pids = [pid, *sorted(children(pid))]
+    stat = sched = 0
+    for p in pids:
+        try:
+            stat += cpu_ticks(p) * 1_000_000_000 // CLK_TCK
+            sched += sched_ns(p)
+        except (OSError, ValueError):
+            pass
+    return stat, sched, pids
+
+
+def m_schedules(args, system, shape, n, prof):
+    """A pool of 2 workers running `n` schedules of `shape`, watched from outside.
+
+    Start: from the exec of PHP to the master's "ticking" line (the schedules read, the
+    workers forked, the first runs computed), and to the first tick a worker received. Then,
+    after `settle_s`, a window of `window_s` whole seconds whose ends fall half-way between two
+    due seconds: every tick due in it is counted once, against the number due by the schedules'
+    definitions (delivered ÷ due), with its lateness; the master's CPU and the whole tree's
+    (master + workers) over the window, and per delivered tick, from each process's
+    /proc/<pid>/schedstat (ns; /proc/<pid>/stat's utime + stime, in 10 ms units, is in the JSON
+    as tree_cpu_pct, too coarse for the small counts); the master's RSS at the window's end."""
+    r = Run(args, system, 1_000_000_000, workers=prof["workers"], schedules=schedule_set(shape, n))
+    window = prof["window_s"]
+    try:
+        ready = r.wait_for(r.ready_unix, 120, "the master's ticking line")
+        # What the start cost the master, whatever else the machine runs (read a few ms
+        # after the line: the first ticks' cost is in it).
+        start_cpu_s = sched_ns(r.pid) / 1e9
+        # The due seconds: the ticker's intervals one second after its start; otherwise the
+        # wall clock's whole seconds (cron occurrences, the baseline's isDue() seconds).
+        phase = ready % 1.0 if (system, shape) == ("ticker", "every") else 0.0
+        earliest = ready + prof["settle_s"]
+        t0_unix = math.floor(earliest - phase - 0.5) + 1 + phase + 0.5
+        off = time.time() - time.monotonic()
+        time.sleep(max(0.0, t0_unix - off - time.monotonic()))
+        c0 = (time.monotonic_ns(), sched_ns(r.pid), *tree_cpu(r.pid)[:2])
+        time.sleep(max(0.0, t0_unix + window - off - time.monotonic()))
+        c1 = (time.monotonic_ns(), sched_ns(r.pid), *tree_cpu(r.pid)[:2])
+        tree = tree_cpu(r.pid)[2]
+        rss_mb = smaps(r.pid)["rss_kb"] / 1024
+    finally:
+        r.stop()
+    t0_mono = (t0_unix - off) * 1e9
+    rows = [x for pid_rows in r.by_worker().values() for x in pid_rows]
+    late = sorted(lt for _, lt, at in rows if t0_mono <= at - lt < t0_mono + window * 1e9)
+    if shape == "every":
+        due = n * window
+    else:
+        due = cron_due_count(n, round(t0_unix - phase + 0.5), window)
+    wall_ns = c1[0] - c0[0]
+    delivered = len(late)
+    return {
+        "schedules": n, "shape": shape, "workers": len(tree) - 1,
+        "start_ready_s": ready - r.exec_unix,
+        "start_first_tick_s": (min(at for _, _, at in rows) - r.exec_mono) / 1e9 if rows else None,
+        "start_cpu_s": start_cpu_s,
+        "due": due, "delivered": delivered, "delivered_ratio": delivered / due if due else None,
+        "ticks_per_s": delivered / window,
+        "master_cpu_pct": 100.0 * (c1[1] - c0[1]) / wall_ns,
+        "tree_cpu_pct": 100.0 * (c1[2] - c0[2]) / wall_ns,
+        "tree_sched_cpu_pct": 100.0 * (c1[3] - c0[3]) / wall_ns,
+        "master_us_per_tick": (c1[1] - c0[1]) / 1e3 / delivered if delivered else None,
+        "tree_us_per_tick": (c1[3] - c0[3]) / 1e3 / delivered if delivered else None,
+        "p50_us": pct(late, 50) / 1e3 if late else None, "p99_us": pct(late, 99) / 1e3 if late else None,
+        "p999_us": pct(late, 99.9) / 1e3 if late else None, "max_us": late[-1] / 1e3 if late else None,
+        "master_rss_mb": rss_mb,
+    }
+
+
+SCHEDULE_FIGURES = ("start_ready_s", "start_first_tick_s", "start_cpu_s", "due", "delivered", "delivered_ratio", "ticks_per_s",
+                    "master_cpu_pct", "tree_cpu_pct", "tree_sched_cpu_pct", "master_us_per_tick",
+                    "tree_us_per_tick", "p50_us", "p99_us", "p999_us", "max_us", "master_rss_mb")
+
+
+def schedules_key(shape, n):
+    return f"schedules_{shape}_{n}"
+
+
+def main_schedules(args, prof, tmp_root):
+    def one_rep(rep, order, _i):
+        for shape in prof["shapes"]:
+            for n in prof["counts"]:
+                for s in order:
+                    fig = m_schedules(args, s, shape, n, prof)
+                    rep[s][schedules_key(shape, n)] = fig
+                    log(f"  {shape:5} {n:6} {s:8}: delivered {fig['delivered']}/{fig['due']}, "
+                        f"p50 {fmt(fig['p50_us'], 'us')} p99 {fmt(fig['p99_us'], 'us')} "
+                        f"max {fmt(fig['max_us'], 'us')}, master CPU {fig['master_cpu_pct']:.2f} % "
+                        f"({fmt(fig['master_us_per_tick'], 'us')}/tick), tree {fig['tree_sched_cpu_pct']:.1f} %, "
+                        f"RSS {fig['master_rss_mb']:.1f} MB, ticking after {fig['start_ready_s']:.3f} s")
+
+    reps, started, load_before = repeat(prof, one_rep)
+    med = {s: {schedules_key(shape, n): {f: median_of([r[s] for r in reps], schedules_key(shape, n), f)
+                                         for f in SCHEDULE_FIGURES}
+               for shape in prof["shapes"] for n in prof["counts"]} for s in SYSTEMS}
+    record = run_record(args, "schedules", prof, started, load_before, med, reps)
+    finish(args, tmp_root, record, schedules_summary(record))
+
+
+# the start target: 10,000 cron schedules, exec to ticking
+SCHEDULES_START_LIMIT_S = 1.0
+
+
+def schedules_summary(rec):
+    prof, med = rec["settings"], rec["medians"]
+    counts, small = prof["counts"], prof["counts"][0]
+
+    def per_schedule(s, shape, n):
+        a, b = med[s][schedules_key(shape, n)]["master_rss_mb"], med[s][schedules_key(shape, small)]["master_rss_mb"]
+        if n == small or a is None or b is None:
+            return "–"
+        return f"{(a - b) * 1024 * 1024 / (n - small):,.0f} B"
+
+    def late(v):
+        return fmt(v, "us") if v is None or v < 10_000 else f"{v / 1e3:,.0f} ms"
+
+    def ticks_per_s(v):
+        return "–" if v is None else f"{v:.1f}/s" if v < 10 else fmt(v, "rate")
+
+    def growth(s, shape, n):
+        a, b = (med[s][schedules_key(shape, m)]["master_us_per_tick"] for m in (n, small))
+        return "–" if a is None or not b else f"{a / b:.2f}×"
+
+    out = [headline(rec), "",
+           f"8. Named schedules in one pool of {prof['workers']} workers, a {prof['window_s']} s window "
+           f"{prof['settle_s']:.0f} s after the start. CPU per tick: the window's CPU over the ticks "
+           f"delivered in it; \"÷ {small}\": that figure against the same shape's with {small} "
+           f"schedule{'s' if small != 1 else ''}. Memory per schedule: (master RSS − RSS with {small}) ÷ the "
+           "schedules added. Start: exec of PHP → the master ticking / → the first tick in a worker, "
+           "and the master's CPU time when it was ticking.", "",
+           "| shape | schedules | system | delivered ÷ due | ticks/s | master CPU | tree CPU | "
+           "master CPU/tick | ÷ 1 | tree CPU/tick | lateness p50 | p99 | p99.9 | max | master RSS | "
+           "per schedule | start → ticking | → first tick | master CPU to ticking |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for shape in prof["shapes"]:
+        for n in counts:
+            for s in SYSTEMS:
+                m = med[s][schedules_key(shape, n)]
+                out.append(f"| {shape} | {n:,} | {s} | {fmt(m['delivered_ratio'], 'ratio3')} | "
+                           f"{ticks_per_s(m['ticks_per_s'])} | {fmt(m['master_cpu_pct'], 'pct')} | "
+                           f"{fmt(m['tree_sched_cpu_pct'], 'pct')} | {fmt(m['master_us_per_tick'], 'us')} | "
+                           f"{growth(s, shape, n)} | {fmt(m['tree_us_per_tick'], 'us')} | "
+                           f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
+                           f"{late(m['max_us'])} | {fmt(m['master_rss_mb'], 'mb')} | "
+                           f"{per_schedule(s, shape, n)} | {fmt(m['start_ready_s'], 's')} | "
+                           f"{fmt(m['start_first_tick_s'], 's')} | {fmt(m['start_cpu_s'], 's')} |")
+    out.append("")
+    out += ["Targets (the ticker's figures):", "", "| target | ticker | baseline | met? |", "|---|---|---|---|"]
+    big = counts[-1]
+    for shape in prof["shapes"]:
+        if big == small:
+            break
+        # Against every smaller count m: within log₂(big / m) of m's figure.
+        cells, oks = {}, []
+        for s in SYSTEMS:
+            parts = []
+            for m in counts[:-1]:
+                a, b = (med[s][schedules_key(shape, k)]["master_us_per_tick"] for k in (big, m))
+                r = None if a is None or not b else a / b
+                parts.append(f"÷ {m:,}: {fr(r)}")
+                if s == "ticker":
+                    oks.append(None if r is None else r <= max(1.0, math.log2(big / m)))
+            cells[s] = ", ".join(parts)
+        ok = None if None in oks else all(oks)
+        bounds = ", ".join(f"{max(1.0, math.log2(big / m)):.1f}× of {m:,}" for m in counts[:-1])
+        out.append(f"| {shape}: master CPU per tick at {big:,} schedules within log₂ of the ratio of counts "
+                   f"({bounds}) | {cells['ticker']} | {cells['baseline']} | {met(ok)} |")
+    if "cron" in prof["shapes"]:
+        t, b = (med[s][schedules_key("cron", big)]["start_ready_s"] for s in SYSTEMS)
+        ok = None if t is None else t < SCHEDULES_START_LIMIT_S
+        c = med["ticker"][schedules_key("cron", big)]["start_cpu_s"]
+        out.append(f"| {big:,} cron schedules: exec → ticking under {SCHEDULES_START_LIMIT_S:.0f} s | "
+                   f"{fmt(t, 's')} (master CPU {fmt(c, 's')}) | {fmt(b, 's')} | {met(ok)} |")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------
 # the whole run
 
 
@@ -648,6 +906,12 @@ def main():
     ap.add_argument("--reference", help="with --scaling: another build of the extension, measured at 1 ms with "
                                         "2 workers beside this one (measurement 1), for a before/after")
     ap.add_argument("--sizes", help="with --scaling: comma-separated pool sizes (default 2,16,64,256,500)")
+    ap.add_argument("--schedules", action="store_true",
+                    help="only 1, 100 and 10,000 named schedules in one pool, every: 1s and cron, against a "
+                         "PHP loop of isDue() checks (~3 minutes)")
+    ap.add_argument("--counts", help="with --schedules: comma-separated schedule counts (default 1,100,10000)")
+    ap.add_argument("--shapes", help="with --schedules: every, cron or both (default every,cron)")
+    ap.add_argument("--window", type=int, help="with --schedules: seconds of the measured window (default 10)")
     ap.add_argument("--reps", type=int, help="repetitions of every measurement")
     ap.add_argument("--idle-seconds", type=float, help="length of the idle-CPU window")
     ap.add_argument("--only", default=MEASUREMENTS, help=f"comma-separated subset of {MEASUREMENTS}")
@@ -662,7 +926,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the per-run files")
     args = ap.parse_args()
 
-    profile = "ffi" if args.ffi else "scaling" if args.scaling else "quick" if args.quick else "full"
+    profile = ("ffi" if args.ffi else "scaling" if args.scaling else "schedules" if args.schedules
+               else "quick" if args.quick else "full")
     prof = dict(PROFILES[profile])
     if args.reps:
         prof["reps"] = args.reps
@@ -670,6 +935,12 @@ def main():
         prof["idle_seconds"] = args.idle_seconds
     if args.sizes:
         prof["sizes"] = tuple(int(n) for n in args.sizes.split(","))
+    if args.counts:
+        prof["counts"] = tuple(int(n) for n in args.counts.split(","))
+    if args.shapes:
+        prof["shapes"] = tuple(args.shapes.split(","))
+    if args.window:
+        prof["window_s"] = args.window
     only = {"ffi"} if args.ffi else set(args.only.split(","))
     os.makedirs(args.results, exist_ok=True)
     tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
@@ -677,6 +948,8 @@ def main():
 
     if profile == "scaling":
         return main_scaling(args, prof, tmp_root)
+    if profile == "schedules":
+        return main_schedules(args, prof, tmp_root)
 
     started = time.time()
     load_before = os.getloadavg()
@@ -810,6 +1083,17 @@ def main():
 
 
 def main_scaling(args, prof, tmp_root):
+    reps, started, load_before = repeat(prof, lambda rep, order, i: run_scaling(args, prof, rep, order, i))
+    systems = SYSTEMS + (("reference",) if args.reference else ())
+    record = run_record(args, "scaling", prof, started, load_before, scaling_medians(reps, prof, systems), reps,
+                        reference=args.reference, transparent_hugepage=transparent_hugepage())
+    finish(args, tmp_root, record, scaling_summary(record),
+           plot=lambda path: plot_scaling(record, path), plot_name="scaling.png")
+
+
+def repeat(prof, one_rep):
+    """Runs `one_rep(rep, order, i)` `prof["reps"]` times, the systems' order alternating;
+    returns the repetitions' figures, the start time and the load average before."""
     started = time.time()
     load_before = os.getloadavg()
     reps = []
@@ -817,28 +1101,41 @@ def main_scaling(args, prof, tmp_root):
         order = SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]
         rep = {s: {} for s in SYSTEMS}
         log(f"repetition {i + 1}/{prof['reps']} (order: {', '.join(order)}), load {os.getloadavg()[0]:.2f}")
-        run_scaling(args, prof, rep, order, i)
+        one_rep(rep, order, i)
         reps.append(rep)
-    systems = SYSTEMS + (("reference",) if args.reference else ())
+    return reps, started, load_before
+
+
+def run_record(args, profile, prof, started, load_before, medians, reps, reference=None, **machine):
+    """The JSON line of one run: settings, machine (and `machine`'s extra keys), commit, figures."""
     record = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "profile": "scaling", "settings": prof, "reference": args.reference,
+        "profile": profile, "settings": prof,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
-                    "transparent_hugepage": transparent_hugepage(),
+                    **machine,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
-        "medians": scaling_medians(reps, prof, systems), "reps": reps,
+        "medians": medians, "reps": reps,
     }
+    if reference is not None:
+        record["reference"] = reference
+    return record
+
+
+def finish(args, tmp_root, record, table, plot=None, plot_name=None):
+    """Appends the record to runs.jsonl, writes and prints the table, draws the plot, and
+    removes the per-run files unless --keep."""
     with open(os.path.join(args.results, "runs.jsonl"), "a") as f:
         f.write(json.dumps(record, separators=(",", ":")) + "\n")
-    table = scaling_summary(record)
     with open(os.path.join(args.results, "summary.md"), "w") as f:
         f.write(table)
     print(table)
-    plot_scaling(record, os.path.join(args.results, "scaling.png"))
-    print(f"plot: {os.path.relpath(os.path.join(args.results, 'scaling.png'))}")
+    if plot:
+        path = os.path.join(args.results, plot_name)
+        plot(path)
+        print(f"plot: {os.path.relpath(path)}")
     if not args.keep:
         subprocess.run(["rm", "-rf", tmp_root])
     else:
@@ -886,6 +1183,16 @@ def fmt(v, kind):
     return str(v)
 
 
+def met(cond):
+    """A `met?` cell: yes, **no**, or – when the figure is missing."""
+    return "–" if cond is None else ("yes" if cond else "**no**")
+
+
+def fr(v):
+    """A ratio cell."""
+    return "–" if v is None else f"{v:.2f}×"
+
+
 def headline(rec):
     s = rec["settings"]
     return (f"Ticker benchmark, {rec['time']}, commit {rec['git']['commit']}"
@@ -922,9 +1229,6 @@ def summary(rec):
         if t.get(k) is None or b.get(k) in (None, 0):
             return "–"
         return f"{t[k] / b[k]:.2f}×"
-
-    def met(cond):
-        return "–" if cond is None else ("yes" if cond else "**no**")
 
     def safe(f):
         try:
@@ -1017,14 +1321,8 @@ def scaling_summary(rec):
     sizes = prof["sizes"]
     small = sizes[0]
 
-    def met(cond):
-        return "–" if cond is None else ("yes" if cond else "**no**")
-
     def ratio(a, c):
         return None if a is None or not c else a / c
-
-    def fr(v):
-        return "–" if v is None else f"{v:.2f}×"
 
     def repl(m):
         if m.get("replacement_ms") is None:

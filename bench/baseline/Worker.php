@@ -25,6 +25,16 @@ declare(strict_types=1);
  *
  * Settings (environment): BASELINE_INTERVAL_NS, BASELINE_WORKERS, BASELINE_MISSED (skip|burst),
  * BASELINE_DESTROY_TIMEOUT_NS (how long the stop waits for workers before SIGKILL; 5 s).
+ *
+ * Named schedules (BASELINE_SCHEDULES: a file of `name expression` lines, instead of the
+ * interval): what a PHP scheduler does today (Laravel's `schedule:work`, spiral-packages/
+ * scheduler). The master wakes at each second of the wall clock and, for every schedule,
+ * parses its cron expression and asks `isDue()` for that second in BASELINE_TIMEZONE (UTC)
+ * (bench/baseline/CronExpression.php, a stand-in for dragonmantank/cron-expression); each
+ * due one becomes a tick for the workers, due at that second (header `schedule` names it,
+ * the body's N counts that schedule's ticks). As the extension's `skip`, each schedule has
+ * at most one tick waiting for a worker; more are skipped. It writes
+ * `baseline: ticking N schedules at UNIX` to stderr once its workers are forked.
  */
 
 namespace Baseline;
@@ -47,6 +57,8 @@ final class Worker
     private $sock = null;
     private int $intervalNs;
     private int $numWorkers;
+    /** @var array<string, string>|null name => cron expression (BASELINE_SCHEDULES) */
+    private ?array $schedules = null;
 
     // master state
     /** @var array<int, resource> pid => master's end */
@@ -56,8 +68,11 @@ final class Worker
     /** @var int[] free worker pids, idle longest first */
     private array $idle = [];
     private bool $stopping = false;
-    /** @var \SplQueue<int> ticks that wait for a free worker: at most one (skip), or all (burst) */
+    /** @var \SplQueue<array{0: int, 1: int, 2: ?string}> ticks that wait for a free worker
+     *  (number, due hrtime, schedule): at most one per schedule (skip), or all (burst) */
     private \SplQueue $waiting;
+    /** @var array<string, int> per schedule (the interval's is ''), its ticks in $waiting */
+    private array $waitingOf = [];
     private int $maxWaiting;
     private int $skipped = 0;          // skipped since the previous delivered tick
     private int $skippedTotal = 0;
@@ -72,6 +87,15 @@ final class Worker
         $this->numWorkers = max(1, (int) (getenv('BASELINE_WORKERS') ?: 2));
         $this->maxWaiting = getenv('BASELINE_MISSED') === 'burst' ? PHP_INT_MAX : 1;
         $this->waiting = new \SplQueue();
+        $file = getenv('BASELINE_SCHEDULES');
+        if ($file !== false && $file !== '') {
+            require_once __DIR__ . '/CronExpression.php';
+            $this->schedules = [];
+            foreach (file($file, FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $line) {
+                [$name, $expression] = explode(' ', $line, 2);
+                $this->schedules[$name] = $expression;
+            }
+        }
     }
 
     public static function create(): self
@@ -123,9 +147,16 @@ final class Worker
             }
         }
 
-        $interval = $this->intervalNs;
         $this->startNs = hrtime(true);
         $this->startUnix = microtime(true);
+        if ($this->schedules !== null) {
+            if ($this->runSchedules()) {
+                return true;
+            }
+            $this->shutdown();
+            return false;
+        }
+        $interval = $this->intervalNs;
         $n = 0;
         $nextDue = $interval > 0 ? $this->startNs + $interval : PHP_INT_MAX;
 
@@ -143,54 +174,108 @@ final class Worker
                 }
             }
 
-            $read = array_values($this->socks);
-            $write = $except = null;
-            if ($interval > 0) {
-                $left = $nextDue - hrtime(true);
-                if ($left <= 0) {
-                    continue;
-                }
-                $us = intdiv($left + 999, 1000);          // round up: never wake early on purpose
-                $ready = @stream_select($read, $write, $except, intdiv($us, 1_000_000), $us % 1_000_000);
-            } else {
-                $ready = @stream_select($read, $write, $except, 1, 0);
-            }
-            if ($ready === false || $ready === 0) {
-                continue;                                  // timeout, or EINTR (a signal)
-            }
-            foreach ($read as $s) {
-                $pid = array_search($s, $this->socks, true);
-                if ($pid !== false && $this->onReadable($pid)) {
-                    return true;                           // a replacement worker, just forked
-                }
+            $left = $interval > 0 ? $nextDue - hrtime(true) : 1_000_000_000;
+            if ($left > 0 && $this->serve($left)) {
+                return true;                               // a replacement worker, just forked
             }
         }
         $this->shutdown();
         return false;
     }
 
-    /** Tick $n comes due. */
-    private function due(int $n, int $dueNs): void
+    /** The loop over named schedules: each second, every schedule's isDue().
+     *  @return bool true in a replacement worker, just forked; false once stopped */
+    private function runSchedules(): bool
+    {
+        $zone = new \DateTimeZone(getenv('BASELINE_TIMEZONE') ?: 'UTC');
+        $numbers = array_fill_keys(array_keys($this->schedules), 0);
+        $second = (int) floor($this->startUnix) + 1;
+        fwrite(STDERR, sprintf("baseline: ticking %d schedules at %.6f\n", count($this->schedules), microtime(true)));
+        while (!$this->stopping) {
+            // The second on hrtime(true), through the one reading of both clocks at the start.
+            $dueNs = $this->startNs + (int) round(($second - $this->startUnix) * 1e9);
+            $left = $dueNs - hrtime(true);
+            // Answers are read on every pass, also when the checks fall behind the clock.
+            if ($this->serve(max(0, $left))) {
+                return true;
+            }
+            if ($left > 0) {
+                continue;
+            }
+            $at = (new \DateTimeImmutable('@' . $second))->setTimezone($zone);
+            foreach ($this->schedules as $name => $expression) {
+                if ((new CronExpression($expression))->isDue($at)) {
+                    $this->due($numbers[$name]++, $dueNs, $name);
+                }
+            }
+            // The next second checked is the one after the clock's: a loop that looks at the
+            // clock each time (as `schedule:work`'s does) never checks the seconds it spent
+            // checking, and their runs are lost.
+            $second = max($second + 1, (int) floor(microtime(true)) + 1);
+        }
+        return false;
+    }
+
+    /** Waits up to $leftNs for answers (rounded up to the µs: never wakes early on purpose),
+     *  and handles those that came. @return bool true in a replacement worker, just forked */
+    private function serve(int $leftNs): bool
+    {
+        $read = array_values($this->socks);
+        $write = $except = null;
+        $us = intdiv($leftNs + 999, 1000);
+        $ready = @stream_select($read, $write, $except, intdiv($us, 1_000_000), $us % 1_000_000);
+        if ($ready === false || $ready === 0) {
+            return false;                                  // timeout, or EINTR (a signal)
+        }
+        foreach ($read as $s) {
+            $pid = array_search($s, $this->socks, true);
+            if ($pid !== false && $this->onReadable($pid)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Tick $n of $schedule (null: the interval) comes due. */
+    private function due(int $n, int $dueNs, ?string $schedule = null): void
     {
         if ($this->idle) {
-            $this->send(array_shift($this->idle), $n, $dueNs);
-        } elseif (count($this->waiting) < $this->maxWaiting) {
-            $this->waiting->enqueue($n);
+            $this->send(array_shift($this->idle), $n, $dueNs, $schedule);
+        } elseif (($this->waitingOf[$schedule ?? ''] ?? 0) < $this->maxWaiting) {
+            $this->wait($n, $dueNs, $schedule);
         } else {
             $this->skipped++;
             $this->skippedTotal++;
         }
     }
 
-    private function send(int $pid, int $n, int $dueNs): void
+    private function wait(int $n, int $dueNs, ?string $schedule): void
+    {
+        $this->waiting->enqueue([$n, $dueNs, $schedule]);
+        $this->waitingOf[$schedule ?? ''] = ($this->waitingOf[$schedule ?? ''] ?? 0) + 1;
+    }
+
+    /** Hands the tick that waited longest to worker $pid. */
+    private function sendWaiting(int $pid): void
+    {
+        [$n, $dueNs, $schedule] = $this->waiting->dequeue();
+        $this->waitingOf[$schedule ?? '']--;
+        $this->send($pid, $n, $dueNs, $schedule);
+    }
+
+    private function send(int $pid, int $n, int $dueNs, ?string $schedule = null): void
     {
         $dueUnix = $this->startUnix + ($dueNs - $this->startNs) / 1e9;
-        $header = json_encode([
+        $header = [
             'lastTick' => $this->lastDueUnix,
             'due' => round($dueUnix, 6),
             'dueHrtime' => $dueNs,
             'skipped' => $this->skipped,
-        ]);
+        ];
+        if ($schedule !== null) {
+            $header['schedule'] = $schedule;
+        }
+        $header = json_encode($header);
         $this->lastDueUnix = $dueUnix;
         $this->skipped = 0;
         if (!self::writeAll($this->socks[$pid], self::frame($header, '{"tick":' . $n . '}'))) {
@@ -226,8 +311,7 @@ final class Worker
     private function onAnswer(int $pid): void
     {
         if (!$this->waiting->isEmpty() && !$this->stopping) {
-            $n = $this->waiting->dequeue();
-            $this->send($pid, $n, $this->startNs + ($n + 1) * $this->intervalNs);
+            $this->sendWaiting($pid);
         } else {
             $this->idle[] = $pid;
         }
@@ -280,8 +364,7 @@ final class Worker
         $this->socks[$pid] = $pair[0];
         $this->bufs[$pid] = '';
         if (!$this->waiting->isEmpty()) {
-            $n = $this->waiting->dequeue();
-            $this->send($pid, $n, $this->startNs + ($n + 1) * $this->intervalNs);
+            $this->sendWaiting($pid);
         } else {
             $this->idle[] = $pid;
         }

@@ -274,9 +274,13 @@ fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
     let base = || ok("ticker:\n  interval: 1s\n").ticker.unwrap();
     let refusal = |name: &str, yaml: &str| {
         let mut ticker = base();
-        declare(&mut ticker, name, settings(yaml), &|_| None)
+        let error = declare(&mut ticker, name, settings(yaml), &|_| None)
             .unwrap_err()
-            .to_string()
+            .to_string();
+        // Ticker\Schedules::add() declares into the one list it keeps: a refusal must leave
+        // the list as it was.
+        assert_eq!(ticker, base(), "{name}: the refusal changed the config");
+        error
     };
     for (name, yaml, expected) in [
         (

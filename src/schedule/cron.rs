@@ -30,6 +30,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use croner::parser::{CronParser, Seconds, Year};
@@ -303,7 +304,10 @@ const MONTHS_IN_FULL: [&str; 12] = [
 #[derive(Clone)]
 pub struct CronExpr {
     text: String,
-    cron: Cron,
+    /// Shared by every copy: croner's parsed form holds a byte for each year up to 5000,
+    /// about 5 KB, and the config, the master's copy of it and the timetable each hold the
+    /// expression (at 10,000 cron schedules, 50 MB a copy).
+    cron: Arc<Cron>,
 }
 
 impl fmt::Debug for CronExpr {
@@ -357,7 +361,7 @@ impl CronExpr {
         }
         Ok(CronExpr {
             text: text.to_string(),
-            cron,
+            cron: Arc::new(cron),
         })
     }
 

@@ -13,6 +13,15 @@ fn schedule(expr: &str, zone_name: &str) -> CronSchedule {
     CronSchedule::new(CronExpr::parse(expr).unwrap(), zone(zone_name))
 }
 
+#[test]
+fn copies_of_an_expression_share_its_parsed_form() {
+    let expr = CronExpr::parse("*/5 * * * * *").unwrap();
+    let copy = expr.clone();
+    assert!(Arc::ptr_eq(&expr.cron, &copy.cron));
+    let other = CronExpr::parse("*/5 * * * * *").unwrap();
+    assert!(!Arc::ptr_eq(&expr.cron, &other.cron));
+}
+
 /// An RFC 3339 time with its offset, as an instant.
 fn instant(rfc3339: &str) -> UnixInstant {
     let at: Timestamp = rfc3339.parse().unwrap();

@@ -41,6 +41,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::config::{Missed, ScheduleConfig, TickerConfig};
+use crate::metrics::Buckets;
 use crate::schedule::Mono;
 use crate::tick::ScheduleId;
 use crate::timetable::Timetable;
@@ -286,9 +287,9 @@ pub struct LastRun {
     pub took: Duration,
 }
 
-/// One schedule's share of the pool: its counts, what the next delivery's header says, and
-/// how its last runs ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// One schedule's share of the pool: its counts, what the next delivery's header says, how
+/// its last runs ended, and how late and how long its runs were since the start.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Lane {
     stats: Stats,
     skipped_since_delivery: u64,
@@ -297,9 +298,25 @@ struct Lane {
     /// When the last completed run ended: what an alert on a schedule that stopped
     /// succeeding watches.
     last_success: Option<Mono>,
+    /// The lateness its workers report with their answers.
+    lateness: Buckets,
+    /// How long each run that ended on a worker took.
+    run_duration: Buckets,
 }
 
 impl Lane {
+    fn new() -> Lane {
+        Lane {
+            stats: Stats::default(),
+            skipped_since_delivery: 0,
+            last_tick: None,
+            last_run: None,
+            last_success: None,
+            lateness: Buckets::lateness(),
+            run_duration: Buckets::run_duration(),
+        }
+    }
+
     fn skipped(&mut self, n: u64) {
         self.stats.skipped += n;
         self.skipped_since_delivery += n;
@@ -314,11 +331,13 @@ impl Lane {
             }
             RunResult::Failed => self.stats.failed += 1,
         }
+        let took = now.since(since);
+        self.run_duration.record(took);
         self.last_run = Some(LastRun {
             tick: tick.number,
             finished: now,
             result,
-            took: now.since(since),
+            took,
         });
     }
 }
@@ -445,7 +464,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(policy: Policy) -> Pool {
         Pool {
-            lanes: vec![Lane::default(); policy.schedules.len()],
+            lanes: vec![Lane::new(); policy.schedules.len()],
             policy,
             ..Pool::default()
         }
@@ -592,6 +611,21 @@ impl Pool {
     /// When the last completed run of `schedule` ended.
     pub fn last_success(&self, schedule: ScheduleId) -> Option<Mono> {
         self.lanes[schedule.index()].last_success
+    }
+
+    /// A run of `schedule` started this late, as its worker reported with its answer.
+    pub fn record_lateness(&mut self, schedule: ScheduleId, late: Duration) {
+        self.lane(schedule).lateness.record(late);
+    }
+
+    /// How late the answered runs of `schedule` started, since the start.
+    pub fn lateness_of(&self, schedule: ScheduleId) -> &Buckets {
+        &self.lanes[schedule.index()].lateness
+    }
+
+    /// How long the runs of `schedule` that ended on a worker took, since the start.
+    pub fn run_durations_of(&self, schedule: ScheduleId) -> &Buckets {
+        &self.lanes[schedule.index()].run_duration
     }
 
     /// A worker of the pool (not a killed one).
@@ -1175,6 +1209,15 @@ mod tests {
         assert_eq!(pool.last_success(ScheduleId(0)), None);
         assert_eq!(pool.schedule_stats(beat).completed, 1);
         assert_eq!(pool.schedule_stats(beat).failed, 1);
+
+        // Every run that ended is in its own schedule's durations, and lateness goes where
+        // it is told.
+        assert_eq!(pool.run_durations_of(beat).histogram().count(), 2);
+        assert_eq!(pool.run_durations_of(ScheduleId(0)).histogram().count(), 1);
+        pool.record_lateness(beat, Duration::from_micros(30));
+        assert_eq!(pool.lateness_of(beat).histogram().count(), 1);
+        assert_eq!(pool.lateness_of(beat).histogram().sum_us, 30);
+        assert_eq!(pool.lateness_of(ScheduleId(0)).histogram().count(), 0);
     }
 
     #[test]

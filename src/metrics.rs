@@ -1,8 +1,9 @@
 //! What an operator sees of a running pool: tick lateness and the status snapshot.
 //!
 //! Owns the figures (tick lateness, as percentiles of a recent window and as a histogram
-//! since the master started; each schedule's lateness and run duration as histograms
-//! ([`Buckets`]); the snapshot of the pool, its workers and its operator connections) and their three renderings: JSON for the control socket, a table for
+//! since the master started; each schedule's lateness and run duration as histograms, counted
+//! in [`crate::histogram`]; the snapshot of the pool, its workers and its operator
+//! connections) and their three renderings: JSON for the control socket, a table for
 //! `ticker status`, and Prometheus text exposition for the metrics endpoint; and the reading
 //! of a JSON snapshot back, which refuses what it cannot show ([`Snapshot::from_json`]). It
 //! reads nothing itself: the master fills a [`Snapshot`] from its own state. Nothing here
@@ -15,112 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::histogram::{BUCKET_BOUNDS_NS, Buckets, Histogram, Quantile, RUN_BOUNDS_NS};
+
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;
-
-/// Upper bounds of the lateness histogram's buckets, in nanoseconds (2.5 µs is no whole
-/// microsecond): 1 µs to 10 s in steps of 1, 2.5 and 5. A last bucket holds what lies above.
-pub const BUCKET_BOUNDS_NS: [u64; 22] = [
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    25_000,
-    50_000,
-    100_000,
-    250_000,
-    500_000,
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-    10_000_000_000,
-];
-
-/// Upper bounds of the run duration histogram's buckets, in nanoseconds: 1 ms to 2500 s
-/// (about 42 minutes: a scheduled job may take long) in steps of 1, 2.5 and 5. A last
-/// bucket holds what lies above.
-pub const RUN_BOUNDS_NS: [u64; 20] = [
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-    10_000_000_000,
-    25_000_000_000,
-    50_000_000_000,
-    100_000_000_000,
-    250_000_000_000,
-    500_000_000_000,
-    1_000_000_000_000,
-    2_500_000_000_000,
-];
-
-/// Durations counted in buckets of fixed upper bounds, with their sum: what a Prometheus
-/// histogram exports, counts that only grow. Constant time per value whatever the history
-/// (a binary search over the bounds), and a fixed size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Buckets {
-    bounds: &'static [u64],
-    /// One count per bound, then those above the last: as [`Histogram::buckets`].
-    counts: Vec<u64>,
-    sum_us: u64,
-}
-
-impl Buckets {
-    /// No values yet, in buckets up to `bounds` (nanoseconds, ascending).
-    pub fn new(bounds: &'static [u64]) -> Buckets {
-        Buckets {
-            bounds,
-            counts: vec![0; bounds.len() + 1],
-            sum_us: 0,
-        }
-    }
-
-    /// A tick's lateness, in the buckets of [`BUCKET_BOUNDS_NS`].
-    pub fn lateness() -> Buckets {
-        Buckets::new(&BUCKET_BOUNDS_NS)
-    }
-
-    /// A run's duration, in the buckets of [`RUN_BOUNDS_NS`].
-    pub fn run_duration() -> Buckets {
-        Buckets::new(&RUN_BOUNDS_NS)
-    }
-
-    pub fn record(&mut self, value: Duration) {
-        self.record_us(u64::try_from(value.as_micros()).unwrap_or(u64::MAX));
-    }
-
-    /// Bucketed by the whole microseconds the sum adds up, so both tell of the same value.
-    fn record_us(&mut self, us: u64) {
-        let ns = us.saturating_mul(1_000);
-        let bucket = self.bounds.partition_point(|&bound| bound < ns);
-        self.counts[bucket] = self.counts[bucket].saturating_add(1);
-        self.sum_us = self.sum_us.saturating_add(us);
-    }
-
-    pub fn histogram(&self) -> Histogram {
-        Histogram {
-            buckets: self.counts.clone(),
-            sum_us: self.sum_us,
-        }
-    }
-}
 
 /// Tick lateness: from a tick's due instant to `waitPayload()` returning it in a worker.
 /// Each sample goes both to a window of recent ticks (exact percentiles, for `ticker status`)
@@ -158,51 +57,6 @@ pub struct Percentiles {
     /// Every tick since the master started; empty from a master that kept no histogram.
     #[serde(default)]
     pub histogram: Histogram,
-}
-
-/// Durations in buckets, since the master started: tick lateness (the bounds of
-/// [`BUCKET_BOUNDS_NS`]) or run duration ([`RUN_BOUNDS_NS`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Histogram {
-    /// Values per bucket, not cumulative: one count per bound (those above the previous
-    /// bound, up to and with this one), then those above the last bound.
-    pub buckets: Vec<u64>,
-    /// The values added up, in whole microseconds as recorded.
-    pub sum_us: u64,
-}
-
-/// Where a quantile of a histogram lies, as far as its buckets tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantile {
-    /// At most this bound, in nanoseconds: the bound of the bucket that holds its rank.
-    AtMost(u64),
-    /// Above the last bound.
-    Above(u64),
-}
-
-impl Histogram {
-    /// How many values it holds, whatever the counts (a sum past u64 stays at its largest).
-    pub fn count(&self) -> u64 {
-        self.buckets.iter().fold(0u64, |n, &c| n.saturating_add(c))
-    }
-
-    /// The nearest-rank quantile `q` (0 to 1), as far as buckets up to `bounds` tell;
-    /// `None` without values. Counts past the bounds (another version's snapshot) are above.
-    pub fn quantile(&self, bounds: &[u64], q: f64) -> Option<Quantile> {
-        let count = self.count();
-        if count == 0 {
-            return None;
-        }
-        let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
-        let mut cumulative = 0u64;
-        for (bound, &n) in bounds.iter().zip(&self.buckets) {
-            cumulative = cumulative.saturating_add(n);
-            if cumulative >= rank {
-                return Some(Quantile::AtMost(*bound));
-            }
-        }
-        bounds.last().map(|&last| Quantile::Above(last))
-    }
 }
 
 impl Lateness {
@@ -1877,28 +1731,6 @@ mod tests {
                 "ticker_schedule_run_duration_seconds_count{schedule=\"hourly\"} 0",
             ],
         );
-    }
-
-    #[test]
-    fn a_run_counts_in_the_first_bucket_whose_bound_it_does_not_pass() {
-        let mut b = Buckets::run_duration();
-        for d in [
-            Duration::ZERO,
-            Duration::from_millis(1),
-            Duration::from_micros(1_001),
-            Duration::from_secs(2_500),
-            Duration::from_secs(2_501),
-            Duration::MAX,
-        ] {
-            b.record(d);
-        }
-        let h = b.histogram();
-        let mut expected = vec![0; RUN_BOUNDS_NS.len() + 1];
-        for (bucket, n) in [(0, 2), (1, 1), (19, 1), (20, 2)] {
-            expected[bucket] = n;
-        }
-        assert_eq!(h.buckets, expected);
-        assert_eq!(h.count(), 6);
     }
 
     #[test]

@@ -41,7 +41,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::config::{Missed, ScheduleConfig, TickerConfig};
-use crate::metrics::Buckets;
+use crate::histogram::Buckets;
 use crate::schedule::Mono;
 use crate::tick::ScheduleId;
 use crate::timetable::Timetable;

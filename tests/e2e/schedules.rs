@@ -112,7 +112,7 @@ fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
 }
 
 #[test]
-fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
+fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why_and_its_own_exec_ttl() {
     let yaml = "ticker:
   interval: 1s
   timezone: Europe/Berlin
@@ -125,6 +125,10 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
     hourly:
       cron: \"@hourly\"
       paused: true
+      exec_ttl: 10m
+  pool:
+    supervisor:
+      exec_ttl: 1m
 ";
     let rows = info_with(Php::new("ri-schedules").yaml(yaml), &[]);
     assert_eq!(row(&rows, "schedule default"), "every 1s");
@@ -138,7 +142,7 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
     );
     assert_eq!(
         row(&rows, "schedule hourly"),
-        "cron \"@hourly\" in Europe/Berlin (ticker.timezone), paused"
+        "cron \"@hourly\" in Europe/Berlin (ticker.timezone), exec_ttl 10m, paused"
     );
 
     let unzoned = "ticker:\n  schedules:\n    n:\n      cron: \"@daily\"\n";

@@ -40,6 +40,7 @@ pub mod config;
 pub mod control;
 pub mod ffi;
 pub mod frame;
+pub mod histogram;
 pub mod huge_pages;
 pub mod logging;
 pub mod master;

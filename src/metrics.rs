@@ -1,7 +1,8 @@
 //! What an operator sees of a running pool: tick lateness and the status snapshot.
 //!
 //! Owns the figures (tick lateness, as percentiles of a recent window and as a histogram
-//! since the master started; the snapshot of the pool, its workers and its operator
+//! since the master started; each schedule's lateness and run duration as histograms, counted
+//! in [`crate::histogram`]; the snapshot of the pool, its workers and its operator
 //! connections) and their three renderings: JSON for the control socket, a table for
 //! `ticker status`, and Prometheus text exposition for the metrics endpoint; and the reading
 //! of a JSON snapshot back, which refuses what it cannot show ([`Snapshot::from_json`]). It
@@ -15,50 +16,32 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::histogram::{BUCKET_BOUNDS_NS, Buckets, Histogram, Quantile, RUN_BOUNDS_NS};
+
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;
-
-/// Upper bounds of the lateness histogram's buckets, in nanoseconds (2.5 µs is no whole
-/// microsecond): 1 µs to 10 s in steps of 1, 2.5 and 5. A last bucket holds what lies above.
-pub const BUCKET_BOUNDS_NS: [u64; 22] = [
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    25_000,
-    50_000,
-    100_000,
-    250_000,
-    500_000,
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-    10_000_000_000,
-];
-
-const BUCKETS: usize = BUCKET_BOUNDS_NS.len() + 1;
 
 /// Tick lateness: from a tick's due instant to `waitPayload()` returning it in a worker.
 /// Each sample goes both to a window of recent ticks (exact percentiles, for `ticker status`)
 /// and to a histogram of every tick since the master started (for Prometheus, which wants
 /// counts that only grow).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Lateness {
     samples: VecDeque<u64>,
     /// The window's percentiles as they are, once asked for: answers in a row between two
     /// ticks cost nothing more. Its `histogram` stays empty: that one is read fresh.
     cached: OnceCell<Percentiles>,
-    counts: [u64; BUCKETS],
-    sum_us: u64,
+    since_start: Buckets,
+}
+
+impl Default for Lateness {
+    fn default() -> Self {
+        Lateness {
+            samples: VecDeque::new(),
+            cached: OnceCell::new(),
+            since_start: Buckets::lateness(),
+        }
+    }
 }
 
 /// Lateness as a snapshot carries it: the recent window's percentiles, which `ticker status`
@@ -76,16 +59,6 @@ pub struct Percentiles {
     pub histogram: Histogram,
 }
 
-/// Tick lateness in buckets, since the master started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Histogram {
-    /// Ticks per bucket, not cumulative: one count per bound of [`BUCKET_BOUNDS_NS`] (those
-    /// above the previous bound, up to and with this one), then those above the last bound.
-    pub buckets: Vec<u64>,
-    /// The ticks' lateness added up, in whole microseconds as recorded.
-    pub sum_us: u64,
-}
-
 impl Lateness {
     /// Constant time whatever the history: the window drops its oldest sample, and the
     /// bucket is found by a binary search over the fixed bounds.
@@ -96,21 +69,15 @@ impl Lateness {
         }
         self.samples.push_back(us);
         self.cached.take();
-        // Bucketed by the whole microseconds the window keeps, so both tell of the same value.
-        let ns = us.saturating_mul(1_000);
-        let bucket = BUCKET_BOUNDS_NS.partition_point(|&bound| bound < ns);
-        self.counts[bucket] = self.counts[bucket].saturating_add(1);
-        self.sum_us = self.sum_us.saturating_add(us);
+        // The whole microseconds the window keeps, so both tell of the same value.
+        self.since_start.record_us(us);
     }
 
     /// Nearest-rank percentiles over the window: selected, not sorted (a few passes over
     /// the window instead of a sort), and kept until the next sample; with the histogram.
     pub fn percentiles(&self) -> Percentiles {
         Percentiles {
-            histogram: Histogram {
-                buckets: self.counts.to_vec(),
-                sum_us: self.sum_us,
-            },
+            histogram: self.since_start.histogram(),
             ..self.cached.get_or_init(|| self.window()).clone()
         }
     }
@@ -236,6 +203,10 @@ pub struct ScheduleRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_origin: Option<String>,
     pub paused: bool,
+    /// Its own `exec_ttl`, where it differs from `pool.supervisor.exec_ttl`: how long one of
+    /// its runs may take, 0 for no limit. Absent: the pool's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_ttl_secs: Option<f64>,
     /// Unix time its next tick is due, in seconds; `None` while paused, or held (a tick
     /// waits under `delay`), or with no run to come.
     pub next_due_unix: Option<f64>,
@@ -245,6 +216,14 @@ pub struct ScheduleRow {
     /// Unix time its last completed run ended.
     #[serde(default)]
     pub last_success_unix: Option<f64>,
+    /// The lateness of its answered ticks since the master started, in the buckets of
+    /// [`BUCKET_BOUNDS_NS`].
+    #[serde(default)]
+    pub lateness: Histogram,
+    /// How long its runs that ended on a worker took (completed or failed, from the start
+    /// of each to its end), since the master started, in the buckets of [`RUN_BOUNDS_NS`].
+    #[serde(default)]
+    pub run_duration: Histogram,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,7 +298,42 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
     }
 }
 
-/// `ticker_tick_lateness_seconds`: cumulative buckets, then `_sum` and `_count`.
+/// The samples of histogram `name` (its header written before): cumulative buckets up to
+/// `bounds` (nanoseconds), then `_sum` and `_count`, each with `labels` (`schedule="x"`, or
+/// none) before `le`.
+fn histogram_samples(out: &mut String, name: &str, labels: &str, bounds: &[u64], h: &Histogram) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    let mut cumulative = 0u64;
+    for (i, bound) in bounds.iter().enumerate() {
+        cumulative = cumulative.saturating_add(h.buckets.get(i).copied().unwrap_or(0));
+        let le = *bound as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "ticker_{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+        );
+    }
+    // More counts than bounds (a snapshot of another version's) are still values: +Inf and
+    // _count take them all, so the two stay equal.
+    let above = h
+        .buckets
+        .iter()
+        .skip(bounds.len())
+        .fold(0u64, |n, &c| n.saturating_add(c));
+    let count = cumulative.saturating_add(above);
+    let _ = writeln!(
+        out,
+        "ticker_{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}"
+    );
+    let labels = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "ticker_{name}_sum{labels} {}", h.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "ticker_{name}_count{labels} {count}");
+}
+
+/// `ticker_tick_lateness_seconds`: the pool's, every schedule's together.
 fn lateness_histogram(out: &mut String, h: &Histogram) {
     header(
         out,
@@ -327,33 +341,33 @@ fn lateness_histogram(out: &mut String, h: &Histogram) {
         "histogram",
         "Time from a tick's due instant to waitPayload() returning it, as its worker reports it, over every answered tick since the master started.",
     );
-    let mut cumulative = 0u64;
-    for (i, bound) in BUCKET_BOUNDS_NS.iter().enumerate() {
-        cumulative = cumulative.saturating_add(h.buckets.get(i).copied().unwrap_or(0));
-        let le = *bound as f64 / 1e9;
-        let _ = writeln!(
-            out,
-            "ticker_tick_lateness_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-        );
+    histogram_samples(out, "tick_lateness_seconds", "", &BUCKET_BOUNDS_NS, h);
+}
+
+/// A bucket's bound as a person reads it: `2.5µs`, `250ms`, `10s`.
+fn bound_text(ns: u64) -> String {
+    let ns = ns as f64;
+    if ns < 1e6 {
+        format!("{}µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{}ms", ns / 1e6)
+    } else {
+        format!("{}s", ns / 1e9)
     }
-    // More counts than bounds (a snapshot of another version's) are still ticks: +Inf and
-    // _count take them all, so the two stay equal.
-    let above = h
-        .buckets
-        .iter()
-        .skip(BUCKET_BOUNDS_NS.len())
-        .fold(0u64, |n, &c| n.saturating_add(c));
-    let count = cumulative.saturating_add(above);
-    let _ = writeln!(
-        out,
-        "ticker_tick_lateness_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let _ = writeln!(
-        out,
-        "ticker_tick_lateness_seconds_sum {}",
-        h.sum_us as f64 / 1e6
-    );
-    let _ = writeln!(out, "ticker_tick_lateness_seconds_count {count}");
+}
+
+/// The p50 and p99 of a histogram as its buckets bound them: `≤250µs/≤1ms`, `-` without
+/// values, `>10s` above the last bound.
+fn quantiles_text(h: &Histogram, bounds: &[u64]) -> String {
+    let one = |q: f64| match h.quantile(bounds, q) {
+        None => "-".to_string(),
+        Some(Quantile::AtMost(ns)) => format!("≤{}", bound_text(ns)),
+        Some(Quantile::Above(ns)) => format!(">{}", bound_text(ns)),
+    };
+    if h.count() == 0 {
+        return "-".to_string();
+    }
+    format!("{}/{}", one(0.5), one(0.99))
 }
 
 fn mb(bytes: Option<u64>) -> String {
@@ -390,11 +404,19 @@ fn from_now(unix: f64, now: Option<f64>) -> String {
 }
 
 impl ScheduleRow {
-    /// What runs when: `every 250ms`, `cron 30 2 * * * (Europe/Berlin)`.
+    /// What runs when: `every 250ms`, `cron 30 2 * * * (Europe/Berlin)`, with its own
+    /// `exec_ttl` where it has one.
     fn when(&self) -> String {
         let mut text = format!("{} {}", printable(&self.kind), printable(&self.expression));
         if let Some(zone) = &self.zone {
             let _ = write!(text, " ({})", printable(zone));
+        }
+        match self.exec_ttl_secs {
+            Some(0.0) => text.push_str(", no exec_ttl"),
+            Some(ttl) => {
+                let _ = write!(text, ", exec_ttl {}", seconds(ttl, false));
+            }
+            None => {}
         }
         text
     }
@@ -424,6 +446,16 @@ impl ScheduleRow {
     fn last_success(&self, now: Option<f64>) -> String {
         self.last_success_unix
             .map_or_else(|| "-".to_string(), |at| from_now(at, now))
+    }
+
+    /// Its lateness's p50 and p99, as the buckets bound them.
+    fn late(&self) -> String {
+        quantiles_text(&self.lateness, &BUCKET_BOUNDS_NS)
+    }
+
+    /// Its run duration's p50 and p99, as the buckets bound them.
+    fn runs(&self) -> String {
+        quantiles_text(&self.run_duration, &RUN_BOUNDS_NS)
     }
 }
 
@@ -461,6 +493,7 @@ impl Snapshot {
         .chain(snapshot.schedules.iter().flat_map(|s| {
             let run = s.last_run.as_ref();
             [
+                ("schedules[].exec_ttl_secs", s.exec_ttl_secs),
                 ("schedules[].next_due_unix", s.next_due_unix),
                 ("schedules[].last_success_unix", s.last_success_unix),
                 (
@@ -583,12 +616,13 @@ impl Snapshot {
         if let [only] = self.schedules.as_slice() {
             let _ = writeln!(
                 out,
-                "schedule {}  {}  next {}  last run {}  last success {}",
+                "schedule {}  {}  next {}  last run {}  last success {}  runs p50/p99 {}",
                 printable(&only.name),
                 only.when(),
                 only.next(now),
                 only.last_run(now),
                 only.last_success(now),
+                only.runs(),
             );
             return;
         }
@@ -608,18 +642,29 @@ impl Snapshot {
         let (name_w, when_w) = (width(&names, "SCHEDULE"), width(&whens, "WHEN"));
         let _ = writeln!(
             out,
-            "\n{:<name_w$}  {:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<28}  LAST SUCCESS",
-            "SCHEDULE", "WHEN", "NEXT", "DUE", "DONE", "FAILED", "SKIPPED", "LAST RUN"
+            "\n{:<name_w$}  {:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<15}  {:<15}  {:<28}  LAST SUCCESS",
+            "SCHEDULE",
+            "WHEN",
+            "NEXT",
+            "DUE",
+            "DONE",
+            "FAILED",
+            "SKIPPED",
+            "LATE p50/p99",
+            "RUN p50/p99",
+            "LAST RUN"
         );
         for ((s, name), when) in self.schedules.iter().zip(&names).zip(&whens) {
             let _ = writeln!(
                 out,
-                "{name:<name_w$}  {when:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<28}  {}",
+                "{name:<name_w$}  {when:<when_w$}  {:<12}  {:>8}  {:>8}  {:>7}  {:>8}  {:<15}  {:<15}  {:<28}  {}",
                 s.next(now),
                 s.ticks.due,
                 s.ticks.completed,
                 s.ticks.failed,
                 s.ticks.skipped,
+                s.late(),
+                s.runs(),
                 s.last_run(now),
                 s.last_success(now),
             );
@@ -629,7 +674,7 @@ impl Snapshot {
     /// Prometheus text exposition (version 0.0.4).
     pub fn to_prometheus(&self) -> String {
         let mut out =
-            String::with_capacity(4096 + 192 * self.workers.len() + 1024 * self.schedules.len());
+            String::with_capacity(4096 + 192 * self.workers.len() + 4096 * self.schedules.len());
         let out = &mut out;
         let plain = |v: String| vec![(String::new(), v)];
         let t = &self.ticks;
@@ -846,7 +891,8 @@ impl Snapshot {
 
     /// Each schedule's series, labelled `schedule`: its counts under the names of the
     /// pool's (which stay unlabelled, so that a sum over either never counts a tick twice),
-    /// whether it is paused, and the instants an alert watches. A time it does not have
+    /// whether it is paused, the instants an alert watches, and its lateness and run
+    /// duration as histograms. A time it does not have
     /// (no success yet, paused) is left out rather than sent as 0.
     fn schedule_metrics(&self, out: &mut String) {
         let per_schedule =
@@ -923,6 +969,28 @@ impl Snapshot {
             "How long a schedule's last run that ended on a worker took, completed or failed.",
             &|s| s.last_run.as_ref().map(|r| format!("{:.6}", r.took_secs)),
         );
+        type Of = fn(&ScheduleRow) -> &Histogram;
+        let histograms: [(&str, &str, &[u64], Of); 2] = [
+            (
+                "schedule_lateness_seconds",
+                "Time from a tick of each schedule's due instant to waitPayload() returning it, as its worker reports it, over every answered tick since the master started.",
+                &BUCKET_BOUNDS_NS,
+                |s| &s.lateness,
+            ),
+            (
+                "schedule_run_duration_seconds",
+                "How long each schedule's runs that ended on a worker took, completed or failed, since the master started.",
+                &RUN_BOUNDS_NS,
+                |s| &s.run_duration,
+            ),
+        ];
+        for (name, help, bounds, of) in histograms {
+            header(out, name, "histogram", help);
+            for s in &self.schedules {
+                let labels = format!("schedule=\"{}\"", label(&s.name));
+                histogram_samples(out, name, &labels, bounds, of(s));
+            }
+        }
     }
 }
 
@@ -932,6 +1000,18 @@ mod tests {
     use openmetrics_parser::prometheus::parse_prometheus;
     use openmetrics_parser::{PrometheusType, PrometheusValue};
     use proptest::prelude::*;
+
+    const BUCKETS: usize = BUCKET_BOUNDS_NS.len() + 1;
+
+    /// Every one of `lines` is a whole line of `text`.
+    fn assert_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l == *line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
 
     fn snapshot() -> Snapshot {
         Snapshot {
@@ -1020,6 +1100,9 @@ mod tests {
                         took_secs: 0.003,
                     }),
                     last_success_unix: Some(NOW - 0.2),
+                    exec_ttl_secs: None,
+                    lateness: histogram_of(&[&[40; 17], &[300]]),
+                    run_duration: runs_of(&[3; 18]),
                 },
                 ScheduleRow {
                     name: "report".into(),
@@ -1043,6 +1126,9 @@ mod tests {
                         took_secs: 12.5,
                     }),
                     last_success_unix: Some(NOW - 86_400.0),
+                    exec_ttl_secs: Some(60.0),
+                    lateness: histogram_of(&[&[2_000, 3_000, 4_000]]),
+                    run_duration: runs_of(&[4_000, 4_000, 12_500, 12_500, 12_500]),
                 },
                 ScheduleRow {
                     name: "hourly".into(),
@@ -1055,6 +1141,9 @@ mod tests {
                     ticks: TickCounts::default(),
                     last_run: None,
                     last_success_unix: None,
+                    exec_ttl_secs: Some(0.0),
+                    lateness: Histogram::default(),
+                    run_duration: Buckets::run_duration().histogram(),
                 },
             ],
         }
@@ -1062,6 +1151,15 @@ mod tests {
 
     /// The master's Unix time in the snapshot above.
     const NOW: f64 = 1_765_000_000.5;
+
+    /// The histogram of runs this long, in milliseconds.
+    fn runs_of(ms: &[u64]) -> Histogram {
+        let mut b = Buckets::run_duration();
+        for &ms in ms {
+            b.record(Duration::from_millis(ms));
+        }
+        b.histogram()
+    }
 
     /// The histogram of ticks this late, in microseconds.
     fn histogram_of(groups: &[&[u64]]) -> Histogram {
@@ -1195,27 +1293,25 @@ mod tests {
             ..snapshot()
         }
         .to_prometheus();
-        for line in [
-            "# TYPE ticker_tick_lateness_seconds histogram",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.000001\"} 2",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.0000025\"} 3",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.000005\"} 4",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.0005\"} 4",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.001\"} 5",
-            "ticker_tick_lateness_seconds_bucket{le=\"5\"} 5",
-            "ticker_tick_lateness_seconds_bucket{le=\"10\"} 6",
-            "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 7",
-            "ticker_tick_lateness_seconds_sum 20.001007",
-            "ticker_tick_lateness_seconds_count 7",
-            "# TYPE ticker_tick_lateness_recent_seconds gauge",
-            "ticker_tick_lateness_recent_seconds{quantile=\"0.5\"} 0.000003",
-            "ticker_tick_lateness_recent_seconds{quantile=\"1\"} 10.000001",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_lines(
+            &text,
+            &[
+                "# TYPE ticker_tick_lateness_seconds histogram",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.000001\"} 2",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.0000025\"} 3",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.000005\"} 4",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.0005\"} 4",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.001\"} 5",
+                "ticker_tick_lateness_seconds_bucket{le=\"5\"} 5",
+                "ticker_tick_lateness_seconds_bucket{le=\"10\"} 6",
+                "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 7",
+                "ticker_tick_lateness_seconds_sum 20.001007",
+                "ticker_tick_lateness_seconds_count 7",
+                "# TYPE ticker_tick_lateness_recent_seconds gauge",
+                "ticker_tick_lateness_recent_seconds{quantile=\"0.5\"} 0.000003",
+                "ticker_tick_lateness_recent_seconds{quantile=\"1\"} 10.000001",
+            ],
+        );
     }
 
     #[test]
@@ -1345,6 +1441,8 @@ mod tests {
             "ticker_schedule_next_due_timestamp_seconds",
             "ticker_schedule_last_success_timestamp_seconds",
             "ticker_schedule_last_run_duration_seconds",
+            "ticker_schedule_lateness_seconds",
+            "ticker_schedule_run_duration_seconds",
         ] {
             assert!(
                 page.families[needed].iter_samples().count() > 0,
@@ -1413,35 +1511,33 @@ mod tests {
     #[test]
     fn prometheus_text_has_every_figure() {
         let text = snapshot().to_prometheus();
-        for line in [
-            "ticker_ticks_due_total 24",
-            "ticker_ticks_delivered_total 23",
-            "ticker_ticks_failed_total 2",
-            "ticker_ticks_skipped_total 1",
-            "# TYPE ticker_tick_lateness_seconds histogram",
-            "ticker_tick_lateness_seconds_bucket{le=\"0.00005\"} 14",
-            "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 23",
-            "ticker_tick_lateness_seconds_sum 0.001506",
-            "ticker_tick_lateness_seconds_count 23",
-            "ticker_tick_lateness_recent_seconds{quantile=\"0.99\"} 0.00012",
-            "ticker_workers{state=\"busy\"} 1",
-            "ticker_workers{state=\"idle\"} 1",
-            "ticker_worker_ticks_total{pid=\"11\"} 12",
-            "ticker_worker_errors_total{pid=\"11\"} 2",
-            "ticker_worker_memory_bytes{pid=\"11\"} 31457280",
-            "# TYPE ticker_ticks_due_total counter",
-            "ticker_operator_connections{door=\"metrics\"} 3",
-            "ticker_operator_connections_max{door=\"metrics\"} 64",
-            "ticker_operator_connections_accepted_total{door=\"metrics\"} 40",
-            "ticker_operator_connections_timed_out_total{door=\"metrics\"} 7",
-            "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"full\"} 1",
-            "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"no_fds\"} 2",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_lines(
+            &text,
+            &[
+                "ticker_ticks_due_total 24",
+                "ticker_ticks_delivered_total 23",
+                "ticker_ticks_failed_total 2",
+                "ticker_ticks_skipped_total 1",
+                "# TYPE ticker_tick_lateness_seconds histogram",
+                "ticker_tick_lateness_seconds_bucket{le=\"0.00005\"} 14",
+                "ticker_tick_lateness_seconds_bucket{le=\"+Inf\"} 23",
+                "ticker_tick_lateness_seconds_sum 0.001506",
+                "ticker_tick_lateness_seconds_count 23",
+                "ticker_tick_lateness_recent_seconds{quantile=\"0.99\"} 0.00012",
+                "ticker_workers{state=\"busy\"} 1",
+                "ticker_workers{state=\"idle\"} 1",
+                "ticker_worker_ticks_total{pid=\"11\"} 12",
+                "ticker_worker_errors_total{pid=\"11\"} 2",
+                "ticker_worker_memory_bytes{pid=\"11\"} 31457280",
+                "# TYPE ticker_ticks_due_total counter",
+                "ticker_operator_connections{door=\"metrics\"} 3",
+                "ticker_operator_connections_max{door=\"metrics\"} 64",
+                "ticker_operator_connections_accepted_total{door=\"metrics\"} 40",
+                "ticker_operator_connections_timed_out_total{door=\"metrics\"} 7",
+                "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"full\"} 1",
+                "ticker_operator_accept_paused_total{door=\"metrics\",reason=\"no_fds\"} 2",
+            ],
+        );
         assert!(!text.contains("ticker_worker_memory_bytes{pid=\"12\"}"));
     }
 
@@ -1490,6 +1586,8 @@ mod tests {
                 "18",
                 "0",
                 "1",
+                "≤50µs/≤500µs",
+                "≤5ms/≤5ms",
                 "completed 200ms ago (3ms)",
                 "200ms ago"
             ]
@@ -1498,12 +1596,14 @@ mod tests {
             row("report"),
             [
                 "report",
-                "cron 30 2 * * * (Europe/Berlin)",
+                "cron 30 2 * * * (Europe/Berlin), exec_ttl 1m",
                 "in 1h",
                 "4",
                 "3",
                 "2",
                 "0",
+                "≤5ms/≤5ms",
+                "≤25s/≤25s",
                 "failed 1m 30s ago (12.5s)",
                 "1day ago"
             ]
@@ -1512,18 +1612,23 @@ mod tests {
             row("hourly"),
             [
                 "hourly",
-                "cron @hourly (UTC)",
+                "cron @hourly (UTC), no exec_ttl",
                 "paused",
                 "0",
                 "0",
                 "0",
                 "0",
                 "-",
+                "-",
+                "-",
                 "-"
             ]
         );
         // Every row lines up under the titles.
-        let at = |l: &str| l.find("LAST RUN").or_else(|| l.find("completed"));
+        let at = |l: &str| {
+            let byte = l.find("LAST RUN").or_else(|| l.find("completed"))?;
+            Some(l[..byte].chars().count())
+        };
         assert_eq!(at(lines[title]), at(row_line(&table, "default")), "{table}");
     }
 
@@ -1550,7 +1655,7 @@ mod tests {
         assert!(
             table.contains(
                 "\nschedule default  every 500ms  next in 250ms  last run completed 200ms ago \
-                 (3ms)  last success 200ms ago\n"
+                 (3ms)  last success 200ms ago  runs p50/p99 ≤5ms/≤5ms\n"
             ),
             "{table}"
         );
@@ -1558,9 +1663,10 @@ mod tests {
         s.unix_time = None;
         s.schedules[0].last_run = None;
         s.schedules[0].last_success_unix = None;
+        s.schedules[0].run_duration = Histogram::default();
         let table = s.to_table();
         assert!(
-            table.contains("next @1765000001  last run -  last success -\n"),
+            table.contains("next @1765000001  last run -  last success -  runs p50/p99 -\n"),
             "{table}"
         );
     }
@@ -1568,27 +1674,25 @@ mod tests {
     #[test]
     fn each_schedule_has_its_labelled_series() {
         let text = snapshot().to_prometheus();
-        for line in [
-            "# TYPE ticker_schedule_ticks_completed_total counter",
-            "ticker_schedule_ticks_due_total{schedule=\"default\"} 20",
-            "ticker_schedule_ticks_delivered_total{schedule=\"report\"} 4",
-            "ticker_schedule_ticks_completed_total{schedule=\"default\"} 18",
-            "ticker_schedule_ticks_failed_total{schedule=\"report\"} 2",
-            "ticker_schedule_ticks_skipped_total{schedule=\"default\"} 1",
-            "ticker_schedule_ticks_skipped_total{schedule=\"hourly\"} 0",
-            "ticker_schedule_paused{schedule=\"hourly\"} 1",
-            "ticker_schedule_paused{schedule=\"report\"} 0",
-            "ticker_schedule_next_due_timestamp_seconds{schedule=\"default\"} 1765000000.750",
-            "ticker_schedule_last_success_timestamp_seconds{schedule=\"report\"} 1764913600.500",
-            "ticker_schedule_last_run_duration_seconds{schedule=\"report\"} 12.500000",
-            // The pool's totals stay as they were, unlabelled.
-            "ticker_ticks_completed_total 21",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
+        assert_lines(
+            &text,
+            &[
+                "# TYPE ticker_schedule_ticks_completed_total counter",
+                "ticker_schedule_ticks_due_total{schedule=\"default\"} 20",
+                "ticker_schedule_ticks_delivered_total{schedule=\"report\"} 4",
+                "ticker_schedule_ticks_completed_total{schedule=\"default\"} 18",
+                "ticker_schedule_ticks_failed_total{schedule=\"report\"} 2",
+                "ticker_schedule_ticks_skipped_total{schedule=\"default\"} 1",
+                "ticker_schedule_ticks_skipped_total{schedule=\"hourly\"} 0",
+                "ticker_schedule_paused{schedule=\"hourly\"} 1",
+                "ticker_schedule_paused{schedule=\"report\"} 0",
+                "ticker_schedule_next_due_timestamp_seconds{schedule=\"default\"} 1765000000.750",
+                "ticker_schedule_last_success_timestamp_seconds{schedule=\"report\"} 1764913600.500",
+                "ticker_schedule_last_run_duration_seconds{schedule=\"report\"} 12.500000",
+                // The pool's totals stay as they were, unlabelled.
+                "ticker_ticks_completed_total 21",
+            ],
+        );
         for absent in [
             "ticker_schedule_next_due_timestamp_seconds{schedule=\"hourly\"}",
             "ticker_schedule_last_success_timestamp_seconds{schedule=\"hourly\"}",
@@ -1596,6 +1700,63 @@ mod tests {
         ] {
             assert!(!text.contains(absent), "{absent} in\n{text}");
         }
+    }
+
+    #[test]
+    fn each_schedule_has_its_lateness_and_run_duration_histograms() {
+        let text = snapshot().to_prometheus();
+        assert_lines(
+            &text,
+            &[
+                "# TYPE ticker_schedule_lateness_seconds histogram",
+                "ticker_schedule_lateness_seconds_bucket{schedule=\"default\",le=\"0.000025\"} 0",
+                "ticker_schedule_lateness_seconds_bucket{schedule=\"default\",le=\"0.00005\"} 17",
+                "ticker_schedule_lateness_seconds_bucket{schedule=\"default\",le=\"0.0005\"} 18",
+                "ticker_schedule_lateness_seconds_bucket{schedule=\"default\",le=\"+Inf\"} 18",
+                "ticker_schedule_lateness_seconds_sum{schedule=\"default\"} 0.00098",
+                "ticker_schedule_lateness_seconds_count{schedule=\"default\"} 18",
+                "ticker_schedule_lateness_seconds_count{schedule=\"report\"} 3",
+                // A master that kept no histogram for it: one of no runs.
+                "ticker_schedule_lateness_seconds_bucket{schedule=\"hourly\",le=\"+Inf\"} 0",
+                "# TYPE ticker_schedule_run_duration_seconds histogram",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"0.001\"} 0",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"5\"} 2",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"10\"} 2",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"25\"} 5",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"2500\"} 5",
+                "ticker_schedule_run_duration_seconds_bucket{schedule=\"report\",le=\"+Inf\"} 5",
+                "ticker_schedule_run_duration_seconds_sum{schedule=\"report\"} 45.5",
+                "ticker_schedule_run_duration_seconds_count{schedule=\"report\"} 5",
+                "ticker_schedule_run_duration_seconds_count{schedule=\"default\"} 18",
+                "ticker_schedule_run_duration_seconds_count{schedule=\"hourly\"} 0",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_quantile_is_bounded_by_the_bucket_that_holds_its_rank() {
+        let h = runs_of(&[3, 3, 3, 3, 40, 40, 40, 40, 40, 900]);
+        let bound = |q| h.quantile(&RUN_BOUNDS_NS, q);
+        assert_eq!(bound(0.0), Some(Quantile::AtMost(5_000_000)), "the least");
+        assert_eq!(bound(0.4), Some(Quantile::AtMost(5_000_000)), "rank 4");
+        assert_eq!(bound(0.5), Some(Quantile::AtMost(50_000_000)), "rank 5");
+        assert_eq!(bound(0.9), Some(Quantile::AtMost(50_000_000)), "rank 9");
+        assert_eq!(
+            bound(0.99),
+            Some(Quantile::AtMost(1_000_000_000)),
+            "rank 10"
+        );
+        assert_eq!(quantiles_text(&h, &RUN_BOUNDS_NS), "≤50ms/≤1s");
+        let beyond = runs_of(&[3, 3_000_000]);
+        assert_eq!(
+            beyond.quantile(&RUN_BOUNDS_NS, 0.99),
+            Some(Quantile::Above(2_500_000_000_000))
+        );
+        assert_eq!(quantiles_text(&beyond, &RUN_BOUNDS_NS), "≤5ms/>2500s");
+        assert_eq!(Histogram::default().quantile(&RUN_BOUNDS_NS, 0.5), None);
+        assert_eq!(quantiles_text(&Histogram::default(), &RUN_BOUNDS_NS), "-");
+        let late = histogram_of(&[&[2, 2, 2, 700]]);
+        assert_eq!(quantiles_text(&late, &BUCKET_BOUNDS_NS), "≤2.5µs/≤1ms");
     }
 
     #[test]
@@ -1866,18 +2027,24 @@ mod tests {
                     ".{0,16}",
                     proptest::option::of(".{0,12}"),
                 ),
-                (any::<bool>(), proptest::option::of(any_f64())),
+                (
+                    any::<bool>(),
+                    proptest::option::of(any_f64()),
+                    proptest::option::of(any_f64()),
+                ),
                 any::<[u64; 5]>(),
                 proptest::option::of((any_f64(), ".{0,10}", any_f64())),
                 proptest::option::of(any_f64()),
+                [any_histogram(), any_histogram()],
             )
                 .prop_map(
                     |(
                         (name, kind, expression, zone),
-                        (paused, next_due_unix),
+                        (paused, next_due_unix, exec_ttl_secs),
                         [due, delivered, completed, failed, skipped],
                         last_run,
                         last_success_unix,
+                        [lateness, run_duration],
                     )| ScheduleRow {
                         name,
                         kind,
@@ -1900,8 +2067,20 @@ mod tests {
                             took_secs,
                         }),
                         last_success_unix,
+                        exec_ttl_secs,
+                        lateness,
+                        run_duration,
                     },
                 )
+        }
+
+        /// Of any length: a master with other bounds sends other counts.
+        fn any_histogram() -> impl Strategy<Value = Histogram> {
+            (
+                proptest::collection::vec(any::<u64>(), 0..2 * BUCKETS),
+                any::<u64>(),
+            )
+                .prop_map(|(buckets, sum_us)| Histogram { buckets, sum_us })
         }
 
         fn any_snapshot_with_schedules() -> impl Strategy<Value = Snapshot> {

@@ -41,6 +41,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::config::{Missed, ScheduleConfig, TickerConfig};
+use crate::histogram::Buckets;
 use crate::schedule::Mono;
 use crate::tick::ScheduleId;
 use crate::timetable::Timetable;
@@ -69,6 +70,8 @@ pub struct SchedulePolicy {
     pub queue_limit: Option<usize>,
     /// Whether a tick of the schedule may start while another one of it runs.
     pub overlap: bool,
+    /// How long one of its runs may take before its worker is killed; `None`: no limit.
+    pub exec_ttl: Option<Duration>,
 }
 
 impl SchedulePolicy {
@@ -84,11 +87,20 @@ impl SchedulePolicy {
                 Missed::Burst => max_queue,
             },
             overlap,
+            exec_ttl: None,
         }
     }
 
-    fn of(schedule: &ScheduleConfig, max_queue: Option<usize>) -> SchedulePolicy {
-        SchedulePolicy::new(schedule.missed, schedule.overlap, max_queue)
+    /// `pool` is `pool.supervisor.exec_ttl`, for a schedule that has none of its own.
+    fn of(
+        schedule: &ScheduleConfig,
+        max_queue: Option<usize>,
+        pool: Option<Duration>,
+    ) -> SchedulePolicy {
+        SchedulePolicy {
+            exec_ttl: schedule.exec_ttl.limit(pool),
+            ..SchedulePolicy::new(schedule.missed, schedule.overlap, max_queue)
+        }
     }
 }
 
@@ -110,7 +122,7 @@ impl Policy {
             schedules: config
                 .schedules
                 .iter()
-                .map(|s| SchedulePolicy::of(s, max_queue))
+                .map(|s| SchedulePolicy::of(s, max_queue, pool.supervisor.exec_ttl))
                 .collect(),
         }
     }
@@ -275,9 +287,9 @@ pub struct LastRun {
     pub took: Duration,
 }
 
-/// One schedule's share of the pool: its counts, what the next delivery's header says, and
-/// how its last runs ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// One schedule's share of the pool: its counts, what the next delivery's header says, how
+/// its last runs ended, and how late and how long its runs were since the start.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Lane {
     stats: Stats,
     skipped_since_delivery: u64,
@@ -286,9 +298,25 @@ struct Lane {
     /// When the last completed run ended: what an alert on a schedule that stopped
     /// succeeding watches.
     last_success: Option<Mono>,
+    /// The lateness its workers report with their answers.
+    lateness: Buckets,
+    /// How long each run that ended on a worker took.
+    run_duration: Buckets,
 }
 
 impl Lane {
+    fn new() -> Lane {
+        Lane {
+            stats: Stats::default(),
+            skipped_since_delivery: 0,
+            last_tick: None,
+            last_run: None,
+            last_success: None,
+            lateness: Buckets::lateness(),
+            run_duration: Buckets::run_duration(),
+        }
+    }
+
     fn skipped(&mut self, n: u64) {
         self.stats.skipped += n;
         self.skipped_since_delivery += n;
@@ -303,11 +331,13 @@ impl Lane {
             }
             RunResult::Failed => self.stats.failed += 1,
         }
+        let took = now.since(since);
+        self.run_duration.record(took);
         self.last_run = Some(LastRun {
             tick: tick.number,
             finished: now,
             result,
-            took: now.since(since),
+            took,
         });
     }
 }
@@ -434,7 +464,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(policy: Policy) -> Pool {
         Pool {
-            lanes: vec![Lane::default(); policy.schedules.len()],
+            lanes: vec![Lane::new(); policy.schedules.len()],
             policy,
             ..Pool::default()
         }
@@ -583,6 +613,21 @@ impl Pool {
         self.lanes[schedule.index()].last_success
     }
 
+    /// A run of `schedule` started this late, as its worker reported with its answer.
+    pub fn record_lateness(&mut self, schedule: ScheduleId, late: Duration) {
+        self.lane(schedule).lateness.record(late);
+    }
+
+    /// How late the answered runs of `schedule` started, since the start.
+    pub fn lateness_of(&self, schedule: ScheduleId) -> &Buckets {
+        &self.lanes[schedule.index()].lateness
+    }
+
+    /// How long the runs of `schedule` that ended on a worker took, since the start.
+    pub fn run_durations_of(&self, schedule: ScheduleId) -> &Buckets {
+        &self.lanes[schedule.index()].run_duration
+    }
+
     /// A worker of the pool (not a killed one).
     pub fn worker(&self, pid: Pid) -> Option<&Worker> {
         self.workers.get(pid)
@@ -661,10 +706,15 @@ impl Pool {
         self.workers.serving()
     }
 
-    /// The busy workers, the one whose tick started first first: the first to reach
-    /// `exec_ttl`, whatever the size of the pool.
-    pub fn busy_oldest_first(&self) -> impl Iterator<Item = &Worker> {
-        self.workers.busy_oldest_first()
+    /// The earliest instant a running tick runs out of its schedule's `exec_ttl`.
+    pub fn next_run_out(&self) -> Option<Mono> {
+        self.workers.next_run_out()
+    }
+
+    /// The busy workers whose tick ran out of its schedule's `exec_ttl` by `now`, the
+    /// earliest first, whatever the size of the pool: the master kills them.
+    pub fn run_out(&self, now: Mono) -> impl Iterator<Item = &Worker> {
+        self.workers.run_out(now)
     }
 
     /// A fresh worker joins, ready; it takes a waiting tick at once if there is one.
@@ -796,6 +846,7 @@ impl Pool {
             tick,
             since,
             ref retire,
+            ..
         } = worker.state
         else {
             return Err(PoolError::NotBusy(pid));
@@ -985,6 +1036,7 @@ impl Pool {
             WorkerState::Busy {
                 tick,
                 since: now.max(tick.due),
+                exec_ttl: self.rules(tick.schedule).exec_ttl,
                 retire: None,
             },
         );
@@ -1022,6 +1074,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ExecTtl;
     use crate::schedule::zone::Zone;
     use crate::schedule::{Schedule, Ticker, WallClock};
     use crate::timetable::Setup;
@@ -1156,6 +1209,91 @@ mod tests {
         assert_eq!(pool.last_success(ScheduleId(0)), None);
         assert_eq!(pool.schedule_stats(beat).completed, 1);
         assert_eq!(pool.schedule_stats(beat).failed, 1);
+
+        // Every run that ended is in its own schedule's durations, and lateness goes where
+        // it is told.
+        assert_eq!(pool.run_durations_of(beat).histogram().count(), 2);
+        assert_eq!(pool.run_durations_of(ScheduleId(0)).histogram().count(), 1);
+        pool.record_lateness(beat, Duration::from_micros(30));
+        assert_eq!(pool.lateness_of(beat).histogram().count(), 1);
+        assert_eq!(pool.lateness_of(beat).histogram().sum_us, 30);
+        assert_eq!(pool.lateness_of(ScheduleId(0)).histogram().count(), 0);
+    }
+
+    #[test]
+    fn each_schedule_has_the_pools_exec_ttl_unless_it_sets_its_own() {
+        let mut config = TickerConfig::default();
+        config.pool.supervisor.exec_ttl = Some(Duration::from_secs(30));
+        let own = |name: &str, ttl: ExecTtl| ScheduleConfig {
+            exec_ttl: ttl,
+            ..ScheduleConfig::every(name, Duration::from_secs(1), Missed::Skip)
+        };
+        config.schedules = vec![
+            own("pools", ExecTtl::Pool),
+            own("short", ExecTtl::Own(Some(Duration::from_secs(1)))),
+            own("unlimited", ExecTtl::Own(None)),
+        ];
+        let ttls: Vec<Option<Duration>> = Policy::from_config(&config)
+            .schedules
+            .iter()
+            .map(|s| s.exec_ttl)
+            .collect();
+        assert_eq!(
+            ttls,
+            [
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(1)),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shorter_exec_ttl_started_later_runs_out_first() {
+        let ttl = |secs: Option<u64>| SchedulePolicy {
+            exec_ttl: secs.map(Duration::from_secs),
+            ..SchedulePolicy::default()
+        };
+        let mut pool = Pool::new(policy(|p| {
+            p.schedules = vec![ttl(Some(10)), ttl(Some(2)), ttl(None)];
+        }));
+        for pid in 1..=3 {
+            pool.add(pid, Mono(0));
+        }
+        let s = |secs: u64| Mono(secs * 1_000_000_000);
+        let run = |pool: &mut Pool, schedule: u32, at: u64| {
+            let tick = Tick::of(ScheduleId(schedule), 0, s(at), None);
+            delivered(pool.arrive(tick, s(at))).pid
+        };
+        let slow = run(&mut pool, 0, 0);
+        let quick = run(&mut pool, 1, 1);
+        let unlimited = run(&mut pool, 2, 0);
+        let run_out =
+            |pool: &Pool, at: Mono| -> Vec<Pid> { pool.run_out(at).map(|w| w.pid).collect() };
+
+        assert_eq!(
+            pool.next_run_out(),
+            Some(s(3)),
+            "the quick one's, started later"
+        );
+        assert!(run_out(&pool, Mono(s(3).0 - 1)).is_empty());
+        assert_eq!(run_out(&pool, s(3)), [quick]);
+        assert_eq!(
+            run_out(&pool, s(1_000)),
+            [quick, slow],
+            "never the unlimited one"
+        );
+
+        // Its answer takes it off: the next one to run out is the slow one.
+        pool.finish(quick, Outcome::Done, s(2)).unwrap();
+        assert_eq!(pool.next_run_out(), Some(s(10)));
+        assert_eq!(run_out(&pool, s(1_000)), [slow]);
+        pool.remove(slow, s(4)).unwrap();
+        assert_eq!(pool.next_run_out(), None);
+        assert!(
+            pool.worker(unlimited)
+                .is_some_and(|w| w.state.exec_deadline().is_none())
+        );
     }
 
     #[test]
@@ -1779,13 +1917,16 @@ mod properties {
     }
 
     fn policy() -> impl Strategy<Value = Policy> {
-        let schedule =
-            (proptest::option::of(1usize..4), any::<bool>()).prop_map(|(queue_limit, overlap)| {
-                SchedulePolicy {
-                    missed: Missed::Skip,
-                    queue_limit,
-                    overlap,
-                }
+        let schedule = (
+            proptest::option::of(1usize..4),
+            any::<bool>(),
+            proptest::option::of(1u64..300),
+        )
+            .prop_map(|(queue_limit, overlap, exec_ttl)| SchedulePolicy {
+                missed: Missed::Skip,
+                queue_limit,
+                overlap,
+                exec_ttl: exec_ttl.map(Duration::from_nanos),
             });
         (
             proptest::option::of(1u64..5),

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::config::{Megabytes, SupervisorConfig};
-use crate::pool::{Pid, Pool, Worker, WorkerState};
+use crate::pool::{Pid, Pool, Tick, Worker, WorkerState};
 use crate::schedule::Mono;
 
 /// The delay before the second replacement in a streak; it doubles after each early death.
@@ -232,12 +232,13 @@ impl DescriptorNeed {
     }
 }
 
-/// The limits of `pool.supervisor`, each `None` when off.
+/// The limits of `pool.supervisor` on a worker, each `None` when off. `exec_ttl` is not
+/// here: each schedule has its own (the pool's by default), and a busy worker's record
+/// carries the one of its tick ([`WorkerState::Busy`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
     pub ttl: Option<Duration>,
     pub idle_ttl: Option<Duration>,
-    pub exec_ttl: Option<Duration>,
     pub max_memory_bytes: Option<u64>,
 }
 
@@ -246,8 +247,9 @@ pub struct Limits {
 pub enum Action {
     /// Replace the worker: now if idle, after its tick if busy.
     Replace(String),
-    /// Kill it now: its tick ran too long.
-    Kill(String),
+    /// Kill it now: its tick ran longer than its schedule's `exec_ttl`. The master says
+    /// which tick, in its words.
+    Kill { tick: Tick, exec_ttl: Duration },
 }
 
 impl Limits {
@@ -255,7 +257,6 @@ impl Limits {
         Limits {
             ttl: config.ttl,
             idle_ttl: config.idle_ttl,
-            exec_ttl: config.exec_ttl,
             max_memory_bytes: config.max_worker_memory.map(Megabytes::bytes),
         }
     }
@@ -267,25 +268,16 @@ impl Limits {
         self.ttl.is_some() || self.idle_ttl.is_some() || self.max_memory_bytes.is_some()
     }
 
-    /// The instant a busy worker's tick runs out of `exec_ttl`.
-    pub fn exec_deadline(&self, worker: &Worker) -> Option<Mono> {
-        match (&worker.state, self.exec_ttl) {
-            (WorkerState::Busy { since, .. }, Some(ttl)) => Some(*since + ttl),
-            _ => None,
-        }
-    }
-
     /// Checks one worker, with its memory as last read.
     pub fn check(&self, worker: &Worker, now: Mono) -> Option<Action> {
-        if let WorkerState::Busy { tick, since, .. } = worker.state
-            && let Some(ttl) = self.exec_ttl
-            && now.since(since) >= ttl
+        if let WorkerState::Busy {
+            tick,
+            exec_ttl: Some(exec_ttl),
+            ..
+        } = worker.state
+            && worker.state.exec_deadline().is_some_and(|at| at <= now)
         {
-            return Some(Action::Kill(format!(
-                "ran tick {} for longer than exec_ttl ({})",
-                tick.number,
-                humantime::format_duration(ttl)
-            )));
+            return Some(Action::Kill { tick, exec_ttl });
         }
         // A starting worker has the handshake's own deadline; a killed one is out of the pool.
         if matches!(
@@ -437,7 +429,7 @@ impl RollingReset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::{Outcome, Policy, Tick};
+    use crate::pool::{Outcome, Policy};
 
     const S: u64 = 1_000_000_000;
 
@@ -465,18 +457,28 @@ mod tests {
 
     #[test]
     fn exec_ttl_kills_a_tick_that_runs_too_long() {
-        let l = limits(|l| l.exec_ttl = Some(Duration::from_secs(2)));
+        let l = Limits::default();
+        let tick = Tick::new(4, Mono(0));
+        let exec_ttl = Duration::from_secs(2);
         let busy = worker(WorkerState::Busy {
-            tick: Tick::new(4, Mono(0)),
+            tick,
             since: Mono(S),
+            exec_ttl: Some(exec_ttl),
             retire: None,
         });
-        assert_eq!(l.exec_deadline(&busy), Some(Mono(3 * S)));
+        assert_eq!(busy.state.exec_deadline(), Some(Mono(3 * S)));
         assert_eq!(l.check(&busy, Mono(3 * S - 1)), None);
-        match l.check(&busy, Mono(3 * S)) {
-            Some(Action::Kill(why)) => assert!(why.contains("tick 4"), "{why}"),
-            other => panic!("expected a kill, got {other:?}"),
-        }
+        assert_eq!(
+            l.check(&busy, Mono(3 * S)),
+            Some(Action::Kill { tick, exec_ttl })
+        );
+        let unlimited = worker(WorkerState::Busy {
+            tick,
+            since: Mono(S),
+            exec_ttl: None,
+            retire: None,
+        });
+        assert_eq!(l.check(&unlimited, Mono(1_000 * S)), None);
         assert!(!l.need_watch(), "exec_ttl has exact deadlines");
     }
 
@@ -499,6 +501,7 @@ mod tests {
         let busy = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
+            exec_ttl: None,
             retire: None,
         });
         assert_eq!(l.check(&busy, Mono(100 * S)), None, "busy is not idle");
@@ -530,6 +533,7 @@ mod tests {
         let marked = worker(WorkerState::Busy {
             tick: Tick::new(0, Mono(0)),
             since: Mono(0),
+            exec_ttl: None,
             retire: Some("ttl".into()),
         });
         assert_eq!(l.check(&marked, Mono(5 * S)), None);

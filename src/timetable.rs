@@ -456,9 +456,7 @@ mod tests {
                 zone: ZoneChoice::Schedule(Zone::lookup(zone).unwrap()),
             },
             jitter,
-            missed: Missed::Skip,
-            overlap: true,
-            paused: false,
+            ..ScheduleConfig::every(name, Duration::from_secs(1), Missed::Skip)
         }
     }
 

@@ -3,7 +3,8 @@
 //! why and until when a stopping master waits for it. Decisions only.
 //!
 //! Owns the [`Worker`] record and every index over the workers: the idle ones in the order
-//! they became idle, the busy ones by the instant their tick started, the starting and the
+//! they became idle, the busy ones by the instant their tick runs out of its `exec_ttl`
+//! (each schedule may have its own), the starting and the
 //! stopping ones, the killed ones by how long they are waited for, the ones of an older
 //! generation than the pool's (a rolling reset replaces them), and the deadlines (a pid
 //! handshake's, a leaving worker's) in one ordered set. A record changes only through the
@@ -34,6 +35,9 @@ pub enum WorkerState {
     Busy {
         tick: Tick,
         since: Mono,
+        /// How long the tick may run (its schedule's `exec_ttl`): at `since + exec_ttl` the
+        /// worker is killed. `None`: no limit.
+        exec_ttl: Option<Duration>,
         /// Why it is replaced once this tick ends (a limit, a reset, a smaller pool);
         /// `None`: it stays.
         retire: Option<String>,
@@ -124,6 +128,20 @@ pub struct Worker {
     pub generation: u64,
 }
 
+impl WorkerState {
+    /// The instant a busy worker's tick runs out of its `exec_ttl`.
+    pub fn exec_deadline(&self) -> Option<Mono> {
+        match *self {
+            WorkerState::Busy {
+                since,
+                exec_ttl: Some(ttl),
+                ..
+            } => Some(since + ttl),
+            _ => None,
+        }
+    }
+}
+
 impl Worker {
     /// Killed, and so out of the pool (see [`WorkerState::Killed`]).
     pub fn is_killed(&self) -> bool {
@@ -212,9 +230,10 @@ struct ByState {
     starting: BTreeSet<Pid>,
     /// Idle workers the master can reach.
     idle: IdleQueue,
-    /// Busy workers by the instant their tick started, then pid: the first one is the
-    /// first to reach `exec_ttl`.
-    busy: BTreeSet<(Mono, Pid)>,
+    /// Busy workers whose tick has an `exec_ttl`, by the instant it runs out, then pid:
+    /// ticks of schedules with different limits run out in another order than they
+    /// started in, and this one is found in O(log n) whatever the pool and the limits.
+    runs_out: BTreeSet<(Mono, Pid)>,
     stopping: usize,
     /// Busy workers by the schedule of their tick, by [`ScheduleId`]: whether a schedule
     /// without overlap has a run going.
@@ -232,8 +251,10 @@ impl ByState {
             }
             WorkerState::Idle if reachable => self.idle.push(pid),
             WorkerState::Idle => {}
-            WorkerState::Busy { since, tick, .. } => {
-                self.busy.insert((since, pid));
+            WorkerState::Busy { tick, .. } => {
+                if let Some(at) = state.exec_deadline() {
+                    self.runs_out.insert((at, pid));
+                }
                 let index = tick.schedule.index();
                 if self.busy_by_schedule.len() <= index {
                     self.busy_by_schedule.resize(index + 1, 0);
@@ -253,8 +274,10 @@ impl ByState {
                 self.starting.remove(&pid);
             }
             WorkerState::Idle => self.idle.remove(pid),
-            WorkerState::Busy { since, tick, .. } => {
-                self.busy.remove(&(since, pid));
+            WorkerState::Busy { tick, .. } => {
+                if let Some(at) = state.exec_deadline() {
+                    self.runs_out.remove(&(at, pid));
+                }
                 self.busy_by_schedule[tick.schedule.index()] -= 1;
             }
             WorkerState::Stopping => self.stopping -= 1,
@@ -331,10 +354,6 @@ impl Workers {
         self.by_state.idle.len() > 0
     }
 
-    pub fn any_busy(&self) -> bool {
-        !self.by_state.busy.is_empty()
-    }
-
     /// Whether a tick of `schedule` runs on some worker.
     pub fn runs(&self, schedule: ScheduleId) -> bool {
         self.by_state
@@ -343,11 +362,18 @@ impl Workers {
             .is_some_and(|&n| n > 0)
     }
 
-    /// The busy workers, the one whose tick started first first.
-    pub fn busy_oldest_first(&self) -> impl Iterator<Item = &Worker> {
+    /// The earliest instant a busy worker's tick runs out of its `exec_ttl`.
+    pub fn next_run_out(&self) -> Option<Mono> {
+        self.by_state.runs_out.first().map(|&(at, _)| at)
+    }
+
+    /// The busy workers whose tick ran out of its `exec_ttl` by `now`, the earliest first:
+    /// only those are looked at, whatever the size of the pool.
+    pub fn run_out(&self, now: Mono) -> impl Iterator<Item = &Worker> {
         self.by_state
-            .busy
+            .runs_out
             .iter()
+            .take_while(move |&&(at, _)| at <= now)
             .filter_map(|(_, pid)| self.records.get(pid))
     }
 
@@ -605,15 +631,12 @@ impl Workers {
                 .collect(),
         )?;
         expect(
-            "the busy index is the busy workers",
-            self.by_state.busy
+            "the exec_ttl index is the busy workers with a limit",
+            self.by_state.runs_out
                 == self
                     .records
                     .values()
-                    .filter_map(|w| match w.state {
-                        WorkerState::Busy { since, .. } => Some((since, w.pid)),
-                        _ => None,
-                    })
+                    .filter_map(|w| Some((w.state.exec_deadline()?, w.pid)))
                     .collect(),
         )?;
         expect(
@@ -793,6 +816,7 @@ mod tests {
                 WorkerState::Busy {
                     tick,
                     since,
+                    exec_ttl: None,
                     retire,
                 },
             );
@@ -875,6 +899,7 @@ mod tests {
             WorkerState::Busy {
                 tick,
                 since,
+                exec_ttl: None,
                 retire,
             },
         );

@@ -21,6 +21,7 @@ const PURE: &[&str] = &[
     "message",
     "frame",
     "metrics",
+    "histogram",
     "pid",
     "cluster::grid",
     "cluster::lease",

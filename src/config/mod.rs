@@ -54,8 +54,8 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schedules::{
-    DECLARED_IN_CODE, DEFAULT_NAME, MAX_NAME, ScheduleConfig, ScheduleDefaults, When, ZoneChoice,
-    declare, is_name,
+    DECLARED_IN_CODE, DEFAULT_NAME, ExecTtl, MAX_NAME, ScheduleConfig, ScheduleDefaults, When,
+    ZoneChoice, declare, is_name,
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{

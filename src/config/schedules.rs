@@ -2,14 +2,15 @@
 //! cron expression, with its own policies.
 //!
 //! Owns the section's keys, their defaults (a schedule's `missed` and `overlap` default to
-//! the `ticker` section's) and every check:
+//! the `ticker` section's, its `exec_ttl` to `ticker.pool.supervisor.exec_ttl`) and every
+//! check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
 //! which names the field at fault) and the zone (resolved by [`crate::schedule::zone`]).
 //! What a schedule does at run time is not decided here.
 
-use std::time::Duration;
-
+use std::fmt::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_yaml::Value;
 
@@ -47,7 +48,28 @@ pub struct ScheduleConfig {
     pub jitter: Option<Duration>,
     pub missed: Missed,
     pub overlap: bool,
+    pub exec_ttl: ExecTtl,
     pub paused: bool,
+}
+
+/// How long one run of a schedule may take before its worker is killed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecTtl {
+    /// `ticker.pool.supervisor.exec_ttl`: the schedule sets none, or the same.
+    #[default]
+    Pool,
+    /// Its own, which differs from the pool's; `None`: no limit (`exec_ttl: 0`).
+    Own(Option<Duration>),
+}
+
+impl ExecTtl {
+    /// The limit of the schedule's runs, given the pool's.
+    pub fn limit(self, pool: Option<Duration>) -> Option<Duration> {
+        match self {
+            ExecTtl::Pool => pool,
+            ExecTtl::Own(own) => own,
+        }
+    }
 }
 
 impl ScheduleConfig {
@@ -66,6 +88,14 @@ impl ScheduleConfig {
                 format!("cron {} in {zone} ({why})", quote(expr.as_str()))
             }
         };
+        if let ExecTtl::Own(own) = self.exec_ttl {
+            match own {
+                Some(ttl) => {
+                    let _ = write!(text, ", exec_ttl {}", humantime::format_duration(ttl));
+                }
+                None => text.push_str(", no exec_ttl"),
+            }
+        }
         if self.paused {
             text.push_str(", paused");
         }
@@ -80,6 +110,7 @@ impl ScheduleConfig {
             jitter: None,
             missed,
             overlap: true,
+            exec_ttl: ExecTtl::Pool,
             paused: false,
         }
     }
@@ -327,24 +358,18 @@ fn schedule(
         ));
     }
     let overlap = t.get("overlap", Acts::Yes)?.unwrap_or(defaults.overlap);
-    let exec_ttl = t
-        .get::<GoDuration>("exec_ttl", Acts::Yes)?
-        .map(|GoDuration(d)| Some(d).filter(|d| !d.is_zero()));
-    if let Some(own) = exec_ttl
-        && own != defaults.exec_ttl
-    {
-        let pools = defaults.exec_ttl.map_or("none".to_string(), |d| {
-            humantime::format_duration(d).to_string()
-        });
-        return Err(t.error(
-            "exec_ttl",
-            format!(
-                "a schedule's own exec_ttl is not supported yet: every tick runs under \
-                 ticker.pool.supervisor.exec_ttl ({pools}); expected no exec_ttl here, or \
-                 that value"
-            ),
-        ));
-    }
+    // `0` is no limit, as in `pool.supervisor`: a schedule may lift the pool's.
+    let exec_ttl = match t.get::<GoDuration>("exec_ttl", Acts::Yes)? {
+        Some(GoDuration(own)) => {
+            let own = Some(own).filter(|d| !d.is_zero());
+            if own == defaults.exec_ttl {
+                ExecTtl::Pool
+            } else {
+                ExecTtl::Own(own)
+            }
+        }
+        None => ExecTtl::Pool,
+    };
     if t.get::<CatchUp>("catch_up", Acts::Yes)? == Some(CatchUp::Once) {
         return Err(t.error(
             "catch_up",
@@ -360,6 +385,7 @@ fn schedule(
         jitter,
         missed,
         overlap,
+        exec_ttl,
         paused,
     })
 }

@@ -94,24 +94,63 @@ fn a_schedule_takes_missed_and_overlap_from_the_ticker_section_unless_it_sets_th
 }
 
 #[test]
-fn what_does_not_run_yet_is_refused_with_its_reason() {
-    let own_ttl = "ticker:
+fn a_schedule_has_the_pools_exec_ttl_unless_it_sets_another() {
+    let yaml = "ticker:
   pool:
     supervisor:
       exec_ttl: 30s
   schedules:
-    long:
+    inherits:
       every: 1s
-      exec_ttl: 10m
+    same:
+      every: 1s
+      exec_ttl: 30s
+    short:
+      every: 1s
+      exec_ttl: 1500ms
+    unlimited:
+      every: 1s
+      exec_ttl: 0
 ";
-    assert!(
-        err(own_ttl).to_string().contains(
-            "ticker.schedules.long.exec_ttl: a schedule's own exec_ttl is not supported yet: \
-             every tick runs under ticker.pool.supervisor.exec_ttl (30s)"
-        ),
-        "{}",
-        err(own_ttl)
+    let ttls: Vec<ExecTtl> = schedules(yaml).iter().map(|s| s.exec_ttl).collect();
+    assert_eq!(
+        ttls,
+        [
+            ExecTtl::Pool,
+            ExecTtl::Pool,
+            ExecTtl::Own(Some(Duration::from_millis(1500))),
+            ExecTtl::Own(None),
+        ]
     );
+    let without = "ticker:\n  schedules:\n    a:\n      every: 1s\n      exec_ttl: 0\n    b:\n      every: 1s\n      exec_ttl: 2s\n";
+    let ttls: Vec<ExecTtl> = schedules(without).iter().map(|s| s.exec_ttl).collect();
+    assert_eq!(
+        ttls,
+        [ExecTtl::Pool, ExecTtl::Own(Some(Duration::from_secs(2)))],
+        "0 is the pool's none"
+    );
+    let short = &schedules(yaml)[2];
+    assert_eq!(
+        short.describe(("UTC", "UTC")),
+        "every 1s, exec_ttl 1s 500ms"
+    );
+    assert_eq!(
+        schedules(yaml)[3].describe(("UTC", "UTC")),
+        "every 1s, no exec_ttl"
+    );
+    assert_eq!(schedules(yaml)[1].describe(("UTC", "UTC")), "every 1s");
+    let bad = "ticker:\n  schedules:\n    a:\n      every: 1s\n      exec_ttl: soon\n";
+    assert!(
+        err(bad)
+            .to_string()
+            .contains("ticker.schedules.a.exec_ttl: \"soon\" is not a duration"),
+        "{}",
+        err(bad)
+    );
+}
+
+#[test]
+fn what_does_not_run_yet_is_refused_with_its_reason() {
     let catch_up = "ticker:\n  schedules:\n    c:\n      every: 1s\n      catch_up: once\n";
     assert!(
         err(catch_up)

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use super::cluster;
 use super::roadrunner::{self, or_default};
-use super::schedules::{self, DEFAULT_NAME, Defaults, ScheduleConfig, ScheduleDefaults, When};
+use super::schedules::{
+    self, DEFAULT_NAME, Defaults, ExecTtl, ScheduleConfig, ScheduleDefaults, When,
+};
 use super::table::{Acts, Table};
 use super::values::GoDuration;
 use super::{ConfigError, DEFAULT_INTERVAL, MIN_INTERVAL, Missed, TickerConfig};
@@ -48,6 +50,7 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         jitter: None,
         missed,
         overlap,
+        exec_ttl: ExecTtl::Pool,
         paused: false,
     });
     let mut all: Vec<ScheduleConfig> = default.into_iter().collect();

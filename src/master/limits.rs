@@ -1,14 +1,14 @@
 //! Deadlines: when the loop must wake without an event, and what happens when one passes.
 //!
 //! Owns the loop's timeout ([`Master::next_deadline`]) and the enforcement of every
-//! deadline: `exec_ttl` per running tick (exact), the `pool.supervisor` limits every
+//! deadline: `exec_ttl` per running tick (exact, each its schedule's), the `pool.supervisor` limits every
 //! `watch_tick`, `allocate_timeout` of waiting ticks, the grace of workers that closed
 //! their channel, the pid handshake's `relay_timeout`, `reset_timeout` and
 //! `destroy_timeout`. The rules themselves are
 //! [`Limits`](crate::supervisor::Limits)' and the [`Pool`](crate::pool::Pool)'s.
 
 use super::{Master, Phase};
-use crate::config::TickerConfig;
+use crate::config::{ExecTtl, TickerConfig};
 use crate::pool::{Overdue, Pid, Reading, Why, Worker};
 use crate::schedule::Mono;
 use crate::supervisor::{Action, Limits, RollingReset, WatchRound};
@@ -52,13 +52,7 @@ impl Master<'_> {
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
         deadlines.extend(self.cluster_deadline());
-        // Every tick has the same exec_ttl: the one that started first runs out first.
-        deadlines.extend(
-            self.pool
-                .busy_oldest_first()
-                .next()
-                .and_then(|w| self.supervision.limits.exec_deadline(w)),
-        );
+        deadlines.extend(self.pool.next_run_out());
         if let Some(reset) = &self.supervision.reset {
             deadlines.push(reset.deadline);
         }
@@ -155,9 +149,9 @@ impl Master<'_> {
     /// Applies `pool.supervisor`: exact exec_ttl deadlines on every pass, the other limits
     /// every `watch_tick`, a few workers per pass
     /// ([`WatchRound`](crate::supervisor::WatchRound)), whose memory is read then (the
-    /// figures `status` and the metrics serve, limits or not). Only the ticks past
-    /// `exec_ttl` are looked at besides, oldest first, so a pass costs the same whatever
-    /// the size of the pool.
+    /// figures `status` and the metrics serve, limits or not). Only the ticks past their
+    /// `exec_ttl` are looked at besides, the earliest to run out first, so a pass costs the
+    /// same whatever the size of the pool and however many schedules have a limit.
     fn check_limits(&mut self, now: Mono) {
         let pool = &self.pool;
         let watched = self
@@ -172,13 +166,8 @@ impl Master<'_> {
         for &pid in &watched {
             self.read_rss(pid, now);
         }
-        let overdue = |w: &&Worker| {
-            self.supervision
-                .limits
-                .exec_deadline(w)
-                .is_some_and(|at| at <= now)
-        };
-        let mut due: Vec<&Worker> = self.pool.busy_oldest_first().take_while(overdue).collect();
+        let overdue = |w: &&Worker| w.state.exec_deadline().is_some_and(|at| at <= now);
+        let mut due: Vec<&Worker> = self.pool.run_out(now).collect();
         if self.supervision.limits.need_watch() {
             due.extend(
                 watched
@@ -193,7 +182,20 @@ impl Master<'_> {
             .collect();
         for (pid, action) in actions {
             match action {
-                Action::Kill(reason) => self.kill(pid, &reason),
+                Action::Kill { tick, exec_ttl } => {
+                    // A schedule's own limit is named by its key: the pool's is not the one.
+                    let schedule = &self.config.schedules[tick.schedule.index()];
+                    let key = match schedule.exec_ttl {
+                        ExecTtl::Pool => "exec_ttl".to_string(),
+                        ExecTtl::Own(_) => format!("ticker.schedules.{}.exec_ttl", schedule.name),
+                    };
+                    let why = format!(
+                        "ran {} for longer than {key} ({})",
+                        self.ticking.label(&tick),
+                        humantime::format_duration(exec_ttl)
+                    );
+                    self.kill(pid, &why);
+                }
                 Action::Replace(reason) => {
                     if self.pool.retire_soon(pid, reason.clone()) {
                         log::info!("replacing worker {pid}: {reason}");

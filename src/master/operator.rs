@@ -20,6 +20,7 @@ use nix::sys::signal::Signal;
 
 use super::ticking::Steered;
 use super::{Master, Phase, Source};
+use crate::config::ExecTtl;
 use crate::control::{
     self, AcceptEnd, Conn, Door, Incoming, Outgoing, Placement, Request, is_out_of_fds,
 };
@@ -586,6 +587,10 @@ impl Master<'_> {
                     zone: cron.map(|c| c.zone().name().to_string()),
                     zone_origin: cron.map(|_| timetable.zone_origin(id).to_string()),
                     paused: timetable.is_paused(id),
+                    exec_ttl_secs: match self.config.schedules[id.index()].exec_ttl {
+                        ExecTtl::Pool => None,
+                        ExecTtl::Own(own) => Some(own.map_or(0.0, |ttl| ttl.as_secs_f64())),
+                    },
                     next_due_unix: timetable.next_due_of(id).map(unix),
                     ticks: counts(self.pool.schedule_stats(id)),
                     last_run: self.pool.last_run(id).map(|run| LastRunRow {
@@ -594,6 +599,8 @@ impl Master<'_> {
                         took_secs: run.took.as_secs_f64(),
                     }),
                     last_success_unix: self.pool.last_success(id).map(unix),
+                    lateness: self.pool.lateness_of(id).histogram(),
+                    run_duration: self.pool.run_durations_of(id).histogram(),
                 }
             })
             .collect()

@@ -328,11 +328,10 @@ impl Master<'_> {
 
     /// A whole frame from a worker: the answer to the tick it holds.
     pub(super) fn on_frame(&mut self, pid: Pid, frame: Frame) {
+        let mut reported_late = None;
         let outcome = match FromWorker::from_frame(frame) {
             Ok(FromWorker::Answer { late, .. }) => {
-                if let Some(late) = late {
-                    self.ticking.lateness.record(late);
-                }
+                reported_late = late;
                 Outcome::Done
             }
             Ok(FromWorker::Error(message)) => Outcome::Failed(message),
@@ -346,6 +345,10 @@ impl Master<'_> {
             Ok(f) => f,
             Err(e) => return self.kill(pid, &format!("broke the protocol: {e}")),
         };
+        if let Some(late) = reported_late {
+            self.ticking.lateness.record(late);
+            self.pool.record_lateness(finished.tick.schedule, late);
+        }
         self.processes.tick_completed();
         let tick = self.ticking.label(&finished.tick);
         match &outcome {

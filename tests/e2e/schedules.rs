@@ -184,7 +184,7 @@ fn a_wall_clock_set_while_a_cron_schedule_runs_is_followed() {
 }
 
 #[test]
-fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
+fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why_and_its_own_exec_ttl() {
     let yaml = "ticker:
   interval: 1s
   timezone: Europe/Berlin
@@ -197,6 +197,10 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
     hourly:
       cron: \"@hourly\"
       paused: true
+      exec_ttl: 10m
+  pool:
+    supervisor:
+      exec_ttl: 1m
 ";
     let rows = info_with(Php::new("ri-schedules").yaml(yaml), &[]);
     assert_eq!(row(&rows, "schedule default"), "every 1s");
@@ -210,7 +214,7 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why() {
     );
     assert_eq!(
         row(&rows, "schedule hourly"),
-        "cron \"@hourly\" in Europe/Berlin (ticker.timezone), paused"
+        "cron \"@hourly\" in Europe/Berlin (ticker.timezone), exec_ttl 10m, paused"
     );
 
     let unzoned = "ticker:\n  schedules:\n    n:\n      cron: \"@daily\"\n";
@@ -382,6 +386,7 @@ fn status_and_metrics_report_each_schedule() {
         );
     }
 
+    let metrics_before = http_get(port, "/metrics");
     let seen = (started(&run, "default"), started(&run, "beat"));
     run.wait_for("three more ticks of each", |run| {
         started(run, "default") >= seen.0 + 3 && started(run, "beat") >= seen.1 + 3
@@ -446,6 +451,132 @@ fn status_and_metrics_report_each_schedule() {
     assert!(
         metrics.contains("\nticker_schedule_paused{schedule=\"beat\"} 0\n"),
         "{metrics}"
+    );
+    // Each schedule's lateness and run duration: whole histograms, whose counts grow.
+    let count = |page: &str, series: &str, name: &str| -> u64 {
+        let prefix = format!("{series}_count{{schedule=\"{name}\"}} ");
+        page.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in\n{page}"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{prefix}: {e}\n{page}"))
+    };
+    for name in ["default", "beat"] {
+        for series in [
+            "ticker_schedule_lateness_seconds",
+            "ticker_schedule_run_duration_seconds",
+        ] {
+            let inf = format!("{series}_bucket{{schedule=\"{name}\",le=\"+Inf\"}} ");
+            assert!(metrics.contains(&inf), "no {inf:?} in\n{metrics}");
+            let (was, is) = (
+                count(&metrics_before, series, name),
+                count(&metrics, series, name),
+            );
+            assert!(was >= 1 && is > was, "{series} of {name}: {was} then {is}");
+        }
+    }
+    run.stop_with(libc::SIGTERM).assert_success();
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_schedules_own_exec_ttl_kills_its_run_and_spares_the_others() {
+    // The pool's limit (2s) lies between the two: quick's own (1s) kills its tick 1, which
+    // would sleep 30s; slow has none of its own (0) and finishes its 3s tick 0.
+    let mut run = Php::new("schedule-exec-ttl")
+        .yaml(
+            "ticker:
+  schedules:
+    quick:
+      every: 200ms
+      exec_ttl: 1s
+    slow:
+      every: 300ms
+      overlap: false
+      exec_ttl: 0
+  pool:
+    num_workers: 3
+    destroy_timeout: 5s
+    supervisor:
+      exec_ttl: 2s
+",
+        )
+        .handler(
+            "if ($header['schedule'] === 'quick' && $tick === 1) { sleep(30); } \
+             if ($header['schedule'] === 'slow' && $tick === 0) { usleep(3000000); }",
+        )
+        .start("journal.php");
+    let done = |run: &crate::harness::Running, name: &str, tick: u64| {
+        run.journal()
+            .done()
+            .iter()
+            .any(|e| e.header()["schedule"] == name && e.tick() == tick)
+    };
+    run.wait_for("quick's tick 1 killed", |run| {
+        run.stderr()
+            .contains("ran tick 1 of quick for longer than ticker.schedules.quick.exec_ttl (1s)")
+    });
+    run.wait_for("slow's 3s tick 0 done", |run| done(run, "slow", 0));
+    // The killed worker's replacement takes ticks: quick goes on past its tick 1.
+    let killed = run
+        .journal()
+        .events("start")
+        .iter()
+        .find(|e| e.header()["schedule"] == "quick" && e.tick() == 1)
+        .map(|e| e.pid)
+        .expect("quick's tick 1 started");
+    run.wait_for("the killed worker replaced", |run| {
+        let workers = run.workers();
+        workers.len() == 3 && !workers.contains(&killed)
+    });
+    run.wait_for("quick's later ticks done", |run| {
+        run.journal()
+            .done()
+            .iter()
+            .filter(|e| e.header()["schedule"] == "quick" && e.tick() > 1)
+            .count()
+            >= 3
+    });
+    assert!(!done(&run, "quick", 1), "quick's tick 1 never finished");
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(&format!("worker {killed} ran tick 1 of quick")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("of slow for longer than"),
+        "slow has no limit: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "ticking 2 schedules (quick: every 200ms, exec_ttl 1s; slow: every 300ms, no exec_ttl)"
+        ),
+        "{stderr}"
+    );
+
+    let answer = run.ticker(&["status", "--json", &run.pid.to_string()]);
+    answer.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&answer.stdout).expect("JSON");
+    let ttls: Vec<serde_json::Value> = json["schedules"]
+        .as_array()
+        .expect("schedules")
+        .iter()
+        .map(|s| s["exec_ttl_secs"].clone())
+        .collect();
+    assert_eq!(
+        ttls,
+        [serde_json::json!(1.0), serde_json::json!(0.0)],
+        "{json}"
+    );
+    let table = run.ticker(&["status", &run.pid.to_string()]);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("quick") && l.contains("every 200ms, exec_ttl 1s")),
+        "{}",
+        table.stdout
     );
     run.stop_with(libc::SIGTERM).assert_success();
     run.assert_nothing_left();

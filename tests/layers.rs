@@ -22,6 +22,7 @@ const PURE: &[&str] = &[
     "frame",
     "metrics",
     "pid",
+    "spin",
     "cluster::grid",
     "cluster::lease",
     "cluster::status",

@@ -26,6 +26,7 @@
 //! - [`control`]: the control socket (`ticker status`, `ticker reset`) and the metrics endpoint.
 //! - [`master`]: the master's event loop: timer, signals, forks, reaping, operator requests.
 //! - [`worker`]: the worker's side of the channel.
+//! - [`spin`]: how long to spin before a due instant, learned from this thread's oversleeps.
 //! - [`relay`]: a worker's end of the relay to a RoadRunner-style master (the forms of
 //!   `RR_RELAY` are [`config::relay`]'s).
 //! - [`role`]: whether this PHP process is a master, a worker of a RoadRunner-style master,
@@ -53,6 +54,7 @@ pub mod pool;
 pub mod relay;
 pub mod role;
 pub mod schedule;
+pub mod spin;
 pub mod supervisor;
 pub mod sys;
 pub mod tick;

@@ -21,6 +21,7 @@ use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, SchedulePolicy,
 use crate::schedule::cron::{CronSchedule, UnixInstant};
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, WallClock};
+use crate::spin::SpinWindow;
 use crate::sys;
 use crate::tick::ScheduleId;
 use crate::timetable::{Setup, Timetable};
@@ -184,6 +185,8 @@ pub struct NativeTicker {
     /// A cron ticker follows the wall clock: it reads it again at least this often while it
     /// waits, so that a step moves its next run (an interval stays on the monotonic clock).
     wall_check: Option<Duration>,
+    /// The spin before a due instant, learned from this ticker's own sleeps.
+    spin: SpinWindow,
 }
 
 /// How often a cron ticker that waits reads the wall clock again.
@@ -196,6 +199,7 @@ impl NativeTicker {
         NativeTicker {
             solo: Solo::new(interval, missed, sys::monotonic_now()),
             wall_check: None,
+            spin: SpinWindow::default(),
         }
     }
 
@@ -207,6 +211,7 @@ impl NativeTicker {
         NativeTicker {
             solo: Solo::cron(cron, missed, clock, now),
             wall_check: Some(WALL_CHECK),
+            spin: SpinWindow::default(),
         }
     }
 
@@ -245,7 +250,7 @@ impl NativeTicker {
                 _ if check.is_some_and(|c| c < due) => {
                     std::thread::sleep(check.unwrap_or(due).since(now))
                 }
-                _ => sys::wait_until(due),
+                _ => sys::wait_until(due, &mut self.spin),
             }
         }
     }

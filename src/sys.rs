@@ -32,6 +32,7 @@ use nix::unistd::{ForkResult, Pid as NixPid};
 
 use crate::pid::Pid;
 use crate::schedule::Mono;
+use crate::spin::SpinWindow;
 
 fn os(e: Errno) -> io::Error {
     io::Error::from(e)
@@ -593,35 +594,41 @@ pub fn die_with_parent(parent: Pid, signal: Signal) -> io::Result<()> {
     Ok(())
 }
 
-/// The last part of [`wait_until`], spent spinning rather than asleep.
-pub const SPIN_WINDOW: Duration = Duration::from_micros(100);
-
-/// Returns at `at` on the monotonic clock, as closely as a CPU can: sleeps until shortly
-/// before it, then spins. The kernel wakes a sleeper tens of microseconds late; spinning
-/// costs at most [`SPIN_WINDOW`] of CPU. A signal handler that runs meanwhile does not cut
-/// the sleep short: the sleep is to an absolute instant, so it simply sleeps again.
-pub fn wait_until(at: Mono) {
-    let window = nanos(SPIN_WINDOW);
+/// Returns at `at` on the monotonic clock, as closely as a CPU can: sleeps until `spin`'s
+/// window before it, then spins. The sleep runs with the finest timer slack, so the kernel
+/// does not batch its wake-up with others (50 µs later by default), and how late it woke is
+/// recorded in `spin`, which sizes the next window from it. A signal handler that runs
+/// meanwhile does not cut the sleep short: the sleep is to an absolute instant, so it simply
+/// sleeps again.
+pub fn wait_until(at: Mono, spin: &mut SpinWindow) {
+    let window = nanos(spin.window());
     if at.0 > monotonic_now().0 + window {
         let wake = at.0 - window;
-        let wake = libc::timespec {
+        let wake_at = libc::timespec {
             tv_sec: (wake / 1_000_000_000) as libc::time_t,
             tv_nsec: (wake % 1_000_000_000) as libc::c_long,
         };
+        // Timer slack is per thread: the caller's is put back, whatever it was.
+        let slack = nix::sys::prctl::get_timerslack().ok();
+        let _ = nix::sys::prctl::set_timerslack(1);
         loop {
-            // SAFETY: `wake` is a valid timespec; a null remainder is allowed with
+            // SAFETY: `wake_at` is a valid timespec; a null remainder is allowed with
             // TIMER_ABSTIME. (`nix` has no absolute sleep.)
             let rc = unsafe {
                 libc::clock_nanosleep(
                     libc::CLOCK_MONOTONIC,
                     libc::TIMER_ABSTIME,
-                    &wake,
+                    &wake_at,
                     std::ptr::null_mut(),
                 )
             };
             if rc != libc::EINTR {
                 break;
             }
+        }
+        spin.record(monotonic_now().since(Mono(wake)));
+        if let Some(slack) = slack.and_then(|s| libc::c_ulong::try_from(s).ok()) {
+            let _ = nix::sys::prctl::set_timerslack(slack);
         }
     }
     while monotonic_now() < at {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::message::{FromWorker, ToWorker};
 use crate::payload;
 use crate::schedule::Mono;
+use crate::spin::SpinWindow;
 use crate::sys;
 use crate::transport::{Channel, RecvError};
 
@@ -86,6 +87,8 @@ pub struct WorkerLink {
     ended: bool,
     /// How late the payload being held was returned, once it had a due instant.
     late: Option<std::time::Duration>,
+    /// The spin before a held tick's due instant, learned from this worker's own sleeps.
+    spin: SpinWindow,
     /// The master reads the lateness in a second option of answers: the ticker master that
     /// forked this worker, or one whose handshake said so ([`ToWorker::TickerPid`]).
     /// RoadRunner refuses answers with two options, so no other master gets it.
@@ -116,6 +119,7 @@ impl WorkerLink {
             holding: false,
             ended: false,
             late: None,
+            spin: SpinWindow::default(),
             reports_lateness: false,
         }
     }
@@ -143,7 +147,7 @@ impl WorkerLink {
             match message {
                 ToWorker::Job { header, body } => {
                     self.holding = true;
-                    self.late = hold_until_due(&header);
+                    self.late = hold_until_due(&header, &mut self.spin);
                     return Ok(Some(Job { header, body }));
                 }
                 ToWorker::Stop => break,
@@ -193,10 +197,10 @@ impl WorkerLink {
 /// A tick handed over early is returned at its due instant, so the application's work
 /// starts on time whatever the kernel's wake-up latency was. Returns how late it is
 /// returned, for a payload with a due instant.
-fn hold_until_due(header: &[u8]) -> Option<Duration> {
+fn hold_until_due(header: &[u8], spin: &mut SpinWindow) -> Option<Duration> {
     let due = payload::due_instant(header)?;
     if is_held(due, sys::monotonic_now()) {
-        sys::wait_until(due);
+        sys::wait_until(due, spin);
     }
     Some(sys::monotonic_now().since(due))
 }

@@ -23,6 +23,7 @@ const PURE: &[&str] = &[
     "metrics",
     "histogram",
     "pid",
+    "spin",
     "cluster::grid",
     "cluster::lease",
     "cluster::status",

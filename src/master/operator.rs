@@ -606,14 +606,19 @@ impl Master<'_> {
                 Phase::Running => {
                     self.begin_stop(&format!("received {}", sys::signal_name(signal)));
                 }
+                // Killed here, not by moving the stop's deadline: that deadline's message
+                // would blame destroy_timeout, which has not passed.
                 Phase::Stopping { .. } => {
                     log::warn!(
-                        "received {} again: killing the workers now",
-                        sys::signal_name(signal)
+                        "received {} again: a second signal cuts the graceful stop short, \
+                         killing {} workers now",
+                        sys::signal_name(signal),
+                        self.pool.len()
                     );
-                    self.phase = Phase::Stopping {
-                        deadline: sys::monotonic_now(),
-                    };
+                    self.kill_all(&format!(
+                        "had not stopped when a second {} cut the graceful stop short",
+                        signal.as_str()
+                    ));
                 }
             },
             Signal::SIGHUP => self.begin_reset("received SIGHUP"),

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{format_duration, format_duration_coarse};
+
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;
 
@@ -304,8 +306,8 @@ pub struct Snapshot {
 /// number, or past what a `Duration` holds).
 fn seconds(secs: f64, whole: bool) -> String {
     match Duration::try_from_secs_f64(secs) {
-        Ok(d) if whole => humantime::format_duration(Duration::from_secs(d.as_secs())).to_string(),
-        Ok(d) => humantime::format_duration(d).to_string(),
+        Ok(d) if whole => format_duration(Duration::from_secs(d.as_secs())),
+        Ok(d) => format_duration(d),
         Err(_) => "?".to_string(),
     }
 }
@@ -383,18 +385,13 @@ fn mb(bytes: Option<u64>) -> String {
     )
 }
 
-/// A span a person reads at a glance: `40ms`, `2.5s`, `3m 20s`, `1day 4h` (its two largest
-/// units); `?` for what is no span.
+/// A span a person reads at a glance: `40ms`, `2.5s`, `3m20s`, `28h4m` (its two largest
+/// units, in the config's own); `?` for what is no span.
 fn span(secs: f64) -> String {
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
         Ok(d) if d < Duration::from_secs(60) => format!("{:.1}s", d.as_secs_f64()),
-        Ok(d) => humantime::format_duration(Duration::from_secs(d.as_secs()))
-            .to_string()
-            .split(' ')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" "),
+        Ok(d) => format_duration_coarse(Duration::from_secs(d.as_secs()), 2),
         Err(_) => "?".to_string(),
     }
 }
@@ -1587,8 +1584,8 @@ mod tests {
                 "3",
                 "2",
                 "0",
-                "failed 1m 30s ago (12.5s)",
-                "1day ago"
+                "failed 1m30s ago (12.5s)",
+                "24h ago"
             ]
         );
         assert_eq!(
@@ -1618,8 +1615,8 @@ mod tests {
     fn spans_show_their_two_largest_units() {
         assert_eq!(span(0.0404), "40ms");
         assert_eq!(span(2.46), "2.5s");
-        assert_eq!(span(200.7), "3m 20s");
-        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "1day 4h");
+        assert_eq!(span(200.7), "3m20s");
+        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "28h1m");
         assert_eq!(span(-1.0), "?");
         assert_eq!(span(f64::NAN), "?");
     }

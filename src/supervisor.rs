@@ -284,7 +284,7 @@ impl Limits {
             return Some(Action::Kill(format!(
                 "ran tick {} for longer than exec_ttl ({})",
                 tick.number,
-                humantime::format_duration(ttl)
+                crate::config::format_duration(ttl)
             )));
         }
         // A starting worker has the handshake's own deadline; a killed one is out of the pool.
@@ -300,7 +300,7 @@ impl Limits {
         {
             return Some(Action::Replace(format!(
                 "it lived longer than ttl ({})",
-                humantime::format_duration(ttl)
+                crate::config::format_duration(ttl)
             )));
         }
         if let Some(idle_ttl) = self.idle_ttl
@@ -309,7 +309,7 @@ impl Limits {
         {
             return Some(Action::Replace(format!(
                 "it was idle longer than idle_ttl ({})",
-                humantime::format_duration(idle_ttl)
+                crate::config::format_duration(idle_ttl)
             )));
         }
         if let (Some(max), Some(rss)) = (self.max_memory_bytes, worker.rss.map(|r| r.value))

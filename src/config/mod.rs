@@ -14,7 +14,7 @@
 //! | `schedules.rs` | `ticker.schedules` and `ticker.timezone`: named intervals and cron expressions |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
-//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, env maps, user and group names |
+//! | `values.rs` | durations (Go's syntax, read and written), counts, addresses, commands, env maps, user and group names |
 //! | `relay.rs` | the forms of `RR_RELAY` and `server.relay` (`pipes`, `tcp://…`, `unix://…`) |
 //! | `env.rs` | `${VAR}`, `$VAR`, `${VAR:-default}` |
 //! | `error.rs` | the one-line messages, and how much of a value they quote |
@@ -59,7 +59,8 @@ pub use schedules::{
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
-    BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,
+    BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, format_duration,
+    format_duration_coarse, parse_duration,
 };
 
 use crate::schedule::zone::Zone;

@@ -56,7 +56,7 @@ impl ScheduleConfig {
     /// schedule that names none, and why (see [`ZoneChoice::Unset`]).
     pub fn describe(&self, fallback: (&str, &str)) -> String {
         let mut text = match &self.when {
-            When::Every(every) => format!("every {}", humantime::format_duration(*every)),
+            When::Every(every) => format!("every {}", super::values::format_duration(*every)),
             When::Cron { expr, zone } => {
                 let (zone, why) = match zone {
                     ZoneChoice::Schedule(zone) => (zone.name(), "timezone"),
@@ -333,9 +333,9 @@ fn schedule(
     if let Some(own) = exec_ttl
         && own != defaults.exec_ttl
     {
-        let pools = defaults.exec_ttl.map_or("none".to_string(), |d| {
-            humantime::format_duration(d).to_string()
-        });
+        let pools = defaults
+            .exec_ttl
+            .map_or_else(|| "none".to_string(), super::values::format_duration);
         return Err(t.error(
             "exec_ttl",
             format!(

@@ -16,7 +16,7 @@ use serde_yaml::Value;
 
 use super::env::{self, Lookup};
 use super::error::{ConfigError, Problem, key_name, quote, show};
-use super::values::{DURATION_FORMS, FromValue};
+use super::values::{DURATION_FORMS, FromValue, format_duration};
 
 /// Whether the extension does something with a key. Flipping a key to `Yes` is what
 /// taking it up means here; it then leaves the "not acted on" warning.
@@ -262,11 +262,13 @@ impl<'a> Table<'a> {
         if duration >= floor {
             return Ok(duration);
         }
+        let floor = format_duration(floor);
         Err(self.error(
             name,
             format!(
-                "{duration:?} is below the shortest {name} of {floor:?}; \
-                 expected {DURATION_FORMS}, of {floor:?} or more ({zero})"
+                "{} is below the shortest {name} of {floor}; \
+                 expected {DURATION_FORMS}, of {floor} or more ({zero})",
+                format_duration(duration)
             ),
         ))
     }

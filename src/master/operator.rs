@@ -353,7 +353,7 @@ impl Master<'_> {
                 format!(
                     "{what}: {MAX_CONNS_PER_DOOR} connections open; taking no more until one \
                      closes (idle ones are dropped after {})",
-                    humantime::format_duration(control::REQUEST_TIMEOUT)
+                    crate::config::format_duration(control::REQUEST_TIMEOUT)
                 )
             }
             Pause::ShortOfFds => {
@@ -575,7 +575,7 @@ impl Master<'_> {
                     (None, every) => (
                         "every",
                         every.map_or_else(String::new, |every| {
-                            humantime::format_duration(every).to_string()
+                            crate::config::format_duration(every)
                         }),
                     ),
                 };
@@ -691,7 +691,7 @@ impl Master<'_> {
         log::info!(
             "stopping ({why}): {} idle workers told to stop, waiting up to {} for {busy} busy",
             idle.len(),
-            humantime::format_duration(self.config.pool.destroy_timeout)
+            crate::config::format_duration(self.config.pool.destroy_timeout)
         );
         for pid in idle {
             self.tell_to_stop(pid);

@@ -38,6 +38,9 @@ pub(super) struct Reading<'a> {
     noted: RefCell<Vec<(String, Acts)>>,
     /// Keys of RoadRunner's sections that no code here asks for, dotted, in reading order.
     ignored: RefCell<Vec<String>>,
+    /// Values read that the file may not mean as they are read ([`FromValue::doubt`]), one
+    /// line each from the dotted key on.
+    doubts: RefCell<Vec<String>>,
 }
 
 impl<'a> Reading<'a> {
@@ -47,13 +50,15 @@ impl<'a> Reading<'a> {
             env,
             noted: RefCell::default(),
             ignored: RefCell::default(),
+            doubts: RefCell::default(),
         }
     }
 
     /// The dotted keys set that this pool does not act on, in the order they were read:
     /// [`Acts::No`] ones, and [`Acts::WithCommand`] ones unless `command_started`.
     /// And the keys [`Table::finish_ignoring_unknown`] let through.
-    pub fn into_unused(self, command_started: bool) -> (Vec<String>, Vec<String>) {
+    /// And the doubts about values read.
+    pub fn into_unused(self, command_started: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
         let not_acted_on = self
             .noted
             .into_inner()
@@ -61,7 +66,11 @@ impl<'a> Reading<'a> {
             .filter(|(_, acts)| *acts == Acts::No || !command_started)
             .map(|(key, _)| key)
             .collect();
-        (not_acted_on, self.ignored.into_inner())
+        (
+            not_acted_on,
+            self.ignored.into_inner(),
+            self.doubts.into_inner(),
+        )
     }
 }
 
@@ -188,6 +197,17 @@ impl<'a> Table<'a> {
                 _ => Err(problem),
             }
         });
+        // Only where the extension acts on the value: the rest is RoadRunner's to read.
+        if read.is_ok()
+            && acts == Acts::Yes
+            && let Some(doubt) = T::doubt(&value)
+        {
+            let key = self.key(name);
+            self.reading
+                .doubts
+                .borrow_mut()
+                .push(format!("{key}: {doubt}"));
+        }
         read.map(Some).map_err(|problem| {
             let origin = notes
                 .iter()

@@ -518,6 +518,51 @@ fn unknown_keys_are_named_at_every_level() {
 }
 
 #[test]
+fn a_command_string_with_shell_syntax_is_split_as_roadrunner_splits_it_with_a_warning() {
+    let config = ok(
+        "server:\n  on_init:\n    command: \"php bin/console warm --env='prod' && \
+                     echo done\"\nticker:\n  pool:\n    command: php worker.php > /tmp/log\n",
+    );
+    assert_eq!(
+        config.server.on_init.as_ref().unwrap().command,
+        words(&[
+            "php",
+            "bin/console",
+            "warm",
+            "--env='prod'",
+            "&&",
+            "echo",
+            "done"
+        ]),
+        "split on spaces, as RoadRunner splits it"
+    );
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(
+        warnings[1],
+        format!(
+            "config {FILE}: server.on_init.command: \"php bin/console warm --env='prod' && echo \
+             done\" is split on spaces and run without a shell, so its ' & reach the program as \
+             written; use the list form, one item per argument, such as [php, worker.php] (or \
+             [sh, -c, \"...\"] for a shell)"
+        )
+    );
+    assert!(
+        warnings[0].contains(
+            "ticker.pool.command: \"php worker.php > /tmp/log\" is split on \
+                              spaces and run without a shell, so its > reaches the program"
+        ),
+        "{warnings:?}"
+    );
+    // The list form, a plain string, and RoadRunner's own server.command draw no warning.
+    let config = ok(
+        "server:\n  command: \"php -r 'echo 1;'\"\n  on_init:\n    command: [sh, -c, \
+                     \"a && b\"]\nticker:\n  pool:\n    command: php worker.php\n",
+    );
+    assert_eq!(config.doubts, Vec::<String>::new());
+}
+
+#[test]
 fn keys_of_roadrunners_own_sections_unknown_here_are_ignored_and_named() {
     let config = ok(
         "server:\n  relays: pipes\n  command: php w.php\n  on_init:\n    command: php i.php\n    \

@@ -27,6 +27,12 @@ pub(super) trait FromValue: Sized {
     const EMPTY_IS_A_VALUE: bool = false;
 
     fn from_value(value: &Value) -> Result<Self, Problem>;
+
+    /// What is wrong-looking about a value that was read all the same, worded to follow
+    /// the value: one the file may not mean as it is read. `None` for most.
+    fn doubt(_value: &Value) -> Option<String> {
+        None
+    }
 }
 
 pub(super) const DURATION_FORMS: &str = "a number with a unit such as 250ms, 1s, 1m or 1m30s";
@@ -504,8 +510,32 @@ const NO_ARGUMENT: &str = "no program argument";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command(pub Vec<String>);
 
+/// What a shell would read differently from a split on spaces: quotes and escapes, pipes,
+/// lists and background jobs, redirections, command substitution.
+const SHELL_SYNTAX: [&str; 10] = ["\"", "'", "\\", "`", "|", "&", ";", "<", ">", "$("];
+
 impl FromValue for Command {
     const FORMS: &'static str = COMMAND_FORMS;
+
+    /// A string with shell syntax: RoadRunner splits it on spaces and runs no shell, and so
+    /// does the extension, so the program gets `'a` and `b'` as two arguments, or `|` as one.
+    fn doubt(value: &Value) -> Option<String> {
+        let text = value.as_str()?;
+        let found: Vec<&str> = SHELL_SYNTAX
+            .into_iter()
+            .filter(|syntax| text.contains(syntax))
+            .collect();
+        let reach = if found.len() == 1 { "reaches" } else { "reach" };
+        (!found.is_empty()).then(|| {
+            format!(
+                "{} is split on spaces and run without a shell, so its {} {reach} the program \
+                 as written; use the list form, one item per argument, such as \
+                 [php, worker.php] (or [sh, -c, \"...\"] for a shell)",
+                quote(text),
+                found.join(" ")
+            )
+        })
+    }
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         match value {

@@ -299,15 +299,18 @@ impl<'a> Table<'a> {
         self.take(name, Acts::No);
     }
 
-    /// Refuses keys nobody asked for, naming the first and listing those accepted.
+    /// Refuses keys nobody asked for, naming the first, the accepted key it is closest to
+    /// if one is close, and listing those accepted.
     pub fn finish(self) -> Result<(), ConfigError> {
         let Some(unknown) = self.unknown().next() else {
             return Ok(());
         };
+        let hint = nearest(unknown, &self.known)
+            .map_or_else(String::new, |near| format!(" (did you mean {near}?)"));
         let detail = match self.known.as_slice() {
             [] => "unknown key; expected no keys here".to_string(),
-            [only] => format!("unknown key; expected {only}"),
-            known => format!("unknown key; expected one of {}", known.join(", ")),
+            [only] => format!("unknown key{hint}; expected {only}"),
+            known => format!("unknown key{hint}; expected one of {}", known.join(", ")),
         };
         Err(self.error(unknown, detail))
     }
@@ -325,5 +328,55 @@ impl<'a> Table<'a> {
             .iter()
             .map(|(key, _)| key.as_str())
             .filter(|key| !self.known.contains(key))
+    }
+}
+
+/// The accepted key a mistyped one most likely meant: the fewest edits away (a swap of two
+/// neighbours is one), case and `-` for `_` aside, within a third of its length (at least
+/// one edit); the first of the closest ones in `known`'s order. `None` when none is that
+/// close: a wrong guess would mislead more than no guess.
+fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let plain = |key: &str| key.to_lowercase().replace('-', "_");
+    let written = plain(unknown);
+    let most = (written.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|&key| (strsim::osa_distance(&written, &plain(key)), key))
+        .filter(|&(edits, _)| edits <= most)
+        .min_by_key(|&(edits, _)| edits)
+        .map(|(_, key)| key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest;
+
+    #[test]
+    fn a_mistyped_key_is_matched_to_the_nearest_accepted_one() {
+        let known = [
+            "interval",
+            "num_workers",
+            "max_jobs",
+            "destroy_timeout",
+            "ttl",
+            "key",
+        ];
+        for (typed, meant) in [
+            ("num_worker", "num_workers"),
+            ("numworkers", "num_workers"),
+            ("NumWorkers", "num_workers"),
+            ("num-workers", "num_workers"),
+            ("intreval", "interval"),
+            ("intervall", "interval"),
+            ("max_job", "max_jobs"),
+            ("destroy_timout", "destroy_timeout"),
+            ("tll", "ttl"),
+        ] {
+            assert_eq!(nearest(typed, &known), Some(meant), "{typed}");
+        }
+        for far in ["workers", "port", "timeout", "x", "colour"] {
+            assert_eq!(nearest(far, &known), None, "{far}");
+        }
+        assert_eq!(nearest("anything", &[]), None);
     }
 }

@@ -510,8 +510,9 @@ fn unknown_keys_are_named_at_every_level() {
     ];
     for (yaml, key, accepted) in cases {
         let text = message(&err(yaml), key);
+        assert!(text.contains(&format!("{key}: unknown key")), "{text}");
         assert!(
-            text.contains(&format!("{key}: unknown key; expected one of {accepted}")),
+            text.contains(&format!("; expected one of {accepted}")),
             "{text}"
         );
     }
@@ -560,6 +561,34 @@ fn a_command_string_with_shell_syntax_is_split_as_roadrunner_splits_it_with_a_wa
                      \"a && b\"]\nticker:\n  pool:\n    command: php worker.php\n",
     );
     assert_eq!(config.doubts, Vec::<String>::new());
+}
+
+#[test]
+fn an_unknown_key_close_to_an_accepted_one_suggests_it() {
+    for (yaml, line) in [
+        (
+            "ticker:\n  intervall: 1s\n",
+            "ticker.intervall: unknown key (did you mean interval?); expected one of interval,",
+        ),
+        (
+            "ticker:\n  pool:\n    num_worker: 2\n",
+            "ticker.pool.num_worker: unknown key (did you mean num_workers?); expected one of \
+             num_workers,",
+        ),
+        (
+            "ticker:\n  pool:\n    supervisor:\n      idle-ttl: 1s\n",
+            "ticker.pool.supervisor.idle-ttl: unknown key (did you mean idle_ttl?)",
+        ),
+    ] {
+        let text = err(yaml).to_string();
+        assert!(text.contains(line), "{text}");
+    }
+    // Nothing close: no guess.
+    let text = err("ticker:\n  pool:\n    wokers: 1\n").to_string();
+    assert!(
+        text.contains("ticker.pool.wokers: unknown key; expected one of num_workers"),
+        "{text}"
+    );
 }
 
 #[test]

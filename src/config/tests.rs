@@ -1155,32 +1155,38 @@ fn a_read_key_left_empty_by_an_unset_variable_names_the_key_and_the_variable() {
         (
             "ticker:\n  interval: ${TICK}\n",
             "ticker.interval",
-            "\"${TICK}\" is empty because TICK is not set; expected a number with a unit",
+            "\"${TICK}\" is empty because TICK is not set (set it, or give it a default: \
+             ${TICK:-default}); expected a number with a unit",
         ),
         (
             "ticker:\n  pool:\n    num_workers: $WORKERS\n",
             "ticker.pool.num_workers",
-            "\"$WORKERS\" is empty because WORKERS is not set; expected an integer",
+            "\"$WORKERS\" is empty because WORKERS is not set (set it, or give it a default: \
+             ${WORKERS:-default}); expected an integer",
         ),
         (
             "ticker:\n  control: ${SOCK}\n",
             "ticker.control",
-            "\"${SOCK}\" is empty because SOCK is not set; expected a path",
+            "\"${SOCK}\" is empty because SOCK is not set (set it, or give it a default: \
+             ${SOCK:-default}); expected a path",
         ),
         (
             "server:\n  user: ${APP_USER}\n",
             "server.user",
-            "\"${APP_USER}\" is empty because APP_USER is not set; expected a user name",
+            "\"${APP_USER}\" is empty because APP_USER is not set (set it, or give it a default: \
+             ${APP_USER:-default}); expected a user name",
         ),
         (
             "server:\n  command: [php, \"${A}${B}\"]\n",
             "server.command[1]",
-            "\"${A}${B}\" is empty because A and B are not set",
+            "\"${A}${B}\" is empty because A and B are not set (set them, or give them defaults: \
+             ${A:-default}, ${B:-default})",
         ),
         (
             "logs:\n  level: ${LEVEL}\n",
             "logs.level",
-            "\"${LEVEL}\" is empty because LEVEL is not set; expected debug",
+            "\"${LEVEL}\" is empty because LEVEL is not set (set it, or give it a default: \
+             ${LEVEL:-default}); expected debug",
         ),
     ];
     for (yaml, key, detail) in cases {
@@ -1217,7 +1223,10 @@ fn a_substituted_value_that_is_wrong_says_where_it_came_from() {
     );
     let text = message(&err("ticker:\n  interval: ${N}s\n"), "ticker.interval");
     assert!(
-        text.contains("\"s\" (from \"${N}s\", with N unset) is not a duration"),
+        text.contains(
+            "\"s\" (from \"${N}s\", with N unset; set it, or give it a default: \
+             ${N:-default}) is not a duration"
+        ),
         "{text}"
     );
     // Set, but to nothing: an ordinary bad value.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::histogram::{BUCKET_BOUNDS_NS, Buckets, Histogram, Quantile, RUN_BOUNDS_NS};
+use crate::config::{format_duration, format_duration_coarse};
 
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;
@@ -48,15 +49,33 @@ impl Default for Lateness {
 /// shows, and the histogram since the master started, which the metrics export.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Percentiles {
-    /// The window's size and percentiles: the recent ticks.
+    /// The window's size: the recent ticks.
     pub samples: usize,
+    /// The window's percentiles (`p50_us`, `p90_us`, `p99_us`, `max_us` in the JSON);
+    /// `None`, and absent from the JSON, while no tick has been answered: a 0 there would
+    /// read as ticks on time.
+    #[serde(flatten)]
+    pub recent: Option<Quantiles>,
+    /// Every tick since the master started; empty from a master that kept no histogram.
+    #[serde(default)]
+    pub histogram: Histogram,
+}
+
+/// The percentiles of a window of at least one tick, in whole microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quantiles {
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
-    /// Every tick since the master started; empty from a master that kept no histogram.
-    #[serde(default)]
-    pub histogram: Histogram,
+}
+
+impl Percentiles {
+    /// The window's figures, if it has any: a master of an older version sends zeros with
+    /// `samples` 0, which are no figures either.
+    pub fn figures(&self) -> Option<&Quantiles> {
+        self.recent.as_ref().filter(|_| self.samples > 0)
+    }
 }
 
 impl Lateness {
@@ -100,10 +119,12 @@ impl Lateness {
         };
         Percentiles {
             samples: n,
-            p50_us: select(rank(0.50)),
-            p90_us: select(rank(0.90)),
-            p99_us: select(rank(0.99)),
-            max_us: select(n - 1),
+            recent: Some(Quantiles {
+                p50_us: select(rank(0.50)),
+                p90_us: select(rank(0.90)),
+                p99_us: select(rank(0.99)),
+                max_us: select(n - 1),
+            }),
             histogram: Histogram::default(),
         }
     }
@@ -263,8 +284,8 @@ pub struct Snapshot {
 /// number, or past what a `Duration` holds).
 fn seconds(secs: f64, whole: bool) -> String {
     match Duration::try_from_secs_f64(secs) {
-        Ok(d) if whole => humantime::format_duration(Duration::from_secs(d.as_secs())).to_string(),
-        Ok(d) => humantime::format_duration(d).to_string(),
+        Ok(d) if whole => format_duration(Duration::from_secs(d.as_secs())),
+        Ok(d) => format_duration(d),
         Err(_) => "?".to_string(),
     }
 }
@@ -377,18 +398,13 @@ fn mb(bytes: Option<u64>) -> String {
     )
 }
 
-/// A span a person reads at a glance: `40ms`, `2.5s`, `3m 20s`, `1day 4h` (its two largest
-/// units); `?` for what is no span.
+/// A span a person reads at a glance: `40ms`, `2.5s`, `3m20s`, `28h4m` (its two largest
+/// units, in the config's own); `?` for what is no span.
 fn span(secs: f64) -> String {
     match Duration::try_from_secs_f64(secs) {
         Ok(d) if d < Duration::from_secs(1) => format!("{}ms", d.as_millis()),
         Ok(d) if d < Duration::from_secs(60) => format!("{:.1}s", d.as_secs_f64()),
-        Ok(d) => humantime::format_duration(Duration::from_secs(d.as_secs()))
-            .to_string()
-            .split(' ')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" "),
+        Ok(d) => format_duration_coarse(Duration::from_secs(d.as_secs()), 2),
         Err(_) => "?".to_string(),
     }
 }
@@ -563,11 +579,18 @@ impl Snapshot {
                 String::new()
             }
         );
-        let _ = writeln!(
-            out,
-            "lateness (last {} ticks)  p50 {} µs  p90 {} µs  p99 {} µs  max {} µs",
-            l.samples, l.p50_us, l.p90_us, l.p99_us, l.max_us
-        );
+        match l.figures() {
+            Some(q) => {
+                let _ = writeln!(
+                    out,
+                    "lateness (last {} ticks)  p50 {} µs  p90 {} µs  p99 {} µs  max {} µs",
+                    l.samples, q.p50_us, q.p90_us, q.p99_us, q.max_us
+                );
+            }
+            None => {
+                let _ = writeln!(out, "lateness  no ticks yet");
+            }
+        }
         if !self.connections.is_empty() {
             let doors: Vec<String> = self
                 .connections
@@ -717,21 +740,25 @@ impl Snapshot {
         // The window's exact figures, as `ticker status` shows them: the histogram's buckets
         // only bound a quantile, and never tell the maximum. None while the window is empty,
         // where a 0 would read as ticks on time.
-        let recent: Vec<(String, String)> = [
-            ("0.5", l.p50_us),
-            ("0.9", l.p90_us),
-            ("0.99", l.p99_us),
-            ("1", l.max_us),
-        ]
-        .iter()
-        .filter(|_| l.samples > 0)
-        .map(|(q, us)| {
-            (
-                format!("{{quantile=\"{q}\"}}"),
-                format!("{}", *us as f64 / 1e6),
-            )
-        })
-        .collect();
+        let recent: Vec<(String, String)> = l
+            .figures()
+            .map(|q| {
+                [
+                    ("0.5", q.p50_us),
+                    ("0.9", q.p90_us),
+                    ("0.99", q.p99_us),
+                    ("1", q.max_us),
+                ]
+            })
+            .iter()
+            .flatten()
+            .map(|(q, us)| {
+                (
+                    format!("{{quantile=\"{q}\"}}"),
+                    format!("{}", *us as f64 / 1e6),
+                )
+            })
+            .collect();
         metric(
             out,
             "tick_lateness_recent_seconds",
@@ -1033,10 +1060,12 @@ mod tests {
             },
             lateness: Percentiles {
                 samples: 23,
-                p50_us: 40,
-                p90_us: 80,
-                p99_us: 120,
-                max_us: 300,
+                recent: Some(Quantiles {
+                    p50_us: 40,
+                    p90_us: 80,
+                    p99_us: 120,
+                    max_us: 300,
+                }),
                 histogram: histogram_of(&[
                     [3; 2].as_slice(),
                     &[40; 12],
@@ -1187,9 +1216,15 @@ mod tests {
             l.record(Duration::from_micros(us));
         }
         let p = l.percentiles();
+        assert_eq!(p.samples, 100);
         assert_eq!(
-            (p.samples, p.p50_us, p.p90_us, p.p99_us, p.max_us),
-            (100, 50, 90, 99, 100)
+            p.recent,
+            Some(Quantiles {
+                p50_us: 50,
+                p90_us: 90,
+                p99_us: 99,
+                max_us: 100
+            })
         );
     }
 
@@ -1208,10 +1243,12 @@ mod tests {
                 let at = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).max(1) - 1];
                 let expected = Percentiles {
                     samples: sorted.len(),
-                    p50_us: at(0.5),
-                    p90_us: at(0.9),
-                    p99_us: at(0.99),
-                    max_us: *sorted.last().unwrap(),
+                    recent: Some(Quantiles {
+                        p50_us: at(0.5),
+                        p90_us: at(0.9),
+                        p99_us: at(0.99),
+                        max_us: *sorted.last().unwrap(),
+                    }),
                     histogram: l.percentiles().histogram,
                 };
                 assert_eq!(l.percentiles(), expected, "after {} samples", i + 1);
@@ -1258,7 +1295,7 @@ mod tests {
             l.record(Duration::from_micros(5));
         }
         let p = l.percentiles();
-        assert_eq!(p.max_us, 5);
+        assert_eq!(p.recent.map(|q| q.max_us), Some(5));
         assert_eq!(p.samples, WINDOW);
         let h = p.histogram;
         assert_eq!(
@@ -1324,7 +1361,7 @@ mod tests {
             .expect("a histogram to remove");
         let s = Snapshot::from_json(&json.to_string()).unwrap();
         assert_eq!(s.lateness.histogram, Histogram::default());
-        assert_eq!(s.lateness.p99_us, 120);
+        assert_eq!(s.lateness.figures().map(|q| q.p99_us), Some(120));
         assert_eq!(s.to_table(), snapshot().to_table());
         let text = s.to_prometheus();
         assert!(
@@ -1336,6 +1373,48 @@ mod tests {
             "{text}"
         );
         parse_prometheus(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
+    }
+
+    #[test]
+    fn a_pool_with_no_tick_yet_says_so_rather_than_showing_zeros() {
+        let empty = Snapshot {
+            lateness: Lateness::default().percentiles(),
+            ..snapshot()
+        };
+        let table = empty.to_table();
+        assert!(table.contains("\nlateness  no ticks yet\n"), "{table}");
+        assert!(!table.contains(" µs"), "{table}");
+        let json: serde_json::Value = serde_json::to_value(&empty).unwrap();
+        let lateness = json["lateness"].as_object().unwrap();
+        assert_eq!(lateness["samples"], 0, "{json}");
+        for figure in ["p50_us", "p90_us", "p99_us", "max_us"] {
+            assert!(!lateness.contains_key(figure), "{figure} in {json}");
+        }
+        let back = Snapshot::from_json(&json.to_string()).unwrap();
+        assert_eq!(back.lateness.recent, None);
+        assert_eq!(back.to_table(), table);
+        // A master of an older version sends zeros for an empty window: no figures either.
+        let mut old = json.clone();
+        for figure in ["p50_us", "p90_us", "p99_us", "max_us"] {
+            old["lateness"][figure] = 0.into();
+        }
+        let back = Snapshot::from_json(&old.to_string()).unwrap();
+        assert_eq!(back.to_table(), table);
+        // Once a tick is answered, the figures are back, in the JSON and the table.
+        let mut l = Lateness::default();
+        l.record(Duration::from_micros(7));
+        let one = Snapshot {
+            lateness: l.percentiles(),
+            ..snapshot()
+        };
+        assert!(
+            one.to_table()
+                .contains("lateness (last 1 ticks)  p50 7 µs  p90 7 µs  p99 7 µs  max 7 µs"),
+            "{}",
+            one.to_table()
+        );
+        let json: serde_json::Value = serde_json::to_value(&one).unwrap();
+        assert_eq!(json["lateness"]["p50_us"], 7, "{json}");
     }
 
     #[test]
@@ -1604,8 +1683,8 @@ mod tests {
                 "0",
                 "≤5ms/≤5ms",
                 "≤25s/≤25s",
-                "failed 1m 30s ago (12.5s)",
-                "1day ago"
+                "failed 1m30s ago (12.5s)",
+                "24h ago"
             ]
         );
         assert_eq!(
@@ -1640,8 +1719,8 @@ mod tests {
     fn spans_show_their_two_largest_units() {
         assert_eq!(span(0.0404), "40ms");
         assert_eq!(span(2.46), "2.5s");
-        assert_eq!(span(200.7), "3m 20s");
-        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "1day 4h");
+        assert_eq!(span(200.7), "3m20s");
+        assert_eq!(span(86_400.0 + 4.0 * 3600.0 + 61.0), "28h1m");
         assert_eq!(span(-1.0), "?");
         assert_eq!(span(f64::NAN), "?");
     }
@@ -1961,7 +2040,7 @@ mod tests {
                 any::<[u64; 5]>(),
                 (
                     any::<usize>(),
-                    any::<[u64; 4]>(),
+                    proptest::option::of(any::<[u64; 4]>()),
                     // Of any length: a master with other bounds sends other counts.
                     proptest::collection::vec(any::<u64>(), 0..2 * BUCKETS),
                     any::<u64>(),
@@ -1978,7 +2057,7 @@ mod tests {
                             (failed_starts, lacking, last_error),
                         ),
                         [due, delivered, completed, failed, skipped],
-                        (samples, [p50_us, p90_us, p99_us, max_us], buckets, sum_us),
+                        (samples, recent, buckets, sum_us),
                         workers,
                         connections,
                     )| Snapshot {
@@ -2004,10 +2083,12 @@ mod tests {
                         },
                         lateness: Percentiles {
                             samples,
-                            p50_us,
-                            p90_us,
-                            p99_us,
-                            max_us,
+                            recent: recent.map(|[p50_us, p90_us, p99_us, max_us]| Quantiles {
+                                p50_us,
+                                p90_us,
+                                p99_us,
+                                max_us,
+                            }),
                             histogram: Histogram { buckets, sum_us },
                         },
                         workers,

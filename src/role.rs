@@ -199,7 +199,9 @@ impl Role {
                 "RR_MODE is already set to '{mode}', so this process is a worker of another \
                  master (RoadRunner or a ticker master) or was started by one; a ticker master \
                  only starts where RR_MODE is unset, and without RR_RELAY there is no relay \
-                 to serve that master over"
+                 to serve that master over (to run a pool here, start it without RR_MODE: \
+                 env -u RR_MODE php app.php, or unset RR_MODE in the shell or the \
+                 container's environment)"
             )));
         }
         let env = switch(ENABLE_ENV, facts.enable_env)?;
@@ -218,10 +220,13 @@ impl Role {
                 )));
             }
             (None, None) if facts.on_command_line => Asked::CommandLine,
+            // Loaded already: a `-d extension=` hint would load it twice, which PHP
+            // refuses ("Module already loaded"), so only the switches are offered.
             (None, None) => {
                 return Ok(inert(format!(
                     "loaded from php.ini, not asked to run a pool (set {ENABLE_INI}=1 or \
-                     {ENABLE_ENV}=1, or load it with -d extension=ticker.so)"
+                     {ENABLE_ENV}=1: php -d {ENABLE_INI}=1 app.php, or {ENABLE_ENV}=1 php \
+                     app.php)"
                 )));
             }
         };
@@ -420,7 +425,12 @@ mod tests {
                 ..cli()
             };
             let role = decide_unread(facts);
-            assert!(reason(&role).contains("'http'"), "{role:?}");
+            let why = reason(&role);
+            assert!(why.contains("'http'"), "{role:?}");
+            assert!(
+                why.contains("start it without RR_MODE: env -u RR_MODE php app.php"),
+                "says how to unset it: {why}"
+            );
         }
         // An empty RR_MODE is no master.
         let facts = Facts {
@@ -515,10 +525,12 @@ mod tests {
         let why = reason(&role);
         assert!(
             why.contains("loaded from php.ini, not asked to run a pool")
-                && why.contains("ticker.enable=1")
-                && why.contains("TICKER_ENABLE=1"),
+                && why.contains("php -d ticker.enable=1 app.php")
+                && why.contains("TICKER_ENABLE=1 php app.php"),
             "{why}"
         );
+        // Loaded already: loading it again on the command line is refused by PHP.
+        assert!(!why.contains("extension="), "{why}");
         // A switch that is off, or empty (PHP turns `Off` into ""), asks nothing either.
         for off in ["", " ", "0"] {
             let facts = Facts {

@@ -292,7 +292,7 @@ impl Limits {
         {
             return Some(Action::Replace(format!(
                 "it lived longer than ttl ({})",
-                humantime::format_duration(ttl)
+                crate::config::format_duration(ttl)
             )));
         }
         if let Some(idle_ttl) = self.idle_ttl
@@ -301,7 +301,7 @@ impl Limits {
         {
             return Some(Action::Replace(format!(
                 "it was idle longer than idle_ttl ({})",
-                humantime::format_duration(idle_ttl)
+                crate::config::format_duration(idle_ttl)
             )));
         }
         if let (Some(max), Some(rss)) = (self.max_memory_bytes, worker.rss.map(|r| r.value))

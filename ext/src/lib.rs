@@ -189,7 +189,7 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
     };
     if let Role::Master { config, .. } = &role {
         ticker::logging::configure(&config.logs);
-        if let Some(warning) = config.not_acted_on_warning() {
+        for warning in config.warnings() {
             log::warn!("{warning}");
         }
         // SAFETY: MINIT runs on PHP's only thread before any script, so nothing reads the

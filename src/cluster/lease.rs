@@ -311,7 +311,7 @@ impl Lease {
                 format!(
                     "lease (token {}) not renewed in time: no answer within {}; not ticking",
                     term.token,
-                    humantime::format_duration(self.timing.valid_for())
+                    crate::config::format_duration(self.timing.valid_for())
                 ),
             ));
             self.state = State::Follower;
@@ -481,7 +481,7 @@ impl Lease {
                         format!(
                             "Redis held no state: the first tick waits one ttl ({}), so that \
                              a leader from before has stopped",
-                            humantime::format_duration(self.timing.ttl)
+                            crate::config::format_duration(self.timing.ttl)
                         ),
                     ));
                 }
@@ -655,8 +655,8 @@ impl Lease {
                 format!(
                     "Redis does not answer ({error}): this instance does not tick until it \
                      does; retrying every {} to {}",
-                    humantime::format_duration(MIN_BACKOFF),
-                    humantime::format_duration(self.timing.max_backoff())
+                    crate::config::format_duration(MIN_BACKOFF),
+                    crate::config::format_duration(self.timing.max_backoff())
                 ),
             ));
         }
@@ -674,7 +674,7 @@ impl Lease {
                 Level::Info,
                 format!(
                     "Redis answers again, after {}",
-                    humantime::format_duration(round_ms(now.since(since)))
+                    crate::config::format_duration(round_ms(now.since(since)))
                 ),
             ));
         }
@@ -689,7 +689,7 @@ fn round_ms(d: Duration) -> Duration {
 }
 
 fn settle_note(settled: Settled, grid: &grid::Grid, first: u64) -> Option<Step> {
-    let every = |ns: u64| humantime::format_duration(Duration::from_nanos(ns)).to_string();
+    let every = |ns: u64| crate::config::format_duration(Duration::from_nanos(ns));
     let (level, note) = match settled {
         Settled::Kept => return None,
         Settled::New => (

@@ -122,26 +122,52 @@ pub(super) struct Note {
 }
 
 impl Note {
-    /// The origin of a value, for a message: ` (from "${TICK}s", with TICK unset)`.
+    /// The origin of a value, for a message: ` (from "${TICK}s", with TICK unset; set it,
+    /// or give it a default: ${TICK:-default})`.
     pub fn origin(&self) -> String {
         let written = quote(&self.written);
         match self.unset.as_slice() {
             [] => format!(" (from {written})"),
-            names => format!(" (from {written}, with {} unset)", names_of(names, ", ")),
+            names => format!(
+                " (from {written}, with {} unset; {})",
+                names_of(names, ", "),
+                with_default(names)
+            ),
         }
     }
 
-    /// "is empty because TICK is not set".
+    /// "is empty because TICK is not set (set it, or give it a default: ${TICK:-default})".
     pub fn empty_because_unset(&self) -> Option<String> {
         match self.unset.as_slice() {
             _ if !self.empty => None,
             [] => None,
-            [name] => Some(format!("is empty because {} is not set", shorten(name))),
+            [name] => Some(format!(
+                "is empty because {} is not set ({})",
+                shorten(name),
+                with_default(&self.unset)
+            )),
             names => Some(format!(
-                "is empty because {} are not set",
-                names_of(names, " and ")
+                "is empty because {} are not set ({})",
+                names_of(names, " and "),
+                with_default(names)
             )),
         }
+    }
+}
+
+/// What to do about unset variables: set them, or write the reference with a default, as
+/// RoadRunner reads it too (`${NAME:-default}`).
+fn with_default(names: &[String]) -> String {
+    let defaults: Vec<String> = names
+        .iter()
+        .map(|name| format!("${{{name}:-default}}"))
+        .collect();
+    match names {
+        [_] => format!("set it, or give it a default: {}", shorten(&defaults[0])),
+        _ => format!(
+            "set them, or give them defaults: {}",
+            shorten(&defaults.join(", "))
+        ),
     }
 }
 
@@ -315,11 +341,29 @@ mod tests {
         let empty = &notes[3];
         assert_eq!(
             empty.empty_because_unset().as_deref(),
-            Some("is empty because MISSING is not set")
+            Some(
+                "is empty because MISSING is not set (set it, or give it a default: \
+                 ${MISSING:-default})"
+            )
         );
         assert_eq!(notes[0].empty_because_unset(), None);
         assert_eq!(notes[0].origin(), " (from \"${WORKERS}\")");
-        assert_eq!(empty.origin(), " (from \"${MISSING}\", with MISSING unset)");
+        assert_eq!(
+            empty.origin(),
+            " (from \"${MISSING}\", with MISSING unset; set it, or give it a default: \
+             ${MISSING:-default})"
+        );
+        let two = Note {
+            unset: vec!["A".into(), "B".into()],
+            ..empty.clone()
+        };
+        assert_eq!(
+            two.empty_because_unset().as_deref(),
+            Some(
+                "is empty because A and B are not set (set them, or give them defaults: \
+                 ${A:-default}, ${B:-default})"
+            )
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! | `schedules.rs` | `ticker.schedules` and `ticker.timezone`: named intervals and cron expressions |
 //! | `roadrunner.rs` | RoadRunner's sections: `ticker.pool`, `server`, `logs`; its defaults |
 //! | `table.rs` | reading one mapping: known and unknown keys, keys not acted on |
-//! | `values.rs` | durations (Go's syntax), counts, addresses, commands, env maps, user and group names |
+//! | `values.rs` | durations (Go's syntax, read and written), counts, addresses, commands, env maps, user and group names |
 //! | `relay.rs` | the forms of `RR_RELAY` and `server.relay` (`pipes`, `tcp://…`, `unix://…`) |
 //! | `env.rs` | `${VAR}`, `$VAR`, `${VAR:-default}` |
 //! | `error.rs` | the one-line messages, and how much of a value they quote |
@@ -59,7 +59,8 @@ pub use schedules::{
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
-    BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, parse_duration,
+    BadDuration, Command, DurationProblem, Megabytes, RedisUrl, Relay, format_duration,
+    format_duration_coarse, parse_duration,
 };
 
 use crate::schedule::zone::Zone;
@@ -108,6 +109,10 @@ pub struct Config {
     /// plugins) that this extension does not know: a newer RoadRunner's, or a typo. Let
     /// through, as RoadRunner lets them through.
     pub ignored: Vec<String>,
+    /// Values read as RoadRunner reads them that the file may not mean so (a command
+    /// string with shell syntax), each a line from its dotted key on, saying what to write
+    /// instead.
+    pub doubts: Vec<String>,
 }
 
 impl Config {
@@ -128,6 +133,19 @@ impl Config {
             ));
         }
         (!parts.is_empty()).then(|| format!("config {}: {}", self.path.display(), parts.join("; ")))
+    }
+
+    /// Every warning a master logs at start: [`Config::not_acted_on_warning`], then one per
+    /// doubt.
+    pub fn warnings(&self) -> Vec<String> {
+        self.not_acted_on_warning()
+            .into_iter()
+            .chain(
+                self.doubts
+                    .iter()
+                    .map(|doubt| format!("config {}: {doubt}", self.path.display())),
+            )
+            .collect()
     }
 }
 
@@ -403,7 +421,7 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
             ),
         ));
     }
-    let (not_acted_on, ignored) = reading.into_unused(command_started);
+    let (not_acted_on, ignored, doubts) = reading.into_unused(command_started);
     Ok(Config {
         path: path.to_path_buf(),
         ticker,
@@ -411,5 +429,6 @@ pub fn parse_with_env(text: &str, path: &Path, env: Lookup) -> Result<Config, Co
         logs,
         not_acted_on,
         ignored,
+        doubts,
     })
 }

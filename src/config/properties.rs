@@ -156,6 +156,23 @@ proptest! {
         let text = format!("{hours}h{}m{}.{:09}s", rest / 60, rest % 60, d.subsec_nanos());
         prop_assert_eq!(values::parse_go_duration(&text), Ok(d));
     }
+
+    #[test]
+    fn a_written_duration_reads_back_as_the_same_duration(nanos in 0u64..=i64::MAX as u64) {
+        let d = Duration::from_nanos(nanos);
+        let text = values::format_duration(d);
+        prop_assert_eq!(values::parse_go_duration(&text), Ok(d), "{}", text);
+    }
+
+    #[test]
+    fn a_written_duration_of_whole_units_reads_back_too(
+        n in 0u64..100_000,
+        unit in prop::sample::select(vec![1u64, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000, 3_600_000_000_000]),
+    ) {
+        let d = Duration::from_nanos(n * unit);
+        let text = values::format_duration(d);
+        prop_assert_eq!(values::parse_go_duration(&text), Ok(d), "{}", text);
+    }
 }
 
 /// A value of a generated section: written inline, or through an environment variable.
@@ -375,7 +392,9 @@ proptest! {
         let err = parse(&yaml, &vars).unwrap_err();
         let dotted = format!("{prefix}.{key}");
         prop_assert_eq!(err.key(), Some(dotted.as_str()), "{}", yaml);
-        prop_assert!(err.to_string().contains("unknown key; expected one of "), "{}", err);
+        let text = err.to_string();
+        prop_assert!(text.contains(&format!("{dotted}: unknown key")), "{}", text);
+        prop_assert!(text.contains("; expected one of "), "{}", text);
     }
 
     #[test]

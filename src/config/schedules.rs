@@ -78,7 +78,7 @@ impl ScheduleConfig {
     /// schedule that names none, and why (see [`ZoneChoice::Unset`]).
     pub fn describe(&self, fallback: (&str, &str)) -> String {
         let mut text = match &self.when {
-            When::Every(every) => format!("every {}", humantime::format_duration(*every)),
+            When::Every(every) => format!("every {}", super::values::format_duration(*every)),
             When::Cron { expr, zone } => {
                 let (zone, why) = match zone {
                     ZoneChoice::Schedule(zone) => (zone.name(), "timezone"),
@@ -91,7 +91,7 @@ impl ScheduleConfig {
         if let ExecTtl::Own(own) = self.exec_ttl {
             match own {
                 Some(ttl) => {
-                    let _ = write!(text, ", exec_ttl {}", humantime::format_duration(ttl));
+                    let _ = write!(text, ", exec_ttl {}", super::values::format_duration(ttl));
                 }
                 None => text.push_str(", no exec_ttl"),
             }

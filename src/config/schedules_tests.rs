@@ -227,7 +227,8 @@ fn every_refusal_names_the_schedule_the_key_and_the_accepted_forms() {
         ),
         (
             "ticker:\n  schedules:\n    typo:\n      every: 1s\n      overlapp: false\n",
-            "ticker.schedules.typo.overlapp: unknown key; expected one of every, cron, timezone",
+            "ticker.schedules.typo.overlapp: unknown key (did you mean overlap?); expected one \
+             of every, cron, timezone",
         ),
         (
             "ticker:\n  schedules:\n    late:\n      every: 1s\n      missed: later\n",

@@ -16,7 +16,7 @@ use serde_yaml::Value;
 
 use super::env::{self, Lookup};
 use super::error::{ConfigError, Problem, key_name, quote, show};
-use super::values::{DURATION_FORMS, FromValue};
+use super::values::{DURATION_FORMS, FromValue, format_duration};
 
 /// Whether the extension does something with a key. Flipping a key to `Yes` is what
 /// taking it up means here; it then leaves the "not acted on" warning.
@@ -38,6 +38,9 @@ pub(super) struct Reading<'a> {
     noted: RefCell<Vec<(String, Acts)>>,
     /// Keys of RoadRunner's sections that no code here asks for, dotted, in reading order.
     ignored: RefCell<Vec<String>>,
+    /// Values read that the file may not mean as they are read ([`FromValue::doubt`]), one
+    /// line each from the dotted key on.
+    doubts: RefCell<Vec<String>>,
 }
 
 impl<'a> Reading<'a> {
@@ -47,13 +50,15 @@ impl<'a> Reading<'a> {
             env,
             noted: RefCell::default(),
             ignored: RefCell::default(),
+            doubts: RefCell::default(),
         }
     }
 
     /// The dotted keys set that this pool does not act on, in the order they were read:
     /// [`Acts::No`] ones, and [`Acts::WithCommand`] ones unless `command_started`.
     /// And the keys [`Table::finish_ignoring_unknown`] let through.
-    pub fn into_unused(self, command_started: bool) -> (Vec<String>, Vec<String>) {
+    /// And the doubts about values read.
+    pub fn into_unused(self, command_started: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
         let not_acted_on = self
             .noted
             .into_inner()
@@ -61,7 +66,11 @@ impl<'a> Reading<'a> {
             .filter(|(_, acts)| *acts == Acts::No || !command_started)
             .map(|(key, _)| key)
             .collect();
-        (not_acted_on, self.ignored.into_inner())
+        (
+            not_acted_on,
+            self.ignored.into_inner(),
+            self.doubts.into_inner(),
+        )
     }
 }
 
@@ -188,6 +197,17 @@ impl<'a> Table<'a> {
                 _ => Err(problem),
             }
         });
+        // Only where the extension acts on the value: the rest is RoadRunner's to read.
+        if read.is_ok()
+            && acts == Acts::Yes
+            && let Some(doubt) = T::doubt(&value)
+        {
+            let key = self.key(name);
+            self.reading
+                .doubts
+                .borrow_mut()
+                .push(format!("{key}: {doubt}"));
+        }
         read.map(Some).map_err(|problem| {
             let origin = notes
                 .iter()
@@ -262,11 +282,13 @@ impl<'a> Table<'a> {
         if duration >= floor {
             return Ok(duration);
         }
+        let floor = format_duration(floor);
         Err(self.error(
             name,
             format!(
-                "{duration:?} is below the shortest {name} of {floor:?}; \
-                 expected {DURATION_FORMS}, of {floor:?} or more ({zero})"
+                "{} is below the shortest {name} of {floor}; \
+                 expected {DURATION_FORMS}, of {floor} or more ({zero})",
+                format_duration(duration)
             ),
         ))
     }
@@ -277,15 +299,18 @@ impl<'a> Table<'a> {
         self.take(name, Acts::No);
     }
 
-    /// Refuses keys nobody asked for, naming the first and listing those accepted.
+    /// Refuses keys nobody asked for, naming the first, the accepted key it is closest to
+    /// if one is close, and listing those accepted.
     pub fn finish(self) -> Result<(), ConfigError> {
         let Some(unknown) = self.unknown().next() else {
             return Ok(());
         };
+        let hint = nearest(unknown, &self.known)
+            .map_or_else(String::new, |near| format!(" (did you mean {near}?)"));
         let detail = match self.known.as_slice() {
             [] => "unknown key; expected no keys here".to_string(),
-            [only] => format!("unknown key; expected {only}"),
-            known => format!("unknown key; expected one of {}", known.join(", ")),
+            [only] => format!("unknown key{hint}; expected {only}"),
+            known => format!("unknown key{hint}; expected one of {}", known.join(", ")),
         };
         Err(self.error(unknown, detail))
     }
@@ -303,5 +328,55 @@ impl<'a> Table<'a> {
             .iter()
             .map(|(key, _)| key.as_str())
             .filter(|key| !self.known.contains(key))
+    }
+}
+
+/// The accepted key a mistyped one most likely meant: the fewest edits away (a swap of two
+/// neighbours is one), case and `-` for `_` aside, within a third of its length (at least
+/// one edit); the first of the closest ones in `known`'s order. `None` when none is that
+/// close: a wrong guess would mislead more than no guess.
+fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let plain = |key: &str| key.to_lowercase().replace('-', "_");
+    let written = plain(unknown);
+    let most = (written.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|&key| (strsim::osa_distance(&written, &plain(key)), key))
+        .filter(|&(edits, _)| edits <= most)
+        .min_by_key(|&(edits, _)| edits)
+        .map(|(_, key)| key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest;
+
+    #[test]
+    fn a_mistyped_key_is_matched_to_the_nearest_accepted_one() {
+        let known = [
+            "interval",
+            "num_workers",
+            "max_jobs",
+            "destroy_timeout",
+            "ttl",
+            "key",
+        ];
+        for (typed, meant) in [
+            ("num_worker", "num_workers"),
+            ("numworkers", "num_workers"),
+            ("NumWorkers", "num_workers"),
+            ("num-workers", "num_workers"),
+            ("intreval", "interval"),
+            ("intervall", "interval"),
+            ("max_job", "max_jobs"),
+            ("destroy_timout", "destroy_timeout"),
+            ("tll", "ttl"),
+        ] {
+            assert_eq!(nearest(typed, &known), Some(meant), "{typed}");
+        }
+        for far in ["workers", "port", "timeout", "x", "colour"] {
+            assert_eq!(nearest(far, &known), None, "{far}");
+        }
+        assert_eq!(nearest("anything", &[]), None);
     }
 }

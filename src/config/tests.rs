@@ -510,11 +510,85 @@ fn unknown_keys_are_named_at_every_level() {
     ];
     for (yaml, key, accepted) in cases {
         let text = message(&err(yaml), key);
+        assert!(text.contains(&format!("{key}: unknown key")), "{text}");
         assert!(
-            text.contains(&format!("{key}: unknown key; expected one of {accepted}")),
+            text.contains(&format!("; expected one of {accepted}")),
             "{text}"
         );
     }
+}
+
+#[test]
+fn a_command_string_with_shell_syntax_is_split_as_roadrunner_splits_it_with_a_warning() {
+    let config = ok(
+        "server:\n  on_init:\n    command: \"php bin/console warm --env='prod' && \
+                     echo done\"\nticker:\n  pool:\n    command: php worker.php > /tmp/log\n",
+    );
+    assert_eq!(
+        config.server.on_init.as_ref().unwrap().command,
+        words(&[
+            "php",
+            "bin/console",
+            "warm",
+            "--env='prod'",
+            "&&",
+            "echo",
+            "done"
+        ]),
+        "split on spaces, as RoadRunner splits it"
+    );
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(
+        warnings[1],
+        format!(
+            "config {FILE}: server.on_init.command: \"php bin/console warm --env='prod' && echo \
+             done\" is split on spaces and run without a shell, so its ' & reach the program as \
+             written; use the list form, one item per argument, such as [php, worker.php] (or \
+             [sh, -c, \"...\"] for a shell)"
+        )
+    );
+    assert!(
+        warnings[0].contains(
+            "ticker.pool.command: \"php worker.php > /tmp/log\" is split on \
+                              spaces and run without a shell, so its > reaches the program"
+        ),
+        "{warnings:?}"
+    );
+    // The list form, a plain string, and RoadRunner's own server.command draw no warning.
+    let config = ok(
+        "server:\n  command: \"php -r 'echo 1;'\"\n  on_init:\n    command: [sh, -c, \
+                     \"a && b\"]\nticker:\n  pool:\n    command: php worker.php\n",
+    );
+    assert_eq!(config.doubts, Vec::<String>::new());
+}
+
+#[test]
+fn an_unknown_key_close_to_an_accepted_one_suggests_it() {
+    for (yaml, line) in [
+        (
+            "ticker:\n  intervall: 1s\n",
+            "ticker.intervall: unknown key (did you mean interval?); expected one of interval,",
+        ),
+        (
+            "ticker:\n  pool:\n    num_worker: 2\n",
+            "ticker.pool.num_worker: unknown key (did you mean num_workers?); expected one of \
+             num_workers,",
+        ),
+        (
+            "ticker:\n  pool:\n    supervisor:\n      idle-ttl: 1s\n",
+            "ticker.pool.supervisor.idle-ttl: unknown key (did you mean idle_ttl?)",
+        ),
+    ] {
+        let text = err(yaml).to_string();
+        assert!(text.contains(line), "{text}");
+    }
+    // Nothing close: no guess.
+    let text = err("ticker:\n  pool:\n    wokers: 1\n").to_string();
+    assert!(
+        text.contains("ticker.pool.wokers: unknown key; expected one of num_workers"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -1081,32 +1155,38 @@ fn a_read_key_left_empty_by_an_unset_variable_names_the_key_and_the_variable() {
         (
             "ticker:\n  interval: ${TICK}\n",
             "ticker.interval",
-            "\"${TICK}\" is empty because TICK is not set; expected a number with a unit",
+            "\"${TICK}\" is empty because TICK is not set (set it, or give it a default: \
+             ${TICK:-default}); expected a number with a unit",
         ),
         (
             "ticker:\n  pool:\n    num_workers: $WORKERS\n",
             "ticker.pool.num_workers",
-            "\"$WORKERS\" is empty because WORKERS is not set; expected an integer",
+            "\"$WORKERS\" is empty because WORKERS is not set (set it, or give it a default: \
+             ${WORKERS:-default}); expected an integer",
         ),
         (
             "ticker:\n  control: ${SOCK}\n",
             "ticker.control",
-            "\"${SOCK}\" is empty because SOCK is not set; expected a path",
+            "\"${SOCK}\" is empty because SOCK is not set (set it, or give it a default: \
+             ${SOCK:-default}); expected a path",
         ),
         (
             "server:\n  user: ${APP_USER}\n",
             "server.user",
-            "\"${APP_USER}\" is empty because APP_USER is not set; expected a user name",
+            "\"${APP_USER}\" is empty because APP_USER is not set (set it, or give it a default: \
+             ${APP_USER:-default}); expected a user name",
         ),
         (
             "server:\n  command: [php, \"${A}${B}\"]\n",
             "server.command[1]",
-            "\"${A}${B}\" is empty because A and B are not set",
+            "\"${A}${B}\" is empty because A and B are not set (set them, or give them defaults: \
+             ${A:-default}, ${B:-default})",
         ),
         (
             "logs:\n  level: ${LEVEL}\n",
             "logs.level",
-            "\"${LEVEL}\" is empty because LEVEL is not set; expected debug",
+            "\"${LEVEL}\" is empty because LEVEL is not set (set it, or give it a default: \
+             ${LEVEL:-default}); expected debug",
         ),
     ];
     for (yaml, key, detail) in cases {
@@ -1143,7 +1223,10 @@ fn a_substituted_value_that_is_wrong_says_where_it_came_from() {
     );
     let text = message(&err("ticker:\n  interval: ${N}s\n"), "ticker.interval");
     assert!(
-        text.contains("\"s\" (from \"${N}s\", with N unset) is not a duration"),
+        text.contains(
+            "\"s\" (from \"${N}s\", with N unset; set it, or give it a default: \
+             ${N:-default}) is not a duration"
+        ),
         "{text}"
     );
     // Set, but to nothing: an ordinary bad value.

@@ -27,6 +27,12 @@ pub(super) trait FromValue: Sized {
     const EMPTY_IS_A_VALUE: bool = false;
 
     fn from_value(value: &Value) -> Result<Self, Problem>;
+
+    /// What is wrong-looking about a value that was read all the same, worded to follow
+    /// the value: one the file may not mean as it is read. `None` for most.
+    fn doubt(_value: &Value) -> Option<String> {
+        None
+    }
 }
 
 pub(super) const DURATION_FORMS: &str = "a number with a unit such as 250ms, 1s, 1m or 1m30s";
@@ -177,6 +183,48 @@ pub(super) fn parse_go_duration(text: &str) -> Result<Duration, DurationProblem>
         .filter(|&n| n <= i64::MAX as u64)
         .ok_or_else(too_large)?;
     Ok(Duration::from_nanos(nanos))
+}
+
+/// The parts a duration is written in, largest first: the units of [`GO_UNITS`] without
+/// days or longer, which Go refuses, and without its second spelling of a microsecond.
+const WRITTEN_UNITS: [(&str, u128); 6] = [
+    ("h", 3_600_000_000_000),
+    ("m", 60_000_000_000),
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("µs", 1_000),
+    ("ns", 1),
+];
+
+/// A duration as the file writes one (`24h`, `1h30m`, `1s500ms`, `250ms`, `0s`): whatever
+/// prints a config duration (`php --ri ticker`, `ticker status`, the log) prints it this
+/// way, so that a value read there can be pasted back into the file and means the same
+/// ([`parse_go_duration`] reads every one back exactly).
+pub fn format_duration(d: Duration) -> String {
+    format_duration_coarse(d, WRITTEN_UNITS.len())
+}
+
+/// [`format_duration`] cut to its `parts` largest parts (`1h5m`, not `1h5m3s250ms`): a
+/// span read at a glance, shorter than the duration by what is cut.
+pub fn format_duration_coarse(d: Duration, parts: usize) -> String {
+    let mut rest = d.as_nanos();
+    let mut out = String::new();
+    let mut written = 0;
+    for (unit, scale) in WRITTEN_UNITS {
+        if written == parts {
+            break;
+        }
+        let n = rest / scale;
+        rest %= scale;
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+            written += 1;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
 }
 
 /// A whole number of 0 or more. A string of decimal digits is one too (`"4"`), as
@@ -462,8 +510,32 @@ const NO_ARGUMENT: &str = "no program argument";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command(pub Vec<String>);
 
+/// What a shell would read differently from a split on spaces: quotes and escapes, pipes,
+/// lists and background jobs, redirections, command substitution.
+const SHELL_SYNTAX: [&str; 10] = ["\"", "'", "\\", "`", "|", "&", ";", "<", ">", "$("];
+
 impl FromValue for Command {
     const FORMS: &'static str = COMMAND_FORMS;
+
+    /// A string with shell syntax: RoadRunner splits it on spaces and runs no shell, and so
+    /// does the extension, so the program gets `'a` and `b'` as two arguments, or `|` as one.
+    fn doubt(value: &Value) -> Option<String> {
+        let text = value.as_str()?;
+        let found: Vec<&str> = SHELL_SYNTAX
+            .into_iter()
+            .filter(|syntax| text.contains(syntax))
+            .collect();
+        let reach = if found.len() == 1 { "reaches" } else { "reach" };
+        (!found.is_empty()).then(|| {
+            format!(
+                "{} is split on spaces and run without a shell, so its {} {reach} the program \
+                 as written; use the list form, one item per argument, such as \
+                 [php, worker.php] (or [sh, -c, \"...\"] for a shell)",
+                quote(text),
+                found.join(" ")
+            )
+        })
+    }
 
     fn from_value(value: &Value) -> Result<Self, Problem> {
         match value {
@@ -745,6 +817,27 @@ mod tests {
             parse_go_duration("2562047h47m16.854775808s"),
             Err(DurationProblem::TooLarge)
         );
+    }
+
+    #[test]
+    fn durations_are_written_in_units_the_file_accepts() {
+        for (d, text) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(90 * 60), "1h30m"),
+            (Duration::from_secs(86_400), "24h"),
+            (Duration::from_secs(100_000 * 3600), "100000h"),
+            (Duration::from_millis(1_500), "1s500ms"),
+            (Duration::from_micros(100), "100µs"),
+            (Duration::from_nanos(3_600_000_000_001), "1h1ns"),
+        ] {
+            assert_eq!(format_duration(d), text, "{d:?}");
+            assert_eq!(parse_go_duration(text), Ok(d), "{text}");
+        }
+        let d = Duration::from_secs(86_400 + 4 * 3600 + 61);
+        assert_eq!(format_duration_coarse(d, 2), "28h1m");
+        assert_eq!(format_duration_coarse(Duration::from_secs(3605), 2), "1h5s");
+        assert_eq!(format_duration_coarse(Duration::ZERO, 2), "0s");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub enum AskError {
         euid()
     )]
     Untrusted { uid: u32 },
-    #[error("no answer within {}", humantime::format_duration(ANSWER_TIMEOUT))]
+    #[error("no answer within {}", crate::config::format_duration(ANSWER_TIMEOUT))]
     TimedOut,
     #[error("the answer is longer than {MAX_ANSWER} bytes")]
     TooLong,

@@ -190,7 +190,7 @@ impl Master<'_> {
             "cluster: lease helper {pid} started: lease {} on {} (ttl {}), as {}",
             c.config.key,
             c.config.redis.shown(),
-            humantime::format_duration(c.config.ttl),
+            crate::config::format_duration(c.config.ttl),
             c.me
         );
         c.helper = Some(Helper {
@@ -309,7 +309,7 @@ impl Master<'_> {
             log::error!(
                 "cluster: the lease helper {} {why} and {status}; another starts in {}",
                 helper.pid,
-                humantime::format_duration(c.respawn_delay())
+                crate::config::format_duration(c.respawn_delay())
             );
         }
         let steps = c
@@ -342,7 +342,7 @@ impl Master<'_> {
                     log::warn!(
                         "cluster: the lease helper {} did not exit within {}; killing it",
                         helper.pid,
-                        humantime::format_duration(SHUTDOWN_GRACE)
+                        crate::config::format_duration(SHUTDOWN_GRACE)
                     );
                     let _ = sys::kill(helper.pid, Signal::SIGKILL);
                     // SIGKILL cannot be refused; a helper stuck in the kernel is left to init.

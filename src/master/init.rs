@@ -49,7 +49,7 @@ pub(super) enum Failure {
     CannotWait(io::Error),
     #[error(
         "did not finish within exec_timeout ({}) and was killed",
-        humantime::format_duration(*.0)
+        crate::config::format_duration(*.0)
     )]
     TimedOut(Duration),
     /// It exited with a non-zero status, or by a signal.
@@ -91,7 +91,7 @@ pub(super) fn run(on_init: &OnInit) -> Result<(), InitError> {
     let pid = child.id();
     log::info!(
         "on_init {pid}: `{shown}` runs before the workers start (exec_timeout {})",
-        humantime::format_duration(on_init.exec_timeout)
+        crate::config::format_duration(on_init.exec_timeout)
     );
     let mut outputs = [Output::new(stdout_ours), Output::new(stderr_ours)];
     let deadline = started + on_init.exec_timeout;

@@ -80,11 +80,11 @@ impl Master<'_> {
                 }
                 Overdue::Leaving(Why::ToldToStop) => format!(
                     "was told to stop and did not exit within destroy_timeout ({})",
-                    humantime::format_duration(self.config.pool.destroy_timeout)
+                    crate::config::format_duration(self.config.pool.destroy_timeout)
                 ),
                 Overdue::Handshake { timeout } => format!(
                     "did not answer its pid handshake within relay_timeout ({})",
-                    humantime::format_duration(timeout)
+                    crate::config::format_duration(timeout)
                 ),
             };
             self.kill(pid, &why);
@@ -94,7 +94,7 @@ impl Master<'_> {
             log::warn!(
                 "tick {} dropped: it waited allocate_timeout ({}) for a free worker",
                 tick.number,
-                humantime::format_duration(self.pool.policy().allocate_timeout)
+                crate::config::format_duration(self.pool.policy().allocate_timeout)
             );
             self.waited_tick_gone(&tick, now);
         }
@@ -113,7 +113,7 @@ impl Master<'_> {
                 .overdue(&self.pool);
             log::warn!(
                 "reset_timeout ({}) passed: finishing the reset by force, {} worker(s) left",
-                humantime::format_duration(self.config.pool.reset_timeout),
+                crate::config::format_duration(self.config.pool.reset_timeout),
                 late.len()
             );
             for pid in late {
@@ -131,7 +131,7 @@ impl Master<'_> {
         {
             log::warn!(
                 "destroy_timeout ({}) passed: killing {} workers",
-                humantime::format_duration(self.config.pool.destroy_timeout),
+                crate::config::format_duration(self.config.pool.destroy_timeout),
                 self.pool.len()
             );
             self.kill_all("did not stop within destroy_timeout");
@@ -192,7 +192,7 @@ impl Master<'_> {
                     let why = format!(
                         "ran {} for longer than {key} ({})",
                         self.ticking.label(&tick),
-                        humantime::format_duration(exec_ttl)
+                        crate::config::format_duration(exec_ttl)
                     );
                     self.kill(pid, &why);
                 }
@@ -227,7 +227,7 @@ impl Master<'_> {
         log::info!(
             "reset ({why}): replacing {} workers one by one, within reset_timeout ({})",
             reset.outdated(&self.pool),
-            humantime::format_duration(self.config.pool.reset_timeout)
+            crate::config::format_duration(self.config.pool.reset_timeout)
         );
         self.supervision.reset = Some(reset);
         self.advance_reset();

@@ -354,7 +354,7 @@ impl Master<'_> {
                 format!(
                     "{what}: {MAX_CONNS_PER_DOOR} connections open; taking no more until one \
                      closes (idle ones are dropped after {})",
-                    humantime::format_duration(control::REQUEST_TIMEOUT)
+                    crate::config::format_duration(control::REQUEST_TIMEOUT)
                 )
             }
             Pause::ShortOfFds => {
@@ -576,7 +576,7 @@ impl Master<'_> {
                     (None, every) => (
                         "every",
                         every.map_or_else(String::new, |every| {
-                            humantime::format_duration(every).to_string()
+                            crate::config::format_duration(every)
                         }),
                     ),
                 };
@@ -613,14 +613,19 @@ impl Master<'_> {
                 Phase::Running => {
                     self.begin_stop(&format!("received {}", sys::signal_name(signal)));
                 }
+                // Killed here, not by moving the stop's deadline: that deadline's message
+                // would blame destroy_timeout, which has not passed.
                 Phase::Stopping { .. } => {
                     log::warn!(
-                        "received {} again: killing the workers now",
-                        sys::signal_name(signal)
+                        "received {} again: a second signal cuts the graceful stop short, \
+                         killing {} workers now",
+                        sys::signal_name(signal),
+                        self.pool.len()
                     );
-                    self.phase = Phase::Stopping {
-                        deadline: sys::monotonic_now(),
-                    };
+                    self.kill_all(&format!(
+                        "had not stopped when a second {} cut the graceful stop short",
+                        signal.as_str()
+                    ));
                 }
             },
             Signal::SIGHUP => self.begin_reset("received SIGHUP"),
@@ -693,7 +698,7 @@ impl Master<'_> {
         log::info!(
             "stopping ({why}): {} idle workers told to stop, waiting up to {} for {busy} busy",
             idle.len(),
-            humantime::format_duration(self.config.pool.destroy_timeout)
+            crate::config::format_duration(self.config.pool.destroy_timeout)
         );
         for pid in idle {
             self.tell_to_stop(pid);

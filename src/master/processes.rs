@@ -280,7 +280,7 @@ impl Master<'_> {
                 every {})",
                 processes.target,
                 processes.starts_failed,
-                humantime::format_duration(START_ERROR_LOG_EVERY)
+                crate::config::format_duration(START_ERROR_LOG_EVERY)
             );
         }
         match processes
@@ -343,7 +343,7 @@ impl Master<'_> {
         };
         log::info!(
             "worker {pid} started; waiting up to {} (relay_timeout) for its pid handshake",
-            humantime::format_duration(timeout)
+            crate::config::format_duration(timeout)
         );
         self.pool.add_starting(pid, now, Some(timeout));
         self.read_rss(pid, now);

@@ -151,6 +151,22 @@ fn ticker_enable_0_keeps_a_command_inert_even_loaded_with_d() {
 }
 
 #[test]
+fn ticker_enable_0_runs_a_console_command_where_the_pool_is_enabled_for_every_process() {
+    // A container that enables the pool for every process, by the INI switch beside the
+    // extension's conf.d entry: `TICKER_ENABLE=0 php app.php migrate` runs the command and
+    // starts no master, with the application's own config in the folder.
+    let exited = in_folder("enable-0-ini", Load::IniFile, &valid())
+        .ini("ticker.enable=1")
+        .env("TICKER_ENABLE", "0")
+        .run(&[fixture("console.php").to_str().unwrap()]);
+    assert_quiet_success(&exited);
+    let result = json_line(&exited);
+    assert_eq!(result["command"], "migrate", "the command ran: {result}");
+    assert_eq!(result["getenv"], false, "no master: {result}");
+    assert_eq!(result["ticker"], true, "the extension is loaded: {result}");
+}
+
+#[test]
 fn ticker_enable_off_in_ini_syntax_keeps_a_command_inert_even_loaded_with_d() {
     // PHP's INI parser turns these into an empty string; they must still mean off.
     for off in ["Off", "false", "no", "0"] {
@@ -364,7 +380,8 @@ fn php_ri_says_which_role_the_process_has_and_why() {
         (
             "ini",
             in_folder("ri-ini", Load::IniFile, BROKEN),
-            "loaded from php.ini, not asked to run a pool (set ticker.enable=1 or TICKER_ENABLE=1",
+            "loaded from php.ini, not asked to run a pool (set ticker.enable=1 or \
+             TICKER_ENABLE=1: php -d ticker.enable=1 app.php, or TICKER_ENABLE=1 php app.php)",
         ),
         (
             "-d + RR_MODE",
@@ -390,6 +407,13 @@ fn php_ri_says_which_role_the_process_has_and_why() {
             "{how}: {rows:?}"
         );
     }
+    // Loaded from an ini file, the hint is a switch: a second `-d extension=` would make PHP
+    // warn "Module already loaded".
+    let rows = info(in_folder("ri-ini-hint", Load::IniFile, BROKEN));
+    assert!(
+        !row(&rows, "inert because").contains("extension="),
+        "{rows:?}"
+    );
     // A process that never read its config says so.
     let rows = info(in_folder("ri-not-read", Load::IniFile, BROKEN));
     assert!(

@@ -187,6 +187,27 @@ fn a_second_signal_kills_the_workers_at_once() {
         !exited.journal().done_ticks().contains(&1),
         "tick 1 never finished"
     );
+    // The log says what cut the stop short: the second signal, not destroy_timeout (60s),
+    // which never passed.
+    assert!(
+        exited
+            .stderr
+            .contains("(SIGINT) again: a second signal cuts the graceful stop short"),
+        "{}",
+        exited.stderr
+    );
+    assert!(
+        exited.stderr.contains(&format!(
+            "worker {worker} had not stopped when a second SIGINT cut the graceful stop short"
+        )),
+        "{}",
+        exited.stderr
+    );
+    assert!(
+        !exited.stderr.contains("destroy_timeout"),
+        "{}",
+        exited.stderr
+    );
     run.assert_nothing_left();
 }
 

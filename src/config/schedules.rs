@@ -4,8 +4,8 @@
 //! Owns the section's keys, their defaults (a schedule's `missed` and `overlap` default to
 //! the `ticker` section's) and every check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
-//! which names the field at fault) and the zone (resolved by [`crate::schedule::zone`]).
-//! What a schedule does at run time is not decided here.
+//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]) and
+//! `catch_up`. What a schedule does at run time is not decided here.
 
 use std::time::Duration;
 
@@ -48,6 +48,8 @@ pub struct ScheduleConfig {
     pub missed: Missed,
     pub overlap: bool,
     pub paused: bool,
+    /// What the schedule does at start about occurrences missed while no master ran.
+    pub catch_up: CatchUp,
 }
 
 impl ScheduleConfig {
@@ -66,6 +68,9 @@ impl ScheduleConfig {
                 format!("cron {} in {zone} ({why})", quote(expr.as_str()))
             }
         };
+        if self.catch_up == CatchUp::Once {
+            text.push_str(", catch_up once");
+        }
         if self.paused {
             text.push_str(", paused");
         }
@@ -81,6 +86,7 @@ impl ScheduleConfig {
             missed,
             overlap: true,
             paused: false,
+            catch_up: CatchUp::None,
         }
     }
 }
@@ -109,14 +115,14 @@ pub enum ZoneChoice {
     Unset,
 }
 
-/// `catch_up`: what a schedule does at start about occurrences missed while nothing ran.
-/// Only `none` runs so far; `once` is read to be refused with its reason.
+/// `catch_up`: what a schedule does at start about occurrences missed while no master ran
+/// (after the last run the state file holds, before the start).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) enum CatchUp {
+pub enum CatchUp {
     /// Missed occurrences are gone (the default).
     #[default]
     None,
-    /// One run at once, however many were missed.
+    /// One run at once, however many were missed, as systemd's `Persistent=true`.
     Once,
 }
 
@@ -345,13 +351,7 @@ fn schedule(
             ),
         ));
     }
-    if t.get::<CatchUp>("catch_up", Acts::Yes)? == Some(CatchUp::Once) {
-        return Err(t.error(
-            "catch_up",
-            "once is not supported yet: runs missed while no master ran are not made up \
-             for; expected none",
-        ));
-    }
+    let catch_up = t.get::<CatchUp>("catch_up", Acts::Yes)?.unwrap_or_default();
     let paused = t.get("paused", Acts::Yes)?.unwrap_or(false);
     t.finish()?;
     Ok(ScheduleConfig {
@@ -361,6 +361,7 @@ fn schedule(
         missed,
         overlap,
         paused,
+        catch_up,
     })
 }
 

@@ -52,6 +52,7 @@ impl Master<'_> {
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
         deadlines.extend(self.cluster_deadline());
+        deadlines.extend(self.keeping.as_ref().and_then(|k| k.deadline()));
         // Every tick has the same exec_ttl: the one that started first runs out first.
         deadlines.extend(
             self.pool

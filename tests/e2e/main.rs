@@ -18,6 +18,7 @@
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
+//! | `catch_up` | `catch_up: once`: one run after downtime, none without; a corrupt state file |
 //! | `calendar` | `ticker calendar`: a cron expression's runs across a DST gap and fold, JSON, refused input |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
@@ -34,6 +35,7 @@
 mod harness;
 
 mod calendar;
+mod catch_up;
 mod cluster;
 mod command;
 mod config;

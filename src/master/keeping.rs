@@ -7,8 +7,9 @@
 //! a `catch_up: once` schedule has none of it: no file is read or written, and nothing is
 //! said about a directory it never needed.
 //!
-//! When it writes: the first delivery of a tick of a `catch_up: once` schedule owes a
-//! write (one flag, whatever the number of schedules: that is all a tick costs). The loop
+//! When it writes: each delivery of a tick of a `catch_up: once` schedule (its first
+//! attempt, not a manual run) owes a write: one flag, whatever the number of schedules,
+//! is all a tick costs. The loop
 //! makes it at the end of a pass, at most once every [`WRITE_EVERY`], and once more when
 //! the master ends (a graceful stop, or a failure). A write encodes every schedule's last
 //! run (O(schedules), once a second at most) and waits for the disk once (fsync), usually
@@ -124,13 +125,12 @@ impl Keeping {
 impl Master<'_> {
     /// Makes the owed write of the state file, if its time has come or `now` is the end.
     pub(super) fn keep_state(&mut self, at_the_end: bool) {
+        // Called after every pass: a pass that owes nothing reads no clock.
+        let Some(deadline) = self.keeping.as_ref().and_then(Keeping::deadline) else {
+            return;
+        };
         let now = sys::monotonic_now();
-        let due = self
-            .keeping
-            .as_ref()
-            .and_then(Keeping::deadline)
-            .is_some_and(|at| at_the_end || at <= now);
-        if !due {
+        if !at_the_end && deadline > now {
             return;
         }
         let runs = self.last_runs();
@@ -149,7 +149,7 @@ impl Master<'_> {
                 keeping.failing = true;
                 log::warn!(
                     "cannot write the state file {}: {e}; schedules with catch_up once will \
-                     not know their last runs after a restart (tried again at each run)",
+                     not know their last runs after a restart (tried again after each run)",
                     keeping.path.display()
                 );
             }

@@ -253,7 +253,7 @@ impl Timetable {
     /// paused, whose last run (`last_run(name)`: the instant it ran for, `None` for a
     /// schedule that never ran) is followed by occurrences before `now`, gets one run due
     /// at `now`. It takes the schedule's next number, and says how many occurrences it
-    /// stands for (see [`missed`]). Returns those schedules and their runs.
+    /// stands for (see [`missed`]). Returns those runs.
     pub fn catch_up(
         &mut self,
         now: Mono,

@@ -20,6 +20,7 @@
 //! - [`workers`]: each worker of a pool as one record (its state, whether the master can
 //!   reach it, its deadlines) and the indexes over them; decisions only.
 //! - [`pid`]: process ids, shared by the pure core and the system calls.
+//! - [`state`]: the state file, each schedule's last run across restarts (`catch_up: once`).
 //! - [`supervisor`]: when to respawn, back off or give up after worker deaths.
 //! - [`transport`]: one channel to a worker (a socket pair or a pipe pair).
 //! - [`metrics`]: lateness percentiles and the pool snapshot, as a table, JSON or Prometheus text.
@@ -55,6 +56,7 @@ pub mod relay;
 pub mod role;
 pub mod schedule;
 pub mod spin;
+pub mod state;
 pub mod supervisor;
 pub mod sys;
 pub mod tick;

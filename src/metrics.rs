@@ -278,6 +278,9 @@ pub struct Snapshot {
     /// only one and did not list it.
     #[serde(default)]
     pub schedules: Vec<ScheduleRow>,
+    /// Where the schedules' last runs are kept, with a schedule that catches up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<String>,
 }
 
 /// Seconds as a duration a person reads, or `?` for what is no duration (negative, not a
@@ -609,6 +612,9 @@ impl Snapshot {
         }
         if let Some(cluster) = &self.cluster {
             let _ = writeln!(out, "{}", printable(&cluster.table_line()));
+        }
+        if let Some(file) = &self.state_file {
+            let _ = writeln!(out, "state file  {}", printable(file));
         }
         self.schedules_table(&mut out);
         let _ = writeln!(
@@ -1105,6 +1111,7 @@ mod tests {
                 paused_no_fds: 2,
             }],
             cluster: None,
+            state_file: None,
             unix_time: Some(NOW),
             schedules: vec![
                 ScheduleRow {
@@ -1638,6 +1645,25 @@ mod tests {
     }
 
     #[test]
+    fn the_table_and_json_say_where_the_last_runs_are_kept_when_they_are() {
+        assert!(!snapshot().to_table().contains("state file"));
+        let kept = Snapshot {
+            state_file: Some("/srv/app/ticker-state.rr.yaml.json".into()),
+            ..snapshot()
+        };
+        let table = kept.to_table();
+        assert!(
+            table.contains("state file  /srv/app/ticker-state.rr.yaml.json"),
+            "{table}"
+        );
+        let json = serde_json::to_string(&kept).unwrap();
+        assert_eq!(
+            Snapshot::from_json(&json).unwrap().state_file,
+            kept.state_file
+        );
+    }
+
+    #[test]
     fn the_table_lists_the_schedules_from_the_masters_time() {
         let table = snapshot().to_table();
         let lines: Vec<&str> = table.lines().collect();
@@ -2096,6 +2122,7 @@ mod tests {
                         cluster: None,
                         unix_time: None,
                         schedules: vec![],
+                        state_file: None,
                     },
                 )
         }

@@ -31,7 +31,8 @@ struct Header<'a> {
     /// The due instant on PHP's `hrtime(true)` clock (CLOCK_MONOTONIC, ns), so that a worker
     /// measures lateness as `hrtime(true) - dueHrtime` without wall-clock noise.
     due_hrtime: u64,
-    /// Ticks skipped since the previous delivered tick (no worker was free).
+    /// Ticks skipped since the previous delivered tick (no worker was free); a catch-up
+    /// run adds the occurrences it stands for.
     skipped: u64,
     /// 1, or 2 when the tick runs again because the first worker called `stop()`.
     attempt: u32,
@@ -48,6 +49,10 @@ struct Header<'a> {
     /// down from `PHP_INT_MAX`. Left out for the ticks of the grid.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     manual: bool,
+    /// The one run at start for the occurrences missed while no master ran (`catch_up:
+    /// once`). Left out for every other tick.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    catch_up: bool,
 }
 
 /// The part of a header a worker reads itself: see [`due_instant`].
@@ -93,7 +98,9 @@ pub fn job(delivery: &Delivery, clock: &WallClock, origin: &Origin<'_>) -> ToWor
         last_tick: delivery.last_tick.map(|at| clock.unix(at).as_secs()),
         due: due.as_micros() as f64 / 1e6,
         due_hrtime: delivery.tick.due.0,
-        skipped: delivery.skipped,
+        skipped: delivery
+            .skipped
+            .saturating_add(delivery.tick.catch_up.map_or(0, |c| c.missed)),
         attempt: delivery.tick.attempt,
         schedule: origin.schedule,
         scheduled: origin
@@ -102,6 +109,7 @@ pub fn job(delivery: &Delivery, clock: &WallClock, origin: &Origin<'_>) -> ToWor
             .map(|(zone, at)| local_time(zone, at)),
         fence: origin.fence,
         manual: delivery.tick.manual,
+        catch_up: delivery.tick.catch_up.is_some(),
     };
     ToWorker::Job {
         header: serde_json::to_vec(&header).expect("plain data serializes"),
@@ -272,5 +280,30 @@ mod tests {
             header.get("scheduled").is_none(),
             "an interval's tick has none: {header}"
         );
+    }
+
+    #[test]
+    fn a_catch_up_run_says_so_and_counts_the_occurrences_it_stands_for_as_skipped() {
+        let clock = WallClock::new(Mono(0), Duration::from_secs(100));
+        let delivery = Delivery {
+            pid: 1,
+            tick: Tick {
+                catch_up: Some(crate::tick::CatchUp { missed: 4 }),
+                ..Tick::new(0, Mono(0))
+            },
+            skipped: 1,
+            last_tick: None,
+            waited: false,
+        };
+        let (header, _) = parts(job(&delivery, &clock, &Origin::DEFAULT));
+        assert_eq!(header["catchUp"], json!(true));
+        assert_eq!(header["skipped"], json!(5), "its own 4 and the pool's 1");
+        let plain = Delivery {
+            tick: Tick::new(1, Mono(0)),
+            ..delivery
+        };
+        let (header, _) = parts(job(&plain, &clock, &Origin::DEFAULT));
+        assert!(header.get("catchUp").is_none(), "{header}");
+        assert_eq!(header["skipped"], json!(1));
     }
 }

@@ -293,7 +293,9 @@ pub struct LastRun {
 struct Lane {
     stats: Stats,
     skipped_since_delivery: u64,
-    last_tick: Option<Mono>,
+    /// The last tick of the schedule's own (not a manual run) handed to a worker: the
+    /// next delivery's `lastTick`, and the last run a state file keeps.
+    last_delivered: Option<Tick>,
     last_run: Option<LastRun>,
     /// When the last completed run ended: what an alert on a schedule that stopped
     /// succeeding watches.
@@ -309,7 +311,7 @@ impl Lane {
         Lane {
             stats: Stats::default(),
             skipped_since_delivery: 0,
-            last_tick: None,
+            last_delivered: None,
             last_run: None,
             last_success: None,
             lateness: Buckets::lateness(),
@@ -600,7 +602,12 @@ impl Pool {
 
     /// The due instant of the last tick of `schedule` handed to a worker.
     pub fn last_tick(&self, schedule: ScheduleId) -> Option<Mono> {
-        self.lanes[schedule.index()].last_tick
+        self.last_delivered(schedule).map(|tick| tick.due)
+    }
+
+    /// The last tick of `schedule` handed to a worker, not counting manual runs.
+    pub fn last_delivered(&self, schedule: ScheduleId) -> Option<&Tick> {
+        self.lanes[schedule.index()].last_delivered.as_ref()
     }
 
     /// The last run of `schedule` that ended on a worker, completed or failed.
@@ -1051,7 +1058,7 @@ impl Pool {
                 pid,
                 tick,
                 skipped: 0,
-                last_tick: lane.last_tick,
+                last_tick: lane.last_delivered.map(|t| t.due),
                 waited,
             };
         }
@@ -1059,12 +1066,12 @@ impl Pool {
             pid,
             tick,
             skipped: lane.skipped_since_delivery,
-            last_tick: lane.last_tick,
+            last_tick: lane.last_delivered.map(|t| t.due),
             waited,
         };
         lane.skipped_since_delivery = 0;
         if tick.attempt == 1 {
-            lane.last_tick = Some(tick.due);
+            lane.last_delivered = Some(tick);
             lane.stats.delivered += 1;
         }
         delivery

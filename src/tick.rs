@@ -36,6 +36,16 @@ pub struct Tick {
     /// `number` is then the run's own ordinal (1, 2, ... for each schedule); the body
     /// carries [`Tick::body_number`].
     pub manual: bool,
+    /// The one run a schedule with `catch_up: once` makes at start for the occurrences it
+    /// missed while no master ran; `None` for every other tick.
+    pub catch_up: Option<CatchUp>,
+}
+
+/// What a catch-up run stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    /// The occurrences missed while no master ran (at least 1), this run's among them.
+    pub missed: u64,
 }
 
 impl Tick {
@@ -57,6 +67,7 @@ impl Tick {
             scheduled,
             attempt: 1,
             manual: false,
+            catch_up: None,
         }
     }
 

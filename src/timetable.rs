@@ -9,17 +9,29 @@
 //! reading of both clocks ([`WallClock`]); when the wall clock is stepped, the master reads
 //! it again and [`Timetable::set_clock`] moves every cron schedule's next run.
 //!
+//! At start, a schedule with `catch_up: once` that missed occurrences while no master ran
+//! (after its last run, which the caller reads from the state file, and before the start)
+//! gets one run due at once that stands for all of them ([`Timetable::catch_up`]). An
+//! interval's occurrences are counted on the wall clock, one interval apart from the last
+//! run: its grid on the monotonic clock does not outlive the master, and its distance is
+//! what an interval promises.
+//!
 //! Pure: it reads no clock and sleeps on nothing; callers pass `now` in. It decides nothing
 //! about workers ([`crate::pool`] does, for each tick handed out here).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::config::{ScheduleConfig, When, ZoneChoice};
+use crate::config::{CatchUp as CatchUpPolicy, ScheduleConfig, When, ZoneChoice};
 use crate::schedule::cron::{CronExpr, CronSchedule, Occurrence, UnixInstant};
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
-use crate::tick::{ScheduleId, Tick};
+use crate::tick::{CatchUp, ScheduleId, Tick};
+
+/// The most missed occurrences of a cron schedule counted at start: a count walks them one
+/// by one (about a microsecond each), and a schedule every second that was down for weeks
+/// must not hold the start up. More are reported as this many.
+pub const MOST_COUNTED: u64 = 100_000;
 
 /// Every schedule of a pool.
 #[derive(Debug)]
@@ -42,6 +54,10 @@ struct Entry {
     paused: bool,
     /// Its key in the queue, while it is there.
     queued: Option<Mono>,
+    catch_up: CatchUpPolicy,
+    /// The catch-up run, from [`Timetable::catch_up`] until it is handed out: it comes
+    /// before the clock's ticks.
+    catching_up: Option<Tick>,
 }
 
 /// How one schedule's runs come due.
@@ -135,6 +151,8 @@ impl Timetable {
                 },
                 paused: config.paused,
                 queued: None,
+                catch_up: config.catch_up,
+                catching_up: None,
             })
             .collect();
         Timetable {
@@ -231,13 +249,67 @@ impl Timetable {
         }
     }
 
+    /// After [`Timetable::start`], at its `now`: every schedule with `catch_up: once`, not
+    /// paused, whose last run (`last_run(name)`: the instant it ran for, `None` for a
+    /// schedule that never ran) is followed by occurrences before `now`, gets one run due
+    /// at `now`. It takes the schedule's next number, and says how many occurrences it
+    /// stands for (see [`missed`]). Returns those runs.
+    pub fn catch_up(
+        &mut self,
+        now: Mono,
+        last_run: impl Fn(&str) -> Option<UnixInstant>,
+    ) -> Vec<Tick> {
+        let unix_now = UnixInstant::from_unix(self.clock.unix(now));
+        let mut runs = vec![];
+        for id in self.ids() {
+            let entry = &mut self.entries[id.index()];
+            if entry.catch_up != CatchUpPolicy::Once || entry.paused {
+                continue;
+            }
+            let Some(last) = last_run(&entry.name) else {
+                continue;
+            };
+            let Some((missed, latest)) = missed(&entry.clock, last, unix_now) else {
+                continue;
+            };
+            let catch_up = Some(CatchUp { missed });
+            let tick = match &mut entry.clock {
+                Clock::Every { every, ticker } => {
+                    let number = ticker.next_number();
+                    *ticker = Ticker::starting_at(
+                        number.saturating_add(1),
+                        Schedule::new(ticker.next_due(), *every),
+                    );
+                    Tick {
+                        catch_up,
+                        ..Tick::of(id, number, now, None)
+                    }
+                }
+                Clock::Cron(cron) => {
+                    let number = cron.number;
+                    cron.number += 1;
+                    Tick {
+                        catch_up,
+                        ..Tick::of(id, number, now, latest)
+                    }
+                }
+            };
+            entry.catching_up = Some(tick);
+            runs.push(tick);
+            self.requeue(id);
+        }
+        runs
+    }
+
     /// The next tick of the pool: which schedule, the number it gets and when it is due.
     /// `None` when nothing will come due (not started, every schedule paused or held).
     pub fn next(&self) -> Option<(ScheduleId, u64, Mono)> {
         let &(due, id) = self.queue.first()?;
-        let number = match &self.entry(id).clock {
-            Clock::Every { ticker, .. } => ticker.next_number(),
-            Clock::Cron(cron) => cron.number,
+        let entry = self.entry(id);
+        let number = match (&entry.catching_up, &entry.clock) {
+            (Some(tick), _) => tick.number,
+            (None, Clock::Every { ticker, .. }) => ticker.next_number(),
+            (None, Clock::Cron(cron)) => cron.number,
         };
         Some((id, number, due))
     }
@@ -269,10 +341,14 @@ impl Timetable {
 
     /// The ticks of `id` due by `horizon`, oldest first, each handed out once (see
     /// [`Ticker::poll`]); what the caller does not deliver it gives back with
-    /// [`Timetable::give_back`].
+    /// [`Timetable::give_back`]. A catch-up run comes alone: the clock's ticks follow at
+    /// the next call, so that giving it back gives back nothing else.
     pub fn poll(&mut self, id: ScheduleId, horizon: Mono) -> Vec<Tick> {
         let clock = self.clock;
         let entry = &mut self.entries[id.0 as usize];
+        if let Some(tick) = entry.catching_up.take_if(|tick| tick.due <= horizon) {
+            return vec![tick];
+        }
         match &mut entry.clock {
             Clock::Every { ticker, .. } => ticker
                 .poll(horizon)
@@ -299,7 +375,12 @@ impl Timetable {
     /// come due again, with the same numbers (a cluster instance delivers only what its
     /// lease grants).
     pub fn give_back(&mut self, tick: &Tick) {
-        match &mut self.entries[tick.schedule.0 as usize].clock {
+        let entry = &mut self.entries[tick.schedule.0 as usize];
+        if tick.catch_up.is_some() {
+            entry.catching_up = Some(*tick);
+            return;
+        }
+        match &mut entry.clock {
             Clock::Every { ticker, .. } => ticker.rewind(tick.number),
             Clock::Cron(cron) => {
                 if let Some(at) = tick.scheduled {
@@ -346,6 +427,7 @@ impl Timetable {
             return;
         }
         let due = match &entry.clock {
+            _ if entry.catching_up.is_some() => entry.catching_up.map(|tick| tick.due),
             Clock::Every { ticker, .. } if ticker.is_held() => None,
             Clock::Every { ticker, .. } => Some(ticker.next_due()),
             Clock::Cron(cron) => cron.next.as_ref().map(|o| cron.due(&entry.name, o, &clock)),
@@ -394,9 +476,10 @@ impl Timetable {
         true
     }
 
-    /// Resumes `id` at `now`: runs that fell due while paused are not made up for; an
-    /// interval goes on at its next grid instant after `now`, a cron schedule at its next
-    /// occurrence after `now`, numbering unbroken. Returns whether it was paused.
+    /// Resumes `id` at `now`: runs that fell due while paused are not made up for (a
+    /// catch-up run not handed out before the pause is dropped too); an interval goes on
+    /// at its next grid instant after `now`, a cron schedule at its next occurrence after
+    /// `now`, numbering unbroken. Returns whether it was paused.
     pub fn resume(&mut self, id: ScheduleId, now: Mono) -> bool {
         let clock = self.clock;
         let started = self.started;
@@ -405,6 +488,7 @@ impl Timetable {
             return false;
         }
         entry.paused = false;
+        entry.catching_up = None;
         if started {
             match &mut entry.clock {
                 Clock::Every { every, ticker } => {
@@ -435,6 +519,68 @@ impl Timetable {
     }
 }
 
+/// How many occurrences of `clock` lie strictly after `last` and strictly before `now`,
+/// and the latest of them (a cron schedule's, for the catch-up run's `scheduled`); `None`
+/// when there is none. An interval's occurrences are `last` plus whole intervals, on the
+/// wall clock; a cron schedule's are counted up to [`MOST_COUNTED`].
+fn missed(
+    clock: &Clock,
+    last: UnixInstant,
+    now: UnixInstant,
+) -> Option<(u64, Option<UnixInstant>)> {
+    if now <= last {
+        return None;
+    }
+    match clock {
+        Clock::Every { every, .. } => {
+            // k ≥ 1 with last + k × every < now.
+            let behind = (now.as_nanos() - last.as_nanos() - 1) as u128;
+            let count = behind / every.as_nanos().max(1);
+            (count > 0).then(|| (u64::try_from(count).unwrap_or(u64::MAX), None))
+        }
+        Clock::Cron(cron) => {
+            let mut count = 0;
+            let mut latest = None;
+            for occurrence in cron.schedule.occurrences_after(last) {
+                if occurrence.at() >= now {
+                    break;
+                }
+                if count == MOST_COUNTED {
+                    latest = latest_before(&cron.schedule, last, now);
+                    break;
+                }
+                count += 1;
+                latest = Some(occurrence.at());
+            }
+            (count > 0).then_some((count, latest))
+        }
+    }
+}
+
+/// The latest occurrence strictly between `after` and `now`, looked for in windows that end
+/// at `now` and double from a second, so that only the first window that holds one is
+/// walked, not the whole stretch since `after`.
+fn latest_before(
+    schedule: &CronSchedule,
+    after: UnixInstant,
+    now: UnixInstant,
+) -> Option<UnixInstant> {
+    let mut window: i64 = 1_000_000_000;
+    loop {
+        let from =
+            UnixInstant::from_nanos(now.as_nanos().saturating_sub(window).max(after.as_nanos()));
+        let latest = schedule
+            .occurrences_after(from)
+            .take_while(|o| o.at() < now)
+            .last()
+            .map(|o| o.at());
+        if latest.is_some() || from == after {
+            return latest;
+        }
+        window = window.saturating_mul(2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +603,13 @@ mod tests {
             },
             jitter,
             ..ScheduleConfig::every(name, Duration::from_secs(1), Missed::Skip)
+        }
+    }
+
+    fn catching_up(config: ScheduleConfig) -> ScheduleConfig {
+        ScheduleConfig {
+            catch_up: CatchUpPolicy::Once,
+            ..config
         }
     }
 
@@ -632,5 +785,135 @@ mod tests {
         assert_eq!(t.next(), None);
         assert!(t.release(id, Mono(5 * S)));
         assert_eq!(t.next(), Some((id, 1, Mono(6 * S))));
+    }
+
+    /// A state file's last runs, by name.
+    fn last_runs(runs: &[(&str, i64)]) -> impl Fn(&str) -> Option<UnixInstant> {
+        let runs: Vec<(String, UnixInstant)> = runs
+            .iter()
+            .map(|&(name, secs)| (name.to_string(), UnixInstant::from_secs(secs)))
+            .collect();
+        move |name| runs.iter().find(|r| r.0 == name).map(|r| r.1)
+    }
+
+    #[test]
+    fn a_cron_schedule_that_missed_occurrences_runs_once_at_the_start_for_all_of_them() {
+        // Every two seconds; the last run was at NIGHT - 7: NIGHT - 6, - 4 and - 2 were missed.
+        let mut t = started(
+            &[catching_up(cron("c", "*/2 * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        let night = NIGHT as i64;
+        let runs = t.catch_up(Mono(S), last_runs(&[("c", night - 7)]));
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let run = runs[0];
+        assert_eq!(run.catch_up, Some(CatchUp { missed: 3 }));
+        assert_eq!((run.number, run.due), (0, Mono(S)), "first, at once");
+        assert_eq!(
+            run.scheduled,
+            Some(UnixInstant::from_secs(night - 2)),
+            "the latest"
+        );
+        assert_eq!(t.next(), Some((ScheduleId(0), 0, Mono(S))));
+        let got = walk(&mut t, Mono(S));
+        assert_eq!(got, [("c".to_string(), 0, Mono(S))]);
+        // Then the walk goes on from the start: NIGHT + 2 is number 1.
+        assert_eq!(t.next(), Some((ScheduleId(0), 1, Mono(3 * S))));
+        assert!(walk(&mut t, Mono(3 * S)).iter().all(|g| g.1 == 1));
+    }
+
+    #[test]
+    fn an_interval_counts_its_missed_runs_on_the_wall_clock_from_its_last_run() {
+        // Every 10 s; the last run 35 s before the start: +10, +20 and +30 were missed.
+        let mut t = started(&[catching_up(every("beat", 10_000))], NIGHT);
+        let runs = t.catch_up(Mono(S), last_runs(&[("beat", NIGHT as i64 - 35)]));
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].catch_up, Some(CatchUp { missed: 3 }));
+        assert_eq!((runs[0].number, runs[0].scheduled), (0, None));
+        let got = walk(&mut t, Mono(S));
+        assert_eq!(got, [("beat".to_string(), 0, Mono(S))]);
+        assert_eq!(
+            t.next(),
+            Some((ScheduleId(0), 1, Mono(11 * S))),
+            "the grid goes on"
+        );
+
+        // A run exactly one interval before the start missed nothing: that one is now.
+        let mut t = started(&[catching_up(every("beat", 10_000))], NIGHT);
+        assert!(
+            t.catch_up(Mono(S), last_runs(&[("beat", NIGHT as i64 - 10)]))
+                .is_empty()
+        );
+        assert_eq!(t.next(), Some((ScheduleId(0), 0, Mono(11 * S))));
+    }
+
+    #[test]
+    fn no_catch_up_without_a_last_run_a_missed_occurrence_or_catch_up_once() {
+        let night = NIGHT as i64;
+        let schedules = [
+            catching_up(cron("new", "*/2 * * * * *", "UTC", None)),
+            catching_up(cron("recent", "*/2 * * * * *", "UTC", None)),
+            cron("none", "*/2 * * * * *", "UTC", None),
+            ScheduleConfig {
+                paused: true,
+                ..catching_up(cron("paused", "*/2 * * * * *", "UTC", None))
+            },
+            catching_up(cron("ahead", "*/2 * * * * *", "UTC", None)),
+        ];
+        let mut t = started(&schedules, NIGHT);
+        let runs = t.catch_up(
+            Mono(S),
+            last_runs(&[
+                ("recent", night - 2),
+                ("none", night - 60),
+                ("paused", night - 60),
+                // The wall clock was set back since: nothing lies between.
+                ("ahead", night + 60),
+            ]),
+        );
+        assert!(runs.is_empty(), "{runs:?}");
+        assert_eq!(t.next().map(|(_, n, due)| (n, due)), Some((0, Mono(3 * S))));
+    }
+
+    #[test]
+    fn a_long_downtime_is_counted_up_to_a_bound_and_runs_for_the_latest_occurrence() {
+        let mut t = started(
+            &[catching_up(cron("each", "* * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        let night = NIGHT as i64;
+        let runs = t.catch_up(Mono(S), last_runs(&[("each", night - 30 * 86_400)]));
+        assert_eq!(
+            runs[0].catch_up,
+            Some(CatchUp {
+                missed: MOST_COUNTED
+            })
+        );
+        assert_eq!(runs[0].scheduled, Some(UnixInstant::from_secs(night - 1)));
+    }
+
+    #[test]
+    fn a_catch_up_run_given_back_comes_again_and_a_resume_drops_it() {
+        let night = NIGHT as i64;
+        let mut t = started(
+            &[catching_up(cron("c", "*/2 * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        t.catch_up(Mono(S), last_runs(&[("c", night - 9)]));
+        let id = t.take_due(Mono(S))[0];
+        let ticks = t.poll(id, Mono(S));
+        assert_eq!(ticks.len(), 1, "the catch-up run comes alone");
+        t.give_back(&ticks[0]);
+        t.requeue(id);
+        assert_eq!(walk(&mut t, Mono(S)).len(), 1, "it comes again");
+
+        let mut t = started(
+            &[catching_up(cron("c", "*/2 * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        t.catch_up(Mono(S), last_runs(&[("c", night - 9)]));
+        assert!(t.pause(ScheduleId(0)));
+        assert!(t.resume(ScheduleId(0), Mono(S)));
+        assert_eq!(t.next(), Some((ScheduleId(0), 1, Mono(3 * S))), "dropped");
     }
 }

@@ -29,14 +29,16 @@ final class Payload
      *   (RoadRunner's plugin sends Go's zero time, -62135596800);
      * - `due`: float unix seconds this tick was due;
      * - `dueHrtime`: int, the due instant on the `hrtime(true)` clock, ns;
-     * - `skipped`: int, ticks dropped since the previous delivered one;
+     * - `skipped`: int, ticks dropped since the previous delivered one (for a `catchUp` run, plus the
+     *   occurrences missed while no master ran);
      * - `attempt`: 1, or 2 when the tick runs again after `stop()`;
      * - `schedule`: string, the name of the tick's schedule (`default` for the plain
      *   `ticker.interval`); a header without it, such as RoadRunner's, means `default`;
      * - `scheduled`: only for a cron schedule, the occurrence in the schedule's zone, RFC 3339
      *   with its offset, e.g. "2025-03-30T03:00:00+02:00";
      * - `manual`: true only for a run an operator started with `ticker run NAME`, else absent;
-     * - `catchUp`: true only for the one run that catches up after downtime, else absent;
+     * - `catchUp`: true only for the one run at start of a schedule with `catch_up: once` that missed
+     *   runs while no master ran (`skipped` says how many), else absent;
      * - `fence`: only with `ticker.cluster`, int, the fencing token of the lease the tick was
      *   handed out under; it grows with every new leader.
      *

@@ -28,6 +28,7 @@ const PURE: &[&str] = &[
     "cluster::lease",
     "cluster::status",
     "cluster::wire",
+    "state::record",
 ];
 
 /// Modules that format what goes to and comes from a worker: they import values (`tick`,

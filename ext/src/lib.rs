@@ -244,6 +244,15 @@ extern "C" fn info(module: *mut ModuleEntry) {
                         schedule.describe((zone.name(), why))
                     );
                 }
+                if ticker.keeps_state() {
+                    info_table_row!(
+                        "state file",
+                        format!(
+                            "{} (last runs, for catch_up once)",
+                            ticker.state_file.display()
+                        )
+                    );
+                }
                 info_table_row!("num_workers", ticker.pool.num_workers.to_string());
                 info_table_row!(
                     "workers",

@@ -54,7 +54,8 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schedules::{
-    DECLARED_IN_CODE, DEFAULT_NAME, ExecTtl, MAX_NAME, ScheduleConfig, ScheduleDefaults, When,
+    CatchUp, DECLARED_IN_CODE, DEFAULT_NAME, ExecTtl, MAX_NAME, ScheduleConfig, ScheduleDefaults,
+    When,
     ZoneChoice, declare, is_name,
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
@@ -169,10 +170,18 @@ pub struct TickerConfig {
     /// `ticker.missed` and `ticker.overlap`, for schedules the application declares in
     /// code ([`declare`]).
     pub schedule_defaults: ScheduleDefaults,
+    /// The file that keeps each schedule's last run, for `catch_up: once`: in
+    /// `ticker.state_dir`, by default the config file's directory.
+    pub state_file: PathBuf,
 }
 
 impl TickerConfig {
     /// `ticker.interval`'s schedule, if the file has one.
+    /// Whether a schedule catches up at start, so that the last runs are kept.
+    pub fn keeps_state(&self) -> bool {
+        self.schedules.iter().any(|s| s.catch_up == CatchUp::Once)
+    }
+
     pub fn default_schedule(&self) -> Option<&ScheduleConfig> {
         self.schedules.first().filter(|s| s.name == DEFAULT_NAME)
     }

@@ -280,7 +280,10 @@ impl Section {
     }
 
     fn expected(&self) -> TickerConfig {
-        let mut t = TickerConfig::default();
+        let mut t = TickerConfig {
+            state_file: Path::new(FILE).with_file_name("ticker-state.rr.yaml.json"),
+            ..TickerConfig::default()
+        };
         let nonzero = |d: Duration, default| if d.is_zero() { default } else { d };
         let default = &mut t.schedules[0];
         if let Some((_, d)) = self.interval {

@@ -5,8 +5,8 @@
 //! the `ticker` section's, its `exec_ttl` to `ticker.pool.supervisor.exec_ttl`) and every
 //! check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
-//! which names the field at fault) and the zone (resolved by [`crate::schedule::zone`]).
-//! What a schedule does at run time is not decided here.
+//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]) and
+//! `catch_up`. What a schedule does at run time is not decided here.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -50,6 +50,8 @@ pub struct ScheduleConfig {
     pub overlap: bool,
     pub exec_ttl: ExecTtl,
     pub paused: bool,
+    /// What the schedule does at start about occurrences missed while no master ran.
+    pub catch_up: CatchUp,
 }
 
 /// How long one run of a schedule may take before its worker is killed.
@@ -96,6 +98,9 @@ impl ScheduleConfig {
                 None => text.push_str(", no exec_ttl"),
             }
         }
+        if self.catch_up == CatchUp::Once {
+            text.push_str(", catch_up once");
+        }
         if self.paused {
             text.push_str(", paused");
         }
@@ -112,6 +117,7 @@ impl ScheduleConfig {
             overlap: true,
             exec_ttl: ExecTtl::Pool,
             paused: false,
+            catch_up: CatchUp::None,
         }
     }
 }
@@ -140,14 +146,14 @@ pub enum ZoneChoice {
     Unset,
 }
 
-/// `catch_up`: what a schedule does at start about occurrences missed while nothing ran.
-/// Only `none` runs so far; `once` is read to be refused with its reason.
+/// `catch_up`: what a schedule does at start about occurrences missed while no master ran
+/// (after the last run the state file holds, before the start).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) enum CatchUp {
+pub enum CatchUp {
     /// Missed occurrences are gone (the default).
     #[default]
     None,
-    /// One run at once, however many were missed.
+    /// One run at once, however many were missed, as systemd's `Persistent=true`.
     Once,
 }
 
@@ -370,13 +376,7 @@ fn schedule(
         }
         None => ExecTtl::Pool,
     };
-    if t.get::<CatchUp>("catch_up", Acts::Yes)? == Some(CatchUp::Once) {
-        return Err(t.error(
-            "catch_up",
-            "once is not supported yet: runs missed while no master ran are not made up \
-             for; expected none",
-        ));
-    }
+    let catch_up = t.get::<CatchUp>("catch_up", Acts::Yes)?.unwrap_or_default();
     let paused = t.get("paused", Acts::Yes)?.unwrap_or(false);
     t.finish()?;
     Ok(ScheduleConfig {
@@ -387,6 +387,7 @@ fn schedule(
         overlap,
         exec_ttl,
         paused,
+        catch_up,
     })
 }
 

@@ -132,7 +132,7 @@ fn a_schedule_has_the_pools_exec_ttl_unless_it_sets_another() {
     let short = &schedules(yaml)[2];
     assert_eq!(
         short.describe(("UTC", "UTC")),
-        "every 1s, exec_ttl 1s 500ms"
+        "every 1s, exec_ttl 1s500ms"
     );
     assert_eq!(
         schedules(yaml)[3].describe(("UTC", "UTC")),
@@ -146,18 +146,6 @@ fn a_schedule_has_the_pools_exec_ttl_unless_it_sets_another() {
             .contains("ticker.schedules.a.exec_ttl: \"soon\" is not a duration"),
         "{}",
         err(bad)
-    );
-}
-
-#[test]
-fn what_does_not_run_yet_is_refused_with_its_reason() {
-    let catch_up = "ticker:\n  schedules:\n    c:\n      every: 1s\n      catch_up: once\n";
-    assert!(
-        err(catch_up)
-            .to_string()
-            .contains("ticker.schedules.c.catch_up: once is not supported yet"),
-        "{}",
-        err(catch_up)
     );
 }
 
@@ -352,4 +340,81 @@ fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
     declare(&mut ticker, "twice", settings("every: 2s"), &|_| None).unwrap();
     let again = declare(&mut ticker, "twice", settings("every: 3s"), &|_| None).unwrap_err();
     assert!(again.to_string().contains("is taken"), "{again}");
+}
+
+#[test]
+fn catch_up_once_is_read_for_every_kind_of_schedule_and_refused_in_a_cluster() {
+    let yaml = "ticker:
+  interval: 1s
+  schedules:
+    report:
+      cron: \"0 * * * *\"
+      catch_up: once
+    beat:
+      every: 10s
+      catch_up: once
+    plain:
+      every: 1s
+";
+    let catch_ups: Vec<CatchUp> = schedules(yaml).iter().map(|s| s.catch_up).collect();
+    assert_eq!(
+        catch_ups,
+        [CatchUp::None, CatchUp::Once, CatchUp::Once, CatchUp::None]
+    );
+    assert!(ok(yaml).ticker.unwrap().keeps_state());
+    assert!(
+        !ok("ticker:\n  interval: 1s\n")
+            .ticker
+            .unwrap()
+            .keeps_state()
+    );
+    let clustered = "ticker:
+  cluster:
+    redis: redis://127.0.0.1
+  schedules:
+    report:
+      cron: \"0 * * * *\"
+      catch_up: once
+";
+    assert!(
+        refusal(clustered)
+            .contains("ticker.schedules.report.catch_up: once is not yet in a cluster"),
+        "{}",
+        refusal(clustered)
+    );
+}
+
+#[test]
+fn the_state_file_is_named_after_the_config_file_in_its_directory_unless_state_dir_says() {
+    let state = |yaml: &str, file: &str| {
+        parse_with_env(yaml, Path::new(file), &|_| None)
+            .unwrap()
+            .ticker
+            .unwrap()
+            .state_file
+    };
+    let plain = "ticker:\n  interval: 1s\n";
+    assert_eq!(
+        state(plain, "/srv/app/.rr.yaml"),
+        Path::new("/srv/app/ticker-state.rr.yaml.json")
+    );
+    assert_eq!(
+        state(plain, "/srv/app/beat.yaml"),
+        Path::new("/srv/app/ticker-state.beat.yaml.json")
+    );
+    let own = "ticker:\n  interval: 1s\n  state_dir: /var/lib/ticker\n";
+    assert_eq!(
+        state(own, "/srv/app/.rr.yaml"),
+        Path::new("/var/lib/ticker/ticker-state.rr.yaml.json")
+    );
+    let relative = "ticker:\n  interval: 1s\n  state_dir: var/state\n";
+    assert_eq!(
+        state(relative, "/srv/app/.rr.yaml"),
+        Path::new("/srv/app/var/state/ticker-state.rr.yaml.json")
+    );
+    let empty = "ticker:\n  interval: 1s\n  state_dir: \"\"\n";
+    assert_eq!(
+        state(empty, "/srv/app/.rr.yaml"),
+        Path::new("/srv/app/ticker-state.rr.yaml.json")
+    );
 }

@@ -105,6 +105,7 @@ fn expected_defaults() -> TickerConfig {
             missed: Missed::Skip,
             overlap: true,
         },
+        state_file: PathBuf::from("/app/ticker-state.rr.yaml.json"),
     }
 }
 
@@ -248,7 +249,16 @@ fn empty_ticker_section_is_enabled_with_every_default() {
         let config = ok(yaml);
         assert_eq!(config.ticker, Some(expected_defaults()), "{yaml:?}");
     }
-    assert_eq!(TickerConfig::default(), expected_defaults());
+    // Read from no file, the state file is in the current directory.
+    let unfiled = TickerConfig::default();
+    assert_eq!(unfiled.state_file, Path::new("./ticker-state.json"));
+    assert_eq!(
+        TickerConfig {
+            state_file: expected_defaults().state_file,
+            ..unfiled
+        },
+        expected_defaults()
+    );
     assert_eq!(PoolConfig::default(), expected_defaults().pool);
     assert_eq!(
         SupervisorConfig::default(),

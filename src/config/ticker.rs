@@ -1,16 +1,16 @@
 //! The `ticker` section: the keys this extension owns (`interval`, as RoadRunner's ticker
-//! plugin has it, then `missed`, `overlap`, `metrics`, `control`, `cluster`, `timezone` and
-//! `schedules`) around RoadRunner's `pool` section.
+//! plugin has it, then `missed`, `overlap`, `metrics`, `control`, `cluster`, `timezone`,
+//! `schedules` and `state_dir`) around RoadRunner's `pool` section.
 //!
 //! Every key here acts. An unknown key is an error that lists the accepted ones.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::cluster;
 use super::roadrunner::{self, or_default};
 use super::schedules::{
-    self, DEFAULT_NAME, Defaults, ExecTtl, ScheduleConfig, ScheduleDefaults, When,
+    self, CatchUp, DEFAULT_NAME, Defaults, ExecTtl, ScheduleConfig, ScheduleDefaults, When,
 };
 use super::table::{Acts, Table};
 use super::values::GoDuration;
@@ -52,6 +52,7 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         overlap,
         exec_ttl: ExecTtl::Pool,
         paused: false,
+        catch_up: CatchUp::None,
     });
     let mut all: Vec<ScheduleConfig> = default.into_iter().collect();
     if let Some(named) = named {
@@ -68,6 +69,15 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
             "schedules",
             "is empty, and ticker.interval is not set: nothing would ever run; expected at \
              least one schedule, or ticker.interval",
+        ));
+    }
+    if cluster.is_some()
+        && let Some(once) = all.iter().find(|s| s.catch_up == CatchUp::Once)
+    {
+        return Err(t.error(
+            &format!("schedules.{}.catch_up", once.name),
+            "once is not yet in a cluster: the last runs are kept in a file of one instance, \
+             and the instances share one schedule; expected none, or no cluster",
         ));
     }
     if cluster.is_some() && all.iter().any(|s| s.name != DEFAULT_NAME) {
@@ -87,6 +97,10 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
             ),
         ));
     }
+    let state_dir = t
+        .get::<PathBuf>("state_dir", Acts::Yes)?
+        .filter(|path| !path.as_os_str().is_empty());
+    let state_file = state_file(t.file(), state_dir);
     t.finish()?;
     Ok(TickerConfig {
         metrics: address,
@@ -96,5 +110,29 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         timezone,
         schedules: all,
         schedule_defaults: ScheduleDefaults { missed, overlap },
+        state_file,
     })
+}
+
+/// Where the last runs are kept: `ticker-state.<config file name>.json` (leading dots left
+/// out: `ticker-state.rr.yaml.json`), so that pools of two config files share a directory
+/// without sharing a file, in `state_dir` (relative to the config file's directory), else
+/// in the config file's directory.
+fn state_file(config: &Path, state_dir: Option<PathBuf>) -> PathBuf {
+    let config_dir = match config.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let dir = match state_dir {
+        Some(dir) => config_dir.join(dir),
+        None => config_dir.to_path_buf(),
+    };
+    let name = match config.file_name() {
+        Some(file) => format!(
+            "ticker-state.{}.json",
+            file.to_string_lossy().trim_start_matches('.')
+        ),
+        None => "ticker-state.json".to_string(),
+    };
+    dir.join(name)
 }

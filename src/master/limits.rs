@@ -52,6 +52,7 @@ impl Master<'_> {
         deadlines.extend(self.operator.next_deadline());
         deadlines.extend(self.pool.next_expiry());
         deadlines.extend(self.cluster_deadline());
+        deadlines.extend(self.keeping.as_ref().and_then(|k| k.deadline()));
         deadlines.extend(self.pool.next_run_out());
         if let Some(reset) = &self.supervision.reset {
             deadlines.push(reset.deadline);

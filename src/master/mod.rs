@@ -25,6 +25,7 @@
 //! | `operator.rs` | signals, the control socket and the metrics endpoint: stop, resize, status, steering schedules | `Operator`: the doors, their connections, their pacing |
 //! | `limits.rs` | deadlines: `exec_ttl`, `pool.supervisor` limits, the rolling reset, timeouts of stop and waiting ticks | `Supervision`: the limits, the watch round, the master's memory, the reset |
 //! | `cluster.rs` | `ticker.cluster`: the lease helper process, and whether this instance may tick | `Cluster` |
+//! | `keeping.rs` | the state file of a pool whose schedules catch up: read at start, written at most once a second and at the end | `Keeping` |
 //!
 //! Signals: TERM and INT stop gracefully (a second one kills the workers at once), HUP
 //! replaces every worker one by one, TTIN and TTOU grow and shrink the pool by one.
@@ -38,6 +39,7 @@
 
 mod cluster;
 mod init;
+mod keeping;
 mod launch;
 mod limits;
 mod operator;
@@ -60,6 +62,7 @@ use crate::sys::{self, Poller, SignalFd};
 use crate::worker::WorkerLink;
 
 use cluster::Cluster;
+use keeping::Keeping;
 use launch::Launcher;
 use limits::Supervision;
 use operator::Operator;
@@ -362,6 +365,8 @@ struct Master<'a> {
     failure: Option<String>,
     /// The lease, with a `ticker.cluster` section.
     cluster: Option<Cluster>,
+    /// The state file, with a schedule that catches up.
+    keeping: Option<Keeping>,
 }
 
 impl<'a> Master<'a> {
@@ -393,6 +398,7 @@ impl<'a> Master<'a> {
             phase: Phase::Running,
             failure: None,
             cluster: Cluster::new(config, sys::getpid(), now),
+            keeping: Keeping::new(config),
         })
     }
 
@@ -418,6 +424,7 @@ impl<'a> Master<'a> {
                     );
                 }
                 self.cluster_shutdown();
+                self.keep_state(true);
                 let t = self.pool.stats();
                 log::info!(
                     "master {} stopped: ticks due {}, delivered {}, completed {}, failed {}, \
@@ -447,6 +454,7 @@ impl<'a> Master<'a> {
             self.start_ticking_when_ready();
             // A worker may have become free, or the last free one busy.
             self.arm_timer();
+            self.keep_state(false);
         }
     }
 
@@ -468,7 +476,9 @@ impl<'a> Master<'a> {
         {
             return;
         }
-        self.ticking.start(sys::monotonic_now());
+        let keeping = self.keeping.as_ref();
+        self.ticking
+            .start(sys::monotonic_now(), |name| keeping?.last_run(name));
         self.arm_timer();
         let lacking = match self.processes.start_failures() {
             (_, Some(error)) if serving < self.processes.target() => format!(

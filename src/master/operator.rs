@@ -558,6 +558,10 @@ impl Master<'_> {
             cluster: self.cluster_view(),
             unix_time: Some(self.ticking.timetable().clock().unix(now).as_secs_f64()),
             schedules: self.schedule_rows(),
+            state_file: self
+                .keeping
+                .as_ref()
+                .map(|k| k.path().display().to_string()),
         }
     }
 

@@ -107,7 +107,7 @@ fn started<'a>(config: &'a TickerConfig, signals: &SignalFd, launcher: Piped) ->
     )
     .expect("a master");
     assert!(master.top_up().is_none());
-    master.ticking.start(sys::monotonic_now());
+    master.ticking.start(sys::monotonic_now(), |_| None);
     master.arm_timer();
     master
 }

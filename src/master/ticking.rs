@@ -22,11 +22,12 @@ use crate::message::FromWorker;
 use crate::metrics::Lateness;
 use crate::payload::{self, Origin};
 use crate::pool::{Arrival, Delivery, Outcome, Pid, Tick};
+use crate::schedule::cron::UnixInstant;
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
 use crate::sys::{self, ClockSteps, TimerFd};
 use crate::tick::ScheduleId;
-use crate::timetable::{Setup, Timetable};
+use crate::timetable::{MOST_COUNTED, Setup, Timetable};
 
 /// How long before its due instant a tick goes to a free worker, at most a quarter of the
 /// interval; see [`Master::arm_timer`].
@@ -98,12 +99,28 @@ impl Ticking {
     /// its first workers are ready (forks at once; command-started ones once they answered
     /// their pid handshake).
     /// In a cluster, a term that began before the pool was up keeps its shared grid.
-    pub(super) fn start(&mut self, now: Mono) {
+    /// A schedule with `catch_up: once` that missed runs since `last_run(name)` runs once
+    /// at once (see [`Timetable::catch_up`]).
+    pub(super) fn start(&mut self, now: Mono, last_run: impl Fn(&str) -> Option<UnixInstant>) {
         if self.fence.is_none() {
             self.timetable
                 .start(now, WallClock::new(now, sys::unix_now()));
         } else {
             self.timetable.start_as_set(now);
+        }
+        for run in self.timetable.catch_up(now, &last_run) {
+            let name = self.timetable.name(run.schedule);
+            let missed = run.catch_up.map_or(0, |c| c.missed);
+            let since = last_run(name).map(|at| at.to_string()).unwrap_or_default();
+            let more = if missed >= MOST_COUNTED {
+                " or more"
+            } else {
+                ""
+            };
+            log::info!(
+                "{name} missed {missed}{more} run(s) since its last one ({since}) while no \
+                 master ran: catching up with one run now"
+            );
         }
     }
 
@@ -323,6 +340,9 @@ impl Master<'_> {
         // A manual run's number is its own ordinal, nothing of the shared grid.
         if delivery.tick.attempt == 1 && !delivery.tick.manual {
             self.cluster_delivered(delivery.tick.number);
+            if let Some(keeping) = &mut self.keeping {
+                keeping.delivered(delivery.tick.schedule);
+            }
         }
     }
 

@@ -19,6 +19,7 @@
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
 //! | `docs` | the documentation's examples: configs read, PHP and C compiled, transcripts rerun, the schedules example run |
+//! | `catch_up` | `catch_up: once`: one run after downtime, none without; a corrupt state file |
 //! | `calendar` | `ticker calendar`: a cron expression's runs across a DST gap and fold, JSON, refused input |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |
 //! | `cluster` | `ticker.cluster`: three instances and one Redis, a killed, a paused leader, Redis down; the Redis scripts |
@@ -35,6 +36,7 @@
 mod harness;
 
 mod calendar;
+mod catch_up;
 mod cluster;
 mod command;
 mod config;

@@ -39,7 +39,8 @@ final class Tick
      * @param int|null $skipped ticks the master skipped since the previous delivery, in the order things
      *                          happened (a tick that waited and is delivered after later ones were skipped
      *                          carries those skips), so the sum over all ticks is the pool's skipped count;
-     *                          null when unknown
+     *                          a catch-up run adds the occurrences missed while no master ran; null when
+     *                          unknown
      * @param int|null $attempt 1, or 2 when the tick runs again because the worker that had it called
      *                          `stop()`; null under RoadRunner
      * @param array<string, mixed> $header the decoded header as sent, including keys this class does not know
@@ -50,6 +51,7 @@ final class Tick
      *                                           null for an interval schedule and under RoadRunner
      * @param bool $manual true only for a run an operator started with `ticker run NAME`
      * @param bool $catchUp true only for the one run that catches up on occurrences missed while no master ran
+     *                      (a schedule with `catch_up: once`; $skipped says how many)
      * @param int|null $fence in cluster mode, the fencing token of the lease the tick was handed out under;
      *                        it grows with every new leader; null without a cluster
      */

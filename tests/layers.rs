@@ -24,6 +24,7 @@ const PURE: &[&str] = &[
     "pid",
     "cluster::grid",
     "cluster::lease",
+    "cluster::numbering",
     "cluster::status",
     "cluster::wire",
 ];

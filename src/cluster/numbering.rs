@@ -168,13 +168,7 @@ pub fn resume(
     from: u64,
 ) -> Resumed {
     let (carried, skipped) = match stored {
-        None => (
-            Anchor {
-                at: from,
-                next: 0,
-            },
-            0,
-        ),
+        None => (Anchor { at: from, next: 0 }, 0),
         Some((anchor, counted_by)) => {
             let counted_by = counted_by.unwrap_or(ours);
             match until.filter(|&u| u > anchor.at) {
@@ -198,9 +192,7 @@ pub fn resume(
         None => carried.at,
     };
     let after = carried.at.max(from).max(until.unwrap_or(0));
-    let first = ours
-        .next_after(phase, after)
-        .map(|at| (at, carried.next));
+    let first = ours.next_after(phase, after).map(|at| (at, carried.next));
     Resumed {
         first,
         anchor: Anchor {
@@ -248,7 +240,12 @@ mod tests {
         // Tick 7 at T was the last recorded; the old leader was granted up to T + 350 ms:
         // it may have handed out 8, 9 and 10 without recording them.
         let anchor = Anchor::handed(T, 7);
-        let r = resume(&every(100), Some((anchor, None)), Some(T + 350 * MS), T + 200 * MS);
+        let r = resume(
+            &every(100),
+            Some((anchor, None)),
+            Some(T + 350 * MS),
+            T + 200 * MS,
+        );
         assert_eq!(r.first, Some((T + 400 * MS, 11)));
         assert_eq!(r.skipped, 3);
         // The same for a cron schedule, numbered by its occurrences.
@@ -261,7 +258,12 @@ mod tests {
         assert_eq!(r.first, Some((T + 4 * S, 11)));
         // Nobody ticked for a while: the occurrences after `until` ran nowhere and get no
         // number.
-        let r = resume(&each_second(), Some((anchor, None)), Some(T + S), T + 60 * S);
+        let r = resume(
+            &each_second(),
+            Some((anchor, None)),
+            Some(T + S),
+            T + 60 * S,
+        );
         assert_eq!(r.first, Some((T + 61 * S, 9)));
     }
 
@@ -281,7 +283,12 @@ mod tests {
         // The old leader ticked every 100 ms; this instance every second.
         let anchor = Anchor::handed(T, 7);
         let old = every(100);
-        let r = resume(&every(1000), Some((anchor, Some(&old))), Some(T + 950 * MS), T);
+        let r = resume(
+            &every(1000),
+            Some((anchor, Some(&old))),
+            Some(T + 950 * MS),
+            T,
+        );
         assert_eq!(r.first.map(|(_, n)| n), Some(17));
         // The new grid goes on through the old anchor.
         assert_eq!(r.first.map(|(at, _)| at), Some(T + S));

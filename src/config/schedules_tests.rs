@@ -309,3 +309,29 @@ fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
     let again = declare(&mut ticker, "twice", settings("every: 3s"), &|_| None).unwrap_err();
     assert!(again.to_string().contains("is taken"), "{again}");
 }
+
+#[test]
+fn a_schedule_declared_in_code_joins_a_cluster_unless_it_delays() {
+    let base = || {
+        ok("ticker:\n  interval: 1s\n  cluster:\n    redis: redis://127.0.0.1\n")
+            .ticker
+            .unwrap()
+    };
+    let mut ticker = base();
+    declare(&mut ticker, "beat", settings("every: 250ms"), &|_| None).unwrap();
+    assert_eq!(ticker.schedules.len(), 2);
+    let mut ticker = base();
+    let refused = declare(
+        &mut ticker,
+        "beat",
+        settings("every: 250ms\nmissed: delay"),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("ticker.schedules.beat.missed: delay cannot be used with ticker.cluster"),
+        "{refused}"
+    );
+    assert_eq!(ticker.schedules.len(), 1);
+}

@@ -67,13 +67,6 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
              least one schedule, or ticker.interval",
         ));
     }
-    if cluster.is_some() && all.iter().any(|s| s.name != DEFAULT_NAME) {
-        return Err(t.error(
-            "cluster",
-            "cannot be used with ticker.schedules yet: a cluster shares the one schedule of \
-             ticker.interval; expected ticker.interval alone, or no cluster",
-        ));
-    }
     if cluster.is_some() && missed == Missed::Delay {
         return Err(t.error(
             "missed",
@@ -83,6 +76,9 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
                 t.key("cluster")
             ),
         ));
+    }
+    if cluster.is_some() {
+        cluster::refuse_delay(t.file(), &all)?;
     }
     t.finish()?;
     Ok(TickerConfig {

@@ -18,11 +18,14 @@ use nix::sys::socket::{MsgFlags, recv, send};
 use super::{Master, Phase, Source};
 use crate::cluster::helper::{self, Setup};
 use crate::cluster::lease::{Lease, Step, Timing};
+use crate::cluster::numbering::Recurrence;
 use crate::cluster::status::ClusterView;
+use crate::cluster::store::Named;
 use crate::cluster::wire::{self, Decoder, Numbered, Reply};
 use crate::config::{ClusterConfig, TickerConfig};
 use crate::pool::{Pid, Tick};
 use crate::schedule::Mono;
+use crate::schedule::cron::UnixInstant;
 use crate::sys::{self, Forked};
 use crate::tick::ScheduleId;
 
@@ -31,7 +34,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) struct Cluster {
     config: ClusterConfig,
+    /// The interval of `default`'s shared grid; without `ticker.interval`, the grid runs
+    /// with nothing on it, every ttl.
     interval: Duration,
+    /// `default` (`ticker.interval`), numbered on the shared grid, if the pool has it; every
+    /// other schedule is numbered by [`crate::cluster::numbering`].
+    shared: Option<ScheduleId>,
     /// `host:pid` of this master: the lease holder's name in Redis.
     me: String,
     lease: Lease,
@@ -55,8 +63,9 @@ impl Cluster {
         let timing = Timing { ttl: cluster.ttl };
         Some(Cluster {
             lease: Lease::new(timing, me.clone(), now),
+            interval: config.interval().unwrap_or(cluster.ttl),
+            shared: config.default_schedule().map(|_| ScheduleId::default()),
             config: cluster,
-            interval: config.interval()?,
             me,
             helper: None,
             unreaped: vec![],
@@ -73,18 +82,51 @@ impl Cluster {
 /// instance leads and its lease grants the tick. A function of the cluster alone, so that
 /// the tick path can ask it while it walks the pool and the grid.
 pub(super) fn may_deliver(cluster: &Option<Cluster>, tick: &Tick, now: Mono) -> bool {
-    cluster
-        .as_ref()
-        .is_none_or(|c| c.lease.leads(now) && c.lease.permits(tick.number, tick.due))
+    cluster.as_ref().is_none_or(|c| {
+        c.lease.leads(now) && c.permits(tick.schedule, tick.number, tick.due, tick.scheduled)
+    })
+}
+
+impl Cluster {
+    /// Whether the lease grants tick `number` of `schedule`, due at `due`; `scheduled` is
+    /// a cron schedule's occurrence.
+    fn permits(
+        &self,
+        schedule: ScheduleId,
+        number: u64,
+        due: Mono,
+        scheduled: Option<UnixInstant>,
+    ) -> bool {
+        if Some(schedule) == self.shared {
+            return self.lease.permits(number, due);
+        }
+        self.occurrence(due, scheduled)
+            .is_some_and(|at| self.lease.permits_occurrence(at, due))
+    }
+
+    /// Unix nanoseconds of a named schedule's occurrence: a cron schedule's own instant; an
+    /// interval's is its due instant on the term's clock, on which its grid was placed.
+    fn occurrence(&self, due: Mono, scheduled: Option<UnixInstant>) -> Option<u64> {
+        match scheduled {
+            Some(at) => u64::try_from(at.as_nanos()).ok(),
+            None => self.lease.unix_of(due),
+        }
+    }
 }
 
 impl Master<'_> {
-    /// Whether tick `number`, due at `due`, may be armed for: always on its own; in a
-    /// cluster, when the lease grants it.
-    pub(super) fn cluster_permits(&self, number: u64, due: Mono) -> bool {
+    /// Whether tick `number` of `schedule`, due at `due`, may be armed for: always on its
+    /// own; in a cluster, when the lease grants it.
+    pub(super) fn cluster_permits(
+        &self,
+        schedule: ScheduleId,
+        number: u64,
+        due: Mono,
+        scheduled: Option<UnixInstant>,
+    ) -> bool {
         self.cluster
             .as_ref()
-            .is_none_or(|c| c.lease.permits(number, due))
+            .is_none_or(|c| c.permits(schedule, number, due, scheduled))
     }
 
     /// Whether this instance may hand out work now that no grid granted (a manual run):
@@ -93,9 +135,14 @@ impl Master<'_> {
         self.cluster.as_ref().is_none_or(|c| c.lease.leads(now))
     }
 
-    pub(super) fn cluster_delivered(&mut self, number: u64) {
-        if let Some(c) = &mut self.cluster {
-            c.lease.delivered(number);
+    pub(super) fn cluster_delivered(&mut self, tick: &Tick) {
+        let Some(c) = &mut self.cluster else {
+            return;
+        };
+        if Some(tick.schedule) == c.shared {
+            c.lease.delivered(tick.number);
+        } else if let Some(at) = c.occurrence(tick.due, tick.scheduled) {
+            c.lease.handed(tick.schedule.0, at, tick.number);
         }
     }
 
@@ -149,11 +196,26 @@ impl Master<'_> {
         let Some(c) = &mut self.cluster else {
             return;
         };
+        let timetable = self.ticking.timetable();
+        let named = timetable
+            .ids()
+            .filter(|&id| Some(id) != c.shared)
+            .map(|id| Named {
+                id: id.0,
+                name: timetable.name(id).to_string(),
+                recurrence: match (timetable.every(id), timetable.cron(id)) {
+                    (Some(every), _) => Recurrence::Every(every),
+                    (None, Some(cron)) => Recurrence::Cron(cron.clone()),
+                    (None, None) => unreachable!("a schedule is an interval or a cron"),
+                },
+            })
+            .collect();
         let setup = Setup {
             config: c.config.clone(),
             interval: c.interval,
             me: c.me.clone(),
             master: self.me,
+            named,
         };
         let started = sys::socket_pair().and_then(|(ours, theirs)| match sys::fork()? {
             Forked::Child => {
@@ -261,11 +323,18 @@ impl Master<'_> {
                         );
                     }
                     self.pool.hold(false);
-                    if begin.skipped > 0 {
-                        self.pool.skip(ScheduleId::default(), begin.skipped);
+                    let shared = self.cluster.as_ref().and_then(|c| c.shared);
+                    if let Some(id) = shared
+                        && begin.skipped > 0
+                    {
+                        self.pool.skip(id, begin.skipped);
                     }
-                    self.ticking
-                        .begin_term(begin.first, begin.first_due, begin.clock, begin.token);
+                    for (id, resumed) in &begin.named {
+                        if resumed.skipped > 0 {
+                            self.pool.skip(ScheduleId(*id), resumed.skipped);
+                        }
+                    }
+                    self.ticking.begin_term(&begin, shared);
                 }
                 Step::End => {
                     self.ticking.disarm();

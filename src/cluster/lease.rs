@@ -170,7 +170,7 @@ impl Term {
 enum State {
     Follower,
     NoStore,
-    Leader(Term),
+    Leader(Box<Term>),
     /// The master is stopping: nothing more is asked.
     Stopped,
 }
@@ -380,7 +380,7 @@ impl Lease {
         if stopping {
             if let State::Leader(term) = &self.state {
                 steps.push(Step::End);
-                steps.push(self.release(term.clone()));
+                steps.push(self.release(Term::clone(term)));
             }
             self.state = State::Stopped;
             return steps;
@@ -601,7 +601,7 @@ impl Lease {
                     skipped,
                     named,
                 }));
-                self.state = State::Leader(term);
+                self.state = State::Leader(Box::new(term));
                 // The first renewal grants the first numbers.
                 self.next_at = now;
             }
@@ -1023,6 +1023,104 @@ mod tests {
         assert!(!l.permits(12, at(1200)), "before the term");
         // Next renewal a third of the ttl after the last was sent.
         assert_eq!(l.next_deadline(), Some(at(1021 + 500)));
+    }
+
+    #[test]
+    fn named_schedules_are_granted_by_time_and_their_anchors_go_with_the_records() {
+        let h = |ms: u64| horizon(ms).unwrap();
+        // Renewed at 0: occurrences up to 1350 ms, due before 1350 ms.
+        let mut l = leader_at(0, None);
+        assert!(l.permits_occurrence(h(1000), at(1000)));
+        assert!(l.permits_occurrence(h(1350), at(1349)));
+        assert!(!l.permits_occurrence(h(1351), at(1349)), "beyond until");
+        assert!(
+            !l.permits_occurrence(h(1000), at(1350)),
+            "beyond the deadline"
+        );
+        assert_eq!(l.unix_of(at(100)), Some(h(100)));
+        l.handed(2, h(100), 5);
+        assert_eq!(
+            sent(&l.poll(at(100), false)),
+            [Request::Record {
+                token: 7,
+                last: None,
+                handed: vec![(2, Anchor::handed(h(100), 5))]
+            }]
+        );
+        reply(&mut l, Reply::Done, 101);
+        assert!(
+            sent(&l.poll(at(200), false)).is_empty(),
+            "nothing new to record"
+        );
+        // The next renewal moves the horizon on.
+        assert!(matches!(
+            sent(&l.poll(at(500), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(1850)
+        ));
+        assert!(
+            !l.permits_occurrence(h(1800), at(1300)),
+            "not acknowledged yet"
+        );
+        reply(&mut l, Reply::Done, 510);
+        assert!(l.permits_occurrence(h(1800), at(1800)));
+        // Stopping hands on the latest occurrence handed out, not the horizon.
+        l.handed(3, h(600), 0);
+        let steps = l.poll(at(700), true);
+        assert_eq!(
+            sent(&steps),
+            [Request::Release {
+                token: 7,
+                last: None,
+                upto: None,
+                until: Some(h(600)),
+                handed: vec![(3, Anchor::handed(h(600), 0))],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_new_term_hands_out_nothing_at_or_before_what_was_granted_before() {
+        let h = |ms: u64| horizon(ms).unwrap();
+        let mut l = lease();
+        l.poll(at(0), false);
+        let resumed = Resumed {
+            first: Some((h(2100), 9)),
+            anchor: Anchor::handed(h(2000), 8),
+            skipped: 2,
+        };
+        let steps = reply(
+            &mut l,
+            Reply::Acquired {
+                token: 7,
+                grid: grid(),
+                settled: Settled::Kept,
+                last: None,
+                granted: None,
+                fresh: false,
+                until: Some(h(2000)),
+                named: vec![(1, resumed)],
+            },
+            0,
+        );
+        assert_eq!(begin(&steps).unwrap().named, [(1, resumed)]);
+        assert!(logs(&steps).iter().any(|t| t.contains("2 occurrence(s)")));
+        l.poll(at(0), false);
+        reply(&mut l, Reply::Done, 0);
+        assert!(!l.permits_occurrence(h(1000), at(1000)));
+        assert!(!l.permits_occurrence(h(2000), at(1000)));
+        // Never a horizon below what was granted before, whatever this host's clock says.
+        assert!(matches!(
+            sent(&l.poll(at(500), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(2000)
+        ));
+        reply(&mut l, Reply::Done, 500);
+        assert!(!l.permits_occurrence(h(2001), at(1900)), "not granted yet");
+        assert!(matches!(
+            sent(&l.poll(at(1000), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(2350)
+        ));
+        reply(&mut l, Reply::Done, 1000);
+        assert!(l.permits_occurrence(h(2001), at(2001)));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub const MAX_WALK: u64 = 10_000;
 pub enum Recurrence {
     /// Every `interval`, on the grid through the anchor's instant.
     Every(Duration),
-    Cron(CronSchedule),
+    Cron(Box<CronSchedule>),
 }
 
 /// The occurrences strictly after `at` (Unix nanoseconds) are numbered from `next` on.
@@ -220,10 +220,10 @@ mod tests {
 
     /// Every second, at its start.
     fn each_second() -> Recurrence {
-        Recurrence::Cron(CronSchedule::new(
+        Recurrence::Cron(Box::new(CronSchedule::new(
             CronExpr::parse("* * * * * *").unwrap(),
             Zone::lookup("UTC").unwrap(),
-        ))
+        )))
     }
 
     #[test]
@@ -310,5 +310,73 @@ mod tests {
         assert_eq!(each_second().count_between(T, T + 100_000 * S), MAX_WALK);
         assert_eq!(every(100).count_between(T, T + 99 * MS), 0);
         assert_eq!(every(100).count_between(T, T + 100 * MS), 1);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn recurrence(which: u8, interval_ms: u64) -> Recurrence {
+            match which % 3 {
+                0 => every(interval_ms),
+                1 => each_second(),
+                _ => Recurrence::Cron(Box::new(CronSchedule::new(
+                    CronExpr::parse("*/7 * * * * *").unwrap(),
+                    Zone::lookup("UTC").unwrap(),
+                ))),
+            }
+        }
+
+        proptest! {
+            /// The old leader handed out any of the occurrences after its last recorded one
+            /// up to `until`, numbered one by one (or fewer: a paused schedule numbers
+            /// nothing); whenever the new leader starts, its first occurrence and number
+            /// come after all of them.
+            #[test]
+            fn a_new_leader_reuses_no_number_and_no_occurrence(
+                which in 0u8..3,
+                interval_ms in 1u64..3000,
+                anchor_ms in 0u64..10_000,
+                next in 0u64..1_000_000,
+                until_ms in 0u64..20_000,
+                from_ms in 0u64..30_000,
+            ) {
+                let ours = recurrence(which, interval_ms);
+                let anchor = Anchor { at: T + anchor_ms * MS, next };
+                let until = T + until_ms * MS;
+                let from = T + from_ms * MS;
+                let r = resume(&ours, Some((anchor, None)), Some(until), from);
+                let (first_at, first_number) = r.first.expect("every one of these recurs");
+                prop_assert!(first_at > from && first_at > until && first_at > anchor.at);
+                let mut at = anchor.at;
+                let mut number = next;
+                while let Some(o) = ours.next_after(anchor.at, at).filter(|&o| o <= until) {
+                    prop_assert!(first_number > number, "{number} at {o} handed out before");
+                    at = o;
+                    number += 1;
+                }
+                // The next leader, from the anchor this one writes, numbers the first
+                // occurrence as this one does.
+                prop_assert_eq!(r.anchor.next, first_number);
+                prop_assert_eq!(ours.next_after(r.anchor.at, r.anchor.at), Some(first_at));
+            }
+
+            /// The first leader numbers from 0, after its start and after `until`.
+            #[test]
+            fn the_first_leader_starts_at_zero_after_everything_granted(
+                which in 0u8..3,
+                interval_ms in 1u64..3000,
+                until_ms in proptest::option::of(0u64..20_000),
+                from_ms in 0u64..30_000,
+            ) {
+                let ours = recurrence(which, interval_ms);
+                let until = until_ms.map(|ms| T + ms * MS);
+                let from = T + from_ms * MS;
+                let r = resume(&ours, None, until, from);
+                let (first_at, first_number) = r.first.expect("every one of these recurs");
+                prop_assert_eq!(first_number, 0);
+                prop_assert!(first_at > from && until.is_none_or(|u| first_at > u));
+            }
+        }
     }
 }

@@ -517,10 +517,10 @@ fn recurrence_of(def: &str) -> Option<Recurrence> {
         ))),
         ("cron", rest) => {
             let (zone, expr) = rest.split_once(' ')?;
-            Some(Recurrence::Cron(CronSchedule::new(
+            Some(Recurrence::Cron(Box::new(CronSchedule::new(
                 CronExpr::parse(expr).ok()?,
                 Zone::lookup(zone).ok()?,
-            )))
+            ))))
         }
         _ => None,
     }

@@ -82,26 +82,19 @@ impl Cluster {
 /// instance leads and its lease grants the tick. A function of the cluster alone, so that
 /// the tick path can ask it while it walks the pool and the grid.
 pub(super) fn may_deliver(cluster: &Option<Cluster>, tick: &Tick, now: Mono) -> bool {
-    cluster.as_ref().is_none_or(|c| {
-        c.lease.leads(now) && c.permits(tick.schedule, tick.number, tick.due, tick.scheduled)
-    })
+    cluster
+        .as_ref()
+        .is_none_or(|c| c.lease.leads(now) && c.permits(tick))
 }
 
 impl Cluster {
-    /// Whether the lease grants tick `number` of `schedule`, due at `due`; `scheduled` is
-    /// a cron schedule's occurrence.
-    fn permits(
-        &self,
-        schedule: ScheduleId,
-        number: u64,
-        due: Mono,
-        scheduled: Option<UnixInstant>,
-    ) -> bool {
-        if Some(schedule) == self.shared {
-            return self.lease.permits(number, due);
+    /// Whether the lease grants `tick`.
+    fn permits(&self, tick: &Tick) -> bool {
+        if Some(tick.schedule) == self.shared {
+            return self.lease.permits(tick.number, tick.due);
         }
-        self.occurrence(due, scheduled)
-            .is_some_and(|at| self.lease.permits_occurrence(at, due))
+        self.occurrence(tick.due, tick.scheduled)
+            .is_some_and(|at| self.lease.permits_occurrence(at, tick.due))
     }
 
     /// Unix nanoseconds of a named schedule's occurrence: a cron schedule's own instant; an
@@ -115,18 +108,10 @@ impl Cluster {
 }
 
 impl Master<'_> {
-    /// Whether tick `number` of `schedule`, due at `due`, may be armed for: always on its
-    /// own; in a cluster, when the lease grants it.
-    pub(super) fn cluster_permits(
-        &self,
-        schedule: ScheduleId,
-        number: u64,
-        due: Mono,
-        scheduled: Option<UnixInstant>,
-    ) -> bool {
-        self.cluster
-            .as_ref()
-            .is_none_or(|c| c.permits(schedule, number, due, scheduled))
+    /// Whether `tick` may be armed for: always on its own; in a cluster, when the lease
+    /// grants it.
+    pub(super) fn cluster_permits(&self, tick: &Tick) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.permits(tick))
     }
 
     /// Whether this instance may hand out work now that no grid granted (a manual run):
@@ -205,7 +190,7 @@ impl Master<'_> {
                 name: timetable.name(id).to_string(),
                 recurrence: match (timetable.every(id), timetable.cron(id)) {
                     (Some(every), _) => Recurrence::Every(every),
-                    (None, Some(cron)) => Recurrence::Cron(cron.clone()),
+                    (None, Some(cron)) => Recurrence::Cron(Box::new(cron.clone())),
                     (None, None) => unreachable!("a schedule is an interval or a cron"),
                 },
             })

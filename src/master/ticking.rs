@@ -233,7 +233,7 @@ impl Master<'_> {
             return;
         };
         let occurrence = self.ticking.timetable.next_occurrence(schedule);
-        if !self.cluster_permits(schedule, number, due, occurrence) {
+        if !self.cluster_permits(&Tick::of(schedule, number, due, occurrence)) {
             // Not this instance's tick (yet): a reply from the lease helper re-arms.
             if self.ticking.armed.is_some() {
                 self.ticking.disarm();

@@ -17,8 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ticker::cluster::grid::{Grid, Settled};
-use ticker::cluster::store::Store;
+use ticker::cluster::numbering::{Anchor, Recurrence};
+use ticker::cluster::store::{Named, Store};
 use ticker::cluster::wire::{Known, Reply, Request};
+use ticker::schedule::cron::{CronExpr, CronSchedule};
+use ticker::schedule::zone::Zone;
 
 use crate::harness::{DEADLINE, Php, Running, free_port, http_get};
 
@@ -844,4 +847,119 @@ fn after_redis_loses_its_data_a_leader_whose_token_is_handed_out_again_loses_the
         "{reply:?}"
     );
     assert_eq!(b.handle(&renew, wall()), Reply::Done);
+}
+
+#[test]
+fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
+    let redis = Redis::start("anchors");
+    let named = || {
+        vec![
+            Named {
+                id: 1,
+                name: "beat".into(),
+                recurrence: Recurrence::Every(INTERVAL),
+            },
+            Named {
+                id: 2,
+                name: "clock".into(),
+                recurrence: Recurrence::Cron(Box::new(CronSchedule::new(
+                    CronExpr::parse("* * * * * *").unwrap(),
+                    Zone::lookup("UTC").unwrap(),
+                ))),
+            },
+        ]
+    };
+    let mut a = store(&redis, "ticker:anchors", "host-a:1").with_schedules(named());
+    let mut b = store(&redis, "ticker:anchors", "host-b:2").with_schedules(named());
+    let acquire = Request::Acquire {
+        known: Known::default(),
+    };
+    let Reply::Acquired {
+        token,
+        until,
+        named: starts,
+        ..
+    } = a.handle(&acquire, wall())
+    else {
+        panic!("the first takes the lease");
+    };
+    assert_eq!(until, None);
+    // Redis was empty: both schedules start at 0, a ttl from now.
+    let nanos = |d: Duration| d.as_nanos() as u64;
+    let first = |id: u32| {
+        starts
+            .iter()
+            .find(|(of, _)| *of == id)
+            .and_then(|(_, r)| r.first)
+            .unwrap_or_else(|| panic!("schedule {id} starts: {starts:?}"))
+    };
+    let ((beat_at, beat), (clock_at, clock)) = (first(1), first(2));
+    assert_eq!((beat, clock), (0, 0));
+    assert!(beat_at > nanos(wall() + TTL / 2) && clock_at > nanos(wall() + TTL / 2));
+    let mut connection = redis.connection();
+    let mut names: Vec<String> = redis::cmd("HKEYS")
+        .arg("ticker:anchors:schedules")
+        .query(&mut connection)
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["beat", "clock"]);
+
+    // The leader is granted 2 s past both, and hands the first of each out.
+    let granted = beat_at.max(clock_at) + 2_000_000_000;
+    let renew = Request::Renew {
+        token,
+        grant: None,
+        last: None,
+        until: Some(granted),
+    };
+    assert_eq!(a.handle(&renew, wall()), Reply::Done);
+    let record = |token: u64, handed: Vec<(u32, Anchor)>| Request::Record {
+        token,
+        last: None,
+        handed,
+    };
+    let handed = vec![
+        (1, Anchor::handed(beat_at, 0)),
+        (2, Anchor::handed(clock_at, 0)),
+    ];
+    assert_eq!(a.handle(&record(token, handed), wall()), Reply::Done);
+    // Another token writes no anchor.
+    let stale = vec![(1, Anchor::handed(beat_at, 999))];
+    assert!(matches!(
+        b.handle(&record(token + 1, stale), wall()),
+        Reply::Lost { .. }
+    ));
+    // The leader stops as if it had handed out everything it was granted.
+    let release = Request::Release {
+        token,
+        last: None,
+        upto: None,
+        until: Some(granted),
+        handed: vec![],
+    };
+    assert_eq!(a.handle(&release, wall()), Reply::Done);
+
+    // The next leader goes on after `until`, counting what the old one may have handed out.
+    let Reply::Acquired {
+        until,
+        named: starts,
+        ..
+    } = b.handle(&acquire, wall())
+    else {
+        panic!("the second takes the lease");
+    };
+    assert_eq!(until, Some(granted));
+    let first = |id: u32| {
+        starts
+            .iter()
+            .find(|(of, _)| *of == id)
+            .and_then(|(_, r)| r.first)
+            .unwrap()
+    };
+    let ((beat_at2, beat), (clock_at2, clock)) = (first(1), first(2));
+    assert!(beat_at2 > granted && clock_at2 > granted);
+    assert_eq!(beat, 1 + (granted - beat_at) / nanos(INTERVAL));
+    assert_eq!(clock, 1 + (granted - clock_at) / 1_000_000_000);
+    // The beat's grid goes on through its first tick.
+    assert_eq!((beat_at2 - beat_at) % nanos(INTERVAL), 0);
 }

@@ -3,7 +3,8 @@
 //!
 //! Owns the helper's pid and socket (registered with the poller as [`Source::Cluster`]),
 //! starting it again when it dies, and the answers to "may this instance deliver this
-//! tick now". The master never waits on Redis: it writes a request line to the helper and
+//! tick now": `default`'s by the numbers the lease grants, every other schedule's by the
+//! occurrence instants it grants. The master never waits on Redis: it writes a request line to the helper and
 //! reads the reply when the poller says it has come. The rules are
 //! [`crate::cluster::lease`]'s; Redis is [`crate::cluster::store`]'s. Without a `cluster`
 //! section none of this exists and every tick is this instance's.

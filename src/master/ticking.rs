@@ -6,7 +6,7 @@
 //! one's walk, the `delay` policy's hold, the wall clock used for cron schedules and
 //! headers). It decides nothing about workers ([`Pool`] does) and starts or kills no
 //! process (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
-//! instance may deliver it, and a term restarts the one schedule on the shared grid. An
+//! instance may deliver it, and a term restarts every schedule where the cluster left it. An
 //! operator's `pause`, `resume` and `run` act here too: on the timetable, or as one run
 //! handed to the pool.
 

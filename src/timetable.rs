@@ -233,14 +233,16 @@ impl Timetable {
         self.start_as_set(now);
     }
 
-    /// Starts the schedules as they are: a cluster term set the walk of the one it shares
-    /// ([`Timetable::replace_ticker`]) before the pool was up; cron schedules start at their
-    /// first occurrence after `now`.
+    /// Starts the schedules as they are: a cluster term set the walks it goes on with
+    /// ([`Timetable::replace_ticker`], [`Timetable::continue_cron`]) before the pool was
+    /// up; other cron schedules start at their first occurrence after `now`.
     pub fn start_as_set(&mut self, now: Mono) {
         self.started = true;
         let unix_now = UnixInstant::from_unix(self.clock.unix(now));
         for entry in &mut self.entries {
-            if let Clock::Cron(cron) = &mut entry.clock {
+            if let Clock::Cron(cron) = &mut entry.clock
+                && cron.next.is_none()
+            {
                 cron.next = cron.schedule.next_after(unix_now);
             }
         }
@@ -446,6 +448,28 @@ impl Timetable {
             *own = ticker;
         }
         self.requeue(id);
+    }
+
+    /// A cron schedule goes on at its occurrence `at` (none: it has no more), numbered
+    /// `number`: a cluster term continues the numbering the cluster shares.
+    pub fn continue_cron(&mut self, id: ScheduleId, number: u64, at: Option<UnixInstant>) {
+        if let Clock::Cron(cron) = &mut self.entries[id.0 as usize].clock {
+            // The occurrence just before `at` leads the walk to `at` itself.
+            cron.next = at.and_then(|at| {
+                cron.schedule
+                    .next_after(UnixInstant::from_nanos(at.as_nanos().saturating_sub(1)))
+            });
+            cron.number = number;
+        }
+        self.requeue(id);
+    }
+
+    /// The occurrence a cron schedule hands out next; `None` for an interval.
+    pub fn next_occurrence(&self, id: ScheduleId) -> Option<UnixInstant> {
+        match &self.entry(id).clock {
+            Clock::Cron(cron) => cron.next.as_ref().map(Occurrence::at),
+            Clock::Every { .. } => None,
+        }
     }
 
     /// The wall clock was read again (it was stepped, or the master checks it): every cron

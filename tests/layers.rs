@@ -26,6 +26,7 @@ const PURE: &[&str] = &[
     "spin",
     "cluster::grid",
     "cluster::lease",
+    "cluster::numbering",
     "cluster::status",
     "cluster::wire",
     "state::record",

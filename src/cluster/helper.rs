@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::store::Store;
+use super::store::{Named, Store};
 use super::wire::{self, Decoder, Numbered, Request};
 use crate::config::ClusterConfig;
 use crate::pool::Pid;
@@ -32,6 +32,8 @@ pub struct Setup {
     /// `host:pid` of the master: the lease holder's name in Redis.
     pub me: String,
     pub master: Pid,
+    /// The schedules beside `default`, numbered through Redis.
+    pub named: Vec<Named>,
 }
 
 /// Runs the helper in a freshly forked child of the master, over `socket`. Never returns.
@@ -64,8 +66,9 @@ fn become_helper(socket: &OwnedFd, master: Pid) {
 }
 
 fn serve(socket: OwnedFd, setup: &Setup) -> io::Result<()> {
-    let mut store =
-        Store::new(&setup.config, setup.interval, setup.me.clone()).map_err(io::Error::other)?;
+    let mut store = Store::new(&setup.config, setup.interval, setup.me.clone())
+        .map_err(io::Error::other)?
+        .with_schedules(setup.named.clone());
     let mut stream = UnixStream::from(socket);
     let mut decoder = Decoder::default();
     let mut buffer = [0u8; 4096];

@@ -20,13 +20,21 @@
 //!   the term, never the proof of a renewal Redis has not carried out.
 //! - When Redis held no state at all (a first start, or Redis lost its data), a new
 //!   leader waits one ttl before its first tick: a leader from before has stopped by then.
+//! - The named schedules (every schedule but `default`) are granted by time, not number:
+//!   each renewal also writes `until`, the latest Unix instant of an occurrence the leader
+//!   may hand out before its new deadline, and the leader hands out an occurrence only at
+//!   or before the `until` Redis acknowledged, and after the one the term began above. The
+//!   anchors of the schedules that handed something out go to Redis with the records of
+//!   `default`'s last tick, so each record costs what ticked since the last one, never
+//!   the number of schedules. Where a new leader goes on is [`super::numbering`]'s.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::grid::{self, Settled};
+use super::numbering::{Anchor, Resumed};
 use super::wire::{Holder, Known, Numbered, Reply, Request};
 use crate::schedule::{Mono, WallClock};
 use log::Level;
@@ -84,7 +92,7 @@ impl Role {
 }
 
 /// A term begins: the ticker restarts on the shared grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Begin {
     pub token: u64,
     /// The first tick number of the term, and its due instant on this host.
@@ -94,6 +102,8 @@ pub struct Begin {
     pub clock: WallClock,
     /// Ticks nobody delivered since the last one recorded (a failover's gap).
     pub skipped: u64,
+    /// Where each named schedule goes on, by its place in the config (Unix times).
+    pub named: Vec<(u32, Resumed)>,
 }
 
 /// What the master must do, in order.
@@ -123,6 +133,18 @@ struct Term {
     last: Option<u64>,
     recorded: Option<u64>,
     record_at: Mono,
+    /// Maps this host's monotonic instants to Unix time for the term.
+    clock: WallClock,
+    /// The latest occurrence of a named schedule any leader may have handed out before
+    /// this term: the term hands out only later ones.
+    until_floor: Option<u64>,
+    /// The latest occurrence this term may hand out, written in Redis under its token.
+    until: Option<u64>,
+    /// The latest occurrence this term handed out.
+    handed_until: Option<u64>,
+    /// The anchors of the named schedules that handed an occurrence out since the last
+    /// record, by place in the config.
+    handed: BTreeMap<u32, Anchor>,
 }
 
 impl Term {
@@ -135,13 +157,20 @@ impl Term {
         let steps = (until.0 - self.first_due.0 - 1) / self.interval.as_nanos().max(1) as u64;
         self.granted.max(Some(self.first + steps))
     }
+
+    /// The latest occurrence of a named schedule a renewal that keeps the lease until
+    /// `until` may grant: never below what was granted before, even on a clock behind.
+    fn until_by(&self, until: Mono) -> Option<u64> {
+        let at = u64::try_from(self.clock.unix(until).as_nanos()).unwrap_or(u64::MAX);
+        Some(at).max(self.until).max(self.until_floor)
+    }
 }
 
 #[derive(Debug, Clone)]
 enum State {
     Follower,
     NoStore,
-    Leader(Term),
+    Leader(Box<Term>),
     /// The master is stopping: nothing more is asked.
     Stopped,
 }
@@ -157,10 +186,11 @@ enum Sent {
         token: u64,
         grant: Option<u64>,
         last: Option<u64>,
+        until: Option<u64>,
     },
     Record {
         token: u64,
-        last: u64,
+        last: Option<u64>,
     },
     Release,
 }
@@ -240,6 +270,37 @@ impl Lease {
         matches!(&self.state, State::Leader(term) if now < term.valid_until)
     }
 
+    /// Whether the occurrence of a named schedule at `at` (Unix nanoseconds), due at `due`,
+    /// is this term's to hand out: after every one handed out before the term, granted,
+    /// and due before the term's deadline.
+    pub fn permits_occurrence(&self, at: u64, due: Mono) -> bool {
+        match &self.state {
+            State::Leader(term) => {
+                term.until_floor.is_none_or(|floor| at > floor)
+                    && due < term.valid_until
+                    && term.until.is_some_and(|until| at <= until)
+            }
+            _ => false,
+        }
+    }
+
+    /// Unix time (nanoseconds) of a monotonic instant on this term's clock, while it leads.
+    pub fn unix_of(&self, due: Mono) -> Option<u64> {
+        match &self.state {
+            State::Leader(term) => u64::try_from(term.clock.unix(due).as_nanos()).ok(),
+            _ => None,
+        }
+    }
+
+    /// The master handed occurrence `number` of named schedule `schedule`, at `at`, to a
+    /// worker.
+    pub fn handed(&mut self, schedule: u32, at: u64, number: u64) {
+        if let State::Leader(term) = &mut self.state {
+            term.handed.insert(schedule, Anchor::handed(at, number));
+            term.handed_until = term.handed_until.max(Some(at));
+        }
+    }
+
     /// Whether tick `number`, due at `due`, is this term's to deliver: granted, and due
     /// before the term's deadline. The timer is armed only for such a tick.
     pub fn permits(&self, number: u64, due: Mono) -> bool {
@@ -269,8 +330,7 @@ impl Lease {
         self.sent
             .iter()
             .filter_map(|(_, s)| match s {
-                Sent::Renew { last, .. } => *last,
-                Sent::Record { last, .. } => Some(*last),
+                Sent::Renew { last, .. } | Sent::Record { last, .. } => *last,
                 _ => None,
             })
             .max()
@@ -279,7 +339,7 @@ impl Lease {
     /// Whether a tick handed out is in no request yet: [`Lease::poll`] records it at
     /// `record_at`.
     fn unrecorded(&self, term: &Term) -> bool {
-        term.last > term.recorded.max(self.last_in_flight())
+        term.last > term.recorded.max(self.last_in_flight()) || !term.handed.is_empty()
     }
 
     /// The next instant [`Lease::poll`] has something to do at: never one it would pass
@@ -320,7 +380,7 @@ impl Lease {
         if stopping {
             if let State::Leader(term) = &self.state {
                 steps.push(Step::End);
-                steps.push(self.release(term.clone()));
+                steps.push(self.release(Term::clone(term)));
             }
             self.state = State::Stopped;
             return steps;
@@ -332,17 +392,20 @@ impl Lease {
             let (sent, request) = match &self.state {
                 State::Leader(term) => {
                     let grant = term.grant_until(now + self.timing.valid_for());
+                    let until = term.until_by(now + self.timing.valid_for());
                     (
                         Sent::Renew {
                             at: now,
                             token: term.token,
                             grant,
                             last: term.last,
+                            until,
                         },
                         Request::Renew {
                             token: term.token,
                             grant,
                             last: term.last,
+                            until,
                         },
                     )
                 }
@@ -356,16 +419,26 @@ impl Lease {
             steps.push(self.send(sent, request));
         }
         let unrecorded = matches!(&self.state, State::Leader(term) if self.unrecorded(term));
+        let last_in_flight = self.last_in_flight();
         if let State::Leader(term) = &mut self.state
-            && let Some(last) = term.last
             && unrecorded
             && now >= term.record_at
         {
             term.record_at = now + RECORD_EVERY;
             let token = term.token;
+            // The last tick goes again only when it moved: a record of named schedules
+            // alone leaves it out.
+            let last = term
+                .last
+                .filter(|&l| Some(l) > term.recorded.max(last_in_flight));
+            let handed: Vec<(u32, Anchor)> = std::mem::take(&mut term.handed).into_iter().collect();
             steps.push(self.send(
                 Sent::Record { token, last },
-                Request::Record { token, last },
+                Request::Record {
+                    token,
+                    last,
+                    handed,
+                },
             ));
         }
         steps
@@ -378,6 +451,8 @@ impl Lease {
                 token: term.token,
                 last: term.last,
                 upto: term.last.or(term.floor),
+                until: term.handed_until.max(term.until_floor),
+                handed: term.handed.into_iter().collect(),
             },
         )
     }
@@ -431,6 +506,8 @@ impl Lease {
                     last,
                     granted,
                     fresh,
+                    until,
+                    named,
                 },
             ) => {
                 self.known.learn(&Known {
@@ -438,6 +515,7 @@ impl Lease {
                     grid: Some(grid),
                     last,
                     granted,
+                    until,
                 });
                 self.holder = Some(Holder {
                     token,
@@ -445,8 +523,14 @@ impl Lease {
                 });
                 let floor = last.max(granted);
                 let valid_until = at + self.timing.valid_for();
+                let clock = WallClock::new(now, wall);
                 if matches!(self.state, State::Stopped) {
                     let term = self.term(token, valid_until, floor, 0, now, grid.interval());
+                    let term = Term {
+                        until_floor: until,
+                        clock,
+                        ..term
+                    };
                     steps.push(self.release(term));
                     return Ok(steps);
                 }
@@ -470,6 +554,8 @@ impl Lease {
                 let skipped = grid::skipped_before(&grid, last, first);
                 let mut term = self.term(token, valid_until, floor, first, now, grid.interval());
                 term.first_due = first_due;
+                term.clock = clock;
+                term.until_floor = until;
                 steps.push(Step::Log(
                     Level::Info,
                     format!("leader with token {token}: ticking from tick {first}"),
@@ -494,14 +580,28 @@ impl Lease {
                         ),
                     ));
                 }
+                for (_, resumed) in &named {
+                    if resumed.skipped > 0 {
+                        steps.push(Step::Log(
+                            Level::Warn,
+                            format!(
+                                "{} occurrence(s) of a schedule counted as handed out by the \
+                                 leader before (after its last record); its numbering goes \
+                                 on after them",
+                                resumed.skipped
+                            ),
+                        ));
+                    }
+                }
                 steps.push(Step::Begin(Begin {
                     token,
                     first,
                     first_due,
-                    clock: WallClock::new(now, wall),
+                    clock,
                     skipped,
+                    named,
                 }));
-                self.state = State::Leader(term);
+                self.state = State::Leader(Box::new(term));
                 // The first renewal grants the first numbers.
                 self.next_at = now;
             }
@@ -538,26 +638,29 @@ impl Lease {
                     token,
                     grant,
                     last,
+                    until,
                 },
                 Reply::Done,
             ) => {
                 self.known.granted = self.known.granted.max(grant);
                 self.known.last = self.known.last.max(last);
+                self.known.until = self.known.until.max(until);
                 if let State::Leader(term) = &mut self.state
                     && term.token == token
                 {
                     term.valid_until = term.valid_until.max(at + self.timing.valid_for());
                     term.granted = term.granted.max(grant);
+                    term.until = term.until.max(until);
                     term.recorded = term.recorded.max(last);
                     self.next_at = at + self.timing.renew_every();
                 }
             }
             (Sent::Record { token, last }, Reply::Done) => {
-                self.known.last = self.known.last.max(Some(last));
+                self.known.last = self.known.last.max(last);
                 if let State::Leader(term) = &mut self.state
                     && term.token == token
                 {
-                    term.recorded = term.recorded.max(Some(last));
+                    term.recorded = term.recorded.max(last);
                 }
             }
             (Sent::Renew { token, .. } | Sent::Record { token, .. }, Reply::Lost { holder }) => {
@@ -623,6 +726,11 @@ impl Lease {
             last: None,
             recorded: None,
             record_at: now,
+            clock: WallClock::new(now, Duration::ZERO),
+            until_floor: None,
+            until: None,
+            handed_until: None,
+            handed: BTreeMap::new(),
         }
     }
 
@@ -772,7 +880,7 @@ mod tests {
 
     fn begin(steps: &[Step]) -> Option<Begin> {
         steps.iter().find_map(|s| match s {
-            Step::Begin(b) => Some(*b),
+            Step::Begin(b) => Some(b.clone()),
             _ => None,
         })
     }
@@ -785,7 +893,14 @@ mod tests {
             last,
             granted,
             fresh: false,
+            until: None,
+            named: vec![],
         }
+    }
+
+    /// Unix nanoseconds at monotonic instant `ms`.
+    fn horizon(ms: u64) -> Option<u64> {
+        u64::try_from(wall(ms).as_nanos()).ok()
     }
 
     /// `reply` under the number of the oldest request in flight, as the helper sends it.
@@ -847,7 +962,7 @@ mod tests {
         assert!(l.next_deadline().is_some_and(|d| d <= at(510)));
         assert!(matches!(
             sent(&l.poll(at(510), false))[..],
-            [Request::Record { last: 2, .. }]
+            [Request::Record { last: Some(2), .. }]
         ));
     }
 
@@ -897,7 +1012,8 @@ mod tests {
             [Request::Renew {
                 token: 7,
                 grant: Some(23),
-                last: None
+                last: None,
+                until: horizon(1021 + 1350),
             }]
         );
         reply(&mut l, Reply::Done, 1022);
@@ -910,6 +1026,104 @@ mod tests {
     }
 
     #[test]
+    fn named_schedules_are_granted_by_time_and_their_anchors_go_with_the_records() {
+        let h = |ms: u64| horizon(ms).unwrap();
+        // Renewed at 0: occurrences up to 1350 ms, due before 1350 ms.
+        let mut l = leader_at(0, None);
+        assert!(l.permits_occurrence(h(1000), at(1000)));
+        assert!(l.permits_occurrence(h(1350), at(1349)));
+        assert!(!l.permits_occurrence(h(1351), at(1349)), "beyond until");
+        assert!(
+            !l.permits_occurrence(h(1000), at(1350)),
+            "beyond the deadline"
+        );
+        assert_eq!(l.unix_of(at(100)), Some(h(100)));
+        l.handed(2, h(100), 5);
+        assert_eq!(
+            sent(&l.poll(at(100), false)),
+            [Request::Record {
+                token: 7,
+                last: None,
+                handed: vec![(2, Anchor::handed(h(100), 5))]
+            }]
+        );
+        reply(&mut l, Reply::Done, 101);
+        assert!(
+            sent(&l.poll(at(200), false)).is_empty(),
+            "nothing new to record"
+        );
+        // The next renewal moves the horizon on.
+        assert!(matches!(
+            sent(&l.poll(at(500), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(1850)
+        ));
+        assert!(
+            !l.permits_occurrence(h(1800), at(1300)),
+            "not acknowledged yet"
+        );
+        reply(&mut l, Reply::Done, 510);
+        assert!(l.permits_occurrence(h(1800), at(1800)));
+        // Stopping hands on the latest occurrence handed out, not the horizon.
+        l.handed(3, h(600), 0);
+        let steps = l.poll(at(700), true);
+        assert_eq!(
+            sent(&steps),
+            [Request::Release {
+                token: 7,
+                last: None,
+                upto: None,
+                until: Some(h(600)),
+                handed: vec![(3, Anchor::handed(h(600), 0))],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_new_term_hands_out_nothing_at_or_before_what_was_granted_before() {
+        let h = |ms: u64| horizon(ms).unwrap();
+        let mut l = lease();
+        l.poll(at(0), false);
+        let resumed = Resumed {
+            first: Some((h(2100), 9)),
+            anchor: Anchor::handed(h(2000), 8),
+            skipped: 2,
+        };
+        let steps = reply(
+            &mut l,
+            Reply::Acquired {
+                token: 7,
+                grid: grid(),
+                settled: Settled::Kept,
+                last: None,
+                granted: None,
+                fresh: false,
+                until: Some(h(2000)),
+                named: vec![(1, resumed)],
+            },
+            0,
+        );
+        assert_eq!(begin(&steps).unwrap().named, [(1, resumed)]);
+        assert!(logs(&steps).iter().any(|t| t.contains("2 occurrence(s)")));
+        l.poll(at(0), false);
+        reply(&mut l, Reply::Done, 0);
+        assert!(!l.permits_occurrence(h(1000), at(1000)));
+        assert!(!l.permits_occurrence(h(2000), at(1000)));
+        // Never a horizon below what was granted before, whatever this host's clock says.
+        assert!(matches!(
+            sent(&l.poll(at(500), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(2000)
+        ));
+        reply(&mut l, Reply::Done, 500);
+        assert!(!l.permits_occurrence(h(2001), at(1900)), "not granted yet");
+        assert!(matches!(
+            sent(&l.poll(at(1000), false))[..],
+            [Request::Renew { until: Some(u), .. }] if u == h(2350)
+        ));
+        reply(&mut l, Reply::Done, 1000);
+        assert!(l.permits_occurrence(h(2001), at(2001)));
+    }
+
+    #[test]
     fn a_leader_renews_every_third_of_the_ttl_and_grants_move_on() {
         let mut l = leader_at(0, None);
         assert!(sent(&l.poll(at(499), false)).is_empty());
@@ -919,7 +1133,8 @@ mod tests {
             [Request::Renew {
                 token: 7,
                 grant: Some(18),
-                last: None
+                last: None,
+                until: horizon(500 + 1350),
             }]
         );
         reply(&mut l, Reply::Done, 510);
@@ -1040,6 +1255,7 @@ mod tests {
                 grid: Some(grid()),
                 last: Some(30),
                 granted: Some(38),
+                until: None,
             },
         };
         let steps = reply(&mut l, held(120), 10);
@@ -1063,6 +1279,7 @@ mod tests {
                     grid: Some(grid()),
                     last: Some(30),
                     granted: Some(38),
+                    until: None,
                 }
             }]
         );
@@ -1081,6 +1298,8 @@ mod tests {
                 last: Some(40),
                 granted: Some(45),
                 fresh: true,
+                until: None,
+                named: vec![],
             },
             5010,
         );
@@ -1098,7 +1317,8 @@ mod tests {
             [Request::Renew {
                 token: 12,
                 grant: None,
-                last: None
+                last: None,
+                until: horizon(5010 + 1350),
             }]
         );
     }
@@ -1108,14 +1328,25 @@ mod tests {
         let mut l = leader_at(0, None);
         l.delivered(1);
         let steps = l.poll(at(100), false);
-        assert_eq!(sent(&steps), [Request::Record { token: 7, last: 1 }]);
+        assert_eq!(
+            sent(&steps),
+            [Request::Record {
+                token: 7,
+                last: Some(1),
+                handed: vec![]
+            }]
+        );
         l.delivered(2);
         assert!(sent(&l.poll(at(101), false)).is_empty(), "one in flight");
         reply(&mut l, Reply::Done, 102);
         assert!(sent(&l.poll(at(105), false)).is_empty(), "10 ms apart");
         assert_eq!(
             sent(&l.poll(at(110), false)),
-            [Request::Record { token: 7, last: 2 }]
+            [Request::Record {
+                token: 7,
+                last: Some(2),
+                handed: vec![]
+            }]
         );
         reply(&mut l, Reply::Done, 111);
         assert_eq!(l.last_tick(), Some(2));
@@ -1127,7 +1358,8 @@ mod tests {
             [Request::Renew {
                 token: 7,
                 grant: Some(18),
-                last: Some(3)
+                last: Some(3),
+                until: horizon(500 + 1350),
             }]
         );
     }
@@ -1143,7 +1375,9 @@ mod tests {
             [Request::Release {
                 token: 7,
                 last: Some(6),
-                upto: Some(6)
+                upto: Some(6),
+                until: None,
+                handed: vec![],
             }]
         );
         assert!(sent(&l.poll(at(5000), true)).is_empty());
@@ -1157,7 +1391,9 @@ mod tests {
             [Request::Release {
                 token: 7,
                 last: None,
-                upto: Some(4)
+                upto: Some(4),
+                until: None,
+                handed: vec![],
             }]
         );
     }
@@ -1331,7 +1567,9 @@ mod properties {
             let fenced = |token: u64| self.value(t) == Some(&mine(token));
             match request {
                 Request::Acquire { known } => self.acquire(known, mine, t, wall, setup),
-                Request::Renew { token, grant, last } => {
+                Request::Renew {
+                    token, grant, last, ..
+                } => {
                     if !fenced(*token) {
                         return self.lost(t);
                     }
@@ -1344,14 +1582,18 @@ mod properties {
                     }
                     Reply::Done
                 }
-                Request::Record { token, last } => {
+                Request::Record { token, last, .. } => {
                     if !fenced(*token) {
                         return self.lost(t);
                     }
-                    self.last = Some(*last);
+                    if last.is_some() {
+                        self.last = *last;
+                    }
                     Reply::Done
                 }
-                Request::Release { token, last, upto } => {
+                Request::Release {
+                    token, last, upto, ..
+                } => {
                     if !fenced(*token) {
                         return self.lost(t);
                     }
@@ -1379,6 +1621,7 @@ mod properties {
                 grid: self.grid,
                 last: self.last,
                 granted: self.granted,
+                until: None,
             };
             if let Some((value, until)) = self.lease.as_ref().filter(|(_, until)| t < *until) {
                 return Reply::Held {
@@ -1422,6 +1665,8 @@ mod properties {
                 last,
                 granted,
                 fresh,
+                until: None,
+                named: vec![],
             }
         }
     }

@@ -18,6 +18,7 @@
 pub mod grid;
 pub mod helper;
 pub mod lease;
+pub mod numbering;
 pub mod status;
 pub mod store;
 pub mod wire;

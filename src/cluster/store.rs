@@ -1,4 +1,4 @@
-//! The Redis side of the lease: two keys and four Lua scripts, each one atomic.
+//! The Redis side of the lease: three keys and four Lua scripts, each one atomic.
 //!
 //! - `<key>:lease` holds the leader's fencing token, its `host:pid` and a random number
 //!   drawn when the helper started (`<token>:<host>:<pid>:<nonce>`), and expires after the
@@ -9,9 +9,18 @@
 //!   The nonce covers replicas whose `host:pid` is alike (containers with the same
 //!   hostname, PHP as pid 1);
 //! - `<key>` is a hash of what outlives leaders: `fence` (the counter each new leader
-//!   increments for its token), `holder` (`host:pid` of the leader), the grid (`start` in
-//!   Unix nanoseconds, `base`, `interval` in nanoseconds), `last` (the last tick recorded
-//!   as delivered) and `granted` (the highest number a leader may have delivered).
+//!   increments for its token), `holder` (`host:pid` of the leader), the grid of `default`
+//!   (`start` in Unix nanoseconds, `base`, `interval` in nanoseconds), `last` (the last tick
+//!   of `default` recorded as delivered), `granted` (the highest number of `default` a
+//!   leader may have delivered) and `until` (the latest instant, in Unix nanoseconds, of an
+//!   occurrence of a named schedule a leader may have handed out);
+//! - `<key>:schedules` is a hash with one field per named schedule (`ticker.schedules`, or
+//!   declared in code): its anchor, as JSON, `{"def":"every 250000000","at":…,"next":…}`
+//!   or `{"def":"cron Europe/Berlin 0 30 2 * * *",…}`: the occurrences after `at` (Unix
+//!   nanoseconds) are numbered from `next` on, counted by `def` (see
+//!   [`super::numbering`]). A new leader writes every schedule's anchor when it takes
+//!   the lease; after that, only the schedules that handed an occurrence out are written,
+//!   with the records of `last`.
 //!
 //! Every write a leader makes is fenced: the script first checks that the lease still holds
 //! its token. Numbers go to Redis as strings and come back as strings; the scripts do no
@@ -23,18 +32,22 @@ use std::time::Duration;
 use redis::{Client, Connection, RedisError, Script};
 
 use super::grid::{self, Grid, Settled};
+use super::numbering::{self, Anchor, Recurrence, Resumed, Stored};
 use super::wire::{Holder, Known, Reply, Request};
 use crate::config::ClusterConfig;
+use crate::schedule::cron::{CronExpr, CronSchedule};
+use crate::schedule::zone::Zone;
 
 /// Takes the lease if it is free: a new token from the counter (never below one this
 /// instance has seen, so tokens keep growing across a Redis that lost its data).
-/// KEYS: state, lease. ARGV: holder, ttl in ms, highest token known, the lease value's
-/// part after the token.
+/// The named schedules' anchors come back only with the lease: a follower needs none.
+/// KEYS: state, lease, schedules. ARGV: holder, ttl in ms, highest token known, the lease
+/// value's part after the token.
 const ACQUIRE: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'fence', 'start', 'base', 'interval', 'last', 'granted', 'holder')
+local f = redis.call('HMGET', KEYS[1], 'fence', 'start', 'base', 'interval', 'last', 'granted', 'holder', 'until')
 local current = redis.call('GET', KEYS[2])
 if current then
-  return {'held', current, tostring(redis.call('PTTL', KEYS[2])), f[1], f[2], f[3], f[4], f[5], f[6], f[7]}
+  return {'held', current, tostring(redis.call('PTTL', KEYS[2])), f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[7]}
 end
 local fresh = '0'
 if not f[1] then fresh = '1' end
@@ -46,11 +59,15 @@ if token <= floor then
 end
 redis.call('SET', KEYS[2], tostring(token) .. ':' .. ARGV[4], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1])
-return {'acquired', tostring(token), fresh, f[1], f[2], f[3], f[4], f[5], f[6]}
+local reply = {'acquired', tostring(token), fresh, f[1], f[2], f[3], f[4], f[5], f[6], f[8]}
+for _, v in ipairs(redis.call('HGETALL', KEYS[3])) do table.insert(reply, v) end
+return reply
 ";
 
-/// A renewal (with a ttl) or a record (without): fenced writes of `granted` and `last`.
-/// KEYS: state, lease. ARGV: lease value (token:holder), ttl in ms or '', granted or '', last or ''.
+/// A renewal (with a ttl) or a record (without): fenced writes of `granted`, `last`,
+/// `until` and the anchors of named schedules.
+/// KEYS: state, lease, schedules. ARGV: lease value (token:holder), ttl in ms or '',
+/// granted or '', last or '', until or '', then schedule name and anchor, pair by pair.
 const FENCED: &str = r"
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
@@ -59,11 +76,14 @@ end
 if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'granted', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'until', ARGV[5]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return {'ok'}
 ";
 
-/// A new leader's grid, and what it restored, fenced.
-/// KEYS: state, lease. ARGV: lease value (token:holder), start, base, interval, last or '', granted or ''.
+/// A new leader's grid, what it restored, and where each named schedule goes on, fenced.
+/// KEYS: state, lease, schedules. ARGV: lease value (token:holder), start, base, interval,
+/// last or '', granted or '', until or '', then schedule name and anchor, pair by pair.
 const SET_GRID: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return {'lost', redis.call('GET', KEYS[2]), redis.call('HGET', KEYS[1], 'holder')}
@@ -71,11 +91,15 @@ end
 redis.call('HSET', KEYS[1], 'start', ARGV[2], 'base', ARGV[3], 'interval', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'granted', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'until', ARGV[7]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return {'ok'}
 ";
 
-/// Gives the lease up: the next leader goes on after `upto`, not after what was granted.
-/// KEYS: state, lease. ARGV: lease value (token:holder), last or '', upto or ''.
+/// Gives the lease up: the next leader goes on after `upto` and `until`, not after what
+/// was granted.
+/// KEYS: state, lease, schedules. ARGV: lease value (token:holder), last or '', upto or '',
+/// until or '', then schedule name and anchor, pair by pair.
 const RELEASE: &str = r"
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
@@ -87,15 +111,22 @@ if ARGV[3] ~= '' then
 else
   redis.call('HDEL', KEYS[1], 'granted')
 end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'until', ARGV[4])
+else
+  redis.call('HDEL', KEYS[1], 'until')
+end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 redis.call('DEL', KEYS[2])
 return {'ok'}
 ";
 
-/// The two keys of one schedule.
+/// The three keys of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     pub state: String,
     pub lease: String,
+    pub schedules: String,
 }
 
 impl Keys {
@@ -103,8 +134,17 @@ impl Keys {
         Keys {
             state: key.to_string(),
             lease: format!("{key}:lease"),
+            schedules: format!("{key}:schedules"),
         }
     }
+}
+
+/// A named schedule of this instance: its place in the config, its name and when it runs.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub id: u32,
+    pub name: String,
+    pub recurrence: Recurrence,
 }
 
 struct Scripts {
@@ -125,6 +165,8 @@ pub struct Store {
     nonce: u64,
     ttl: Duration,
     interval: Duration,
+    /// The schedules beside `default`, each with an anchor in `<key>:schedules`.
+    named: Vec<Named>,
     /// For connecting and for each command: a third of the ttl, within 100 ms and 2 s.
     timeout: Duration,
     scripts: Scripts,
@@ -199,6 +241,7 @@ impl Store {
             ),
             ttl: config.ttl,
             interval,
+            named: vec![],
             timeout: (config.ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(2)),
             scripts: Scripts {
                 acquire: Script::new(ACQUIRE),
@@ -207,6 +250,12 @@ impl Store {
                 release: Script::new(RELEASE),
             },
         })
+    }
+
+    /// The schedules beside `default` whose numbering the cluster carries on.
+    pub fn with_schedules(mut self, named: Vec<Named>) -> Store {
+        self.named = named;
+        self
     }
 
     /// Carries out one request; `wall` is the Unix time now.
@@ -243,6 +292,7 @@ impl Store {
         let connection = self.connection()?;
         let mut invocation = script.key(&keys.state);
         invocation.key(&keys.lease);
+        invocation.key(&keys.schedules);
         for arg in args {
             invocation.arg(arg);
         }
@@ -262,30 +312,55 @@ impl Store {
         let ttl_ms = self.ttl.as_millis().to_string();
         match request {
             Request::Acquire { known } => self.acquire(known, &ttl_ms, wall),
-            Request::Renew { token, grant, last } => {
-                let fields = self.script(
-                    |s| &s.fenced,
-                    &[self.lease_value(*token), ttl_ms, opt(*grant), opt(*last)],
-                )?;
-                Ok(lost(&fields).unwrap_or(Reply::Done))
-            }
-            Request::Record { token, last } => {
+            Request::Renew {
+                token,
+                grant,
+                last,
+                until,
+            } => {
                 let fields = self.script(
                     |s| &s.fenced,
                     &[
                         self.lease_value(*token),
-                        String::new(),
-                        String::new(),
-                        last.to_string(),
+                        ttl_ms,
+                        opt(*grant),
+                        opt(*last),
+                        opt(*until),
                     ],
                 )?;
                 Ok(lost(&fields).unwrap_or(Reply::Done))
             }
-            Request::Release { token, last, upto } => {
-                let fields = self.script(
-                    |s| &s.release,
-                    &[self.lease_value(*token), opt(*last), opt(*upto)],
-                )?;
+            Request::Record {
+                token,
+                last,
+                handed,
+            } => {
+                let mut args = vec![
+                    self.lease_value(*token),
+                    String::new(),
+                    String::new(),
+                    opt(*last),
+                    String::new(),
+                ];
+                args.extend(self.anchors(handed));
+                let fields = self.script(|s| &s.fenced, &args)?;
+                Ok(lost(&fields).unwrap_or(Reply::Done))
+            }
+            Request::Release {
+                token,
+                last,
+                upto,
+                until,
+                handed,
+            } => {
+                let mut args = vec![
+                    self.lease_value(*token),
+                    opt(*last),
+                    opt(*upto),
+                    opt(*until),
+                ];
+                args.extend(self.anchors(handed));
+                let fields = self.script(|s| &s.release, &args)?;
                 Ok(lost(&fields).unwrap_or(Reply::Done))
             }
         }
@@ -315,6 +390,7 @@ impl Store {
             grid: grid_of(field(1), field(2), field(3)),
             last: field(4),
             granted: field(5),
+            until: field(6),
         };
         if status == "held" {
             let pttl = f
@@ -325,7 +401,7 @@ impl Store {
             return Ok(Reply::Held {
                 holder: Holder {
                     token,
-                    name: f.get(9).cloned().flatten(),
+                    name: f.get(10).cloned().flatten(),
                 },
                 pttl_ms: pttl.and_then(|ms| u64::try_from(ms).ok()),
                 seen: stored,
@@ -334,6 +410,7 @@ impl Store {
         let fresh = f.get(2).cloned().flatten().as_deref() == Some("1");
         let last = stored.last.max(known.last);
         let granted = stored.granted.max(known.granted);
+        let until = stored.until.max(known.until);
         let hold = if fresh { self.ttl } else { Duration::ZERO };
         let (grid, settled) = grid::settle(
             stored.grid,
@@ -342,18 +419,41 @@ impl Store {
             wall + hold + self.interval,
             last.max(granted),
         );
-        if settled != Settled::Kept || fresh {
-            let fields = self.script(
-                |s| &s.set_grid,
-                &[
-                    self.lease_value(token),
-                    grid.start_ns.to_string(),
-                    grid.base.to_string(),
-                    grid.interval_ns.to_string(),
-                    opt(last),
-                    opt(granted),
-                ],
-            )?;
+        // The schedules' anchors follow the ten fields of the state, as name and value.
+        let anchors: Vec<(String, String)> = f
+            .get(10..)
+            .unwrap_or_default()
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [Some(name), Some(value)] => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        let from = u64::try_from((wall + hold).as_nanos()).unwrap_or(u64::MAX);
+        let named: Vec<(u32, Resumed)> = self
+            .named
+            .iter()
+            .map(|n| {
+                let stored = anchors
+                    .iter()
+                    .find(|(name, _)| *name == n.name)
+                    .and_then(|(_, value)| serde_json::from_str::<Stored>(value).ok());
+                (n.id, resume(n, stored.as_ref(), until, from))
+            })
+            .collect();
+        if settled != Settled::Kept || fresh || !named.is_empty() {
+            let mut args = vec![
+                self.lease_value(token),
+                grid.start_ns.to_string(),
+                grid.base.to_string(),
+                grid.interval_ns.to_string(),
+                opt(last),
+                opt(granted),
+                opt(until),
+            ];
+            let written: Vec<(u32, Anchor)> = named.iter().map(|(id, r)| (*id, r.anchor)).collect();
+            args.extend(self.anchors(&written));
+            let fields = self.script(|s| &s.set_grid, &args)?;
             if let Some(lost) = lost(&fields) {
                 return Ok(lost);
             }
@@ -365,6 +465,63 @@ impl Store {
             last,
             granted,
             fresh,
+            until,
+            named,
         })
+    }
+
+    /// Schedule name and anchor, pair by pair, as the scripts take them.
+    fn anchors(&self, handed: &[(u32, Anchor)]) -> Vec<String> {
+        let mut args = vec![];
+        for (id, anchor) in handed {
+            if let Some(n) = self.named.iter().find(|n| n.id == *id) {
+                let stored = Stored::new(&n.recurrence, *anchor);
+                args.push(n.name.clone());
+                args.push(serde_json::to_string(&stored).expect("plain data serializes"));
+            }
+        }
+        args
+    }
+}
+
+/// Where schedule `n` goes on from its anchor in Redis, counting the old leaders'
+/// occurrences by the definition they counted by.
+fn resume(n: &Named, stored: Option<&Stored>, until: Option<u64>, from: u64) -> Resumed {
+    let Some(stored) = stored else {
+        return numbering::resume(&n.recurrence, None, until, from);
+    };
+    let theirs = (stored.def != n.recurrence.describe())
+        .then(|| recurrence_of(&stored.def))
+        .flatten();
+    if theirs.is_none() && stored.def != n.recurrence.describe() {
+        log::warn!(
+            "schedule {}: Redis counts it by {:?}, which this instance cannot read; counted \
+             by its own definition",
+            n.name,
+            stored.def
+        );
+    }
+    numbering::resume(
+        &n.recurrence,
+        Some((stored.anchor(), theirs.as_ref())),
+        until,
+        from,
+    )
+}
+
+/// A definition as [`Recurrence::describe`] wrote it.
+fn recurrence_of(def: &str) -> Option<Recurrence> {
+    match def.split_once(' ')? {
+        ("every", ns) => Some(Recurrence::Every(Duration::from_nanos(
+            ns.parse().ok().filter(|&ns: &u64| ns > 0)?,
+        ))),
+        ("cron", rest) => {
+            let (zone, expr) = rest.split_once(' ')?;
+            Some(Recurrence::Cron(Box::new(CronSchedule::new(
+                CronExpr::parse(expr).ok()?,
+                Zone::lookup(zone).ok()?,
+            ))))
+        }
+        _ => None,
     }
 }

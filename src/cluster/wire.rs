@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::grid::{Grid, Settled};
+use super::numbering::{Anchor, Resumed};
 
 /// What an instance has seen of the state in Redis: enough to carry the schedule over a
 /// restart of Redis that lost its data.
@@ -22,6 +23,10 @@ pub struct Known {
     pub last: Option<u64>,
     /// The highest tick number a leader was allowed to deliver.
     pub granted: Option<u64>,
+    /// The latest instant (Unix nanoseconds) of a named schedule's occurrence a leader was
+    /// allowed to hand out.
+    #[serde(default)]
+    pub until: Option<u64>,
 }
 
 impl Known {
@@ -33,6 +38,7 @@ impl Known {
         }
         self.last = self.last.max(seen.last);
         self.granted = self.granted.max(seen.granted);
+        self.until = self.until.max(seen.until);
     }
 
     /// The highest tick number any leader may have delivered.
@@ -56,20 +62,34 @@ pub enum Request {
     /// Take the lease if nobody holds it. `known` restores what Redis lost.
     Acquire { known: Known },
     /// Extend the lease by a ttl, if `token` still holds it, and write (fenced) the highest
-    /// tick number the leader may deliver until then and the last one it delivered.
+    /// tick number the leader may deliver until then, the last one it delivered, and the
+    /// latest instant of a named schedule's occurrence it may hand out until then.
     Renew {
         token: u64,
         grant: Option<u64>,
         last: Option<u64>,
+        #[serde(default)]
+        until: Option<u64>,
     },
-    /// Write (fenced) the last tick delivered.
-    Record { token: u64, last: u64 },
+    /// Write (fenced) the last tick delivered, and the anchors of the named schedules that
+    /// handed an occurrence out since the last record (by their place in the config).
+    Record {
+        token: u64,
+        last: Option<u64>,
+        #[serde(default)]
+        handed: Vec<(u32, Anchor)>,
+    },
     /// Give the lease up: the leader has stopped ticking; `upto` is the highest number it
-    /// may have delivered, which the next leader goes on from.
+    /// may have delivered, which the next leader goes on from, and `until` the latest
+    /// occurrence of a named schedule it may have handed out.
     Release {
         token: u64,
         last: Option<u64>,
         upto: Option<u64>,
+        #[serde(default)]
+        until: Option<u64>,
+        #[serde(default)]
+        handed: Vec<(u32, Anchor)>,
     },
 }
 
@@ -87,6 +107,12 @@ pub enum Reply {
         granted: Option<u64>,
         /// Redis had no state at all (a first start, or Redis lost its data).
         fresh: bool,
+        /// The latest occurrence of a named schedule any leader may have handed out.
+        #[serde(default)]
+        until: Option<u64>,
+        /// Where each named schedule goes on, by its place in the config.
+        #[serde(default)]
+        named: Vec<(u32, Resumed)>,
     },
     /// Another instance holds the lease.
     Held {
@@ -181,6 +207,7 @@ mod tests {
                     }),
                     last: Some(3),
                     granted: None,
+                    until: Some(9),
                 },
             },
             Reply::Done,
@@ -221,6 +248,7 @@ mod tests {
             grid: None,
             last: Some(50),
             granted: Some(60),
+            until: Some(70),
         };
         known.learn(&Known {
             fence: 1,
@@ -231,11 +259,13 @@ mod tests {
             }),
             last: Some(2),
             granted: None,
+            until: Some(71),
         });
         assert_eq!(known.fence, 9);
         assert_eq!(known.last, Some(50));
         assert_eq!(known.granted, Some(60));
         assert!(known.grid.is_some());
         assert_eq!(known.floor(), Some(60));
+        assert_eq!(known.until, Some(71));
     }
 }

@@ -1,8 +1,9 @@
 //! `ticker.cluster`: several instances of one application share one schedule through a lease
 //! on Redis, and only the instance holding it ticks.
 //!
-//! Owns the section's keys (`redis`, `key`, `ttl`), their defaults and their checks. What
-//! the lease does is [`crate::cluster`]'s; this module connects to nothing.
+//! Owns the section's keys (`redis`, `key`, `ttl`), their defaults and their checks, and
+//! what a cluster refuses of the schedules (`missed: delay`). What the lease does is
+//! [`crate::cluster`]'s; this module connects to nothing.
 
 use std::path::Path;
 
@@ -10,7 +11,10 @@ use super::error::quote;
 use super::roadrunner::or_default;
 use super::table::{Acts, Table};
 use super::values::REDIS_URL_FORMS;
-use super::{ClusterConfig, ConfigError, DEFAULT_LEASE_TTL, MIN_LEASE_TTL, RedisUrl};
+use super::{
+    ClusterConfig, ConfigError, DEFAULT_LEASE_TTL, DEFAULT_NAME, MIN_LEASE_TTL, Missed, RedisUrl,
+    ScheduleConfig,
+};
 
 /// What `ticker.cluster:` must be, for the message when it is not a mapping.
 pub(super) const EXPECTING: &str = "a mapping with redis:, key: and ttl:";
@@ -47,6 +51,24 @@ pub(super) fn read(mut t: Table) -> Result<ClusterConfig, ConfigError> {
         key,
         ttl,
     })
+}
+
+/// A named schedule's own `missed: delay` is refused in a cluster, as `ticker.missed: delay`
+/// is (`ticker.rs`): every instance must place a schedule's occurrences alike.
+pub(super) fn refuse_delay(file: &Path, schedules: &[ScheduleConfig]) -> Result<(), ConfigError> {
+    match schedules
+        .iter()
+        .find(|s| s.name != DEFAULT_NAME && s.missed == Missed::Delay)
+    {
+        Some(s) => Err(ConfigError::at(
+            file,
+            &format!("ticker.schedules.{}.missed", s.name),
+            "delay cannot be used with ticker.cluster: delay moves one instance's grid after a \
+             late run, and the instances of a cluster place every schedule's runs alike; \
+             expected skip or burst",
+        )),
+        None => Ok(()),
+    }
 }
 
 fn is_key(key: &str) -> bool {

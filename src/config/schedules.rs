@@ -208,14 +208,6 @@ pub fn declare(
             ),
         ));
     }
-    if ticker.cluster.is_some() {
-        return Err(ConfigError::at(
-            origin,
-            &key,
-            "cannot be added to a cluster yet: a cluster shares the one schedule of \
-             ticker.interval",
-        ));
-    }
     let mut entry = serde_yaml::Mapping::new();
     entry.insert(Value::from(name), settings);
     let mut schedules = serde_yaml::Mapping::new();
@@ -231,6 +223,9 @@ pub fn declare(
         .table("schedules", EXPECTING)?
         .expect("built with a schedules key");
     let declared = read(table, &Defaults::of(ticker), ticker.timezone.as_ref(), None)?;
+    if ticker.cluster.is_some() {
+        super::cluster::refuse_delay(origin, &declared)?;
+    }
     ticker.schedules.extend(declared);
     Ok(())
 }

@@ -418,3 +418,29 @@ fn the_state_file_is_named_after_the_config_file_in_its_directory_unless_state_d
         Path::new("/srv/app/ticker-state.rr.yaml.json")
     );
 }
+
+#[test]
+fn a_schedule_declared_in_code_joins_a_cluster_unless_it_delays() {
+    let base = || {
+        ok("ticker:\n  interval: 1s\n  cluster:\n    redis: redis://127.0.0.1\n")
+            .ticker
+            .unwrap()
+    };
+    let mut ticker = base();
+    declare(&mut ticker, "beat", settings("every: 250ms"), &|_| None).unwrap();
+    assert_eq!(ticker.schedules.len(), 2);
+    let mut ticker = base();
+    let refused = declare(
+        &mut ticker,
+        "beat",
+        settings("every: 250ms\nmissed: delay"),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("ticker.schedules.beat.missed: delay cannot be used with ticker.cluster"),
+        "{refused}"
+    );
+    assert_eq!(ticker.schedules.len(), 1);
+}

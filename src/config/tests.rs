@@ -1894,3 +1894,31 @@ fn cluster_refuses_the_delay_policy_and_names_both_keys() {
         Missed::Delay
     );
 }
+
+#[test]
+fn a_cluster_runs_named_schedules_and_refuses_their_own_delay_policy() {
+    let t = ticker(
+        "ticker:\n  interval: 1s\n  cluster:\n    redis: redis://127.0.0.1\n  schedules:\n    \
+         beat: {every: 250ms}\n    nightly: {cron: \"30 2 * * *\"}\n",
+    );
+    assert!(t.cluster.is_some());
+    assert_eq!(t.schedules.len(), 3);
+    // Without ticker.interval too.
+    let t = ticker(
+        "ticker:\n  cluster:\n    redis: redis://127.0.0.1\n  schedules:\n    \
+         beat: {every: 250ms}\n",
+    );
+    assert_eq!(t.schedules.len(), 1);
+    let text = message(
+        &err(
+            "ticker:\n  cluster:\n    redis: redis://127.0.0.1\n  schedules:\n    \
+              beat: {every: 250ms, missed: delay}\n",
+        ),
+        "ticker.schedules.beat.missed",
+    );
+    assert!(
+        text.contains("delay cannot be used with ticker.cluster"),
+        "{text}"
+    );
+    assert!(text.contains("expected skip or burst"), "{text}");
+}

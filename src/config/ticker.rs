@@ -77,14 +77,7 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         return Err(t.error(
             &format!("schedules.{}.catch_up", once.name),
             "once is not yet in a cluster: the last runs are kept in a file of one instance, \
-             and the instances share one schedule; expected none, or no cluster",
-        ));
-    }
-    if cluster.is_some() && all.iter().any(|s| s.name != DEFAULT_NAME) {
-        return Err(t.error(
-            "cluster",
-            "cannot be used with ticker.schedules yet: a cluster shares the one schedule of \
-             ticker.interval; expected ticker.interval alone, or no cluster",
+             not where the next leader finds them; expected none, or no cluster",
         ));
     }
     if cluster.is_some() && missed == Missed::Delay {
@@ -101,6 +94,9 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
         .get::<PathBuf>("state_dir", Acts::Yes)?
         .filter(|path| !path.as_os_str().is_empty());
     let state_file = state_file(t.file(), state_dir);
+    if cluster.is_some() {
+        cluster::refuse_delay(t.file(), &all)?;
+    }
     t.finish()?;
     Ok(TickerConfig {
         metrics: address,

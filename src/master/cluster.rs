@@ -3,7 +3,8 @@
 //!
 //! Owns the helper's pid and socket (registered with the poller as [`Source::Cluster`]),
 //! starting it again when it dies, and the answers to "may this instance deliver this
-//! tick now". The master never waits on Redis: it writes a request line to the helper and
+//! tick now": `default`'s by the numbers the lease grants, every other schedule's by the
+//! occurrence instants it grants. The master never waits on Redis: it writes a request line to the helper and
 //! reads the reply when the poller says it has come. The rules are
 //! [`crate::cluster::lease`]'s; Redis is [`crate::cluster::store`]'s. Without a `cluster`
 //! section none of this exists and every tick is this instance's.
@@ -18,11 +19,14 @@ use nix::sys::socket::{MsgFlags, recv, send};
 use super::{Master, Phase, Source};
 use crate::cluster::helper::{self, Setup};
 use crate::cluster::lease::{Lease, Step, Timing};
+use crate::cluster::numbering::Recurrence;
 use crate::cluster::status::ClusterView;
+use crate::cluster::store::Named;
 use crate::cluster::wire::{self, Decoder, Numbered, Reply};
 use crate::config::{ClusterConfig, TickerConfig};
 use crate::pool::{Pid, Tick};
 use crate::schedule::Mono;
+use crate::schedule::cron::UnixInstant;
 use crate::sys::{self, Forked};
 use crate::tick::ScheduleId;
 
@@ -31,7 +35,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) struct Cluster {
     config: ClusterConfig,
+    /// The interval of `default`'s shared grid; without `ticker.interval`, the grid runs
+    /// with nothing on it, every ttl.
     interval: Duration,
+    /// `default` (`ticker.interval`), numbered on the shared grid, if the pool has it; every
+    /// other schedule is numbered by [`crate::cluster::numbering`].
+    shared: Option<ScheduleId>,
     /// `host:pid` of this master: the lease holder's name in Redis.
     me: String,
     lease: Lease,
@@ -55,8 +64,9 @@ impl Cluster {
         let timing = Timing { ttl: cluster.ttl };
         Some(Cluster {
             lease: Lease::new(timing, me.clone(), now),
+            interval: config.interval().unwrap_or(cluster.ttl),
+            shared: config.default_schedule().map(|_| ScheduleId::default()),
             config: cluster,
-            interval: config.interval()?,
             me,
             helper: None,
             unreaped: vec![],
@@ -75,16 +85,34 @@ impl Cluster {
 pub(super) fn may_deliver(cluster: &Option<Cluster>, tick: &Tick, now: Mono) -> bool {
     cluster
         .as_ref()
-        .is_none_or(|c| c.lease.leads(now) && c.lease.permits(tick.number, tick.due))
+        .is_none_or(|c| c.lease.leads(now) && c.permits(tick))
+}
+
+impl Cluster {
+    /// Whether the lease grants `tick`.
+    fn permits(&self, tick: &Tick) -> bool {
+        if Some(tick.schedule) == self.shared {
+            return self.lease.permits(tick.number, tick.due);
+        }
+        self.occurrence(tick.due, tick.scheduled)
+            .is_some_and(|at| self.lease.permits_occurrence(at, tick.due))
+    }
+
+    /// Unix nanoseconds of a named schedule's occurrence: a cron schedule's own instant; an
+    /// interval's is its due instant on the term's clock, on which its grid was placed.
+    fn occurrence(&self, due: Mono, scheduled: Option<UnixInstant>) -> Option<u64> {
+        match scheduled {
+            Some(at) => u64::try_from(at.as_nanos()).ok(),
+            None => self.lease.unix_of(due),
+        }
+    }
 }
 
 impl Master<'_> {
-    /// Whether tick `number`, due at `due`, may be armed for: always on its own; in a
-    /// cluster, when the lease grants it.
-    pub(super) fn cluster_permits(&self, number: u64, due: Mono) -> bool {
-        self.cluster
-            .as_ref()
-            .is_none_or(|c| c.lease.permits(number, due))
+    /// Whether `tick` may be armed for: always on its own; in a cluster, when the lease
+    /// grants it.
+    pub(super) fn cluster_permits(&self, tick: &Tick) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.permits(tick))
     }
 
     /// Whether this instance may hand out work now that no grid granted (a manual run):
@@ -93,9 +121,14 @@ impl Master<'_> {
         self.cluster.as_ref().is_none_or(|c| c.lease.leads(now))
     }
 
-    pub(super) fn cluster_delivered(&mut self, number: u64) {
-        if let Some(c) = &mut self.cluster {
-            c.lease.delivered(number);
+    pub(super) fn cluster_delivered(&mut self, tick: &Tick) {
+        let Some(c) = &mut self.cluster else {
+            return;
+        };
+        if Some(tick.schedule) == c.shared {
+            c.lease.delivered(tick.number);
+        } else if let Some(at) = c.occurrence(tick.due, tick.scheduled) {
+            c.lease.handed(tick.schedule.0, at, tick.number);
         }
     }
 
@@ -149,11 +182,26 @@ impl Master<'_> {
         let Some(c) = &mut self.cluster else {
             return;
         };
+        let timetable = self.ticking.timetable();
+        let named = timetable
+            .ids()
+            .filter(|&id| Some(id) != c.shared)
+            .map(|id| Named {
+                id: id.0,
+                name: timetable.name(id).to_string(),
+                recurrence: match (timetable.every(id), timetable.cron(id)) {
+                    (Some(every), _) => Recurrence::Every(every),
+                    (None, Some(cron)) => Recurrence::Cron(Box::new(cron.clone())),
+                    (None, None) => unreachable!("a schedule is an interval or a cron"),
+                },
+            })
+            .collect();
         let setup = Setup {
             config: c.config.clone(),
             interval: c.interval,
             me: c.me.clone(),
             master: self.me,
+            named,
         };
         let started = sys::socket_pair().and_then(|(ours, theirs)| match sys::fork()? {
             Forked::Child => {
@@ -261,11 +309,18 @@ impl Master<'_> {
                         );
                     }
                     self.pool.hold(false);
-                    if begin.skipped > 0 {
-                        self.pool.skip(ScheduleId::default(), begin.skipped);
+                    let shared = self.cluster.as_ref().and_then(|c| c.shared);
+                    if let Some(id) = shared
+                        && begin.skipped > 0
+                    {
+                        self.pool.skip(id, begin.skipped);
                     }
-                    self.ticking
-                        .begin_term(begin.first, begin.first_due, begin.clock, begin.token);
+                    for (id, resumed) in &begin.named {
+                        if resumed.skipped > 0 {
+                            self.pool.skip(ScheduleId(*id), resumed.skipped);
+                        }
+                    }
+                    self.ticking.begin_term(&begin, shared);
                 }
                 Step::End => {
                     self.ticking.disarm();

@@ -6,7 +6,7 @@
 //! one's walk, the `delay` policy's hold, the wall clock used for cron schedules and
 //! headers). It decides nothing about workers ([`Pool`] does) and starts or kills no
 //! process (see `processes.rs`). In a cluster, each tick also asks `cluster.rs` whether this
-//! instance may deliver it, and a term restarts the one schedule on the shared grid. An
+//! instance may deliver it, and a term restarts every schedule where the cluster left it. An
 //! operator's `pause`, `resume` and `run` act here too: on the timetable, or as one run
 //! handed to the pool.
 
@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use super::{Master, Phase, duration_nanos};
+use crate::cluster::lease::Begin;
 use crate::config::{Missed, TickerConfig, When};
 use crate::control::Which;
 use crate::frame::Frame;
@@ -47,9 +48,6 @@ pub(super) struct Ticking {
     /// The zone of cron schedules that name none, and why that one.
     fallback_zone: (String, &'static str),
 }
-
-/// The schedule a cluster shares: the config allows a cluster with `default` alone.
-const SHARED: ScheduleId = ScheduleId(0);
 
 impl Ticking {
     /// `zone` is the zone of cron schedules that name none, and why that one.
@@ -152,19 +150,40 @@ impl Ticking {
         self.armed = None;
     }
 
-    /// A cluster term begins: numbering goes on from `first`, due at `first_due`, on the
-    /// shared grid, whose Unix times `clock` gives.
-    pub(super) fn begin_term(&mut self, first: u64, first_due: Mono, clock: WallClock, fence: u64) {
-        let every = self
-            .timetable
-            .every(SHARED)
-            .expect("a cluster's schedule is an interval");
-        self.timetable.replace_ticker(
-            SHARED,
-            Ticker::starting_at(first, Schedule::new(first_due, every)),
-            clock,
-        );
-        self.fence = Some(fence);
+    /// A cluster term begins: `default` (`shared`, when the pool has it) goes on from
+    /// `begin.first` on the shared grid, each named schedule from the occurrence and number
+    /// the cluster carried on, on the term's clock.
+    pub(super) fn begin_term(&mut self, begin: &Begin, shared: Option<ScheduleId>) {
+        let clock = begin.clock;
+        self.timetable.set_clock(clock);
+        if let Some(id) = shared {
+            let every = self
+                .timetable
+                .every(id)
+                .expect("ticker.interval's schedule is an interval");
+            self.timetable.replace_ticker(
+                id,
+                Ticker::starting_at(begin.first, Schedule::new(begin.first_due, every)),
+                clock,
+            );
+        }
+        for (id, resumed) in &begin.named {
+            let id = ScheduleId(*id);
+            let at = resumed
+                .first
+                .map(|(at, _)| UnixInstant::from_nanos(i64::try_from(at).unwrap_or(i64::MAX)));
+            let number = resumed.first.map_or(resumed.anchor.next, |(_, n)| n);
+            match (self.timetable.every(id), at) {
+                (Some(every), Some(at)) => self.timetable.replace_ticker(
+                    id,
+                    Ticker::starting_at(number, Schedule::new(clock.mono(at), every)),
+                    clock,
+                ),
+                (Some(_), None) => {}
+                (None, at) => self.timetable.continue_cron(id, number, at),
+            }
+        }
+        self.fence = Some(begin.token);
         self.disarm();
     }
 
@@ -229,7 +248,8 @@ impl Master<'_> {
             }
             return;
         };
-        if !self.cluster_permits(number, due) {
+        let occurrence = self.ticking.timetable.next_occurrence(schedule);
+        if !self.cluster_permits(&Tick::of(schedule, number, due, occurrence)) {
             // Not this instance's tick (yet): a reply from the lease helper re-arms.
             if self.ticking.armed.is_some() {
                 self.ticking.disarm();
@@ -339,7 +359,7 @@ impl Master<'_> {
         self.send(delivery.pid, &frame);
         // A manual run's number is its own ordinal, nothing of the shared grid.
         if delivery.tick.attempt == 1 && !delivery.tick.manual {
-            self.cluster_delivered(delivery.tick.number);
+            self.cluster_delivered(&delivery.tick);
             if let Some(keeping) = &mut self.keeping {
                 keeping.delivered(delivery.tick.schedule);
             }

@@ -1,4 +1,4 @@
-//! Several instances, one schedule (`ticker.cluster`): real PHP masters against a real
+//! Several instances, their schedules (`ticker.cluster`): real PHP masters against a real
 //! `redis-server` that each test starts on a free loopback port (without persistence, in a
 //! scratch directory) and stops at its end, even when it fails.
 //!
@@ -17,8 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ticker::cluster::grid::{Grid, Settled};
-use ticker::cluster::store::Store;
+use ticker::cluster::numbering::{Anchor, Recurrence};
+use ticker::cluster::store::{Named, Store};
 use ticker::cluster::wire::{Known, Reply, Request};
+use ticker::schedule::cron::{CronExpr, CronSchedule};
+use ticker::schedule::zone::Zone;
 
 use crate::harness::{DEADLINE, Php, Running, free_port, http_get};
 
@@ -473,6 +476,176 @@ fn a_leader_paused_past_its_ttl_does_not_tick_as_a_stale_leader() {
     }
 }
 
+/// A tick of a named schedule as a worker started it.
+#[derive(Debug, Clone)]
+struct Occurrence {
+    instance: usize,
+    tick: u64,
+    fence: u64,
+    skipped: u64,
+    due: f64,
+    /// A cron schedule's occurrence, as the header writes it.
+    scheduled: Option<String>,
+    start: u64,
+}
+
+/// The ticks of `schedule` over every instance, by number.
+fn occurrences(runs: &[&Running], schedule: &str) -> Vec<Occurrence> {
+    let mut all = vec![];
+    for (instance, run) in runs.iter().enumerate() {
+        for e in run.journal().events("start") {
+            let header = e.header();
+            if header["schedule"] != schedule {
+                continue;
+            }
+            all.push(Occurrence {
+                instance,
+                tick: e.tick(),
+                fence: e.header_u64("fence"),
+                skipped: e.header_u64("skipped"),
+                due: header["due"].as_f64().expect("due"),
+                scheduled: header["scheduled"].as_str().map(str::to_string),
+                start: e.u64("start"),
+            });
+        }
+    }
+    all.sort_by_key(|o| (o.tick, o.start));
+    all
+}
+
+/// Of `schedule`, across a failover from `old`: numbered from 0, no number and no
+/// occurrence twice, fences that never go down, the old leader's ticks all before the new
+/// one's, and every number nobody ran counted as skipped in the new leader's first header.
+fn assert_goes_on(runs: &[&Running], schedule: &str, old: usize) {
+    let all = occurrences(runs, schedule);
+    assert_eq!(all[0].tick, 0, "{schedule} numbers from 0: {all:?}");
+    for pair in all.windows(2) {
+        assert!(
+            pair[0].tick != pair[1].tick,
+            "{schedule}: tick {} was handed out twice: {:?} and {:?}",
+            pair[0].tick,
+            pair[0],
+            pair[1]
+        );
+        assert!(
+            pair[0].fence <= pair[1].fence,
+            "{schedule}: {:?} came after {:?}: a stale leader ticked",
+            pair[1],
+            pair[0]
+        );
+        assert!(
+            pair[0].due < pair[1].due,
+            "{schedule}: {:?} is not due after {:?}",
+            pair[1],
+            pair[0]
+        );
+    }
+    let mut scheduled: Vec<&String> = all.iter().filter_map(|o| o.scheduled.as_ref()).collect();
+    let runs_of_cron = scheduled.len();
+    scheduled.dedup();
+    assert_eq!(
+        scheduled.len(),
+        runs_of_cron,
+        "{schedule}: an occurrence ran twice: {all:?}"
+    );
+    let before: Vec<&Occurrence> = all.iter().filter(|o| o.instance == old).collect();
+    let after: Vec<&Occurrence> = all.iter().filter(|o| o.instance != old).collect();
+    let (last_old, first_new) = (before.last().unwrap(), after[0]);
+    eprintln!("{schedule} across the failover: {last_old:?} then {first_new:?}");
+    assert!(
+        first_new.tick > last_old.tick && first_new.fence > last_old.fence,
+        "{schedule}: {first_new:?} after {last_old:?}"
+    );
+    // Within a term numbers go up by one (a tick skipped for want of a worker shows in the
+    // next header, as across the failover).
+    for pair in all.windows(2) {
+        let gap = pair[1].tick - pair[0].tick - 1;
+        assert!(
+            pair[1].skipped >= gap,
+            "{schedule}: {gap} number(s) between {:?} and {:?}, {} reported skipped",
+            pair[0],
+            pair[1],
+            pair[1].skipped
+        );
+    }
+}
+
+#[test]
+fn two_schedules_go_on_across_a_failover_each_numbered_once() {
+    let redis = Redis::start("named");
+    let yaml = |metrics: u16| {
+        format!(
+            "ticker:\n  metrics:\n    address: 127.0.0.1:{metrics}\n  cluster:\n    redis: {}\n    \
+             key: ticker:named\n    ttl: 1s\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\n  \
+             schedules:\n    beat:\n      every: 200ms\n    clock:\n      cron: \"* * * * * *\"\n      \
+             timezone: UTC\n",
+            redis.url()
+        )
+    };
+    let mut runs: Vec<Running> = (0..2)
+        .map(|i| {
+            Php::new(&format!("cluster-named-{i}"))
+                .yaml(&yaml(free_port()))
+                .start("journal.php")
+        })
+        .collect();
+    let refs: Vec<&Running> = runs.iter().collect();
+    // Runs of beat and of clock, on instances other than `but`.
+    let counts = |runs: &[&Running], but: Option<usize>| {
+        let of = |schedule| {
+            occurrences(runs, schedule)
+                .iter()
+                .filter(|o| Some(o.instance) != but)
+                .count()
+        };
+        (of("beat"), of("clock"))
+    };
+    refs[0].wait_for_within("2 runs of clock and 10 of beat", DEADLINE, |_| {
+        let (beat, clock) = counts(&refs, None);
+        beat >= 10 && clock >= 2
+    });
+    let mut leaders: Vec<usize> = ["beat", "clock"]
+        .iter()
+        .flat_map(|s| occurrences(&refs, s))
+        .map(|o| o.instance)
+        .collect();
+    leaders.sort_unstable();
+    leaders.dedup();
+    assert_eq!(leaders.len(), 1, "one instance runs both schedules");
+    let old = leaders[0];
+    // What Redis holds: an anchor for each schedule, beside the lease.
+    let mut redis_connection = redis.connection();
+    let mut names: Vec<String> = redis::cmd("HKEYS")
+        .arg("ticker:named:schedules")
+        .query(&mut redis_connection)
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["beat", "clock"]);
+
+    runs[old].signal(libc::SIGKILL);
+    assert!(!runs[old].wait_exit(DEADLINE).status.success());
+    let refs: Vec<&Running> = runs.iter().collect();
+    refs[1 - old].wait_for_within(
+        "2 runs of clock and 10 of beat on the new leader",
+        DEADLINE,
+        |_| {
+            let (beat, clock) = counts(&refs, Some(old));
+            beat >= 10 && clock >= 2
+        },
+    );
+    assert_goes_on(&refs, "beat", old);
+    assert_goes_on(&refs, "clock", old);
+    for (i, run) in runs.iter_mut().enumerate() {
+        if i != old {
+            run.stop_with(libc::SIGTERM);
+        }
+        run.assert_nothing_left();
+    }
+    let refs: Vec<&Running> = runs.iter().collect();
+    assert_goes_on(&refs, "beat", old);
+    assert_goes_on(&refs, "clock", old);
+}
+
 fn store(redis: &Redis, key: &str, me: &str) -> Store {
     let config = ticker::config::parse(
         &format!(
@@ -495,6 +668,7 @@ fn acquired(reply: Reply) -> (u64, Grid, Settled, Option<u64>, Option<u64>, bool
         last,
         granted,
         fresh,
+        ..
     } = reply
     else {
         panic!("not acquired: {reply:?}");
@@ -541,21 +715,38 @@ fn the_redis_scripts_fence_every_write_and_carry_the_schedule_over_lost_data() {
         token,
         grant: Some(9),
         last: Some(3),
+        until: None,
     };
     assert!(matches!(b.handle(&renew(2), wall()), Reply::Lost { holder: Some(h) } if h.token == 1));
     assert_eq!(a.handle(&renew(1), wall()), Reply::Done);
     assert_eq!(
-        a.handle(&Request::Record { token: 1, last: 4 }, wall()),
+        a.handle(
+            &Request::Record {
+                token: 1,
+                last: Some(4),
+                handed: vec![]
+            },
+            wall()
+        ),
         Reply::Done
     );
     assert!(matches!(
-        b.handle(&Request::Record { token: 7, last: 99 }, wall()),
+        b.handle(
+            &Request::Record {
+                token: 7,
+                last: Some(99),
+                handed: vec![]
+            },
+            wall()
+        ),
         Reply::Lost { .. }
     ));
     let release = Request::Release {
         token: 1,
         last: Some(5),
         upto: Some(5),
+        until: None,
+        handed: vec![],
     };
     assert_eq!(a.handle(&release, wall()), Reply::Done);
 
@@ -577,6 +768,7 @@ fn the_redis_scripts_fence_every_write_and_carry_the_schedule_over_lost_data() {
         grid: Some(grid),
         last: Some(5),
         granted: Some(12),
+        until: None,
     };
     let (token, restored, settled, last, granted, fresh) =
         acquired(a.handle(&acquire(known), wall()));
@@ -616,7 +808,9 @@ fn after_redis_loses_its_data_a_leader_whose_token_is_handed_out_again_loses_the
                 &Request::Release {
                     token: first,
                     last: None,
-                    upto: None
+                    upto: None,
+                    until: None,
+                    handed: vec![],
                 },
                 wall()
             ),
@@ -642,6 +836,7 @@ fn after_redis_loses_its_data_a_leader_whose_token_is_handed_out_again_loses_the
         token: second,
         grant: Some(9),
         last: Some(3),
+        until: None,
     };
     let mut reply = a.handle(&renew, wall());
     if matches!(reply, Reply::Failed { .. }) {
@@ -652,4 +847,119 @@ fn after_redis_loses_its_data_a_leader_whose_token_is_handed_out_again_loses_the
         "{reply:?}"
     );
     assert_eq!(b.handle(&renew, wall()), Reply::Done);
+}
+
+#[test]
+fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
+    let redis = Redis::start("anchors");
+    let named = || {
+        vec![
+            Named {
+                id: 1,
+                name: "beat".into(),
+                recurrence: Recurrence::Every(INTERVAL),
+            },
+            Named {
+                id: 2,
+                name: "clock".into(),
+                recurrence: Recurrence::Cron(Box::new(CronSchedule::new(
+                    CronExpr::parse("* * * * * *").unwrap(),
+                    Zone::lookup("UTC").unwrap(),
+                ))),
+            },
+        ]
+    };
+    let mut a = store(&redis, "ticker:anchors", "host-a:1").with_schedules(named());
+    let mut b = store(&redis, "ticker:anchors", "host-b:2").with_schedules(named());
+    let acquire = Request::Acquire {
+        known: Known::default(),
+    };
+    let Reply::Acquired {
+        token,
+        until,
+        named: starts,
+        ..
+    } = a.handle(&acquire, wall())
+    else {
+        panic!("the first takes the lease");
+    };
+    assert_eq!(until, None);
+    // Redis was empty: both schedules start at 0, a ttl from now.
+    let nanos = |d: Duration| d.as_nanos() as u64;
+    let first = |id: u32| {
+        starts
+            .iter()
+            .find(|(of, _)| *of == id)
+            .and_then(|(_, r)| r.first)
+            .unwrap_or_else(|| panic!("schedule {id} starts: {starts:?}"))
+    };
+    let ((beat_at, beat), (clock_at, clock)) = (first(1), first(2));
+    assert_eq!((beat, clock), (0, 0));
+    assert!(beat_at > nanos(wall() + TTL / 2) && clock_at > nanos(wall() + TTL / 2));
+    let mut connection = redis.connection();
+    let mut names: Vec<String> = redis::cmd("HKEYS")
+        .arg("ticker:anchors:schedules")
+        .query(&mut connection)
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["beat", "clock"]);
+
+    // The leader is granted 2 s past both, and hands the first of each out.
+    let granted = beat_at.max(clock_at) + 2_000_000_000;
+    let renew = Request::Renew {
+        token,
+        grant: None,
+        last: None,
+        until: Some(granted),
+    };
+    assert_eq!(a.handle(&renew, wall()), Reply::Done);
+    let record = |token: u64, handed: Vec<(u32, Anchor)>| Request::Record {
+        token,
+        last: None,
+        handed,
+    };
+    let handed = vec![
+        (1, Anchor::handed(beat_at, 0)),
+        (2, Anchor::handed(clock_at, 0)),
+    ];
+    assert_eq!(a.handle(&record(token, handed), wall()), Reply::Done);
+    // Another token writes no anchor.
+    let stale = vec![(1, Anchor::handed(beat_at, 999))];
+    assert!(matches!(
+        b.handle(&record(token + 1, stale), wall()),
+        Reply::Lost { .. }
+    ));
+    // The leader stops as if it had handed out everything it was granted.
+    let release = Request::Release {
+        token,
+        last: None,
+        upto: None,
+        until: Some(granted),
+        handed: vec![],
+    };
+    assert_eq!(a.handle(&release, wall()), Reply::Done);
+
+    // The next leader goes on after `until`, counting what the old one may have handed out.
+    let Reply::Acquired {
+        until,
+        named: starts,
+        ..
+    } = b.handle(&acquire, wall())
+    else {
+        panic!("the second takes the lease");
+    };
+    assert_eq!(until, Some(granted));
+    let first = |id: u32| {
+        starts
+            .iter()
+            .find(|(of, _)| *of == id)
+            .and_then(|(_, r)| r.first)
+            .unwrap()
+    };
+    let ((beat_at2, beat), (clock_at2, clock)) = (first(1), first(2));
+    assert!(beat_at2 > granted && clock_at2 > granted);
+    assert_eq!(beat, 1 + (granted - beat_at) / nanos(INTERVAL));
+    assert_eq!(clock, 1 + (granted - clock_at) / 1_000_000_000);
+    // The beat's grid goes on through its first tick.
+    assert_eq!((beat_at2 - beat_at) % nanos(INTERVAL), 0);
 }

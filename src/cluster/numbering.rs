@@ -1,0 +1,382 @@
+//! Where each named schedule of a cluster goes on when a new leader takes over: which
+//! occurrence it runs first, and with which number.
+//!
+//! A schedule's state in Redis is an [`Anchor`]: the occurrences strictly after `at` (Unix
+//! time) are numbered from `next` on, one number each, in order. A leader moves the anchor
+//! to each occurrence it hands out; the first leader writes one at its start. The leaders
+//! together also write `until`: the latest occurrence instant any leader was allowed to
+//! hand out (see [`super::lease`]). A new leader carries the anchor to `until`, counting
+//! every occurrence in between as numbered, so that an occurrence the old leader handed out
+//! and did not record yet never shares a number with one of the new leader's; then it runs
+//! the first occurrence after both `until` and its own start, under the carried number.
+//! Occurrences are instants on the wall clock (an `every:` interval's are a grid through
+//! the anchor), the same on every host, so no occurrence at or before `until` runs twice,
+//! whatever the hosts' clocks say. Occurrences between `until` and the new leader's start
+//! ran nowhere and get no number: each schedule's numbering goes on from the last number
+//! handed out.
+//!
+//! `default` (`ticker.interval`) is not here: its grid and numbers are [`super::grid`]'s.
+//! Pure: instants are passed in, nothing reads a clock or touches Redis.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::cron::{CronSchedule, UnixInstant};
+
+/// A walk counts at most this many occurrences of a cron schedule. It only has to count
+/// the occurrences a leader handed out without recording them, a few milliseconds' worth
+/// unless the schedule delivered nothing for a long time; the cap keeps an acquisition
+/// short even then.
+pub const MAX_WALK: u64 = 10_000;
+
+/// When a schedule's occurrences fall, in Unix nanoseconds.
+#[derive(Debug, Clone)]
+pub enum Recurrence {
+    /// Every `interval`, on the grid through the anchor's instant.
+    Every(Duration),
+    Cron(Box<CronSchedule>),
+}
+
+/// The occurrences strictly after `at` (Unix nanoseconds) are numbered from `next` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub at: u64,
+    pub next: u64,
+}
+
+impl Anchor {
+    /// The anchor after handing out occurrence `number` at `at`.
+    pub fn handed(at: u64, number: u64) -> Anchor {
+        Anchor {
+            at,
+            next: number.saturating_add(1),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn instant(ns: u64) -> UnixInstant {
+    UnixInstant::from_nanos(i64::try_from(ns).unwrap_or(i64::MAX))
+}
+
+impl Recurrence {
+    /// How the definition is written beside the anchor in Redis: a leader whose config
+    /// says otherwise counts the old leader's occurrences by the old definition.
+    pub fn describe(&self) -> String {
+        match self {
+            Recurrence::Every(every) => format!("every {}", nanos(*every)),
+            Recurrence::Cron(cron) => format!("cron {} {}", cron.zone().name(), cron.expr()),
+        }
+    }
+
+    /// The first occurrence strictly after `after`, for a schedule anchored at `phase`
+    /// (an interval's grid goes through it); `None` when a cron schedule has none.
+    pub fn next_after(&self, phase: u64, after: u64) -> Option<u64> {
+        match self {
+            Recurrence::Every(every) => {
+                let every = nanos(*every).max(1);
+                if after < phase {
+                    let back = (phase - after) / every;
+                    let at = phase - back * every;
+                    return Some(if at > after { at } else { at + every });
+                }
+                let steps = (after - phase) / every + 1;
+                phase.checked_add(steps.checked_mul(every)?)
+            }
+            Recurrence::Cron(cron) => cron
+                .next_after(instant(after))
+                .and_then(|o| u64::try_from(o.at().as_nanos()).ok()),
+        }
+    }
+
+    /// An instant just before occurrence `at`, where an anchor that numbers `at` first
+    /// lies: an interval's previous grid point, so that the grid goes on through it.
+    fn just_before(&self, at: u64) -> u64 {
+        match self {
+            Recurrence::Every(every) => at.saturating_sub(nanos(*every)),
+            Recurrence::Cron(_) => at.saturating_sub(1),
+        }
+    }
+
+    /// How many occurrences fall in `(after, upto]`, counting a cron schedule's up to
+    /// [`MAX_WALK`].
+    pub fn count_between(&self, after: u64, upto: u64) -> u64 {
+        if upto <= after {
+            return 0;
+        }
+        match self {
+            Recurrence::Every(every) => (upto - after) / nanos(*every).max(1),
+            Recurrence::Cron(cron) => cron
+                .occurrences_after(instant(after))
+                .take_while(|o| o.at().as_nanos() <= i64::try_from(upto).unwrap_or(i64::MAX))
+                .take(MAX_WALK as usize)
+                .count() as u64,
+        }
+    }
+}
+
+/// A schedule's state as Redis holds it: its anchor and the definition it was counted by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    pub def: String,
+    pub at: u64,
+    pub next: u64,
+}
+
+impl Stored {
+    pub fn new(recurrence: &Recurrence, anchor: Anchor) -> Stored {
+        Stored {
+            def: recurrence.describe(),
+            at: anchor.at,
+            next: anchor.next,
+        }
+    }
+
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            at: self.at,
+            next: self.next,
+        }
+    }
+}
+
+/// Where one schedule goes on under a new leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// The first occurrence the new leader runs (Unix nanoseconds) and its number; `None`
+    /// for a cron schedule with no occurrence left.
+    pub first: Option<(u64, u64)>,
+    /// The anchor to write: the first occurrence's number, from just before it.
+    pub anchor: Anchor,
+    /// Occurrences counted as numbered between the stored anchor and `until`: handed out
+    /// by the old leader after its last record, or passed over by it.
+    pub skipped: u64,
+}
+
+/// Where a schedule goes on. `stored` is its anchor in Redis with the definition it was
+/// counted by (`None` when that is this instance's, or Redis has no anchor: a new
+/// numbering from 0); `until` the latest occurrence any leader may have handed out; `from`
+/// the instant the new leader may run from.
+pub fn resume(
+    ours: &Recurrence,
+    stored: Option<(Anchor, Option<&Recurrence>)>,
+    until: Option<u64>,
+    from: u64,
+) -> Resumed {
+    let (carried, skipped) = match stored {
+        None => (Anchor { at: from, next: 0 }, 0),
+        Some((anchor, counted_by)) => {
+            let counted_by = counted_by.unwrap_or(ours);
+            match until.filter(|&u| u > anchor.at) {
+                Some(until) => {
+                    let n = counted_by.count_between(anchor.at, until);
+                    (
+                        Anchor {
+                            at: until,
+                            next: anchor.next.saturating_add(n),
+                        },
+                        n,
+                    )
+                }
+                None => (anchor, 0),
+            }
+        }
+    };
+    // The grid of an interval goes through the anchor: the stored one, or the new one.
+    let phase = match stored {
+        Some((anchor, _)) => anchor.at,
+        None => carried.at,
+    };
+    let after = carried.at.max(from).max(until.unwrap_or(0));
+    let first = ours.next_after(phase, after).map(|at| (at, carried.next));
+    Resumed {
+        first,
+        anchor: Anchor {
+            at: first.map_or(after, |(at, _)| ours.just_before(at)),
+            next: carried.next,
+        },
+        skipped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::cron::CronExpr;
+    use crate::schedule::zone::Zone;
+
+    const S: u64 = 1_000_000_000;
+    const MS: u64 = 1_000_000;
+    /// 2023-11-14T22:13:20Z, a whole second.
+    const T: u64 = 1_700_000_000 * S;
+
+    fn every(ms: u64) -> Recurrence {
+        Recurrence::Every(Duration::from_millis(ms))
+    }
+
+    /// Every second, at its start.
+    fn each_second() -> Recurrence {
+        Recurrence::Cron(Box::new(CronSchedule::new(
+            CronExpr::parse("* * * * * *").unwrap(),
+            Zone::lookup("UTC").unwrap(),
+        )))
+    }
+
+    #[test]
+    fn the_first_leader_numbers_from_zero_after_its_start() {
+        let r = resume(&every(100), None, None, T);
+        assert_eq!(r.first, Some((T + 100 * MS, 0)));
+        assert_eq!(r.skipped, 0);
+        let r = resume(&each_second(), None, None, T + 500 * MS);
+        assert_eq!(r.first, Some((T + S, 0)));
+    }
+
+    #[test]
+    fn a_new_leader_numbers_what_the_old_one_may_have_handed_out_and_goes_on_after_it() {
+        // Tick 7 at T was the last recorded; the old leader was granted up to T + 350 ms:
+        // it may have handed out 8, 9 and 10 without recording them.
+        let anchor = Anchor::handed(T, 7);
+        let r = resume(
+            &every(100),
+            Some((anchor, None)),
+            Some(T + 350 * MS),
+            T + 200 * MS,
+        );
+        assert_eq!(r.first, Some((T + 400 * MS, 11)));
+        assert_eq!(r.skipped, 3);
+        // The same for a cron schedule, numbered by its occurrences.
+        let r = resume(
+            &each_second(),
+            Some((anchor, None)),
+            Some(T + 3 * S + 500 * MS),
+            T,
+        );
+        assert_eq!(r.first, Some((T + 4 * S, 11)));
+        // Nobody ticked for a while: the occurrences after `until` ran nowhere and get no
+        // number.
+        let r = resume(
+            &each_second(),
+            Some((anchor, None)),
+            Some(T + S),
+            T + 60 * S,
+        );
+        assert_eq!(r.first, Some((T + 61 * S, 9)));
+    }
+
+    #[test]
+    fn the_written_anchor_numbers_the_first_occurrence_as_the_new_leader_does() {
+        let anchor = Anchor::handed(T, 7);
+        for ours in [every(100), each_second()] {
+            let r = resume(&ours, Some((anchor, None)), Some(T + 1500 * MS), T + 2 * S);
+            let (at, number) = r.first.unwrap();
+            assert_eq!(ours.next_after(r.anchor.at, r.anchor.at), Some(at));
+            assert_eq!(r.anchor.next, number);
+        }
+    }
+
+    #[test]
+    fn a_changed_definition_counts_the_old_leaders_occurrences_by_the_old_one() {
+        // The old leader ticked every 100 ms; this instance every second.
+        let anchor = Anchor::handed(T, 7);
+        let old = every(100);
+        let r = resume(
+            &every(1000),
+            Some((anchor, Some(&old))),
+            Some(T + 950 * MS),
+            T,
+        );
+        assert_eq!(r.first.map(|(_, n)| n), Some(17));
+        // The new grid goes on through the old anchor.
+        assert_eq!(r.first.map(|(at, _)| at), Some(T + S));
+    }
+
+    #[test]
+    fn a_clock_behind_cannot_take_back_an_occurrence() {
+        let anchor = Anchor::handed(T + 5 * S, 3);
+        // This instance's clock says T: it still goes on after the anchor.
+        let r = resume(&each_second(), Some((anchor, None)), None, T);
+        assert_eq!(r.first, Some((T + 6 * S, 4)));
+        let r = resume(&every(1000), Some((anchor, None)), None, T);
+        assert_eq!(r.first, Some((T + 6 * S, 4)));
+    }
+
+    #[test]
+    fn a_walk_stops_at_its_cap() {
+        assert_eq!(each_second().count_between(T, T + 3 * S), 3);
+        assert_eq!(each_second().count_between(T, T + 100_000 * S), MAX_WALK);
+        assert_eq!(every(100).count_between(T, T + 99 * MS), 0);
+        assert_eq!(every(100).count_between(T, T + 100 * MS), 1);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn recurrence(which: u8, interval_ms: u64) -> Recurrence {
+            match which % 3 {
+                0 => every(interval_ms),
+                1 => each_second(),
+                _ => Recurrence::Cron(Box::new(CronSchedule::new(
+                    CronExpr::parse("*/7 * * * * *").unwrap(),
+                    Zone::lookup("UTC").unwrap(),
+                ))),
+            }
+        }
+
+        proptest! {
+            /// The old leader handed out any of the occurrences after its last recorded one
+            /// up to `until`, numbered one by one (or fewer: a paused schedule numbers
+            /// nothing); whenever the new leader starts, its first occurrence and number
+            /// come after all of them.
+            #[test]
+            fn a_new_leader_reuses_no_number_and_no_occurrence(
+                which in 0u8..3,
+                interval_ms in 1u64..3000,
+                anchor_ms in 0u64..10_000,
+                next in 0u64..1_000_000,
+                until_ms in 0u64..20_000,
+                from_ms in 0u64..30_000,
+            ) {
+                let ours = recurrence(which, interval_ms);
+                let anchor = Anchor { at: T + anchor_ms * MS, next };
+                let until = T + until_ms * MS;
+                let from = T + from_ms * MS;
+                let r = resume(&ours, Some((anchor, None)), Some(until), from);
+                let (first_at, first_number) = r.first.expect("every one of these recurs");
+                prop_assert!(first_at > from && first_at > until && first_at > anchor.at);
+                let mut at = anchor.at;
+                let mut number = next;
+                while let Some(o) = ours.next_after(anchor.at, at).filter(|&o| o <= until) {
+                    prop_assert!(first_number > number, "{number} at {o} handed out before");
+                    at = o;
+                    number += 1;
+                }
+                // The next leader, from the anchor this one writes, numbers the first
+                // occurrence as this one does.
+                prop_assert_eq!(r.anchor.next, first_number);
+                prop_assert_eq!(ours.next_after(r.anchor.at, r.anchor.at), Some(first_at));
+            }
+
+            /// The first leader numbers from 0, after its start and after `until`.
+            #[test]
+            fn the_first_leader_starts_at_zero_after_everything_granted(
+                which in 0u8..3,
+                interval_ms in 1u64..3000,
+                until_ms in proptest::option::of(0u64..20_000),
+                from_ms in 0u64..30_000,
+            ) {
+                let ours = recurrence(which, interval_ms);
+                let until = until_ms.map(|ms| T + ms * MS);
+                let from = T + from_ms * MS;
+                let r = resume(&ours, None, until, from);
+                let (first_at, first_number) = r.first.expect("every one of these recurs");
+                prop_assert_eq!(first_number, 0);
+                prop_assert!(first_at > from && until.is_none_or(|u| first_at > u));
+            }
+        }
+    }
+}

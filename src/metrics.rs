@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::histogram::{BUCKET_BOUNDS_NS, Buckets, Histogram, Quantile, RUN_BOUNDS_NS};
 use crate::config::{format_duration, format_duration_coarse};
+pub use crate::histogram::{BUCKET_BOUNDS_NS, Buckets, Histogram, Quantile, RUN_BOUNDS_NS};
 
 /// How many recent ticks the lateness percentiles cover.
 pub const WINDOW: usize = 4096;

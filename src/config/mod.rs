@@ -55,8 +55,7 @@ pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schedules::{
     CatchUp, DECLARED_IN_CODE, DEFAULT_NAME, ExecTtl, MAX_NAME, ScheduleConfig, ScheduleDefaults,
-    When,
-    ZoneChoice, declare, is_name,
+    When, ZoneChoice, declare, is_name,
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{

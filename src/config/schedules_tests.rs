@@ -130,10 +130,7 @@ fn a_schedule_has_the_pools_exec_ttl_unless_it_sets_another() {
         "0 is the pool's none"
     );
     let short = &schedules(yaml)[2];
-    assert_eq!(
-        short.describe(("UTC", "UTC")),
-        "every 1s, exec_ttl 1s500ms"
-    );
+    assert_eq!(short.describe(("UTC", "UTC")), "every 1s, exec_ttl 1s500ms");
     assert_eq!(
         schedules(yaml)[3].describe(("UTC", "UTC")),
         "every 1s, no exec_ttl"

@@ -34,7 +34,8 @@ const LEARNED_AFTER: usize = 16;
 /// The recent oversleeps of one thread, and the spin window they give.
 #[derive(Debug, Clone)]
 pub struct SpinWindow {
-    recent: [u32; RECENT],
+    /// Boxed: the worker's link, which holds this, moves through the master's return values.
+    recent: Box<[u32; RECENT]>,
     /// Oversleeps recorded so far, up to [`RECENT`]; the next one goes at `count % RECENT`.
     count: usize,
     window: Duration,
@@ -43,7 +44,7 @@ pub struct SpinWindow {
 impl Default for SpinWindow {
     fn default() -> SpinWindow {
         SpinWindow {
-            recent: [0; RECENT],
+            recent: Box::new([0; RECENT]),
             count: 0,
             window: MAX_WINDOW,
         }
@@ -64,7 +65,7 @@ impl SpinWindow {
         if self.count < LEARNED_AFTER {
             return;
         }
-        let mut sorted = self.recent;
+        let mut sorted = *self.recent;
         let known = &mut sorted[..self.count.min(RECENT)];
         let rank = known.len().saturating_sub(FROM_TOP);
         let (_, high, _) = known.select_nth_unstable(rank);

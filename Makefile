@@ -112,7 +112,7 @@ test-rust:
 # from ticker.pool.command instead of forked (TICKER_E2E_WORKERS=command: the harness adds
 # the run's own PHP command line to every config it writes or names).
 COMMAND_SUITES := ticks:: supervision:: pool_settings:: error_and_stop:: operator:: \
-	missed_and_overlap:: signals:: faults:: cluster:: schedules::
+	missed_and_overlap:: signals:: faults:: cluster:: schedules:: catch_up::
 test-command:
 	TICKER_EXT=$(EXT) TICKER_E2E_WORKERS=command $(CARGO) test --test e2e -- $(COMMAND_SUITES)
 
@@ -141,6 +141,9 @@ test-php:
 test-ffi:
 	composer dump-autoload --dev --quiet
 	TICKER_LIB=$(LIB) TICKER_REQUIRE_FFI=1 $(PHP) /usr/bin/phpunit -c phpunit.xml.dist --testsuite ffi
+	@out=$$(TICKER_LIB=$(LIB) $(PHP) examples/ffi/ticks.php 10ms 3) && \
+		[ "$$(echo "$$out" | grep -c '^tick ')" = 3 ] || { echo "test-ffi: examples/ffi/ticks.php printed: $$out" >&2; exit 1; }
+	@echo "test-ffi: examples/ffi/ticks.php runs"
 
 # How the extension reaches other machines (docs/packaging.md): the two Composer packages, the
 # example systemd unit and Dockerfile, `make install-ini DESTDIR=...` staging only, and the

@@ -7,11 +7,18 @@ declare(strict_types=1);
  *
  *   php examples/ffi/ticks.php [INTERVAL] [TICKS]      (defaults: 100ms, 5)
  *
- * Needs ext-ffi and libticker.so where the loader finds it (`make install`), or its path in
- * TICKER_LIB (TICKER_LIB=$PWD/target/release/libticker.so).
+ * Needs ext-ffi, the Composer autoloader (`composer dump-autoload` in the repository), and
+ * libticker.so where the loader finds it (`make install`), or its path in TICKER_LIB
+ * (TICKER_LIB=$PWD/target/release/libticker.so).
  */
 
-require __DIR__ . '/../../vendor/autoload.php';
+$autoload = __DIR__ . '/../../vendor/autoload.php';
+if (!is_file($autoload)) {
+    // Ticker\Ffi\Ticker is the Composer package's: in an application, `composer require ticker/ticker`.
+    fwrite(STDERR, "ticks.php: no vendor/autoload.php; run `composer dump-autoload` in the repository first\n");
+    exit(1);
+}
+require $autoload;
 
 use Ticker\Ffi\Ticker;
 

@@ -27,9 +27,14 @@ fn yaml(state_dir: &Path) -> String {
     )
 }
 
-/// The state file of a run of [`yaml`] (whose config file is `ticker.yaml`).
+/// The state file of a run of [`yaml`], named after its config file: `ticker.yaml`, or the
+/// copy the harness writes for command-started workers.
 fn state_file(state_dir: &Path) -> PathBuf {
-    state_dir.join("ticker-state.ticker.yaml.json")
+    if crate::harness::command_mode() {
+        state_dir.join("ticker-state.command-mode.yaml.json")
+    } else {
+        state_dir.join("ticker-state.ticker.yaml.json")
+    }
 }
 
 /// The last run of `pair` the state file holds: the instant it ran for.

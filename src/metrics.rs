@@ -413,8 +413,12 @@ fn span(secs: f64) -> String {
 }
 
 /// A Unix time as seen from `now` (`in 40ms`, `3s ago`); without `now` (a master that
-/// did not send its time), as Unix seconds.
+/// did not send its time), as Unix seconds. A time that is not a number is no time (`-`),
+/// as it reads back from JSON, which has no infinities.
 fn from_now(unix: f64, now: Option<f64>) -> String {
+    if !unix.is_finite() {
+        return "-".to_string();
+    }
     match now {
         Some(now) if unix >= now => format!("in {}", span(unix - now)),
         Some(now) if unix < now => format!("{} ago", span(now - unix)),
@@ -430,7 +434,8 @@ impl ScheduleRow {
         if let Some(zone) = &self.zone {
             let _ = write!(text, " ({})", printable(zone));
         }
-        match self.exec_ttl_secs {
+        // A ttl that is not a number is none, as it reads back from JSON.
+        match self.exec_ttl_secs.filter(|ttl| ttl.is_finite()) {
             Some(0.0) => text.push_str(", no exec_ttl"),
             Some(ttl) => {
                 let _ = write!(text, ", exec_ttl {}", seconds(ttl, false));

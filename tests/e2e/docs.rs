@@ -159,28 +159,22 @@ fn every_yaml_example_is_a_config_the_extension_accepts() {
     assert_all("yaml blocks", yaml.len(), failures);
 }
 
-#[test]
-fn every_php_example_is_valid_php() {
-    let php = blocks(&["php"]);
-    let (dir, _) = scratch_dir("docs-php");
-    let failures = php
+/// Writes each block's source (as `source` makes it) to a file of its own and runs `check`
+/// on it; the failures, each with what the checker printed.
+fn compile_each(
+    lang: &str,
+    source: impl Fn(&Block) -> String,
+    check: impl Fn(&Path) -> Command,
+) -> (usize, Vec<String>) {
+    let found = blocks(&[lang]);
+    let (dir, _) = scratch_dir(&format!("docs-{lang}"));
+    let failures = found
         .iter()
         .enumerate()
         .filter_map(|(i, block)| {
-            let source = if block.words.iter().any(|w| w == "class-body") {
-                format!("<?php\nfinal class Example\n{{\n{}}}\n", block.text)
-            } else if block.text.trim_start().starts_with("<?php") {
-                block.text.clone()
-            } else {
-                format!("<?php\n{}", block.text)
-            };
-            let path = dir.join(format!("block-{i}.php"));
-            std::fs::write(&path, source).expect("write a PHP block");
-            let out = Command::new("php")
-                .args(["-n", "-l"])
-                .arg(&path)
-                .output()
-                .expect("php -l runs");
+            let path = dir.join(format!("block-{i}.{lang}"));
+            std::fs::write(&path, source(block)).expect("write a block");
+            let out = check(&path).output().expect("the checker runs");
             (!out.status.success()).then(|| {
                 format!(
                     "{}: {}{}",
@@ -191,30 +185,45 @@ fn every_php_example_is_valid_php() {
             })
         })
         .collect();
-    assert_all("php blocks", php.len(), failures);
+    (found.len(), failures)
+}
+
+#[test]
+fn every_php_example_is_valid_php() {
+    let (checked, failures) = compile_each(
+        "php",
+        |block| {
+            if block.words.iter().any(|w| w == "class-body") {
+                format!("<?php\nfinal class Example\n{{\n{}}}\n", block.text)
+            } else if block.text.trim_start().starts_with("<?php") {
+                block.text.clone()
+            } else {
+                format!("<?php\n{}", block.text)
+            }
+        },
+        |path| {
+            let mut php = Command::new("php");
+            php.args(["-n", "-l"]).arg(path);
+            php
+        },
+    );
+    assert_all("php blocks", checked, failures);
 }
 
 #[test]
 fn every_c_example_compiles_against_the_header() {
-    let c = blocks(&["c"]);
-    let (dir, _) = scratch_dir("docs-c");
-    let failures = c
-        .iter()
-        .enumerate()
-        .filter_map(|(i, block)| {
-            let path = dir.join(format!("block-{i}.c"));
-            std::fs::write(&path, &block.text).expect("write a C block");
-            let out = Command::new("gcc")
-                .args(["-fsyntax-only", "-Wall", "-Werror", "-I"])
+    let (checked, failures) = compile_each(
+        "c",
+        |block| block.text.clone(),
+        |path| {
+            let mut gcc = Command::new("gcc");
+            gcc.args(["-fsyntax-only", "-Wall", "-Werror", "-I"])
                 .arg(root().join("include"))
-                .arg(&path)
-                .output()
-                .expect("gcc runs");
-            (!out.status.success())
-                .then(|| format!("{}: {}", block.at(), String::from_utf8_lossy(&out.stderr)))
-        })
-        .collect();
-    assert_all("C blocks", c.len(), failures);
+                .arg(path);
+            gcc
+        },
+    );
+    assert_all("C blocks", checked, failures);
 }
 
 /// `$ ticker calendar ...` lines of shell blocks, each with the output shown under it.

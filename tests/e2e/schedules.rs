@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::harness::{
-    DEADLINE, Php, assert_schedule_skips_accounted, free_port, http_get, info_with, row,
+    DEADLINE, Entry, Php, assert_schedule_skips_accounted, free_port, http_get, info_with, row,
 };
 
 /// Two intervals in one pool; the handler stops the master once `beat` reached tick 8.
@@ -71,11 +71,8 @@ fn two_schedules_in_one_pool_are_each_numbered_from_zero() {
     );
 }
 
-#[test]
-fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
-    let mut run = Php::new("cron-seconds")
-        .yaml(
-            "ticker:
+/// A cron schedule due at every second of the wall clock, in UTC.
+const EVERY_SECOND: &str = "ticker:
   schedules:
     second:
       cron: \"* * * * * *\"
@@ -83,25 +80,21 @@ fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
   pool:
     num_workers: 1
     destroy_timeout: 5s
-",
-        )
-        .handler(
-            "record($journal, ['event' => 'scheduled', 'tick' => $tick, \
-             'at' => (new DateTimeImmutable($header['scheduled']))->getTimestamp(), \
-             'offset' => substr($header['scheduled'], -6), 'due' => $header['due']]); \
-             if ($tick >= 2) { posix_kill(posix_getppid(), SIGTERM); }",
-        )
-        .start("journal.php");
-    let exited = run.wait_exit(DEADLINE);
-    exited.assert_success();
-    let journal = exited.journal();
-    let runs = journal.events("scheduled");
-    assert!(runs.len() >= 3, "{:?}", journal.entries);
-    for run in &runs {
+";
+
+/// journal.php's handler statement that journals each run's occurrence (`at`, Unix
+/// seconds), the occurrence's offset and the instant it was due.
+const RECORD_SCHEDULED: &str = "record($journal, ['event' => 'scheduled', 'tick' => $tick, \
+     'at' => (new DateTimeImmutable($header['scheduled']))->getTimestamp(), \
+     'offset' => substr($header['scheduled'], -6), 'due' => $header['due']]);";
+
+/// Each run due on the second it names, to the microsecond the header carries, in UTC, and
+/// each second once, in order.
+fn assert_each_second_once_on_time(runs: &[&Entry]) {
+    for run in runs {
         let due = run.raw["due"].as_f64().unwrap();
         let at = run.u64("at");
         assert_eq!(run.raw["offset"], "+00:00");
-        // Due on the second it names, to the microsecond the header carries.
         assert!((due - at as f64).abs() < 1e-6, "due {due}, scheduled {at}");
     }
     let seconds: Vec<u64> = runs.iter().map(|r| r.u64("at")).collect();
@@ -111,27 +104,30 @@ fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
     );
 }
 
+#[test]
+fn a_six_field_cron_schedule_runs_on_its_wall_clock_seconds() {
+    let mut run = Php::new("cron-seconds")
+        .yaml(EVERY_SECOND)
+        .handler(&format!(
+            "{RECORD_SCHEDULED} if ($tick >= 2) {{ posix_kill(posix_getppid(), SIGTERM); }}"
+        ))
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    let journal = exited.journal();
+    let runs = journal.events("scheduled");
+    assert!(runs.len() >= 3, "{:?}", journal.entries);
+    assert_each_second_once_on_time(&runs);
+}
+
 /// The wall clock set while a cron schedule runs: the master notices (a step of 50 µs
 /// forward, harmless to the tests around it; what a large step does to the next runs is
 /// arithmetic, tested in the timetable) and the runs go on, each second once, on time.
 #[test]
 fn a_wall_clock_set_while_a_cron_schedule_runs_is_followed() {
     let mut run = Php::new("cron-clock-set")
-        .yaml(
-            "ticker:
-  schedules:
-    second:
-      cron: \"* * * * * *\"
-  pool:
-    num_workers: 1
-    destroy_timeout: 5s
-",
-        )
-        .handler(
-            "record($journal, ['event' => 'scheduled', 'tick' => $tick, \
-             'at' => (new DateTimeImmutable($header['scheduled']))->getTimestamp(), \
-             'due' => $header['due']]);",
-        )
+        .yaml(EVERY_SECOND)
+        .handler(RECORD_SCHEDULED)
         .start("journal.php");
     run.wait_for("the first run", |r| {
         !r.journal().events("scheduled").is_empty()
@@ -167,20 +163,7 @@ fn a_wall_clock_set_while_a_cron_schedule_runs_is_followed() {
     });
     let exited = run.stop_with(libc::SIGTERM);
     exited.assert_success();
-    let journal = exited.journal();
-    let runs = journal.events("scheduled");
-    let seconds: Vec<u64> = runs.iter().map(|r| r.u64("at")).collect();
-    assert!(
-        seconds.windows(2).all(|w| w[1] > w[0]),
-        "each second once, in order: {seconds:?}"
-    );
-    for run in &runs {
-        let due = run.raw["due"].as_f64().unwrap();
-        assert!(
-            (due - run.u64("at") as f64).abs() < 1e-6,
-            "due {due} on the second it names"
-        );
-    }
+    assert_each_second_once_on_time(&exited.journal().events("scheduled"));
 }
 
 #[test]

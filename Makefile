@@ -83,9 +83,12 @@ install-ini: install
 		{ echo "install-ini: php -m does not list ticker; see php --ini for what PHP reads" >&2; exit 1; }; \
 	fi
 
-# Undoes install-ini (the extension stays installed for `-d extension=ticker.so`).
+# Undoes install-ini (the extension stays installed for `-d extension=ticker.so`). With DESTDIR,
+# it removes only the staged ini files and leaves the live PHP alone, as install-ini does.
 uninstall-ini:
-	@if command -v $(PHPDISMOD) >/dev/null 2>&1 && [ -f "$(MODS_AVAILABLE)/ticker.ini" ]; then \
+	@if [ -n "$(DESTDIR)" ]; then \
+		rm -f "$(DESTDIR)$(MODS_AVAILABLE)/ticker.ini" "$(DESTDIR)$(SCAN_DIR)/20-ticker.ini"; \
+	elif command -v $(PHPDISMOD) >/dev/null 2>&1 && [ -f "$(MODS_AVAILABLE)/ticker.ini" ]; then \
 		$(PHPDISMOD) -v $(PHP_VERSION) ticker && rm -f "$(MODS_AVAILABLE)/ticker.ini"; \
 	else \
 		rm -f "$(SCAN_DIR)/20-ticker.ini"; \

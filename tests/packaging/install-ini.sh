@@ -51,9 +51,23 @@ make --no-print-directory install-ini DESTDIR="$tmp/stage2" PHPENMOD="$tmp/no-su
 grep -qx 'extension=ticker.so' "$tmp/stage2$scan_dir/20-ticker.ini" ||
     fail "no staged $scan_dir/20-ticker.ini under DESTDIR"
 
+# uninstall-ini with DESTDIR removes the staged ini files, and only those.
+fake_phpdismod=$tmp/phpdismod
+printf '#!/bin/sh\necho "$@" >> "%s/phpdismod-called"\n' "$tmp" > "$fake_phpdismod"
+chmod +x "$fake_phpdismod"
+for stage in stage1 stage2; do
+    [ -d "$tmp/$stage" ] || continue
+    make --no-print-directory uninstall-ini DESTDIR="$tmp/$stage" PHPDISMOD="$fake_phpdismod" >"$tmp/out-un" 2>&1 ||
+        { cat "$tmp/out-un" >&2; fail "make uninstall-ini DESTDIR=... failed"; }
+    [ ! -e "$tmp/$stage$mods_available/ticker.ini" ] && [ ! -e "$tmp/$stage$scan_dir/20-ticker.ini" ] ||
+        fail "make uninstall-ini DESTDIR=... left a staged ini file in $tmp/$stage"
+    [ -f "$tmp/$stage$ext_dir/ticker.so" ] || fail "make uninstall-ini DESTDIR=... removed the staged extension"
+done
+[ ! -e "$tmp/phpdismod-called" ] || fail "phpdismod ran with DESTDIR set: $(cat "$tmp/phpdismod-called")"
+
 after=$(snapshot)
 if [ "$before" != "$after" ]; then
     diff <(echo "$before") <(echo "$after") >&2 || true
     fail "make install-ini DESTDIR=... changed files outside DESTDIR (above)"
 fi
-echo "install-ini test: staged under DESTDIR, the live configuration unchanged, phpenmod not run"
+echo "install-ini test: staged and unstaged under DESTDIR, the live configuration unchanged, phpenmod and phpdismod not run"

@@ -213,6 +213,11 @@ impl Timetable {
         self.entry(id).paused
     }
 
+    /// Whether `id` makes up with one run for what it missed while nothing ran it.
+    pub fn catch_up_policy(&self, id: ScheduleId) -> CatchUpPolicy {
+        self.entry(id).catch_up
+    }
+
     pub fn is_started(&self) -> bool {
         self.started
     }
@@ -301,6 +306,18 @@ impl Timetable {
             self.requeue(id);
         }
         runs
+    }
+
+    /// A cluster term begins: `run` is the catch-up run of `id` it makes (see
+    /// [`crate::cluster::catch_up`]), and replaces any an earlier term did not hand out,
+    /// which is not this term's to run; `None` drops it. A paused schedule takes none.
+    /// Returns whether `id` has a catch-up run now.
+    pub fn set_catch_up(&mut self, id: ScheduleId, run: Option<Tick>) -> bool {
+        let entry = &mut self.entries[id.index()];
+        entry.catching_up = run.filter(|_| !entry.paused);
+        let set = entry.catching_up.is_some();
+        self.requeue(id);
+        set
     }
 
     /// The next tick of the pool: which schedule, the number it gets and when it is due.
@@ -584,7 +601,7 @@ fn missed(
 /// The latest occurrence strictly between `after` and `now`, looked for in windows that end
 /// at `now` and double from a second, so that only the first window that holds one is
 /// walked, not the whole stretch since `after`.
-fn latest_before(
+pub fn latest_before(
     schedule: &CronSchedule,
     after: UnixInstant,
     now: UnixInstant,

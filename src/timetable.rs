@@ -957,4 +957,35 @@ mod tests {
         assert!(t.resume(ScheduleId(0), Mono(S)));
         assert_eq!(t.next(), Some((ScheduleId(0), 1, Mono(3 * S))), "dropped");
     }
+
+    #[test]
+    fn a_cluster_terms_catch_up_run_replaces_an_earlier_terms_and_a_paused_one_takes_none() {
+        let id = ScheduleId(0);
+        let mut t = started(
+            &[catching_up(cron("c", "*/2 * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        let run = |number| Tick {
+            catch_up: Some(CatchUp { missed: 3 }),
+            ..Tick::of(
+                id,
+                number,
+                Mono(S),
+                Some(UnixInstant::from_secs(NIGHT as i64 - 2)),
+            )
+        };
+        assert!(t.set_catch_up(id, Some(run(4))));
+        assert_eq!(
+            t.next(),
+            Some((id, 4, Mono(S))),
+            "due at once, before the grid"
+        );
+        // The next term makes none: what the earlier one did not hand out is not its own.
+        assert!(!t.set_catch_up(id, None));
+        assert_eq!(t.next(), Some((id, 0, Mono(3 * S))));
+        assert!(t.pause(id));
+        assert!(!t.set_catch_up(id, Some(run(5))));
+        assert!(t.resume(id, Mono(S)));
+        assert_eq!(t.next().map(|(_, number, _)| number), Some(0));
+    }
 }

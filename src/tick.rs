@@ -28,7 +28,8 @@ pub struct Tick {
     pub number: u64,
     pub due: Mono,
     /// A cron schedule's occurrence (its due instant less the jitter), for the header;
-    /// `None` for an interval.
+    /// `None` for an interval, but for a cluster's catch-up run, which carries the latest
+    /// occurrence it stands for (the lease grants it and records it as handed out).
     pub scheduled: Option<UnixInstant>,
     /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.
     pub attempt: u32,
@@ -37,7 +38,8 @@ pub struct Tick {
     /// carries [`Tick::body_number`].
     pub manual: bool,
     /// The one run a schedule with `catch_up: once` makes at start for the occurrences it
-    /// missed while no master ran; `None` for every other tick.
+    /// missed while no master ran (in a cluster: when an instance becomes leader, for
+    /// those that passed while none led); `None` for every other tick.
     pub catch_up: Option<CatchUp>,
 }
 

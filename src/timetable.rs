@@ -213,6 +213,11 @@ impl Timetable {
         self.entry(id).paused
     }
 
+    /// Whether `id` makes up with one run for what it missed while nothing ran it.
+    pub fn catch_up_policy(&self, id: ScheduleId) -> CatchUpPolicy {
+        self.entry(id).catch_up
+    }
+
     pub fn is_started(&self) -> bool {
         self.started
     }
@@ -301,6 +306,18 @@ impl Timetable {
             self.requeue(id);
         }
         runs
+    }
+
+    /// A cluster term begins: `run` is the catch-up run of `id` it makes (see
+    /// [`crate::cluster::catch_up`]), and replaces any an earlier term did not hand out,
+    /// which is not this term's to run; `None` drops it. A paused schedule takes none.
+    /// Returns whether `id` has a catch-up run now.
+    pub fn set_catch_up(&mut self, id: ScheduleId, run: Option<Tick>) -> bool {
+        let entry = &mut self.entries[id.index()];
+        entry.catching_up = run.filter(|_| !entry.paused);
+        let set = entry.catching_up.is_some();
+        self.requeue(id);
+        set
     }
 
     /// The next tick of the pool: which schedule, the number it gets and when it is due.
@@ -584,7 +601,7 @@ fn missed(
 /// The latest occurrence strictly between `after` and `now`, looked for in windows that end
 /// at `now` and double from a second, so that only the first window that holds one is
 /// walked, not the whole stretch since `after`.
-fn latest_before(
+pub fn latest_before(
     schedule: &CronSchedule,
     after: UnixInstant,
     now: UnixInstant,
@@ -939,5 +956,36 @@ mod tests {
         assert!(t.pause(ScheduleId(0)));
         assert!(t.resume(ScheduleId(0), Mono(S)));
         assert_eq!(t.next(), Some((ScheduleId(0), 1, Mono(3 * S))), "dropped");
+    }
+
+    #[test]
+    fn a_cluster_terms_catch_up_run_replaces_an_earlier_terms_and_a_paused_one_takes_none() {
+        let id = ScheduleId(0);
+        let mut t = started(
+            &[catching_up(cron("c", "*/2 * * * * *", "UTC", None))],
+            NIGHT,
+        );
+        let run = |number| Tick {
+            catch_up: Some(CatchUp { missed: 3 }),
+            ..Tick::of(
+                id,
+                number,
+                Mono(S),
+                Some(UnixInstant::from_secs(NIGHT as i64 - 2)),
+            )
+        };
+        assert!(t.set_catch_up(id, Some(run(4))));
+        assert_eq!(
+            t.next(),
+            Some((id, 4, Mono(S))),
+            "due at once, before the grid"
+        );
+        // The next term makes none: what the earlier one did not hand out is not its own.
+        assert!(!t.set_catch_up(id, None));
+        assert_eq!(t.next(), Some((id, 0, Mono(3 * S))));
+        assert!(t.pause(id));
+        assert!(!t.set_catch_up(id, Some(run(5))));
+        assert!(t.resume(id, Mono(S)));
+        assert_eq!(t.next().map(|(_, number, _)| number), Some(0));
     }
 }

@@ -38,7 +38,8 @@ final class Payload
      *   with its offset, e.g. "2025-03-30T03:00:00+02:00";
      * - `manual`: true only for a run an operator started with `ticker run NAME`, else absent;
      * - `catchUp`: true only for the one run at start of a schedule with `catch_up: once` that missed
-     *   runs while no master ran (`skipped` says how many), else absent;
+     *   runs while no master ran (in a cluster: when an instance becomes leader, for the runs that
+     *   passed while none led; `skipped` says how many), else absent;
      * - `fence`: only with `ticker.cluster`, int, the fencing token of the lease the tick was
      *   handed out under; it grows with every new leader.
      *

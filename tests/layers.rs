@@ -24,6 +24,7 @@ const PURE: &[&str] = &[
     "histogram",
     "pid",
     "spin",
+    "cluster::catch_up",
     "cluster::grid",
     "cluster::lease",
     "cluster::numbering",

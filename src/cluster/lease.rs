@@ -1087,6 +1087,7 @@ mod tests {
             first: Some((h(2100), 9)),
             anchor: Anchor::handed(h(2000), 8),
             skipped: 2,
+            catch_up: None,
         };
         let steps = reply(
             &mut l,

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::catch_up::{self, Run};
+use crate::config::CatchUp;
 use crate::schedule::cron::{CronSchedule, UnixInstant};
 
 /// A walk counts at most this many occurrences of a cron schedule. It only has to count
@@ -55,11 +57,11 @@ impl Anchor {
     }
 }
 
-fn nanos(d: Duration) -> u64 {
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn instant(ns: u64) -> UnixInstant {
+pub(super) fn instant(ns: u64) -> UnixInstant {
     UnixInstant::from_nanos(i64::try_from(ns).unwrap_or(i64::MAX))
 }
 
@@ -95,7 +97,7 @@ impl Recurrence {
 
     /// An instant just before occurrence `at`, where an anchor that numbers `at` first
     /// lies: an interval's previous grid point, so that the grid goes on through it.
-    fn just_before(&self, at: u64) -> u64 {
+    pub(super) fn just_before(&self, at: u64) -> u64 {
         match self {
             Recurrence::Every(every) => at.saturating_sub(nanos(*every)),
             Recurrence::Cron(_) => at.saturating_sub(1),
@@ -155,17 +157,23 @@ pub struct Resumed {
     /// Occurrences counted as numbered between the stored anchor and `until`: handed out
     /// by the old leader after its last record, or passed over by it.
     pub skipped: u64,
+    /// For a `catch_up: once` schedule, the one run for the occurrences that passed while
+    /// no instance led, before `first` and under the number before its.
+    #[serde(default)]
+    pub catch_up: Option<Run>,
 }
 
 /// Where a schedule goes on. `stored` is its anchor in Redis with the definition it was
 /// counted by (`None` when that is this instance's, or Redis has no anchor: a new
 /// numbering from 0); `until` the latest occurrence any leader may have handed out; `from`
-/// the instant the new leader may run from.
+/// the instant the new leader may run from. A schedule that catches up and has an anchor
+/// gets a [`Run`] for the occurrences after the carried anchor up to `from`.
 pub fn resume(
     ours: &Recurrence,
     stored: Option<(Anchor, Option<&Recurrence>)>,
     until: Option<u64>,
     from: u64,
+    catch_up: CatchUp,
 ) -> Resumed {
     let (carried, skipped) = match stored {
         None => (Anchor { at: from, next: 0 }, 0),
@@ -192,29 +200,49 @@ pub fn resume(
         None => carried.at,
     };
     let after = carried.at.max(from).max(until.unwrap_or(0));
-    let first = ours.next_after(phase, after).map(|at| (at, carried.next));
+    let run = match (catch_up, stored) {
+        (CatchUp::Once, Some(_)) => catch_up::run(ours, phase, carried.at, from, carried.next),
+        _ => None,
+    };
+    let next = carried.next.saturating_add(u64::from(run.is_some()));
+    let first = ours.next_after(phase, after).map(|at| (at, next));
+    let anchor = match &run {
+        Some(run) => run.anchor(ours),
+        None => Anchor {
+            at: first.map_or(after, |(at, _)| ours.just_before(at)),
+            next,
+        },
+    };
     Resumed {
         first,
-        anchor: Anchor {
-            at: first.map_or(after, |(at, _)| ours.just_before(at)),
-            next: carried.next,
-        },
+        anchor,
         skipped,
+        catch_up: run,
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::schedule::cron::CronExpr;
     use crate::schedule::zone::Zone;
 
-    const S: u64 = 1_000_000_000;
-    const MS: u64 = 1_000_000;
+    pub(crate) const S: u64 = 1_000_000_000;
+    pub(crate) const MS: u64 = 1_000_000;
     /// 2023-11-14T22:13:20Z, a whole second.
-    const T: u64 = 1_700_000_000 * S;
+    pub(crate) const T: u64 = 1_700_000_000 * S;
 
-    fn every(ms: u64) -> Recurrence {
+    /// Where a schedule that does not catch up goes on (`catch_up.rs` tests the others).
+    fn resume(
+        ours: &Recurrence,
+        stored: Option<(Anchor, Option<&Recurrence>)>,
+        until: Option<u64>,
+        from: u64,
+    ) -> Resumed {
+        super::resume(ours, stored, until, from, CatchUp::None)
+    }
+
+    pub(crate) fn every(ms: u64) -> Recurrence {
         Recurrence::Every(Duration::from_millis(ms))
     }
 

@@ -34,7 +34,7 @@ use redis::{Client, Connection, RedisError, Script};
 use super::grid::{self, Grid, Settled};
 use super::numbering::{self, Anchor, Recurrence, Resumed, Stored};
 use super::wire::{Holder, Known, Reply, Request};
-use crate::config::ClusterConfig;
+use crate::config::{CatchUp, ClusterConfig};
 use crate::schedule::cron::{CronExpr, CronSchedule};
 use crate::schedule::zone::Zone;
 
@@ -139,12 +139,14 @@ impl Keys {
     }
 }
 
-/// A named schedule of this instance: its place in the config, its name and when it runs.
+/// A named schedule of this instance: its place in the config, its name, when it runs,
+/// and whether a new leader makes up for what passed while no instance led.
 #[derive(Debug, Clone)]
 pub struct Named {
     pub id: u32,
     pub name: String,
     pub recurrence: Recurrence,
+    pub catch_up: CatchUp,
 }
 
 struct Scripts {
@@ -488,7 +490,7 @@ impl Store {
 /// occurrences by the definition they counted by.
 fn resume(n: &Named, stored: Option<&Stored>, until: Option<u64>, from: u64) -> Resumed {
     let Some(stored) = stored else {
-        return numbering::resume(&n.recurrence, None, until, from);
+        return numbering::resume(&n.recurrence, None, until, from, n.catch_up);
     };
     let theirs = (stored.def != n.recurrence.describe())
         .then(|| recurrence_of(&stored.def))
@@ -506,6 +508,7 @@ fn resume(n: &Named, stored: Option<&Stored>, until: Option<u64>, from: u64) -> 
         Some((stored.anchor(), theirs.as_ref())),
         until,
         from,
+        n.catch_up,
     )
 }
 

@@ -175,12 +175,14 @@ pub struct TickerConfig {
 }
 
 impl TickerConfig {
-    /// `ticker.interval`'s schedule, if the file has one.
-    /// Whether a schedule catches up at start, so that the last runs are kept.
+    /// Whether the last runs are kept in the state file: a schedule catches up at start,
+    /// and the instance runs on its own (a cluster keeps them in Redis, where the next
+    /// leader finds them).
     pub fn keeps_state(&self) -> bool {
-        self.schedules.iter().any(|s| s.catch_up == CatchUp::Once)
+        self.cluster.is_none() && self.schedules.iter().any(|s| s.catch_up == CatchUp::Once)
     }
 
+    /// `ticker.interval`'s schedule, if the file has one.
     pub fn default_schedule(&self) -> Option<&ScheduleConfig> {
         self.schedules.first().filter(|s| s.name == DEFAULT_NAME)
     }

@@ -147,7 +147,8 @@ pub enum ZoneChoice {
 }
 
 /// `catch_up`: what a schedule does at start about occurrences missed while no master ran
-/// (after the last run the state file holds, before the start).
+/// (after the last run the state file holds, before the start); in a cluster, when an
+/// instance becomes leader, about those that passed while no instance led.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CatchUp {
     /// Missed occurrences are gone (the default).

@@ -340,7 +340,7 @@ fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
 }
 
 #[test]
-fn catch_up_once_is_read_for_every_kind_of_schedule_and_refused_in_a_cluster() {
+fn catch_up_once_is_read_for_every_kind_of_schedule_and_in_a_cluster_keeps_no_file() {
     let yaml = "ticker:
   interval: 1s
   schedules:
@@ -373,12 +373,10 @@ fn catch_up_once_is_read_for_every_kind_of_schedule_and_refused_in_a_cluster() {
       cron: \"0 * * * *\"
       catch_up: once
 ";
-    assert!(
-        refusal(clustered)
-            .contains("ticker.schedules.report.catch_up: once is not yet in a cluster"),
-        "{}",
-        refusal(clustered)
-    );
+    // In a cluster the last runs are Redis's: no state file.
+    let ticker = ok(clustered).ticker.unwrap();
+    assert_eq!(ticker.schedules[0].catch_up, CatchUp::Once);
+    assert!(!ticker.keeps_state());
 }
 
 #[test]

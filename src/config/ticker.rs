@@ -71,15 +71,6 @@ pub(super) fn read(mut t: Table) -> Result<TickerConfig, ConfigError> {
              least one schedule, or ticker.interval",
         ));
     }
-    if cluster.is_some()
-        && let Some(once) = all.iter().find(|s| s.catch_up == CatchUp::Once)
-    {
-        return Err(t.error(
-            &format!("schedules.{}.catch_up", once.name),
-            "once is not yet in a cluster: the last runs are kept in a file of one instance, \
-             not where the next leader finds them; expected none, or no cluster",
-        ));
-    }
     if cluster.is_some() && missed == Missed::Delay {
         return Err(t.error(
             "missed",

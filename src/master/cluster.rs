@@ -194,6 +194,7 @@ impl Master<'_> {
                     (None, Some(cron)) => Recurrence::Cron(Box::new(cron.clone())),
                     (None, None) => unreachable!("a schedule is an interval or a cron"),
                 },
+                catch_up: timetable.catch_up_policy(id),
             })
             .collect();
         let setup = Setup {

@@ -27,7 +27,7 @@ use crate::schedule::cron::UnixInstant;
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
 use crate::sys::{self, ClockSteps, TimerFd};
-use crate::tick::ScheduleId;
+use crate::tick::{CatchUp, ScheduleId};
 use crate::timetable::{MOST_COUNTED, Setup, Timetable};
 
 /// How long before its due instant a tick goes to a free worker, at most a quarter of the
@@ -167,11 +167,10 @@ impl Ticking {
                 clock,
             );
         }
+        let unix = |at: u64| UnixInstant::from_nanos(i64::try_from(at).unwrap_or(i64::MAX));
         for (id, resumed) in &begin.named {
             let id = ScheduleId(*id);
-            let at = resumed
-                .first
-                .map(|(at, _)| UnixInstant::from_nanos(i64::try_from(at).unwrap_or(i64::MAX)));
+            let at = resumed.first.map(|(at, _)| unix(at));
             let number = resumed.first.map_or(resumed.anchor.next, |(_, n)| n);
             match (self.timetable.every(id), at) {
                 (Some(every), Some(at)) => self.timetable.replace_ticker(
@@ -181,6 +180,34 @@ impl Ticking {
                 ),
                 (Some(_), None) => {}
                 (None, at) => self.timetable.continue_cron(id, number, at),
+            }
+            // The run stands for its latest occurrence, which the lease grants and the
+            // cluster records as handed out: an interval's too, so that its grid goes on.
+            let run = resumed.catch_up.map(|run| Tick {
+                catch_up: Some(CatchUp { missed: run.missed }),
+                ..Tick::of(
+                    id,
+                    run.number,
+                    clock.mono(unix(run.due)),
+                    Some(unix(run.latest)),
+                )
+            });
+            if self.timetable.set_catch_up(id, run)
+                && let Some(run) = resumed.catch_up
+            {
+                let more = if run.missed >= MOST_COUNTED {
+                    " or more"
+                } else {
+                    ""
+                };
+                log::info!(
+                    "{} missed {}{more} run(s), from {} to {}, while no instance led the \
+                     cluster: catching up with one run now",
+                    self.timetable.name(id),
+                    run.missed,
+                    unix(run.first),
+                    unix(run.latest)
+                );
             }
         }
         self.fence = Some(begin.token);

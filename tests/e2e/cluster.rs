@@ -20,7 +20,8 @@ use ticker::cluster::grid::{Grid, Settled};
 use ticker::cluster::numbering::{Anchor, Recurrence};
 use ticker::cluster::store::{Named, Store};
 use ticker::cluster::wire::{Known, Reply, Request};
-use ticker::schedule::cron::{CronExpr, CronSchedule};
+use ticker::config::CatchUp;
+use ticker::schedule::cron::{CronExpr, CronSchedule, UnixInstant};
 use ticker::schedule::zone::Zone;
 
 use crate::harness::{DEADLINE, Php, Running, free_port, http_get};
@@ -486,6 +487,8 @@ struct Occurrence {
     due: f64,
     /// A cron schedule's occurrence, as the header writes it.
     scheduled: Option<String>,
+    /// The header's `catchUp`: the one run for what passed while no instance ran.
+    catch_up: bool,
     start: u64,
 }
 
@@ -505,6 +508,7 @@ fn occurrences(runs: &[&Running], schedule: &str) -> Vec<Occurrence> {
                 skipped: e.header_u64("skipped"),
                 due: header["due"].as_f64().expect("due"),
                 scheduled: header["scheduled"].as_str().map(str::to_string),
+                catch_up: header["catchUp"] == true,
                 start: e.u64("start"),
             });
         }
@@ -644,6 +648,207 @@ fn two_schedules_go_on_across_a_failover_each_numbered_once() {
     let refs: Vec<&Running> = runs.iter().collect();
     assert_goes_on(&refs, "beat", old);
     assert_goes_on(&refs, "clock", old);
+}
+
+/// A cluster `key` on `redis` that runs one schedule, `pair`, every `every` seconds and
+/// catches up.
+fn catching_up(redis: &Redis, key: &str, every: u64) -> String {
+    format!(
+        "ticker:\n  cluster:\n    redis: {}\n    key: {key}\n    ttl: 1s\n  pool:\n    \
+         num_workers: 2\n    destroy_timeout: 5s\n  schedules:\n    pair:\n      \
+         cron: \"*/{every} * * * * *\"\n      timezone: UTC\n      catch_up: once\n",
+        redis.url()
+    )
+}
+
+/// The anchor Redis holds for `schedule` of the cluster `key`: after a leader released the
+/// lease, its last occurrence handed out (Unix nanoseconds) and the number after it.
+fn anchor(redis: &Redis, key: &str, schedule: &str) -> (i64, u64) {
+    let value: String = redis::cmd("HGET")
+        .arg(format!("{key}:schedules"))
+        .arg(schedule)
+        .query(&mut redis.connection())
+        .expect("an anchor in Redis");
+    let anchor: serde_json::Value = serde_json::from_str(&value).expect("a JSON anchor");
+    (
+        anchor["at"].as_i64().expect("at"),
+        anchor["next"].as_u64().expect("next"),
+    )
+}
+
+fn nanos_of(occurrence: &Occurrence) -> i64 {
+    let text = occurrence
+        .scheduled
+        .as_deref()
+        .expect("a cron run's scheduled");
+    UnixInstant::parse_rfc3339(text)
+        .expect("RFC 3339")
+        .as_nanos()
+}
+
+/// Sleeps until the wall clock is past `at` (Unix nanoseconds).
+fn sleep_past(at: i64) {
+    while unix_now() * 1e9 < at as f64 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const SECOND: i64 = 1_000_000_000;
+
+/// The first instance of a cluster runs `pair` `runs` times, then stops, releasing the lease.
+fn first_runs(name: &str, yaml: &str, runs: usize) -> Running {
+    let mut first = Php::new(name).yaml(yaml).start("journal.php");
+    first.wait_for_within(&format!("{runs} run(s) of pair"), DEADLINE, |r| {
+        occurrences(&[r], "pair").len() >= runs
+    });
+    first.stop_with(libc::SIGTERM);
+    first
+}
+
+#[test]
+fn a_cluster_started_again_makes_up_once_for_what_passed_while_no_instance_ran() {
+    let redis = Redis::start("catch-up");
+    let key = "ticker:catch-up";
+    let yaml = catching_up(&redis, key, 1);
+    let first = first_runs("cluster-catch-up-first", &yaml, 2);
+    let ran = occurrences(&[&first], "pair");
+    assert!(
+        !ran[0].catch_up,
+        "nothing to make up for in a new cluster: {ran:?}"
+    );
+    // The leader released the lease and recorded its last run; nothing runs for a while.
+    let (last, next) = anchor(&redis, key, "pair");
+    sleep_past(last + 3 * SECOND + SECOND / 2);
+
+    let mut again = Php::new("cluster-catch-up-again")
+        .yaml(&yaml)
+        .start("journal.php");
+    again.wait_for_within("2 runs of pair", DEADLINE, |r| {
+        occurrences(&[r], "pair").len() >= 2
+    });
+    let runs = occurrences(&[&again], "pair");
+    let caught_up = &runs[0];
+    assert!(caught_up.catch_up, "the first run makes up: {runs:?}");
+    let at = nanos_of(caught_up);
+    assert!(
+        at >= last + 3 * SECOND,
+        "for the latest missed: {caught_up:?}"
+    );
+    assert_eq!(caught_up.tick, next, "numbered on: {caught_up:?}");
+    assert_eq!(
+        i64::try_from(caught_up.skipped).unwrap(),
+        (at - last) / SECOND,
+        "every occurrence after {last} up to its own: {caught_up:?}"
+    );
+    // The next occurrence goes on after it, numbered on.
+    if runs[1].tick == next + 1 {
+        assert_eq!(nanos_of(&runs[1]), at + SECOND, "{runs:?}");
+    }
+    let exited = again.stop_with(libc::SIGTERM);
+    assert!(
+        exited.stderr.contains("pair missed") && exited.stderr.contains("catching up"),
+        "{}",
+        exited.stderr
+    );
+    // Once for each term: a loaded machine may lose the lease, and the next term makes up
+    // for its own gap, never for this one again.
+    let runs = occurrences(&[&again], "pair");
+    for term in runs.chunk_by(|a, b| a.fence == b.fence) {
+        let made_up: Vec<&Occurrence> = term.iter().filter(|o| o.catch_up).collect();
+        assert!(made_up.len() <= 1, "{runs:?}");
+        assert!(made_up.iter().all(|o| o.tick == next || nanos_of(o) > at));
+    }
+}
+
+/// The occurrences a run stands for, as instants (Unix nanoseconds), first and last: a
+/// catch-up run's as its log line says, any other run its own occurrence.
+fn spans(run: &Running) -> Vec<(i64, i64)> {
+    let mut spans: Vec<(i64, i64)> = occurrences(&[run], "pair")
+        .iter()
+        .filter(|o| !o.catch_up)
+        .map(|o| (nanos_of(o), nanos_of(o)))
+        .collect();
+    for line in run.stderr().lines().filter(|l| l.contains("pair missed")) {
+        let from = line
+            .split(", from ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next());
+        let to = line
+            .split(" to ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next());
+        let instant = |text: Option<&str>| {
+            UnixInstant::parse_rfc3339(text.unwrap_or_else(|| panic!("a span in {line:?}")))
+                .unwrap_or_else(|e| panic!("{e} in {line:?}"))
+                .as_nanos()
+        };
+        spans.push((instant(from), instant(to)));
+    }
+    spans
+}
+
+#[test]
+fn a_failover_after_a_catch_up_makes_up_for_nothing_again() {
+    let redis = Redis::start("catch-up-failover");
+    let key = "ticker:catch-up-failover";
+    let yaml = catching_up(&redis, key, 4);
+    let first = first_runs("cluster-catch-up-failover-first", &yaml, 1);
+    let (last, _) = anchor(&redis, key, "pair");
+    // Two occurrences pass with no instance running.
+    sleep_past(last + 9 * SECOND);
+
+    let mut runs: Vec<Running> = (0..2)
+        .map(|i| {
+            Php::new(&format!("cluster-catch-up-failover-{i}"))
+                .yaml(&yaml)
+                .start("journal.php")
+        })
+        .collect();
+    let refs: Vec<&Running> = runs.iter().collect();
+    refs[0].wait_for_within("a catch-up run", DEADLINE, |_| {
+        occurrences(&refs, "pair").iter().any(|o| o.catch_up)
+    });
+    let leader = occurrences(&refs, "pair")
+        .iter()
+        .find(|o| o.catch_up)
+        .expect("a catch-up run")
+        .instance;
+    // The leader stops right after the catch-up run, most likely before its next
+    // occurrence: the lease it releases must still cover what the run stood for.
+    runs[leader].stop_with(libc::SIGTERM);
+    let other = 1 - leader;
+    runs[other].wait_for_within("a run of pair on the next leader", DEADLINE, |r| {
+        occurrences(&[r], "pair").iter().any(|o| !o.catch_up)
+    });
+    runs[other].stop_with(libc::SIGTERM);
+
+    let refs: Vec<&Running> = [&first].into_iter().chain(runs.iter()).collect();
+    let all = occurrences(&refs, "pair");
+    for pair in all.windows(2) {
+        assert!(pair[0].tick != pair[1].tick, "a number twice: {all:?}");
+    }
+    let catch_ups = all.iter().filter(|o| o.catch_up).count();
+    let mut spans: Vec<(i64, i64)> = refs.iter().flat_map(|r| spans(r)).collect();
+    spans.sort_unstable();
+    eprintln!("runs {all:?}, spans {spans:?}");
+    assert_eq!(
+        spans.len(),
+        all.len(),
+        "each catch-up run says what it stands for ({catch_ups} of {all:?})"
+    );
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 < pair[1].0,
+            "an occurrence made up for twice: {:?} and {:?} ({all:?})",
+            pair[0],
+            pair[1]
+        );
+    }
+    let down = spans
+        .iter()
+        .filter(|(from, to)| *from <= last + 4 * SECOND && last + 4 * SECOND <= *to)
+        .count();
+    assert_eq!(down, 1, "the time down made up for once: {spans:?}");
 }
 
 fn store(redis: &Redis, key: &str, me: &str) -> Store {
@@ -858,6 +1063,7 @@ fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
                 id: 1,
                 name: "beat".into(),
                 recurrence: Recurrence::Every(INTERVAL),
+                catch_up: CatchUp::None,
             },
             Named {
                 id: 2,
@@ -866,6 +1072,7 @@ fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
                     CronExpr::parse("* * * * * *").unwrap(),
                     Zone::lookup("UTC").unwrap(),
                 ))),
+                catch_up: CatchUp::None,
             },
         ]
     };

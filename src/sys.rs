@@ -600,6 +600,10 @@ pub fn die_with_parent(parent: Pid, signal: Signal) -> io::Result<()> {
 /// recorded in `spin`, which sizes the next window from it. A signal handler that runs
 /// meanwhile does not cut the sleep short: the sleep is to an absolute instant, so it simply
 /// sleeps again.
+///
+/// The calling thread keeps that slack from its first sleep on: a thread that waits here
+/// does so on every tick, and lowering the slack and putting it back around each sleep
+/// took three system calls per tick, a measurable share of a worker's CPU per tick.
 pub fn wait_until(at: Mono, spin: &mut SpinWindow) {
     let window = nanos(spin.window());
     if at.0 > monotonic_now().0 + window {
@@ -608,9 +612,7 @@ pub fn wait_until(at: Mono, spin: &mut SpinWindow) {
             tv_sec: (wake / 1_000_000_000) as libc::time_t,
             tv_nsec: (wake % 1_000_000_000) as libc::c_long,
         };
-        // Timer slack is per thread: the caller's is put back, whatever it was.
-        let slack = nix::sys::prctl::get_timerslack().ok();
-        let _ = nix::sys::prctl::set_timerslack(1);
+        lower_timer_slack_once();
         loop {
             // SAFETY: `wake_at` is a valid timespec; a null remainder is allowed with
             // TIMER_ABSTIME. (`nix` has no absolute sleep.)
@@ -627,19 +629,32 @@ pub fn wait_until(at: Mono, spin: &mut SpinWindow) {
             }
         }
         spin.record(monotonic_now().since(Mono(wake)));
-        if let Some(slack) = slack.and_then(|s| libc::c_ulong::try_from(s).ok()) {
-            let _ = nix::sys::prctl::set_timerslack(slack);
-        }
     }
     while monotonic_now() < at {
         std::hint::spin_loop();
     }
 }
 
+thread_local! {
+    /// Whether this thread's timer slack was lowered for [`wait_until`]. Timer slack is per
+    /// thread, and a fork copies the calling thread's along with this flag.
+    static SLACK_LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn lower_timer_slack_once() {
+    SLACK_LOWERED.with(|lowered| {
+        if !lowered.get() {
+            lowered.set(nix::sys::prctl::set_timerslack(1).is_ok());
+        }
+    });
+}
+
 /// Timer slack: how late the kernel may wake this thread to batch wake-ups (default 50 µs).
 /// `None` restores the default.
 pub fn set_timer_slack(slack: Option<Duration>) -> io::Result<()> {
     let ns = slack.map_or(0, |d| nanos(d).max(1));
+    // The next wait_until() lowers it again.
+    SLACK_LOWERED.with(|lowered| lowered.set(false));
     // 0 means the default.
     nix::sys::prctl::set_timerslack(ns as libc::c_ulong).map_err(os)
 }
@@ -860,6 +875,26 @@ pub fn set_process_name(name: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_thread_keeps_the_finest_timer_slack_until_it_is_set() {
+        // A thread of its own: timer slack is per thread.
+        std::thread::spawn(|| {
+            let mut spin = SpinWindow::default();
+            let slack = || nix::sys::prctl::get_timerslack().unwrap();
+            set_timer_slack(None).unwrap();
+            assert_ne!(slack(), 1, "the default slack is 50 µs");
+            // Far enough ahead that it sleeps before it spins.
+            wait_until(monotonic_now() + Duration::from_millis(1), &mut spin);
+            assert_eq!(slack(), 1, "lowered for the sleep and kept");
+            set_timer_slack(Some(Duration::from_micros(20))).unwrap();
+            assert_eq!(slack(), 20_000);
+            wait_until(monotonic_now() + Duration::from_millis(1), &mut spin);
+            assert_eq!(slack(), 1, "lowered again after it was set");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn a_set_wall_clock_is_noticed_once() {

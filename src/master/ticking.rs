@@ -226,22 +226,12 @@ impl Ticking {
     }
 
     /// How a log line names a tick: `tick 7` in a pool of the one `default` schedule,
-    /// `tick 7 of nightly` beside others.
-    pub(super) fn label(&self, tick: &Tick) -> String {
-        if tick.manual {
-            format!(
-                "manual run {} of {}",
-                tick.number,
-                self.timetable.name(tick.schedule)
-            )
-        } else if self.timetable.len() == 1 {
-            format!("tick {}", tick.number)
-        } else {
-            format!(
-                "tick {} of {}",
-                tick.number,
-                self.timetable.name(tick.schedule)
-            )
+    /// `tick 7 of nightly` beside others. Written out only where a line is: every tick
+    /// passes lines that the log level leaves out.
+    pub(super) fn label<'a>(&'a self, tick: &'a Tick) -> TickLabel<'a> {
+        TickLabel {
+            timetable: &self.timetable,
+            tick,
         }
     }
 
@@ -251,6 +241,27 @@ impl Ticking {
         self.timetable
             .every(schedule)
             .map_or(HANDOFF_LEAD, |every| HANDOFF_LEAD.min(every / 4))
+    }
+}
+
+/// A tick as log lines name it; see [`Ticking::label`].
+pub(super) struct TickLabel<'a> {
+    timetable: &'a Timetable,
+    tick: &'a Tick,
+}
+
+impl std::fmt::Display for TickLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tick = self.tick;
+        if tick.manual {
+            let name = self.timetable.name(tick.schedule);
+            write!(f, "manual run {} of {name}", tick.number)
+        } else if self.timetable.len() == 1 {
+            write!(f, "tick {}", tick.number)
+        } else {
+            let name = self.timetable.name(tick.schedule);
+            write!(f, "tick {} of {name}", tick.number)
+        }
     }
 }
 
@@ -551,7 +562,7 @@ impl Master<'_> {
         }
         match self.pool.run_now(id, now) {
             Ok(delivery) => {
-                let label = self.ticking.label(&delivery.tick);
+                let label = self.ticking.label(&delivery.tick).to_string();
                 let pid = delivery.pid;
                 log::info!("{label} asked on the control socket");
                 self.deliver(delivery);

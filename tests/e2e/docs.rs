@@ -8,7 +8,8 @@
 //! | `c` | `gcc -fsyntax-only` against `include/` |
 //! | `sh`, `console`, none | each command by its program (`shell.rs`); each `$ ticker calendar ...` line is run, the lines up to the next `$ ` are its output |
 //!
-//! A block in any other language fails (`LANGUAGES`).
+//! A `ticker status` answer shown (an output block, no language) is compared by shape with
+//! a master's (`status.rs`). A block in any other language fails (`LANGUAGES`).
 //!
 //! Every relative link must lead to a file that exists, and an `#anchor` to one of its
 //! headings.
@@ -25,6 +26,7 @@ use std::process::Command;
 use crate::harness::{Php, run_ticker_alone, scratch_dir};
 
 mod shell;
+mod status;
 
 /// Every language a block may be written in, and what checks it. A block in any other fails
 /// [`every_block_is_in_a_language_that_is_checked`]: give it one of these, or add its check.
@@ -39,7 +41,8 @@ const LANGUAGES: &[(&str, &str)] = &[
     ),
     (
         "",
-        "output: its `$ ` lines by their program (shell.rs), `$ ticker calendar`'s output",
+        "output: its `$ ` lines by their program (shell.rs), `$ ticker calendar`'s output, a \
+         `ticker status` answer's shape (status.rs)",
     ),
 ];
 

@@ -19,13 +19,15 @@ use super::{Block, all_blocks, assert_all, files_under, root};
 use crate::harness::{DEADLINE, Php, Running, extension, info, scratch_dir};
 
 /// One command as a shell would run it: its `NAME=value` assignments, its words, the
-/// directory it runs in.
+/// directory it runs in; where it is, and the C example above it on its page.
 #[derive(Clone)]
 struct Command {
+    file: PathBuf,
     at: String,
     env: Vec<(String, String)>,
     words: Vec<String>,
     dir: PathBuf,
+    c_example: Option<String>,
 }
 
 impl Command {
@@ -51,12 +53,19 @@ impl Command {
     }
 }
 
-/// What a file's commands leave for the next: the directory, the C example above, what
-/// `gcc -o` built.
+/// What a file's commands leave for the next: the directory, what `gcc -o` built.
 struct Session {
     dir: PathBuf,
-    c_source: Option<String>,
     built: Vec<String>,
+}
+
+impl Session {
+    fn new() -> Session {
+        Session {
+            dir: root(),
+            built: Vec::new(),
+        }
+    }
 }
 
 type Check = fn(&Command, &mut Session, &Facts) -> Result<(), String>;
@@ -186,13 +195,13 @@ fn lines_of(block: &Block) -> Vec<String> {
 }
 
 /// Every command of the docs, with the directory its file's session is in.
-fn commands(blocks: &[Block]) -> Vec<(Command, Option<String>)> {
+fn commands(blocks: &[Block]) -> Vec<Command> {
     let mut found = Vec::new();
     for (at, block) in blocks.iter().enumerate() {
         if block.is_fragment() || !SHELL.contains(&block.lang.as_str()) {
             continue;
         }
-        let c_source = blocks[..at]
+        let c_example = blocks[..at]
             .iter()
             .rfind(|b| b.file == block.file && b.lang == "c")
             .map(|b| b.text.clone());
@@ -209,15 +218,14 @@ fn commands(blocks: &[Block]) -> Vec<(Command, Option<String>)> {
                         (k.to_string(), v.to_string())
                     })
                     .collect();
-                found.push((
-                    Command {
-                        at: block.at(),
-                        env,
-                        words,
-                        dir: PathBuf::new(),
-                    },
-                    c_source.clone(),
-                ));
+                found.push(Command {
+                    file: block.file.clone(),
+                    at: block.at(),
+                    env,
+                    words,
+                    dir: root(),
+                    c_example: c_example.clone(),
+                });
             }
         }
     }
@@ -253,27 +261,13 @@ fn resolve(dir: &Path, path: &str) -> PathBuf {
 fn every_shell_command_names_what_exists() {
     let blocks = all_blocks();
     let facts = Facts::gather();
-    let mut sessions: Vec<(PathBuf, Session)> = Vec::new();
+    let mut sessions: std::collections::HashMap<PathBuf, Session> = Default::default();
     let mut failures = Vec::new();
     let found = commands(&blocks);
-    for (mut command, c_source) in found.iter().cloned() {
-        let file = PathBuf::from(command.at.rsplit_once(':').expect("file:line").0);
-        let at = match sessions.iter().position(|(f, _)| *f == file) {
-            Some(at) => at,
-            None => {
-                sessions.push((
-                    file,
-                    Session {
-                        dir: root(),
-                        c_source: None,
-                        built: Vec::new(),
-                    },
-                ));
-                sessions.len() - 1
-            }
-        };
-        let session = &mut sessions[at].1;
-        session.c_source = c_source;
+    for mut command in found.iter().cloned() {
+        let session = sessions
+            .entry(command.file.clone())
+            .or_insert_with(Session::new);
         command.dir = session.dir.clone();
         if let Err(failure) = check(&command, session, &facts) {
             failures.push(failure);
@@ -498,7 +492,7 @@ fn package_name(command: &Command, manifest: &str, named: Option<&String>) -> Re
 /// `target/release/` are the repository's and the build's; the installed header and library
 /// (`make install`) are on gcc's search paths.
 fn gcc(command: &Command, session: &mut Session, _: &Facts) -> Result<(), String> {
-    let Some(source) = &session.c_source else {
+    let Some(source) = &command.c_example else {
         return Err(command.fail("no C example above it on the page"));
     };
     let (dir, _) = scratch_dir("docs-gcc");
@@ -593,7 +587,8 @@ fn rr_serve(command: &Command, _: &mut Session, _: &Facts) -> Result<(), String>
 /// A master with two workers and the schedules the docs name (`beat`, and `default`),
 /// neither due for an hour, so that a worker is free for `ticker run`.
 fn master(name: &str) -> Running {
-    let php = Php::new(name).yaml(
+    master_with(
+        name,
         "ticker:
   interval: 1h
   pool:
@@ -603,10 +598,15 @@ fn master(name: &str) -> Running {
     beat:
       every: 1h
 ",
-    );
+    )
+}
+
+/// A master of `yaml` whose workers answer every tick, once it answers `ticker status`.
+pub(super) fn master_with(name: &str, yaml: &str) -> Running {
+    let php = Php::new(name).yaml(yaml);
     let app = php.file(
         "app.php",
-        "<?php\n$worker = Ticker\\Worker::create();\nwhile ($worker->waitPayload() !== null) {\n    $worker->respond('');\n}\n",
+        "<?php\n$worker = Ticker\\Worker::create();\nwhile ($worker->waitPayload()) {\n    $worker->respond(new Ticker\\Payload('OK'));\n}\n",
     );
     let run = php.spawn(&[app.as_os_str()]);
     let pid = run.pid.to_string();
@@ -636,7 +636,7 @@ fn with_pid(words: &[String], pid: i32) -> Vec<String> {
 #[test]
 fn every_ticker_command_and_signal_works_on_a_master() {
     let blocks = all_blocks();
-    let found: Vec<Command> = commands(&blocks).into_iter().map(|(c, _)| c).collect();
+    let found = commands(&blocks);
     let mut run = master("docs-shell-master");
     let pid = run.pid.to_string();
     let mut failures = Vec::new();
@@ -719,15 +719,9 @@ fn a_command_that_names_nothing_real_fails_its_check() {
             words: Vec::new(),
             text: format!("{line}\n"),
         };
-        let (mut command, _) = commands(std::slice::from_ref(&block)).remove(0);
-        command.dir = root();
-        let mut session = Session {
-            dir: root(),
-            c_source: None,
-            built: Vec::new(),
-        };
+        let command = commands(std::slice::from_ref(&block)).remove(0);
         assert!(
-            check(&command, &mut session, &facts).is_err(),
+            check(&command, &mut Session::new(), &facts).is_err(),
             "`{line}` passed its check"
         );
     }

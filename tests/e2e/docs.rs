@@ -6,7 +6,10 @@
 //! | `yaml` | the extension's config reader accepts it |
 //! | `php` | `php -l` (a block without `<?php` gets one; a `class-body` block is put in a class) |
 //! | `c` | `gcc -fsyntax-only` against `include/` |
-//! | `sh`, `console`, none | each `$ ticker calendar ...` line is run; the lines up to the next `$ ` are its output |
+//! | `sh`, `console`, none | each command by its program (`shell.rs`); each `$ ticker calendar ...` line is run, the lines up to the next `$ ` are its output |
+//!
+//! A `ticker status` answer shown (an output block, no language) is compared by shape with
+//! a master's (`status.rs`). A block in any other language fails (`LANGUAGES`).
 //!
 //! Every relative link must lead to a file that exists, and an `#anchor` to one of its
 //! headings.
@@ -21,6 +24,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::harness::{Php, run_ticker_alone, scratch_dir};
+
+mod shell;
+mod status;
+
+/// Every language a block may be written in, and what checks it. A block in any other fails
+/// [`every_block_is_in_a_language_that_is_checked`]: give it one of these, or add its check.
+const LANGUAGES: &[(&str, &str)] = &[
+    ("yaml", "the config reader"),
+    ("php", "php -l"),
+    ("c", "gcc -fsyntax-only"),
+    ("sh", "each command by its program (shell.rs)"),
+    (
+        "console",
+        "its `$ ` lines by their program (shell.rs), the quick start's output",
+    ),
+    (
+        "",
+        "output: its `$ ` lines by their program (shell.rs), `$ ticker calendar`'s output, a \
+         `ticker status` answer's shape (status.rs)",
+    ),
+];
 
 /// A fenced block: where it is, its info string's words, its text (the fence's indentation
 /// taken off).
@@ -63,25 +87,31 @@ fn documents() -> Vec<PathBuf> {
     for dir in [
         "docs", "php", "bench", "examples", "stubs", "include", "tests",
     ] {
-        collect_markdown(&root.join(dir), &mut files);
+        files.extend(files_under(&root.join(dir), &["md"]));
     }
     files.sort();
     files
 }
 
-fn collect_markdown(dir: &Path, into: &mut Vec<PathBuf>) {
+/// The files under `dir` whose names end in one of `extensions`, vendored code left out.
+fn files_under(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return found;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
         if path.is_dir() && name != "vendor" && name != "node_modules" {
-            collect_markdown(&path, into);
-        } else if path.extension().is_some_and(|e| e == "md") {
-            into.push(path);
+            found.extend(files_under(&path, extensions));
+        } else if path
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        {
+            found.push(path);
         }
     }
+    found
 }
 
 /// The fenced blocks of `text` (backtick fences, as the docs write them).
@@ -157,6 +187,31 @@ fn every_yaml_example_is_a_config_the_extension_accepts() {
         })
         .collect();
     assert_all("yaml blocks", yaml.len(), failures);
+}
+
+#[test]
+fn every_block_is_in_a_language_that_is_checked() {
+    let found = all_blocks();
+    let failures = found
+        .iter()
+        .filter(|b| !LANGUAGES.iter().any(|(lang, _)| *lang == b.lang))
+        .map(|b| {
+            format!(
+                "{}: no check for `{}` blocks: write it as one of {}, mark it `fragment` if it \
+                 is a piece of something larger, or add a check for `{}` to LANGUAGES in \
+                 tests/e2e/docs.rs",
+                b.at(),
+                b.lang,
+                LANGUAGES
+                    .iter()
+                    .map(|(lang, by)| format!("`{lang}` ({by})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                b.lang
+            )
+        })
+        .collect();
+    assert_all("blocks", found.len(), failures);
 }
 
 /// Writes each block's source (as `source` makes it) to a file of its own and runs `check`

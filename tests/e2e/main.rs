@@ -18,7 +18,7 @@
 //! | `doors` | the control socket and metrics endpoint against other users, idle floods, fd exhaustion, bad answers |
 //! | `missed_and_overlap` | `ticker.missed` and `ticker.overlap`, every combination |
 //! | `schedules` | `ticker.schedules`: two schedules in one pool, a cron schedule on its seconds, zones in `php --ri ticker` |
-//! | `docs` | the documentation's examples: configs read, PHP and C compiled, transcripts rerun, the schedules example run |
+//! | `docs` | the documentation's examples: configs read, PHP and C compiled, shell commands run or matched with what runs, transcripts rerun, the schedules example run |
 //! | `catch_up` | `catch_up: once`: one run after downtime, none without; a corrupt state file |
 //! | `calendar` | `ticker calendar`: a cron expression's runs across a DST gap and fold, JSON, refused input |
 //! | `roadrunner_files` | RoadRunner's own files with a `ticker` section: they tick, and warn once |

@@ -1,7 +1,7 @@
 //! `Ticker\Schedules`: schedules an application declares in code, beside its `.rr.yaml`.
 //!
 //! In the master, before the first `waitPayload()` starts the pool, `add()` reads a schedule
-//! with the config's own rules ([`ticker::config::declare`]: the same keys, defaults and
+//! with the config's own rules ([`ticker::config::Declared`]: the same keys, defaults and
 //! errors as an entry of `ticker.schedules`) and keeps it for the pool. Anywhere else it does
 //! nothing: a command-started worker runs the same script, and an inert process runs no pool.
 
@@ -13,20 +13,22 @@ use ext_php_rs::types::{ArrayKey, ZendHashTable, Zval};
 use serde_yaml::Value;
 
 use super::exception::exception;
-use ticker::config::{self, TickerConfig};
+use ticker::config::{self, Declared, TickerConfig};
 use ticker::role::Role;
 
 /// The master's config with the schedules declared so far; `None` until the first `add()`.
-static DECLARED: Mutex<Option<TickerConfig>> = Mutex::new(None);
+static DECLARED: Mutex<Option<Declared>> = Mutex::new(None);
 
-fn declared() -> MutexGuard<'static, Option<TickerConfig>> {
+fn declared() -> MutexGuard<'static, Option<Declared>> {
     // PHP runs on one thread; a panic inside `add()` leaves the list as usable as before.
     DECLARED.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The config the pool runs: the file's, with the schedules declared in code.
-pub fn with_declared(file: &TickerConfig) -> TickerConfig {
-    declared().clone().unwrap_or_else(|| file.clone())
+/// The config the pool runs when the application declared schedules in code: the file's
+/// with them. `None`: the file's as it is. Taken, not copied: it is asked for once, as the
+/// pool starts, and `add()` refuses from then on.
+pub fn take_declared() -> Option<TickerConfig> {
+    declared().take().map(Declared::into_config)
 }
 
 #[php_class]
@@ -58,11 +60,11 @@ impl Schedules {
             ))
         })?;
         // Added to in place: copying every schedule declared so far at each call made
-        // 10,000 declarations take many minutes. A refused one leaves the list as it was
-        // (`declare` changes nothing before its last check passes).
+        // 10,000 declarations take many minutes. A refused one leaves the list as it was.
         let mut declared = declared();
-        let updated = declared.get_or_insert_with(|| TickerConfig::clone(ticker));
-        config::declare(updated, &name, value, &config::process_env)
+        declared
+            .get_or_insert_with(|| Declared::new(TickerConfig::clone(ticker)))
+            .add(&name, value, &config::process_env)
             .map_err(|e| exception(e.to_string()))
     }
 }

@@ -177,8 +177,9 @@ impl Worker {
             }
         };
         POOL_STARTED.store(true, Ordering::SeqCst);
-        let ticker = super::schedules::with_declared(ticker);
-        match master::run(&ticker, &config.server, options) {
+        let declared = super::schedules::take_declared();
+        let ticker = declared.as_ref().unwrap_or(ticker.as_ref());
+        match master::run(ticker, &config.server, options) {
             Exit::Worker(link) => {
                 if fast_exit {
                     worker_exit::install();

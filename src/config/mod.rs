@@ -54,8 +54,8 @@ pub use env::{Lookup, process_env};
 pub use error::ConfigError;
 pub use limits::{MAX_DEPTH, MAX_FILE_BYTES};
 pub use schedules::{
-    CatchUp, DECLARED_IN_CODE, DEFAULT_NAME, ExecTtl, MAX_NAME, ScheduleConfig, ScheduleDefaults,
-    When, ZoneChoice, declare, is_name,
+    CatchUp, DECLARED_IN_CODE, DEFAULT_NAME, Declared, ExecTtl, MAX_NAME, ScheduleConfig,
+    ScheduleDefaults, When, ZoneChoice, is_name,
 };
 pub use source::{DEFAULT_FILE, ENV_VAR, INI_SETTING, Source};
 pub use values::{
@@ -167,7 +167,7 @@ pub struct TickerConfig {
     /// schedule that does not set its own.
     pub schedules: Vec<ScheduleConfig>,
     /// `ticker.missed` and `ticker.overlap`, for schedules the application declares in
-    /// code ([`declare`]).
+    /// code ([`Declared`]).
     pub schedule_defaults: ScheduleDefaults,
     /// The file that keeps each schedule's last run, for `catch_up: once`: in
     /// `ticker.state_dir`, by default the config file's directory.

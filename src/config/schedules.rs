@@ -8,6 +8,7 @@
 //! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]) and
 //! `catch_up`. What a schedule does at run time is not decided here.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -159,7 +160,7 @@ pub enum CatchUp {
 }
 
 /// `ticker.missed` and `ticker.overlap`: what a schedule that sets neither takes, whether
-/// the file declares it or the application ([`declare`]).
+/// the file declares it or the application ([`Declared`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScheduleDefaults {
     pub missed: Missed,
@@ -186,49 +187,76 @@ impl Defaults {
 /// Where a schedule an application declares in code comes from, in its errors.
 pub const DECLARED_IN_CODE: &str = "Ticker\\Schedules::add()";
 
-/// Adds a schedule the application declares in code (`Ticker\Schedules::add()` in the
-/// master, before the pool starts) to the file's: the same keys, defaults and errors as an
-/// entry of `ticker.schedules`, read from `settings` (a mapping, as YAML would give it). A
-/// name the file or an earlier declaration has taken is refused.
-pub fn declare(
-    ticker: &mut TickerConfig,
-    name: &str,
-    settings: Value,
-    env: Lookup,
-) -> Result<(), ConfigError> {
-    let origin = Path::new(DECLARED_IN_CODE);
-    let key = format!("ticker.schedules.{name}");
-    if ticker.schedules.iter().any(|s| s.name == name) {
-        return Err(ConfigError::at(
-            origin,
-            &key,
-            format!(
-                "the name {} is taken by a schedule of the config file or declared before; \
-                 expected a name of its own",
-                quote(name)
-            ),
-        ));
+/// The config a pool runs when the application declares schedules in code
+/// (`Ticker\Schedules::add()` in the master, before the pool starts): the file's, with each
+/// declared schedule added to its list, and the set of the list's names beside it, so that a
+/// taken name is found at once however many there are (checking each new name against the
+/// whole list made 10,000 declarations take seconds). Only [`Declared::add`] changes either,
+/// and it changes both.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    ticker: TickerConfig,
+    names: HashSet<String>,
+}
+
+impl Declared {
+    pub fn new(file: TickerConfig) -> Declared {
+        let names = file.schedules.iter().map(|s| s.name.clone()).collect();
+        Declared {
+            ticker: file,
+            names,
+        }
     }
-    let mut entry = serde_yaml::Mapping::new();
-    entry.insert(Value::from(name), settings);
-    let mut schedules = serde_yaml::Mapping::new();
-    schedules.insert(Value::from("schedules"), Value::Mapping(entry));
-    let mut root = serde_yaml::Mapping::new();
-    root.insert(Value::from("ticker"), Value::Mapping(schedules));
-    let reading = Reading::new(origin, env);
-    let mut root = Table::root(&reading, Value::Mapping(root))?;
-    let mut section = root
-        .table("ticker", super::ticker::EXPECTING)?
-        .expect("built with a ticker key");
-    let table = section
-        .table("schedules", EXPECTING)?
-        .expect("built with a schedules key");
-    let declared = read(table, &Defaults::of(ticker), ticker.timezone.as_ref(), None)?;
-    if ticker.cluster.is_some() {
-        super::cluster::refuse_delay(origin, &declared)?;
+
+    /// Adds a schedule named `name`: the same keys, defaults and errors as an entry of
+    /// `ticker.schedules`, read from `settings` (a mapping, as YAML would give it). A name
+    /// the file or an earlier declaration has taken is refused. A refusal changes nothing.
+    pub fn add(&mut self, name: &str, settings: Value, env: Lookup) -> Result<(), ConfigError> {
+        let origin = Path::new(DECLARED_IN_CODE);
+        if self.names.contains(name) {
+            return Err(ConfigError::at(
+                origin,
+                &format!("ticker.schedules.{name}"),
+                format!(
+                    "the name {} is taken by a schedule of the config file or declared before; \
+                     expected a name of its own",
+                    quote(name)
+                ),
+            ));
+        }
+        let ticker = &mut self.ticker;
+        let mut entry = serde_yaml::Mapping::new();
+        entry.insert(Value::from(name), settings);
+        let mut schedules = serde_yaml::Mapping::new();
+        schedules.insert(Value::from("schedules"), Value::Mapping(entry));
+        let mut root = serde_yaml::Mapping::new();
+        root.insert(Value::from("ticker"), Value::Mapping(schedules));
+        let reading = Reading::new(origin, env);
+        let mut root = Table::root(&reading, Value::Mapping(root))?;
+        let mut section = root
+            .table("ticker", super::ticker::EXPECTING)?
+            .expect("built with a ticker key");
+        let table = section
+            .table("schedules", EXPECTING)?
+            .expect("built with a schedules key");
+        let declared = read(table, &Defaults::of(ticker), ticker.timezone.as_ref(), None)?;
+        if ticker.cluster.is_some() {
+            super::cluster::refuse_delay(origin, &declared)?;
+        }
+        self.names
+            .extend(declared.iter().map(|schedule| schedule.name.clone()));
+        ticker.schedules.extend(declared);
+        Ok(())
     }
-    ticker.schedules.extend(declared);
-    Ok(())
+
+    /// The config with the schedules declared so far.
+    pub fn config(&self) -> &TickerConfig {
+        &self.ticker
+    }
+
+    pub fn into_config(self) -> TickerConfig {
+        self.ticker
+    }
 }
 
 /// `ticker.timezone`.

@@ -272,17 +272,15 @@ fn settings(yaml: &str) -> serde_yaml::Value {
 
 #[test]
 fn a_schedule_declared_in_code_is_read_as_the_files_are_and_joins_them() {
-    let mut ticker = ok("ticker:\n  interval: 1s\n  missed: burst\n  timezone: Europe/Berlin\n")
-        .ticker
+    let mut declared = Declared::new(
+        ok("ticker:\n  interval: 1s\n  missed: burst\n  timezone: Europe/Berlin\n")
+            .ticker
+            .unwrap(),
+    );
+    declared
+        .add("nightly", settings("cron: \"30 2 * * *\""), &|_| None)
         .unwrap();
-    declare(
-        &mut ticker,
-        "nightly",
-        settings("cron: \"30 2 * * *\""),
-        &|_| None,
-    )
-    .unwrap();
-    let nightly = &ticker.schedules[1];
+    let nightly = &declared.config().schedules[1];
     assert_eq!(nightly.name, "nightly");
     assert_eq!(
         nightly.missed,
@@ -298,13 +296,18 @@ fn a_schedule_declared_in_code_is_read_as_the_files_are_and_joins_them() {
 fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
     let base = || ok("ticker:\n  interval: 1s\n").ticker.unwrap();
     let refusal = |name: &str, yaml: &str| {
-        let mut ticker = base();
-        let error = declare(&mut ticker, name, settings(yaml), &|_| None)
+        let mut declared = Declared::new(base());
+        let error = declared
+            .add(name, settings(yaml), &|_| None)
             .unwrap_err()
             .to_string();
         // Ticker\Schedules::add() declares into the one list it keeps: a refusal must leave
         // the list as it was.
-        assert_eq!(ticker, base(), "{name}: the refusal changed the config");
+        assert_eq!(
+            declared.config(),
+            &base(),
+            "{name}: the refusal changed the config"
+        );
         error
     };
     for (name, yaml, expected) in [
@@ -333,10 +336,20 @@ fn a_schedule_declared_in_code_is_refused_as_the_file_would_refuse_it() {
         let text = refusal(name, yaml);
         assert!(text.contains(expected), "{name}: {text}\n want: {expected}");
     }
-    let mut ticker = base();
-    declare(&mut ticker, "twice", settings("every: 2s"), &|_| None).unwrap();
-    let again = declare(&mut ticker, "twice", settings("every: 3s"), &|_| None).unwrap_err();
+    let mut declared = Declared::new(base());
+    declared
+        .add("twice", settings("every: 2s"), &|_| None)
+        .unwrap();
+    let again = declared
+        .add("twice", settings("every: 3s"), &|_| None)
+        .unwrap_err();
     assert!(again.to_string().contains("is taken"), "{again}");
+    // A refused name stays free for the next one to try: only what is added is taken.
+    let refused = declared.add("bad", settings("every: 0s"), &|_| None);
+    assert!(refused.is_err());
+    declared
+        .add("bad", settings("every: 2s"), &|_| None)
+        .unwrap();
 }
 
 #[test]
@@ -421,21 +434,19 @@ fn a_schedule_declared_in_code_joins_a_cluster_unless_it_delays() {
             .ticker
             .unwrap()
     };
-    let mut ticker = base();
-    declare(&mut ticker, "beat", settings("every: 250ms"), &|_| None).unwrap();
-    assert_eq!(ticker.schedules.len(), 2);
-    let mut ticker = base();
-    let refused = declare(
-        &mut ticker,
-        "beat",
-        settings("every: 250ms\nmissed: delay"),
-        &|_| None,
-    )
-    .unwrap_err()
-    .to_string();
+    let mut declared = Declared::new(base());
+    declared
+        .add("beat", settings("every: 250ms"), &|_| None)
+        .unwrap();
+    assert_eq!(declared.config().schedules.len(), 2);
+    let mut refusing = Declared::new(base());
+    let refused = refusing
+        .add("beat", settings("every: 250ms\nmissed: delay"), &|_| None)
+        .unwrap_err()
+        .to_string();
     assert!(
         refused.contains("ticker.schedules.beat.missed: delay cannot be used with ticker.cluster"),
         "{refused}"
     );
-    assert_eq!(ticker.schedules.len(), 1);
+    assert_eq!(refusing.config().schedules.len(), 1);
 }

@@ -117,20 +117,51 @@ pub fn check_fork_safety() -> Result<(), ForkSafetyError> {
     }
 }
 
+/// The most schedules the start's line names one by one. Beyond, it counts them by kind and
+/// names the first few: at 10,000 schedules the full list was one line of 890 KB, which a
+/// log pipeline may cut or refuse, and `ticker status` lists every one anyway.
+const NAMED_IN_FULL: usize = 10;
+
+/// How many schedules a summarised line names, in the config's order.
+const NAMED_FIRST: usize = 3;
+
 /// What runs when, in a line: `every 1s` for `ticker.interval` alone, else each schedule
-/// by name (see [`crate::config::ScheduleConfig::describe`]).
+/// by name (see [`crate::config::ScheduleConfig::describe`]), or, beyond [`NAMED_IN_FULL`],
+/// how many of each kind and the first [`NAMED_FIRST`].
 pub fn describe_schedules(
     schedules: &[crate::config::ScheduleConfig],
     fallback: (&str, &str),
 ) -> String {
+    let named = |s: &crate::config::ScheduleConfig| format!("{}: {}", s.name, s.describe(fallback));
     match schedules {
         [only] if only.name == crate::config::DEFAULT_NAME => only.describe(fallback),
-        _ => {
-            let each: Vec<String> = schedules
-                .iter()
-                .map(|s| format!("{}: {}", s.name, s.describe(fallback)))
-                .collect();
+        _ if schedules.len() <= NAMED_IN_FULL => {
+            let each: Vec<String> = schedules.iter().map(named).collect();
             format!("{} schedules ({})", schedules.len(), each.join("; "))
+        }
+        _ => {
+            let cron = schedules
+                .iter()
+                .filter(|s| matches!(s.when, crate::config::When::Cron { .. }))
+                .count();
+            let paused = schedules.iter().filter(|s| s.paused).count();
+            let counts = [
+                (cron, "cron"),
+                (schedules.len() - cron, "every"),
+                (paused, "paused"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, kind)| format!("{n} {kind}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+            let first: Vec<String> = schedules.iter().take(NAMED_FIRST).map(named).collect();
+            format!(
+                "{} schedules ({counts}; {}; {} more: ticker status lists them)",
+                schedules.len(),
+                first.join("; "),
+                schedules.len() - NAMED_FIRST
+            )
         }
     }
 }
@@ -586,7 +617,55 @@ mod pipes_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ScheduleConfig;
     use launch::Launched;
+
+    fn every(name: &str, ms: u64) -> ScheduleConfig {
+        ScheduleConfig::every(name, Duration::from_millis(ms), Default::default())
+    }
+
+    #[test]
+    fn the_start_line_names_a_few_schedules_each_and_summarises_many() {
+        let utc = ("UTC", "no zone set");
+        let few: Vec<ScheduleConfig> = (0..NAMED_IN_FULL as u64)
+            .map(|i| every(&format!("s{i}"), 100 + i))
+            .collect();
+        let line = describe_schedules(&few, utc);
+        assert!(
+            line.starts_with("10 schedules (s0: every 100ms; s1: every 101ms;"),
+            "{line}"
+        );
+        assert!(line.ends_with("; s9: every 109ms)"), "{line}");
+
+        let mut many: Vec<ScheduleConfig> = (0..10_000)
+            .map(|i| every(&format!("s{i:05}"), 1000))
+            .collect();
+        let cron = crate::schedule::cron::CronExpr::parse("*/5 * * * *").unwrap();
+        for s in &mut many[..4_000] {
+            s.when = crate::config::When::Cron {
+                expr: Box::new(cron.clone()),
+                zone: crate::config::ZoneChoice::Unset,
+            };
+        }
+        many[9_999].paused = true;
+        let line = describe_schedules(&many, utc);
+        assert_eq!(
+            line,
+            "10000 schedules (4000 cron, 6000 every, 1 paused; \
+             s00000: cron \"*/5 * * * *\" in UTC (no zone set); \
+             s00001: cron \"*/5 * * * *\" in UTC (no zone set); \
+             s00002: cron \"*/5 * * * *\" in UTC (no zone set); \
+             9997 more: ticker status lists them)"
+        );
+        let one_more: Vec<ScheduleConfig> = (0..=NAMED_IN_FULL)
+            .map(|i| every(&format!("s{i}"), 1000))
+            .collect();
+        assert_eq!(
+            describe_schedules(&one_more, utc),
+            "11 schedules (11 every; s0: every 1s; s1: every 1s; s2: every 1s; \
+             8 more: ticker status lists them)"
+        );
+    }
 
     /// A launcher that panics where a fork would be: a bug inside the loop.
     struct Panicking;

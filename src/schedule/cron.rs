@@ -30,11 +30,11 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use croner::parser::{CronParser, Seconds, Year};
-use croner::{Cron, CronPattern, JobType, Weekday};
+use croner::{Cron, CronComponent, CronPattern, JobType, Weekday};
 use jiff::{SignedDuration, Timestamp, Zoned};
 
 use super::zone::{Zone, ZoneError};
@@ -351,9 +351,10 @@ impl CronExpr {
                 });
             }
         }
-        let cron = parser()
-            .parse(expanded)
+        let mut cron = parser()
+            .parse(&with_year(expanded, fields.len()))
             .map_err(|err| explain(&fields, &err))?;
+        cron.pattern.years = EVERY_YEAR.clone();
         if first_matching_day(&cron.pattern).is_none() {
             return Err(CronError::NeverMatches {
                 reason: why_no_day_matches(&cron.pattern),
@@ -399,13 +400,34 @@ impl fmt::Display for CronExpr {
     }
 }
 
+/// croner's year field as it reads `*`: every year its search reaches. croner reads a `*`
+/// year by setting each of its 5,000 years one at a time, which made parsing 10,000
+/// expressions most of a master's start; so each expression is given to croner with one
+/// year ([`with_year`]), and this copy, read once by croner itself, replaces it.
+static EVERY_YEAR: LazyLock<CronComponent> = LazyLock::new(|| {
+    parser()
+        .parse("* * * * * *")
+        .expect("croner reads its own wildcard")
+        .pattern
+        .years
+});
+
+/// `expanded` (5 or 6 fields, as `fields` says) in croner's 7-field form: seconds first
+/// (`0` when not written, as croner itself puts it), then a year, which
+/// [`CronExpr::parse`] replaces with [`EVERY_YEAR`]. Any year in croner's range would do.
+fn with_year(expanded: &str, fields: usize) -> String {
+    let seconds = if fields == 5 { "0 " } else { "" };
+    format!("{seconds}{expanded} 2000")
+}
+
 /// croner with the forms this module accepts: seconds optional (6 fields put them first),
-/// no year field, weekdays counted from Sunday = 0, day-of-month OR day-of-week (its
+/// a year field only as [`with_year`] adds it (no one writes one: 7 fields are refused
+/// before croner sees them), weekdays counted from Sunday = 0, day-of-month OR day-of-week (its
 /// default, and Vixie's), and only the step forms Vixie accepts (`*/n`, `a-b/n`).
 fn parser() -> CronParser {
     CronParser::builder()
         .seconds(Seconds::Optional)
-        .year(Year::Disallowed)
+        .year(Year::Optional)
         .dom_and_dow(false)
         .alternative_weekdays(false)
         .sloppy_ranges(false)
@@ -416,6 +438,9 @@ fn parser() -> CronParser {
 /// splits it, so `MON` in the minute field would silently be minute 1 and `JAN` in
 /// day-of-week would be Monday. A name outside its own field is refused here instead.
 fn check_names(field: Field, value: &str) -> Result<(), CronError> {
+    if !value.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Ok(());
+    }
     let upper = value.to_ascii_uppercase();
     let has = |names: &[&str]| names.iter().any(|name| upper.contains(name));
     let misplaced = match field {

@@ -455,6 +455,9 @@ proptest! {
     fn any_text_is_parsed_or_refused_in_one_line(text in cronish()) {
         match CronExpr::parse(&text) {
             Ok(expr) => {
+                if !text.trim().starts_with('@') {
+                    prop_assert!(expr.cron.pattern == super::tests::croner_alone(&text), "{text}");
+                }
                 // What parses runs: it has a next occurrence, after the start.
                 let schedule = CronSchedule::new(expr, zone("UTC"));
                 let from = UnixInstant::from_secs(FROM_2020);

@@ -22,6 +22,50 @@ fn copies_of_an_expression_share_its_parsed_form() {
     assert!(!Arc::ptr_eq(&expr.cron, &other.cron));
 }
 
+/// croner's own reading of `text`, each field as written and `*` years: what
+/// [`CronExpr::parse`] must end with, however it gets there.
+pub(super) fn croner_alone(text: &str) -> CronPattern {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .dom_and_dow(false)
+        .alternative_weekdays(false)
+        .sloppy_ranges(false)
+        .build()
+        .parse(text)
+        .unwrap()
+        .pattern
+}
+
+#[test]
+fn the_parsed_form_is_croner_s_own_reading_with_every_year() {
+    for text in [
+        "* * * * *",
+        "30 2 * * *",
+        "3,8,10,17,24,28,33,37,43,47,54,56 1-59/2 * * * *",
+        "*/15 9-17 * * MON-FRI",
+        "0 0 L * *",
+        "0 0 13 * 5",
+        "0 0 * * 5#2",
+        "0 0 1W * *",
+        "0 0 * JAN,JUL 7",
+        "0 12 * * +1-5",
+    ] {
+        let expr = CronExpr::parse(text).unwrap();
+        assert!(expr.cron.pattern == croner_alone(text), "{text}");
+    }
+    let daily = CronExpr::parse("@daily").unwrap();
+    assert!(daily.cron.pattern == croner_alone("0 0 * * *"));
+    // The year is the one field the text never sets: a reading that left the placeholder
+    // year would match in 2000 only.
+    let every_second = schedule("* * * * * *", "UTC");
+    let from = instant("2031-06-01T00:00:00Z");
+    assert_eq!(
+        every_second.next_after(from).unwrap().at().as_secs(),
+        from.as_secs() + 1
+    );
+}
+
 /// An RFC 3339 time with its offset, as an instant.
 fn instant(rfc3339: &str) -> UnixInstant {
     let at: Timestamp = rfc3339.parse().unwrap();

@@ -216,7 +216,7 @@ class Run:
             for line in f:
                 if line.startswith(b"baseline: ticking "):
                     return float(line.split()[-1])
-                # Only the start: the line names every schedule, and may still be being written.
+                # Only the start: the line (which names schedules) may still be being written.
                 ticking = re.match(rb'\{"level":"info","ts":([0-9.]+),"logger":"ticker","msg":"master [0-9]+ ticking ',
                                    line)
                 if ticking:

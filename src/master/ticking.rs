@@ -110,11 +110,7 @@ impl Ticking {
             let name = self.timetable.name(run.schedule);
             let missed = run.catch_up.map_or(0, |c| c.missed);
             let since = last_run(name).map(|at| at.to_string()).unwrap_or_default();
-            let more = if missed >= MOST_COUNTED {
-                " or more"
-            } else {
-                ""
-            };
+            let more = or_more(missed);
             log::info!(
                 "{name} missed {missed}{more} run(s) since its last one ({since}) while no \
                  master ran: catching up with one run now"
@@ -195,11 +191,7 @@ impl Ticking {
             if self.timetable.set_catch_up(id, run)
                 && let Some(run) = resumed.catch_up
             {
-                let more = if run.missed >= MOST_COUNTED {
-                    " or more"
-                } else {
-                    ""
-                };
+                let more = or_more(run.missed);
                 log::info!(
                     "{} missed {}{more} run(s), from {} to {}, while no instance led the \
                      cluster: catching up with one run now",
@@ -241,6 +233,15 @@ impl Ticking {
         self.timetable
             .every(schedule)
             .map_or(HANDOFF_LEAD, |every| HANDOFF_LEAD.min(every / 4))
+    }
+}
+
+/// What a count of missed runs adds in a log line: counts stop at [`MOST_COUNTED`].
+fn or_more(missed: u64) -> &'static str {
+    if missed >= MOST_COUNTED {
+        " or more"
+    } else {
+        ""
     }
 }
 

@@ -50,6 +50,8 @@ PROFILES = {
 }
 MEASUREMENTS = "lateness,roundtrips,replacement,idle,memory,ffi"
 FFI_MODES = ("ffi", "usleep", "spin")
+# the wake-up floor's two ways of returning to a due instant (bench/wakeup.rs)
+WAKEUP_MODES = ("sleep", "spin")
 RT_INTERVAL_NS = 100_000     # the smallest interval the extension accepts
 PADS = {"1KB": 1024, "64KB": 65536}
 
@@ -361,6 +363,15 @@ def m_saturated(args, system, pad, stall_s, interval_ns=RT_INTERVAL_NS, after_s=
     span = (drain[-1] - drain[0]) / 1e9 if len(drain) > 1 else float("nan")
     return {"backlog_ticks": len(drain), "span_s": span, "per_s": (len(drain) - 1) / span,
             "stall_s": stall_s, "drained": len(drain) < len(after)}
+
+
+def m_wakeup_floor(args, mode, interval_ns, ticks):
+    """The wake-up floor (bench/wakeup.rs): one plain Rust process returning to each due
+    instant of a grid, by one sleep (`sleep`) or the extension's own sleep-then-spin (`spin`),
+    no PHP, no pool. A tail here is the host's, beyond what any ticker on it can hide."""
+    out = subprocess.run([args.wakeup, str(interval_ns // 1000), str(ticks), mode], capture_output=True,
+                         text=True, check=True, timeout=ticks * interval_ns / 1e9 * 5 + 30).stdout
+    return json.loads(out)
 
 
 def m_floor(args, pad, seconds):
@@ -959,6 +970,8 @@ def main():
     ap.add_argument("--php", default="php")
     ap.add_argument("--lib", default=os.path.join(ROOT, "target/release/libticker.so"),
                     help="the C library, for the FFI ticker")
+    ap.add_argument("--wakeup", default=os.path.join(ROOT, "target/release/examples/wakeup_floor"),
+                    help="the wake-up floor program (bench/wakeup.rs)")
     ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/examples/roundtrip_floor"),
                     help="the floor program (bench/floor.rs)")
     ap.add_argument("--results", default=RESULTS)
@@ -1009,6 +1022,12 @@ def main():
                     lat_samples[f"{s}_{name}"].extend(late)
                     log(f"  lateness {name:>4} {s:8}: p50 {fig['p50_us']:7.1f} p99 {fig['p99_us']:7.1f} "
                         f"max {fig['max_us']:8.1f} µs, delivered {fig['delivered']}/{fig['due']}")
+                if name == "1ms":
+                    for mode in WAKEUP_MODES:
+                        fig = m_wakeup_floor(args, mode, iv, ticks)
+                        rep["floor"][f"wakeup_{mode}"] = fig
+                        log(f"  lateness {name:>4} floor {mode:5} (Rust, no PHP): p50 {fig['p50_us']:7.1f} "
+                            f"p99 {fig['p99_us']:7.1f} p99.9 {fig['p999_us']:7.1f} max {fig['max_us']:8.1f} µs")
         if "roundtrips" in only:
             for name, pad in PADS.items():
                 for s in order:
@@ -1090,6 +1109,9 @@ def main():
                 for m in FFI_MODES}
     med["floor"] = {f"rt_{name}_per_s": median_of([r["floor"] for r in reps], f"roundtrips_{name}", "per_s")
                     for name in PADS}
+    for mode in WAKEUP_MODES:
+        for k in ("p50_us", "p99_us", "p999_us", "max_us", "cpu_us_per_tick"):
+            med["floor"][f"wakeup_{mode}_{k}"] = median_of([r["floor"] for r in reps], f"wakeup_{mode}", k)
     worst = {s: {k: min((r[s][p]["delivered_ratio"] for r in reps if p in r[s]), default=None)
                  for k, p in (("lat10_delivered", "lateness_10ms"), ("lat1_delivered", "lateness_1ms"))}
              for s in SYSTEMS}
@@ -1351,6 +1373,17 @@ def summary(rec):
                      "is its two wake-ups, not its bytes). The saturated 1 KB rates are "
                      f"{t['rt_1KB_per_s'] / f['rt_1KB_per_s']:.0%} of it (ticker) and "
                      f"{b['rt_1KB_per_s'] / f['rt_1KB_per_s']:.0%} (baseline).")
+    if f.get("wakeup_spin_p999_us") is not None:
+        notes.append("The wake-up floor at 1 ms: one plain Rust process, no PHP and no pool, returning to "
+                     "each due instant of the same number of ticks (`bench/wakeup.rs`). By one absolute "
+                     f"sleep: p50 {f['wakeup_sleep_p50_us']:.1f}, p99 {f['wakeup_sleep_p99_us']:.1f}, "
+                     f"p99.9 {f['wakeup_sleep_p999_us']:.1f}, max {f['wakeup_sleep_max_us']:.0f} µs; "
+                     "by the extension's own sleep-then-spin: "
+                     f"p50 {f['wakeup_spin_p50_us']:.1f}, p99 {f['wakeup_spin_p99_us']:.1f}, "
+                     f"p99.9 {f['wakeup_spin_p999_us']:.1f}, max {f['wakeup_spin_max_us']:.0f} µs "
+                     f"({f['wakeup_spin_cpu_us_per_tick']:.1f} µs of CPU per tick, against "
+                     f"{f['wakeup_sleep_cpu_us_per_tick']:.1f} µs sleeping). A tail the floor has is this "
+                     "host's, not the ticker's.")
     if b.get("php_memory_usage_mb") is not None:
         notes.append(f"The app's PHP heap at boot (memory_get_usage): {t['php_memory_usage_mb']:.1f} MB (ticker), "
                      f"{b['php_memory_usage_mb']:.1f} MB (baseline).")

@@ -30,14 +30,25 @@ const TTL: Duration = Duration::from_secs(1);
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// A `redis-server` of the test's own. Dropping it kills it and removes its directory.
-struct Redis {
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// What clients must `AUTH` with, if anything.
+    password: Option<String>,
 }
 
 impl Redis {
-    fn start(name: &str) -> Redis {
+    pub(crate) fn start(name: &str) -> Redis {
+        Redis::start_with(name, None)
+    }
+
+    /// One that asks clients for `password`, as a production server does.
+    pub(crate) fn with_password(name: &str, password: &str) -> Redis {
+        Redis::start_with(name, Some(password.to_string()))
+    }
+
+    fn start_with(name: &str, password: Option<String>) -> Redis {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!(
@@ -50,13 +61,18 @@ impl Redis {
             port: free_port(),
             dir,
             child: None,
+            password,
         };
         redis.restart();
         redis
     }
 
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+    pub(crate) fn url(&self) -> String {
+        let auth = self
+            .password
+            .as_ref()
+            .map_or(String::new(), |p| format!(":{p}@"));
+        format!("redis://{auth}127.0.0.1:{}/0", self.port)
     }
 
     /// Starts it (again, on the same port, with no data) and waits until it answers.
@@ -66,6 +82,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(self.password.iter().flat_map(|p| ["--requirepass", p]))
             .arg("--dir")
             .arg(&self.dir)
             .stdin(Stdio::null())

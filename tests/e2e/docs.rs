@@ -9,7 +9,10 @@
 //! | `sh`, `console`, none | each command by its program (`shell.rs`); each `$ ticker calendar ...` line is run, the lines up to the next `$ ` are its output |
 //!
 //! A `ticker status` answer shown (an output block, no language) is compared by shape with
-//! a master's (`status.rs`). A block in any other language fails (`LANGUAGES`).
+//! a master's (`status.rs`); any other output block (log lines, `php --ri ticker`, a
+//! cluster's lines, a crontab, a file tree) with what really prints it, or what it claims
+//! (`output.rs`), and one that no check knows fails. A block in any other language fails
+//! (`LANGUAGES`).
 //!
 //! Every relative link must lead to a file that exists, and an `#anchor` to one of its
 //! headings.
@@ -25,6 +28,7 @@ use std::process::Command;
 
 use crate::harness::{Php, run_ticker_alone, scratch_dir};
 
+mod output;
 mod shell;
 mod status;
 
@@ -42,7 +46,8 @@ const LANGUAGES: &[(&str, &str)] = &[
     (
         "",
         "output: its `$ ` lines by their program (shell.rs), `$ ticker calendar`'s output, a \
-         `ticker status` answer's shape (status.rs)",
+         `ticker status` answer's shape (status.rs), any other output by what prints it or \
+         what it claims (output.rs; one no check knows fails)",
     ),
 ];
 
@@ -434,6 +439,11 @@ fn example(needle: &str) -> Block {
 fn shape(line: &str) -> String {
     let line = line.strip_prefix("^C").unwrap_or(line);
     let line = line.find(" /").map_or(line, |at| &line[..at]);
+    numbers_as_n(line)
+}
+
+/// `line` with each run of digits as one `N`.
+fn numbers_as_n(line: &str) -> String {
     let mut out = String::new();
     for c in line.chars() {
         if !c.is_ascii_digit() {

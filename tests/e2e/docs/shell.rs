@@ -601,13 +601,13 @@ fn master(name: &str) -> Running {
     )
 }
 
+/// The smallest application: a worker loop that answers every tick.
+pub(super) const APP: &str = "<?php\n$worker = Ticker\\Worker::create();\nwhile ($worker->waitPayload()) {\n    $worker->respond(new Ticker\\Payload('OK'));\n}\n";
+
 /// A master of `yaml` whose workers answer every tick, once it answers `ticker status`.
 pub(super) fn master_with(name: &str, yaml: &str) -> Running {
     let php = Php::new(name).yaml(yaml);
-    let app = php.file(
-        "app.php",
-        "<?php\n$worker = Ticker\\Worker::create();\nwhile ($worker->waitPayload()) {\n    $worker->respond(new Ticker\\Payload('OK'));\n}\n",
-    );
+    let app = php.file("app.php", APP);
     let run = php.spawn(&[app.as_os_str()]);
     let pid = run.pid.to_string();
     run.wait_for("the master to answer", |r| {

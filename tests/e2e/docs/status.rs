@@ -9,7 +9,7 @@ use super::shell::master_with;
 
 /// A shown answer, known by its first word, and the config of a master that prints one of
 /// that shape.
-const ANSWERS: &[(&str, &str)] = &[
+pub(super) const ANSWERS: &[(&str, &str)] = &[
     (
         "master",
         "ticker:

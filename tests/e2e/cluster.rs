@@ -1062,7 +1062,10 @@ fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
             Named {
                 id: 1,
                 name: "beat".into(),
-                recurrence: Recurrence::Every(INTERVAL),
+                recurrence: Recurrence::Every {
+                    every: INTERVAL,
+                    phase: Duration::ZERO,
+                },
                 catch_up: CatchUp::None,
             },
             Named {

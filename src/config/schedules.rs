@@ -5,8 +5,9 @@
 //! the `ticker` section's, its `exec_ttl` to `ticker.pool.supervisor.exec_ttl`) and every
 //! check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
-//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]) and
-//! `catch_up`. What a schedule does at run time is not decided here.
+//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]),
+//! `jitter` (at most an interval's `every`) and `catch_up`. What a schedule does at run time
+//! is not decided here.
 
 use std::collections::HashSet;
 use std::fmt::Write;

@@ -706,20 +706,23 @@ def cron_seconds(i):
 def schedule_set(shape, n):
     """[(name, the ticker's YAML mapping, the baseline's cron expression)] of `n` schedules.
 
-    every: `every: 1s` each. The timetable starts every interval one interval after the pool
-    is up, all at once, and the config has no way to give them phases of their own (jitter is
-    for cron only), so their ticks fall due together, n at each second. The baseline checks
-    `* * * * * *` for each (Laravel's everySecond() is a minute's event repeated each second).
+    every: `every: 1s, jitter: 1s` each: the timetable starts every interval one interval after
+    the pool is up, each grid shifted by a phase of its own in [0, 1 s) hashed from its name,
+    so their ticks spread over each second instead of falling due together. The baseline checks
+    `* * * * * *` for each (Laravel's everySecond() is a minute's event repeated each second)
+    and cannot stagger them: it looks at the clock once a second.
     cron: 6-field expressions with their own seconds and minutes (see cron_seconds and
-    CRON_MINUTES), the same text for both systems."""
+    CRON_MINUTES), the same text for both systems; the ticker's with `jitter: 1s` too, each run
+    moved by an offset of its own in [0, 1 s), since hundreds of them share each second.
+    """
     out = []
     for i in range(n):
         name = f"s{i:05d}"
         if shape == "every":
-            out.append((name, "{every: 1s}", "* * * * * *"))
+            out.append((name, "{every: 1s, jitter: 1s}", "* * * * * *"))
         else:
             expr = f"{','.join(map(str, cron_seconds(i)))} {CRON_MINUTES[i % 3]} * * * *"
-            out.append((name, f'{{cron: "{expr}"}}', expr))
+            out.append((name, f'{{cron: "{expr}", jitter: 1s}}', expr))
     return out
 
 
@@ -781,11 +784,15 @@ def m_schedules(args, system, shape, n, prof):
         # What the start cost the master, whatever else the machine runs (read a few ms
         # after the line: the first ticks' cost is in it).
         start_cpu_s = sched_ns(r.pid) / 1e9
-        # The due seconds: the ticker's intervals one second after its start; otherwise the
-        # wall clock's whole seconds (cron occurrences, the baseline's isDue() seconds).
-        phase = ready % 1.0 if (system, shape) == ("ticker", "every") else 0.0
+        # The window starts half-way between two of the baseline's due seconds (the wall
+        # clock's whole seconds, its isDue() seconds), so that no tick sits on its edges. The
+        # ticker's schedules all have `jitter: 1s`: its window starts on a whole second, and
+        # a cron run, due in [u, u + 1 s) for its occurrence u, falls in it exactly when its
+        # occurrence does; an interval has one run in any window of whole seconds, wherever
+        # its phase puts it.
+        edge = 0.5 if system == "baseline" else 0.0
         earliest = ready + prof["settle_s"]
-        t0_unix = math.floor(earliest - phase - 0.5) + 1 + phase + 0.5
+        t0_unix = math.floor(earliest - edge) + 1 + edge
         off = time.time() - time.monotonic()
         time.sleep(max(0.0, t0_unix - off - time.monotonic()))
         c0 = (time.monotonic_ns(), sched_ns(r.pid), *tree_cpu(r.pid)[:2])
@@ -801,7 +808,7 @@ def m_schedules(args, system, shape, n, prof):
     if shape == "every":
         due = n * window
     else:
-        due = cron_due_count(n, round(t0_unix - phase + 0.5), window)
+        due = cron_due_count(n, math.ceil(t0_unix), window)
     wall_ns = c1[0] - c0[0]
     delivered = len(late)
     return {

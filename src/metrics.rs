@@ -228,6 +228,13 @@ pub struct ScheduleRow {
     /// its runs may take, 0 for no limit. Absent: the pool's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_ttl_secs: Option<f64>,
+    /// Its `jitter`, in seconds; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_secs: Option<f64>,
+    /// How far an interval's grid is shifted by its jitter, in seconds (one offset hashed
+    /// from its name); absent for a cron schedule, whose jitter moves each run on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_secs: Option<f64>,
     /// Unix time its next tick is due, in seconds; `None` while paused, or held (a tick
     /// waits under `delay`), or with no run to come.
     pub next_due_unix: Option<f64>,
@@ -427,12 +434,26 @@ fn from_now(unix: f64, now: Option<f64>) -> String {
 }
 
 impl ScheduleRow {
-    /// What runs when: `every 250ms`, `cron 30 2 * * * (Europe/Berlin)`, with its own
-    /// `exec_ttl` where it has one.
+    /// What runs when: `every 250ms`, `cron 30 2 * * * (Europe/Berlin)`, with its jitter
+    /// (and an interval's phase, where its grid lies) and its own `exec_ttl` where it has
+    /// them.
     fn when(&self) -> String {
         let mut text = format!("{} {}", printable(&self.kind), printable(&self.expression));
         if let Some(zone) = &self.zone {
             let _ = write!(text, " ({})", printable(zone));
+        }
+        if let Some(jitter) = self.jitter_secs {
+            let _ = write!(text, ", jitter {}", seconds(jitter, false));
+            // Whole microseconds, as the phase is drawn: the float must not show as 1ns less.
+            if let Some(phase) = self.phase_secs {
+                let micros = (phase * 1e6).round();
+                let phase = if (0.0..1e15).contains(&micros) {
+                    format_duration(Duration::from_micros(micros as u64))
+                } else {
+                    "?".to_string()
+                };
+                let _ = write!(text, " (phase {phase})");
+            }
         }
         // A ttl that is not a number is none, as it reads back from JSON.
         match self.exec_ttl_secs.filter(|ttl| ttl.is_finite()) {
@@ -518,6 +539,8 @@ impl Snapshot {
             let run = s.last_run.as_ref();
             [
                 ("schedules[].exec_ttl_secs", s.exec_ttl_secs),
+                ("schedules[].jitter_secs", s.jitter_secs),
+                ("schedules[].phase_secs", s.phase_secs),
                 ("schedules[].next_due_unix", s.next_due_unix),
                 ("schedules[].last_success_unix", s.last_success_unix),
                 (
@@ -1142,6 +1165,8 @@ mod tests {
                     }),
                     last_success_unix: Some(NOW - 0.2),
                     exec_ttl_secs: None,
+                    jitter_secs: None,
+                    phase_secs: None,
                     lateness: histogram_of(&[&[40; 17], &[300]]),
                     run_duration: runs_of(&[3; 18]),
                 },
@@ -1168,6 +1193,8 @@ mod tests {
                     }),
                     last_success_unix: Some(NOW - 86_400.0),
                     exec_ttl_secs: Some(60.0),
+                    jitter_secs: Some(30.0),
+                    phase_secs: None,
                     lateness: histogram_of(&[&[2_000, 3_000, 4_000]]),
                     run_duration: runs_of(&[4_000, 4_000, 12_500, 12_500, 12_500]),
                 },
@@ -1183,6 +1210,8 @@ mod tests {
                     last_run: None,
                     last_success_unix: None,
                     exec_ttl_secs: Some(0.0),
+                    jitter_secs: None,
+                    phase_secs: None,
                     lateness: Histogram::default(),
                     run_duration: Buckets::run_duration().histogram(),
                 },
@@ -1669,6 +1698,23 @@ mod tests {
     }
 
     #[test]
+    fn an_intervals_row_shows_its_jitter_and_the_phase_of_its_grid() {
+        let mut snapshot = snapshot();
+        let row = &mut snapshot.schedules[0];
+        row.jitter_secs = Some(0.5);
+        row.phase_secs = Some(0.317);
+        assert_eq!(row.when(), "every 500ms, jitter 500ms (phase 317ms)");
+        row.phase_secs = Some(Duration::from_micros(317_482).as_secs_f64());
+        assert_eq!(row.when(), "every 500ms, jitter 500ms (phase 317ms482µs)");
+        let json = serde_json::to_string(&snapshot).unwrap();
+        let back = Snapshot::from_json(&json).unwrap();
+        assert_eq!(
+            back.schedules[0].when(),
+            "every 500ms, jitter 500ms (phase 317ms482µs)"
+        );
+    }
+
+    #[test]
     fn the_table_lists_the_schedules_from_the_masters_time() {
         let table = snapshot().to_table();
         let lines: Vec<&str> = table.lines().collect();
@@ -1706,7 +1752,7 @@ mod tests {
             row("report"),
             [
                 "report",
-                "cron 30 2 * * * (Europe/Berlin), exec_ttl 1m",
+                "cron 30 2 * * * (Europe/Berlin), jitter 30s, exec_ttl 1m",
                 "in 1h",
                 "4",
                 "3",
@@ -2181,6 +2227,8 @@ mod tests {
                         }),
                         last_success_unix,
                         exec_ttl_secs,
+                        jitter_secs: None,
+                        phase_secs: None,
                         lateness,
                         run_duration,
                     },

@@ -28,7 +28,8 @@ pub struct Tick {
     pub number: u64,
     pub due: Mono,
     /// A cron schedule's occurrence (its due instant less the jitter), for the header;
-    /// `None` for an interval, but for a cluster's catch-up run, which carries the latest
+    /// `None` for an interval, whose due instant is its occurrence (a jitter's phase shifts
+    /// the grid, not the run), but for a cluster's catch-up run, which carries the latest
     /// occurrence it stands for (the lease grants it and records it as handed out).
     pub scheduled: Option<UnixInstant>,
     /// 1 for the first delivery; 2 when re-run after a worker asked to stop while holding it.

@@ -1,7 +1,8 @@
 //! Every schedule of a pool, and which one comes due next.
 //!
-//! Owns each schedule's clock (an interval's grid on the monotonic clock, a cron
-//! expression's occurrences over Unix time), its numbering, whether it is paused, and one
+//! Owns each schedule's clock (an interval's grid on the monotonic clock, shifted by the
+//! phase its jitter draws once, at build time; a cron expression's occurrences over Unix
+//! time, each moved by a jitter of its own), its numbering, whether it is paused, and one
 //! ordered set of the schedules' next due instants: the next tick of the whole pool is the
 //! first of that set, and a wake-up touches only the schedules that are due, so its cost
 //! grows with the logarithm of the number of schedules, never with the number. Cron
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use crate::config::{CatchUp as CatchUpPolicy, ScheduleConfig, When, ZoneChoice};
 use crate::schedule::cron::{CronExpr, CronSchedule, Occurrence, UnixInstant};
+use crate::schedule::jitter;
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, Schedule, Ticker, WallClock};
 use crate::tick::{CatchUp, ScheduleId, Tick};
@@ -64,8 +66,10 @@ struct Entry {
 #[derive(Debug)]
 enum Clock {
     /// `every` (and `ticker.interval`): the grid, numbering and `delay` hold of [`Ticker`].
+    /// `phase` shifts the grid the start lays (see [`ScheduleConfig::phase`]).
     Every {
         every: Duration,
+        phase: Duration,
         ticker: Ticker,
     },
     Cron(Box<CronClock>),
@@ -86,22 +90,8 @@ struct CronClock {
 impl CronClock {
     /// When `occurrence` is due: its instant, plus the jitter drawn for it.
     fn due(&self, name: &str, occurrence: &Occurrence, clock: &WallClock) -> Mono {
-        clock.mono(occurrence.at()) + jitter(name, occurrence.at(), self.jitter)
+        clock.mono(occurrence.at()) + jitter::of_run(name, occurrence.at(), self.jitter)
     }
-}
-
-/// The offset in `[0, jitter)` of the run of `name` at `at`: a hash of both, so every
-/// instance of a cluster and every restart agree on it, and schedules that share an
-/// expression do not all run at the same instant.
-pub fn jitter(name: &str, at: UnixInstant, jitter: Option<Duration>) -> Duration {
-    let Some(jitter) = jitter.filter(|j| !j.is_zero()) else {
-        return Duration::ZERO;
-    };
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(name.as_bytes());
-    hasher.update(&at.as_nanos().to_le_bytes());
-    let spread = u128::from(hasher.finalize()) * jitter.as_nanos() / (u128::from(u32::MAX) + 1);
-    Duration::from_nanos(u64::try_from(spread).unwrap_or(u64::MAX))
 }
 
 /// What the schedules are built from: the config's list, and the zone of cron schedules
@@ -132,6 +122,7 @@ impl Timetable {
                 clock: match &config.when {
                     When::Every(every) => Clock::Every {
                         every: *every,
+                        phase: config.phase(),
                         ticker: Ticker::new(Schedule::new(Mono(0), *every)),
                     },
                     When::Cron { expr, zone } => Clock::Cron(Box::new(CronClock {
@@ -209,6 +200,15 @@ impl Timetable {
         }
     }
 
+    /// How far the grid of interval `id` is shifted from the one its start would lay
+    /// without jitter; zero for a cron schedule, whose jitter moves each run on its own.
+    pub fn phase(&self, id: ScheduleId) -> Duration {
+        match &self.entry(id).clock {
+            Clock::Every { phase, .. } => *phase,
+            Clock::Cron(_) => Duration::ZERO,
+        }
+    }
+
     pub fn is_paused(&self, id: ScheduleId) -> bool {
         self.entry(id).paused
     }
@@ -227,12 +227,18 @@ impl Timetable {
     }
 
     /// Every schedule starts: an interval's first tick comes one interval from `now` (as
-    /// RoadRunner's ticker's does), a cron schedule's at its first occurrence after `now`.
+    /// RoadRunner's ticker's does), later by its phase, a cron schedule's at its first
+    /// occurrence after `now`.
     pub fn start(&mut self, now: Mono, clock: WallClock) {
         self.clock = clock;
         for entry in &mut self.entries {
-            if let Clock::Every { every, ticker } = &mut entry.clock {
-                *ticker = Ticker::new(Schedule::new(now + *every, *every));
+            if let Clock::Every {
+                every,
+                phase,
+                ticker,
+            } = &mut entry.clock
+            {
+                *ticker = Ticker::new(Schedule::new(now + *phase + *every, *every));
             }
         }
         self.start_as_set(now);
@@ -281,7 +287,7 @@ impl Timetable {
             };
             let catch_up = Some(CatchUp { missed });
             let tick = match &mut entry.clock {
-                Clock::Every { every, ticker } => {
+                Clock::Every { every, ticker, .. } => {
                     let number = ticker.next_number();
                     *ticker = Ticker::starting_at(
                         number.saturating_add(1),
@@ -532,7 +538,7 @@ impl Timetable {
         entry.catching_up = None;
         if started {
             match &mut entry.clock {
-                Clock::Every { every, ticker } => {
+                Clock::Every { every, ticker, .. } => {
                     let next = ticker.next_due();
                     if next <= now {
                         let behind = now.since(next).as_nanos();
@@ -747,6 +753,52 @@ mod tests {
             "{due:?}"
         );
         assert_ne!(Some(due), other.next_due(), "another name, another offset");
+    }
+
+    fn jittered(name: &str, ms: u64, jitter_ms: u64) -> ScheduleConfig {
+        ScheduleConfig {
+            jitter: Some(Duration::from_millis(jitter_ms)),
+            ..every(name, ms)
+        }
+    }
+
+    #[test]
+    fn a_jittered_interval_is_shifted_by_one_phase_and_keeps_its_distance() {
+        let one = started(&[jittered("beat", 1000, 1000)], NIGHT);
+        let two = started(&[jittered("beat", 1000, 1000)], NIGHT);
+        let phase = one.phase(ScheduleId(0));
+        assert_eq!(phase, jitter::phase("beat", Some(Duration::from_secs(1))));
+        assert!(
+            !phase.is_zero() && phase < Duration::from_secs(1),
+            "{phase:?}"
+        );
+        assert_eq!(two.phase(ScheduleId(0)), phase, "every timetable agrees");
+        let other = started(&[jittered("pulse", 1000, 1000)], NIGHT);
+        assert_ne!(
+            other.phase(ScheduleId(0)),
+            phase,
+            "another name, another phase"
+        );
+
+        // The first tick one interval and the phase after the start, then one a second.
+        let mut one = one;
+        let got = walk(&mut one, Mono(5 * S));
+        let dues: Vec<Mono> = got.iter().map(|g| g.2).collect();
+        let grid: Vec<Mono> = (1..=3).map(|k| Mono(S + k * S) + phase).collect();
+        assert_eq!(dues, grid);
+        assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), [0, 1, 2]);
+
+        // A resume keeps the phase: whole intervals are skipped.
+        assert!(one.pause(ScheduleId(0)));
+        assert!(one.resume(ScheduleId(0), Mono(9 * S)));
+        assert_eq!(one.next_due_of(ScheduleId(0)), Some(Mono(9 * S) + phase));
+    }
+
+    #[test]
+    fn without_jitter_an_interval_has_no_phase() {
+        let t = started(&[every("beat", 1000)], NIGHT);
+        assert_eq!(t.phase(ScheduleId(0)), Duration::ZERO);
+        assert_eq!(t.next_due(), Some(Mono(2 * S)));
     }
 
     #[test]

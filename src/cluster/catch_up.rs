@@ -60,7 +60,7 @@ pub fn run(recurrence: &Recurrence, phase: u64, after: u64, from: u64, number: u
         .next_after(phase, after)
         .filter(|&first| first <= from)?;
     let (missed, latest) = match recurrence {
-        Recurrence::Every(every) => {
+        Recurrence::Every { every, .. } => {
             let steps = (from - first) / nanos(*every).max(1);
             (steps + 1, first + steps * nanos(*every))
         }

@@ -35,8 +35,14 @@ pub const MAX_WALK: u64 = 10_000;
 /// When a schedule's occurrences fall, in Unix nanoseconds.
 #[derive(Debug, Clone)]
 pub enum Recurrence {
-    /// Every `interval`, on the grid through the anchor's instant.
-    Every(Duration),
+    /// Every `every`, on the grid through the anchor's instant. `phase` (from `jitter`)
+    /// shifts the grid the first leader lays, one interval after its start, and a leader
+    /// whose phase differs from the one the anchor was counted by moves the grid by the
+    /// difference.
+    Every {
+        every: Duration,
+        phase: Duration,
+    },
     Cron(Box<CronSchedule>),
 }
 
@@ -70,7 +76,12 @@ impl Recurrence {
     /// says otherwise counts the old leader's occurrences by the old definition.
     pub fn describe(&self) -> String {
         match self {
-            Recurrence::Every(every) => format!("every {}", nanos(*every)),
+            Recurrence::Every { every, phase } if phase.is_zero() => {
+                format!("every {}", nanos(*every))
+            }
+            Recurrence::Every { every, phase } => {
+                format!("every {} phase {}", nanos(*every), nanos(*phase))
+            }
             Recurrence::Cron(cron) => format!("cron {} {}", cron.zone().name(), cron.expr()),
         }
     }
@@ -79,7 +90,7 @@ impl Recurrence {
     /// (an interval's grid goes through it); `None` when a cron schedule has none.
     pub fn next_after(&self, phase: u64, after: u64) -> Option<u64> {
         match self {
-            Recurrence::Every(every) => {
+            Recurrence::Every { every, .. } => {
                 let every = nanos(*every).max(1);
                 if after < phase {
                     let back = (phase - after) / every;
@@ -95,11 +106,33 @@ impl Recurrence {
         }
     }
 
+    /// How far this definition moves the grid of an interval whose anchor `counted_by`
+    /// wrote: its phase less theirs, within one interval; zero for a cron schedule, whose
+    /// occurrences are its expression's.
+    fn shift_from(&self, counted_by: &Recurrence) -> u64 {
+        match (self, counted_by) {
+            (Recurrence::Every { every, phase }, Recurrence::Every { phase: theirs, .. }) => {
+                let every = nanos(*every).max(1);
+                (nanos(*phase) % every + every - nanos(*theirs) % every) % every
+            }
+            _ => 0,
+        }
+    }
+
+    /// Where the grid of a first leader that runs from `from` goes through: its start,
+    /// shifted by an interval's phase.
+    fn origin(&self, from: u64) -> u64 {
+        match self {
+            Recurrence::Every { phase, .. } => from.saturating_add(nanos(*phase)),
+            Recurrence::Cron(_) => from,
+        }
+    }
+
     /// An instant just before occurrence `at`, where an anchor that numbers `at` first
     /// lies: an interval's previous grid point, so that the grid goes on through it.
     pub(super) fn just_before(&self, at: u64) -> u64 {
         match self {
-            Recurrence::Every(every) => at.saturating_sub(nanos(*every)),
+            Recurrence::Every { every, .. } => at.saturating_sub(nanos(*every)),
             Recurrence::Cron(_) => at.saturating_sub(1),
         }
     }
@@ -111,7 +144,7 @@ impl Recurrence {
             return 0;
         }
         match self {
-            Recurrence::Every(every) => (upto - after) / nanos(*every).max(1),
+            Recurrence::Every { every, .. } => (upto - after) / nanos(*every).max(1),
             Recurrence::Cron(cron) => cron
                 .occurrences_after(instant(after))
                 .take_while(|o| o.at().as_nanos() <= i64::try_from(upto).unwrap_or(i64::MAX))
@@ -176,7 +209,13 @@ pub fn resume(
     catch_up: CatchUp,
 ) -> Resumed {
     let (carried, skipped) = match stored {
-        None => (Anchor { at: from, next: 0 }, 0),
+        None => (
+            Anchor {
+                at: ours.origin(from),
+                next: 0,
+            },
+            0,
+        ),
         Some((anchor, counted_by)) => {
             let counted_by = counted_by.unwrap_or(ours);
             match until.filter(|&u| u > anchor.at) {
@@ -194,9 +233,12 @@ pub fn resume(
             }
         }
     };
-    // The grid of an interval goes through the anchor: the stored one, or the new one.
+    // The grid of an interval goes through the anchor: the stored one (moved by a changed
+    // phase), or the new one.
     let phase = match stored {
-        Some((anchor, _)) => anchor.at,
+        Some((anchor, counted_by)) => anchor
+            .at
+            .saturating_add(ours.shift_from(counted_by.unwrap_or(ours))),
         None => carried.at,
     };
     let after = carried.at.max(from).max(until.unwrap_or(0));
@@ -243,7 +285,15 @@ pub(super) mod tests {
     }
 
     pub(crate) fn every(ms: u64) -> Recurrence {
-        Recurrence::Every(Duration::from_millis(ms))
+        phased(ms, 0)
+    }
+
+    /// Every `ms` milliseconds, its grid shifted by `phase_ms`.
+    pub(crate) fn phased(ms: u64, phase_ms: u64) -> Recurrence {
+        Recurrence::Every {
+            every: Duration::from_millis(ms),
+            phase: Duration::from_millis(phase_ms),
+        }
     }
 
     /// Every second, at its start.
@@ -333,6 +383,56 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_phase_shifts_the_first_leaders_grid_and_later_leaders_keep_it() {
+        // Every second, shifted by 317 ms: the first leader's grid goes through T + 317 ms.
+        let ours = phased(1000, 317);
+        let r = resume(&ours, None, None, T);
+        assert_eq!(r.first, Some((T + 1317 * MS, 0)));
+        assert_eq!(resume(&every(1000), None, None, T).first, Some((T + S, 0)));
+        // Two instances computing the same acquisition agree, tick numbers included.
+        assert_eq!(resume(&phased(1000, 317), None, None, T), r);
+        // The next leader goes on from the written anchor: same grid, next numbers, the
+        // runs a whole interval apart.
+        let next = resume(
+            &ours,
+            Some((r.anchor, None)),
+            Some(T + 3317 * MS),
+            T + 3500 * MS,
+        );
+        assert_eq!(next.first, Some((T + 4317 * MS, 3)));
+        assert_eq!(next.skipped, 3);
+    }
+
+    #[test]
+    fn a_changed_phase_moves_the_grid_by_the_difference_and_reuses_no_number() {
+        // The anchor was counted with phase 100 ms (T + 100 ms handed out as 7, T + 1.1 s
+        // granted, so maybe handed out as 8); this instance's phase is 400 ms: its grid is
+        // T + 400 ms + k s, and it goes on at T + 1.4 s as 9.
+        let anchor = Anchor::handed(T + 100 * MS, 7);
+        let old = phased(1000, 100);
+        let r = resume(
+            &phased(1000, 400),
+            Some((anchor, Some(&old))),
+            Some(T + 1100 * MS),
+            T + 1200 * MS,
+        );
+        assert_eq!(r.first, Some((T + 1400 * MS, 9)));
+        // Back to a smaller phase: the grid moves by the difference within one interval.
+        let r = resume(
+            &phased(1000, 50),
+            Some((Anchor::handed(T + 400 * MS, 3), Some(&phased(1000, 400)))),
+            None,
+            T + 500 * MS,
+        );
+        assert_eq!(r.first, Some((T + 1050 * MS, 4)));
+        assert_eq!(
+            phased(1000, 400).describe(),
+            "every 1000000000 phase 400000000"
+        );
+        assert_eq!(every(1000).describe(), "every 1000000000");
+    }
+
+    #[test]
     fn a_walk_stops_at_its_cap() {
         assert_eq!(each_second().count_between(T, T + 3 * S), 3);
         assert_eq!(each_second().count_between(T, T + 100_000 * S), MAX_WALK);
@@ -345,8 +445,9 @@ pub(super) mod tests {
         use proptest::prelude::*;
 
         fn recurrence(which: u8, interval_ms: u64) -> Recurrence {
-            match which % 3 {
+            match which % 4 {
                 0 => every(interval_ms),
+                3 => phased(interval_ms, interval_ms * 3 / 7),
                 1 => each_second(),
                 _ => Recurrence::Cron(Box::new(CronSchedule::new(
                     CronExpr::parse("*/7 * * * * *").unwrap(),
@@ -362,7 +463,7 @@ pub(super) mod tests {
             /// come after all of them.
             #[test]
             fn a_new_leader_reuses_no_number_and_no_occurrence(
-                which in 0u8..3,
+                which in 0u8..4,
                 interval_ms in 1u64..3000,
                 anchor_ms in 0u64..10_000,
                 next in 0u64..1_000_000,
@@ -392,7 +493,7 @@ pub(super) mod tests {
             /// The first leader numbers from 0, after its start and after `until`.
             #[test]
             fn the_first_leader_starts_at_zero_after_everything_granted(
-                which in 0u8..3,
+                which in 0u8..4,
                 interval_ms in 1u64..3000,
                 until_ms in proptest::option::of(0u64..20_000),
                 from_ms in 0u64..30_000,

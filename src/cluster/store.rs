@@ -16,6 +16,7 @@
 //!   occurrence of a named schedule a leader may have handed out);
 //! - `<key>:schedules` is a hash with one field per named schedule (`ticker.schedules`, or
 //!   declared in code): its anchor, as JSON, `{"def":"every 250000000","at":…,"next":…}`
+//!   (`"every 250000000 phase 31700000"` with a jitter's phase)
 //!   or `{"def":"cron Europe/Berlin 0 30 2 * * *",…}`: the occurrences after `at` (Unix
 //!   nanoseconds) are numbered from `next` on, counted by `def` (see
 //!   [`super::numbering`]). A new leader writes every schedule's anchor when it takes
@@ -515,9 +516,16 @@ fn resume(n: &Named, stored: Option<&Stored>, until: Option<u64>, from: u64) -> 
 /// A definition as [`Recurrence::describe`] wrote it.
 fn recurrence_of(def: &str) -> Option<Recurrence> {
     match def.split_once(' ')? {
-        ("every", ns) => Some(Recurrence::Every(Duration::from_nanos(
-            ns.parse().ok().filter(|&ns: &u64| ns > 0)?,
-        ))),
+        ("every", rest) => {
+            let (every, phase) = match rest.split_once(" phase ") {
+                Some((every, phase)) => (every, phase.parse().ok()?),
+                None => (rest, 0),
+            };
+            Some(Recurrence::Every {
+                every: Duration::from_nanos(every.parse().ok().filter(|&ns: &u64| ns > 0)?),
+                phase: Duration::from_nanos(phase),
+            })
+        }
         ("cron", rest) => {
             let (zone, expr) = rest.split_once(' ')?;
             Some(Recurrence::Cron(Box::new(CronSchedule::new(
@@ -526,5 +534,29 @@ fn recurrence_of(def: &str) -> Option<Recurrence> {
             ))))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_definition_reads_back_as_it_was_written() {
+        for every in [
+            Recurrence::Every {
+                every: Duration::from_millis(250),
+                phase: Duration::ZERO,
+            },
+            Recurrence::Every {
+                every: Duration::from_secs(1),
+                phase: Duration::from_millis(317),
+            },
+        ] {
+            let def = every.describe();
+            assert_eq!(recurrence_of(&def).map(|r| r.describe()), Some(def));
+        }
+        assert!(recurrence_of("every 0").is_none());
+        assert!(recurrence_of("every 5 phase soon").is_none());
     }
 }

@@ -5,8 +5,9 @@
 //! the `ticker` section's, its `exec_ttl` to `ticker.pool.supervisor.exec_ttl`) and every
 //! check:
 //! names, one of `every` or `cron`, the expression (parsed by [`crate::schedule::cron`],
-//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]) and
-//! `catch_up`. What a schedule does at run time is not decided here.
+//! which names the field at fault), the zone (resolved by [`crate::schedule::zone`]),
+//! `jitter` (at most an interval's `every`) and `catch_up`. What a schedule does at run time
+//! is not decided here.
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -21,6 +22,7 @@ use super::table::{Acts, Reading, Table};
 use super::values::{DURATION_FORMS, GoDuration};
 use super::{ConfigError, MIN_INTERVAL, Missed, TickerConfig};
 use crate::schedule::cron::CronExpr;
+use crate::schedule::jitter;
 use crate::schedule::zone::Zone;
 
 /// What `ticker.schedules:` must be, for the message when it is not a mapping.
@@ -44,8 +46,9 @@ pub struct ScheduleConfig {
     /// 1 to [`MAX_NAME`] characters of `[a-z0-9_.-]`, unique in the file.
     pub name: String,
     pub when: When,
-    /// Each run at an offset in `[0, jitter)` derived from the name, the same on every
-    /// instance and after every restart; `None`: none.
+    /// Offsets in `[0, jitter)` derived from the name, the same on every instance and after
+    /// every restart: each cron run moved by its own, an interval's whole grid by one (its
+    /// [`ScheduleConfig::phase`], at most the interval); `None`: none.
     pub jitter: Option<Duration>,
     pub missed: Missed,
     pub overlap: bool,
@@ -91,6 +94,13 @@ impl ScheduleConfig {
                 format!("cron {} in {zone} ({why})", quote(expr.as_str()))
             }
         };
+        if let Some(jitter) = self.jitter {
+            let _ = write!(text, ", jitter {}", super::values::format_duration(jitter));
+            if let When::Every(_) = self.when {
+                let phase = super::values::format_duration(self.phase());
+                let _ = write!(text, " (phase {phase})");
+            }
+        }
         if let ExecTtl::Own(own) = self.exec_ttl {
             match own {
                 Some(ttl) => {
@@ -106,6 +116,16 @@ impl ScheduleConfig {
             text.push_str(", paused");
         }
         text
+    }
+
+    /// How far an interval's grid is shifted by its jitter: one offset in `[0, jitter)`
+    /// hashed from the name; zero without jitter, and for a cron schedule, whose jitter
+    /// moves each run by an offset of its own.
+    pub fn phase(&self) -> Duration {
+        match self.when {
+            When::Every(_) => jitter::phase(&self.name, self.jitter),
+            When::Cron { .. } => Duration::ZERO,
+        }
     }
 
     /// An interval schedule with the defaults of a `ticker` section that sets nothing else.
@@ -360,13 +380,17 @@ fn schedule(
         .map(|GoDuration(d)| d)
         .filter(|d| !d.is_zero());
     let is_cron = matches!(when, When::Cron { .. });
-    if jitter.is_some() && !is_cron {
+    if let (Some(jitter), When::Every(every)) = (jitter, &when)
+        && jitter > *every
+    {
         return Err(t.error(
             "jitter",
             format!(
-                "applies to cron schedules only: an interval's runs keep their distance, and \
-                 its phase is the pool's start; expected no jitter with {}",
-                t.key("every")
+                "{} is more than {} {every}: an interval's jitter shifts its whole grid by \
+                 one offset below it; expected at most the interval, {every}, as {DURATION_FORMS}",
+                super::values::format_duration(jitter),
+                t.key("every"),
+                every = super::values::format_duration(*every),
             ),
         ));
     }

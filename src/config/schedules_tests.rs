@@ -94,6 +94,47 @@ fn a_schedule_takes_missed_and_overlap_from_the_ticker_section_unless_it_sets_th
 }
 
 #[test]
+fn an_interval_takes_a_jitter_up_to_its_interval_as_one_phase_from_its_name() {
+    let yaml = "ticker:
+  schedules:
+    a:
+      every: 1s
+      jitter: 1s
+    b:
+      every: 1s
+      jitter: 1s
+    plain:
+      every: 1s
+    c:
+      cron: \"@hourly\"
+      jitter: 30s
+";
+    let all = schedules(yaml);
+    let [a, b, plain, c] = all.as_slice() else {
+        panic!("{all:?}")
+    };
+    assert_eq!(a.jitter, Some(Duration::from_secs(1)));
+    assert!(a.phase() < Duration::from_secs(1));
+    assert_eq!(
+        a.phase(),
+        schedules(yaml)[0].phase(),
+        "the same at every read"
+    );
+    assert_ne!(a.phase(), b.phase(), "a phase of its own");
+    assert_eq!(plain.phase(), Duration::ZERO);
+    assert_eq!(c.phase(), Duration::ZERO, "cron moves each run instead");
+    let phase = crate::config::format_duration(a.phase());
+    assert_eq!(
+        a.describe(("UTC", "UTC")),
+        format!("every 1s, jitter 1s (phase {phase})")
+    );
+    assert_eq!(
+        c.describe(("UTC", "UTC")),
+        "cron \"@hourly\" in UTC (UTC), jitter 30s"
+    );
+}
+
+#[test]
 fn a_schedule_has_the_pools_exec_ttl_unless_it_sets_another() {
     let yaml = "ticker:
   pool:
@@ -209,6 +250,12 @@ fn every_refusal_names_the_schedule_the_key_and_the_accepted_forms() {
         (
             "ticker:\n  schedules:\n    beat:\n      every: 1s\n      timezone: UTC\n",
             "ticker.schedules.beat.timezone: applies to cron schedules only",
+        ),
+        (
+            "ticker:\n  schedules:\n    spread:\n      every: 1s\n      jitter: 1500ms\n",
+            "ticker.schedules.spread.jitter: 1s500ms is more than ticker.schedules.spread.every \
+             1s: an interval's jitter shifts its whole grid by one offset below it; expected at \
+             most the interval, 1s, as a number with a unit",
         ),
         (
             "ticker:\n  schedules:\n    typo:\n      every: 1s\n      overlapp: false\n",

@@ -190,7 +190,10 @@ impl Master<'_> {
                 id: id.0,
                 name: timetable.name(id).to_string(),
                 recurrence: match (timetable.every(id), timetable.cron(id)) {
-                    (Some(every), _) => Recurrence::Every(every),
+                    (Some(every), _) => Recurrence::Every {
+                        every,
+                        phase: timetable.phase(id),
+                    },
                     (None, Some(cron)) => Recurrence::Cron(Box::new(cron.clone())),
                     (None, None) => unreachable!("a schedule is an interval or a cron"),
                 },

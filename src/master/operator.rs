@@ -574,6 +574,7 @@ impl Master<'_> {
         timetable
             .ids()
             .map(|id| {
+                let config = &self.config.schedules[id.index()];
                 let cron = timetable.cron(id);
                 let (kind, expression) = match (cron, timetable.every(id)) {
                     (Some(cron), _) => ("cron", cron.expr().to_string()),
@@ -591,10 +592,15 @@ impl Master<'_> {
                     zone: cron.map(|c| c.zone().name().to_string()),
                     zone_origin: cron.map(|_| timetable.zone_origin(id).to_string()),
                     paused: timetable.is_paused(id),
-                    exec_ttl_secs: match self.config.schedules[id.index()].exec_ttl {
+                    exec_ttl_secs: match config.exec_ttl {
                         ExecTtl::Pool => None,
                         ExecTtl::Own(own) => Some(own.map_or(0.0, |ttl| ttl.as_secs_f64())),
                     },
+                    jitter_secs: config.jitter.map(|jitter| jitter.as_secs_f64()),
+                    phase_secs: timetable
+                        .every(id)
+                        .and(config.jitter)
+                        .map(|_| timetable.phase(id).as_secs_f64()),
                     next_due_unix: timetable.next_due_of(id).map(unix),
                     ticks: counts(self.pool.schedule_stats(id)),
                     last_run: self.pool.last_run(id).map(|run| LastRunRow {

@@ -6,9 +6,11 @@
 //! has to wait and restarts one interval after it is delivered). It reads no clock and sleeps
 //! on nothing: callers pass `now` in, which keeps every rule testable without waiting. No PHP
 //! types here: the master and the native ticker ([`crate::native`]) share it.
-//! Cron schedules in a time zone are its submodules' ([`cron`], over [`zone`]'s rules).
+//! Cron schedules in a time zone are its submodules' ([`cron`], over [`zone`]'s rules), and
+//! so are the offsets that spread schedules apart ([`jitter`]).
 
 pub mod cron;
+pub mod jitter;
 pub mod zone;
 
 use std::ops::Range;

@@ -22,6 +22,7 @@ use ticker::cluster::store::{Named, Store};
 use ticker::cluster::wire::{Known, Reply, Request};
 use ticker::config::CatchUp;
 use ticker::schedule::cron::{CronExpr, CronSchedule, UnixInstant};
+use ticker::schedule::jitter;
 use ticker::schedule::zone::Zone;
 
 use crate::harness::{DEADLINE, Php, Running, free_port, http_get};
@@ -598,8 +599,8 @@ fn two_schedules_go_on_across_a_failover_each_numbered_once() {
         format!(
             "ticker:\n  metrics:\n    address: 127.0.0.1:{metrics}\n  cluster:\n    redis: {}\n    \
              key: ticker:named\n    ttl: 1s\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\n  \
-             schedules:\n    beat:\n      every: 200ms\n    clock:\n      cron: \"* * * * * *\"\n      \
-             timezone: UTC\n",
+             schedules:\n    beat:\n      every: 200ms\n      jitter: 200ms\n    clock:\n      \
+             cron: \"* * * * * *\"\n      timezone: UTC\n",
             redis.url()
         )
     };
@@ -642,6 +643,19 @@ fn two_schedules_go_on_across_a_failover_each_numbered_once() {
         .unwrap();
     names.sort();
     assert_eq!(names, ["beat", "clock"]);
+    // beat's grid carries its jitter's phase, the same on every instance.
+    let beat: String = redis::cmd("HGET")
+        .arg("ticker:named:schedules")
+        .arg("beat")
+        .query(&mut redis_connection)
+        .unwrap();
+    let phase = jitter::phase("beat", Some(Duration::from_millis(200)));
+    let def = serde_json::from_str::<serde_json::Value>(&beat).unwrap()["def"].clone();
+    assert_eq!(
+        def,
+        format!("every 200000000 phase {}", phase.as_nanos()),
+        "{beat}"
+    );
 
     runs[old].signal(libc::SIGKILL);
     assert!(!runs[old].wait_exit(DEADLINE).status.success());
@@ -665,6 +679,19 @@ fn two_schedules_go_on_across_a_failover_each_numbered_once() {
     let refs: Vec<&Running> = runs.iter().collect();
     assert_goes_on(&refs, "beat", old);
     assert_goes_on(&refs, "clock", old);
+    // Both leaders ticked beat on one grid, its phase kept across the failover: every run
+    // is due whole intervals after the first (to the header's microsecond, and the
+    // instances' readings of the wall clock; numbers are not, as what passed while no
+    // instance led gets none).
+    let beats = occurrences(&refs, "beat");
+    for o in &beats {
+        let intervals = (o.due - beats[0].due) / 0.2;
+        assert!(
+            (intervals - intervals.round()).abs() < 0.005,
+            "{o:?} off the grid of {:?}",
+            beats[0]
+        );
+    }
 }
 
 /// A cluster `key` on `redis` that runs one schedule, `pair`, every `every` seconds and
@@ -1079,7 +1106,10 @@ fn the_redis_scripts_keep_each_named_schedules_anchor_fenced() {
             Named {
                 id: 1,
                 name: "beat".into(),
-                recurrence: Recurrence::Every(INTERVAL),
+                recurrence: Recurrence::Every {
+                    every: INTERVAL,
+                    phase: Duration::ZERO,
+                },
                 catch_up: CatchUp::None,
             },
             Named {

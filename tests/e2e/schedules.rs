@@ -2,6 +2,10 @@
 //! worker and an operator see of them.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ticker::config::format_duration;
+use ticker::schedule::jitter;
 
 use crate::harness::{
     DEADLINE, Entry, Php, assert_schedule_skips_accounted, free_port, http_get, info_with, row,
@@ -68,6 +72,94 @@ fn two_schedules_in_one_pool_are_each_numbered_from_zero() {
             .contains("ticking 2 schedules (default: every 60ms; beat: every 90ms)"),
         "{}",
         exited.stderr
+    );
+}
+
+/// Two intervals shifted by their jitter and one not, started at the same instant.
+const PHASED: &str = "ticker:
+  schedules:
+    spread-a:
+      every: 200ms
+      jitter: 200ms
+    spread-b:
+      every: 200ms
+      jitter: 200ms
+    plain:
+      every: 200ms
+  pool:
+    num_workers: 3
+    destroy_timeout: 5s
+";
+
+#[test]
+fn a_jittered_intervals_ticks_are_due_on_its_grid_shifted_by_its_phase() {
+    let jitter = Some(Duration::from_millis(200));
+    let phase = |name| jitter::phase(name, jitter);
+    assert_ne!(
+        phase("spread-a"),
+        phase("spread-b"),
+        "names that share a phase"
+    );
+    let rows = info_with(Php::new("phased-ri").yaml(PHASED), &[]);
+    assert_eq!(
+        row(&rows, "schedule spread-a"),
+        format!(
+            "every 200ms, jitter 200ms (phase {})",
+            format_duration(phase("spread-a"))
+        )
+    );
+    let mut run = Php::new("phased")
+        .yaml(PHASED)
+        .handler(
+            "if ($header['schedule'] === 'plain' && $tick >= 6) { \
+             posix_kill(posix_getppid(), SIGTERM); }",
+        )
+        .start("journal.php");
+    let exited = run.wait_exit(DEADLINE);
+    exited.assert_success();
+    let journal = exited.journal();
+    let due_of = |name: &str| -> Vec<(u64, u64)> {
+        let mut dues: Vec<(u64, u64)> = journal
+            .events("start")
+            .iter()
+            .filter(|e| e.header()["schedule"] == name)
+            .map(|e| (e.tick(), e.header_u64("dueHrtime")))
+            .collect();
+        dues.sort_unstable();
+        dues
+    };
+    let plain = due_of("plain");
+    assert!(plain.len() >= 3, "{plain:?}");
+    let step = 200_000_000u64;
+    for name in ["spread-a", "spread-b"] {
+        let phase = u64::try_from(phase(name).as_nanos()).unwrap();
+        let spread = due_of(name);
+        assert!(spread.len() >= 3, "{name}: {spread:?}");
+        // Tick n of each is due n intervals after tick 0 of its grid, and the grid is the
+        // plain one's, started at the same instant, moved by the phase: whichever ticks a
+        // loaded machine let each of them deliver.
+        let (n0, due0) = spread[0];
+        for &(n, due) in &spread {
+            assert_eq!(
+                due - due0,
+                (n - n0) * step,
+                "{name} keeps its distance: {spread:?}"
+            );
+        }
+        let (p0, plain0) = plain[0];
+        let origin = plain0 - p0 * step;
+        assert_eq!(
+            due0,
+            origin + n0 * step + phase,
+            "{name} on the shifted grid"
+        );
+    }
+    assert!(
+        journal
+            .events("start")
+            .iter()
+            .all(|e| e.header().get("scheduled").is_none()),
+        "an interval's due instant is its occurrence"
     );
 }
 
@@ -215,7 +307,10 @@ fn php_ri_says_which_zone_each_cron_schedule_runs_in_and_why_and_its_own_exec_tt
 fn schedules_declared_in_code_join_the_files() {
     let mut run = Php::new("declared")
         .yaml("ticker:\n  interval: 80ms\n  pool:\n    num_workers: 2\n    destroy_timeout: 5s\n")
-        .boot("Ticker\\Schedules::add('beat', ['every' => '110ms', 'overlap' => false]);")
+        .boot(
+            "Ticker\\Schedules::add('beat', \
+             ['every' => '110ms', 'overlap' => false, 'jitter' => '110ms']);",
+        )
         .handler(
             "if ($header['schedule'] === 'beat' && $tick >= 3) { \
              posix_kill(posix_getppid(), SIGTERM); }",
@@ -230,8 +325,11 @@ fn schedules_declared_in_code_join_the_files() {
         .filter(|e| e.header()["schedule"] == "beat")
         .count();
     assert!(beats >= 3, "{}", exited.stderr);
+    let phase = format_duration(jitter::phase("beat", Some(Duration::from_millis(110))));
     assert!(
-        exited.stderr.contains("beat: every 110ms"),
+        exited
+            .stderr
+            .contains(&format!("beat: every 110ms, jitter 110ms (phase {phase})")),
         "{}",
         exited.stderr
     );
@@ -250,6 +348,21 @@ fn refusal_in_code(name: &str, php: &str) -> String {
     let exited = run.wait_exit(DEADLINE);
     assert_eq!(exited.status.code(), Some(3), "{}", exited.stderr);
     exited.stderr
+}
+
+#[test]
+fn a_jitter_longer_than_the_interval_is_refused_in_code_as_in_the_file() {
+    let stderr = refusal_in_code(
+        "declared-jitter",
+        "Ticker\\Schedules::add('beat', ['every' => '1s', 'jitter' => '2s']);",
+    );
+    assert!(
+        stderr.contains(
+            "refused: ticker: config Ticker\\Schedules::add(): ticker.schedules.beat.jitter: \
+             2s is more than ticker.schedules.beat.every 1s"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -281,6 +394,7 @@ fn status_and_metrics_report_each_schedule() {
   schedules:
     beat:
       every: 150ms
+      jitter: 150ms
   pool:
     num_workers: 2
     destroy_timeout: 5s
@@ -353,6 +467,15 @@ fn status_and_metrics_report_each_schedule() {
         );
         assert!(s["last_run"]["took_secs"].as_f64().is_some(), "{s}");
     }
+    let beat = entry(&before, "beat");
+    let phase = jitter::phase("beat", Some(Duration::from_millis(150)));
+    assert_eq!(beat["jitter_secs"].as_f64(), Some(0.15), "{beat}");
+    assert_eq!(
+        beat["phase_secs"].as_f64(),
+        Some(phase.as_secs_f64()),
+        "{beat}"
+    );
+    assert!(entry(&before, "default").get("phase_secs").is_none());
     assert_eq!(entry(&before, "beat")["ticks"]["failed"], 1, "{before}");
     assert_eq!(entry(&before, "default")["ticks"]["failed"], 0, "{before}");
     // The pool's counts are the schedules' together.
@@ -395,10 +518,11 @@ fn status_and_metrics_report_each_schedule() {
         table.stdout
     );
     assert!(
-        table
-            .stdout
-            .lines()
-            .any(|l| l.starts_with("beat") && l.contains("every 150ms")),
+        table.stdout.lines().any(|l| l.starts_with("beat")
+            && l.contains(&format!(
+                "every 150ms, jitter 150ms (phase {})",
+                format_duration(phase)
+            ))),
         "{}",
         table.stdout
     );

@@ -50,8 +50,9 @@ pub enum Goal {
 }
 
 impl Goal {
-    /// The rank of the oversleep the window covers among [`RECENT`], from the top.
-    fn from_top(self) -> usize {
+    /// The rank among [`RECENT`] oversleeps, counted from the largest, of the one the window
+    /// covers: the n-th largest leaves the n - 1 above it to be late.
+    fn rank_from_top(self) -> usize {
         match self {
             Goal::Tail => 16,
             Goal::Median => RECENT / 2,
@@ -124,7 +125,7 @@ impl SpinWindow {
         }
         let known = self.count.min(RECENT);
         // Of fewer than RECENT, the same share from the top.
-        let rank = known - (known * self.goal.from_top()).div_ceil(RECENT);
+        let rank = known - (known * self.goal.rank_from_top()).div_ceil(RECENT);
         let learned = Duration::from_micros(u64::from(self.sorted[rank])) + self.goal.margin();
         self.window = learned.min(MAX_WINDOW);
     }
@@ -157,7 +158,7 @@ mod tests {
     fn for_a_tail_the_window_covers_all_but_the_largest_quarter_and_a_margin() {
         let mut spin = SpinWindow::new(Goal::Tail);
         for i in 0..RECENT as u64 {
-            // 10..=73 µs; the window leaves the largest 16 to be late.
+            // 10..=73 µs; the window leaves the largest 15 to be late.
             spin.record(us(10 + i));
         }
         assert_eq!(spin.window(), us(10 + 48) + TAIL_MARGIN);
@@ -180,7 +181,7 @@ mod tests {
             tail.record(us(10 + i));
             median.record(us(10 + i));
         }
-        // 10..=25 µs: the largest 4 of 16 are left to be late, or the largest 8.
+        // 10..=25 µs: the largest 3 of 16 are left to be late, or the largest 7.
         assert_eq!(tail.window(), us(10 + 12) + TAIL_MARGIN);
         assert_eq!(median.window(), us(10 + 8));
     }
@@ -242,7 +243,7 @@ mod tests {
                     continue;
                 }
                 last.sort_unstable();
-                let rank = last.len() - (last.len() * goal.from_top()).div_ceil(RECENT);
+                let rank = last.len() - (last.len() * goal.rank_from_top()).div_ceil(RECENT);
                 let expected = (us(last[rank]) + goal.margin()).min(MAX_WINDOW);
                 assert_eq!(spin.window(), expected, "{goal:?} after {} sleeps", n + 1);
             }

@@ -225,8 +225,9 @@ pub unsafe extern "C" fn ticker_new_cron(
 }
 
 /// Waits for the next tick and writes it to `*out`. Returns at the tick's due instant, to within
-/// microseconds (it sleeps until shortly before, then spins for at most 100 µs), or at once with
-/// a tick that had to wait for the caller (see `ticker_missed`).
+/// microseconds (it sleeps until shortly before, then spins: half the calls return on time,
+/// the others late by the few microseconds their wake-up exceeded the median), or at once
+/// with a tick that had to wait for the caller (see `ticker_missed`).
 ///
 /// `timeout_ns`: -1 waits as long as it takes; 0 or more returns `TICKER_TIMEOUT` (and leaves
 /// `*out` alone) when no tick is due within that many nanoseconds, 0 making it a check that does

@@ -21,7 +21,7 @@ use crate::pool::{Arrival, Delivery, Outcome, Pid, Policy, Pool, SchedulePolicy,
 use crate::schedule::cron::{CronSchedule, UnixInstant};
 use crate::schedule::zone::Zone;
 use crate::schedule::{Mono, WallClock};
-use crate::spin::SpinWindow;
+use crate::spin::{Goal, SpinWindow};
 use crate::sys;
 use crate::tick::ScheduleId;
 use crate::timetable::{Setup, Timetable};
@@ -199,7 +199,7 @@ impl NativeTicker {
         NativeTicker {
             solo: Solo::new(interval, missed, sys::monotonic_now()),
             wall_check: None,
-            spin: SpinWindow::default(),
+            spin: SpinWindow::new(Goal::Median),
         }
     }
 
@@ -211,7 +211,7 @@ impl NativeTicker {
         NativeTicker {
             solo: Solo::cron(cron, missed, clock, now),
             wall_check: Some(WALL_CHECK),
-            spin: SpinWindow::default(),
+            spin: SpinWindow::new(Goal::Median),
         }
     }
 

@@ -880,7 +880,7 @@ mod tests {
     fn a_waiting_thread_keeps_the_finest_timer_slack_until_it_is_set() {
         // A thread of its own: timer slack is per thread.
         std::thread::spawn(|| {
-            let mut spin = SpinWindow::default();
+            let mut spin = SpinWindow::new(crate::spin::Goal::Tail);
             let slack = || nix::sys::prctl::get_timerslack().unwrap();
             set_timer_slack(None).unwrap();
             assert_ne!(slack(), 1, "the default slack is 50 µs");

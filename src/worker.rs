@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::message::{FromWorker, ToWorker};
 use crate::payload;
 use crate::schedule::Mono;
-use crate::spin::SpinWindow;
+use crate::spin::{Goal, SpinWindow};
 use crate::sys;
 use crate::transport::{Channel, RecvError};
 
@@ -119,7 +119,7 @@ impl WorkerLink {
             holding: false,
             ended: false,
             late: None,
-            spin: SpinWindow::default(),
+            spin: SpinWindow::new(Goal::Tail),
             reports_lateness: false,
         }
     }

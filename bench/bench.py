@@ -1385,7 +1385,7 @@ def summary(rec):
                      "each due instant of the same number of ticks (`bench/wakeup.rs`). By one absolute "
                      f"sleep: p50 {f['wakeup_sleep_p50_us']:.1f}, p99 {f['wakeup_sleep_p99_us']:.1f}, "
                      f"p99.9 {f['wakeup_sleep_p999_us']:.1f}, max {f['wakeup_sleep_max_us']:.0f} µs; "
-                     "by the extension's own sleep-then-spin: "
+                     "by a worker's own sleep-then-spin: "
                      f"p50 {f['wakeup_spin_p50_us']:.1f}, p99 {f['wakeup_spin_p99_us']:.1f}, "
                      f"p99.9 {f['wakeup_spin_p999_us']:.1f}, max {f['wakeup_spin_max_us']:.0f} µs "
                      f"({f['wakeup_spin_cpu_us_per_tick']:.1f} µs of CPU per tick, against "

@@ -3,8 +3,8 @@
 //!
 //! - **sleep**: one absolute `clock_nanosleep` per tick at 1 ns timer slack, nothing else:
 //!   the kernel's and the hypervisor's own wake-up latency;
-//! - **spin**: the extension's own wait ([`ticker::sys::wait_until`]: sleep until a learned
-//!   window before the instant, then spin), what a worker and the FFI ticker do.
+//! - **spin**: a worker's own wait ([`ticker::sys::wait_until`] with [`Goal::Tail`]: sleep
+//!   until a learned window before the instant, then spin).
 //!
 //! A tail that shows here (a virtual CPU descheduled, the kernel's own work) is the host's:
 //! no ticker on this machine can return sooner than its own process is run. The benchmark
@@ -20,7 +20,7 @@ use std::time::Duration;
 use nix::sys::resource::{UsageWho, getrusage};
 
 use ticker::schedule::Mono;
-use ticker::spin::SpinWindow;
+use ticker::spin::{Goal, SpinWindow};
 use ticker::sys;
 
 fn main() {
@@ -37,7 +37,7 @@ fn main() {
     };
 
     let interval = Duration::from_micros(interval_us);
-    let mut window = SpinWindow::default();
+    let mut window = SpinWindow::new(Goal::Tail);
     sys::set_timer_slack(Some(Duration::from_nanos(1))).expect("timer slack");
     let cpu_before = cpu_time();
     let start = sys::monotonic_now();

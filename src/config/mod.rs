@@ -33,7 +33,7 @@ pub mod relay;
 mod roadrunner;
 mod schedules;
 mod source;
-mod table;
+pub(crate) mod table;
 mod ticker;
 mod values;
 

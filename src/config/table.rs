@@ -331,11 +331,11 @@ impl<'a> Table<'a> {
     }
 }
 
-/// The accepted key a mistyped one most likely meant: the fewest edits away (a swap of two
+/// The accepted key (or name) a mistyped one most likely meant: the fewest edits away (a swap of two
 /// neighbours is one), case and `-` for `_` aside, within a third of its length (at least
 /// one edit); the first of the closest ones in `known`'s order. `None` when none is that
 /// close: a wrong guess would mislead more than no guess.
-fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
     let plain = |key: &str| key.to_lowercase().replace('-', "_");
     let written = plain(unknown);
     let most = (written.chars().count() / 3).max(1);

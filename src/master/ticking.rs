@@ -477,6 +477,35 @@ impl Steered {
     }
 }
 
+/// Up to this many schedules, a refusal for an unknown name lists them all; beyond, it
+/// counts them and leaves the list to `ticker status`, so that an answer stays a line.
+const MOST_LISTED: usize = 10;
+
+/// Up to this many schedules, a refusal for an unknown name suggests the nearest one. The
+/// master's loop answers the client itself, and comparing a name with 10,000 would hold it
+/// for milliseconds.
+const MOST_MATCHED: usize = 1_000;
+
+/// The refusal of a name the pool does not have: the one it most likely meant, and the
+/// schedules there are.
+fn unknown_schedule(name: &str, names: &[&str]) -> String {
+    let hint = (names.len() <= MOST_MATCHED)
+        .then(|| crate::config::table::nearest(name, names))
+        .flatten()
+        .map_or_else(String::new, |near| format!(" (did you mean {near}?)"));
+    if names.len() <= MOST_LISTED {
+        format!(
+            "unknown schedule {name}{hint}: the schedules are {}",
+            names.join(", ")
+        )
+    } else {
+        format!(
+            "unknown schedule {name}{hint}: the pool has {} schedules (ticker status lists them)",
+            names.len()
+        )
+    }
+}
+
 /// Operators pause, resume and run schedules by name. Pausing acts on this master's
 /// [`Timetable`] only, for as long as it runs: a restart starts from the config's
 /// `paused:` again. Ticks of a paused schedule that already wait for a worker stay and run;
@@ -489,10 +518,7 @@ impl Master<'_> {
             Which::All => Ok(table.ids().collect()),
             Which::One(name) => table.find(name).map(|id| vec![id]).ok_or_else(|| {
                 let names: Vec<&str> = table.ids().map(|id| table.name(id)).collect();
-                Steered::refused(format!(
-                    "unknown schedule {name}: the schedules are {}",
-                    names.join(", ")
-                ))
+                Steered::refused(unknown_schedule(name, &names))
             }),
         }
     }
@@ -575,5 +601,42 @@ impl Master<'_> {
                 "{name} not run: {why} (a manual run never waits; ask again)"
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MOST_LISTED, unknown_schedule};
+
+    #[test]
+    fn an_unknown_name_is_refused_with_the_nearest_and_every_schedule_of_a_small_pool() {
+        assert_eq!(
+            unknown_schedule("nope", &["default", "beat"]),
+            "unknown schedule nope: the schedules are default, beat"
+        );
+        assert_eq!(
+            unknown_schedule("baet", &["default", "beat"]),
+            "unknown schedule baet (did you mean beat?): the schedules are default, beat"
+        );
+    }
+
+    #[test]
+    fn a_large_pool_is_counted_not_listed() {
+        let names: Vec<String> = (0..10_000).map(|i| format!("job-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(
+            unknown_schedule("nope", &names[..MOST_LISTED + 1]),
+            "unknown schedule nope: the pool has 11 schedules (ticker status lists them)"
+        );
+        assert_eq!(
+            unknown_schedule("job-7x", &names[..100]),
+            "unknown schedule job-7x (did you mean job-7?): the pool has 100 schedules \
+             (ticker status lists them)"
+        );
+        // Too many to compare with in the master's loop: no guess, however close.
+        assert_eq!(
+            unknown_schedule("job-7x", &names),
+            "unknown schedule job-7x: the pool has 10000 schedules (ticker status lists them)"
+        );
     }
 }

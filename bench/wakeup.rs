@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
 
-use ticker::schedule::Mono;
 use ticker::spin::{Goal, SpinWindow};
 use ticker::sys;
 
@@ -47,7 +46,7 @@ fn main() {
         if spin {
             sys::wait_until(due, &mut window);
         } else {
-            sleep_until(due);
+            sys::sleep_until(due);
         }
         late.push(sys::monotonic_now().since(due));
     }
@@ -65,24 +64,6 @@ fn main() {
         pct(100.0),
         cpu.as_secs_f64() * 1e6 / ticks as f64,
     );
-}
-
-/// One absolute sleep to `at`, again after a signal: no spin.
-fn sleep_until(at: Mono) {
-    let wake_at = libc::timespec {
-        tv_sec: (at.0 / 1_000_000_000) as libc::time_t,
-        tv_nsec: (at.0 % 1_000_000_000) as libc::c_long,
-    };
-    // SAFETY: `wake_at` is a valid timespec; a null remainder is allowed with TIMER_ABSTIME.
-    while unsafe {
-        libc::clock_nanosleep(
-            libc::CLOCK_MONOTONIC,
-            libc::TIMER_ABSTIME,
-            &wake_at,
-            std::ptr::null_mut(),
-        )
-    } == libc::EINTR
-    {}
 }
 
 /// This process's CPU time, user and system.

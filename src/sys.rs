@@ -607,31 +607,37 @@ pub fn die_with_parent(parent: Pid, signal: Signal) -> io::Result<()> {
 pub fn wait_until(at: Mono, spin: &mut SpinWindow) {
     let window = nanos(spin.window());
     if at.0 > monotonic_now().0 + window {
-        let wake = at.0 - window;
-        let wake_at = libc::timespec {
-            tv_sec: (wake / 1_000_000_000) as libc::time_t,
-            tv_nsec: (wake % 1_000_000_000) as libc::c_long,
-        };
+        let wake = Mono(at.0 - window);
         lower_timer_slack_once();
-        loop {
-            // SAFETY: `wake_at` is a valid timespec; a null remainder is allowed with
-            // TIMER_ABSTIME. (`nix` has no absolute sleep.)
-            let rc = unsafe {
-                libc::clock_nanosleep(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TIMER_ABSTIME,
-                    &wake_at,
-                    std::ptr::null_mut(),
-                )
-            };
-            if rc != libc::EINTR {
-                break;
-            }
-        }
-        spin.record(monotonic_now().since(Mono(wake)));
+        sleep_until(wake);
+        spin.record(monotonic_now().since(wake));
     }
     while monotonic_now() < at {
         std::hint::spin_loop();
+    }
+}
+
+/// Sleeps until `at` on the monotonic clock, at this thread's timer slack, and again after
+/// a signal handler ran: one absolute sleep, no spin.
+pub fn sleep_until(at: Mono) {
+    let wake_at = libc::timespec {
+        tv_sec: (at.0 / 1_000_000_000) as libc::time_t,
+        tv_nsec: (at.0 % 1_000_000_000) as libc::c_long,
+    };
+    loop {
+        // SAFETY: `wake_at` is a valid timespec; a null remainder is allowed with
+        // TIMER_ABSTIME. (`nix` has no absolute sleep.)
+        let rc = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &wake_at,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc != libc::EINTR {
+            break;
+        }
     }
 }
 

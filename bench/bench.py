@@ -535,8 +535,10 @@ def m_scaling(args, system, workers, interval_ns, prof, boot_mb, window_s, php_e
         _, first_at = r.wait_for(r.first_tick, 120, "tick 0")
         booted = r.booted()
         time.sleep(prof["settle_s"])
-        t0, c0 = time.monotonic_ns(), sched_ns(r.pid)
+        # Reading hundreds of workers' /proc files takes this script tens of ms of a CPU: the
+        # window of lateness starts after it, so that a big pool's ticks do not pay for it.
         tree0 = tree_snapshot(r.pid)
+        t0, c0 = time.monotonic_ns(), sched_ns(r.pid)
         time.sleep(window_s)
         t1, c1 = time.monotonic_ns(), sched_ns(r.pid)
         tree1 = tree_snapshot(r.pid)
@@ -981,6 +983,10 @@ def main():
                     help="the wake-up floor program (bench/wakeup.rs)")
     ap.add_argument("--floor", default=os.path.join(ROOT, "target/release/examples/roundtrip_floor"),
                     help="the floor program (bench/floor.rs)")
+    ap.add_argument("--pause-damon", action="store_true",
+                    help="switch the kernel's DAMON monitors off for the run and on again at its end "
+                         "(root): their page sampling stalls a CPU for milliseconds every sample "
+                         "interval, longer the more processes share a page")
     ap.add_argument("--results", default=RESULTS)
     ap.add_argument("--tmp", default=None, help="where each run's files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the per-run files")
@@ -1005,7 +1011,13 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
     args.tmp = tmp_root
+    args.damon = damon()    # as found, before --pause-damon switches any off
+    with DamonPaused(args.pause_damon):
+        return measure(args, profile, prof, only, tmp_root)
 
+
+def measure(args, profile, prof, only, tmp_root):
+    """The run of `profile`, every measurement in `only`: its record, table and plot."""
     if profile == "scaling":
         return main_scaling(args, prof, tmp_root)
     if profile == "schedules":
@@ -1129,6 +1141,7 @@ def main():
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
+                    "damon": args.damon, "damon_paused": args.pause_damon,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
         "medians": med, "worst_delivered": worst, "reps": reps,
@@ -1186,7 +1199,7 @@ def run_record(args, profile, prof, started, load_before, medians, reps, referen
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
-                    **machine,
+                    **machine, "damon": args.damon, "damon_paused": args.pause_damon,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
         "medians": medians, "reps": reps,
@@ -1212,6 +1225,64 @@ def finish(args, tmp_root, record, table, plot=None, plot_name=None):
         subprocess.run(["rm", "-rf", tmp_root])
     else:
         log(f"per-run files kept in {tmp_root}")
+
+
+DAMON_KDAMONDS = "/sys/kernel/mm/damon/admin/kdamonds"
+
+
+def damon():
+    """The kernel's DAMON monitors that are on ([{"kdamond", "ops", "sample_us", "actions"}]):
+    a physical-address monitor samples pages every sample_us and, for each, walks every
+    mapping of it (a page shared by N forked workers, N times), on a kernel with
+    PREEMPT_NONE without giving its CPU up. Empty when there is none, or no sysfs to tell."""
+    found = []
+    try:
+        names = sorted(n for n in os.listdir(DAMON_KDAMONDS) if n.isdigit())
+    except OSError:
+        return found
+    for name in names:
+        d = os.path.join(DAMON_KDAMONDS, name)
+
+        def read(rel):
+            try:
+                with open(os.path.join(d, rel)) as f:
+                    return f.read().strip()
+            except OSError:
+                return None
+        if read("state") != "on":
+            continue
+        ctx = "contexts/0"
+        sample = read(f"{ctx}/monitoring_attrs/intervals/sample_us")
+        schemes = [read(f"{ctx}/schemes/{i}/action") for i in range(int(read(f"{ctx}/schemes/nr_schemes") or 0))]
+        found.append({"kdamond": name, "ops": read(f"{ctx}/operations"),
+                      "sample_us": int(sample) if sample and sample.isdigit() else None, "actions": schemes})
+    return found
+
+
+class DamonPaused:
+    """`--pause-damon`: the DAMON monitors that are on are switched off for the run and on
+    again at its end, however it ends (an exception, Ctrl-C, SIGTERM). Needs root."""
+
+    def __init__(self, enabled):
+        self.paused = [m["kdamond"] for m in damon()] if enabled else []
+
+    def _write(self, state):
+        for name in self.paused:
+            with open(os.path.join(DAMON_KDAMONDS, name, "state"), "w") as f:
+                f.write(state)
+
+    def __enter__(self):
+        if self.paused:
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+            self._write("off")
+            log(f"DAMON: kdamond {', '.join(self.paused)} off for this run (--pause-damon)")
+        return self
+
+    def __exit__(self, *exc):
+        if self.paused:
+            self._write("on")
+            log(f"DAMON: kdamond {', '.join(self.paused)} on again")
+        return False
 
 
 def transparent_hugepage():
@@ -1270,7 +1341,20 @@ def headline(rec):
     return (f"Ticker benchmark, {rec['time']}, commit {rec['git']['commit']}"
             f"{' (src modified)' if rec['git']['dirty'] else ''}, {rec['profile']} profile: "
             f"medians of {s['reps']} repetitions, {rec['machine']['cpus']} CPUs, "
-            f"load {rec['machine']['loadavg_before'][0]:.2f} before / {rec['machine']['loadavg_after'][0]:.2f} after.")
+            f"load {rec['machine']['loadavg_before'][0]:.2f} before / {rec['machine']['loadavg_after'][0]:.2f} after; "
+            f"{damon_line(rec['machine'])}.")
+
+
+def damon_line(machine):
+    """The host's page sampler, as the headline says it: it stalls a CPU every sample_us."""
+    if machine.get("damon_paused"):
+        return "DAMON paused for the run (--pause-damon)"
+    monitors = machine.get("damon") or []
+    if not monitors:
+        return "no DAMON monitor on"
+    return "DAMON on (" + "; ".join(
+        f"kdamond {m['kdamond']}: {m['ops']}, sampling every {(m['sample_us'] or 0) / 1000:g} ms, "
+        f"{', '.join(a for a in m['actions'] if a) or 'no scheme'}" for m in monitors) + ")"
 
 
 def ffi_summary(rec, standalone):

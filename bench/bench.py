@@ -724,6 +724,11 @@ def schedule_set(shape, n):
     CRON_MINUTES), the same text for both systems; the ticker's with `jitter: 1s` too, each run
     moved by an offset of its own in [0, 1 s), since hundreds of them share each second.
     """
+    if shape.startswith("rate"):
+        return [("rate", f"{{every: {go_duration(rate_interval_ns(shape, n))}}}", None)]
+    if shape.startswith("spread"):
+        k, every = spread_of(shape, n)
+        return [(f"s{i:05d}", f"{{every: {every}, jitter: {every}}}", None) for i in range(k)]
     out = []
     for i in range(n):
         name = f"s{i:05d}"
@@ -733,6 +738,35 @@ def schedule_set(shape, n):
             expr = f"{','.join(map(str, cron_seconds(i)))} {CRON_MINUTES[i % 3]} * * * *"
             out.append((name, f'{{cron: "{expr}", jitter: 1s}}', expr))
     return out
+
+
+def rate_shape(shape):
+    """The ticker-only comparator of `shape`'s largest count: one schedule ticking as often as
+    all of them together, so that a figure that grows with the count is told apart from one
+    that grows with the rate of ticks."""
+    return f"rate-{shape}"
+
+
+def rate_interval_ns(shape, n):
+    """The interval of one schedule as frequent as `n` schedules of the shape `rate-<shape>`
+    names: n per second (every), or the cron shape's average over two minutes."""
+    per_s = n if shape == "rate-every" else cron_due_count(n, 0, 120) / 120
+    return max(RT_INTERVAL_NS, round(1e9 / per_s / 1000) * 1000)
+
+
+# The every shape's largest count, as fewer schedules at the same rate and with the same
+# random phases: k schedules, each every k/n s with a jitter of as much.
+SPREAD_COUNTS = (10, 100, 1000)
+
+
+def spread_shape(k):
+    return f"spread-{k}"
+
+
+def spread_of(shape, n):
+    """(k, the interval as Go writes it) of `spread-<k>` standing in for `n` every-1s schedules."""
+    k = int(shape.split("-")[1])
+    return k, go_duration(round(1e9 * k / n))
 
 
 def cron_due_count(n, t0_unix, seconds):
@@ -814,8 +848,10 @@ def m_schedules(args, system, shape, n, prof):
     t0_mono = (t0_unix - off) * 1e9
     rows = [x for pid_rows in r.by_worker().values() for x in pid_rows]
     late = sorted(lt for _, lt, at in rows if t0_mono <= at - lt < t0_mono + window * 1e9)
-    if shape == "every":
+    if shape == "every" or shape.startswith("spread"):
         due = n * window
+    elif shape.startswith("rate"):
+        due = round(window * 1e9 / rate_interval_ns(shape, n))
     else:
         due = cron_due_count(n, math.ceil(t0_unix), window)
     wall_ns = c1[0] - c0[0]
@@ -843,6 +879,12 @@ SCHEDULE_FIGURES = ("start_ready_s", "start_first_tick_s", "start_cpu_s", "due",
                     "tree_us_per_tick", "p50_us", "p99_us", "p999_us", "max_us", "master_rss_mb")
 
 
+def spread_shapes(prof):
+    """The spread comparators of a run: only for the every shape, and for counts under its largest."""
+    big = prof["counts"][-1]
+    return [spread_shape(k) for k in SPREAD_COUNTS if k < big] if "every" in prof["shapes"] else []
+
+
 def schedules_key(shape, n):
     return f"schedules_{shape}_{n}"
 
@@ -859,11 +901,30 @@ def main_schedules(args, prof, tmp_root):
                         f"max {fmt(fig['max_us'], 'us')}, master CPU {fig['master_cpu_pct']:.2f} % "
                         f"({fmt(fig['master_us_per_tick'], 'us')}/tick), tree {fig['tree_sched_cpu_pct']:.1f} %, "
                         f"RSS {fig['master_rss_mb']:.1f} MB, ticking after {fig['start_ready_s']:.3f} s")
+        big = prof["counts"][-1]
+        for shape in map(rate_shape, prof["shapes"]):
+            fig = m_schedules(args, "ticker", shape, big, prof)
+            rep["ticker"][schedules_key(shape, big)] = fig
+            log(f"  one schedule every {go_duration(rate_interval_ns(shape, big))} ({shape}) ticker: "
+                f"delivered {fig['delivered']}/{fig['due']}, p50 {fmt(fig['p50_us'], 'us')} "
+                f"p99 {fmt(fig['p99_us'], 'us')} max {fmt(fig['max_us'], 'us')}, "
+                f"master CPU {fig['master_cpu_pct']:.2f} % ({fmt(fig['master_us_per_tick'], 'us')}/tick)")
+        for shape in spread_shapes(prof):
+            fig = m_schedules(args, "ticker", shape, big, prof)
+            rep["ticker"][schedules_key(shape, big)] = fig
+            k, every = spread_of(shape, big)
+            log(f"  {k} schedules every {every}, jitter {every} ({shape}) ticker: "
+                f"delivered {fig['delivered']}/{fig['due']}, p50 {fmt(fig['p50_us'], 'us')} "
+                f"p99 {fmt(fig['p99_us'], 'us')} max {fmt(fig['max_us'], 'us')}, "
+                f"master CPU {fig['master_cpu_pct']:.2f} % ({fmt(fig['master_us_per_tick'], 'us')}/tick)")
 
     reps, started, load_before = repeat(prof, one_rep)
     med = {s: {schedules_key(shape, n): {f: median_of([r[s] for r in reps], schedules_key(shape, n), f)
                                          for f in SCHEDULE_FIGURES}
                for shape in prof["shapes"] for n in prof["counts"]} for s in SYSTEMS}
+    for shape in [*map(rate_shape, prof["shapes"]), *spread_shapes(prof)]:
+        key = schedules_key(shape, prof["counts"][-1])
+        med["ticker"][key] = {f: median_of([r["ticker"] for r in reps], key, f) for f in SCHEDULE_FIGURES}
     record = run_record(args, "schedules", prof, started, load_before, med, reps)
     finish(args, tmp_root, record, schedules_summary(record))
 
@@ -915,6 +976,29 @@ def schedules_summary(rec):
                            f"{late(m['max_us'])} | {fmt(m['master_rss_mb'], 'mb')} | "
                            f"{per_schedule(s, shape, n)} | {fmt(m['start_ready_s'], 's')} | "
                            f"{fmt(m['start_first_tick_s'], 's')} | {fmt(m['start_cpu_s'], 's')} |")
+        m = med["ticker"].get(schedules_key(rate_shape(shape), counts[-1]))
+        if m:
+            out.append(f"| {shape}, as one | 1, every {go_duration(rate_interval_ns(rate_shape(shape), counts[-1]))} "
+                       f"| ticker | {fmt(m['delivered_ratio'], 'ratio3')} | {ticks_per_s(m['ticks_per_s'])} | "
+                       f"{fmt(m['master_cpu_pct'], 'pct')} | {fmt(m['tree_sched_cpu_pct'], 'pct')} | "
+                       f"{fmt(m['master_us_per_tick'], 'us')} | | {fmt(m['tree_us_per_tick'], 'us')} | "
+                       f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | {late(m['max_us'])} "
+                       f"| | | | | |")
+        for spread in (spread_shapes(prof) if shape == "every" else []):
+            m = med["ticker"].get(schedules_key(spread, counts[-1]))
+            if m:
+                k, every = spread_of(spread, counts[-1])
+                out.append(f"| every, as {k:,} | {k:,}, every {every}, jitter {every} | ticker | "
+                           f"{fmt(m['delivered_ratio'], 'ratio3')} | {ticks_per_s(m['ticks_per_s'])} | "
+                           f"{fmt(m['master_cpu_pct'], 'pct')} | {fmt(m['tree_sched_cpu_pct'], 'pct')} | "
+                           f"{fmt(m['master_us_per_tick'], 'us')} | | {fmt(m['tree_us_per_tick'], 'us')} | "
+                           f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
+                           f"{late(m['max_us'])} | | | | | |")
+    out.append("")
+    out.append(f"\"as one\": one schedule ticking as often as the {counts[-1]:,} of the shape together (the "
+               "ticker only), so that what grows with the number of schedules is told apart from what "
+               "grows with the rate of ticks. \"as k\": k schedules as frequent together as the "
+               f"{counts[-1]:,}, each with a jitter of its interval, so as randomly phased (the ticker only).")
     out.append("")
     out += ["Targets (the ticker's figures):", "", "| target | ticker | baseline | met? |", "|---|---|---|---|"]
     big = counts[-1]
@@ -936,6 +1020,23 @@ def schedules_summary(rec):
         bounds = ", ".join(f"{max(1.0, math.log2(big / m)):.1f}× of {m:,}" for m in counts[:-1])
         out.append(f"| {shape}: master CPU per tick at {big:,} schedules within log₂ of the ratio of counts "
                    f"({bounds}) | {cells['ticker']} | {cells['baseline']} | {met(ok)} |")
+    for shape in prof["shapes"]:
+        one = med["ticker"].get(schedules_key(rate_shape(shape), big))
+        if big == small or not one:
+            continue
+        a, b = med["ticker"][schedules_key(shape, big)]["p99_us"], one["p99_us"]
+        r = None if a is None or not b else a / b
+        out.append(f"| {shape}: lateness p99 at {big:,} schedules within 1.5× of one schedule's at the same rate "
+                   f"(every {go_duration(rate_interval_ns(rate_shape(shape), big))}) | {late(a)} against "
+                   f"{late(b)} ({fr(r)}) | | {met(None if r is None else r <= 1.5)} |")
+    spreads = [m for m in (med["ticker"].get(schedules_key(k, big)) for k in spread_shapes(prof)) if m]
+    if spreads and spreads[0]["p99_us"]:
+        a, b = med["ticker"][schedules_key("every", big)]["p99_us"], spreads[0]["p99_us"]
+        k, every = spread_of(spread_shapes(prof)[0], big)
+        r = None if a is None else a / b
+        out.append(f"| every: lateness p99 at {big:,} schedules within 1.5× of {k:,} schedules' at the same rate and "
+                   f"as randomly phased (every {every}, jitter {every}) | {late(a)} against {late(b)} ({fr(r)}) | | "
+                   f"{met(None if r is None else r <= 1.5)} |")
     if "cron" in prof["shapes"]:
         t, b = (med[s][schedules_key("cron", big)]["start_ready_s"] for s in SYSTEMS)
         ok = None if t is None else t < SCHEDULES_START_LIMIT_S

@@ -49,6 +49,7 @@ pub mod master;
 pub mod message;
 pub mod metrics;
 pub mod native;
+pub mod page_sampler;
 pub mod payload;
 pub mod pid;
 pub mod pool;

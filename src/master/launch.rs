@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use super::Options;
 use crate::config::{ServerConfig, TickerConfig};
 use crate::frame::MAX_PAYLOAD;
 use crate::huge_pages;
+use crate::page_sampler;
 use crate::pool::Pid;
 use crate::relay::RR_RELAY;
 use crate::role::{MODE, RR_MODE};
@@ -95,6 +97,7 @@ pub(super) fn launcher(
         None => Box::new(Fork {
             privileges,
             huge_pages: options.huge_pages,
+            workers: ticker.pool.num_workers,
         }),
         Some(command) => Box::new(Command {
             argv: command.0.clone(),
@@ -261,12 +264,19 @@ pub(super) enum PrivilegesError {
 pub(super) struct Fork {
     privileges: Option<Privileges>,
     huge_pages: bool,
+    /// The pool's size, for what a host's page sampler will cost it.
+    workers: usize,
 }
 
 impl Launcher for Fork {
     /// Every fork copies the application's page tables: fewer entries, cheaper forks and
-    /// exits (see [`huge_pages`]).
+    /// exits (see [`huge_pages`]). And every fork maps the application's pages once more,
+    /// which a host's page sampler pays for (see [`page_sampler`]).
     fn prepare(&mut self) {
+        let monitors = page_sampler::monitors(Path::new(page_sampler::KDAMONDS));
+        if let Some(notice) = page_sampler::notice(&monitors, self.workers) {
+            log::info!("{notice}");
+        }
         if !self.huge_pages {
             return;
         }

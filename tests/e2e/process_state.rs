@@ -261,3 +261,38 @@ fn workers_share_the_booted_memory_on_2_mb_pages_unless_ticker_huge_pages_is_off
     assert!(!off.stderr.contains(moved), "{}", off.stderr);
     assert!(!off.stderr.contains("2 MB pages"), "{}", off.stderr);
 }
+
+/// A pool of `workers` forked workers ticking every 50 ms, stopped after its first tick.
+fn pool_of(workers: usize) -> (Running, Exited) {
+    let mut run = Php::new(&format!("page-sampler-{workers}"))
+        .yaml(&pool_yaml("50ms", &format!("    num_workers: {workers}\n")))
+        .start("journal.php");
+    run.wait_done(1);
+    let exited = run.stop_with(libc::SIGTERM);
+    (run, exited)
+}
+
+#[test]
+fn a_pool_large_enough_for_the_hosts_page_sampler_to_hold_it_back_is_told_so_at_start() {
+    use ticker::page_sampler::{FROM_WORKERS, KDAMONDS, monitors};
+    let sampling = !monitors(std::path::Path::new(KDAMONDS)).is_empty();
+    let said = "the host's DAMON monitor samples physical memory";
+    let (_large_run, large) = pool_of(FROM_WORKERS);
+    let (_small_run, small) = pool_of(FROM_WORKERS - 1);
+    assert_eq!(
+        large.stderr.contains(said),
+        sampling,
+        "a DAMON monitor {} on this host: {}",
+        if sampling { "is" } else { "is not" },
+        large.stderr
+    );
+    assert!(!small.stderr.contains(said), "{}", small.stderr);
+    if sampling {
+        let line = large.stderr.lines().find(|l| l.contains(said)).unwrap();
+        assert!(
+            line.contains(&format!("which {FROM_WORKERS} forked workers")),
+            "{line}"
+        );
+        assert!(line.contains("docs/how-it-works.md"), "{line}");
+    }
+}

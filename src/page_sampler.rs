@@ -1,16 +1,19 @@
 //! The host's page-access sampler, as a forked pool meets it: found once, before the first
-//! fork, and said in one line when it will hold the pool's ticks back.
+//! fork, and said in one line when it may hold the pool's ticks back.
 //!
 //! DAMON's physical-address monitor (a `kdamond` kernel thread, which some virtual machines
 //! run to hand cold memory back to their host) checks a sample of pages every sampling
 //! interval and, for each, visits every mapping of it. A forked pool maps the booted
-//! application once per worker, so a pass grows with the pool, and on a kernel without
-//! preemption it keeps its CPU until done: ticks due meanwhile wait, for milliseconds at
-//! hundreds of workers (docs/how-it-works.md, "What a fork shares").
+//! application once per worker, so a pass grows with the pool, and on a kernel whose
+//! preemption is `none` it keeps its CPU until done: ticks due meanwhile wait, for
+//! milliseconds at hundreds of workers (docs/how-it-works.md, "What a fork shares").
 //!
-//! Owns reading the monitors that are on ([`monitors`]) and whether a pool of a size is told
-//! ([`notice`]). It changes nothing on the host, and must never make a start fail: a sysfs
-//! that is missing or cannot be read means no monitor.
+//! Owns finding the monitors that run ([`monitors`]) and whether a pool of a size is told
+//! ([`notice`]). A monitor is found by its kernel thread, which any user may see; its
+//! settings in sysfs are root's to read, so they are added when readable, and a monitor
+//! whose settings say it watches virtual addresses (only the processes it was given) is left
+//! out. It changes nothing on the host, and must never make a start fail: what cannot be
+//! read is not there.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,40 +21,58 @@ use std::time::Duration;
 
 use crate::config::format_duration;
 
-/// Where the kernel lists its DAMON monitors.
+/// Where the kernel lists the DAMON monitors started through sysfs.
 pub const KDAMONDS: &str = "/sys/kernel/mm/damon/admin/kdamonds";
 
-/// The pool size from which a monitor that is on is said. On this project's machine
-/// (sampling every 500 ms) its passes held ticks back 1 to 2 ms at 64 forked workers and 3 to
-/// 4 ms at 500; at 2 workers no stall stood out.
+/// Where the kernel's own threads are listed: the children of `kthreadd` (pid 2).
+pub const PROC: &str = "/proc";
+
+/// The pool size from which a running monitor is said. On this project's machine (sampling
+/// every 500 ms) its passes held ticks back 1 to 2 ms at 64 forked workers and 3 to 4 ms at
+/// 500.
 pub const FROM_WORKERS: usize = 64;
 
-/// A physical-address monitor that is on.
+/// A DAMON monitor that runs, and what root may read of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Monitor {
-    /// Its `kdamonds/<n>` directory, whose `state` file switches it.
-    pub dir: PathBuf,
+    /// Its kernel thread's name (`kdamond.0`).
+    pub thread: String,
+    /// Its sysfs settings, when this process may read them.
+    pub settings: Option<Settings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The `state` file that switches it.
+    pub state: PathBuf,
     /// How often it samples; `None` when its file cannot be read.
     pub sample: Option<Duration>,
 }
 
-/// The physical-address monitors that are on under `root` (normally [`KDAMONDS`]), in the
-/// order of their numbers. A monitor of virtual addresses watches only the processes it was
-/// given, so it is left out.
-pub fn monitors(root: &Path) -> Vec<Monitor> {
-    numbered(root)
-        .into_iter()
-        .filter(|kdamond| read(&kdamond.join("state")).as_deref() == Some("on"))
-        .flat_map(|kdamond| {
-            numbered(&kdamond.join("contexts"))
-                .into_iter()
-                .filter(|context| read(&context.join("operations")).as_deref() == Some("paddr"))
-                .map(move |context| Monitor {
-                    dir: kdamond.clone(),
-                    sample: read(&context.join("monitoring_attrs/intervals/sample_us"))
-                        .and_then(|us| us.parse().ok())
-                        .map(Duration::from_micros),
-                })
+/// The DAMON monitors that run: every `kdamond` kernel thread under `proc`, with the sysfs
+/// settings under `kdamonds` that name its pid, less the ones those settings say watch
+/// virtual addresses.
+pub fn monitors(proc: &Path, kdamonds: &Path) -> Vec<Monitor> {
+    let settings = sysfs_settings(kdamonds);
+    let children = read(&proc.join("2/task/2/children")).unwrap_or_default();
+    children
+        .split_ascii_whitespace()
+        .filter_map(|pid| {
+            let thread = read(&proc.join(pid).join("comm"))?;
+            if !thread.starts_with("kdamond") {
+                return None;
+            }
+            match settings.iter().find(|(p, _, _)| p == pid) {
+                Some((_, false, _)) => None,
+                Some((_, true, s)) => Some(Monitor {
+                    thread,
+                    settings: Some(s.clone()),
+                }),
+                None => Some(Monitor {
+                    thread,
+                    settings: None,
+                }),
+            }
         })
         .collect()
 }
@@ -62,7 +83,7 @@ pub fn notice(monitors: &[Monitor], workers: usize) -> Option<Notice<'_>> {
     (workers >= FROM_WORKERS && !monitors.is_empty()).then_some(Notice { monitors, workers })
 }
 
-/// The line said at start: what the monitor will cost this pool, and how to stop it.
+/// The line said at start: what a monitor may cost this pool, and how to stop it.
 #[derive(Debug)]
 pub struct Notice<'a> {
     monitors: &'a [Monitor],
@@ -71,30 +92,68 @@ pub struct Notice<'a> {
 
 impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let samples: Vec<String> = self
+        let threads: Vec<&str> = self.monitors.iter().map(|m| m.thread.as_str()).collect();
+        let known: Vec<&Settings> = self
             .monitors
             .iter()
-            .filter_map(|m| m.sample.map(format_duration))
+            .filter_map(|m| m.settings.as_ref())
             .collect();
-        write!(f, "the host's DAMON monitor samples physical memory")?;
-        if !samples.is_empty() {
-            write!(f, " every {}", samples.join(" and "))?;
+        let mut samples: Vec<String> = known
+            .iter()
+            .filter_map(|s| s.sample.map(format_duration))
+            .collect();
+        samples.dedup();
+        write!(f, "this host runs DAMON ({})", threads.join(", "))?;
+        if known.len() == self.monitors.len() {
+            write!(f, ", sampling physical memory")?;
+            if !samples.is_empty() {
+                write!(f, " every {}", samples.join(" and "))?;
+            }
+        } else {
+            write!(
+                f,
+                ", whose settings are root's to read; if it samples physical memory"
+            )?;
         }
-        let mut states: Vec<String> = self
-            .monitors
-            .iter()
-            .map(|m| m.dir.join("state").display().to_string())
-            .collect();
-        states.dedup();
         write!(
             f,
-            " and visits every mapping of each page it samples, which {} forked workers \
-             multiply: each pass can hold ticks back by milliseconds (\"What a fork shares\" in \
-             docs/how-it-works.md); as root, writing off to {} stops it",
-            self.workers,
-            states.join(" and ")
-        )
+            ", each pass visits every mapping of the pages it samples, which {} forked workers \
+             multiply, and can hold ticks back by milliseconds (\"What a fork shares\" in \
+             docs/how-it-works.md)",
+            self.workers
+        )?;
+        let states: Vec<String> = known
+            .iter()
+            .map(|s| s.state.display().to_string())
+            .collect();
+        if !states.is_empty() {
+            write!(f, "; as root, `echo off > {}` stops it", states.join(" "))?;
+        }
+        Ok(())
     }
+}
+
+/// `(pid, watches physical addresses, settings)` of every readable monitor under
+/// `kdamonds` that runs.
+fn sysfs_settings(kdamonds: &Path) -> Vec<(String, bool, Settings)> {
+    numbered(kdamonds)
+        .into_iter()
+        .filter_map(|kdamond| {
+            let pid = read(&kdamond.join("pid"))?;
+            let contexts = numbered(&kdamond.join("contexts"));
+            let physical = contexts
+                .iter()
+                .any(|c| read(&c.join("operations")).as_deref() == Some("paddr"));
+            let sample = contexts.iter().find_map(|c| {
+                read(&c.join("monitoring_attrs/intervals/sample_us"))?
+                    .parse()
+                    .ok()
+                    .map(Duration::from_micros)
+            });
+            let state = kdamond.join("state");
+            Some((pid, physical, Settings { state, sample }))
+        })
+        .collect()
 }
 
 /// The subdirectories of `dir` named by a number, in numeric order.
@@ -124,8 +183,19 @@ mod tests {
     struct Root(PathBuf);
 
     impl Root {
-        fn path(&self) -> &Path {
-            &self.0
+        fn new(name: &str) -> Root {
+            let root = Root(
+                std::env::temp_dir()
+                    .join(format!("ticker-page-sampler-{}-{name}", std::process::id())),
+            );
+            let _ = std::fs::remove_dir_all(&root.0);
+            root
+        }
+
+        fn write(&self, relative: &str, text: &str) {
+            let path = self.0.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, format!("{text}\n")).unwrap();
         }
     }
 
@@ -135,76 +205,104 @@ mod tests {
         }
     }
 
-    /// A kdamonds directory as the kernel lays it out, named `name`: `(state, [(operations,
-    /// sample_us)])` for each kdamond, numbered from 0.
-    fn kdamonds(name: &str, list: &[(&str, &[(&str, &str)])]) -> Root {
-        let root = Root(
-            std::env::temp_dir().join(format!("ticker-kdamonds-{}-{name}", std::process::id())),
-        );
-        let _ = std::fs::remove_dir_all(root.path());
-        for (n, (state, contexts)) in list.iter().enumerate() {
-            let kdamond = root.path().join(n.to_string());
-            std::fs::create_dir_all(kdamond.join("contexts")).unwrap();
-            std::fs::write(kdamond.join("state"), format!("{state}\n")).unwrap();
-            std::fs::write(kdamond.join("contexts/nr_contexts"), "1\n").unwrap();
-            for (c, (ops, sample_us)) in contexts.iter().enumerate() {
-                let context = kdamond.join(format!("contexts/{c}"));
-                std::fs::create_dir_all(context.join("monitoring_attrs/intervals")).unwrap();
-                std::fs::write(context.join("operations"), format!("{ops}\n")).unwrap();
-                std::fs::write(
-                    context.join("monitoring_attrs/intervals/sample_us"),
-                    format!("{sample_us}\n"),
-                )
-                .unwrap();
-            }
+    /// A `/proc` with kthreadd's children `threads` (`(pid, comm)`), and a kdamonds sysfs
+    /// with `sysfs` (`(pid, operations, sample_us)`, numbered from 0) when it is readable.
+    fn host(name: &str, threads: &[(&str, &str)], sysfs: &[(&str, &str, &str)]) -> Root {
+        let root = Root::new(name);
+        let children: Vec<&str> = threads.iter().map(|(pid, _)| *pid).collect();
+        root.write("proc/2/task/2/children", &children.join(" "));
+        for (pid, comm) in threads {
+            root.write(&format!("proc/{pid}/comm"), comm);
         }
-        std::fs::write(root.path().join("nr_kdamonds"), format!("{}\n", list.len())).unwrap();
+        std::fs::create_dir_all(root.0.join("kdamonds")).unwrap();
+        for (n, (pid, ops, sample_us)) in sysfs.iter().enumerate() {
+            root.write(&format!("kdamonds/{n}/pid"), pid);
+            root.write(&format!("kdamonds/{n}/state"), "on");
+            root.write(&format!("kdamonds/{n}/contexts/0/operations"), ops);
+            root.write(
+                &format!("kdamonds/{n}/contexts/0/monitoring_attrs/intervals/sample_us"),
+                sample_us,
+            );
+        }
         root
     }
 
+    fn found(root: &Root) -> Vec<Monitor> {
+        monitors(&root.0.join("proc"), &root.0.join("kdamonds"))
+    }
+
     #[test]
-    fn only_physical_address_monitors_that_are_on_are_found() {
-        let root = kdamonds(
-            "found",
+    fn a_monitor_is_found_by_its_thread_with_the_settings_root_may_read() {
+        let root = host(
+            "readable",
             &[
-                ("off", &[("paddr", "500000")]),
-                ("on", &[("vaddr", "5000")]),
-                ("on", &[("paddr", "500000")]),
+                ("10", "kworker/0:1"),
+                ("22466", "kdamond.0"),
+                ("23", "kdamond.1"),
             ],
+            &[("22466", "paddr", "500000"), ("23", "vaddr", "5000")],
         );
         assert_eq!(
-            monitors(root.path()),
+            found(&root),
             vec![Monitor {
-                dir: root.path().join("2"),
-                sample: Some(Duration::from_millis(500)),
-            }]
+                thread: "kdamond.0".into(),
+                settings: Some(Settings {
+                    state: root.0.join("kdamonds/0/state"),
+                    sample: Some(Duration::from_millis(500)),
+                }),
+            }],
+            "the virtual-address monitor watches only its own targets"
         );
     }
 
     #[test]
-    fn a_missing_or_unreadable_sysfs_is_no_monitor() {
-        assert_eq!(monitors(Path::new("/nonexistent/kdamonds")), vec![]);
-        let root = kdamonds("unreadable", &[("on", &[("paddr", "not a number")])]);
-        assert_eq!(monitors(root.path())[0].sample, None);
+    fn a_monitor_whose_settings_cannot_be_read_is_still_found() {
+        // As any user but root: the threads are there, sysfs says nothing.
+        let root = host("unreadable", &[("22466", "kdamond.0")], &[]);
+        assert_eq!(
+            found(&root),
+            vec![Monitor {
+                thread: "kdamond.0".into(),
+                settings: None,
+            }]
+        );
+        let none = Root::new("none");
+        assert_eq!(found(&none), vec![], "no /proc to read: nothing");
     }
 
     #[test]
     fn a_pool_is_told_from_its_size_on_and_only_with_a_monitor() {
-        let monitor = Monitor {
-            dir: PathBuf::from("/sys/kernel/mm/damon/admin/kdamonds/0"),
-            sample: Some(Duration::from_millis(500)),
+        let known = Monitor {
+            thread: "kdamond.0".into(),
+            settings: Some(Settings {
+                state: PathBuf::from("/sys/kernel/mm/damon/admin/kdamonds/0/state"),
+                sample: Some(Duration::from_millis(500)),
+            }),
         };
-        assert!(notice(std::slice::from_ref(&monitor), FROM_WORKERS - 1).is_none());
+        assert!(notice(std::slice::from_ref(&known), FROM_WORKERS - 1).is_none());
         assert!(notice(&[], 500).is_none());
-        let said = notice(std::slice::from_ref(&monitor), 500)
-            .unwrap()
-            .to_string();
         assert_eq!(
-            said,
-            "the host's DAMON monitor samples physical memory every 500ms and visits every \
-             mapping of each page it samples, which 500 forked workers multiply: each pass can \
-             hold ticks back by milliseconds (\"What a fork shares\" in docs/how-it-works.md); \
-             as root, writing off to /sys/kernel/mm/damon/admin/kdamonds/0/state stops it"
+            notice(std::slice::from_ref(&known), 500)
+                .unwrap()
+                .to_string(),
+            "this host runs DAMON (kdamond.0), sampling physical memory every 500ms, each pass \
+             visits every mapping of the pages it samples, which 500 forked workers multiply, \
+             and can hold ticks back by milliseconds (\"What a fork shares\" in \
+             docs/how-it-works.md); as root, `echo off > \
+             /sys/kernel/mm/damon/admin/kdamonds/0/state` stops it"
+        );
+        let unknown = Monitor {
+            thread: "kdamond.0".into(),
+            settings: None,
+        };
+        assert_eq!(
+            notice(std::slice::from_ref(&unknown), 64)
+                .unwrap()
+                .to_string(),
+            "this host runs DAMON (kdamond.0), whose settings are root's to read; if it samples \
+             physical memory, each pass visits every mapping of the pages it samples, which 64 \
+             forked workers multiply, and can hold ticks back by milliseconds (\"What a fork \
+             shares\" in docs/how-it-works.md)"
         );
     }
 }

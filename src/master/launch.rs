@@ -273,7 +273,10 @@ impl Launcher for Fork {
     /// exits (see [`huge_pages`]). And every fork maps the application's pages once more,
     /// which a host's page sampler pays for (see [`page_sampler`]).
     fn prepare(&mut self) {
-        let monitors = page_sampler::monitors(Path::new(page_sampler::KDAMONDS));
+        let monitors = page_sampler::monitors(
+            Path::new(page_sampler::PROC),
+            Path::new(page_sampler::KDAMONDS),
+        );
         if let Some(notice) = page_sampler::notice(&monitors, self.workers) {
             log::info!("{notice}");
         }

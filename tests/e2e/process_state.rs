@@ -1,6 +1,7 @@
 //! What the master and its workers inherit from the application's process: the SIGCHLD
 //! disposition, the signal mask, stdin and the terminal; and what stays the application's:
-//! the children it started itself.
+//! the children it started itself. And what forking shares: the booted memory on 2 MB pages,
+//! and the line that says what a host's page sampler will cost a large pool.
 
 use crate::harness::{Exited, Php, Running, assert_gaps_explained, pool_yaml};
 
@@ -274,9 +275,12 @@ fn pool_of(workers: usize) -> (Running, Exited) {
 
 #[test]
 fn a_pool_large_enough_for_the_hosts_page_sampler_to_hold_it_back_is_told_so_at_start() {
-    use ticker::page_sampler::{FROM_WORKERS, KDAMONDS, monitors};
-    let sampling = !monitors(std::path::Path::new(KDAMONDS)).is_empty();
-    let said = "the host's DAMON monitor samples physical memory";
+    use std::path::Path;
+    use ticker::page_sampler::{FROM_WORKERS, KDAMONDS, PROC, monitors};
+    // What the test reads is what the master reads, but a monitor could be switched between
+    // the two reads: only by someone pausing it on purpose, as `bench/run --pause-damon` does.
+    let sampling = !monitors(Path::new(PROC), Path::new(KDAMONDS)).is_empty();
+    let said = "this host runs DAMON (";
     let (_large_run, large) = pool_of(FROM_WORKERS);
     let (_small_run, small) = pool_of(FROM_WORKERS - 1);
     assert_eq!(
@@ -290,7 +294,7 @@ fn a_pool_large_enough_for_the_hosts_page_sampler_to_hold_it_back_is_told_so_at_
     if sampling {
         let line = large.stderr.lines().find(|l| l.contains(said)).unwrap();
         assert!(
-            line.contains(&format!("which {FROM_WORKERS} forked workers")),
+            line.contains(&format!("which {FROM_WORKERS} forked workers multiply")),
             "{line}"
         );
         assert!(line.contains("docs/how-it-works.md"), "{line}");

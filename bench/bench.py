@@ -749,9 +749,11 @@ def rate_shape(shape):
 
 def rate_interval_ns(shape, n):
     """The interval of one schedule as frequent as `n` schedules of the shape `rate-<shape>`
-    names: n per second (every), or the cron shape's average over two minutes."""
+    names: n per second (every), or the cron shape's average over two minutes, to the µs;
+    None where that is under the shortest interval a schedule may have."""
     per_s = n if shape == "rate-every" else cron_due_count(n, 0, 120) / 120
-    return max(RT_INTERVAL_NS, round(1e9 / per_s / 1000) * 1000)
+    interval = round(1e9 / per_s / 1000) * 1000
+    return interval if interval >= RT_INTERVAL_NS else None
 
 
 # The every shape's largest count, as fewer schedules at the same rate and with the same
@@ -763,10 +765,15 @@ def spread_shape(k):
     return f"spread-{k}"
 
 
+def spread_interval_ns(shape, n):
+    """The interval of each of the k schedules of `spread-<k>` standing in for `n` every-1s
+    schedules."""
+    return round(1e9 * int(shape.split("-")[1]) / n)
+
+
 def spread_of(shape, n):
     """(k, the interval as Go writes it) of `spread-<k>` standing in for `n` every-1s schedules."""
-    k = int(shape.split("-")[1])
-    return k, go_duration(round(1e9 * k / n))
+    return int(shape.split("-")[1]), go_duration(spread_interval_ns(shape, n))
 
 
 def cron_due_count(n, t0_unix, seconds):
@@ -848,8 +855,11 @@ def m_schedules(args, system, shape, n, prof):
     t0_mono = (t0_unix - off) * 1e9
     rows = [x for pid_rows in r.by_worker().values() for x in pid_rows]
     late = sorted(lt for _, lt, at in rows if t0_mono <= at - lt < t0_mono + window * 1e9)
-    if shape == "every" or shape.startswith("spread"):
+    if shape == "every":
         due = n * window
+    elif shape.startswith("spread"):
+        k, _ = spread_of(shape, n)
+        due = k * round(window * 1e9 / spread_interval_ns(shape, n))
     elif shape.startswith("rate"):
         due = round(window * 1e9 / rate_interval_ns(shape, n))
     else:
@@ -879,6 +889,12 @@ SCHEDULE_FIGURES = ("start_ready_s", "start_first_tick_s", "start_cpu_s", "due",
                     "tree_us_per_tick", "p50_us", "p99_us", "p999_us", "max_us", "master_rss_mb")
 
 
+def rate_shapes(prof):
+    """The "as one" comparators of a run: one per shape, where one schedule can tick as often."""
+    return [rate_shape(shape) for shape in prof["shapes"]
+            if rate_interval_ns(rate_shape(shape), prof["counts"][-1]) is not None]
+
+
 def spread_shapes(prof):
     """The spread comparators of a run: only for the every shape, and for counts under its largest."""
     big = prof["counts"][-1]
@@ -902,7 +918,7 @@ def main_schedules(args, prof, tmp_root):
                         f"({fmt(fig['master_us_per_tick'], 'us')}/tick), tree {fig['tree_sched_cpu_pct']:.1f} %, "
                         f"RSS {fig['master_rss_mb']:.1f} MB, ticking after {fig['start_ready_s']:.3f} s")
         big = prof["counts"][-1]
-        for shape in map(rate_shape, prof["shapes"]):
+        for shape in rate_shapes(prof):
             fig = m_schedules(args, "ticker", shape, big, prof)
             rep["ticker"][schedules_key(shape, big)] = fig
             log(f"  one schedule every {go_duration(rate_interval_ns(shape, big))} ({shape}) ticker: "
@@ -922,7 +938,7 @@ def main_schedules(args, prof, tmp_root):
     med = {s: {schedules_key(shape, n): {f: median_of([r[s] for r in reps], schedules_key(shape, n), f)
                                          for f in SCHEDULE_FIGURES}
                for shape in prof["shapes"] for n in prof["counts"]} for s in SYSTEMS}
-    for shape in [*map(rate_shape, prof["shapes"]), *spread_shapes(prof)]:
+    for shape in [*rate_shapes(prof), *spread_shapes(prof)]:
         key = schedules_key(shape, prof["counts"][-1])
         med["ticker"][key] = {f: median_of([r["ticker"] for r in reps], key, f) for f in SCHEDULE_FIGURES}
     record = run_record(args, "schedules", prof, started, load_before, med, reps)
@@ -995,11 +1011,16 @@ def schedules_summary(rec):
                            f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
                            f"{late(m['max_us'])} | | | | | |")
     out.append("")
-    out.append(f"\"as one\": one schedule ticking as often as the {counts[-1]:,} of the shape together (the "
-               "ticker only), so that what grows with the number of schedules is told apart from what "
-               "grows with the rate of ticks. \"as k\": k schedules as frequent together as the "
-               f"{counts[-1]:,}, each with a jitter of its interval, so as randomly phased (the ticker only).")
-    out.append("")
+    notes = []
+    if any(schedules_key(r, counts[-1]) in med["ticker"] for r in rate_shapes(prof)):
+        notes.append(f"\"as one\": one schedule ticking as often as the {counts[-1]:,} of the shape together "
+                     "(the ticker only), so that what grows with the number of schedules is told apart from "
+                     "what grows with the rate of ticks.")
+    if any(schedules_key(k, counts[-1]) in med["ticker"] for k in spread_shapes(prof)):
+        notes.append(f"\"as k\": k schedules as frequent together as the {counts[-1]:,}, each with a jitter "
+                     "of its interval, so as randomly phased (the ticker only).")
+    if notes:
+        out += [" ".join(notes), ""]
     out += ["Targets (the ticker's figures):", "", "| target | ticker | baseline | met? |", "|---|---|---|---|"]
     big = counts[-1]
     for shape in prof["shapes"]:
@@ -1029,14 +1050,16 @@ def schedules_summary(rec):
         out.append(f"| {shape}: lateness p99 at {big:,} schedules within 1.5× of one schedule's at the same rate "
                    f"(every {go_duration(rate_interval_ns(rate_shape(shape), big))}) | {late(a)} against "
                    f"{late(b)} ({fr(r)}) | | {met(None if r is None else r <= 1.5)} |")
-    spreads = [m for m in (med["ticker"].get(schedules_key(k, big)) for k in spread_shapes(prof)) if m]
-    if spreads and spreads[0]["p99_us"]:
-        a, b = med["ticker"][schedules_key("every", big)]["p99_us"], spreads[0]["p99_us"]
-        k, every = spread_of(spread_shapes(prof)[0], big)
-        r = None if a is None else a / b
-        out.append(f"| every: lateness p99 at {big:,} schedules within 1.5× of {k:,} schedules' at the same rate and "
-                   f"as randomly phased (every {every}, jitter {every}) | {late(a)} against {late(b)} ({fr(r)}) | | "
-                   f"{met(None if r is None else r <= 1.5)} |")
+    spreads = [(spread, med["ticker"].get(schedules_key(spread, big))) for spread in spread_shapes(prof)]
+    spreads = [(spread, m) for spread, m in spreads if m and m["p99_us"]]
+    if spreads:
+        a = med["ticker"][schedules_key("every", big)]["p99_us"]
+        ratios = [(spread_of(spread, big)[0], m["p99_us"], None if a is None else a / m["p99_us"])
+                  for spread, m in spreads]
+        ok = None if any(r is None for _, _, r in ratios) else all(r <= 1.5 for _, _, r in ratios)
+        out.append(f"| every: lateness p99 at {big:,} schedules within 1.5× of that of fewer schedules at the same "
+                   f"rate and as randomly phased ({', '.join(f'{k:,}' for k, _, _ in ratios)}) | {late(a)} against "
+                   + ", ".join(f"{late(b)} ({fr(r)})" for _, b, r in ratios) + f" | | {met(ok)} |")
     if "cron" in prof["shapes"]:
         t, b = (med[s][schedules_key("cron", big)]["start_ready_s"] for s in SYSTEMS)
         ok = None if t is None else t < SCHEDULES_START_LIMIT_S
@@ -1120,7 +1143,9 @@ def main():
     tmp_root = tempfile.mkdtemp(prefix="ticker-bench-", dir=args.tmp)
     args.tmp = tmp_root
     args.damon = damon()    # as found, before --pause-damon switches any off
-    with DamonPaused(args.pause_damon):
+    args.kdamond_threads = kdamond_threads()
+    with DamonPaused(args.pause_damon) as paused:
+        args.damon_paused = paused.paused
         return measure(args, profile, prof, only, tmp_root)
 
 
@@ -1249,7 +1274,8 @@ def measure(args, profile, prof, only, tmp_root):
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
-                    "damon": args.damon, "damon_paused": args.pause_damon,
+                    "damon": args.damon, "damon_paused": args.damon_paused,
+                    "kdamond_threads": args.kdamond_threads,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
         "medians": med, "worst_delivered": worst, "reps": reps,
@@ -1307,7 +1333,8 @@ def run_record(args, profile, prof, started, load_before, medians, reps, referen
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                     "php": subprocess.run([args.php, "-r", "echo PHP_VERSION;"], capture_output=True,
                                           text=True).stdout,
-                    **machine, "damon": args.damon, "damon_paused": args.pause_damon,
+                    **machine, "damon": args.damon, "damon_paused": args.damon_paused,
+                    "kdamond_threads": args.kdamond_threads,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "git": git_info(), "duration_s": round(time.time() - started, 1),
         "medians": medians, "reps": reps,
@@ -1367,29 +1394,77 @@ def damon():
     return found
 
 
+def kdamond_threads():
+    """The names of the kernel's DAMON threads (kthreadd's children named kdamond.N), which
+    any user may see where DAMON's settings are root's to read."""
+    try:
+        with open("/proc/2/task/2/children") as f:
+            pids = f.read().split()
+    except OSError:
+        return []
+    names = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith("kdamond"):
+            names.append(name)
+    return names
+
+
 class DamonPaused:
     """`--pause-damon`: the DAMON monitors that are on are switched off for the run and on
-    again at its end, however it ends (an exception, Ctrl-C, SIGTERM). Needs root."""
+    again at its end, on an exception, Ctrl-C, SIGTERM or SIGHUP (not on SIGKILL: then
+    `echo on > .../kdamonds/N/state` as root, which the start's line names). Needs root."""
+
+    RESTORE_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
     def __init__(self, enabled):
-        self.paused = [m["kdamond"] for m in damon()] if enabled else []
+        self.enabled = enabled
+        self.paused = []        # the kdamonds switched off so far, each switched on again
 
-    def _write(self, state):
-        for name in self.paused:
-            with open(os.path.join(DAMON_KDAMONDS, name, "state"), "w") as f:
-                f.write(state)
+    def _state(self, name):
+        return os.path.join(DAMON_KDAMONDS, name, "state")
 
     def __enter__(self):
-        if self.paused:
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-            self._write("off")
-            log(f"DAMON: kdamond {', '.join(self.paused)} off for this run (--pause-damon)")
+        if not self.enabled:
+            return self
+        found = [m["kdamond"] for m in damon()]
+        if not found:
+            if kdamond_threads():
+                sys.exit("bench: --pause-damon: DAMON runs here but its settings are root's to switch; "
+                         "run as root, or without --pause-damon")
+            log("DAMON: --pause-damon: no DAMON monitor is on; nothing to pause")
+            return self
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda num, _: sys.exit(128 + num))
+        try:
+            for name in found:
+                with open(self._state(name), "w") as f:
+                    f.write("off")
+                self.paused.append(name)
+        except BaseException:
+            self.__exit__()
+            raise
+        log(f"DAMON: kdamond {', '.join(self.paused)} off for this run (--pause-damon); should this "
+            f"run be killed, `echo on > {' '.join(map(self._state, self.paused))}` switches it on")
         return self
 
     def __exit__(self, *exc):
-        if self.paused:
-            self._write("on")
+        if not self.paused:
+            return False
+        # A second signal must not cut the restore short.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in self.RESTORE_SIGNALS}
+        try:
+            for name in self.paused:
+                with open(self._state(name), "w") as f:
+                    f.write("on")
             log(f"DAMON: kdamond {', '.join(self.paused)} on again")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return False
 
 
@@ -1455,14 +1530,22 @@ def headline(rec):
 
 def damon_line(machine):
     """The host's page sampler, as the headline says it: it stalls a CPU every sample_us."""
+    if "damon" not in machine:
+        return "DAMON not recorded"
     if machine.get("damon_paused"):
-        return "DAMON paused for the run (--pause-damon)"
+        paused = machine["damon_paused"]
+        names = ", ".join(paused) if isinstance(paused, list) else "?"
+        return f"DAMON paused for the run (--pause-damon: kdamond {names})"
     monitors = machine.get("damon") or []
     if not monitors:
-        return "no DAMON monitor on"
-    return "DAMON on (" + "; ".join(
-        f"kdamond {m['kdamond']}: {m['ops']}, sampling every {(m['sample_us'] or 0) / 1000:g} ms, "
-        f"{', '.join(a for a in m['actions'] if a) or 'no scheme'}" for m in monitors) + ")"
+        threads = machine.get("kdamond_threads")
+        return (f"DAMON runs ({', '.join(threads)}; its settings are root's to read)" if threads
+                else "no DAMON monitor on")
+
+    def one(m):
+        sample = f", sampling every {m['sample_us'] / 1000:g} ms" if m.get("sample_us") else ""
+        return f"kdamond {m['kdamond']}: {m['ops']}{sample}, {', '.join(a for a in m['actions'] if a) or 'no scheme'}"
+    return "DAMON on (" + "; ".join(map(one, monitors)) + ")"
 
 
 def ffi_summary(rec, standalone):

@@ -980,36 +980,33 @@ def schedules_summary(rec):
            "master CPU/tick | ÷ 1 | tree CPU/tick | lateness p50 | p99 | p99.9 | max | master RSS | "
            "per schedule | start → ticking | → first tick | master CPU to ticking |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    def row(shape, count, system, m, growth_cell, start_cells):
+        """One line of the table; the comparators have no growth, memory or start cells."""
+        return (f"| {shape} | {count} | {system} | {fmt(m['delivered_ratio'], 'ratio3')} | "
+                f"{ticks_per_s(m['ticks_per_s'])} | {fmt(m['master_cpu_pct'], 'pct')} | "
+                f"{fmt(m['tree_sched_cpu_pct'], 'pct')} | {fmt(m['master_us_per_tick'], 'us')} |"
+                f"{f' {growth_cell} ' if growth_cell else ' '}| {fmt(m['tree_us_per_tick'], 'us')} | "
+                f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
+                f"{late(m['max_us'])} | {start_cells} |")
+
     for shape in prof["shapes"]:
         for n in counts:
             for s in SYSTEMS:
                 m = med[s][schedules_key(shape, n)]
-                out.append(f"| {shape} | {n:,} | {s} | {fmt(m['delivered_ratio'], 'ratio3')} | "
-                           f"{ticks_per_s(m['ticks_per_s'])} | {fmt(m['master_cpu_pct'], 'pct')} | "
-                           f"{fmt(m['tree_sched_cpu_pct'], 'pct')} | {fmt(m['master_us_per_tick'], 'us')} | "
-                           f"{growth(s, shape, n)} | {fmt(m['tree_us_per_tick'], 'us')} | "
-                           f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
-                           f"{late(m['max_us'])} | {fmt(m['master_rss_mb'], 'mb')} | "
-                           f"{per_schedule(s, shape, n)} | {fmt(m['start_ready_s'], 's')} | "
-                           f"{fmt(m['start_first_tick_s'], 's')} | {fmt(m['start_cpu_s'], 's')} |")
+                out.append(row(shape, f"{n:,}", s, m, growth(s, shape, n),
+                               f"{fmt(m['master_rss_mb'], 'mb')} | {per_schedule(s, shape, n)} | "
+                               f"{fmt(m['start_ready_s'], 's')} | {fmt(m['start_first_tick_s'], 's')} | "
+                               f"{fmt(m['start_cpu_s'], 's')}"))
         m = med["ticker"].get(schedules_key(rate_shape(shape), counts[-1]))
         if m:
-            out.append(f"| {shape}, as one | 1, every {go_duration(rate_interval_ns(rate_shape(shape), counts[-1]))} "
-                       f"| ticker | {fmt(m['delivered_ratio'], 'ratio3')} | {ticks_per_s(m['ticks_per_s'])} | "
-                       f"{fmt(m['master_cpu_pct'], 'pct')} | {fmt(m['tree_sched_cpu_pct'], 'pct')} | "
-                       f"{fmt(m['master_us_per_tick'], 'us')} | | {fmt(m['tree_us_per_tick'], 'us')} | "
-                       f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | {late(m['max_us'])} "
-                       f"| | | | | |")
+            every = go_duration(rate_interval_ns(rate_shape(shape), counts[-1]))
+            out.append(row(f"{shape}, as one", f"1, every {every}", "ticker", m, "", "| | | |"))
         for spread in (spread_shapes(prof) if shape == "every" else []):
             m = med["ticker"].get(schedules_key(spread, counts[-1]))
             if m:
                 k, every = spread_of(spread, counts[-1])
-                out.append(f"| every, as {k:,} | {k:,}, every {every}, jitter {every} | ticker | "
-                           f"{fmt(m['delivered_ratio'], 'ratio3')} | {ticks_per_s(m['ticks_per_s'])} | "
-                           f"{fmt(m['master_cpu_pct'], 'pct')} | {fmt(m['tree_sched_cpu_pct'], 'pct')} | "
-                           f"{fmt(m['master_us_per_tick'], 'us')} | | {fmt(m['tree_us_per_tick'], 'us')} | "
-                           f"{late(m['p50_us'])} | {late(m['p99_us'])} | {late(m['p999_us'])} | "
-                           f"{late(m['max_us'])} | | | | | |")
+                out.append(row(f"every, as {k:,}", f"{k:,}, every {every}, jitter {every}", "ticker", m, "",
+                               "| | | |"))
     out.append("")
     notes = []
     if any(schedules_key(r, counts[-1]) in med["ticker"] for r in rate_shapes(prof)):

@@ -51,36 +51,51 @@ pub struct Settings {
 
 /// The DAMON monitors that run: every `kdamond` kernel thread under `proc`, with the sysfs
 /// settings under `kdamonds` that name its pid, less the ones those settings say watch
-/// virtual addresses.
+/// virtual addresses. Sysfs is read only when a thread runs.
 pub fn monitors(proc: &Path, kdamonds: &Path) -> Vec<Monitor> {
-    let settings = sysfs_settings(kdamonds);
     let children = read(&proc.join("2/task/2/children")).unwrap_or_default();
-    children
+    let threads: Vec<(&str, String)> = children
         .split_ascii_whitespace()
-        .filter_map(|pid| {
-            let thread = read(&proc.join(pid).join("comm"))?;
-            if !thread.starts_with("kdamond") {
-                return None;
-            }
-            match settings.iter().find(|(p, _, _)| p == pid) {
-                Some((_, false, _)) => None,
-                Some((_, true, s)) => Some(Monitor {
-                    thread,
-                    settings: Some(s.clone()),
-                }),
-                None => Some(Monitor {
-                    thread,
-                    settings: None,
-                }),
-            }
+        .filter_map(|pid| Some((pid, read(&proc.join(pid).join("comm"))?)))
+        .filter(|(_, thread)| thread.starts_with("kdamond"))
+        .collect();
+    let sysfs = if threads.is_empty() {
+        Vec::new()
+    } else {
+        sysfs_settings(kdamonds)
+    };
+    threads
+        .into_iter()
+        .filter_map(|(pid, thread)| {
+            let settings = match sysfs.iter().find(|(p, _)| p == pid) {
+                Some((_, Watches::Virtual)) => return None,
+                Some((_, Watches::Physical(settings))) => Some(settings.clone()),
+                None => None,
+            };
+            Some(Monitor { thread, settings })
         })
         .collect()
+}
+
+/// Whether a pool of `workers` forked workers is large enough to be told.
+fn is_large(workers: usize) -> bool {
+    workers >= FROM_WORKERS
 }
 
 /// What the master says before forking `workers` workers, if anything: nothing under
 /// [`FROM_WORKERS`] or without a monitor.
 pub fn notice(monitors: &[Monitor], workers: usize) -> Option<Notice<'_>> {
-    (workers >= FROM_WORKERS && !monitors.is_empty()).then_some(Notice { monitors, workers })
+    (is_large(workers) && !monitors.is_empty()).then_some(Notice { monitors, workers })
+}
+
+/// The line the master logs before forking `workers` workers, if any: the host is read only
+/// for a pool large enough to be told.
+pub fn at_start(workers: usize) -> Option<String> {
+    if !is_large(workers) {
+        return None;
+    }
+    let found = monitors(Path::new(PROC), Path::new(KDAMONDS));
+    notice(&found, workers).map(|n| n.to_string())
 }
 
 /// The line said at start: what a monitor may cost this pool, and how to stop it.
@@ -133,17 +148,27 @@ impl fmt::Display for Notice<'_> {
     }
 }
 
-/// `(pid, watches physical addresses, settings)` of every readable monitor under
-/// `kdamonds` that runs.
-fn sysfs_settings(kdamonds: &Path) -> Vec<(String, bool, Settings)> {
+/// What a monitor's sysfs settings say it watches.
+enum Watches {
+    /// Physical memory, every process's pages: what a forked pool pays for.
+    Physical(Settings),
+    /// Only the processes it was given.
+    Virtual,
+}
+
+/// `(pid, what it watches)` of every readable monitor under `kdamonds` that runs.
+fn sysfs_settings(kdamonds: &Path) -> Vec<(String, Watches)> {
     numbered(kdamonds)
         .into_iter()
         .filter_map(|kdamond| {
             let pid = read(&kdamond.join("pid"))?;
             let contexts = numbered(&kdamond.join("contexts"));
-            let physical = contexts
+            if !contexts
                 .iter()
-                .any(|c| read(&c.join("operations")).as_deref() == Some("paddr"));
+                .any(|c| read(&c.join("operations")).as_deref() == Some("paddr"))
+            {
+                return Some((pid, Watches::Virtual));
+            }
             let sample = contexts.iter().find_map(|c| {
                 read(&c.join("monitoring_attrs/intervals/sample_us"))?
                     .parse()
@@ -151,7 +176,7 @@ fn sysfs_settings(kdamonds: &Path) -> Vec<(String, bool, Settings)> {
                     .map(Duration::from_micros)
             });
             let state = kdamond.join("state");
-            Some((pid, physical, Settings { state, sample }))
+            Some((pid, Watches::Physical(Settings { state, sample })))
         })
         .collect()
 }

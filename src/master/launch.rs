@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -273,11 +272,7 @@ impl Launcher for Fork {
     /// exits (see [`huge_pages`]). And every fork maps the application's pages once more,
     /// which a host's page sampler pays for (see [`page_sampler`]).
     fn prepare(&mut self) {
-        let monitors = page_sampler::monitors(
-            Path::new(page_sampler::PROC),
-            Path::new(page_sampler::KDAMONDS),
-        );
-        if let Some(notice) = page_sampler::notice(&monitors, self.workers) {
+        if let Some(notice) = page_sampler::at_start(self.workers) {
             log::info!("{notice}");
         }
         if !self.huge_pages {

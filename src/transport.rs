@@ -171,6 +171,24 @@ impl Channel {
         }
     }
 
+    /// Waits until the socket has bytes to read. A read blocked on a stream socket is also
+    /// woken when the peer takes what this end wrote: the kernel wakes every sleeper on the
+    /// socket to say it is writable again. A worker blocked in read for its next tick was so
+    /// woken, for nothing, each time the master read its answer, and the master was
+    /// preempted by it: two more context switches per tick. A poll for input only is not
+    /// woken by that. A pipe's reader is woken only by its writer, so pipes read directly.
+    fn wait_readable(&self) -> io::Result<()> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        if !self.is_duplex() {
+            return Ok(());
+        }
+        let mut fds = [PollFd::new(self.read_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Sends a frame without ever blocking (the master's side): what the kernel does not
     /// take now waits in the outbox, behind anything already there.
     pub fn queue(&mut self, frame: &Frame) -> io::Result<Sent> {
@@ -264,6 +282,7 @@ impl Channel {
             if let Some(frame) = self.next_frame().map_err(RecvError::Malformed)? {
                 return Ok(frame);
             }
+            self.wait_readable().map_err(RecvError::Io)?;
             match self.fill().map_err(RecvError::Io)? {
                 Filled::Data => {}
                 Filled::Closed => return Err(RecvError::Closed),
@@ -310,6 +329,57 @@ mod tests {
         b.send(&Frame::new(flags::ERROR, vec![], b"no".to_vec()))
             .unwrap();
         assert_eq!(a.recv().unwrap().payload, b"no");
+    }
+
+    /// Times this thread gave up its CPU to wait.
+    fn voluntary_switches() -> i64 {
+        use nix::sys::resource::{UsageWho, getrusage};
+        getrusage(UsageWho::RUSAGE_THREAD)
+            .unwrap()
+            .voluntary_context_switches()
+    }
+
+    /// Waits until thread `tid` of this process sleeps, for up to a minute.
+    fn wait_until_asleep(tid: i32) {
+        let stat = format!("/proc/self/task/{tid}/stat");
+        for _ in 0..60_000 {
+            let text = std::fs::read_to_string(&stat).unwrap();
+            let state = text.rsplit_once(") ").unwrap().1.chars().next();
+            if state == Some('S') {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("thread {tid} never slept");
+    }
+
+    #[test]
+    fn a_receive_sleeps_through_the_peer_reading_what_it_sent() {
+        // A worker answers, then waits for its next tick while the master reads the answer:
+        // its wait must end once, when the tick comes, not also when the answer is taken.
+        let (a, b) = socket_pair().unwrap();
+        let mut master = Channel::socket(a, MAX_PAYLOAD);
+        let mut worker = Channel::socket(b, MAX_PAYLOAD);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            worker
+                .send(&Frame::new(0, vec![], b"answer".to_vec()))
+                .unwrap();
+            let before = voluntary_switches();
+            let tick = worker.recv().unwrap();
+            (tick.payload, voluntary_switches() - before)
+        });
+        wait_until_asleep(tid_rx.recv().unwrap());
+        assert_eq!(master.recv().unwrap().payload, b"answer");
+        // Time for a wake-up the read may have caused to end in a sleep again.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        master
+            .send(&Frame::new(0, vec![], b"tick".to_vec()))
+            .unwrap();
+        let (tick, sleeps) = waiting.join().unwrap();
+        assert_eq!(tick, b"tick");
+        assert_eq!(sleeps, 1, "the receive slept more than once for one frame");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, UnixAddr, sendmsg};
 
 use crate::frame::{DecodeError, Frame};
@@ -155,38 +156,13 @@ impl Channel {
             match self.write_once(&parts) {
                 Ok(n) => advance(&mut parts, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable()?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_for(self.write_fd(), PollFlags::POLLOUT)?
+                }
                 Err(e) => return Err(e),
             }
         }
         Ok(())
-    }
-
-    fn wait_writable(&self) -> io::Result<()> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let mut fds = [PollFd::new(self.write_fd(), PollFlags::POLLOUT)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Waits until the socket has bytes to read. A read blocked on a stream socket is also
-    /// woken when the peer takes what this end wrote: the kernel wakes every sleeper on the
-    /// socket to say it is writable again. A worker blocked in read for its next tick was so
-    /// woken, for nothing, each time the master read its answer, and the master was
-    /// preempted by it: two more context switches per tick. A poll for input only is not
-    /// woken by that. A pipe's reader is woken only by its writer, so pipes read directly.
-    fn wait_readable(&self) -> io::Result<()> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        if !self.is_duplex() {
-            return Ok(());
-        }
-        let mut fds = [PollFd::new(self.read_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Sends a frame without ever blocking (the master's side): what the kernel does not
@@ -282,11 +258,30 @@ impl Channel {
             if let Some(frame) = self.next_frame().map_err(RecvError::Malformed)? {
                 return Ok(frame);
             }
-            self.wait_readable().map_err(RecvError::Io)?;
+            // A read blocked on a stream socket is also woken when the peer takes what this
+            // end wrote: the kernel wakes every sleeper on the socket to say it is writable
+            // again. A worker blocked in read for its next tick is so woken, for nothing, each
+            // time the master reads its answer, and preempts the master: two more context
+            // switches per tick. A poll for input only is not woken by that. A pipe's reader
+            // is woken by its writer only.
+            if self.is_duplex() {
+                wait_for(self.read_fd(), PollFlags::POLLIN).map_err(RecvError::Io)?;
+            }
             match self.fill().map_err(RecvError::Io)? {
                 Filled::Data => {}
                 Filled::Closed => return Err(RecvError::Closed),
             }
+        }
+    }
+}
+
+/// Blocks until `fd` is ready for `events`, through signals.
+fn wait_for(fd: BorrowedFd<'_>, events: PollFlags) -> io::Result<()> {
+    loop {
+        match poll(&mut [PollFd::new(fd, events)], PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -331,32 +326,24 @@ mod tests {
         assert_eq!(a.recv().unwrap().payload, b"no");
     }
 
-    /// Times this thread gave up its CPU to wait.
-    fn voluntary_switches() -> i64 {
-        use nix::sys::resource::{UsageWho, getrusage};
-        getrusage(UsageWho::RUSAGE_THREAD)
-            .unwrap()
-            .voluntary_context_switches()
-    }
-
-    /// Waits until thread `tid` of this process sleeps, for up to a minute.
-    fn wait_until_asleep(tid: i32) {
-        let stat = format!("/proc/self/task/{tid}/stat");
-        for _ in 0..60_000 {
-            let text = std::fs::read_to_string(&stat).unwrap();
-            let state = text.rsplit_once(") ").unwrap().1.chars().next();
-            if state == Some('S') {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        panic!("thread {tid} never slept");
+    /// Thread `tid` of this process: its state letter, and how many times it gave up its
+    /// CPU to wait.
+    fn thread_sleeps(tid: i32) -> (char, u64) {
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line[name.len()..].trim().to_string()
+        };
+        let state = field("State:").chars().next().unwrap();
+        (state, field("voluntary_ctxt_switches:").parse().unwrap())
     }
 
     #[test]
     fn a_receive_sleeps_through_the_peer_reading_what_it_sent() {
         // A worker answers, then waits for its next tick while the master reads the answer:
-        // its wait must end once, when the tick comes, not also when the answer is taken.
+        // the read must not wake it. A wake-up makes the sleeper runnable within the read
+        // itself, so right after it the thread is either still asleep with the same count,
+        // or was woken, whenever the scheduler lets it run.
         let (a, b) = socket_pair().unwrap();
         let mut master = Channel::socket(a, MAX_PAYLOAD);
         let mut worker = Channel::socket(b, MAX_PAYLOAD);
@@ -366,20 +353,27 @@ mod tests {
             worker
                 .send(&Frame::new(0, vec![], b"answer".to_vec()))
                 .unwrap();
-            let before = voluntary_switches();
-            let tick = worker.recv().unwrap();
-            (tick.payload, voluntary_switches() - before)
+            worker.recv().unwrap().payload
         });
-        wait_until_asleep(tid_rx.recv().unwrap());
+        let tid = tid_rx.recv().unwrap();
+        let asleep = (0..60_000)
+            .find_map(|_| {
+                let (state, sleeps) = thread_sleeps(tid);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                (state == 'S').then_some(sleeps)
+            })
+            .expect("the receiving thread sleeps within a minute");
         assert_eq!(master.recv().unwrap().payload, b"answer");
-        // Time for a wake-up the read may have caused to end in a sleep again.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        let after = thread_sleeps(tid);
         master
             .send(&Frame::new(0, vec![], b"tick".to_vec()))
             .unwrap();
-        let (tick, sleeps) = waiting.join().unwrap();
-        assert_eq!(tick, b"tick");
-        assert_eq!(sleeps, 1, "the receive slept more than once for one frame");
+        assert_eq!(waiting.join().unwrap(), b"tick");
+        assert_eq!(
+            after,
+            ('S', asleep),
+            "the receive was woken when the master read the answer"
+        );
     }
 
     #[test]

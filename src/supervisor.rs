@@ -323,10 +323,21 @@ impl Limits {
 /// serve, so that no answer reads /proc.
 pub const WATCH_BATCH: usize = 16;
 
+/// What a batch of the round is given room for: twice what its reads take.
+pub const WATCH_BATCH_TIME: Duration = Duration::from_micros(2 * 10 * WATCH_BATCH as u64);
+
+/// The longest a batch waits for room in the loop: a pool whose ticks never leave any (one
+/// every 100 µs) still has every worker looked at, a batch this often.
+pub const WATCH_WAIT_FOR_ROOM: Duration = Duration::from_millis(10);
+
 /// The `watch_tick` check of the [`Limits`], spread over passes of the loop: a round begins
-/// every `watch_tick` with the workers of that moment, and each pass takes up to
-/// [`WATCH_BATCH`] of them. Checking all of a large pool at once would hold the loop for
-/// milliseconds (500 RSS reads), late for the next tick.
+/// every `watch_tick` with the workers of that moment, and each pass with room for it takes
+/// up to [`WATCH_BATCH`] of them. Checking all of a large pool at once would hold the loop
+/// for milliseconds (500 RSS reads), late for the next tick; and batches one after the other
+/// did the same to a worker: woken for its tick on the CPU where the master read /proc, it
+/// waited for the whole round (2 ms at 500 workers, on a kernel without preemption). So a
+/// batch is taken only where the loop has room (see `Ticking::has_room` in the master), or
+/// once it has waited [`WATCH_WAIT_FOR_ROOM`].
 #[derive(Debug, Clone)]
 pub struct WatchRound {
     every: Duration,
@@ -334,6 +345,8 @@ pub struct WatchRound {
     next: Mono,
     /// The workers of the current round not looked at yet.
     left: Vec<Pid>,
+    /// Since when the next batch has waited for room.
+    waiting: Option<Mono>,
 }
 
 impl WatchRound {
@@ -342,23 +355,41 @@ impl WatchRound {
             every,
             next: now + every,
             left: Vec::new(),
+            waiting: None,
         }
     }
 
-    /// When the loop must pass again: at once while a round is on, else when the next
-    /// one begins.
+    /// When the loop must pass again: when the next round begins; while one is on, at once,
+    /// or, while its batch waits for room, when it has waited long enough (the passes that
+    /// the timer and the workers' answers make look for room before that).
     pub fn deadline(&self, now: Mono) -> Mono {
-        if self.left.is_empty() { self.next } else { now }
+        match self.waiting {
+            _ if self.left.is_empty() => self.next,
+            Some(since) => since + WATCH_WAIT_FOR_ROOM,
+            None => now,
+        }
     }
 
-    /// The workers to look at in this pass. A round that is due begins with `workers()`.
-    pub fn take(&mut self, now: Mono, workers: impl FnOnce() -> Vec<Pid>) -> Vec<Pid> {
+    /// The workers to look at in this pass: none but when the loop has `room` for a batch
+    /// or the batch has waited [`WATCH_WAIT_FOR_ROOM`]. A round that is due begins with
+    /// `workers()`.
+    pub fn take(&mut self, now: Mono, room: bool, workers: impl FnOnce() -> Vec<Pid>) -> Vec<Pid> {
         if self.left.is_empty() && self.next <= now {
             self.next = now + self.every;
             self.left = workers();
             // Taken from the end: the pool's order, first workers first.
             self.left.reverse();
         }
+        if self.left.is_empty() {
+            return Vec::new();
+        }
+        if !room {
+            let since = *self.waiting.get_or_insert(now);
+            if now.since(since) < WATCH_WAIT_FOR_ROOM {
+                return Vec::new();
+            }
+        }
+        self.waiting = None;
         let keep = self.left.len().saturating_sub(WATCH_BATCH);
         let mut batch = self.left.split_off(keep);
         batch.reverse();
@@ -756,7 +787,7 @@ mod tests {
         let mut round = WatchRound::new(Mono(0), every);
         let pool: Vec<Pid> = (100..140).collect();
         assert!(
-            round.take(Mono(S / 2), || pool.clone()).is_empty(),
+            round.take(Mono(S / 2), true, || pool.clone()).is_empty(),
             "not due yet"
         );
         assert_eq!(round.deadline(Mono(S / 2)), Mono(S));
@@ -765,7 +796,7 @@ mod tests {
         let mut passes = 0;
         let now = Mono(S);
         loop {
-            let batch = round.take(now, || pool.clone());
+            let batch = round.take(now, true, || pool.clone());
             if batch.is_empty() {
                 break;
             }
@@ -780,14 +811,50 @@ mod tests {
         assert_eq!(passes, pool.len().div_ceil(WATCH_BATCH));
         // The next round begins a watch_tick after this one began, with the pool of then.
         assert_eq!(round.deadline(now), Mono(2 * S));
-        assert!(round.take(Mono(2 * S - 1), || pool.clone()).is_empty());
-        assert_eq!(round.take(Mono(2 * S), || vec![7, 8]), vec![7, 8]);
+        assert!(
+            round
+                .take(Mono(2 * S - 1), true, || pool.clone())
+                .is_empty()
+        );
+        assert_eq!(round.take(Mono(2 * S), true, || vec![7, 8]), vec![7, 8]);
     }
 
     #[test]
     fn a_watch_round_of_an_empty_pool_waits_for_the_next() {
         let mut round = WatchRound::new(Mono(0), Duration::from_secs(1));
-        assert!(round.take(Mono(S), Vec::new).is_empty());
+        assert!(round.take(Mono(S), true, Vec::new).is_empty());
         assert_eq!(round.deadline(Mono(S)), Mono(2 * S));
+    }
+
+    #[test]
+    fn a_watch_batch_waits_for_room_in_the_loop_but_not_for_ever() {
+        let mut round = WatchRound::new(Mono(0), Duration::from_secs(1));
+        let pool: Vec<Pid> = (100..140).collect();
+        let wait = WATCH_WAIT_FOR_ROOM.as_nanos() as u64;
+        // The round is due, but the loop has no room: nothing is read, and the loop is
+        // not asked to pass again at once (it would spin until there is room).
+        assert!(round.take(Mono(S), false, || pool.clone()).is_empty());
+        assert_eq!(round.deadline(Mono(S)), Mono(S + wait));
+        assert!(
+            round
+                .take(Mono(S + wait - 1), false, || unreachable!())
+                .is_empty()
+        );
+        // With room, the batch goes at once, and the next pass is wanted at once.
+        let first = round.take(Mono(S + 10), true, || unreachable!());
+        assert_eq!(first, pool[..WATCH_BATCH]);
+        assert_eq!(round.deadline(Mono(S + 10)), Mono(S + 10));
+        // Without room again, the wait starts over; once it is over, the batch goes anyway.
+        let again = Mono(S + 20);
+        assert!(round.take(again, false, || unreachable!()).is_empty());
+        assert!(
+            round
+                .take(Mono(again.0 + wait - 1), false, || unreachable!())
+                .is_empty()
+        );
+        assert_eq!(
+            round.take(again + WATCH_WAIT_FOR_ROOM, false, || unreachable!()),
+            pool[WATCH_BATCH..2 * WATCH_BATCH]
+        );
     }
 }

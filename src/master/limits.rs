@@ -11,7 +11,7 @@ use super::{Master, Phase};
 use crate::config::{ExecTtl, TickerConfig};
 use crate::pool::{Overdue, Pid, Reading, Why, Worker};
 use crate::schedule::Mono;
-use crate::supervisor::{Action, Limits, RollingReset, WatchRound};
+use crate::supervisor::{Action, Limits, RollingReset, WATCH_BATCH_TIME, WatchRound};
 use crate::sys;
 
 /// The supervisor's share of the loop: the limits, the round over the workers every
@@ -155,10 +155,11 @@ impl Master<'_> {
     /// same whatever the size of the pool and however many schedules have a limit.
     fn check_limits(&mut self, now: Mono) {
         let pool = &self.pool;
+        let room = self.ticking.has_room(now, WATCH_BATCH_TIME);
         let watched = self
             .supervision
             .watch
-            .take(now, || pool.workers().map(|w| w.pid).collect());
+            .take(now, room, || pool.workers().map(|w| w.pid).collect());
         if !watched.is_empty() {
             self.supervision.master_rss = sys::rss_bytes(self.me)
                 .ok()

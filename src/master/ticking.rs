@@ -40,6 +40,9 @@ pub(super) struct Ticking {
     clock_steps: Option<ClockSteps>,
     /// The instant the timer is armed for; `None` once it fired or was disarmed.
     armed: Option<Mono>,
+    /// The due instant of the latest tick handed to a worker: until then a worker may hold
+    /// a tick handed over early, and wake for it.
+    handed_until: Mono,
     timetable: Timetable,
     /// The fencing token of the cluster term that hands ticks out; `None` on its own.
     fence: Option<u64>,
@@ -69,6 +72,7 @@ impl Ticking {
             timer: TimerFd::new()?,
             clock_steps: follows_wall_clock.then(ClockSteps::new).transpose()?,
             armed: None,
+            handed_until: now,
             timetable: Timetable::new(&setup, WallClock::new(now, sys::unix_now())),
             fence: None,
             lateness: Lateness::default(),
@@ -130,6 +134,14 @@ impl Ticking {
     /// The instant the timer is armed for, if it is.
     pub(super) fn armed_at(&self) -> Option<Mono> {
         self.armed
+    }
+
+    /// Whether the loop may spend a while on other work at `now`, `needs` long, without
+    /// making a tick late: no tick handed over early is still ahead of its due instant (its
+    /// worker wakes for it then, and may have to wait for the CPU the master holds), and
+    /// the timer's next hand-off is further off than `needs`.
+    pub(super) fn has_room(&self, now: Mono, needs: Duration) -> bool {
+        now >= self.handed_until && self.armed.is_none_or(|at| at > now + needs)
     }
 
     /// Clears the timer's readiness; whether it had really fired.
@@ -396,6 +408,7 @@ impl Master<'_> {
         );
         let frame = self.ticking.job(&delivery);
         self.send(delivery.pid, &frame);
+        self.ticking.handed_until = self.ticking.handed_until.max(delivery.tick.due);
         // A manual run's number is its own ordinal, nothing of the shared grid.
         if delivery.tick.attempt == 1 && !delivery.tick.manual {
             self.cluster_delivered(&delivery.tick);
@@ -606,7 +619,32 @@ impl Master<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MOST_LISTED, unknown_schedule};
+    use super::{Duration, MOST_LISTED, Mono, TickerConfig, Ticking, unknown_schedule};
+
+    #[test]
+    fn the_loop_has_room_from_the_due_instant_of_what_it_handed_over_to_near_the_next_hand_off() {
+        let zone = super::super::fallback_zone(None);
+        let mut ticking = Ticking::new(&TickerConfig::default(), &zone, Mono(0)).unwrap();
+        let needs = Duration::from_micros(300);
+        assert!(
+            ticking.has_room(Mono(0), needs),
+            "nothing handed over, no timer"
+        );
+        ticking.handed_until = Mono(1_000_000);
+        ticking.armed = Some(Mono(1_800_000));
+        assert!(
+            !ticking.has_room(Mono(999_999), needs),
+            "a worker holds a tick until 1 ms"
+        );
+        assert!(ticking.has_room(Mono(1_000_000), needs));
+        assert!(ticking.has_room(Mono(1_499_999), needs));
+        assert!(
+            !ticking.has_room(Mono(1_500_000), needs),
+            "the timer hands the next tick over within 300 µs"
+        );
+        ticking.armed = None;
+        assert!(ticking.has_room(Mono(1_500_000), needs));
+    }
 
     #[test]
     fn an_unknown_name_is_refused_with_the_nearest_and_every_schedule_of_a_small_pool() {
